@@ -1,0 +1,20 @@
+namespace Platform.Contracts.Config;
+
+/// <summary>Socket options applied to accepted connections, and the DTLS heartbeat.</summary>
+public sealed record SocketConfig
+{
+    /// <summary>TcpNoDelay: disable Nagle's algorithm (on by default on the platform, for latency).</summary>
+    public bool NoDelay { get; init; } = true;
+
+    /// <summary>KeepAlive: TCP keep-alive probes, and RFC 6520 heartbeats for DTLS sessions.</summary>
+    public bool KeepAlive { get; init; }
+
+    /// <summary>KeepAliveTime: idle seconds before the first probe or heartbeat (DTLS seed default 60).</summary>
+    public int KeepAliveTimeSeconds { get; init; } = 60;
+
+    /// <summary>KeepAliveInterval: seconds between unanswered probes or heartbeats (DTLS seed default 2).</summary>
+    public int KeepAliveIntervalSeconds { get; init; } = 2;
+
+    /// <summary>Linger: close only after queued data is sent (the seeds' default, true); false resets the connection.</summary>
+    public bool Linger { get; init; } = true;
+}

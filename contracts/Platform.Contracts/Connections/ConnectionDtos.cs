@@ -1,0 +1,98 @@
+namespace Platform.Contracts.Connections;
+
+/// <summary>An open (or recently closed) connection as the directory knows it.</summary>
+/// <param name="Id">Connection id, see <see cref="ConnectionId"/>.</param>
+/// <param name="GatewayId">Owning gateway node.</param>
+/// <param name="Protocol"><c>tcp</c>, <c>tls</c>, <c>ws</c>, <c>wss</c> or <c>dtls</c>.</param>
+/// <param name="RemoteAddress">Client IP address.</param>
+/// <param name="RemotePort">Client port.</param>
+/// <param name="LocalPort">Gateway port it arrived on.</param>
+/// <param name="OpenedAt">When admitted.</param>
+/// <param name="ClosedAt">When closed, if closed.</param>
+/// <param name="CloseCode">WebSocket close code or platform close reason code.</param>
+/// <param name="CloseReason">Reason text.</param>
+/// <param name="BytesIn">Bytes received from the client.</param>
+/// <param name="BytesOut">Bytes sent to the client.</param>
+/// <param name="MessagesIn">Messages (or framed records) received.</param>
+/// <param name="MessagesOut">Messages sent.</param>
+/// <param name="LastActivityAt">Last byte in or out, as of the last counter report.</param>
+/// <param name="Tls">TLS facts, for TLS, WSS and DTLS connections.</param>
+/// <param name="WebSocket">WebSocket facts, for WS and WSS connections.</param>
+public sealed record ConnectionResponse(
+    string Id,
+    string GatewayId,
+    string Protocol,
+    string RemoteAddress,
+    int RemotePort,
+    int LocalPort,
+    DateTimeOffset OpenedAt,
+    DateTimeOffset? ClosedAt,
+    int? CloseCode,
+    string? CloseReason,
+    long BytesIn,
+    long BytesOut,
+    long MessagesIn,
+    long MessagesOut,
+    DateTimeOffset LastActivityAt,
+    TlsFacts? Tls,
+    WebSocketFacts? WebSocket);
+
+/// <summary>Negotiated TLS facts of one connection (the seeds' SSLNegotiated* values).</summary>
+/// <param name="Sni">Server name the client asked for.</param>
+/// <param name="Protocol">Negotiated protocol, for example <c>Tls13</c>.</param>
+/// <param name="CipherSuite">Negotiated cipher suite.</param>
+/// <param name="ClientCertificateSubject">Client certificate subject, when one was presented.</param>
+/// <param name="ClientCertificateIssuer">Client certificate issuer.</param>
+/// <param name="ClientCertificateThumbprint">Client certificate SHA-256 fingerprint, hex.</param>
+/// <param name="ClientCertificateAccepted">The client-certificate decision.</param>
+/// <param name="PskIdentity">DTLS PSK identity used, if any.</param>
+public sealed record TlsFacts(
+    string? Sni,
+    string Protocol,
+    string CipherSuite,
+    string? ClientCertificateSubject,
+    string? ClientCertificateIssuer,
+    string? ClientCertificateThumbprint,
+    bool? ClientCertificateAccepted,
+    string? PskIdentity);
+
+/// <summary>WebSocket facts of one connection.</summary>
+/// <param name="Path">Request path.</param>
+/// <param name="Origin">Origin header.</param>
+/// <param name="SubProtocol">Selected sub-protocol.</param>
+/// <param name="Host">Host header.</param>
+/// <param name="Compression">Whether permessage-deflate was negotiated.</param>
+public sealed record WebSocketFacts(string Path, string? Origin, string? SubProtocol, string? Host, bool Compression);
+
+/// <summary>
+/// Body of <c>POST /v1/tenants/{slug}/connections/{id}/messages</c> and of the broadcast endpoint:
+/// exactly one of <see cref="Text"/> or <see cref="Binary"/> (base64).
+/// </summary>
+/// <param name="Text">UTF-8 text (a WebSocket text message; raw bytes for stream protocols).</param>
+/// <param name="Binary">Base64 payload (a WebSocket binary message; raw bytes or a datagram otherwise).</param>
+public sealed record SendMessageRequest(string? Text = null, string? Binary = null);
+
+/// <summary>Body of <c>POST /v1/tenants/{slug}/connections/{id}/disconnect</c>.</summary>
+/// <param name="Code">WebSocket close code 1000 or 3000..4999 (default 1000); ignored for other protocols.</param>
+/// <param name="Reason">Close reason, at most 123 bytes of UTF-8.</param>
+public sealed record DisconnectRequest(int Code = 1000, string? Reason = null);
+
+/// <summary>Answer to a broadcast.</summary>
+/// <param name="Delivered">Connections the message was queued on.</param>
+/// <param name="Gateways">Gateways that took part.</param>
+public sealed record BroadcastResponse(long Delivered, int Gateways);
+
+/// <summary>Values of <see cref="ConnectionResponse.Protocol"/>.</summary>
+public static class ConnectionProtocols
+{
+    /// <summary>Plain TCP.</summary>
+    public const string Tcp = "tcp";
+    /// <summary>TLS.</summary>
+    public const string Tls = "tls";
+    /// <summary>WebSocket.</summary>
+    public const string Ws = "ws";
+    /// <summary>WebSocket over TLS.</summary>
+    public const string Wss = "wss";
+    /// <summary>DTLS.</summary>
+    public const string Dtls = "dtls";
+}

@@ -1,0 +1,51 @@
+namespace Platform.Contracts.Internal;
+
+/// <summary>
+/// Routes of the internal API between silo and gateways. Every request carries
+/// <c>Authorization: Bearer {cluster secret}</c>; a request without it is answered 401.
+/// </summary>
+public static class InternalRoutes
+{
+    /// <summary>Silo: POST <see cref="RegisterGatewayRequest"/> → <see cref="RegisterGatewayResponse"/>.</summary>
+    public const string Register = "/internal/v1/gateways/register";
+
+    /// <summary>Silo: POST <see cref="HeartbeatRequest"/> → <see cref="HeartbeatResponse"/>; 404 <c>gateway_unknown</c> means register again.</summary>
+    public const string Heartbeat = "/internal/v1/gateways/{gatewayId}/heartbeat";
+
+    /// <summary>Silo: GET <c>?after={revision}&amp;waitSeconds={0..60}</c> → <see cref="ConfigWatchResponse"/> (long poll).</summary>
+    public const string ConfigWatch = "/internal/v1/config/watch";
+
+    /// <summary>Silo: POST <see cref="LeaseSyncRequest"/> → <see cref="LeaseSyncResponse"/>.</summary>
+    public const string Leases = "/internal/v1/gateways/{gatewayId}/leases";
+
+    /// <summary>Silo: POST <see cref="ConnectionEventBatch"/> → 204.</summary>
+    public const string ConnectionEvents = "/internal/v1/gateways/{gatewayId}/connection-events";
+
+    /// <summary>Gateway: POST <see cref="Connections.SendMessageRequest"/> → 202, or 404 when the connection is gone.</summary>
+    public const string GatewaySend = "/internal/v1/connections/{connectionId}/send";
+
+    /// <summary>Gateway: POST <see cref="Connections.DisconnectRequest"/> → 202, or 404.</summary>
+    public const string GatewayDisconnect = "/internal/v1/connections/{connectionId}/disconnect";
+
+    /// <summary>Gateway: POST <see cref="Connections.SendMessageRequest"/> → <see cref="GatewayBroadcastResponse"/>.</summary>
+    public const string GatewayBroadcast = "/internal/v1/tenants/{tenantId}/broadcast";
+
+    /// <summary>Gateway: POST <see cref="Gateways.DrainGatewayRequest"/> → 202.</summary>
+    public const string GatewayDrain = "/internal/v1/drain";
+
+    /// <summary>Builds a concrete path from a route template and values for its placeholders, in order.</summary>
+    public static string Path(string template, params string[] values)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        ArgumentNullException.ThrowIfNull(values);
+        var result = template;
+        foreach (var value in values)
+        {
+            var open = result.IndexOf('{', StringComparison.Ordinal);
+            var close = result.IndexOf('}', open + 1);
+            result = string.Concat(result.AsSpan(0, open), Uri.EscapeDataString(value), result.AsSpan(close + 1));
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,55 @@
+namespace Platform.Contracts.Problems;
+
+/// <summary>
+/// Stable machine-readable error codes carried in the <c>code</c> member of every RFC 9457
+/// problem response. Codes never change meaning once published; new ones are only added.
+/// </summary>
+public static class ErrorCodes
+{
+    /// <summary>The request body is not valid JSON or does not match the expected shape.</summary>
+    public const string MalformedBody = "malformed_body";
+    /// <summary>One or more fields failed validation; <c>errors</c> lists each field.</summary>
+    public const string ValidationFailed = "validation_failed";
+    /// <summary>The request body exceeds the endpoint's size limit.</summary>
+    public const string BodyTooLarge = "body_too_large";
+    /// <summary>No credentials, or credentials that do not match any key.</summary>
+    public const string Unauthenticated = "unauthenticated";
+    /// <summary>The credentials are valid but lack the scope the endpoint needs.</summary>
+    public const string Forbidden = "forbidden";
+    /// <summary>The resource does not exist or is not visible to the caller.</summary>
+    public const string NotFound = "not_found";
+    /// <summary>A tenant with the same slug already exists.</summary>
+    public const string SlugTaken = "slug_taken";
+    /// <summary>A host name is already claimed by another tenant.</summary>
+    public const string HostNameTaken = "host_name_taken";
+    /// <summary>A PSK identity with the same name already exists for the tenant.</summary>
+    public const string PskIdentityTaken = "psk_identity_taken";
+    /// <summary>The If-Match precondition names a revision that is no longer current.</summary>
+    public const string StaleRevision = "stale_revision";
+    /// <summary>A write that replaces state was sent without If-Match.</summary>
+    public const string PreconditionRequired = "precondition_required";
+    /// <summary>The uploaded certificate cannot be parsed.</summary>
+    public const string CertificateInvalid = "certificate_invalid";
+    /// <summary>The uploaded certificate has no private key.</summary>
+    public const string CertificateNoPrivateKey = "certificate_no_private_key";
+    /// <summary>The uploaded certificate is expired or not yet valid.</summary>
+    public const string CertificateExpired = "certificate_expired";
+    /// <summary>The uploaded certificate's key usage does not allow TLS server authentication.</summary>
+    public const string CertificateUsage = "certificate_usage";
+    /// <summary>The uploaded certificate has no DNS subject alternative name.</summary>
+    public const string CertificateNoHostNames = "certificate_no_host_names";
+    /// <summary>The tenant is suspended; the action is not possible until it is resumed.</summary>
+    public const string TenantSuspended = "tenant_suspended";
+    /// <summary>No gateway is attached, so the connection command cannot be delivered.</summary>
+    public const string NoGateway = "no_gateway";
+    /// <summary>The gateway that owns the connection did not answer.</summary>
+    public const string GatewayUnavailable = "gateway_unavailable";
+    /// <summary>The connection is not (or no longer) open.</summary>
+    public const string ConnectionNotFound = "connection_not_found";
+    /// <summary>No dedicated port is free in the configured range.</summary>
+    public const string PortsExhausted = "ports_exhausted";
+    /// <summary>The gateway node is unknown or was reaped; it must register again.</summary>
+    public const string GatewayUnknown = "gateway_unknown";
+    /// <summary>An unexpected server fault; the response carries a trace id, never details.</summary>
+    public const string Internal = "internal_error";
+}

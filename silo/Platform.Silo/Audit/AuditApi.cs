@@ -1,0 +1,6 @@
+namespace Platform.Silo.Audit;
+
+internal static class AuditApi
+{
+    public static RouteGroupBuilder MapAuditApi(this RouteGroupBuilder group) => group;
+}

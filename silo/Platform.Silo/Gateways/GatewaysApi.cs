@@ -1,0 +1,6 @@
+namespace Platform.Silo.Gateways;
+
+internal static class GatewaysApi
+{
+    public static RouteGroupBuilder MapGatewaysApi(this RouteGroupBuilder group) => group;
+}

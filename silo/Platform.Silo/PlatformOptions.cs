@@ -1,0 +1,69 @@
+namespace Platform.Silo;
+
+/// <summary>Silo settings, bound from the <c>Platform</c> configuration section.</summary>
+internal sealed class PlatformOptions
+{
+    public const string Section = "Platform";
+
+    /// <summary>PostgreSQL connection string (the silo is the only holder of it).</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>32-byte base64 AES key encrypting secrets at rest.</summary>
+    public string MasterKey { get; set; } = "";
+
+    /// <summary>Operator API key; compared by hash in constant time.</summary>
+    public string OperatorKey { get; set; } = "";
+
+    /// <summary>Shared secret authenticating the internal API both ways.</summary>
+    public string ClusterSecret { get; set; } = "";
+
+    /// <summary>Platform domain: tenants get <c>{slug}.{domain}</c>.</summary>
+    public string Domain { get; set; } = "platform.localhost";
+
+    /// <summary>Seconds between gateway heartbeats.</summary>
+    public int HeartbeatIntervalSeconds { get; set; } = 5;
+
+    /// <summary>Seconds without a heartbeat before a gateway is declared dead and reaped.</summary>
+    public int HeartbeatTimeoutSeconds { get; set; } = 15;
+
+    /// <summary>First port of the dedicated-port range.</summary>
+    public int DedicatedPortFirst { get; set; } = 20000;
+
+    /// <summary>Last port of the dedicated-port range.</summary>
+    public int DedicatedPortLast { get; set; } = 20999;
+
+    /// <summary>How long closed connections stay in the directory.</summary>
+    public int ClosedConnectionRetentionMinutes { get; set; } = 60;
+
+    /// <summary>Largest accepted request body in bytes.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new InvalidOperationException("Platform:ConnectionString is required.");
+        }
+
+        Security.SecretProtector.DecodeMasterKey(MasterKey);
+        if (OperatorKey.Length < 24)
+        {
+            throw new InvalidOperationException("Platform:OperatorKey must be at least 24 characters.");
+        }
+
+        if (ClusterSecret.Length < 24)
+        {
+            throw new InvalidOperationException("Platform:ClusterSecret must be at least 24 characters.");
+        }
+
+        if (HeartbeatIntervalSeconds < 1 || HeartbeatTimeoutSeconds <= HeartbeatIntervalSeconds)
+        {
+            throw new InvalidOperationException("Platform:HeartbeatTimeoutSeconds must exceed HeartbeatIntervalSeconds, which must be at least 1.");
+        }
+
+        if (DedicatedPortFirst < 1 || DedicatedPortLast > 65535 || DedicatedPortFirst > DedicatedPortLast)
+        {
+            throw new InvalidOperationException("Platform:DedicatedPortFirst..DedicatedPortLast must be a port range.");
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.Json;
+using Npgsql;
+using Platform.Contracts;
+using Platform.Silo;
+using Platform.Silo.ApiKeys;
+using Platform.Silo.Audit;
+using Platform.Silo.Certificates;
+using Platform.Silo.Connections;
+using Platform.Silo.Data;
+using Platform.Silo.Gateways;
+using Platform.Silo.Internal;
+using Platform.Silo.Problems;
+using Platform.Silo.Psk;
+using Platform.Silo.Security;
+using Platform.Silo.Tenants;
+
+var builder = WebApplication.CreateBuilder(args);
+
+var platform = builder.Configuration.GetSection(PlatformOptions.Section).Get<PlatformOptions>() ?? new PlatformOptions();
+platform.Validate();
+builder.Services.AddSingleton(platform);
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(platform.ConnectionString));
+builder.Services.AddSingleton<MigrationRunner>();
+builder.Services.AddHostedService<MigrationHostedService>();
+builder.Services.AddSingleton<SecretProtector>();
+
+builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = platform.MaxRequestBodyBytes);
+builder.Services.Configure<JsonOptions>(o => PlatformJson.Configure(o.SerializerOptions));
+builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
+builder.Services.AddOpenApi();
+
+builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+builder.Services.AddAuthorizationBuilder()
+    .AddPolicy(Claims.OperatorPolicy, p => p.RequireClaim(Claims.Role, Claims.OperatorRole))
+    .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+
+builder.Services.AddSiloInternals();
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
+app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous().ExcludeFromDescription();
+
+var v1 = app.MapGroup("/v1");
+v1.MapTenantsApi();
+v1.MapConfigApi();
+v1.MapPortsApi();
+v1.MapCertificatesApi();
+v1.MapApiKeysApi();
+v1.MapPskApi();
+v1.MapConnectionsApi();
+v1.MapGatewaysApi();
+v1.MapAuditApi();
+app.MapInternalApi();
+
+app.Run();
+
+/// <summary>Entry point, visible to the integration tests' WebApplicationFactory.</summary>
+public partial class Program;

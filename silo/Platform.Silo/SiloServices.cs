@@ -1,0 +1,7 @@
+namespace Platform.Silo;
+
+/// <summary>Registers the silo's feature services.</summary>
+internal static class SiloServices
+{
+    public static IServiceCollection AddSiloInternals(this IServiceCollection services) => services;
+}

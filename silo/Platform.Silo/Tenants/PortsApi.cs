@@ -1,0 +1,6 @@
+namespace Platform.Silo.Tenants;
+
+internal static class PortsApi
+{
+    public static RouteGroupBuilder MapPortsApi(this RouteGroupBuilder group) => group;
+}

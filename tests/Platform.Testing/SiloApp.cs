@@ -1,0 +1,91 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Platform.Testing;
+
+/// <summary>
+/// A real silo over a real, private PostgreSQL database. By default it is served in memory; with
+/// <c>useKestrel</c> it listens on a real loopback port (for gateways and real clients), see <see cref="BaseAddress"/>.
+/// </summary>
+public sealed class SiloApp : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
+
+    public SiloApp(TestDatabase database, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null, bool useKestrel = false)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        Database = database;
+        OperatorKey = "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        ClusterSecret = "cs_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        _settings = new Dictionary<string, string?>
+        {
+            ["Platform:ConnectionString"] = database.ConnectionString,
+            ["Platform:MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            ["Platform:OperatorKey"] = OperatorKey,
+            ["Platform:ClusterSecret"] = ClusterSecret,
+            ["Platform:Domain"] = "platform.test",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            _settings[key] = value;
+        }
+
+        _services = services;
+        if (useKestrel)
+        {
+            UseKestrel(0);
+        }
+    }
+
+    public TestDatabase Database { get; }
+
+    public string OperatorKey { get; }
+
+    public string ClusterSecret { get; }
+
+    /// <summary>Base address of the running silo (a real port when started with Kestrel).</summary>
+    public Uri BaseAddress
+    {
+        get
+        {
+            StartServer();
+            return ClientOptions.BaseAddress;
+        }
+    }
+
+    public HttpClient OperatorClient() => ClientWith(OperatorKey);
+
+    public HttpClient ClientWith(string bearer)
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        return client;
+    }
+
+    public HttpClient AnonymousClient() => CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.UseSetting("Urls", "http://127.0.0.1:0");
+        builder.ConfigureServices(services =>
+        {
+            services.RemoveAll<TimeProvider>();
+            services.AddSingleton(Time);
+            _services?.Invoke(services);
+        });
+    }
+
+    /// <summary>The silo's clock: real by default; pass a <see cref="ManualTimeProvider"/> to drive it.</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
