@@ -3,5 +3,10 @@ namespace Platform.Silo;
 /// <summary>Registers the silo's feature services.</summary>
 internal static class SiloServices
 {
-    public static IServiceCollection AddSiloInternals(this IServiceCollection services) => services;
+    public static IServiceCollection AddSiloInternals(this IServiceCollection services)
+    {
+        services.AddSingleton<Certificates.CertificateStore>();
+        services.AddSingleton<Psk.PskStore>();
+        return services;
+    }
 }
