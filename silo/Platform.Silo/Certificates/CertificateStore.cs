@@ -108,7 +108,7 @@ internal sealed class CertificateStore(SecretProtector protector)
 
     /// <summary>
     /// Every certificate of the tenant with its decrypted private key as PKCS#8 PEM, newest upload
-    /// first. Expired certificates are included; <see cref="CertificateMaterial.NotAfter"/> lets the
+    /// first (latest expiry first). Expired certificates are included; <see cref="CertificateMaterial.NotAfter"/> lets the
     /// reader choose. For the internal config snapshot only.
     /// </summary>
     public async Task<IReadOnlyList<CertificateMaterial>> LoadMaterialAsync(
@@ -132,7 +132,7 @@ internal sealed class CertificateStore(SecretProtector protector)
                    private_key_enc AS PrivateKeyEnc, not_after AS NotAfter
             FROM certificates
             WHERE tenant_id = ANY(@tenantIds)
-            ORDER BY tenant_id, created_at DESC, id
+            ORDER BY tenant_id, not_after DESC, id
             """,
             new { tenantIds = tenantIds.ToArray() }, transaction, cancellationToken: cancellationToken));
         var result = new Dictionary<Guid, IReadOnlyList<CertificateMaterial>>();
