@@ -159,13 +159,44 @@ internal sealed class CertificateStore(SecretProtector protector)
 
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
-    private sealed record CertificateRow(
-        Guid Id, string Subject, string Issuer, string Thumbprint, string[] HostNames,
-        DateTime NotBefore, DateTime NotAfter, string KeyAlgorithm, DateTime CreatedAt)
+    // Classes with setters rather than positional records: Dapper reports text[] columns as System.Array,
+    // which matches no constructor signature, while property assignment converts it.
+    private sealed class CertificateRow
     {
+        public Guid Id { get; init; }
+
+        public string Subject { get; init; } = "";
+
+        public string Issuer { get; init; } = "";
+
+        public string Thumbprint { get; init; } = "";
+
+        public string[] HostNames { get; init; } = [];
+
+        public DateTime NotBefore { get; init; }
+
+        public DateTime NotAfter { get; init; }
+
+        public string KeyAlgorithm { get; init; } = "";
+
+        public DateTime CreatedAt { get; init; }
+
         public CertificateResponse ToResponse() =>
             new(Id, Subject, Issuer, Thumbprint, HostNames, Utc(NotBefore), Utc(NotAfter), KeyAlgorithm, Utc(CreatedAt));
     }
 
-    private sealed record MaterialRow(Guid Id, Guid TenantId, string[] HostNames, string ChainPem, byte[] PrivateKeyEnc, DateTime NotAfter);
+    private sealed class MaterialRow
+    {
+        public Guid Id { get; init; }
+
+        public Guid TenantId { get; init; }
+
+        public string[] HostNames { get; init; } = [];
+
+        public string ChainPem { get; init; } = "";
+
+        public byte[] PrivateKeyEnc { get; init; } = [];
+
+        public DateTime NotAfter { get; init; }
+    }
 }
