@@ -76,8 +76,10 @@ internal static class ConfigApi
         var now = time.GetUtcNow();
         var actor = context.ActorName();
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        // The row lock serialises replacements of one tenant: of two writers holding the same ETag,
-        // the second sees the first's revision once it gets the lock.
+        // The revision (and with it the commit lock) comes before the tenant row lock: every revision
+        // writer takes the two in this order, so they cannot deadlock one another.
+        // Of two writers holding the same ETag, the second reads the first's revision once it gets the locks.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
@@ -91,7 +93,6 @@ internal static class ConfigApi
 
         var previousSecret = await TenantConfigStore.GetWebhookSecretAsync(connection, transaction, tenant.Id, tenant.ConfigRevision, ct);
         var secret = TenantConfigStore.NextWebhookSecret(protector, tenant.Id, config, previousSecret);
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         await TenantConfigStore.InsertAsync(connection, transaction, tenant.Id, revision, config, secret, actor, now, ct);
         await TenantConfigStore.SetCurrentAsync(connection, transaction, tenant.Id, revision, config.Limits.MaxConnections, now, ct);
 

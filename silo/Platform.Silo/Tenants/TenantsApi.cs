@@ -189,6 +189,9 @@ internal static class TenantsApi
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
+        // The revision (and with it the commit lock) comes before the tenant row lock: every revision
+        // writer takes the two in this order, so they cannot deadlock one another.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
@@ -196,7 +199,6 @@ internal static class TenantsApi
         }
 
         // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         await TenantStore.DeleteAsync(connection, transaction, tenant.Id, revision, now, ct);
         await AuditWriter.WriteAsync(connection, transaction,
             new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "tenant.delete", tenant.Slug,
@@ -214,6 +216,9 @@ internal static class TenantsApi
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
+        // The revision (and with it the commit lock) comes before the tenant row lock: every revision
+        // writer takes the two in this order, so they cannot deadlock one another.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
@@ -223,7 +228,7 @@ internal static class TenantsApi
         if (tenant.Status != status)
         {
             await TenantStore.SetStatusAsync(connection, transaction, tenant.Id, status, ct);
-            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, ct);
+            await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
             await AuditWriter.WriteAsync(connection, transaction,
                 new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug,
                     status == TenantStatuses.Suspended ? "tenant.suspend" : "tenant.resume", tenant.Slug,
