@@ -76,15 +76,16 @@ internal static class ConfigApi
         var now = time.GetUtcNow();
         var actor = context.ActorName();
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        // The revision (and with it the commit lock) comes before the tenant row lock: every revision
-        // writer takes the two in this order, so they cannot deadlock one another.
-        // Of two writers holding the same ETag, the second reads the first's revision once it gets the locks.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
             return TenantsApi.TenantNotFound(slug);
         }
+
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        // Of two writers holding the same ETag, the second reads the first's revision once it gets the row lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
 
         if (tenant.ConfigRevision != expected)
         {

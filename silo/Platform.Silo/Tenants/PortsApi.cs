@@ -45,14 +45,15 @@ internal static class PortsApi
 
         var now = time.GetUtcNow();
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        // The revision (and with it the commit lock) comes before the tenant row lock: every revision
-        // writer takes the two in this order, so they cannot deadlock one another.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
             return TenantsApi.TenantNotFound(slug);
         }
+
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
 
         var port = await TryAllocateAsync(connection, transaction, tenant.Id, request.Protocol, platform.DedicatedPortFirst, platform.DedicatedPortLast, now, ct);
         if (port is null)
@@ -97,14 +98,15 @@ internal static class PortsApi
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        // The revision (and with it the commit lock) comes before the tenant row lock: every revision
-        // writer takes the two in this order, so they cannot deadlock one another.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
             return TenantsApi.TenantNotFound(slug);
         }
+
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
 
         var protocol = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "DELETE FROM dedicated_ports WHERE tenant_id = @tenantId AND port = @port RETURNING protocol",

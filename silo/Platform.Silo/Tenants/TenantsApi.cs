@@ -189,14 +189,15 @@ internal static class TenantsApi
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        // The revision (and with it the commit lock) comes before the tenant row lock: every revision
-        // writer takes the two in this order, so they cannot deadlock one another.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
             return TenantNotFound(slug);
         }
+
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
 
         // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
         await TenantStore.DeleteAsync(connection, transaction, tenant.Id, revision, now, ct);
@@ -216,14 +217,15 @@ internal static class TenantsApi
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        // The revision (and with it the commit lock) comes before the tenant row lock: every revision
-        // writer takes the two in this order, so they cannot deadlock one another.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
             return TenantNotFound(slug);
         }
+
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
 
         if (tenant.Status != status)
         {
