@@ -76,13 +76,16 @@ internal static class ConfigApi
         var now = time.GetUtcNow();
         var actor = context.ActorName();
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        // The row lock serialises replacements of one tenant: of two writers holding the same ETag,
-        // the second sees the first's revision once it gets the lock.
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
             return TenantsApi.TenantNotFound(slug);
         }
+
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        // Of two writers holding the same ETag, the second reads the first's revision once it gets the row lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
 
         if (tenant.ConfigRevision != expected)
         {
@@ -91,7 +94,6 @@ internal static class ConfigApi
 
         var previousSecret = await TenantConfigStore.GetWebhookSecretAsync(connection, transaction, tenant.Id, tenant.ConfigRevision, ct);
         var secret = TenantConfigStore.NextWebhookSecret(protector, tenant.Id, config, previousSecret);
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
         await TenantConfigStore.InsertAsync(connection, transaction, tenant.Id, revision, config, secret, actor, now, ct);
         await TenantConfigStore.SetCurrentAsync(connection, transaction, tenant.Id, revision, config.Limits.MaxConnections, now, ct);
 

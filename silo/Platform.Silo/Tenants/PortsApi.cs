@@ -23,7 +23,7 @@ internal static class PortsApi
             .WithName("AllocateDedicatedPort");
         group.MapGet("/tenants/{slug}/ports", ListAsync)
             .WithName("ListDedicatedPorts");
-        group.MapDelete("/tenants/{slug}/ports/{port:int}", ReleaseAsync)
+        group.MapDelete("/tenants/{slug}/ports/{port}", ReleaseAsync)
             .WithName("ReleaseDedicatedPort");
         return group;
     }
@@ -51,6 +51,10 @@ internal static class PortsApi
             return TenantsApi.TenantNotFound(slug);
         }
 
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+
         var port = await TryAllocateAsync(connection, transaction, tenant.Id, request.Protocol, platform.DedicatedPortFirst, platform.DedicatedPortLast, now, ct);
         if (port is null)
         {
@@ -58,7 +62,7 @@ internal static class PortsApi
                 $"Every dedicated port from {platform.DedicatedPortFirst} to {platform.DedicatedPortLast} is allocated.");
         }
 
-        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, ct);
+        await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
         await AuditWriter.WriteAsync(connection, transaction,
             new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "port.allocate", port.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 RevisionBefore: tenant.Revision, RevisionAfter: revision, Details: new { request.Protocol }),
@@ -82,8 +86,14 @@ internal static class PortsApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ReleaseAsync(
-        string slug, int port, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        string slug, string port, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
     {
+        if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
+            || number is < 1 or > 65535)
+        {
+            return ProblemResults.Validation("port", FieldErrorCodes.OutOfRange, "A port number from 1 to 65535.");
+        }
+
         var ct = context.RequestAborted;
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -94,17 +104,21 @@ internal static class PortsApi
             return TenantsApi.TenantNotFound(slug);
         }
 
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+
         var protocol = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "DELETE FROM dedicated_ports WHERE tenant_id = @tenantId AND port = @port RETURNING protocol",
-            new { tenantId = tenant.Id, port }, transaction, cancellationToken: ct));
+            new { tenantId = tenant.Id, port = number }, transaction, cancellationToken: ct));
         if (protocol is null)
         {
-            return ProblemResults.NotFound($"Dedicated port {port} of tenant '{tenant.Slug}'");
+            return ProblemResults.NotFound($"Dedicated port {number} of tenant '{tenant.Slug}'");
         }
 
-        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, ct);
+        await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
         await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "port.release", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "port.release", number.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 RevisionBefore: tenant.Revision, RevisionAfter: revision, Details: new { protocol }),
             now, ct);
         await transaction.CommitAsync(ct);

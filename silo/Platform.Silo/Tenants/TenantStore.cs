@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Data;
 
 namespace Platform.Silo.Tenants;
 
@@ -51,6 +52,21 @@ internal static class TenantStore
         {
             throw new InvalidOperationException($"Tenant {tenantId} vanished inside its own transaction.");
         }
+    }
+
+    /// <summary>Stamps the tenant with a revision taken from <see cref="ConfigRevisions.NextAsync"/> and queues the watch notification.</summary>
+    public static async Task StampRevisionAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, long revision, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE tenants SET revision = @revision, updated_at = @now WHERE id = @tenantId",
+            new { tenantId, revision, now }, transaction, cancellationToken: cancellationToken));
+        if (rows != 1)
+        {
+            throw new InvalidOperationException($"Tenant {tenantId} vanished inside its own transaction.");
+        }
+
+        await ConfigRevisions.NotifyAsync(connection, transaction, revision, cancellationToken);
     }
 
     /// <summary>Removes the tenant (its configs, claims, keys, certificates and ports cascade) and leaves a tombstone.</summary>

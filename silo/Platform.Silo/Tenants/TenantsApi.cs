@@ -195,8 +195,11 @@ internal static class TenantsApi
             return TenantNotFound(slug);
         }
 
-        // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
         var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+
+        // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
         await TenantStore.DeleteAsync(connection, transaction, tenant.Id, revision, now, ct);
         await AuditWriter.WriteAsync(connection, transaction,
             new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "tenant.delete", tenant.Slug,
@@ -220,10 +223,14 @@ internal static class TenantsApi
             return TenantNotFound(slug);
         }
 
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
+        // every revision writer follows, so that none waits on another while holding the commit lock.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+
         if (tenant.Status != status)
         {
             await TenantStore.SetStatusAsync(connection, transaction, tenant.Id, status, ct);
-            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, ct);
+            await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
             await AuditWriter.WriteAsync(connection, transaction,
                 new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug,
                     status == TenantStatuses.Suspended ? "tenant.suspend" : "tenant.resume", tenant.Slug,

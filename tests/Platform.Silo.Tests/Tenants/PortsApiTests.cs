@@ -169,5 +169,21 @@ public sealed class PortsApiTests
         Assert.Equal(HttpStatusCode.NoContent, (await tenantClient.DeleteAsync(Url("/v1/tenants/alpha/ports/30000"))).StatusCode);
     }
 
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("0")]
+    [InlineData("65536")]
+    [InlineData("-1")]
+    public async Task Release_InvalidPortNumber_Returns400NamingPort(string port)
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        await CreateTenantAsync(silo.OperatorClient(), "acme");
+
+        var response = await silo.OperatorClient().DeleteAsync(Url($"/v1/tenants/acme/ports/{port}"));
+
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation_failed", "port");
+    }
+
     private static (int Port, string Protocol) Pick(DedicatedPortResponse p) => (p.Port, p.Protocol);
 }
