@@ -1,6 +1,259 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Npgsql;
+using Platform.Contracts.Config;
+using Platform.Contracts.Problems;
+using Platform.Contracts.Tenants;
+using Platform.Silo.Audit;
+using Platform.Silo.Data;
+using Platform.Silo.Problems;
+using Platform.Silo.Security;
+
 namespace Platform.Silo.Tenants;
 
 internal static class TenantsApi
 {
-    public static RouteGroupBuilder MapTenantsApi(this RouteGroupBuilder group) => group;
+    public const int MaxDisplayNameLength = 200;
+
+    public static RouteGroupBuilder MapTenantsApi(this RouteGroupBuilder group)
+    {
+        group.MapPost("/tenants", CreateAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("CreateTenant");
+        group.MapGet("/tenants", ListAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("ListTenants");
+        group.MapGet("/tenants/{slug}", GetAsync)
+            .WithName("GetTenant");
+        group.MapPatch("/tenants/{slug}", UpdateAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("UpdateTenant");
+        group.MapDelete("/tenants/{slug}", DeleteAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("DeleteTenant");
+        group.MapPost("/tenants/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time) =>
+                SetStatusAsync(slug, TenantStatuses.Suspended, context, dataSource, time))
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("SuspendTenant");
+        group.MapPost("/tenants/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time) =>
+                SetStatusAsync(slug, TenantStatuses.Active, context, dataSource, time))
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("ResumeTenant");
+        return group;
+    }
+
+    private static async Task<Results<Created<TenantResponse>, ProblemHttpResult>> CreateAsync(
+        CreateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
+        SecretProtector protector, TimeProvider time)
+    {
+        var errors = new List<FieldError>();
+        if (string.IsNullOrEmpty(request.Slug))
+        {
+            errors.Add(new FieldError("slug", FieldErrorCodes.Required, "A slug is required."));
+        }
+        else if (request.Slug.Length > Names.MaxSlugLength)
+        {
+            errors.Add(new FieldError("slug", FieldErrorCodes.TooLong, $"At most {Names.MaxSlugLength} characters."));
+        }
+        else if (!Names.IsValidSlug(request.Slug))
+        {
+            errors.Add(new FieldError("slug", FieldErrorCodes.InvalidFormat,
+                "3..40 lower-case letters, digits and single hyphens, starting with a letter and not ending with a hyphen."));
+        }
+
+        ValidateDisplayName(request.DisplayName, errors);
+        var config = request.Config ?? new TenantConfig();
+        errors.AddRange(TenantConfigStore.Validate(config, "config.", platform.Domain));
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        var actor = context.ActorName();
+        var tenantId = Guid.CreateVersion7(now);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+        try
+        {
+            await TenantStore.InsertAsync(connection, transaction, tenantId, request.Slug, request.DisplayName, revision,
+                config.Limits.MaxConnections, now, ct);
+        }
+        catch (PostgresException e) when (e.IsUniqueViolation("tenants_slug_key"))
+        {
+            return ProblemResults.Conflict(ErrorCodes.SlugTaken, $"A tenant with slug '{request.Slug}' already exists.", "slug");
+        }
+
+        var secret = TenantConfigStore.NextWebhookSecret(protector, tenantId, config, previous: null);
+        await TenantConfigStore.InsertAsync(connection, transaction, tenantId, revision, config, secret, actor, now, ct);
+
+        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenantId, request.Slug, platform.Domain, config.HostNames, ct);
+        if (conflict is not null)
+        {
+            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, $"Host name '{conflict}' belongs to another tenant.",
+                TenantConfigStore.ConflictField(conflict, request.Slug, platform.Domain, config, "config."));
+        }
+
+        await AuditWriter.WriteAsync(connection, transaction,
+            new AuditEntry(actor, tenantId, request.Slug, "tenant.create", request.Slug, RevisionAfter: revision,
+                Details: new { request.DisplayName }),
+            now, ct);
+        await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
+        await transaction.CommitAsync(ct);
+
+        var created = await TenantStore.GetAsync(connection, tenantId, null, ct)
+            ?? throw new InvalidOperationException($"Tenant {tenantId} vanished after its creation.");
+        return TypedResults.Created($"/v1/tenants/{created.Slug}", created);
+    }
+
+    private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> GetAsync(
+        string slug, HttpContext context, NpgsqlDataSource dataSource)
+    {
+        var ct = context.RequestAborted;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
+        if (tenant is null)
+        {
+            return TenantNotFound(slug);
+        }
+
+        var response = await TenantStore.GetAsync(connection, tenant.Id, null, ct);
+        return response is null ? TenantNotFound(slug) : TypedResults.Ok(response);
+    }
+
+    private static async Task<Results<Ok<Page<TenantResponse>>, ProblemHttpResult>> ListAsync(
+        [FromQuery] string? search, [FromQuery] string? offset, [FromQuery] string? limit, HttpContext context, NpgsqlDataSource dataSource)
+    {
+        var errors = new List<FieldError>();
+        var (o, l) = Paging.Parse(offset, limit, errors);
+        var filter = Paging.Filter("search", search, errors);
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        var (items, total) = await TenantStore.ListAsync(connection, filter, o, l, context.RequestAborted);
+        return TypedResults.Ok(new Page<TenantResponse>(items, total, o, l));
+    }
+
+    private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> UpdateAsync(
+        string slug, UpdateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+    {
+        var errors = new List<FieldError>();
+        if (request.DisplayName is not null)
+        {
+            ValidateDisplayName(request.DisplayName, errors);
+        }
+
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantNotFound(slug);
+        }
+
+        if (request.DisplayName is { } displayName)
+        {
+            var previous = await TenantStore.UpdateDisplayNameAsync(connection, transaction, tenant.Id, displayName, now, ct);
+            if (!string.Equals(previous, displayName, StringComparison.Ordinal))
+            {
+                // The display name is not part of what gateways serve, so no revision is taken.
+                await AuditWriter.WriteAsync(connection, transaction,
+                    new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "tenant.update", tenant.Slug,
+                        Details: new { displayName = new { from = previous, to = displayName } }),
+                    now, ct);
+            }
+        }
+
+        var response = await TenantStore.GetAsync(connection, tenant.Id, transaction, ct)
+            ?? throw new InvalidOperationException($"Tenant {tenant.Id} vanished inside its own transaction.");
+        await transaction.CommitAsync(ct);
+        return TypedResults.Ok(response);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+    {
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantNotFound(slug);
+        }
+
+        // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+        await TenantStore.DeleteAsync(connection, transaction, tenant.Id, revision, now, ct);
+        await AuditWriter.WriteAsync(connection, transaction,
+            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "tenant.delete", tenant.Slug,
+                RevisionBefore: tenant.Revision, RevisionAfter: revision),
+            now, ct);
+        await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
+        await transaction.CommitAsync(ct);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> SetStatusAsync(
+        string slug, string status, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+    {
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantNotFound(slug);
+        }
+
+        if (tenant.Status != status)
+        {
+            await TenantStore.SetStatusAsync(connection, transaction, tenant.Id, status, ct);
+            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, ct);
+            await AuditWriter.WriteAsync(connection, transaction,
+                new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug,
+                    status == TenantStatuses.Suspended ? "tenant.suspend" : "tenant.resume", tenant.Slug,
+                    RevisionBefore: tenant.Revision, RevisionAfter: revision),
+                now, ct);
+        }
+
+        var response = await TenantStore.GetAsync(connection, tenant.Id, transaction, ct)
+            ?? throw new InvalidOperationException($"Tenant {tenant.Id} vanished inside its own transaction.");
+        await transaction.CommitAsync(ct);
+        return TypedResults.Ok(response);
+    }
+
+    /// <summary>The one answer for a slug that does not exist and a slug the caller may not see.</summary>
+    public static ProblemHttpResult TenantNotFound(string slug) =>
+        ProblemResults.NotFound($"Tenant '{(Names.IsValidSlug(slug) ? slug : "?")}'");
+
+    private static void ValidateDisplayName(string? displayName, List<FieldError> errors)
+    {
+        if (string.IsNullOrWhiteSpace(displayName))
+        {
+            errors.Add(new FieldError("displayName", FieldErrorCodes.Required, "A display name is required."));
+        }
+        else if (displayName.Length > MaxDisplayNameLength)
+        {
+            errors.Add(new FieldError("displayName", FieldErrorCodes.TooLong, $"At most {MaxDisplayNameLength} characters."));
+        }
+        else if (displayName.Any(char.IsControl))
+        {
+            errors.Add(new FieldError("displayName", FieldErrorCodes.InvalidFormat, "Control characters are not allowed."));
+        }
+    }
 }
