@@ -22,6 +22,11 @@ internal static class Baselines
         await using (var command = new NpgsqlCommand("SELECT 1", connection))
         {
             await command.PrepareAsync();
+            for (var i = 0; i < 50; i++)
+            {
+                await command.ExecuteScalarAsync();
+            }
+
             select.Start();
             for (var i = 0; i < Samples; i++)
             {

@@ -20,6 +20,10 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
         PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
     };
 
+    private HttpClient? _operator;
+    private HttpClient? _cluster;
+    private HttpClient? _anonymous;
+
     /// <summary>Request bodies follow the platform conventions; responses are read leniently so a new field is no failure.</summary>
     public static JsonSerializerOptions ReadJson { get; } = new(PlatformJson.Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip };
 
@@ -29,11 +33,11 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
 
     public SiloApp Silo { get; } = silo;
 
-    public HttpClient Operator => field ??= Client(Silo.OperatorKey);
+    public HttpClient Operator => _operator ??= Client(Silo.OperatorKey);
 
-    public HttpClient Cluster => field ??= Client(Silo.ClusterSecret);
+    public HttpClient Cluster => _cluster ??= Client(Silo.ClusterSecret);
 
-    public HttpClient Anonymous => field ??= Client(null);
+    public HttpClient Anonymous => _anonymous ??= Client(null);
 
     public static async Task<T> ReadAsync<T>(HttpResponseMessage response, HttpStatusCode expected, string what)
     {
@@ -60,24 +64,14 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
     /// <summary>
     /// Runs <paramref name="operation"/> <paramref name="total"/> times on <paramref name="concurrency"/> workers
     /// (the worker index and the operation index are passed), recording each latency, and stops issuing new
-    /// operations when the time limit has passed.
+    /// operations when the time limit has passed. First, <paramref name="warmup"/> unrecorded operations
+    /// (indexes from <paramref name="total"/> on) take JIT compilation and connection set-up out of the figures.
     /// </summary>
-    public async Task RunAsync(LatencyRecorder recorder, int total, int concurrency, Func<int, int, Task> operation)
+    public async Task RunAsync(LatencyRecorder recorder, int total, int concurrency, Func<int, int, Task> operation, int warmup = 50)
     {
-        var next = -1;
-        var deadline = Stopwatch.GetTimestamp() + (long)(Options.TimeLimit.TotalSeconds * Stopwatch.Frequency);
+        await RunWorkersAsync(null, total, total + warmup, concurrency, operation);
         recorder.Start();
-        var workers = Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
-        {
-            int index;
-            while ((index = Interlocked.Increment(ref next)) < total && Stopwatch.GetTimestamp() < deadline)
-            {
-                var started = Stopwatch.GetTimestamp();
-                await operation(worker, index);
-                recorder.Add(Stopwatch.GetElapsedTime(started));
-            }
-        }));
-        await Task.WhenAll(workers);
+        await RunWorkersAsync(recorder, 0, total, concurrency, operation);
         recorder.Stop();
         if (recorder.Count < total)
         {
@@ -85,11 +79,28 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
         }
     }
 
+    private async Task RunWorkersAsync(LatencyRecorder? recorder, int first, int end, int concurrency, Func<int, int, Task> operation)
+    {
+        var next = first - 1;
+        var deadline = Stopwatch.GetTimestamp() + (long)(Options.TimeLimit.TotalSeconds * Stopwatch.Frequency);
+        var workers = Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
+        {
+            int index;
+            while ((index = Interlocked.Increment(ref next)) < end && Stopwatch.GetTimestamp() < deadline)
+            {
+                var started = Stopwatch.GetTimestamp();
+                await operation(worker, index);
+                recorder?.Add(Stopwatch.GetElapsedTime(started));
+            }
+        }));
+        await Task.WhenAll(workers);
+    }
+
     public void Dispose()
     {
-        Operator.Dispose();
-        Cluster.Dispose();
-        Anonymous.Dispose();
+        _operator?.Dispose();
+        _cluster?.Dispose();
+        _anonymous?.Dispose();
         _handler.Dispose();
     }
 

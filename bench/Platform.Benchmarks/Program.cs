@@ -15,6 +15,10 @@ catch (ArgumentException ex)
     return 2;
 }
 
+// WebApplicationFactory finds the silo's content root through a manifest it looks up relative to
+// the current directory; the build puts that manifest beside this program.
+Directory.SetCurrentDirectory(AppContext.BaseDirectory);
+
 if (options.Postgres is not null)
 {
     Environment.SetEnvironmentVariable("PLATFORM_TEST_PG", options.Postgres);
@@ -35,7 +39,13 @@ try
     Console.WriteLine("Baselines");
     await Baselines.RunAsync(context);
 
-    foreach (var scenario in options.Scenario == "all" ? ["create-tenants", "leases", "watch"] : new[] { options.Scenario })
+    string[] scenarios = options.Scenario switch
+    {
+        "all" => ["create-tenants", "leases", "watch"],
+        "baseline" => [],
+        _ => [options.Scenario],
+    };
+    foreach (var scenario in scenarios)
     {
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Scenario {scenario}"));

@@ -22,6 +22,7 @@ internal static class WatchScenario
     public static async Task RunAsync(BenchContext context)
     {
         var count = context.Options.Count ?? 100;
+        const int Warmup = 5;
         var tenant = await context.CreateTenantAsync("watched");
         var configPath = new Uri($"/v1/tenants/{tenant.Slug}/config", UriKind.Relative);
 
@@ -33,10 +34,14 @@ internal static class WatchScenario
         var recorder = new LatencyRecorder("PUT config -> watch response with the new revision");
         var visibleBeforeAnswer = 0;
         var deadline = Stopwatch.GetTimestamp() + (long)(context.Options.TimeLimit.TotalSeconds * Stopwatch.Frequency);
-        recorder.Start();
-        for (var i = 1; i <= count && Stopwatch.GetTimestamp() < deadline; i++)
+        for (var i = 1 - Warmup; i <= count && Stopwatch.GetTimestamp() < deadline; i++)
         {
-            var maxConnections = 1000 + i;
+            if (i == 1)
+            {
+                recorder.Start();
+            }
+
+            var maxConnections = 1000 + Warmup + i;
             var config = new TenantConfig { Limits = new LimitsConfig { MaxConnections = maxConnections } };
             using var response = await context.Operator.PutAsJsonAsync(configPath, config, PlatformJson.Options);
             var answered = Stopwatch.GetTimestamp();
@@ -63,6 +68,11 @@ internal static class WatchScenario
             }
 
             // The watcher may see the change before the PUT's answer has reached the writer.
+            if (i < 1)
+            {
+                continue;
+            }
+
             if (item.At <= answered)
             {
                 visibleBeforeAnswer++;
