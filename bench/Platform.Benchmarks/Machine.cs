@@ -12,6 +12,7 @@ internal static class Machine
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"date        {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cpus        {Environment.ProcessorCount} x {CpuModel()}"));
         Console.WriteLine($"memory      {MemoryTotal()}");
+        Console.WriteLine($"load        {LoadAverage()} (1, 5, 15 min averages at start: other work on the machine shares the CPUs)");
         Console.WriteLine($"runtime     {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}");
         await using var connection = new NpgsqlConnection(context.Database.ConnectionString);
         await connection.OpenAsync();
@@ -33,6 +34,9 @@ internal static class Machine
             && long.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], NumberStyles.None, CultureInfo.InvariantCulture, out var kib)
             ? string.Create(CultureInfo.InvariantCulture, $"{kib / 1024.0 / 1024.0:F1} GiB")
             : "unknown";
+
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
 
     private static string? ProcLine(string path, string prefix) =>
         File.Exists(path) ? File.ReadLines(path).FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) : null;

@@ -58,6 +58,8 @@ try
         });
     }
 
+    Console.WriteLine();
+    Console.WriteLine($"load at end {Machine.LoadAverage()}");
     return 0;
 }
 catch (BenchmarkFailedException ex)
