@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Threading.Channels;
 using Platform.Contracts;
@@ -25,6 +26,8 @@ internal static class WatchScenario
         const int Warmup = 5;
         var tenant = await context.CreateTenantAsync("watched");
         var configPath = new Uri($"/v1/tenants/{tenant.Slug}/config", UriKind.Relative);
+        // Replacements name the revision they are based on (If-Match with the config ETag).
+        var configRevision = tenant.ConfigRevision;
 
         var initial = await WatchAsync(context, 0, 0, CancellationToken.None);
         var seen = Channel.CreateUnbounded<(long Revision, int MaxConnections, long At)>();
@@ -43,9 +46,12 @@ internal static class WatchScenario
 
             var maxConnections = 1000 + Warmup + i;
             var config = new TenantConfig { Limits = new LimitsConfig { MaxConnections = maxConnections } };
-            using var response = await context.Operator.PutAsJsonAsync(configPath, config, PlatformJson.Options);
+            using var request = new HttpRequestMessage(HttpMethod.Put, configPath) { Content = JsonContent.Create(config, options: PlatformJson.Options) };
+            request.Headers.IfMatch.Add(new EntityTagHeaderValue(string.Create(CultureInfo.InvariantCulture, $"\"{configRevision}\"")));
+            using var response = await context.Operator.SendAsync(request);
             var answered = Stopwatch.GetTimestamp();
             var revision = (await BenchContext.ReadAsync<ConfigResponse>(response, HttpStatusCode.OK, "PUT config")).Revision;
+            configRevision = revision;
 
             using var wait = new CancellationTokenSource(VisibleWithin);
             (long Revision, int MaxConnections, long At) item;
