@@ -1,0 +1,138 @@
+# shellcheck shell=bash
+# Shared helpers of infra/test.sh and infra/run.sh: package installation and a private
+# PostgreSQL instance (initdb, start, stop) run as the postgres user, loopback only.
+# Source it; it defines functions and sets nothing else.
+
+_platform_apt_updated=0
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# apt_install PACKAGE... : installs with apt-get, running `apt-get update` at most once per script.
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found; install these packages by hand: $*"
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "not root and no sudo; install these packages by hand: $*"
+    sudo=(sudo)
+  fi
+  if [ "$_platform_apt_updated" -eq 0 ]; then
+    log "apt-get update"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed (is the Debian mirror reachable?)"
+    _platform_apt_updated=1
+  fi
+  log "apt-get install -y $*"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2 \
+    || die "apt-get install $* failed"
+}
+
+# pg_bin_dir : prints the bin directory of the newest installed PostgreSQL (or of version
+# $PLATFORM_PG_VERSION when set, for a cluster created by that version), or nothing.
+pg_bin_dir() {
+  local dir
+  if [ -n "${PLATFORM_PG_VERSION:-}" ]; then
+    dir="/usr/lib/postgresql/$PLATFORM_PG_VERSION/bin"
+  else
+    dir=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -type d -name bin 2>/dev/null | sort -V | tail -n 1)
+  fi
+  if [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
+    printf '%s\n' "$dir"
+  fi
+}
+
+# pg_ensure_installed : installs the Debian postgresql package when no server binaries are present.
+pg_ensure_installed() {
+  if [ -z "$(pg_bin_dir)" ]; then
+    apt_install postgresql
+    [ -n "$(pg_bin_dir)" ] || die "postgresql installed but no initdb/pg_ctl under /usr/lib/postgresql/*/bin"
+  fi
+}
+
+# pg_as_owner CMD... : runs CMD as the postgres user when root (PostgreSQL refuses to run as root),
+# otherwise as the current user.
+pg_as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist (it comes with the postgresql package)"
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# pg_port_in_use PORT : true when something accepts TCP connections on 127.0.0.1:PORT.
+pg_port_in_use() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# pg_free_port : prints a port in 40000..59999 that nothing listens on.
+pg_free_port() {
+  local port i
+  for i in $(seq 1 50); do
+    port=$((40000 + RANDOM % 20000))
+    if ! pg_port_in_use "$port"; then
+      printf '%s\n' "$port"
+      return 0
+    fi
+  done
+  die "no free TCP port found in 40000-59999"
+}
+
+# pg_init DATA_DIR [EXTRA_SETTING...] : creates a cluster owned by the postgres user that listens on
+# 127.0.0.1 only, trusts loopback TCP connections and has no Unix socket. Extra settings are lines
+# appended to postgresql.conf (for example "fsync = off").
+pg_init() {
+  local data=$1; shift
+  local bin; bin=$(pg_bin_dir)
+  [ -n "$bin" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
+  mkdir -p "$data"
+  chmod 700 "$data"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$data"
+    pg_as_owner test -w "$data" \
+      || die "the postgres user cannot write $data (a parent folder is not accessible to it); choose another location"
+  fi
+  pg_as_owner "$bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C >"$data.initdb.log" 2>&1 \
+    || { cat "$data.initdb.log" >&2; die "initdb failed for $data"; }
+  rm -f "$data.initdb.log"
+  local setting
+  {
+    printf '\n# platform settings\n'
+    printf "listen_addresses = '127.0.0.1'\n"
+    printf "unix_socket_directories = ''\n"
+    printf 'max_connections = 300\n'
+    for setting in "$@"; do printf '%s\n' "$setting"; done
+  } | pg_as_owner tee -a "$data/postgresql.conf" >/dev/null
+  printf 'host all all 127.0.0.1/32 trust\n' | pg_as_owner tee "$data/pg_hba.conf" >/dev/null
+}
+
+# pg_start DATA_DIR PORT LOG_FILE : starts the cluster on PORT and waits until it accepts connections.
+pg_start() {
+  local data=$1 port=$2 logfile=$3
+  local bin; bin=$(pg_bin_dir)
+  if pg_port_in_use "$port"; then
+    die "port $port on 127.0.0.1 is already in use"
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    touch "$logfile"
+    chown postgres "$logfile"
+  fi
+  pg_as_owner "$bin/pg_ctl" -D "$data" -l "$logfile" -o "-p $port" -w -t 60 start >/dev/null \
+    || { tail -n 30 "$logfile" >&2 || true; die "PostgreSQL did not start (data $data, port $port, log $logfile)"; }
+}
+
+# pg_stop DATA_DIR : stops the cluster if it runs; never fails.
+pg_stop() {
+  local data=$1
+  local bin; bin=$(pg_bin_dir)
+  if [ -n "$bin" ] && [ -f "$data/postmaster.pid" ]; then
+    pg_as_owner "$bin/pg_ctl" -D "$data" -m fast -w -t 30 stop >/dev/null 2>&1 \
+      || pg_as_owner "$bin/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 \
+      || printf 'warning: could not stop PostgreSQL in %s\n' "$data" >&2
+  fi
+}
+
+# pg_is_running DATA_DIR : true when the cluster's postmaster is alive.
+pg_is_running() {
+  local bin; bin=$(pg_bin_dir)
+  [ -n "$bin" ] && [ -f "$1/postmaster.pid" ] && pg_as_owner "$bin/pg_ctl" -D "$1" status >/dev/null 2>&1
+}
