@@ -10,6 +10,7 @@ using Platform.Silo.Connections;
 using Platform.Silo.Data;
 using Platform.Silo.Gateways;
 using Platform.Silo.Internal;
+using Platform.Silo.Operators;
 using Platform.Silo.Problems;
 using Platform.Silo.Psk;
 using Platform.Silo.Security;
@@ -61,6 +62,7 @@ v1.MapPskApi();
 v1.MapConnectionsApi();
 v1.MapGatewaysApi();
 v1.MapAuditApi();
+v1.MapOperatorsApi();
 app.MapInternalApi();
 
 app.Run();

@@ -8,5 +8,7 @@ internal static class SiloServices
     public static IServiceCollection AddSiloInternals(this IServiceCollection services) => services
         .AddInternalApi()
         .AddSingleton<Certificates.CertificateStore>()
-        .AddSingleton<Psk.PskStore>();
+        .AddSingleton<Psk.PskStore>()
+        .AddSingleton<Microsoft.AspNetCore.Identity.IPasswordHasher<Operators.OperatorAccount>, Microsoft.AspNetCore.Identity.PasswordHasher<Operators.OperatorAccount>>()
+        .AddSingleton<Operators.OperatorStore>();
 }

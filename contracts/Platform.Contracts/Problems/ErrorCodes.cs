@@ -50,6 +50,12 @@ public static class ErrorCodes
     public const string PortsExhausted = "ports_exhausted";
     /// <summary>The gateway node is unknown or was reaped; it must register again.</summary>
     public const string GatewayUnknown = "gateway_unknown";
+    /// <summary>An operator account with the same user name already exists.</summary>
+    public const string OperatorNameTaken = "operator_name_taken";
+    /// <summary>The operator user name or password is wrong (deliberately not saying which).</summary>
+    public const string InvalidCredentials = "invalid_credentials";
+    /// <summary>The operator account is locked after repeated failed sign-ins; retry after the lock-out ends.</summary>
+    public const string OperatorLockedOut = "operator_locked_out";
     /// <summary>An unexpected server fault; the response carries a trace id, never details.</summary>
     public const string Internal = "internal_error";
 }

@@ -1,0 +1,75 @@
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Platform.AdminWeb.Security;
+using Platform.AdminWeb.Silo;
+
+namespace Platform.AdminWeb;
+
+/// <summary>The operators' portal: Razor Pages over the silo REST API.</summary>
+public sealed class Program
+{
+    private Program()
+    {
+    }
+
+    public static void Main(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var options = builder.Configuration.GetSection(PortalOptions.Section).Get<PortalOptions>() ?? new PortalOptions();
+        options.Validate();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.AddTransient<OperatorNameHandler>();
+        builder.Services.AddHttpClient<SiloClient>(c =>
+        {
+            c.BaseAddress = new Uri(options.SiloUrl.TrimEnd('/') + "/");
+            c.Timeout = TimeSpan.FromSeconds(15);
+            c.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", options.OperatorKey);
+        }).AddHttpMessageHandler<OperatorNameHandler>();
+        builder.Services.AddHttpClient(TargetProbe.WebhookClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+        builder.Services.AddSingleton<TargetProbe>();
+
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
+            .AddCookie(o =>
+            {
+                o.LoginPath = "/SignIn";
+                o.LogoutPath = "/SignOut";
+                o.AccessDeniedPath = "/SignIn";
+                o.ExpireTimeSpan = TimeSpan.FromHours(options.SessionHours);
+                o.SlidingExpiration = true;
+                o.Cookie.Name = "platform.portal";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Strict;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+            });
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+        builder.Services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "platform.af";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.HeaderName = "X-CSRF-TOKEN";
+        });
+        builder.Services.AddRazorPages(o =>
+        {
+            o.Conventions.AllowAnonymousToPage("/SignIn");
+            o.Conventions.AllowAnonymousToPage("/Error");
+        });
+
+        var app = builder.Build();
+        app.UseMiddleware<SecurityHeadersMiddleware>();
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseExceptionHandler("/Error");
+        }
+
+        app.UseStatusCodePagesWithReExecute("/Error", "?status={0}");
+        app.UseStaticFiles();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapRazorPages();
+        app.Run();
+    }
+}

@@ -1,0 +1,90 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Platform.Contracts.Operators;
+using Platform.Contracts.Problems;
+using Platform.Silo.Problems;
+using Platform.Silo.Security;
+
+namespace Platform.Silo.Operators;
+
+/// <summary>Operator accounts for the admin portal. Operator key only: a tenant key gets 403.</summary>
+internal static class OperatorsApi
+{
+    public const int MaxUserNameLength = 100;
+
+    public static RouteGroupBuilder MapOperatorsApi(this RouteGroupBuilder group)
+    {
+        var operators = group.MapGroup("/operators").RequireAuthorization(Claims.OperatorPolicy).WithTags("Operators");
+        operators.MapPost("/", CreateAsync);
+        operators.MapGet("/", ListAsync);
+        operators.MapPost("/verify", VerifyAsync);
+        return group;
+    }
+
+    private static async Task<Results<Created<OperatorResponse>, ProblemHttpResult>> CreateAsync(
+        CreateOperatorRequest request, OperatorStore store, HttpContext context, CancellationToken cancellationToken)
+    {
+        var errors = new List<FieldError>();
+        if (string.IsNullOrEmpty(request.UserName))
+        {
+            errors.Add(new("userName", FieldErrorCodes.Required, "A user name is required."));
+        }
+        else if (!IsValidUserName(request.UserName))
+        {
+            errors.Add(new("userName", FieldErrorCodes.InvalidFormat,
+                $"1..{MaxUserNameLength} of letters, digits, '.', '-', '_' and '@'."));
+        }
+
+        if (string.IsNullOrEmpty(request.Password))
+        {
+            errors.Add(new("password", FieldErrorCodes.Required, "A password is required."));
+        }
+        else if (request.Password.Length is < OperatorPasswordPolicy.MinLength or > OperatorPasswordPolicy.MaxLength)
+        {
+            errors.Add(new("password", FieldErrorCodes.OutOfRange,
+                $"A password is {OperatorPasswordPolicy.MinLength}..{OperatorPasswordPolicy.MaxLength} characters."));
+        }
+
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
+        var created = await store.CreateAsync(request, context.ActorName(), cancellationToken);
+        return created is null
+            ? ProblemResults.Conflict(ErrorCodes.OperatorNameTaken, $"An operator named '{request.UserName}' already exists.", "userName")
+            : TypedResults.Created($"/v1/operators/{created.Id}", created);
+    }
+
+    private static async Task<Ok<IReadOnlyList<OperatorResponse>>> ListAsync(OperatorStore store, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await store.ListAsync(cancellationToken));
+
+    private static async Task<Results<Ok<VerifiedOperatorResponse>, ProblemHttpResult>> VerifyAsync(
+        VerifyOperatorRequest request, OperatorStore store, CancellationToken cancellationToken)
+    {
+        // Anything that is not a well-formed name and password, a tenant key pasted into the form
+        // included, fails like a wrong password: the caller learns nothing about which part was wrong.
+        if (string.IsNullOrEmpty(request.UserName) || !IsValidUserName(request.UserName)
+            || string.IsNullOrEmpty(request.Password) || request.Password.Length > OperatorPasswordPolicy.MaxLength)
+        {
+            return InvalidCredentials();
+        }
+
+        var result = await store.VerifyAsync(request, cancellationToken);
+        if (result.UserName is { } name)
+        {
+            return TypedResults.Ok(new VerifiedOperatorResponse(name));
+        }
+
+        return result.LockedUntil is { } until
+            ? ProblemResults.Problem(StatusCodes.Status423Locked, ErrorCodes.OperatorLockedOut, "Account locked",
+                $"Too many failed sign-ins. Try again after {until:u}.")
+            : InvalidCredentials();
+    }
+
+    private static ProblemHttpResult InvalidCredentials() =>
+        ProblemResults.Problem(StatusCodes.Status401Unauthorized, ErrorCodes.InvalidCredentials, "Sign-in failed",
+            "The user name or password is incorrect.");
+
+    private static bool IsValidUserName(string name) =>
+        name.Length is > 0 and <= MaxUserNameLength && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or '@');
+}
