@@ -514,9 +514,12 @@ public sealed partial class DtlsServer : IAsyncDisposable
         CreateListenerSsl();
     }
 
+    internal static IPEndPoint ToEndPoint(SocketAddress address) =>
+        (IPEndPoint)new IPEndPoint(address.Family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0).Create(address);
+
     private static IPAddress SourceOf(SocketAddress address)
     {
-        var endPoint = (IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(address);
+        var endPoint = ToEndPoint(address);
         return endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
     }
 

@@ -39,7 +39,7 @@ public sealed class DtlsSession : ISslCallbackTarget
         _server = server;
         Id = id;
         Address = address;
-        RemoteEndPoint = (IPEndPoint)new IPEndPoint(IPAddress.IPv6Any, 0).Create(address);
+        RemoteEndPoint = DtlsServer.ToEndPoint(address);
         _ssl = ssl;
         _channel = channel;
         channel.Owner = this;

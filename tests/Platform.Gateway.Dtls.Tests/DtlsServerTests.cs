@@ -458,6 +458,7 @@ public sealed class DtlsServerTests
         using var channel = new DatagramChannel();
         channel.AttachTo(ssl);
         NativeMethods.SSL_set_connect_state(ssl);
+        NativeMethods.SSL_ctrl(ssl, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
         if (serverName is not null)
         {
             SetServerName(ssl, serverName);

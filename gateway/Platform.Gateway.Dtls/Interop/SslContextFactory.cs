@@ -120,6 +120,8 @@ internal static unsafe class SslContextFactory
         try
         {
             SetProtocol(context);
+            // Without a fixed MTU OpenSSL asks the BIO, gets nothing and falls back to a minimum that fragments the ClientHello.
+            NativeMethods.SSL_CTX_set_options(context, NativeMethods.SslOpNoQueryMtu);
             OpenSslError.ThrowIf(NativeMethods.SSL_CTX_set_cipher_list(context, cipherList) != 1, "SSL_CTX_set_cipher_list");
             return context;
         }

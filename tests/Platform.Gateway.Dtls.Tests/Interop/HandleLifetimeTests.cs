@@ -51,6 +51,7 @@ public sealed class HandleLifetimeTests
         using var channel = new DatagramChannel();
         channel.AttachTo(ssl);
         NativeMethods.SSL_set_connect_state(ssl);
+        NativeMethods.SSL_ctrl(ssl, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
         var rc = NativeMethods.SSL_do_handshake(ssl);
         Assert.Equal(NativeMethods.SslErrorWantRead, NativeMethods.SSL_get_error(ssl, rc));
         var datagrams = new List<byte[]>();

@@ -47,6 +47,7 @@ internal sealed class DtlsTestClient : IDisposable
         _channel = new DatagramChannel { Owner = this };
         _channel.AttachTo(_ssl);
         NativeMethods.SSL_set_connect_state(_ssl);
+        NativeMethods.SSL_ctrl(_ssl, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
         if (options.ServerName is { } name)
         {
             var bytes = Encoding.ASCII.GetBytes(name + "\0");
