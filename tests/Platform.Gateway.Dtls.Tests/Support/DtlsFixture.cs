@@ -60,11 +60,11 @@ internal sealed class TestTenants
         return directory;
     }
 
-    public static DtlsServer StartServer(DtlsTenantDirectory directory, IDtlsSessionHandler handler, Action<DtlsServerOptions>? configure = null)
+    public static DtlsServer StartServer(DtlsTenantDirectory directory, IDtlsSessionHandler handler, Action<DtlsServerOptions>? configure = null, TestLogger? logger = null)
     {
         var options = new DtlsServerOptions { LocalEndPoint = new IPEndPoint(IPAddress.Loopback, 0) };
         configure?.Invoke(options);
-        var server = new DtlsServer(options, directory, handler);
+        var server = new DtlsServer(options, directory, handler, logger);
         server.Start();
         return server;
     }
