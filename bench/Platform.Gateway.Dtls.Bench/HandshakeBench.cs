@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Platform.Gateway.Dtls.Interop;
+
+namespace Platform.Gateway.Dtls.Bench;
+
+/// <summary>
+/// Full DTLS 1.2 handshakes between an OpenSSL client and server SSL object on datagram channels in memory, with the
+/// server side timed separately: server CPU per handshake is what a gateway core pays.
+/// </summary>
+internal static unsafe class HandshakeBench
+{
+    private static readonly byte[] Psk = RandomNumberGenerator.GetBytes(16);
+
+    public static Task<int> RunAsync(double seconds)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=bench.dtls.test", key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var pem = certificate.ExportCertificatePem() + "\n" + key.ExportPkcs8PrivateKeyPem() + "\n";
+        using var serverContext = SslContextFactory.CreateTenantContext(pem, "", 0, SslContextFactory.DefaultCipherList, new byte[32], out _);
+        foreach (var (name, cipher, psk) in new[] { ("ECDHE-ECDSA P-256", "ECDHE-ECDSA-AES128-GCM-SHA256", false), ("ECDHE-PSK (P-256/X25519 default group)", "ECDHE-PSK-AES128-CBC-SHA256", true) })
+        {
+            using var clientContext = SslContextFactory.CreateClientContext(cipher);
+            Run(serverContext, clientContext, psk, TimeSpan.FromSeconds(0.5), out _, out _, out _);
+            Run(serverContext, clientContext, psk, TimeSpan.FromSeconds(seconds), out var count, out var serverTime, out var wall);
+            Console.WriteLine($"{name}: {count} handshakes in {wall.TotalSeconds:F1} s; server side {count / serverTime.TotalSeconds:F0} handshakes/s per core ({serverTime.TotalMilliseconds * 1000 / count:F0} us each, cookie exchange included); client+server on one thread {count / wall.TotalSeconds:F0}/s");
+        }
+
+        return Task.FromResult(0);
+    }
+
+    private static void Run(SslContextHandle serverContext, SslContextHandle clientContext, bool psk, TimeSpan duration, out int count, out TimeSpan serverTime, out TimeSpan wall)
+    {
+        count = 0;
+        var serverWatch = new Stopwatch();
+        var wallWatch = Stopwatch.StartNew();
+        var target = new BenchTarget();
+        while (wallWatch.Elapsed < duration)
+        {
+            using var client = NativeMethods.SSL_new(clientContext);
+            using var clientChannel = new DatagramChannel { Owner = target };
+            clientChannel.AttachTo(client);
+            NativeMethods.SSL_ctrl(client, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
+            NativeMethods.SSL_set_connect_state(client);
+            if (psk)
+            {
+                NativeMethods.SSL_set_psk_client_callback(client, &ClientPsk);
+            }
+
+            serverWatch.Start();
+            using var server = NativeMethods.SSL_new(serverContext);
+            using var serverChannel = new DatagramChannel { Owner = target };
+            serverChannel.AttachTo(server);
+            NativeMethods.SSL_ctrl(server, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
+            using var peer = NativeMethods.BIO_ADDR_new();
+            serverWatch.Stop();
+
+            var toServer = new List<byte[]>();
+            var toClient = new List<byte[]>();
+            var listened = false;
+            var done = false;
+            for (var step = 0; step < 40 && !done; step++)
+            {
+                Pump(client, clientChannel, toClient);
+                clientChannel.TakeDatagrams(1200, toServer);
+                serverWatch.Start();
+                foreach (var datagram in toServer)
+                {
+                    serverChannel.SetInbound(datagram, datagram.Length);
+                    if (!listened)
+                    {
+                        listened = NativeMethods.DTLSv1_listen(server, peer) == 1;
+                        serverChannel.ClearInbound();
+                        continue;
+                    }
+
+                    done = NativeMethods.SSL_do_handshake(server) == 1;
+                    serverChannel.ClearInbound();
+                }
+
+                if (listened && toServer.Count == 0)
+                {
+                    done = NativeMethods.SSL_do_handshake(server) == 1;
+                }
+
+                toServer.Clear();
+                serverChannel.TakeDatagrams(1200, toClient);
+                serverWatch.Stop();
+            }
+
+            Pump(client, clientChannel, toClient);
+            OpenSslError.Clear();
+            if (!done || NativeMethods.SSL_is_init_finished(client) != 1)
+            {
+                throw new InvalidOperationException("handshake did not complete");
+            }
+
+            count++;
+        }
+
+        serverTime = serverWatch.Elapsed;
+        wall = wallWatch.Elapsed;
+    }
+
+    private static void Pump(SslHandle client, DatagramChannel channel, List<byte[]> inbound)
+    {
+        if (inbound.Count == 0)
+        {
+            NativeMethods.SSL_do_handshake(client);
+        }
+
+        foreach (var datagram in inbound)
+        {
+            channel.SetInbound(datagram, datagram.Length);
+            NativeMethods.SSL_do_handshake(client);
+            channel.ClearInbound();
+        }
+
+        inbound.Clear();
+    }
+
+    [UnmanagedCallersOnly]
+    private static uint ClientPsk(nint ssl, byte* hint, byte* identity, uint maxIdentity, byte* psk, uint maxPsk)
+    {
+        var name = "bench/dev1\0"u8;
+        name.CopyTo(new Span<byte>(identity, (int)maxIdentity));
+        Psk.CopyTo(new Span<byte>(psk, (int)maxPsk));
+        return (uint)Psk.Length;
+    }
+
+    private sealed class BenchTarget : ISslCallbackTarget
+    {
+        private readonly byte[] _secret = RandomNumberGenerator.GetBytes(32);
+
+        public int GenerateCookie(Span<byte> cookie) => HMACSHA256.HashData(_secret, "client"u8, cookie);
+
+        public bool VerifyCookie(ReadOnlySpan<byte> cookie)
+        {
+            Span<byte> expected = stackalloc byte[32];
+            HMACSHA256.HashData(_secret, "client"u8, expected);
+            return CryptographicOperations.FixedTimeEquals(expected, cookie);
+        }
+
+        public int OnServerName(nint ssl, string? hostName, out int alert)
+        {
+            alert = 0;
+            return NativeMethods.TlsextErrOk;
+        }
+
+        public int OnPskIdentity(string identity, Span<byte> key)
+        {
+            Psk.CopyTo(key);
+            return Psk.Length;
+        }
+    }
+}

@@ -1,0 +1,564 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Platform.Gateway.Dtls.Interop;
+using Platform.Gateway.Dtls.Tenants;
+
+namespace Platform.Gateway.Dtls;
+
+/// <summary>
+/// A DTLS 1.2 listener on one UDP socket. Datagrams are read by one asynchronous loop and demultiplexed by source
+/// address; a datagram from an unknown address must be a ClientHello with a valid cookie (checked statelessly with
+/// DTLSv1_listen) before any per-client state exists. OpenSSL runs on memory-backed datagram BIOs, so no thread is
+/// held per session; retransmission, handshake and idle timers share one timer queue.
+/// </summary>
+public sealed partial class DtlsServer : IAsyncDisposable
+{
+    private readonly IDtlsSessionHandler _handler;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<SocketAddress, DtlsSession> _byAddress = new();
+    private readonly ConcurrentDictionary<ulong, DtlsSession> _byId = new();
+    private readonly Lock _admissionLock = new();
+    private readonly Dictionary<IPAddress, int> _halfOpenBySource = [];
+    private readonly Dictionary<string, int> _halfOpenByTenant = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Tenant, IPAddress Source), int> _halfOpenByTenantSource = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly SslContextHandle _bootstrap;
+    private readonly BioAddrHandle _listenPeer;
+    private readonly ListenerTarget _listenerTarget;
+    private Socket? _socket;
+    private Task _receiveLoop = Task.CompletedTask;
+    private SslHandle? _listenSsl;
+    private DatagramChannel? _listenChannel;
+    private DtlsTenantDirectory _tenants;
+    private long _nextId;
+
+    public DtlsServer(DtlsServerOptions options, DtlsTenantDirectory tenants, IDtlsSessionHandler handler, ILogger<DtlsServer>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(tenants);
+        ArgumentNullException.ThrowIfNull(handler);
+        options.Validate();
+        Options = options;
+        _tenants = tenants;
+        _handler = handler;
+        _logger = logger ?? NullLogger<DtlsServer>.Instance;
+        Time = options.TimeProvider;
+        Timers = new DtlsTimerQueue(Time);
+        Cookies = new DtlsCookieSecrets(Time, options.CookieSecretLifetime);
+        _bootstrap = SslContextFactory.CreateBootstrapContext();
+        _listenPeer = OpenSslError.CheckHandle(NativeMethods.BIO_ADDR_new(), "BIO_ADDR_new");
+        _listenerTarget = new ListenerTarget(this);
+    }
+
+    /// <summary>The options this listener was created with.</summary>
+    public DtlsServerOptions Options { get; }
+
+    /// <summary>Listener-wide counters.</summary>
+    public DtlsServerCounters Counters { get; } = new();
+
+    /// <summary>The bound address (with the real port when 0 was asked for).</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)(_socket?.LocalEndPoint ?? Options.LocalEndPoint);
+
+    /// <summary>The tenant snapshot new handshakes resolve against.</summary>
+    public DtlsTenantDirectory Tenants => Volatile.Read(ref _tenants);
+
+    /// <summary>Sessions held now, handshaking or established.</summary>
+    public int SessionCount => _byId.Count;
+
+    /// <summary>Every session held now.</summary>
+    public IEnumerable<DtlsSession> Sessions => _byId.Values;
+
+    internal TimeProvider Time { get; }
+
+    internal DtlsTimerQueue Timers { get; }
+
+    internal DtlsCookieSecrets Cookies { get; }
+
+    /// <summary>Binds the socket and starts the receive loop.</summary>
+    public void Start()
+    {
+        if (_socket is not null)
+        {
+            throw new InvalidOperationException("The listener is already started.");
+        }
+
+        var endPoint = Options.LocalEndPoint;
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            socket.Bind(endPoint);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        _socket = socket;
+        CreateListenerSsl();
+        _receiveLoop = Task.Run(ReceiveLoopAsync);
+        Log.Listening(_logger, LocalEndPoint, Options.DedicatedTenantId ?? "(shared)");
+    }
+
+    /// <summary>
+    /// Swaps in a new tenant snapshot for new handshakes (sessions keep what they negotiated) and returns the
+    /// previous one, which the caller disposes when it no longer needs it.
+    /// </summary>
+    public DtlsTenantDirectory UpdateTenants(DtlsTenantDirectory next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        return Interlocked.Exchange(ref _tenants, next);
+    }
+
+    /// <summary>The session with this id, if it is still held.</summary>
+    public bool TryGetSession(ulong id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DtlsSession? session) => _byId.TryGetValue(id, out session);
+
+    /// <summary>Stops reading, sends close_notify to every session and releases the socket and OpenSSL objects.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _socket?.Close();
+        try
+        {
+            await _receiveLoop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The loop ends by cancellation.
+        }
+
+        foreach (var session in _byId.Values)
+        {
+            session.Terminate(DtlsCloseReason.ServerStopping, sendCloseNotify: false);
+        }
+
+        Timers.Dispose();
+        _socket?.Dispose();
+        _listenSsl?.Dispose();
+        _listenChannel?.Dispose();
+        _listenPeer.Dispose();
+        _bootstrap.Dispose();
+        _stopping.Dispose();
+    }
+
+    /// <summary>Sends close_notify to every session (the socket is still open), then disposes.</summary>
+    public async Task StopAsync()
+    {
+        foreach (var session in _byId.Values)
+        {
+            session.Terminate(DtlsCloseReason.ServerStopping, sendCloseNotify: true);
+        }
+
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        var socket = _socket!;
+        var buffer = GC.AllocateUninitializedArray<byte>(Options.MaxPacketSize);
+        var address = new SocketAddress(socket.AddressFamily);
+        var token = _stopping.Token;
+        while (!token.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                length = await socket.ReceiveFromAsync(buffer, SocketFlags.None, address, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize or SocketError.NetworkReset or SocketError.HostUnreachable or SocketError.NetworkUnreachable)
+            {
+                // An ICMP error from an earlier send, or a datagram larger than MaxPacketSize: neither ends the listener.
+                Interlocked.Increment(ref Counters._socketErrors);
+                continue;
+            }
+
+            try
+            {
+                ProcessDatagram(address, buffer, length);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // One client's datagram never takes the listener down; the listener SSL is rebuilt in case it was mid-use.
+                Interlocked.Increment(ref Counters._internalErrors);
+                Log.DatagramFault(_logger, ex);
+                RecreateListenerSsl();
+            }
+        }
+    }
+
+    internal void ProcessDatagram(SocketAddress address, byte[] buffer, int length)
+    {
+        Interlocked.Increment(ref Counters._datagramsIn);
+        Interlocked.Add(ref Counters._bytesIn, length);
+        var kind = DtlsRecords.Classify(buffer.AsSpan(0, length));
+        if (_byAddress.TryGetValue(address, out var existing))
+        {
+            // A fresh epoch-0 ClientHello on an established association is a client that lost its state (RFC 6347
+            // 4.2.8): it replaces the old session only once it proves the address with a cookie.
+            if (existing.IsEstablished && kind == DtlsDatagramKind.InitialClientHello)
+            {
+                if (Listen(address, buffer, length))
+                {
+                    existing.Terminate(DtlsCloseReason.Replaced, sendCloseNotify: false);
+                    CreateSession(address);
+                }
+
+                return;
+            }
+
+            existing.OnDatagram(buffer, length);
+            return;
+        }
+
+        switch (kind)
+        {
+            case DtlsDatagramKind.InitialClientHello:
+                break;
+            case DtlsDatagramKind.OtherRecord:
+                Interlocked.Increment(ref Counters._unknownSessionDropped);
+                return;
+            default:
+                Interlocked.Increment(ref Counters._malformedDropped);
+                return;
+        }
+
+        if (Listen(address, buffer, length))
+        {
+            CreateSession(address);
+        }
+    }
+
+    /// <summary>Runs the stateless cookie check. True when the ClientHello carried a valid cookie.</summary>
+    private bool Listen(SocketAddress address, byte[] buffer, int length)
+    {
+        var ssl = _listenSsl!;
+        var channel = _listenChannel!;
+        _listenerTarget.Address = address;
+        channel.SetInbound(buffer, length);
+        OpenSslError.Clear();
+        var rc = NativeMethods.DTLSv1_listen(ssl, _listenPeer);
+        channel.ClearInbound();
+        var outbound = new List<byte[]>(1);
+        channel.TakeDatagrams(Options.Mtu, outbound);
+        if (outbound.Count > 0)
+        {
+            Interlocked.Increment(ref Counters._helloVerifyRequestsSent);
+            SendDatagrams(outbound, address);
+        }
+
+        if (rc <= 0)
+        {
+            if (rc < 0)
+            {
+                Interlocked.Increment(ref Counters._cookieRejected);
+            }
+
+            OpenSslError.Clear();
+            return false;
+        }
+
+        if (_stopping.IsCancellationRequested || _byId.Count >= Options.MaxSessions || !TryCountSource(address))
+        {
+            // Silence: the client retransmits and may succeed later; nothing has been allocated for it.
+            Interlocked.Increment(ref Counters._refused);
+            return false;
+        }
+
+        return true;
+    }
+
+    private void CreateSession(SocketAddress address)
+    {
+        var key = new SocketAddress(address.Family, address.Size);
+        address.Buffer.Span[..address.Size].CopyTo(key.Buffer.Span);
+        var session = new DtlsSession(this, (ulong)Interlocked.Increment(ref _nextId), key, _listenSsl!, _listenChannel!)
+        {
+            CountedForSource = true,
+        };
+        // The listener SSL object now belongs to the session (it holds the buffered ClientHello).
+        _listenSsl = null;
+        _listenChannel = null;
+        CreateListenerSsl();
+        _byAddress[key] = session;
+        _byId[session.Id] = session;
+        Interlocked.Increment(ref Counters._handshakesStarted);
+        session.Start();
+    }
+
+    private bool TryCountSource(SocketAddress address)
+    {
+        var source = SourceOf(address);
+        lock (_admissionLock)
+        {
+            var count = _halfOpenBySource.GetValueOrDefault(source);
+            if (count >= Options.MaxHalfOpenHandshakesPerSource)
+            {
+                return false;
+            }
+
+            _halfOpenBySource[source] = count + 1;
+            return true;
+        }
+    }
+
+    internal bool TryAdmit(DtlsSession session, DtlsTenant tenant)
+    {
+        var source = session.RemoteEndPoint.Address;
+        lock (_admissionLock)
+        {
+            if (_halfOpenByTenant.GetValueOrDefault(tenant.TenantId) >= tenant.Settings.MaxHalfOpenHandshakes
+                || _halfOpenByTenantSource.GetValueOrDefault((tenant.TenantId, source)) >= tenant.Settings.MaxHalfOpenHandshakesPerClient)
+            {
+                Interlocked.Increment(ref Counters._refused);
+                return false;
+            }
+        }
+
+        DtlsAdmission decision;
+        try
+        {
+            decision = _handler.Admit(session);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.HandlerFault(_logger, "Admit", ex);
+            decision = DtlsAdmission.Refuse;
+        }
+
+        if (decision != DtlsAdmission.Accept)
+        {
+            Interlocked.Increment(ref Counters._refused);
+            return false;
+        }
+
+        lock (_admissionLock)
+        {
+            _halfOpenByTenant[tenant.TenantId] = _halfOpenByTenant.GetValueOrDefault(tenant.TenantId) + 1;
+            _halfOpenByTenantSource[(tenant.TenantId, source)] = _halfOpenByTenantSource.GetValueOrDefault((tenant.TenantId, source)) + 1;
+            session.CountedForTenant = true;
+        }
+
+        session.MarkAdmitted();
+        return true;
+    }
+
+    private void ReleaseHalfOpen(DtlsSession session)
+    {
+        lock (_admissionLock)
+        {
+            if (session.CountedForSource)
+            {
+                session.CountedForSource = false;
+                Decrement(_halfOpenBySource, SourceOf(session.Address));
+            }
+
+            if (session.CountedForTenant && session.Tenant is { } tenant)
+            {
+                session.CountedForTenant = false;
+                Decrement(_halfOpenByTenant, tenant.TenantId);
+                Decrement(_halfOpenByTenantSource, (tenant.TenantId, session.RemoteEndPoint.Address));
+            }
+        }
+    }
+
+    private static void Decrement<TKey>(Dictionary<TKey, int> counts, TKey key)
+        where TKey : notnull
+    {
+        if (counts.TryGetValue(key, out var count))
+        {
+            if (count <= 1)
+            {
+                counts.Remove(key);
+            }
+            else
+            {
+                counts[key] = count - 1;
+            }
+        }
+    }
+
+    /// <summary>Half-open handshakes counted for a tenant now (after admission, before completion).</summary>
+    public int HalfOpenHandshakes(string tenantId)
+    {
+        lock (_admissionLock)
+        {
+            return _halfOpenByTenant.GetValueOrDefault(tenantId);
+        }
+    }
+
+    internal void OnHandshakeCompleted(DtlsSession session)
+    {
+        ReleaseHalfOpen(session);
+        if (!session.Admitted)
+        {
+            // Every open session must belong to an admitted tenant; a handshake that named none is not served.
+            session.Terminate(DtlsCloseReason.HandshakeFailed, sendCloseNotify: true);
+        }
+    }
+
+    internal void OnSessionFinished(DtlsSession session, DtlsCloseReason reason)
+    {
+        _byAddress.TryRemove(new KeyValuePair<SocketAddress, DtlsSession>(session.Address, session));
+        _byId.TryRemove(session.Id, out _);
+        ReleaseHalfOpen(session);
+        Interlocked.Increment(ref Counters._sessionsClosed);
+        Log.SessionClosed(_logger, session.Id, reason, session.FailureDetail);
+        if (session.Admitted)
+        {
+            Deliver(session, static (handler, s, r) => handler.OnSessionClosed(s, (DtlsCloseReason)r[0]), [(byte)reason]);
+        }
+    }
+
+    internal delegate void Delivery(IDtlsSessionHandler handler, DtlsSession session, ReadOnlySpan<byte> data);
+
+    internal void Deliver(DtlsSession session, Delivery delivery, ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            delivery(_handler, session, data);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // A faulty handler costs its own session, never the listener.
+            Interlocked.Increment(ref Counters._internalErrors);
+            Log.HandlerFault(_logger, "delivery", ex);
+            if (!session.IsClosed)
+            {
+                session.Terminate(DtlsCloseReason.ProtocolError, sendCloseNotify: true);
+            }
+        }
+    }
+
+    internal void ReportCallbackFault(DtlsSession session, Exception fault)
+    {
+        Interlocked.Increment(ref Counters._internalErrors);
+        Log.CallbackFault(_logger, session.Id, fault);
+    }
+
+    internal void SendDatagrams(List<byte[]> datagrams, SocketAddress to)
+    {
+        var socket = _socket;
+        if (socket is null)
+        {
+            return;
+        }
+
+        foreach (var datagram in datagrams)
+        {
+            try
+            {
+                socket.SendTo(datagram, SocketFlags.None, to);
+                Interlocked.Increment(ref Counters._datagramsOut);
+                Interlocked.Add(ref Counters._bytesOut, datagram.Length);
+            }
+            catch (SocketException ex)
+            {
+                Interlocked.Increment(ref Counters._socketErrors);
+                Log.SendFailed(_logger, ex.SocketErrorCode);
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void CreateListenerSsl()
+    {
+        OpenSslError.Clear();
+        var ssl = OpenSslError.CheckHandle(NativeMethods.SSL_new(_bootstrap), "SSL_new");
+        var channel = new DatagramChannel { Owner = _listenerTarget };
+        try
+        {
+            channel.AttachTo(ssl);
+            OpenSslError.ThrowIf(NativeMethods.SSL_ctrl(ssl, NativeMethods.SslCtrlSetMtu, Options.Mtu, nint.Zero) != Options.Mtu, "SSL_set_mtu");
+        }
+        catch
+        {
+            ssl.Dispose();
+            channel.Dispose();
+            throw;
+        }
+
+        _listenSsl = ssl;
+        _listenChannel = channel;
+    }
+
+    private void RecreateListenerSsl()
+    {
+        _listenSsl?.Dispose();
+        _listenChannel?.Dispose();
+        _listenSsl = null;
+        _listenChannel = null;
+        CreateListenerSsl();
+    }
+
+    internal static IPEndPoint ToEndPoint(SocketAddress address) =>
+        (IPEndPoint)new IPEndPoint(address.Family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0).Create(address);
+
+    private static IPAddress SourceOf(SocketAddress address)
+    {
+        var endPoint = ToEndPoint(address);
+        return endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
+    }
+
+    /// <summary>Callback target of the listener SSL object: only the cookie callbacks run before a session exists.</summary>
+    private sealed class ListenerTarget(DtlsServer server) : ISslCallbackTarget
+    {
+        public SocketAddress? Address { get; set; }
+
+        public int GenerateCookie(Span<byte> cookie) => Address is null ? 0 : server.Cookies.Generate(Address, cookie);
+
+        public bool VerifyCookie(ReadOnlySpan<byte> cookie) => Address is not null && server.Cookies.Verify(Address, cookie);
+
+        public int OnServerName(nint ssl, string? hostName, out int alert)
+        {
+            alert = SslCallbacks.AlertInternalError;
+            return NativeMethods.TlsextErrAlertFatal;
+        }
+
+        public int OnPskIdentity(string identity, Span<byte> key) => 0;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "DTLS listener on {EndPoint} for {Tenant}")]
+        public static partial void Listening(ILogger logger, IPEndPoint endPoint, string tenant);
+
+        [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "DTLS session {SessionId} closed: {Reason} {Detail}")]
+        public static partial void SessionClosed(ILogger logger, ulong sessionId, DtlsCloseReason reason, string? detail);
+
+        [LoggerMessage(EventId = 4003, Level = LogLevel.Error, Message = "DTLS datagram could not be processed")]
+        public static partial void DatagramFault(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 4004, Level = LogLevel.Error, Message = "DTLS session handler failed in {Stage}")]
+        public static partial void HandlerFault(ILogger logger, string stage, Exception exception);
+
+        [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "OpenSSL callback failed for DTLS session {SessionId}")]
+        public static partial void CallbackFault(ILogger logger, ulong sessionId, Exception exception);
+
+        [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "DTLS datagram send failed: {Error}")]
+        public static partial void SendFailed(ILogger logger, SocketError error);
+    }
+}

@@ -1,0 +1,74 @@
+namespace Platform.Gateway.Dtls;
+
+/// <summary>Listener-wide counters, safe to read at any time.</summary>
+public sealed class DtlsServerCounters
+{
+    internal long _datagramsIn;
+    internal long _datagramsOut;
+    internal long _bytesIn;
+    internal long _bytesOut;
+    internal long _malformedDropped;
+    internal long _unknownSessionDropped;
+    internal long _helloVerifyRequestsSent;
+    internal long _cookieRejected;
+    internal long _handshakesStarted;
+    internal long _handshakesCompleted;
+    internal long _handshakesFailed;
+    internal long _handshakesTimedOut;
+    internal long _refused;
+    internal long _sessionsClosed;
+    internal long _oversizedSends;
+    internal long _socketErrors;
+    internal long _internalErrors;
+
+    /// <summary>Datagrams read from the socket.</summary>
+    public long DatagramsIn => Interlocked.Read(ref _datagramsIn);
+
+    /// <summary>Datagrams written to the socket.</summary>
+    public long DatagramsOut => Interlocked.Read(ref _datagramsOut);
+
+    /// <summary>UDP payload bytes read.</summary>
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+
+    /// <summary>UDP payload bytes written.</summary>
+    public long BytesOut => Interlocked.Read(ref _bytesOut);
+
+    /// <summary>Datagrams from unknown addresses that were not DTLS records, had a wrong version or were cut short.</summary>
+    public long MalformedDropped => Interlocked.Read(ref _malformedDropped);
+
+    /// <summary>Well-formed records from addresses with no session that were not a ClientHello.</summary>
+    public long UnknownSessionDropped => Interlocked.Read(ref _unknownSessionDropped);
+
+    /// <summary>HelloVerifyRequests sent (ClientHellos without a valid cookie).</summary>
+    public long HelloVerifyRequestsSent => Interlocked.Read(ref _helloVerifyRequestsSent);
+
+    /// <summary>ClientHellos that OpenSSL's stateless check rejected outright.</summary>
+    public long CookieRejected => Interlocked.Read(ref _cookieRejected);
+
+    /// <summary>Sessions created after a valid cookie.</summary>
+    public long HandshakesStarted => Interlocked.Read(ref _handshakesStarted);
+
+    /// <summary>Handshakes that completed.</summary>
+    public long HandshakesCompleted => Interlocked.Read(ref _handshakesCompleted);
+
+    /// <summary>Handshakes that failed with an alert or error.</summary>
+    public long HandshakesFailed => Interlocked.Read(ref _handshakesFailed);
+
+    /// <summary>Handshakes that timed out.</summary>
+    public long HandshakesTimedOut => Interlocked.Read(ref _handshakesTimedOut);
+
+    /// <summary>Handshakes refused by a cap, the session limit or the admission callback.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Sessions ended for any reason.</summary>
+    public long SessionsClosed => Interlocked.Read(ref _sessionsClosed);
+
+    /// <summary>Sends refused because the datagram does not fit one record within the MTU.</summary>
+    public long OversizedSends => Interlocked.Read(ref _oversizedSends);
+
+    /// <summary>Socket send or receive errors.</summary>
+    public long SocketErrors => Interlocked.Read(ref _socketErrors);
+
+    /// <summary>Unexpected faults caught at the listener boundary.</summary>
+    public long InternalErrors => Interlocked.Read(ref _internalErrors);
+}

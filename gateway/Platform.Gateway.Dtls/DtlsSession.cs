@@ -1,0 +1,603 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Platform.Gateway.Dtls.Interop;
+using Platform.Gateway.Dtls.Tenants;
+
+namespace Platform.Gateway.Dtls;
+
+/// <summary>
+/// One client address on a listener, from the verified cookie to the end. Every OpenSSL call on the session's SSL
+/// object happens under its lock; sockets and handler calls happen after the lock is released.
+/// </summary>
+public sealed class DtlsSession : ISslCallbackTarget
+{
+    private const int AlertAccessDenied = 49;
+    private const int AlertUnrecognizedName = 112;
+    private const int ReadBufferSize = 16 * 1024 + 2048;
+
+    private readonly DtlsServer _server;
+    private readonly Lock _lock = new();
+    private readonly Lock _deliveryLock = new();
+    private SslHandle? _ssl;
+    private DatagramChannel? _channel;
+    private long _handshakeDeadline;
+    private long _lastActivity;
+    private long _queuedDue = long.MaxValue;
+    private bool _closed;
+    private bool _closeDelivered;
+    private bool _openDelivered;
+    private long _bytesIn;
+    private long _bytesOut;
+    private long _datagramsIn;
+    private long _datagramsOut;
+
+    internal DtlsSession(DtlsServer server, ulong id, SocketAddress address, SslHandle ssl, DatagramChannel channel)
+    {
+        _server = server;
+        Id = id;
+        Address = address;
+        RemoteEndPoint = DtlsServer.ToEndPoint(address);
+        _ssl = ssl;
+        _channel = channel;
+        channel.Owner = this;
+        StartedAt = server.Time.GetUtcNow();
+        _lastActivity = server.Timers.Now;
+        _handshakeDeadline = server.Timers.After(server.Options.HandshakeTimeout);
+    }
+
+    /// <summary>Listener-unique sequence number (the gateway formats its connection id from it).</summary>
+    public ulong Id { get; }
+
+    /// <summary>The client's address and port.</summary>
+    public IPEndPoint RemoteEndPoint { get; }
+
+    /// <summary>The tenant, once SNI, the dedicated port or the PSK identity named it.</summary>
+    public DtlsTenant? Tenant { get; private set; }
+
+    /// <summary>SNI host name sent by the client, if any.</summary>
+    public string? ServerName { get; private set; }
+
+    /// <summary>PSK identity (<c>{slug}/{device}</c>) when a PSK suite was negotiated.</summary>
+    public string? PskIdentity { get; private set; }
+
+    /// <summary>Negotiated cipher suite (OpenSSL name), once established.</summary>
+    public string? CipherSuite { get; private set; }
+
+    /// <summary>Negotiated protocol version, once established.</summary>
+    public string? ProtocolVersion { get; private set; }
+
+    /// <summary>The verified client certificate, when the client sent one.</summary>
+    public DtlsClientCertificate? ClientCertificate { get; private set; }
+
+    /// <summary>When the cookie was verified.</summary>
+    public DateTimeOffset StartedAt { get; }
+
+    /// <summary>When the handshake completed.</summary>
+    public DateTimeOffset? EstablishedAt { get; private set; }
+
+    /// <summary>Whether the handshake completed.</summary>
+    public bool IsEstablished { get; private set; }
+
+    /// <summary>Whether the session has ended.</summary>
+    public bool IsClosed => Volatile.Read(ref _closed);
+
+    /// <summary>OpenSSL's reason when the handshake or session failed.</summary>
+    public string? FailureDetail { get; private set; }
+
+    /// <summary>Largest datagram <see cref="Send"/> accepts: one record within the listener's MTU.</summary>
+    public int MaxDatagramSize { get; private set; }
+
+    /// <summary>Application bytes received.</summary>
+    public long BytesIn => Interlocked.Read(ref _bytesIn);
+
+    /// <summary>Application bytes sent.</summary>
+    public long BytesOut => Interlocked.Read(ref _bytesOut);
+
+    /// <summary>Application datagrams received.</summary>
+    public long DatagramsIn => Interlocked.Read(ref _datagramsIn);
+
+    /// <summary>Application datagrams sent.</summary>
+    public long DatagramsOut => Interlocked.Read(ref _datagramsOut);
+
+    internal SocketAddress Address { get; }
+
+    internal bool Admitted { get; private set; }
+
+    internal bool CountedForSource { get; set; }
+
+    internal bool CountedForTenant { get; set; }
+
+    /// <summary>Encrypts <paramref name="datagram"/> as one record and sends it.</summary>
+    public DtlsSendResult Send(ReadOnlySpan<byte> datagram)
+    {
+        var outcome = new Outcome();
+        DtlsSendResult result;
+        lock (_lock)
+        {
+            if (_closed || _ssl is null)
+            {
+                return DtlsSendResult.Closed;
+            }
+
+            if (!IsEstablished)
+            {
+                return DtlsSendResult.NotEstablished;
+            }
+
+            if (datagram.Length > MaxDatagramSize)
+            {
+                Interlocked.Increment(ref _server.Counters._oversizedSends);
+                return DtlsSendResult.TooLarge;
+            }
+
+            result = WriteLocked(datagram, ref outcome);
+            CollectLocked(ref outcome);
+        }
+
+        Complete(ref outcome);
+        return result;
+    }
+
+    /// <summary>Sends close_notify and ends the session.</summary>
+    public void Close() => Terminate(DtlsCloseReason.LocalClose, sendCloseNotify: true);
+
+    internal void Terminate(DtlsCloseReason reason, bool sendCloseNotify)
+    {
+        var outcome = new Outcome();
+        lock (_lock)
+        {
+            CloseLocked(reason, sendCloseNotify, ref outcome);
+            CollectLocked(ref outcome);
+        }
+
+        Complete(ref outcome);
+    }
+
+    internal void Start()
+    {
+        var outcome = new Outcome();
+        lock (_lock)
+        {
+            DriveHandshakeLocked(ref outcome);
+            CollectLocked(ref outcome);
+        }
+
+        Complete(ref outcome);
+    }
+
+    internal void OnDatagram(byte[] buffer, int length)
+    {
+        var outcome = new Outcome();
+        lock (_lock)
+        {
+            if (_closed || _channel is null)
+            {
+                return;
+            }
+
+            _channel.SetInbound(buffer, length);
+            if (!IsEstablished)
+            {
+                DriveHandshakeLocked(ref outcome);
+            }
+
+            if (IsEstablished && !_closed)
+            {
+                ReadLocked(ref outcome);
+            }
+
+            _channel?.ClearInbound();
+            CollectLocked(ref outcome);
+        }
+
+        Complete(ref outcome);
+    }
+
+    internal void OnTimer(long due)
+    {
+        var outcome = new Outcome();
+        lock (_lock)
+        {
+            if (_closed || _ssl is null || due != _queuedDue)
+            {
+                return;
+            }
+
+            _queuedDue = long.MaxValue;
+            var now = _server.Timers.Now;
+            var idle = Tenant?.Settings.IdleTimeout ?? TimeSpan.Zero;
+            if (!IsEstablished && now >= _handshakeDeadline)
+            {
+                Interlocked.Increment(ref _server.Counters._handshakesTimedOut);
+                FailureDetail = "handshake timed out";
+                CloseLocked(DtlsCloseReason.HandshakeTimeout, sendCloseNotify: false, ref outcome);
+            }
+            else if (IsEstablished && idle > TimeSpan.Zero && now >= _lastActivity + Ticks(idle))
+            {
+                CloseLocked(DtlsCloseReason.IdleTimeout, sendCloseNotify: true, ref outcome);
+            }
+            else
+            {
+                OpenSslError.Clear();
+                // Retransmits the last flight when OpenSSL's own timer has expired; negative once retries run out.
+                if (NativeMethods.SSL_ctrl(_ssl, NativeMethods.DtlsCtrlHandleTimeout, 0, nint.Zero) < 0)
+                {
+                    Interlocked.Increment(ref _server.Counters._handshakesTimedOut);
+                    FailureDetail = "retransmissions exhausted: " + OpenSslError.Drain(out _);
+                    CloseLocked(IsEstablished ? DtlsCloseReason.ProtocolError : DtlsCloseReason.HandshakeTimeout, sendCloseNotify: false, ref outcome);
+                }
+            }
+
+            CollectLocked(ref outcome);
+        }
+
+        Complete(ref outcome);
+    }
+
+    int ISslCallbackTarget.GenerateCookie(Span<byte> cookie) => _server.Cookies.Generate(Address, cookie);
+
+    bool ISslCallbackTarget.VerifyCookie(ReadOnlySpan<byte> cookie) => _server.Cookies.Verify(Address, cookie);
+
+    int ISslCallbackTarget.OnServerName(nint ssl, string? hostName, out int alert)
+    {
+        alert = 0;
+        var directory = _server.Tenants;
+        DtlsTenant? tenant;
+        int index;
+        if (_server.Options.DedicatedTenantId is { } dedicated)
+        {
+            tenant = directory.FindById(dedicated);
+            index = tenant is null ? 0 : directory.CertificateIndexFor(tenant, hostName);
+        }
+        else if (hostName is null)
+        {
+            // No SNI: the tenant can still come from a PSK identity.
+            return NativeMethods.TlsextErrOk;
+        }
+        else if (!directory.TryResolveHost(hostName, out tenant, out index))
+        {
+            tenant = null;
+        }
+
+        ServerName = hostName;
+        if (tenant is null)
+        {
+            FailureDetail = "no tenant for server name";
+            Interlocked.Increment(ref _server.Counters._refused);
+            alert = AlertUnrecognizedName;
+            return NativeMethods.TlsextErrAlertFatal;
+        }
+
+        if (!BindTenant(ssl, tenant, index))
+        {
+            alert = SslCallbacks.AlertInternalError;
+            return NativeMethods.TlsextErrAlertFatal;
+        }
+
+        if (!_server.TryAdmit(this, tenant))
+        {
+            FailureDetail = "refused by admission";
+            alert = AlertAccessDenied;
+            return NativeMethods.TlsextErrAlertFatal;
+        }
+
+        return NativeMethods.TlsextErrOk;
+    }
+
+    int ISslCallbackTarget.OnPskIdentity(string identity, Span<byte> key)
+    {
+        if (!_server.Tenants.TryResolvePsk(identity, out var tenant, out var secret))
+        {
+            FailureDetail = "unknown PSK identity";
+            Interlocked.Increment(ref _server.Counters._refused);
+            return 0;
+        }
+
+        if ((Tenant is not null && Tenant.TenantId != tenant.TenantId) || secret.Length > key.Length || secret.Length == 0)
+        {
+            FailureDetail = "PSK identity of another tenant";
+            Interlocked.Increment(ref _server.Counters._refused);
+            return 0;
+        }
+
+        if (Tenant is null)
+        {
+            Tenant = tenant;
+            _handshakeDeadline = Math.Min(_handshakeDeadline, _server.Timers.After(tenant.Settings.HandshakeTimeout));
+            if (!_server.TryAdmit(this, tenant))
+            {
+                FailureDetail = "refused by admission";
+                return 0;
+            }
+        }
+
+        PskIdentity = identity;
+        secret.CopyTo(key);
+        return secret.Length;
+    }
+
+    internal void MarkAdmitted() => Admitted = true;
+
+    private bool BindTenant(nint ssl, DtlsTenant tenant, int index)
+    {
+        Tenant = tenant;
+        _handshakeDeadline = Math.Min(_handshakeDeadline, _server.Timers.After(tenant.Settings.HandshakeTimeout));
+        if (tenant.Context(index) is { } context)
+        {
+            var added = false;
+            try
+            {
+                context.DangerousAddRef(ref added);
+                if (NativeMethods.SSL_set_SSL_CTX(ssl, context) == nint.Zero)
+                {
+                    FailureDetail = "SSL_set_SSL_CTX failed";
+                    return false;
+                }
+            }
+            catch (ObjectDisposedException)
+            {
+                // The tenant directory was replaced and disposed between lookup and switch; the client retries.
+                FailureDetail = "tenant configuration replaced during handshake";
+                return false;
+            }
+            finally
+            {
+                if (added)
+                {
+                    context.DangerousRelease();
+                }
+            }
+        }
+
+        if (NativeMethods.SSL_set_cipher_list(ssl, tenant.CipherList) != 1)
+        {
+            FailureDetail = "tenant cipher list rejected";
+            return false;
+        }
+
+        NativeMethods.SSL_set_verify(ssl, tenant.VerifyMode, nint.Zero);
+        return true;
+    }
+
+    private void DriveHandshakeLocked(ref Outcome outcome)
+    {
+        if (_ssl is null)
+        {
+            return;
+        }
+
+        OpenSslError.Clear();
+        var rc = NativeMethods.SSL_do_handshake(_ssl);
+        if (rc == 1)
+        {
+            IsEstablished = true;
+            EstablishedAt = _server.Time.GetUtcNow();
+            _lastActivity = _server.Timers.Now;
+            CaptureDetailsLocked();
+            outcome.Opened = true;
+            Interlocked.Increment(ref _server.Counters._handshakesCompleted);
+            return;
+        }
+
+        var error = NativeMethods.SSL_get_error(_ssl, rc);
+        if (error is NativeMethods.SslErrorWantRead or NativeMethods.SslErrorWantWrite)
+        {
+            OpenSslError.Clear();
+            return;
+        }
+
+        var detail = OpenSslError.Drain(out _);
+        FailureDetail ??= detail.Length == 0 ? "handshake failed" : detail;
+        outcome.Fault = _channel?.CallbackFault;
+        Interlocked.Increment(ref _server.Counters._handshakesFailed);
+        CloseLocked(DtlsCloseReason.HandshakeFailed, sendCloseNotify: false, ref outcome);
+    }
+
+    private void ReadLocked(ref Outcome outcome)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        try
+        {
+            while (_ssl is not null && !_closed)
+            {
+                OpenSslError.Clear();
+                int rc;
+                unsafe
+                {
+                    fixed (byte* data = buffer)
+                    {
+                        rc = NativeMethods.SSL_read(_ssl, data, buffer.Length);
+                    }
+                }
+
+                if (rc > 0)
+                {
+                    (outcome.Received ??= []).Add(buffer.AsSpan(0, rc).ToArray());
+                    Interlocked.Add(ref _bytesIn, rc);
+                    Interlocked.Increment(ref _datagramsIn);
+                    _lastActivity = _server.Timers.Now;
+                    continue;
+                }
+
+                var error = NativeMethods.SSL_get_error(_ssl, rc);
+                if (error == NativeMethods.SslErrorWantRead)
+                {
+                    OpenSslError.Clear();
+                    return;
+                }
+
+                if (error == NativeMethods.SslErrorZeroReturn)
+                {
+                    OpenSslError.Clear();
+                    CloseLocked(DtlsCloseReason.PeerClosed, sendCloseNotify: true, ref outcome);
+                    return;
+                }
+
+                FailureDetail = OpenSslError.Drain(out _);
+                CloseLocked(DtlsCloseReason.ProtocolError, sendCloseNotify: false, ref outcome);
+                return;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private unsafe DtlsSendResult WriteLocked(ReadOnlySpan<byte> datagram, ref Outcome outcome)
+    {
+        OpenSslError.Clear();
+        int rc;
+        fixed (byte* data = datagram)
+        {
+            rc = NativeMethods.SSL_write(_ssl!, data, datagram.Length);
+        }
+
+        if (rc == datagram.Length)
+        {
+            Interlocked.Add(ref _bytesOut, rc);
+            Interlocked.Increment(ref _datagramsOut);
+            _lastActivity = _server.Timers.Now;
+            return DtlsSendResult.Sent;
+        }
+
+        FailureDetail = OpenSslError.Drain(out _);
+        CloseLocked(DtlsCloseReason.ProtocolError, sendCloseNotify: false, ref outcome);
+        return DtlsSendResult.Closed;
+    }
+
+    private void CaptureDetailsLocked()
+    {
+        var ssl = _ssl!;
+        var cipher = NativeMethods.SSL_get_current_cipher(ssl);
+        CipherSuite = cipher == nint.Zero ? null : System.Runtime.InteropServices.Marshal.PtrToStringUTF8(NativeMethods.SSL_CIPHER_get_name(cipher));
+        ProtocolVersion = System.Runtime.InteropServices.Marshal.PtrToStringUTF8(NativeMethods.SSL_get_version(ssl));
+        MaxDatagramSize = (int)NativeMethods.DTLS_get_data_mtu(ssl);
+        using var peer = NativeMethods.SSL_get1_peer_certificate(ssl);
+        if (!peer.IsInvalid)
+        {
+            var der = Pem.ToDer(peer);
+            using var certificate = X509CertificateLoader.LoadCertificate(der);
+            ClientCertificate = new DtlsClientCertificate(certificate.Subject, certificate.Issuer, Convert.ToHexString(SHA256.HashData(der)), certificate.NotAfter.ToUniversalTime());
+        }
+    }
+
+    private void CloseLocked(DtlsCloseReason reason, bool sendCloseNotify, ref Outcome outcome)
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        if (sendCloseNotify && IsEstablished && _ssl is not null)
+        {
+            OpenSslError.Clear();
+            NativeMethods.SSL_shutdown(_ssl);
+            OpenSslError.Clear();
+        }
+
+        CollectLocked(ref outcome);
+        Volatile.Write(ref _closed, true);
+        outcome.Closed = reason;
+        // The SSL object goes first: the channel's handle must outlive every callback OpenSSL could make.
+        _ssl?.Dispose();
+        _ssl = null;
+        _channel?.Dispose();
+        _channel = null;
+    }
+
+    private void CollectLocked(ref Outcome outcome)
+    {
+        if (_channel is not null && _channel.OutboundCount > 0)
+        {
+            _channel.TakeDatagrams(_server.Options.Mtu, outcome.Outbound ??= []);
+        }
+
+        if (!_closed && _ssl is not null)
+        {
+            ScheduleLocked();
+        }
+    }
+
+    private unsafe void ScheduleLocked()
+    {
+        var due = long.MaxValue;
+        var idle = Tenant?.Settings.IdleTimeout ?? TimeSpan.Zero;
+        if (!IsEstablished)
+        {
+            due = _handshakeDeadline;
+        }
+        else if (idle > TimeSpan.Zero)
+        {
+            due = _lastActivity + Ticks(idle);
+        }
+
+        var timeval = stackalloc long[2];
+        if (NativeMethods.SSL_ctrl(_ssl!, NativeMethods.DtlsCtrlGetTimeout, 0, (nint)timeval) == 1)
+        {
+            var retransmit = _server.Timers.After(TimeSpan.FromSeconds(timeval[0]) + TimeSpan.FromMicroseconds(timeval[1]));
+            due = Math.Min(due, retransmit);
+        }
+
+        if (due < _queuedDue)
+        {
+            _queuedDue = due;
+            _server.Timers.Schedule(this, due);
+        }
+    }
+
+    private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _server.Time.TimestampFrequency);
+
+    private void Complete(ref Outcome outcome)
+    {
+        if (outcome.Outbound is { Count: > 0 } outbound)
+        {
+            _server.SendDatagrams(outbound, Address);
+        }
+
+        if (outcome.Fault is { } fault)
+        {
+            _server.ReportCallbackFault(this, fault);
+        }
+
+        if (outcome.Opened)
+        {
+            _server.OnHandshakeCompleted(this);
+        }
+
+        lock (_deliveryLock)
+        {
+            if (outcome.Opened && !_closeDelivered && Admitted)
+            {
+                _openDelivered = true;
+                _server.Deliver(this, static (handler, session, _) => handler.OnSessionOpened(session), ReadOnlySpan<byte>.Empty);
+            }
+
+            if (outcome.Received is { } received && _openDelivered && !_closeDelivered)
+            {
+                foreach (var datagram in received)
+                {
+                    _server.Deliver(this, static (handler, session, data) => handler.OnDatagram(session, data), datagram);
+                }
+            }
+
+            if (outcome.Closed is { } reason && !_closeDelivered)
+            {
+                _closeDelivered = true;
+                _server.OnSessionFinished(this, reason);
+            }
+        }
+    }
+
+    private struct Outcome
+    {
+        public List<byte[]>? Outbound;
+        public List<byte[]>? Received;
+        public bool Opened;
+        public DtlsCloseReason? Closed;
+        public Exception? Fault;
+    }
+}

@@ -1,0 +1,25 @@
+namespace Platform.Gateway.Dtls;
+
+/// <summary>
+/// The gateway's side of a DTLS listener. Calls for one session never overlap. Calls arrive on the listener's
+/// receive loop or its timer: return quickly and hand slow work elsewhere.
+/// </summary>
+public interface IDtlsSessionHandler
+{
+    /// <summary>
+    /// The tenant of a handshake is known (SNI or dedicated port: before the server's first flight; PSK without SNI:
+    /// when the identity arrives). Runs inside OpenSSL: decide from memory, do not call back into the session.
+    /// Refusal ends the handshake with an access_denied alert. Every accepted session later gets exactly one
+    /// <see cref="OnSessionClosed"/>, whether or not its handshake completes.
+    /// </summary>
+    DtlsAdmission Admit(DtlsSession session);
+
+    /// <summary>The handshake completed.</summary>
+    void OnSessionOpened(DtlsSession session);
+
+    /// <summary>One application datagram arrived; the span is only valid during the call.</summary>
+    void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram);
+
+    /// <summary>An admitted session ended; <see cref="DtlsSession.IsEstablished"/> tells whether it ever opened.</summary>
+    void OnSessionClosed(DtlsSession session, DtlsCloseReason reason);
+}

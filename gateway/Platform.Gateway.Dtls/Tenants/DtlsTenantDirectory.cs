@@ -1,0 +1,110 @@
+using System.Collections.Frozen;
+
+namespace Platform.Gateway.Dtls.Tenants;
+
+/// <summary>
+/// An immutable snapshot of every tenant the DTLS listener serves, indexed by SNI host name, slug and id.
+/// Built off the hot path and swapped into a running server with <see cref="DtlsServer.UpdateTenants"/>.
+/// </summary>
+public sealed class DtlsTenantDirectory : IDisposable
+{
+    private readonly FrozenDictionary<string, DtlsTenant> _byId;
+    private readonly FrozenDictionary<string, DtlsTenant> _bySlug;
+    private readonly FrozenDictionary<string, (DtlsTenant Tenant, int Index)> _byHost;
+    private readonly FrozenDictionary<string, (DtlsTenant Tenant, int Index)> _byWildcard;
+
+    private DtlsTenantDirectory(List<DtlsTenant> tenants)
+    {
+        Tenants = tenants;
+        _byId = tenants.ToFrozenDictionary(t => t.TenantId, StringComparer.Ordinal);
+        _bySlug = tenants.ToFrozenDictionary(t => t.Slug, StringComparer.Ordinal);
+        var hosts = new Dictionary<string, (DtlsTenant, int)>(StringComparer.OrdinalIgnoreCase);
+        var wildcards = new Dictionary<string, (DtlsTenant, int)>(StringComparer.OrdinalIgnoreCase);
+        foreach (var tenant in tenants)
+        {
+            foreach (var (name, index) in tenant.CertificateHostNames)
+            {
+                var target = name.StartsWith("*.", StringComparison.Ordinal) ? wildcards : hosts;
+                var key = name.StartsWith("*.", StringComparison.Ordinal) ? name[2..] : name;
+                // Host names are unique across tenants (the silo enforces it); within a tenant the first certificate wins.
+                target.TryAdd(key.TrimEnd('.'), (tenant, index));
+            }
+        }
+
+        _byHost = hosts.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+        _byWildcard = wildcards.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>An empty directory: every SNI name is unknown and every PSK identity refused.</summary>
+    public static DtlsTenantDirectory Empty { get; } = new([]);
+
+    /// <summary>The tenants in this snapshot.</summary>
+    public IReadOnlyList<DtlsTenant> Tenants { get; }
+
+    /// <summary>
+    /// Compiles every tenant. A tenant whose certificates or CA bundle OpenSSL rejects is left out and reported in
+    /// <paramref name="errors"/> (tenant id and OpenSSL's reason), so one bad upload never blocks the others.
+    /// </summary>
+    public static DtlsTenantDirectory Build(IEnumerable<DtlsTenantSettings> settings, ICollection<KeyValuePair<string, string>>? errors = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var tenants = new List<DtlsTenant>();
+        foreach (var tenant in settings)
+        {
+            try
+            {
+                tenants.Add(new DtlsTenant(tenant));
+            }
+            catch (Interop.OpenSslException ex)
+            {
+                errors?.Add(new(tenant.TenantId, ex.Message));
+            }
+        }
+
+        return new DtlsTenantDirectory(tenants);
+    }
+
+    /// <summary>The tenant with this id, if present.</summary>
+    public DtlsTenant? FindById(string tenantId) => _byId.GetValueOrDefault(tenantId);
+
+    internal bool TryResolveHost(string host, out DtlsTenant tenant, out int certificateIndex)
+    {
+        host = host.TrimEnd('.');
+        if (_byHost.TryGetValue(host, out var match)
+            || (host.IndexOf('.', StringComparison.Ordinal) is > 0 and var dot && _byWildcard.TryGetValue(host[(dot + 1)..], out match)))
+        {
+            (tenant, certificateIndex) = match;
+            return true;
+        }
+
+        tenant = null!;
+        certificateIndex = 0;
+        return false;
+    }
+
+    /// <summary>Certificate index of <paramref name="tenant"/> for an SNI name, or 0 when the name is not one of its own.</summary>
+    internal int CertificateIndexFor(DtlsTenant tenant, string? host) =>
+        host is not null && TryResolveHost(host, out var owner, out var index) && ReferenceEquals(owner, tenant) ? index : 0;
+
+    internal bool TryResolvePsk(string identity, out DtlsTenant tenant, out byte[] key)
+    {
+        var slash = identity.IndexOf('/', StringComparison.Ordinal);
+        if (slash > 0 && _bySlug.TryGetValue(identity[..slash], out tenant!) && tenant.Settings.PreSharedKeys.TryGetValue(identity[(slash + 1)..], out key!))
+        {
+            return true;
+        }
+
+        tenant = null!;
+        key = null!;
+        return false;
+    }
+
+    /// <summary>Releases the tenants' OpenSSL contexts. Safe while sessions built from them are live.</summary>
+    public void Dispose()
+    {
+        foreach (var tenant in Tenants)
+        {
+            tenant.Dispose();
+        }
+    }
+}

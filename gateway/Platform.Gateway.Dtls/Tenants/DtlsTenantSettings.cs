@@ -1,0 +1,73 @@
+using Platform.Contracts.Config;
+
+namespace Platform.Gateway.Dtls.Tenants;
+
+/// <summary>What the DTLS listener needs to know about one tenant. Secrets arrive decrypted, in memory only.</summary>
+public sealed record DtlsTenantSettings
+{
+    /// <summary>Stable tenant id.</summary>
+    public required string TenantId { get; init; }
+
+    /// <summary>Tenant slug: the first part of PSK identities (<c>{slug}/{device}</c>).</summary>
+    public required string Slug { get; init; }
+
+    /// <summary>Server certificates, each a PEM text with the leaf, its intermediates and the unencrypted private key (PKCS#8 or traditional).</summary>
+    public IReadOnlyList<string> CertificatePems { get; init; } = [];
+
+    /// <summary>
+    /// Host names routed to this tenant by SNI besides the DNS names of its certificates (for example
+    /// <c>{slug}.&lt;platform domain&gt;</c>); they are served with the first certificate.
+    /// </summary>
+    public IReadOnlyList<string> HostNames { get; init; } = [];
+
+    /// <summary>PSK keys by device identity (the part after <c>{slug}/</c>).</summary>
+    public IReadOnlyDictionary<string, byte[]> PreSharedKeys { get; init; } = new Dictionary<string, byte[]>();
+
+    /// <summary><see cref="ClientCertificateModes"/>: none, optional or required.</summary>
+    public string ClientCertificates { get; init; } = ClientCertificateModes.None;
+
+    /// <summary>PEM bundle of the CAs client certificates must chain to.</summary>
+    public string ClientCaCertificatesPem { get; init; } = "";
+
+    /// <summary>IANA cipher suite names; empty means the platform's default DTLS 1.2 list.</summary>
+    public IReadOnlyList<string> CipherSuites { get; init; } = [];
+
+    /// <summary>Handshakes in progress for the tenant at once, after the cookie exchange.</summary>
+    public int MaxHalfOpenHandshakes { get; init; } = 256;
+
+    /// <summary>Handshakes in progress for the tenant from one client address at once.</summary>
+    public int MaxHalfOpenHandshakesPerClient { get; init; } = 16;
+
+    /// <summary>Sessions with no datagram in or out for this long are closed with close_notify; zero disables it.</summary>
+    public TimeSpan IdleTimeout { get; init; }
+
+    /// <summary>The longest a handshake may take once the tenant is known.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Builds settings from a tenant's configuration plus its decrypted certificates and PSKs.</summary>
+    public static DtlsTenantSettings FromConfig(
+        string tenantId,
+        string slug,
+        TenantConfig config,
+        IReadOnlyList<string> certificatePems,
+        IReadOnlyDictionary<string, byte[]> preSharedKeys,
+        IReadOnlyList<string> platformHostNames)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new DtlsTenantSettings
+        {
+            TenantId = tenantId,
+            Slug = slug,
+            CertificatePems = certificatePems,
+            HostNames = [.. platformHostNames, .. config.HostNames],
+            PreSharedKeys = preSharedKeys,
+            ClientCertificates = config.Tls.ClientCertificates,
+            ClientCaCertificatesPem = config.Tls.ClientCaCertificates,
+            CipherSuites = config.Tls.CipherSuites,
+            MaxHalfOpenHandshakes = config.Limits.MaxHalfOpenHandshakes,
+            MaxHalfOpenHandshakesPerClient = config.Limits.MaxHalfOpenHandshakesPerClient,
+            IdleTimeout = TimeSpan.FromSeconds(config.Timeouts.IdleTimeoutSeconds),
+            HandshakeTimeout = TimeSpan.FromSeconds(config.Timeouts.HandshakeTimeoutSeconds),
+        };
+    }
+}
