@@ -55,13 +55,8 @@ public sealed partial class PortalApp : WebApplicationFactory<Program>
         return app;
     }
 
-    /// <summary>A client of the silo's real port (the factory's own clients assume port 80 under Kestrel).</summary>
-    public HttpClient SiloClient(string bearer)
-    {
-        var client = new HttpClient { BaseAddress = Silo.BaseAddress };
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
-        return client;
-    }
+    /// <summary>A client of the silo's real port.</summary>
+    public HttpClient SiloClient(string bearer) => Silo.ClientWith(bearer);
 
     public HttpClient Browser() => CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
 

@@ -1,6 +1,9 @@
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -36,11 +39,14 @@ public sealed class SiloApp : WebApplicationFactory<Program>
         }
 
         _services = services;
+        _useKestrel = useKestrel;
         if (useKestrel)
         {
             UseKestrel(0);
         }
     }
+
+    private readonly bool _useKestrel;
 
     public TestDatabase Database { get; }
 
@@ -54,7 +60,13 @@ public sealed class SiloApp : WebApplicationFactory<Program>
         get
         {
             StartServer();
-            return ClientOptions.BaseAddress;
+            if (!_useKestrel)
+            {
+                return ClientOptions.BaseAddress;
+            }
+
+            var address = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+            return new Uri(address.EndsWith('/') ? address : address + "/");
         }
     }
 
@@ -62,12 +74,18 @@ public sealed class SiloApp : WebApplicationFactory<Program>
 
     public HttpClient ClientWith(string bearer)
     {
-        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var client = AnonymousClient();
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
         return client;
     }
 
-    public HttpClient AnonymousClient() => CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+    /// <summary>
+    /// A client without credentials. Under Kestrel it is a plain HttpClient on a real loopback
+    /// connection, so concurrent requests really overlap in the server.
+    /// </summary>
+    public HttpClient AnonymousClient() => _useKestrel
+        ? new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = BaseAddress }
+        : CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

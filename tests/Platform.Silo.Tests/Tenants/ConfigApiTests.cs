@@ -102,14 +102,14 @@ public sealed class ConfigApiTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database, useKestrel: true);
-        var tenant = await CreateTenantAsync(RealOperatorClient(silo), "acme");
+        var tenant = await CreateTenantAsync(silo.OperatorClient(), "acme");
         var etag = $"\"{tenant.ConfigRevision}\"";
         using var start = new Barrier(4);
 
         // Separate clients over real sockets so the requests really overlap in the server.
         var responses = await Task.WhenAll(Enumerable.Range(1, 4).Select(i => Task.Run(async () =>
         {
-            using var client = RealOperatorClient(silo);
+            using var client = silo.OperatorClient();
             start.SignalAndWait(TimeSpan.FromSeconds(30));
             return await PutAsync(client, "acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 100 + i } }, etag);
         })));

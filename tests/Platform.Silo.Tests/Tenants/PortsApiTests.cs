@@ -109,12 +109,12 @@ public sealed class PortsApiTests
         var slugs = new[] { "alpha", "bravo", "charlie", "delta" };
         foreach (var slug in slugs)
         {
-            await CreateTenantAsync(RealOperatorClient(silo), slug);
+            await CreateTenantAsync(silo.OperatorClient(), slug);
         }
 
         var responses = await Task.WhenAll(slugs.SelectMany(slug => Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
         {
-            using var client = RealOperatorClient(silo);
+            using var client = silo.OperatorClient();
             return await client.PostAsync(Url($"/v1/tenants/{slug}/ports"), Json(new { protocol = "tcp" }));
         }))));
 
