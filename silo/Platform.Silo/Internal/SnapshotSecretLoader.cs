@@ -9,7 +9,8 @@ namespace Platform.Silo.Internal;
 
 /// <summary>
 /// Decrypted certificate and PSK material for config snapshots. Kept apart from the snapshot builder so
-/// that the certificate and PSK features can own how their material is stored.
+/// that it can be replaced by <c>CertificateStore.LoadMaterialAsync</c> and <c>PskStore.LoadMaterialAsync</c>
+/// (same queries, same shapes) once their row mapping reads text[] columns through properties.
 /// </summary>
 internal sealed class SnapshotSecretLoader(SecretProtector protector)
 {
