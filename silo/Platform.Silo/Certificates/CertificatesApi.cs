@@ -65,6 +65,9 @@ internal static partial class CertificatesApi
                     $"The host name '{reserved}' is under the platform domain and belongs to another tenant's routing.", source);
             }
 
+            // The revision (and its commit-order lock) is taken before the host-name claims are touched, in
+            // the same order as every other writer, so two writers racing for one name cannot deadlock.
+            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
             var id = Guid.NewGuid();
             var response = await store.InsertAsync(connection, transaction, id, tenant.Id, certificate, now, cancellationToken);
             var conflict = await RebuildClaimsAsync(connection, transaction, tenant, platform, cancellationToken);
@@ -74,7 +77,6 @@ internal static partial class CertificatesApi
                 return ProblemResults.Conflict(ErrorCodes.HostNameTaken, $"The host name '{conflict}' is already claimed by another tenant.", source);
             }
 
-            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
             await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
                 context.ActorName(), tenant.Id, tenant.Slug, "certificate.upload", id.ToString(), tenant.Revision, revision,
                 new { thumbprint = response.Thumbprint, hostNames = response.HostNames }), now, cancellationToken);
@@ -136,6 +138,8 @@ internal static partial class CertificatesApi
             return ProblemResults.NotFound($"Tenant '{slug}'");
         }
 
+        var now = time.GetUtcNow();
+        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
         var deleted = Guid.TryParse(id, out var certificateId)
             ? await CertificateStore.DeleteAsync(connection, transaction, tenant.Id, certificateId, cancellationToken)
             : null;
@@ -150,8 +154,6 @@ internal static partial class CertificatesApi
             throw new InvalidOperationException($"Tenant {tenant.Id} holds host name '{conflict}' that another tenant claims.");
         }
 
-        var now = time.GetUtcNow();
-        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
         await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
             context.ActorName(), tenant.Id, tenant.Slug, "certificate.delete", deleted.Id.ToString(), tenant.Revision, revision,
             new { thumbprint = deleted.Thumbprint, hostNames = deleted.HostNames }), now, cancellationToken);

@@ -4,7 +4,9 @@ using Npgsql;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Internal;
+using Platform.Silo.Certificates;
 using Platform.Silo.Data;
+using Platform.Silo.Psk;
 using Platform.Silo.Security;
 
 namespace Platform.Silo.Internal;
@@ -17,7 +19,8 @@ namespace Platform.Silo.Internal;
 internal sealed class ConfigWatch(
     NpgsqlDataSource dataSource,
     ConfigChangeSignal signal,
-    SnapshotSecretLoader secrets,
+    CertificateStore certificateStore,
+    PskStore pskStore,
     SecretProtector protector,
     TimeProvider time)
 {
@@ -113,12 +116,12 @@ internal sealed class ConfigWatch(
         var ports = (await connection.QueryAsync<(Guid TenantId, int Port, string Protocol)>(new CommandDefinition(
             "SELECT tenant_id, port, protocol FROM dedicated_ports WHERE tenant_id = ANY(@ids) ORDER BY port",
             new { ids }, transaction, cancellationToken: cancellationToken))).ToLookup(r => r.TenantId, r => new DedicatedPortSnapshot(r.Port, r.Protocol));
-        var certificates = await secrets.LoadCertificatesAsync(connection, transaction, ids, cancellationToken);
-        var psks = await secrets.LoadPskIdentitiesAsync(connection, transaction, ids, cancellationToken);
+        var certificates = await certificateStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
+        var psks = await pskStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
 
         return rows.Select(r => new TenantSnapshot(
             r.Id, r.Slug, r.Status, r.Revision, Config(r),
-            hostNames[r.Id].ToList(), ports[r.Id].ToList(), certificates[r.Id].ToList(), psks[r.Id].ToList())).ToList();
+            hostNames[r.Id].ToList(), ports[r.Id].ToList(), certificates.GetValueOrDefault(r.Id, []), psks.GetValueOrDefault(r.Id, []))).ToList();
     }
 
     private TenantConfig Config(TenantRow row)

@@ -15,7 +15,6 @@ internal static class InternalServices
         services.AddSingleton<GatewayRegistry>();
         services.AddSingleton<GatewayReaper>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayReaper>());
-        services.AddSingleton<SnapshotSecretLoader>();
         services.AddSingleton<ConfigWatch>();
         services.AddSingleton<LeaseStore>();
         services.AddSingleton<ConnectionEventWriter>();
