@@ -1,7 +1,10 @@
+using Platform.Silo.Internal;
+
 namespace Platform.Silo;
 
 /// <summary>Registers the silo's feature services.</summary>
 internal static class SiloServices
 {
-    public static IServiceCollection AddSiloInternals(this IServiceCollection services) => services;
+    public static IServiceCollection AddSiloInternals(this IServiceCollection services) => services
+        .AddInternalApi();
 }

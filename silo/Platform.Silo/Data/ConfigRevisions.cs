@@ -11,9 +11,20 @@ internal static class ConfigRevisions
 {
     public const string Channel = "config_changed";
 
-    public static Task<long> NextAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken) =>
-        connection.ExecuteScalarAsync<long>(new CommandDefinition(
+    /// <summary>
+    /// Advisory lock ordering revision commits: writers hold it exclusively from taking a revision to
+    /// commit, watchers take it shared. So revisions commit in order, and a watcher never reports a
+    /// cursor past a revision that is still uncommitted (which it would then never see).
+    /// </summary>
+    public const long CommitLockKey = 0x636F_6E66_6967_7276;
+
+    public static async Task<long> NextAsync(DbConnection connection, DbTransaction transaction, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            "SELECT pg_advisory_xact_lock(@key)", new { key = CommitLockKey }, transaction, cancellationToken: cancellationToken));
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT nextval('config_revision_seq')", transaction: transaction, cancellationToken: cancellationToken));
+    }
 
     /// <summary>Takes the next revision, stamps the tenant with it and queues the watch notification.</summary>
     public static async Task<long> BumpTenantAsync(DbConnection connection, DbTransaction transaction, Guid tenantId, DateTimeOffset now, CancellationToken cancellationToken)

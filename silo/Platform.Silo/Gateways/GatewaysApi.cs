@@ -1,6 +1,112 @@
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Platform.Contracts.Gateways;
+using Platform.Contracts.Internal;
+using Platform.Contracts.Problems;
+using Platform.Silo.Audit;
+using Platform.Silo.Problems;
+using Platform.Silo.Security;
+
 namespace Platform.Silo.Gateways;
 
-internal static class GatewaysApi
+/// <summary>Operator view of gateway nodes: list and drain.</summary>
+internal static partial class GatewaysApi
 {
-    public static RouteGroupBuilder MapGatewaysApi(this RouteGroupBuilder group) => group;
+    private const int MaxDrainDeadlineSeconds = 24 * 3600;
+
+    public static RouteGroupBuilder MapGatewaysApi(this RouteGroupBuilder group)
+    {
+        var gateways = group.MapGroup("/gateways").RequireAuthorization(Claims.OperatorPolicy).WithTags("Gateways");
+        gateways.MapGet("", ListAsync);
+        gateways.MapPost("/{id}/drain", DrainAsync);
+        return group;
+    }
+
+    private static async Task<Ok<List<GatewayResponse>>> ListAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var rows = await connection.QueryAsync<GatewayRow>(new CommandDefinition(
+            $"""
+            {GatewaySelect}
+            ORDER BY g.id
+            """,
+            cancellationToken: cancellationToken));
+        return TypedResults.Ok(rows.Select(r => r.ToResponse()).ToList());
+    }
+
+    private static async Task<Results<Accepted<GatewayResponse>, ProblemHttpResult>> DrainAsync(
+        string id, DrainGatewayRequest request, HttpContext context, NpgsqlDataSource dataSource, GatewayCommandClient commands,
+        TimeProvider time, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        if (request.DeadlineSeconds is < 0 or > MaxDrainDeadlineSeconds)
+        {
+            return ProblemResults.Validation("deadlineSeconds", FieldErrorCodes.OutOfRange, $"Must be between 0 and {MaxDrainDeadlineSeconds} (0 waits indefinitely).");
+        }
+
+        var now = time.GetUtcNow();
+        DateTimeOffset? deadline = request.DeadlineSeconds == 0 ? null : now.AddSeconds(request.DeadlineSeconds);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var status = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT status FROM gateway_nodes WHERE id = @id FOR UPDATE", new { id }, transaction, cancellationToken: cancellationToken));
+        if (status is null)
+        {
+            return ProblemResults.NotFound($"Gateway '{id}'");
+        }
+
+        if (status == GatewayStatuses.Dead)
+        {
+            return ProblemResults.Problem(StatusCodes.Status409Conflict, ErrorCodes.GatewayUnknown, "Gateway not running",
+                $"Gateway '{id}' stopped heartbeating and was declared dead; there is nothing to drain.");
+        }
+
+        var rows = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE gateway_nodes SET status = 'draining', drain_deadline = @deadline WHERE id = @id AND status <> 'dead'",
+            new { id, deadline }, transaction, cancellationToken: cancellationToken));
+        if (rows != 1)
+        {
+            throw new InvalidOperationException($"Gateway {id} changed under its row lock.");
+        }
+
+        await AuditWriter.WriteAsync(connection, transaction,
+            new AuditEntry(context.ActorName(), null, null, "gateway.drain", id, Details: new { request.DeadlineSeconds, deadline }), now, cancellationToken);
+        var row = await connection.QuerySingleAsync<GatewayRow>(new CommandDefinition(
+            $"""
+            {GatewaySelect}
+            WHERE g.id = @id
+            """,
+            new { id }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+
+        // The heartbeat answer carries the drain too, so a gateway that misses this call still learns of it.
+        var (call, _) = await commands.PostAsync<DrainGatewayRequest, GatewayCommandClient.NoBody>(
+            id, row.InternalUrl, InternalRoutes.GatewayDrain, request, cancellationToken);
+        if (call != GatewayCallStatus.Accepted)
+        {
+            LogDrainNotDelivered(loggerFactory.CreateLogger(typeof(GatewaysApi)), id);
+        }
+
+        return TypedResults.Accepted($"/v1/gateways/{id}", row.ToResponse());
+    }
+
+    private const string GatewaySelect = """
+        SELECT g.id AS Id, g.version AS Version, g.internal_url AS InternalUrl, g.listeners AS Listeners, g.status AS Status,
+               g.started_at AS StartedAt, g.last_heartbeat_at AS LastHeartbeatAt, g.config_revision AS ConfigRevision,
+               (SELECT count(*) FROM connections c WHERE c.gateway_id = g.id AND c.closed_at IS NULL) AS Connections
+        FROM gateway_nodes g
+        """;
+
+    private sealed record GatewayRow(
+        string Id, string Version, string InternalUrl, string[] Listeners, string Status,
+        DateTime StartedAt, DateTime LastHeartbeatAt, long ConfigRevision, long Connections)
+    {
+        public GatewayResponse ToResponse() => new(
+            Id, Version, InternalUrl, Listeners, Status, Utc(StartedAt), Utc(LastHeartbeatAt), Connections, ConfigRevision);
+
+        private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+    }
+
+    [LoggerMessage(EventId = 3500, Level = LogLevel.Warning, Message = "Drain of gateway {GatewayId} recorded but not delivered; it learns of it from its next heartbeat")]
+    private static partial void LogDrainNotDelivered(ILogger logger, string gatewayId);
 }

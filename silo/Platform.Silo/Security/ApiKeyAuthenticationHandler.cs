@@ -58,7 +58,7 @@ internal sealed class ApiKeyAuthenticationHandler(
 
         var now = time.GetUtcNow();
         // Recording use at most once a minute keeps authentication from writing on every request.
-        if (row.LastUsedAt is null || now - row.LastUsedAt.Value > TimeSpan.FromMinutes(1))
+        if (row.LastUsedAt is null || now.UtcDateTime - row.LastUsedAt.Value > TimeSpan.FromMinutes(1))
         {
             await connection.ExecuteAsync(new CommandDefinition(
                 "UPDATE api_keys SET last_used_at = @now WHERE id = @keyId AND tenant_id = @TenantId",
@@ -87,5 +87,6 @@ internal sealed class ApiKeyAuthenticationHandler(
     private static AuthenticateResult Success(params Claim[] claims) =>
         AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
 
-    private sealed record KeyRow(Guid TenantId, byte[] SecretHash, DateTimeOffset? LastUsedAt);
+    // Npgsql reads timestamptz as a UTC DateTime; Dapper cannot bind that to a DateTimeOffset constructor parameter.
+    private sealed record KeyRow(Guid TenantId, byte[] SecretHash, DateTime? LastUsedAt);
 }

@@ -1,0 +1,12 @@
+namespace Platform.Silo.Gateways;
+
+/// <summary>Registration of the gateway command client.</summary>
+internal static class GatewayCommandServices
+{
+    public static IServiceCollection AddGatewayCommands(this IServiceCollection services)
+    {
+        services.AddHttpClient(GatewayCommandClient.HttpClientName, client => client.Timeout = GatewayCommandClient.Timeout);
+        services.AddSingleton<GatewayCommandClient>();
+        return services;
+    }
+}

@@ -1,0 +1,128 @@
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using Platform.Contracts;
+using Platform.Contracts.Config;
+using Platform.Contracts.Problems;
+using Platform.Silo.Security;
+
+namespace Platform.Silo.Tenants;
+
+/// <summary>
+/// Rows of <c>tenant_configs</c>. The stored JSON never holds the webhook secret: the secret lives
+/// encrypted in its own column, bound to the tenant, and is only ever decrypted for gateways.
+/// </summary>
+internal static class TenantConfigStore
+{
+    public static Task InsertAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, long revision, TenantConfig config,
+        byte[]? webhookSecretEnc, string actor, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var stored = WithoutSecret(config, webhookSecretEnc is not null);
+        return connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO tenant_configs (tenant_id, revision, config, webhook_secret_enc, actor, created_at)
+            VALUES (@tenantId, @revision, @config::jsonb, @webhookSecretEnc, @actor, @now)
+            """,
+            new { tenantId, revision, config = JsonSerializer.Serialize(stored, PlatformJson.Options), webhookSecretEnc, actor, now },
+            transaction, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>The tenant's configuration at <paramref name="revision"/>, secret removed.</summary>
+    public static async Task<TenantConfig?> GetAsync(DbConnection connection, Guid tenantId, long revision, CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<ConfigRow>(new CommandDefinition(
+            """
+            SELECT config::text AS Config, webhook_secret_enc IS NOT NULL AS HasSecret
+            FROM tenant_configs WHERE tenant_id = @tenantId AND revision = @revision
+            """,
+            new { tenantId, revision }, cancellationToken: cancellationToken));
+        if (row is null)
+        {
+            return null;
+        }
+
+        var config = JsonSerializer.Deserialize<TenantConfig>(row.Config, PlatformJson.Options)
+            ?? throw new InvalidOperationException($"Tenant {tenantId} has an empty configuration at revision {revision}.");
+        return WithoutSecret(config, row.HasSecret);
+    }
+
+    public static Task<byte[]?> GetWebhookSecretAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, long revision, CancellationToken cancellationToken) =>
+        connection.QuerySingleOrDefaultAsync<byte[]?>(new CommandDefinition(
+            "SELECT webhook_secret_enc FROM tenant_configs WHERE tenant_id = @tenantId AND revision = @revision",
+            new { tenantId, revision }, transaction, cancellationToken: cancellationToken));
+
+    /// <summary>
+    /// The secret column for a new revision: a new secret is encrypted, null keeps the previous one,
+    /// and a configuration without a webhook has none.
+    /// </summary>
+    public static byte[]? NextWebhookSecret(SecretProtector protector, Guid tenantId, TenantConfig config, byte[]? previous)
+    {
+        if (config.Delivery.Webhook is not { } webhook)
+        {
+            return null;
+        }
+
+        return webhook.Secret is { } secret ? protector.Protect(secret, SecretPurposes.WebhookSecret, tenantId) : previous;
+    }
+
+    public static TenantConfig WithoutSecret(TenantConfig config, bool hasSecret) =>
+        config.Delivery.Webhook is { } webhook
+            ? config with { Delivery = config.Delivery with { Webhook = webhook with { Secret = null, HasSecret = hasSecret } } }
+            : config;
+
+    /// <summary>Validates a whole configuration; field paths carry <paramref name="prefix"/>.</summary>
+    public static List<FieldError> Validate(TenantConfig? config, string prefix, string platformDomain)
+    {
+        if (config is null)
+        {
+            return [new FieldError(prefix.TrimEnd('.') is { Length: > 0 } p ? p : "config", FieldErrorCodes.Required, "A configuration is required.")];
+        }
+
+        var errors = TenantConfigValidator.Validate(config).Select(e => e with { Field = prefix + e.Field }).ToList();
+        if (config.HostNames is null)
+        {
+            return errors;
+        }
+
+        // Names under the platform domain belong to slugs; a custom name there could squat another tenant's slug.
+        for (var i = 0; i < config.HostNames.Count; i++)
+        {
+            var name = config.HostNames[i];
+            if (name is not null && (string.Equals(name, platformDomain, StringComparison.OrdinalIgnoreCase)
+                || name.EndsWith("." + platformDomain, StringComparison.OrdinalIgnoreCase)))
+            {
+                errors.Add(new FieldError($"{prefix}hostNames[{i}]", FieldErrorCodes.InvalidFormat,
+                    $"Names under {platformDomain} are reserved for tenant slugs."));
+            }
+        }
+
+        return errors;
+    }
+
+    /// <summary>The request field that introduced a host name another tenant already claims.</summary>
+    public static string ConflictField(string conflict, string slug, string platformDomain, TenantConfig config, string prefix)
+    {
+        if (string.Equals(conflict, $"{slug}.{platformDomain}", StringComparison.OrdinalIgnoreCase))
+        {
+            return "slug";
+        }
+
+        for (var i = 0; i < config.HostNames.Count; i++)
+        {
+            if (string.Equals(config.HostNames[i], conflict, StringComparison.OrdinalIgnoreCase))
+            {
+                return $"{prefix}hostNames[{i}]";
+            }
+        }
+
+        return $"{prefix}hostNames";
+    }
+
+    private sealed class ConfigRow
+    {
+        public string Config { get; init; } = "";
+        public bool HasSecret { get; init; }
+    }
+}

@@ -1,0 +1,129 @@
+using System.Data.Common;
+using Dapper;
+using Platform.Contracts.Tenants;
+
+namespace Platform.Silo.Tenants;
+
+/// <summary>Reads of the tenant rows the REST API shows, with their host names and dedicated ports.</summary>
+internal static class TenantStore
+{
+    /// <summary>Inserts an active tenant whose revision and config revision are both <paramref name="revision"/>.</summary>
+    public static async Task InsertAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, string slug, string displayName, long revision,
+        int maxConnections, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO tenants (id, slug, display_name, status, revision, config_revision, max_connections, created_at, updated_at)
+            VALUES (@tenantId, @slug, @displayName, @status, @revision, @revision, @maxConnections, @now, @now)
+            """,
+            new { tenantId, slug, displayName, status = TenantStatuses.Active, revision, maxConnections, now },
+            transaction, cancellationToken: cancellationToken));
+        if (rows != 1)
+        {
+            throw new InvalidOperationException($"Inserting tenant {tenantId} wrote {rows} rows.");
+        }
+    }
+
+    public static async Task<TenantResponse?> GetAsync(DbConnection connection, Guid tenantId, DbTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var row = await connection.QuerySingleOrDefaultAsync<TenantRow>(new CommandDefinition(
+            """
+            SELECT id AS Id, slug AS Slug, display_name AS DisplayName, status AS Status,
+                   config_revision AS ConfigRevision, created_at AS CreatedAt, updated_at AS UpdatedAt
+            FROM tenants WHERE id = @tenantId
+            """,
+            new { tenantId }, transaction, cancellationToken: cancellationToken));
+        if (row is null)
+        {
+            return null;
+        }
+
+        var page = await DecorateAsync(connection, [row], transaction, cancellationToken);
+        return page[0];
+    }
+
+    public static async Task<(IReadOnlyList<TenantResponse> Items, long Total)> ListAsync(
+        DbConnection connection, string? search, int offset, int limit, CancellationToken cancellationToken)
+    {
+        // strpos instead of LIKE: the search text is matched literally, so '%' and '_' are not wildcards.
+        const string filter = """
+            WHERE @search IS NULL
+               OR strpos(lower(slug), lower(@search)) > 0
+               OR strpos(lower(display_name), lower(@search)) > 0
+            """;
+        var parameters = new { search, offset, limit };
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT count(*) FROM tenants {filter}", parameters, cancellationToken: cancellationToken));
+        var rows = (await connection.QueryAsync<TenantRow>(new CommandDefinition(
+            $"""
+            SELECT id AS Id, slug AS Slug, display_name AS DisplayName, status AS Status,
+                   config_revision AS ConfigRevision, created_at AS CreatedAt, updated_at AS UpdatedAt
+            FROM tenants
+            {filter}
+            ORDER BY slug
+            OFFSET @offset LIMIT @limit
+            """,
+            parameters, cancellationToken: cancellationToken))).AsList();
+        return (await DecorateAsync(connection, rows, null, cancellationToken), total);
+    }
+
+    public static async Task<IReadOnlyList<DedicatedPortResponse>> ListPortsAsync(
+        DbConnection connection, Guid tenantId, DbTransaction? transaction, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<PortRow>(new CommandDefinition(
+            """
+            SELECT tenant_id AS TenantId, port AS Port, protocol AS Protocol, created_at AS CreatedAt
+            FROM dedicated_ports WHERE tenant_id = @tenantId ORDER BY port
+            """,
+            new { tenantId }, transaction, cancellationToken: cancellationToken)))
+        .Select(p => p.ToResponse()).ToList();
+
+    private static async Task<IReadOnlyList<TenantResponse>> DecorateAsync(
+        DbConnection connection, IReadOnlyList<TenantRow> rows, DbTransaction? transaction, CancellationToken cancellationToken)
+    {
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+
+        var ids = rows.Select(r => r.Id).ToArray();
+        var names = (await connection.QueryAsync<(Guid TenantId, string HostName)>(new CommandDefinition(
+            "SELECT tenant_id, host_name FROM host_name_claims WHERE tenant_id = ANY(@ids) ORDER BY host_name",
+            new { ids }, transaction, cancellationToken: cancellationToken)))
+            .ToLookup(n => n.TenantId, n => n.HostName);
+        var ports = (await connection.QueryAsync<PortRow>(new CommandDefinition(
+            """
+            SELECT tenant_id AS TenantId, port AS Port, protocol AS Protocol, created_at AS CreatedAt
+            FROM dedicated_ports WHERE tenant_id = ANY(@ids) ORDER BY port
+            """,
+            new { ids }, transaction, cancellationToken: cancellationToken)))
+            .ToLookup(p => p.TenantId, p => p.ToResponse());
+
+        return rows.Select(r => new TenantResponse(
+            r.Id, r.Slug, r.DisplayName, r.Status, r.ConfigRevision,
+            names[r.Id].ToList(), ports[r.Id].ToList(), Utc(r.CreatedAt), Utc(r.UpdatedAt))).ToList();
+    }
+
+    internal static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+
+    private sealed class TenantRow
+    {
+        public Guid Id { get; init; }
+        public string Slug { get; init; } = "";
+        public string DisplayName { get; init; } = "";
+        public string Status { get; init; } = "";
+        public long ConfigRevision { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+    }
+
+    private sealed class PortRow
+    {
+        public Guid TenantId { get; init; }
+        public int Port { get; init; }
+        public string Protocol { get; init; } = "";
+        public DateTime CreatedAt { get; init; }
+
+        public DedicatedPortResponse ToResponse() => new(Port, Protocol, Utc(CreatedAt));
+    }
+}
