@@ -6,5 +6,7 @@ namespace Platform.Silo;
 internal static class SiloServices
 {
     public static IServiceCollection AddSiloInternals(this IServiceCollection services) => services
-        .AddInternalApi();
+        .AddInternalApi()
+        .AddSingleton<Certificates.CertificateStore>()
+        .AddSingleton<Psk.PskStore>();
 }

@@ -1,6 +1,204 @@
+using System.Data.Common;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Platform.Contracts.Certificates;
+using Platform.Contracts.Problems;
+using Platform.Contracts.Tenants;
+using Platform.Silo.Audit;
+using Platform.Silo.Data;
+using Platform.Silo.Problems;
+using Platform.Silo.Security;
+using Platform.Silo.Tenants;
+
 namespace Platform.Silo.Certificates;
 
-internal static class CertificatesApi
+/// <summary>
+/// <c>/v1/tenants/{slug}/certificates</c>: server certificates a tenant's TLS, WSS and DTLS
+/// connections are served with, chosen by SNI. Their DNS names route to the tenant, so every change
+/// rebuilds the tenant's host-name claims and bumps its revision for the gateways.
+/// </summary>
+internal static partial class CertificatesApi
 {
-    public static RouteGroupBuilder MapCertificatesApi(this RouteGroupBuilder group) => group;
+    public static RouteGroupBuilder MapCertificatesApi(this RouteGroupBuilder group)
+    {
+        var certificates = group.MapGroup("/tenants/{slug}/certificates").WithTags("Certificates");
+        certificates.MapPost("/", UploadAsync);
+        certificates.MapGet("/", ListAsync);
+        certificates.MapGet("/{id}", GetAsync);
+        certificates.MapDelete("/{id}", DeleteAsync);
+        return group;
+    }
+
+    private static async Task<Results<Created<CertificateResponse>, ProblemHttpResult>> UploadAsync(
+        string slug, UploadCertificateRequest request, HttpContext context, NpgsqlDataSource dataSource,
+        CertificateStore store, PlatformOptions platform, TimeProvider time, ILogger<CertificateStore> logger)
+    {
+        var cancellationToken = context.RequestAborted;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // Resolving first keeps a caller from spending the validation's key-derivation work on a tenant it cannot see.
+        if (await TenantAccess.ResolveAsync(connection, context, slug) is null)
+        {
+            return ProblemResults.NotFound($"Tenant '{slug}'");
+        }
+
+        var now = time.GetUtcNow();
+        // PostgreSQL keeps microseconds; answering with the stored value keeps creation and later reads equal.
+        now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
+        if (!CertificateValidator.TryValidate(request, now, out var certificate, out var rejection))
+        {
+            return Rejected(rejection);
+        }
+
+        var source = string.IsNullOrWhiteSpace(request.Pem) ? "pfx" : "pem";
+        try
+        {
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+            if (tenant is null)
+            {
+                return ProblemResults.NotFound($"Tenant '{slug}'");
+            }
+
+            if (ReservedName(certificate.HostNames, tenant.Slug, platform.Domain) is { } reserved)
+            {
+                return ProblemResults.Conflict(ErrorCodes.HostNameTaken,
+                    $"The host name '{reserved}' is under the platform domain and belongs to another tenant's routing.", source);
+            }
+
+            var id = Guid.NewGuid();
+            var response = await store.InsertAsync(connection, transaction, id, tenant.Id, certificate, now, cancellationToken);
+            var conflict = await RebuildClaimsAsync(connection, transaction, tenant, platform, cancellationToken);
+            if (conflict is not null)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                return ProblemResults.Conflict(ErrorCodes.HostNameTaken, $"The host name '{conflict}' is already claimed by another tenant.", source);
+            }
+
+            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
+            await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
+                context.ActorName(), tenant.Id, tenant.Slug, "certificate.upload", id.ToString(), tenant.Revision, revision,
+                new { thumbprint = response.Thumbprint, hostNames = response.HostNames }), now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            LogUploaded(logger, tenant.Slug, id, response.Thumbprint, certificate.ChainLength, revision);
+            return TypedResults.Created($"/v1/tenants/{tenant.Slug}/certificates/{id}", response);
+        }
+        finally
+        {
+            certificate.ClearKey();
+        }
+    }
+
+    private static async Task<Results<Ok<Page<CertificateResponse>>, ProblemHttpResult>> ListAsync(
+        string slug, int? offset, int? limit, HttpContext context, NpgsqlDataSource dataSource)
+    {
+        if (ListPaging.Validate(offset, limit, out var from, out var count) is { } invalid)
+        {
+            return invalid;
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
+        if (tenant is null)
+        {
+            return ProblemResults.NotFound($"Tenant '{slug}'");
+        }
+
+        var (items, total) = await CertificateStore.ListAsync(connection, tenant.Id, from, count, context.RequestAborted);
+        return TypedResults.Ok(new Page<CertificateResponse>(items, total, from, count));
+    }
+
+    private static async Task<Results<Ok<CertificateResponse>, ProblemHttpResult>> GetAsync(
+        string slug, string id, HttpContext context, NpgsqlDataSource dataSource)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
+        if (tenant is null)
+        {
+            return ProblemResults.NotFound($"Tenant '{slug}'");
+        }
+
+        var certificate = Guid.TryParse(id, out var certificateId)
+            ? await CertificateStore.GetAsync(connection, tenant.Id, certificateId, context.RequestAborted)
+            : null;
+        return certificate is null ? ProblemResults.NotFound("The certificate") : TypedResults.Ok(certificate);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time,
+        ILogger<CertificateStore> logger)
+    {
+        var cancellationToken = context.RequestAborted;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return ProblemResults.NotFound($"Tenant '{slug}'");
+        }
+
+        var deleted = Guid.TryParse(id, out var certificateId)
+            ? await CertificateStore.DeleteAsync(connection, transaction, tenant.Id, certificateId, cancellationToken)
+            : null;
+        if (deleted is null)
+        {
+            return ProblemResults.NotFound("The certificate");
+        }
+
+        // Removing names cannot collide with another tenant; a conflict here means the claims were already inconsistent.
+        if (await RebuildClaimsAsync(connection, transaction, tenant, platform, cancellationToken) is { } conflict)
+        {
+            throw new InvalidOperationException($"Tenant {tenant.Id} holds host name '{conflict}' that another tenant claims.");
+        }
+
+        var now = time.GetUtcNow();
+        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
+        await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
+            context.ActorName(), tenant.Id, tenant.Slug, "certificate.delete", deleted.Id.ToString(), tenant.Revision, revision,
+            new { thumbprint = deleted.Thumbprint, hostNames = deleted.HostNames }), now, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        LogDeleted(logger, tenant.Slug, deleted.Id, deleted.Thumbprint, revision);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<string?> RebuildClaimsAsync(
+        DbConnection connection, DbTransaction transaction, TenantRef tenant, PlatformOptions platform, CancellationToken cancellationToken)
+    {
+        var configNames = await CertificateStore.ConfigHostNamesAsync(connection, transaction, tenant.Id, cancellationToken);
+        return await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, configNames, cancellationToken);
+    }
+
+    /// <summary>
+    /// A certificate name under the platform domain other than the tenant's own <c>{slug}.{domain}</c>
+    /// (including a wildcard over the domain) would shadow other tenants' routing names.
+    /// </summary>
+    internal static string? ReservedName(IEnumerable<string> hostNames, string slug, string domain)
+    {
+        var platformDomain = domain.ToLowerInvariant();
+        var own = $"{slug}.{platformDomain}";
+        return hostNames.FirstOrDefault(n =>
+            n != own && (n == platformDomain || n.EndsWith("." + platformDomain, StringComparison.Ordinal)));
+    }
+
+    private static ProblemHttpResult Rejected(CertificateRejection rejection)
+    {
+        var title = rejection.Code switch
+        {
+            ErrorCodes.ValidationFailed => "Validation failed",
+            ErrorCodes.CertificateNoPrivateKey => "Certificate has no matching private key",
+            ErrorCodes.CertificateExpired => "Certificate not valid now",
+            ErrorCodes.CertificateUsage => "Certificate not usable by a TLS server",
+            ErrorCodes.CertificateNoHostNames => "Certificate names no host",
+            _ => "Certificate invalid",
+        };
+        return ProblemResults.Problem(StatusCodes.Status400BadRequest, rejection.Code, title, rejection.Detail,
+            [new FieldError(rejection.Field, rejection.FieldCode, rejection.Detail)]);
+    }
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information,
+        Message = "Certificate {CertificateId} ({Thumbprint}, chain of {ChainLength}) uploaded for tenant {Slug}; revision {Revision}")]
+    private static partial void LogUploaded(ILogger logger, string slug, Guid certificateId, string thumbprint, int chainLength, long revision);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information,
+        Message = "Certificate {CertificateId} ({Thumbprint}) deleted from tenant {Slug}; revision {Revision}")]
+    private static partial void LogDeleted(ILogger logger, string slug, Guid certificateId, string thumbprint, long revision);
 }

@@ -97,10 +97,20 @@ internal static partial class GatewaysApi
         FROM gateway_nodes g
         """;
 
-    private sealed record GatewayRow(
-        string Id, string Version, string InternalUrl, string[] Listeners, string Status,
-        DateTime StartedAt, DateTime LastHeartbeatAt, long ConfigRevision, long Connections)
+    // A class rather than a positional record: text[] columns read as System.Array, which Dapper
+    // casts into a property but cannot match against a constructor parameter.
+    private sealed class GatewayRow
     {
+        public string Id { get; init; } = "";
+        public string Version { get; init; } = "";
+        public string InternalUrl { get; init; } = "";
+        public string[] Listeners { get; init; } = [];
+        public string Status { get; init; } = "";
+        public DateTime StartedAt { get; init; }
+        public DateTime LastHeartbeatAt { get; init; }
+        public long ConfigRevision { get; init; }
+        public long Connections { get; init; }
+
         public GatewayResponse ToResponse() => new(
             Id, Version, InternalUrl, Listeners, Status, Utc(StartedAt), Utc(LastHeartbeatAt), Connections, ConfigRevision);
 

@@ -52,7 +52,16 @@ internal sealed class SnapshotSecretLoader(SecretProtector protector)
         return pem;
     }
 
-    private sealed record CertificateRow(Guid Id, Guid TenantId, string[] HostNames, string ChainPem, byte[] PrivateKeyEnc, DateTime NotAfter);
+    // A class: text[] reads as System.Array, which Dapper can only cast into a property.
+    private sealed class CertificateRow
+    {
+        public Guid Id { get; init; }
+        public Guid TenantId { get; init; }
+        public string[] HostNames { get; init; } = [];
+        public string ChainPem { get; init; } = "";
+        public byte[] PrivateKeyEnc { get; init; } = [];
+        public DateTime NotAfter { get; init; }
+    }
 
     private sealed record PskRow(Guid Id, Guid TenantId, string Identity, byte[] KeyEnc);
 }

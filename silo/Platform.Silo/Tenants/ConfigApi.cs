@@ -1,6 +1,130 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Platform.Contracts.Config;
+using Platform.Contracts.Problems;
+using Platform.Contracts.Tenants;
+using Platform.Silo.Audit;
+using Platform.Silo.Data;
+using Platform.Silo.Problems;
+using Platform.Silo.Security;
+
 namespace Platform.Silo.Tenants;
 
+/// <summary>
+/// A tenant's configuration as one document, replaced whole under optimistic concurrency: the ETag is
+/// the config revision and a replacement must name the revision it was based on.
+/// </summary>
 internal static class ConfigApi
 {
-    public static RouteGroupBuilder MapConfigApi(this RouteGroupBuilder group) => group;
+    public static RouteGroupBuilder MapConfigApi(this RouteGroupBuilder group)
+    {
+        group.MapGet("/tenants/{slug}/config", GetAsync)
+            .WithName("GetTenantConfig");
+        group.MapPut("/tenants/{slug}/config", ReplaceAsync)
+            .WithName("ReplaceTenantConfig");
+        return group;
+    }
+
+    private static async Task<Results<Ok<ConfigResponse>, ProblemHttpResult>> GetAsync(
+        string slug, HttpContext context, NpgsqlDataSource dataSource)
+    {
+        var ct = context.RequestAborted;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
+        if (tenant is null)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        var config = await TenantConfigStore.GetAsync(connection, tenant.Id, tenant.ConfigRevision, ct)
+            ?? throw new InvalidOperationException($"Tenant {tenant.Id} has no configuration row for revision {tenant.ConfigRevision}.");
+        context.Response.Headers.ETag = ETag(tenant.ConfigRevision);
+        return TypedResults.Ok(new ConfigResponse(tenant.ConfigRevision, config));
+    }
+
+    private static async Task<Results<Ok<ConfigResponse>, ProblemHttpResult>> ReplaceAsync(
+        string slug, TenantConfig config, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
+        SecretProtector protector, TimeProvider time)
+    {
+        var ct = context.RequestAborted;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        // Visibility first, so another tenant's slug answers 404 whatever the request looks like.
+        if (await TenantAccess.ResolveAsync(connection, context, slug) is null)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        var ifMatch = context.Request.Headers.IfMatch.ToString();
+        if (ifMatch.Length == 0)
+        {
+            return ProblemResults.Problem(StatusCodes.Status428PreconditionRequired, ErrorCodes.PreconditionRequired,
+                "Precondition required", "Send If-Match with the ETag of the configuration this replacement is based on.");
+        }
+
+        if (!TryParseETag(ifMatch, out var expected))
+        {
+            return StaleRevision("If-Match is not an ETag this endpoint issued; read the configuration again.");
+        }
+
+        var errors = TenantConfigStore.Validate(config, "", platform.Domain);
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
+        var now = time.GetUtcNow();
+        var actor = context.ActorName();
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        // The row lock serialises replacements of one tenant: of two writers holding the same ETag,
+        // the second sees the first's revision once it gets the lock.
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        if (tenant.ConfigRevision != expected)
+        {
+            return StaleRevision($"The configuration changed; its current ETag is {ETag(tenant.ConfigRevision)}.");
+        }
+
+        var previousSecret = await TenantConfigStore.GetWebhookSecretAsync(connection, transaction, tenant.Id, tenant.ConfigRevision, ct);
+        var secret = TenantConfigStore.NextWebhookSecret(protector, tenant.Id, config, previousSecret);
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+        await TenantConfigStore.InsertAsync(connection, transaction, tenant.Id, revision, config, secret, actor, now, ct);
+        await TenantConfigStore.SetCurrentAsync(connection, transaction, tenant.Id, revision, config.Limits.MaxConnections, now, ct);
+
+        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, config.HostNames, ct);
+        if (conflict is not null)
+        {
+            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, $"Host name '{conflict}' belongs to another tenant.",
+                TenantConfigStore.ConflictField(conflict, tenant.Slug, platform.Domain, config, ""));
+        }
+
+        await AuditWriter.WriteAsync(connection, transaction,
+            new AuditEntry(actor, tenant.Id, tenant.Slug, "config.replace", tenant.Slug,
+                RevisionBefore: tenant.ConfigRevision, RevisionAfter: revision,
+                Details: new { webhookSecretChanged = config.Delivery.Webhook?.Secret is not null }),
+            now, ct);
+        await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
+        await transaction.CommitAsync(ct);
+
+        context.Response.Headers.ETag = ETag(revision);
+        return TypedResults.Ok(new ConfigResponse(revision, TenantConfigStore.WithoutSecret(config, secret is not null)));
+    }
+
+    public static string ETag(long revision) => $"\"{revision.ToString(CultureInfo.InvariantCulture)}\"";
+
+    /// <summary>Accepts exactly one strong ETag of the form <c>"123"</c>.</summary>
+    public static bool TryParseETag(string value, out long revision)
+    {
+        revision = 0;
+        var trimmed = value.Trim();
+        return trimmed.Length > 2 && trimmed[0] == '"' && trimmed[^1] == '"'
+            && long.TryParse(trimmed.AsSpan(1, trimmed.Length - 2), NumberStyles.None, CultureInfo.InvariantCulture, out revision);
+    }
+
+    private static ProblemHttpResult StaleRevision(string detail) =>
+        ProblemResults.Problem(StatusCodes.Status412PreconditionFailed, ErrorCodes.StaleRevision, "Stale revision", detail);
 }

@@ -1,6 +1,153 @@
+using System.Data.Common;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Platform.Contracts.Problems;
+using Platform.Contracts.Tenants;
+using Platform.Silo.Audit;
+using Platform.Silo.Data;
+using Platform.Silo.Problems;
+using Platform.Silo.Security;
+
 namespace Platform.Silo.Tenants;
 
+/// <summary>
+/// Listener ports dedicated to one tenant on every gateway (the only way to route plain TCP).
+/// Each change bumps the tenant's revision so gateways open or close the listener.
+/// </summary>
 internal static class PortsApi
 {
-    public static RouteGroupBuilder MapPortsApi(this RouteGroupBuilder group) => group;
+    public static RouteGroupBuilder MapPortsApi(this RouteGroupBuilder group)
+    {
+        group.MapPost("/tenants/{slug}/ports", AllocateAsync)
+            .WithName("AllocateDedicatedPort");
+        group.MapGet("/tenants/{slug}/ports", ListAsync)
+            .WithName("ListDedicatedPorts");
+        group.MapDelete("/tenants/{slug}/ports/{port:int}", ReleaseAsync)
+            .WithName("ReleaseDedicatedPort");
+        return group;
+    }
+
+    private static async Task<Results<Created<DedicatedPortResponse>, ProblemHttpResult>> AllocateAsync(
+        string slug, AllocatePortRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time)
+    {
+        var ct = context.RequestAborted;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        if (await TenantAccess.ResolveAsync(connection, context, slug) is null)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        if (request.Protocol is not (DedicatedPortProtocols.Tcp or DedicatedPortProtocols.Tls or DedicatedPortProtocols.Dtls))
+        {
+            return ProblemResults.Validation("protocol", FieldErrorCodes.InvalidChoice, "Must be one of: tcp, tls, dtls.");
+        }
+
+        var now = time.GetUtcNow();
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        var port = await TryAllocateAsync(connection, transaction, tenant.Id, request.Protocol, platform.DedicatedPortFirst, platform.DedicatedPortLast, now, ct);
+        if (port is null)
+        {
+            return ProblemResults.Conflict(ErrorCodes.PortsExhausted,
+                $"Every dedicated port from {platform.DedicatedPortFirst} to {platform.DedicatedPortLast} is allocated.");
+        }
+
+        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, ct);
+        await AuditWriter.WriteAsync(connection, transaction,
+            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "port.allocate", port.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                RevisionBefore: tenant.Revision, RevisionAfter: revision, Details: new { request.Protocol }),
+            now, ct);
+        await transaction.CommitAsync(ct);
+        return TypedResults.Created($"/v1/tenants/{tenant.Slug}/ports/{port.Value}", new DedicatedPortResponse(port.Value, request.Protocol, now));
+    }
+
+    private static async Task<Results<Ok<IReadOnlyList<DedicatedPortResponse>>, ProblemHttpResult>> ListAsync(
+        string slug, HttpContext context, NpgsqlDataSource dataSource)
+    {
+        var ct = context.RequestAborted;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
+        if (tenant is null)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        return TypedResults.Ok(await TenantStore.ListPortsAsync(connection, tenant.Id, null, ct));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> ReleaseAsync(
+        string slug, int port, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+    {
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        var protocol = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "DELETE FROM dedicated_ports WHERE tenant_id = @tenantId AND port = @port RETURNING protocol",
+            new { tenantId = tenant.Id, port }, transaction, cancellationToken: ct));
+        if (protocol is null)
+        {
+            return ProblemResults.NotFound($"Dedicated port {port} of tenant '{tenant.Slug}'");
+        }
+
+        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, ct);
+        await AuditWriter.WriteAsync(connection, transaction,
+            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "port.release", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                RevisionBefore: tenant.Revision, RevisionAfter: revision, Details: new { protocol }),
+            now, ct);
+        await transaction.CommitAsync(ct);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Claims the lowest free port. ON CONFLICT DO NOTHING makes a port taken concurrently by another
+    /// tenant's allocation come back empty instead of aborting the transaction; the next attempt (a new
+    /// statement, so a new snapshot) then sees that port as taken and moves on.
+    /// </summary>
+    private static async Task<int?> TryAllocateAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, string protocol, int first, int last,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt <= last - first; attempt++)
+        {
+            var free = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
+                """
+                SELECT p FROM generate_series(@first, @last) AS p
+                WHERE NOT EXISTS (SELECT 1 FROM dedicated_ports d WHERE d.port = p)
+                ORDER BY p LIMIT 1
+                """,
+                new { first, last }, transaction, cancellationToken: cancellationToken));
+            if (free is null)
+            {
+                return null;
+            }
+
+            var claimed = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
+                """
+                INSERT INTO dedicated_ports (port, tenant_id, protocol, created_at)
+                VALUES (@port, @tenantId, @protocol, @now)
+                ON CONFLICT (port) DO NOTHING
+                RETURNING port
+                """,
+                new { port = free.Value, tenantId, protocol, now }, transaction, cancellationToken: cancellationToken));
+            if (claimed is not null)
+            {
+                return claimed;
+            }
+        }
+
+        return null;
+    }
 }

@@ -28,6 +28,24 @@ internal static class TenantConfigStore
             transaction, cancellationToken: cancellationToken));
     }
 
+    /// <summary>Makes <paramref name="revision"/> the tenant's current configuration and the revision gateways see.</summary>
+    public static async Task SetCurrentAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, long revision, int maxConnections,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE tenants
+            SET config_revision = @revision, revision = @revision, max_connections = @maxConnections, updated_at = @now
+            WHERE id = @tenantId
+            """,
+            new { tenantId, revision, maxConnections, now }, transaction, cancellationToken: cancellationToken));
+        if (rows != 1)
+        {
+            throw new InvalidOperationException($"Tenant {tenantId} vanished inside its own transaction.");
+        }
+    }
+
     /// <summary>The tenant's configuration at <paramref name="revision"/>, secret removed.</summary>
     public static async Task<TenantConfig?> GetAsync(DbConnection connection, Guid tenantId, long revision, CancellationToken cancellationToken)
     {
@@ -77,10 +95,17 @@ internal static class TenantConfigStore
     {
         if (config is null)
         {
-            return [new FieldError(prefix.TrimEnd('.') is { Length: > 0 } p ? p : "config", FieldErrorCodes.Required, "A configuration is required.")];
+            return [new FieldError(Root(prefix), FieldErrorCodes.Required, "A configuration is required.")];
         }
 
         var errors = TenantConfigValidator.Validate(config).Select(e => e with { Field = prefix + e.Field }).ToList();
+        if (errors.Count == 0 && JsonSerializer.Serialize(config, PlatformJson.Options).Contains("\\u0000", StringComparison.Ordinal))
+        {
+            // jsonb cannot hold U+0000, so a configuration containing it could never be stored.
+            var field = config.Framing.Eol.Contains('\0', StringComparison.Ordinal) ? $"{prefix}framing.eol" : Root(prefix);
+            errors.Add(new FieldError(field, FieldErrorCodes.InvalidFormat, "The character U+0000 is not supported."));
+        }
+
         if (config.HostNames is null)
         {
             return errors;
@@ -119,6 +144,8 @@ internal static class TenantConfigStore
 
         return $"{prefix}hostNames";
     }
+
+    private static string Root(string prefix) => prefix.TrimEnd('.') is { Length: > 0 } p ? p : "config";
 
     private sealed class ConfigRow
     {

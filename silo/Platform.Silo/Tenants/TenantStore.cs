@@ -25,6 +25,53 @@ internal static class TenantStore
         }
     }
 
+    /// <summary>Sets the display name and returns the previous one.</summary>
+    public static async Task<string> UpdateDisplayNameAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, string displayName, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var previous = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            """
+            UPDATE tenants t SET display_name = @displayName, updated_at = @now
+            FROM (SELECT id, display_name FROM tenants WHERE id = @tenantId) old
+            WHERE t.id = old.id
+            RETURNING old.display_name
+            """,
+            new { tenantId, displayName, now }, transaction, cancellationToken: cancellationToken));
+        return previous ?? throw new InvalidOperationException($"Tenant {tenantId} vanished inside its own transaction.");
+    }
+
+    /// <summary>Sets the status; the caller bumps the revision so gateways see it.</summary>
+    public static async Task SetStatusAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, string status, CancellationToken cancellationToken)
+    {
+        var rows = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE tenants SET status = @status WHERE id = @tenantId",
+            new { tenantId, status }, transaction, cancellationToken: cancellationToken));
+        if (rows != 1)
+        {
+            throw new InvalidOperationException($"Tenant {tenantId} vanished inside its own transaction.");
+        }
+    }
+
+    /// <summary>Removes the tenant (its configs, claims, keys, certificates and ports cascade) and leaves a tombstone.</summary>
+    public static async Task DeleteAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, long revision, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO tenant_tombstones (tenant_id, revision, deleted_at) VALUES (@tenantId, @revision, @now)
+            ON CONFLICT (tenant_id) DO UPDATE SET revision = excluded.revision, deleted_at = excluded.deleted_at
+            """,
+            new { tenantId, revision, now }, transaction, cancellationToken: cancellationToken));
+        var rows = await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM tenants WHERE id = @tenantId",
+            new { tenantId }, transaction, cancellationToken: cancellationToken));
+        if (rows != 1)
+        {
+            throw new InvalidOperationException($"Tenant {tenantId} vanished inside its own transaction.");
+        }
+    }
+
     public static async Task<TenantResponse?> GetAsync(DbConnection connection, Guid tenantId, DbTransaction? transaction, CancellationToken cancellationToken)
     {
         var row = await connection.QuerySingleOrDefaultAsync<TenantRow>(new CommandDefinition(

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using Platform.Contracts.Config;
 using Platform.Contracts.Problems;
@@ -19,8 +20,25 @@ internal static class TenantsApi
         group.MapPost("/tenants", CreateAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("CreateTenant");
+        group.MapGet("/tenants", ListAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("ListTenants");
         group.MapGet("/tenants/{slug}", GetAsync)
             .WithName("GetTenant");
+        group.MapPatch("/tenants/{slug}", UpdateAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("UpdateTenant");
+        group.MapDelete("/tenants/{slug}", DeleteAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("DeleteTenant");
+        group.MapPost("/tenants/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time) =>
+                SetStatusAsync(slug, TenantStatuses.Suspended, context, dataSource, time))
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("SuspendTenant");
+        group.MapPost("/tenants/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time) =>
+                SetStatusAsync(slug, TenantStatuses.Active, context, dataSource, time))
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("ResumeTenant");
         return group;
     }
 
@@ -103,6 +121,120 @@ internal static class TenantsApi
 
         var response = await TenantStore.GetAsync(connection, tenant.Id, null, ct);
         return response is null ? TenantNotFound(slug) : TypedResults.Ok(response);
+    }
+
+    private static async Task<Results<Ok<Page<TenantResponse>>, ProblemHttpResult>> ListAsync(
+        [FromQuery] string? search, [FromQuery] string? offset, [FromQuery] string? limit, HttpContext context, NpgsqlDataSource dataSource)
+    {
+        var errors = new List<FieldError>();
+        var (o, l) = Paging.Parse(offset, limit, errors);
+        var filter = Paging.Filter("search", search, errors);
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
+        var (items, total) = await TenantStore.ListAsync(connection, filter, o, l, context.RequestAborted);
+        return TypedResults.Ok(new Page<TenantResponse>(items, total, o, l));
+    }
+
+    private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> UpdateAsync(
+        string slug, UpdateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+    {
+        var errors = new List<FieldError>();
+        if (request.DisplayName is not null)
+        {
+            ValidateDisplayName(request.DisplayName, errors);
+        }
+
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantNotFound(slug);
+        }
+
+        if (request.DisplayName is { } displayName)
+        {
+            var previous = await TenantStore.UpdateDisplayNameAsync(connection, transaction, tenant.Id, displayName, now, ct);
+            if (!string.Equals(previous, displayName, StringComparison.Ordinal))
+            {
+                // The display name is not part of what gateways serve, so no revision is taken.
+                await AuditWriter.WriteAsync(connection, transaction,
+                    new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "tenant.update", tenant.Slug,
+                        Details: new { displayName = new { from = previous, to = displayName } }),
+                    now, ct);
+            }
+        }
+
+        var response = await TenantStore.GetAsync(connection, tenant.Id, transaction, ct)
+            ?? throw new InvalidOperationException($"Tenant {tenant.Id} vanished inside its own transaction.");
+        await transaction.CommitAsync(ct);
+        return TypedResults.Ok(response);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+    {
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantNotFound(slug);
+        }
+
+        // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+        await TenantStore.DeleteAsync(connection, transaction, tenant.Id, revision, now, ct);
+        await AuditWriter.WriteAsync(connection, transaction,
+            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "tenant.delete", tenant.Slug,
+                RevisionBefore: tenant.Revision, RevisionAfter: revision),
+            now, ct);
+        await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
+        await transaction.CommitAsync(ct);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> SetStatusAsync(
+        string slug, string status, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+    {
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantNotFound(slug);
+        }
+
+        if (tenant.Status != status)
+        {
+            await TenantStore.SetStatusAsync(connection, transaction, tenant.Id, status, ct);
+            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, ct);
+            await AuditWriter.WriteAsync(connection, transaction,
+                new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug,
+                    status == TenantStatuses.Suspended ? "tenant.suspend" : "tenant.resume", tenant.Slug,
+                    RevisionBefore: tenant.Revision, RevisionAfter: revision),
+                now, ct);
+        }
+
+        var response = await TenantStore.GetAsync(connection, tenant.Id, transaction, ct)
+            ?? throw new InvalidOperationException($"Tenant {tenant.Id} vanished inside its own transaction.");
+        await transaction.CommitAsync(ct);
+        return TypedResults.Ok(response);
     }
 
     /// <summary>The one answer for a slug that does not exist and a slug the caller may not see.</summary>

@@ -1,9 +1,15 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts;
 using Platform.Contracts.Tenants;
+using Platform.Testing;
 
 namespace Platform.Silo.Tests.Tenants;
 
@@ -17,6 +23,18 @@ internal static class TenantApiClient
         var response = await client.PostAsync(Url("/v1/tenants"), Json(new { slug, displayName = $"Tenant {slug}", config }));
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         return (await ReadAsync<TenantResponse>(response))!;
+    }
+
+    /// <summary>
+    /// An operator client on its own real loopback connection to a silo started with Kestrel, so that
+    /// concurrent requests really overlap in the server.
+    /// </summary>
+    public static HttpClient RealOperatorClient(SiloApp silo)
+    {
+        var addresses = silo.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
+        var client = new HttpClient { BaseAddress = new Uri(addresses.First()) };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", silo.OperatorKey);
+        return client;
     }
 
     public static StringContent Json(object body) =>

@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Platform.Contracts.Config;
+using Platform.Silo.Internal;
+using Platform.Silo.Security;
+using Platform.Testing;
+
+namespace Platform.Silo.Tests.Internal;
+
+public sealed class ConfigWatchTests
+{
+    [Fact]
+    public async Task Watch_AfterZero_ReturnsFullSnapshotWithDecryptedSecrets()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var config = new TenantConfig
+        {
+            Delivery = new DeliveryConfig
+            {
+                Mode = DeliveryModes.Webhook,
+                Webhook = new WebhookConfig { Url = "https://hooks.example/acme", HasSecret = true },
+            },
+        };
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", config: config, webhookSecret: "whsec-0123456789abcdef");
+        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
+        var (certificateId, keyDer) = await InsertCertificateAndPskAsync(silo, acme);
+
+        var answer = await silo.WatchAsync(0);
+
+        Assert.True(answer.Full);
+        Assert.Empty(answer.RemovedTenantIds);
+        Assert.Equal(new[] { acme, beta }.Order(), answer.Tenants.Select(t => t.Id).Order());
+        var snapshot = answer.Tenants.Single(t => t.Id == acme);
+        Assert.Equal("acme", snapshot.Slug);
+        Assert.Equal("whsec-0123456789abcdef", snapshot.Config.Delivery.Webhook!.Secret);
+        Assert.Contains("acme.platform.test", snapshot.HostNames);
+        Assert.Equal([new Platform.Contracts.Internal.DedicatedPortSnapshot(20001, "tcp")], snapshot.DedicatedPorts);
+        var certificate = Assert.Single(snapshot.Certificates);
+        Assert.Equal(certificateId, certificate.Id);
+        Assert.Equal(new string(PemEncoding.Write("PRIVATE KEY", keyDer)), certificate.PrivateKeyPem);
+        Assert.Equal(["device.acme.example"], certificate.HostNames);
+        var psk = Assert.Single(snapshot.PskIdentities);
+        Assert.Equal(("sensor-1", "00112233445566778899aabbccddeeff"), (psk.Identity, psk.KeyHex));
+        Assert.True(answer.Revision >= snapshot.Revision);
+        Assert.Empty(answer.Tenants.Single(t => t.Id == beta).Certificates);
+    }
+
+    [Fact]
+    public async Task Watch_AfterCursor_ReturnsOnlyChangedTenantsAndRemovals()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
+        var gamma = await InternalTestFixture.InsertTenantRowsAsync(silo, "gamma");
+        var cursor = (await silo.WatchAsync(0)).Revision;
+
+        var touched = await InternalTestFixture.TouchTenantAsync(silo, beta);
+        var deleted = await InternalTestFixture.DeleteTenantRowsAsync(silo, gamma);
+        var answer = await silo.WatchAsync(cursor);
+
+        Assert.False(answer.Full);
+        Assert.Equal([beta], answer.Tenants.Select(t => t.Id));
+        Assert.Equal(touched, answer.Tenants[0].Revision);
+        Assert.Equal([gamma], answer.RemovedTenantIds);
+        Assert.Equal(deleted, answer.Revision);
+        Assert.DoesNotContain(acme, answer.Tenants.Select(t => t.Id));
+    }
+
+    [Fact]
+    public async Task Watch_CursorAheadOfDatabaseOrBelowHorizon_ReturnsFullSnapshot()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        var current = (await silo.WatchAsync(0)).Revision;
+
+        var ahead = await silo.WatchAsync(current + 1000);
+        await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
+        await InternalTestFixture.ExecuteAsync(silo, "UPDATE config_horizon SET min_revision = @min", new { min = current + 1 });
+        var belowHorizon = await silo.WatchAsync(current);
+
+        Assert.True(ahead.Full);
+        Assert.Single(ahead.Tenants);
+        Assert.True(belowHorizon.Full);
+        Assert.Equal(2, belowHorizon.Tenants.Count);
+    }
+
+    [Fact]
+    public async Task Watch_NothingNewer_WokenByChangeWithinBound()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.Services.GetRequiredService<ConfigChangeSignal>().FirstListening.WaitAsync(TimeSpan.FromSeconds(10));
+        var cursor = (await silo.WatchAsync(0)).Revision;
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var stopwatch = Stopwatch.StartNew();
+        var waiting = silo.WatchAsync(cursor, waitSeconds: 60, bound.Token);
+        await Task.Delay(300, bound.Token);
+        Assert.False(waiting.IsCompleted);
+        var touched = await InternalTestFixture.TouchTenantAsync(silo, acme);
+        var answer = await waiting;
+
+        Assert.False(answer.Full);
+        Assert.Equal([acme], answer.Tenants.Select(t => t.Id));
+        Assert.Equal(touched, answer.Revision);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public async Task Watch_NothingNewerUntilTimeout_AnswersEmptyWithUnchangedRevision()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        await using var silo = new SiloApp(database) { Time = time };
+        await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.Services.GetRequiredService<ConfigChangeSignal>().FirstListening.WaitAsync(TimeSpan.FromSeconds(10));
+        var cursor = (await silo.WatchAsync(0)).Revision;
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var waiting = silo.WatchAsync(cursor, waitSeconds: 30, bound.Token);
+        // The fake clock moves only when told; keep moving it until the long poll's timer has fired.
+        while (!waiting.IsCompleted)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+            await Task.WhenAny(waiting, Task.Delay(50, bound.Token));
+        }
+
+        var answer = await waiting;
+        Assert.Equal(cursor, answer.Revision);
+        Assert.False(answer.Full);
+        Assert.Empty(answer.Tenants);
+        Assert.Empty(answer.RemovedTenantIds);
+    }
+
+    [Fact]
+    public async Task Watch_WaitSecondsOutOfRange_Answers400()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+
+        var response = await silo.GatewayClient().GetAsync(new Uri("/internal/v1/config/watch?after=0&waitSeconds=61", UriKind.Relative));
+
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("\"field\":\"waitSeconds\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private static async Task<(Guid CertificateId, byte[] KeyDer)> InsertCertificateAndPskAsync(SiloApp silo, Guid tenantId)
+    {
+        var protector = silo.Services.GetRequiredService<SecretProtector>();
+        using var rsa = RSA.Create(2048);
+        var keyDer = rsa.ExportPkcs8PrivateKey();
+        var certificateId = Guid.NewGuid();
+        var pskId = Guid.NewGuid();
+        await using var dataSource = silo.Database.CreateDataSource();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO certificates (id, tenant_id, subject, issuer, thumbprint, host_names, not_before, not_after, key_algorithm, chain_pem, private_key_enc, created_at)
+            VALUES (@certificateId, @tenantId, 'CN=device.acme.example', 'CN=device.acme.example', 'ab', ARRAY['device.acme.example'],
+                    now() - interval '1 day', now() + interval '30 days', 'RSA', '-----BEGIN CERTIFICATE-----', @keyEnc, now());
+            INSERT INTO psk_identities (id, tenant_id, identity, key_enc, created_at) VALUES (@pskId, @tenantId, 'sensor-1', @pskEnc, now());
+            INSERT INTO dedicated_ports (port, tenant_id, protocol, created_at) VALUES (20001, @tenantId, 'tcp', now());
+            """,
+            new
+            {
+                certificateId,
+                tenantId,
+                keyEnc = protector.Protect(keyDer, SecretPurposes.CertificateKey, certificateId),
+                pskId,
+                pskEnc = protector.Protect(Convert.FromHexString("00112233445566778899aabbccddeeff"), SecretPurposes.PskKey, pskId),
+            });
+        return (certificateId, keyDer);
+    }
+}

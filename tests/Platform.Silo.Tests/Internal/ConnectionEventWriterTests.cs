@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Http.Json;
+using Platform.Contracts;
+using Platform.Contracts.Connections;
+using Platform.Contracts.Internal;
+using Platform.Contracts.Tenants;
+using Platform.Testing;
+
+namespace Platform.Silo.Tests.Internal;
+
+public sealed class ConnectionEventWriterTests
+{
+    [Fact]
+    public async Task ConnectionEvents_OpenCountersClose_VisibleInConnectionsApi()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-1");
+        var opened = new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+        var first = InternalTestFixture.Opened("gw-1.a", tenantId).Ws(opened);
+        var second = InternalTestFixture.Opened("gw-1.b", tenantId).Ws(opened.AddSeconds(1)) with { Protocol = ConnectionProtocols.Tcp, Tls = null, WebSocket = null };
+
+        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([first, second], [], []))).EnsureSuccessStatusCode();
+        // A retried batch, counters out of order (the older, smaller one last), and a close.
+        var response = await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
+            [first],
+            [new ConnectionCounters("gw-1.a", 500, 700, 5, 7, opened.AddSeconds(30)), new ConnectionCounters("gw-1.a", 100, 100, 1, 1, opened.AddSeconds(10))],
+            [new ConnectionClosed(new ConnectionCounters("gw-1.b", 10, 20, 1, 2, opened.AddSeconds(5)), opened.AddSeconds(6), 1000, "normal")]));
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([], [new ConnectionCounters("gw-1.a", 400, 600, 4, 6, opened.AddSeconds(20))], []))).EnsureSuccessStatusCode();
+
+        var open = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections", PlatformJson.Options);
+        var all = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections?state=all", PlatformJson.Options);
+        var closed = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections?state=closed", PlatformJson.Options);
+
+        var a = Assert.Single(open!.Items);
+        Assert.Equal(("gw-1.a", "gw-1", "wss", "192.0.2.10", 50123, 8443), (a.Id, a.GatewayId, a.Protocol, a.RemoteAddress, a.RemotePort, a.LocalPort));
+        Assert.Equal((500L, 700L, 5L, 7L), (a.BytesIn, a.BytesOut, a.MessagesIn, a.MessagesOut));
+        Assert.Equal(opened.AddSeconds(30), a.LastActivityAt);
+        Assert.Equal(opened, a.OpenedAt);
+        Assert.Equal(first.Tls, a.Tls);
+        Assert.Equal(first.WebSocket, a.WebSocket);
+        Assert.Equal(2, all!.Total);
+        var b = Assert.Single(closed!.Items);
+        Assert.Equal((opened.AddSeconds(6), 1000, "normal", 10L, 20L), (b.ClosedAt!.Value, b.CloseCode!.Value, b.CloseReason!, b.BytesIn, b.BytesOut));
+        Assert.Null(b.Tls);
+    }
+
+    [Fact]
+    public async Task ConnectionEvents_UnknownTenantAndForeignIds_AreSkipped()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-1");
+        await silo.RegisterGatewayAsync("gw-2");
+        (await silo.SendEventsAsync("gw-2", new ConnectionEventBatch([InternalTestFixture.Opened("gw-2.1", tenantId).Ws()], [], []))).EnsureSuccessStatusCode();
+
+        var response = await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
+            [InternalTestFixture.Opened("gw-1.1", Guid.NewGuid()).Ws(), InternalTestFixture.Opened("gw-2.9", tenantId).Ws(), InternalTestFixture.Opened("gw-1.2", tenantId).Ws()],
+            [],
+            [new ConnectionClosed(new ConnectionCounters("gw-2.1", 1, 1, 1, 1, DateTimeOffset.UtcNow), DateTimeOffset.UtcNow, 1000, null)]));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("gw-1.2,gw-2.1", await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT string_agg(id, ',' ORDER BY id) FROM connections"));
+        Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM connections WHERE closed_at IS NOT NULL"));
+    }
+
+    [Fact]
+    public async Task ConnectionEvents_UnknownGateway_Answers404GatewayUnknown()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+
+        var response = await silo.SendEventsAsync("gw-9", new ConnectionEventBatch([InternalTestFixture.Opened("gw-9.1", tenantId).Ws()], [], []));
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM connections"));
+    }
+}

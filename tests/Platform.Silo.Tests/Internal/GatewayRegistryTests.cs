@@ -1,0 +1,89 @@
+using System.Net;
+using System.Net.Http.Json;
+using Platform.Contracts;
+using Platform.Contracts.Gateways;
+using Platform.Contracts.Internal;
+using Platform.Testing;
+
+namespace Platform.Silo.Tests.Internal;
+
+public sealed class GatewayRegistryTests
+{
+    [Fact]
+    public async Task Register_NewNode_ReturnsTimingAndListsNodeUp()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database, new Dictionary<string, string?>
+        {
+            ["Platform:HeartbeatIntervalSeconds"] = "4",
+            ["Platform:HeartbeatTimeoutSeconds"] = "12",
+        });
+
+        var registered = await silo.RegisterGatewayAsync("gw-1", "http://127.0.0.1:5090");
+
+        Assert.Equal(new RegisterGatewayResponse("gw-1", 4, 12), registered);
+        var list = await silo.OperatorClient().GetFromJsonAsync<List<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
+        var node = Assert.Single(list!);
+        Assert.Equal(("gw-1", GatewayStatuses.Up, "http://127.0.0.1:5090", 0L), (node.Id, node.Status, node.InternalUrl, node.Connections));
+        Assert.Equal(["ws:8080"], node.Listeners);
+    }
+
+    [Fact]
+    public async Task Register_InvalidNodeIdAndUrl_Answers400NamingFields()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+
+        var response = await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Register,
+            new RegisterGatewayRequest("GW_1", "1.0", "not a url", []), PlatformJson.Options);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Contains("\"field\":\"nodeId\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"field\":\"internalUrl\"", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Heartbeat_RegisteredNode_RecordsStateAndAnswersUp()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        await silo.RegisterGatewayAsync("gw-1");
+
+        var response = await silo.HeartbeatAsync("gw-1", revision: 7, open: 3);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answer = await response.Content.ReadFromJsonAsync<HeartbeatResponse>(PlatformJson.Options);
+        Assert.Equal(new HeartbeatResponse(GatewayStatuses.Up, null), answer);
+        Assert.Equal(7L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT config_revision FROM gateway_nodes WHERE id = 'gw-1'"));
+        Assert.Equal(3L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT open_connections FROM gateway_nodes WHERE id = 'gw-1'"));
+    }
+
+    [Fact]
+    public async Task Heartbeat_UnknownNode_Answers404GatewayUnknown()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+
+        var response = await silo.HeartbeatAsync("gw-never");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("\"code\":\"gateway_unknown\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Register_ExistingNode_ClosesItsConnectionsAndDropsItsLeases()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 10);
+        await silo.RegisterGatewayAsync("gw-1");
+        await silo.SyncLeasesAsync("gw-1", new LeaseWant(tenantId, 5));
+        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([InternalTestFixture.Opened("gw-1.1", tenantId).Ws()], [], []))).EnsureSuccessStatusCode();
+
+        await silo.RegisterGatewayAsync("gw-1");
+
+        Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM quota_leases"));
+        Assert.Equal("gateway restarted", await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT close_reason FROM connections WHERE id = 'gw-1.1' AND closed_at IS NOT NULL"));
+    }
+}
