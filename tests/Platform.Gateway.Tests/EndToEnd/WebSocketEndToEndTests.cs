@@ -178,8 +178,8 @@ public sealed class WebSocketEndToEndTests
         var tenant = await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 3 } });
         await using var a = await silo.StartGatewayAsync();
         await using var b = await silo.StartGatewayAsync();
-        await a.WaitForTenantAsync("acme");
-        await b.WaitForTenantAsync("acme");
+        await a.WaitForSnapshotAsync(s => s.BySlug.ContainsKey("acme"));
+        await b.WaitForSnapshotAsync(s => s.BySlug.ContainsKey("acme"));
         await a.WaitRegisteredAsync();
         await b.WaitRegisteredAsync();
 

@@ -70,7 +70,7 @@ internal sealed class TestGateway : IAsyncDisposable
             ["Platform:LeaseSyncMilliseconds"] = "100",
             ["Platform:EventFlushMilliseconds"] = "100",
             ["Platform:CounterReportSeconds"] = "1",
-            ["Platform:ConfigWaitSeconds"] = "10",
+            ["Platform:ConfigWaitSeconds"] = "2",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -80,7 +80,7 @@ internal sealed class TestGateway : IAsyncDisposable
         var app = GatewayHost.Build([], builder =>
         {
             builder.Configuration.AddInMemoryCollection(values);
-            builder.Logging.SetMinimumLevel(LogLevel.Information);
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
             if (time is not null)
             {
                 builder.Services.AddSingleton(time);
@@ -117,7 +117,18 @@ internal sealed class TestGateway : IAsyncDisposable
         }
     }
 
-    public Task<GatewaySnapshot> WaitForTenantAsync(string slug) => WaitForSnapshotAsync(s => s.BySlug.ContainsKey(slug));
+    /// <summary>Waits until the tenant is in the snapshot and, when it is active, its first slots are leased.</summary>
+    public async Task<GatewaySnapshot> WaitForTenantAsync(string slug)
+    {
+        var snapshot = await WaitForSnapshotAsync(s => s.BySlug.ContainsKey(slug));
+        var tenant = snapshot.BySlug[slug];
+        if (!tenant.Suspended)
+        {
+            await WaitForLeaseAsync(tenant.Id, 1);
+        }
+
+        return snapshot;
+    }
 
     /// <summary>Waits until the node has registered with the silo.</summary>
     public async Task WaitRegisteredAsync()
