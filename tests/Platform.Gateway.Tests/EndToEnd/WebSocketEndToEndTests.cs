@@ -3,10 +3,10 @@ using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
-using Microsoft.Extensions.DependencyInjection;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Tests.Support;
 
