@@ -72,7 +72,7 @@ public static class ClientList
             }
 
             var width = network.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
-            if (prefix < 0 || prefix > width || network.ScopeId != 0)
+            if (prefix < 0 || prefix > width || (network.AddressFamily == AddressFamily.InterNetworkV6 && network.ScopeId != 0))
             {
                 return null;
             }

@@ -56,6 +56,22 @@ public static class ErrorCodes
     public const string InvalidCredentials = "invalid_credentials";
     /// <summary>The operator account is locked after repeated failed sign-ins; retry after the lock-out ends.</summary>
     public const string OperatorLockedOut = "operator_locked_out";
+    /// <summary>The gateway is draining and admits no new connections.</summary>
+    public const string GatewayDraining = "gateway_draining";
+    /// <summary>The client address is blocked or not in the tenant's allowed list.</summary>
+    public const string ClientBlocked = "client_blocked";
+    /// <summary>The WebSocket Origin is not in the tenant's allowed origins.</summary>
+    public const string OriginNotAllowed = "origin_not_allowed";
+    /// <summary>The tenant's new-connection rate or per-client connection cap is exceeded.</summary>
+    public const string RateLimited = "rate_limited";
+    /// <summary>The tenant's MaxConnections is reached across the cluster.</summary>
+    public const string ConnectionLimit = "connection_limit";
+    /// <summary>The tenant's forward backend cannot be reached.</summary>
+    public const string BackendUnreachable = "backend_unreachable";
+    /// <summary>The request is not a valid WebSocket upgrade.</summary>
+    public const string WebSocketRequired = "websocket_required";
+    /// <summary>The tenant's delivery mode is not available on this gateway.</summary>
+    public const string DeliveryUnavailable = "delivery_unavailable";
     /// <summary>An unexpected server fault; the response carries a trace id, never details.</summary>
     public const string Internal = "internal_error";
 }

@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Platform.Gateway.Tenants;
+
+namespace Platform.Gateway.Admission;
+
+/// <summary>
+/// Decides from memory alone whether a new connection may proceed, in a fixed order: draining,
+/// suspended, blocked (blocked wins over allowed), not allowed, connection rate, per-client cap,
+/// MaxConnections slot. Every refusal is counted per tenant and reason.
+/// </summary>
+internal sealed class AdmissionController(
+    LeaseManager leases,
+    DrainState drain,
+    ReverseDnsCache names,
+    GatewayMetrics metrics,
+    TimeProvider time)
+{
+    private readonly ConcurrentDictionary<Guid, TenantAdmission> _tenants = new();
+
+    /// <summary>Admits or refuses; on admission the returned ticket holds the slot until disposed.</summary>
+    public RefusalReason TryAdmit(TenantRuntime tenant, IPAddress client, out AdmissionTicket? ticket)
+    {
+        ticket = null;
+        var reason = Check(tenant, client);
+        if (reason != RefusalReason.None)
+        {
+            metrics.Refused(tenant.Slug, reason);
+            return reason;
+        }
+
+        ticket = new AdmissionTicket(this, tenant.Id, client);
+        return RefusalReason.None;
+    }
+
+    /// <summary>Counts a refusal decided outside admission (origin, backend, TLS).</summary>
+    public void CountRefusal(string tenant, RefusalReason reason) => metrics.Refused(tenant, reason);
+
+    private RefusalReason Check(TenantRuntime tenant, IPAddress client)
+    {
+        if (drain.IsDraining)
+        {
+            return RefusalReason.Draining;
+        }
+
+        if (tenant.Suspended)
+        {
+            return RefusalReason.Suspended;
+        }
+
+        if (client.IsIPv4MappedToIPv6)
+        {
+            client = client.MapToIPv4();
+        }
+
+        var resolved = tenant.Blocked.HasHostNameEntries || tenant.Allowed.HasHostNameEntries ? names.Lookup(client) : [];
+        if (tenant.Blocked.Matches(client, resolved))
+        {
+            return RefusalReason.Blocked;
+        }
+
+        // An empty AllowedClients, like "*", admits every client that is not blocked.
+        if (!tenant.Allowed.IsEmpty && !tenant.Allowed.Matches(client, resolved))
+        {
+            return RefusalReason.NotAllowed;
+        }
+
+        var state = _tenants.GetOrAdd(tenant.Id, static _ => new TenantAdmission());
+        var rate = tenant.Config.Limits.ConnectionsPerSecond;
+        if (rate > 0)
+        {
+            var bucket = state.Bucket;
+            if (bucket is null || bucket.PerSecond != rate)
+            {
+                bucket = new TokenBucket(time, rate);
+                state.Bucket = bucket;
+            }
+
+            if (!bucket.TryTake())
+            {
+                return RefusalReason.RateLimited;
+            }
+        }
+
+        var perClient = tenant.Config.Limits.MaxConnectionsPerClient;
+        var count = state.PerClient.AddOrUpdate(client, 1, static (_, n) => n + 1);
+        if (perClient > 0 && count > perClient)
+        {
+            ReleaseClient(state, client);
+            return RefusalReason.PerClientLimit;
+        }
+
+        if (!leases.TryAcquire(tenant.Id))
+        {
+            ReleaseClient(state, client);
+            return RefusalReason.MaxConnections;
+        }
+
+        return RefusalReason.None;
+    }
+
+    internal void Release(Guid tenantId, IPAddress client)
+    {
+        leases.Release(tenantId);
+        if (_tenants.TryGetValue(tenantId, out var state))
+        {
+            ReleaseClient(state, client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client);
+        }
+    }
+
+    private static void ReleaseClient(TenantAdmission state, IPAddress client)
+    {
+        var count = state.PerClient.AddOrUpdate(client, 0, static (_, n) => n - 1);
+        if (count <= 0)
+        {
+            state.PerClient.TryRemove(new KeyValuePair<IPAddress, int>(client, count));
+        }
+    }
+
+    private sealed class TenantAdmission
+    {
+        public readonly ConcurrentDictionary<IPAddress, int> PerClient = new();
+        public volatile TokenBucket? Bucket;
+    }
+}
+
+/// <summary>An admitted connection's slot; disposing returns it exactly once.</summary>
+internal sealed class AdmissionTicket(AdmissionController owner, Guid tenantId, IPAddress client) : IDisposable
+{
+    private int _released;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            owner.Release(tenantId, client);
+        }
+    }
+}

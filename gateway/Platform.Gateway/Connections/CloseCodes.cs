@@ -1,0 +1,28 @@
+namespace Platform.Gateway.Connections;
+
+/// <summary>Close codes recorded in the directory: WebSocket codes, plus 4xxx platform codes for stream protocols.</summary>
+internal static class CloseCodes
+{
+    public const int Normal = 1000;
+    public const int GoingAway = 1001;
+    public const int ProtocolError = 1002;
+    public const int InvalidPayload = 1007;
+    public const int PolicyViolation = 1008;
+    public const int MessageTooBig = 1009;
+    public const int InternalError = 1011;
+
+    /// <summary>Closed after the tenant's idle timeout.</summary>
+    public const int IdleTimeout = 4000;
+
+    /// <summary>The backend closed or failed.</summary>
+    public const int BackendClosed = 4001;
+
+    /// <summary>The gateway drained or the tenant was suspended.</summary>
+    public const int Drained = 4002;
+
+    /// <summary>The client closed or the connection dropped.</summary>
+    public const int ClientClosed = 4003;
+
+    /// <summary>Closed by an API command.</summary>
+    public const int Disconnected = 4004;
+}

@@ -1,0 +1,120 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Internal;
+using Platform.Gateway.Hosting;
+
+namespace Platform.Gateway.Connections;
+
+/// <summary>The seam the publisher posts batches through (the silo's connection-events route).</summary>
+internal interface IConnectionEventClient
+{
+    Task PostConnectionEventsAsync(ConnectionEventBatch batch, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Sends directory events in batches: every flush interval or when a batch is full, plus counters of
+/// every open connection every counter period. A batch the silo did not take is retried as it is
+/// (nothing lost) while new events wait in the bounded queue.
+/// </summary>
+internal sealed partial class ConnectionEventPublisher(
+    ConnectionEventSink sink,
+    ConnectionRegistry registry,
+    IConnectionEventClient client,
+    IOptions<GatewayOptions> options,
+    TimeProvider time,
+    ILogger<ConnectionEventPublisher> logger) : BackgroundService
+{
+    private readonly int _batchSize = options.Value.EventBatchSize;
+    private readonly TimeSpan _flush = TimeSpan.FromMilliseconds(options.Value.EventFlushMilliseconds);
+    private readonly TimeSpan _counterPeriod = TimeSpan.FromSeconds(options.Value.CounterReportSeconds);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var lastCounters = time.GetTimestamp();
+        ConnectionEventBatch? pending = null;
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (pending is null)
+                {
+                    using (var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+                    {
+                        wait.CancelAfter(_flush);
+                        try
+                        {
+                            await sink.Reader.WaitToReadAsync(wait.Token);
+                        }
+                        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                        {
+                            // The flush interval passed with nothing queued.
+                        }
+                    }
+
+                    var includeCounters = time.GetElapsedTime(lastCounters) >= _counterPeriod;
+                    pending = Collect(includeCounters);
+                    if (includeCounters)
+                    {
+                        lastCounters = time.GetTimestamp();
+                    }
+                }
+
+                if (pending.Opened.Count + pending.Closed.Count + pending.Counters.Count > 0)
+                {
+                    await client.PostConnectionEventsAsync(pending, stoppingToken);
+                }
+
+                pending = null;
+                failures = 0;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or Silo.SiloException or TaskCanceledException)
+            {
+                failures++;
+                Log.PostFailed(logger, pending?.Opened.Count + pending?.Closed.Count ?? 0, ex.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * failures)), time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>Takes up to one batch of queued events, and optionally counters of all open connections.</summary>
+    internal ConnectionEventBatch Collect(bool includeCounters)
+    {
+        var opened = new List<ConnectionOpened>();
+        var closed = new List<ConnectionClosed>();
+        while (opened.Count + closed.Count < _batchSize && sink.Reader.TryRead(out var item))
+        {
+            switch (item)
+            {
+                case ConnectionOpened o:
+                    opened.Add(o);
+                    break;
+                case ConnectionClosed c:
+                    closed.Add(c);
+                    break;
+            }
+        }
+
+        var counters = new List<ConnectionCounters>();
+        if (includeCounters)
+        {
+            foreach (var connection in registry.All)
+            {
+                counters.Add(connection.Counters());
+            }
+        }
+
+        return new ConnectionEventBatch(opened, counters, closed);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 3201, Level = LogLevel.Warning, Message = "Posting {Count} connection events failed: {Error}; retrying the same batch")]
+        public static partial void PostFailed(ILogger logger, int count, string error);
+    }
+}

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Hosting;
+using Platform.Gateway.Admission;
+
+namespace Platform.Gateway.Connections;
+
+/// <summary>
+/// One timer for all connections: closes those idle longer than their tenant's idle timeout (any byte
+/// in or out is activity), and closes what remains when a drain deadline passes. Runs on the injected
+/// <see cref="TimeProvider"/>, so tests drive it with a fake clock.
+/// </summary>
+internal sealed class ConnectionMonitor(ConnectionRegistry registry, DrainState drain, TimeProvider time) : IHostedService, IDisposable
+{
+    private ITimer? _timer;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _timer = time.CreateTimer(static s => ((ConnectionMonitor)s!).Tick(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _timer?.Dispose();
+        registry.CloseAll(CloseCodes.GoingAway, "gateway stopping");
+        return Task.CompletedTask;
+    }
+
+    public void Dispose() => _timer?.Dispose();
+
+    internal void Tick()
+    {
+        if (drain.IsDraining && drain.Deadline is { } deadline && time.GetUtcNow() >= deadline)
+        {
+            registry.CloseAll(CloseCodes.GoingAway, "gateway drained");
+            return;
+        }
+
+        foreach (var connection in registry.All)
+        {
+            var idle = connection.Tenant.Config.Timeouts.IdleTimeoutSeconds;
+            if (idle > 0 && connection.IdleFor >= TimeSpan.FromSeconds(idle))
+            {
+                connection.Close(CloseCodes.IdleTimeout, "idle timeout");
+            }
+        }
+    }
+}

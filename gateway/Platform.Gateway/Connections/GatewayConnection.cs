@@ -1,0 +1,113 @@
+using System.Net;
+using Platform.Contracts.Connections;
+using Platform.Contracts.Internal;
+using Platform.Gateway.Delivery;
+using Platform.Gateway.Tenants;
+
+namespace Platform.Gateway.Connections;
+
+/// <summary>
+/// One admitted client connection of any protocol: identity, counters, activity clock, and the
+/// client-side send and close operations the delivery and the internal API use.
+/// </summary>
+internal abstract class GatewayConnection : IClientSink
+{
+    private readonly TimeProvider _time;
+    private long _bytesIn;
+    private long _bytesOut;
+    private long _messagesIn;
+    private long _messagesOut;
+    private long _lastActivity;
+
+    protected GatewayConnection(string id, TenantRuntime tenant, string protocol, IPEndPoint remote, int localPort, TimeProvider time)
+    {
+        Id = id;
+        Tenant = tenant;
+        Protocol = protocol;
+        Remote = remote;
+        LocalPort = localPort;
+        _time = time;
+        OpenedAt = time.GetUtcNow();
+        _lastActivity = time.GetTimestamp();
+    }
+
+    public string Id { get; }
+
+    /// <summary>The tenant as compiled when the connection was admitted.</summary>
+    public TenantRuntime Tenant { get; }
+
+    public string Protocol { get; }
+
+    public IPEndPoint Remote { get; }
+
+    public int LocalPort { get; }
+
+    public DateTimeOffset OpenedAt { get; }
+
+    public TlsFacts? Tls { get; init; }
+
+    public WebSocketFacts? WebSocket { get; init; }
+
+    public int? CloseCode { get; private set; }
+
+    public string? CloseReason { get; private set; }
+
+    /// <summary>Time since the last byte in or out.</summary>
+    public TimeSpan IdleFor => _time.GetElapsedTime(Volatile.Read(ref _lastActivity));
+
+    public void CountIn(int bytes, int messages)
+    {
+        Interlocked.Add(ref _bytesIn, bytes);
+        if (messages != 0)
+        {
+            Interlocked.Add(ref _messagesIn, messages);
+        }
+
+        Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+    }
+
+    public void CountOut(int bytes, int messages)
+    {
+        Interlocked.Add(ref _bytesOut, bytes);
+        if (messages != 0)
+        {
+            Interlocked.Add(ref _messagesOut, messages);
+        }
+
+        Volatile.Write(ref _lastActivity, _time.GetTimestamp());
+    }
+
+    public ConnectionCounters Counters()
+    {
+        var idle = IdleFor;
+        return new ConnectionCounters(
+            Id,
+            Interlocked.Read(ref _bytesIn),
+            Interlocked.Read(ref _bytesOut),
+            Interlocked.Read(ref _messagesIn),
+            Interlocked.Read(ref _messagesOut),
+            _time.GetUtcNow() - idle);
+    }
+
+    public ConnectionOpened OpenedEvent() =>
+        new(Id, Tenant.Id, Protocol, Remote.Address.ToString(), Remote.Port, LocalPort, OpenedAt, Tls, WebSocket);
+
+    /// <summary>Records the first close cause; later ones do not overwrite it.</summary>
+    public bool RecordClose(int code, string? reason)
+    {
+        if (CloseCode is not null)
+        {
+            return false;
+        }
+
+        CloseCode = code;
+        CloseReason = reason;
+        return true;
+    }
+
+    /// <summary>Sends one message (text or binary) to the client, waiting while the client is slow.</summary>
+    public abstract ValueTask SendAsync(ReadOnlyMemory<byte> payload, bool text, CancellationToken cancellationToken);
+
+    /// <summary>Starts closing the connection with a code (WebSocket close code, or a platform code) and reason.</summary>
+    public abstract void Close(int code, string? reason);
+}

@@ -1,0 +1,8 @@
+namespace Platform.Gateway.Delivery;
+
+/// <summary>The client side of a connection as a delivery sees it.</summary>
+internal interface IClientSink
+{
+    /// <summary>Sends one message to the client; completes when the client side has taken it (backpressure).</summary>
+    ValueTask SendAsync(ReadOnlyMemory<byte> payload, bool text, CancellationToken cancellationToken);
+}

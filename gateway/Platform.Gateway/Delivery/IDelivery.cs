@@ -1,0 +1,31 @@
+namespace Platform.Gateway.Delivery;
+
+/// <summary>
+/// Where one client connection's data goes (echo, forward, later webhook), for every protocol
+/// (WebSocket, TCP, TLS, DTLS). Created before the client is told it is accepted, so a delivery that
+/// cannot start refuses the connection with the protocol's signal.
+/// </summary>
+internal interface IDelivery : IAsyncDisposable
+{
+    /// <summary>
+    /// One client message (a WebSocket message, or a framed chunk of a stream). Completes when the
+    /// delivery has taken it; a slow destination makes this slow, which pauses reading from the client.
+    /// </summary>
+    ValueTask OnClientMessageAsync(ReadOnlyMemory<byte> message, bool text, CancellationToken cancellationToken);
+
+    /// <summary>Moves data from the destination to the client until the destination ends or the token fires.</summary>
+    Task<DeliveryEnd> RunAsync(IClientSink client, CancellationToken cancellationToken);
+}
+
+/// <summary>How the destination side ended.</summary>
+internal enum DeliveryEnd
+{
+    /// <summary>The connection was closed from the client side (the delivery was cancelled).</summary>
+    Cancelled,
+
+    /// <summary>The destination closed normally.</summary>
+    DestinationClosed,
+
+    /// <summary>The destination failed.</summary>
+    DestinationFailed,
+}

@@ -1,0 +1,145 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Options;
+using Platform.Contracts;
+using Platform.Gateway.Admission;
+using Platform.Gateway.Connections;
+using Platform.Gateway.Internal;
+using Platform.Gateway.Silo;
+using Platform.Gateway.Tcp;
+using Platform.Gateway.Tenants;
+using Platform.Gateway.Tls;
+using Platform.Gateway.WebSockets;
+
+namespace Platform.Gateway.Hosting;
+
+/// <summary>Builds the gateway process: services, Kestrel listeners, the request pipeline.</summary>
+public static class GatewayHost
+{
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>Creates the application; <paramref name="configure"/> lets a host (or a test) adjust the builder first.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(args);
+        builder.Services.AddOptions<GatewayOptions>()
+            .Bind(builder.Configuration.GetSection(GatewayOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        AddGatewayServices(builder.Services);
+        configure?.Invoke(builder);
+        builder.WebHost.ConfigureKestrel(ConfigureKestrel);
+
+        var app = builder.Build();
+
+        // Fail-static: serve the last good snapshot from disk at once; the silo's full answer replaces it.
+        var loaded = app.Services.GetRequiredService<SnapshotPersistence>().TryLoad();
+        if (loaded is not null)
+        {
+            app.Services.GetRequiredService<TenantSnapshotStore>().Apply(loaded);
+        }
+
+        app.UseWebSockets();
+        app.UseInternalApiGuard();
+        app.Use(static (context, next) =>
+        {
+            var listeners = context.RequestServices.GetRequiredService<GatewayListeners>();
+            return listeners.IsInternal(context.Connection.LocalPort)
+                ? next(context)
+                : context.RequestServices.GetRequiredService<WebSocketHandler>().HandleAsync(context);
+        });
+        app.MapGatewayInternalApi();
+        return app;
+    }
+
+    private static void AddGatewayServices(IServiceCollection services)
+    {
+        services.ConfigureHttpJsonOptions(static o => PlatformJson.Configure(o.SerializerOptions));
+        services.AddMetrics();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(static sp => new GatewayNode(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.NodeName));
+        services.AddSingleton<GatewayListeners>();
+        services.AddSingleton(static sp => new SiloClient(
+            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), ConnectTimeout = TimeSpan.FromSeconds(5) }),
+            sp.GetRequiredService<IOptions<GatewayOptions>>(),
+            sp.GetRequiredService<GatewayNode>()));
+        services.AddSingleton<ILeaseSyncClient>(static sp => sp.GetRequiredService<SiloClient>());
+        services.AddSingleton<IConnectionEventClient>(static sp => sp.GetRequiredService<SiloClient>());
+        services.AddSingleton<SnapshotCompiler>();
+        services.AddSingleton<TenantSnapshotStore>();
+        services.AddSingleton<SnapshotPersistence>();
+        services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<DrainState>();
+        services.AddSingleton<ReverseDnsCache>();
+        services.AddSingleton<LeaseManager>();
+        services.AddHostedService(static sp => sp.GetRequiredService<LeaseManager>());
+        services.AddSingleton<AdmissionController>();
+        services.AddSingleton<ConnectionEventSink>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<ConnectionEventPublisher>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ConnectionEventPublisher>());
+        services.AddSingleton<ConnectionMonitor>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ConnectionMonitor>());
+        services.AddSingleton<TlsSelector>();
+        services.AddSingleton<WebSocketHandler>();
+        services.AddSingleton<TcpPipeline>();
+        services.AddSingleton<DedicatedPortListeners>();
+        services.AddHostedService(static sp => sp.GetRequiredService<DedicatedPortListeners>());
+        services.AddSingleton<GatewayRegistration>();
+        services.AddHostedService(static sp => sp.GetRequiredService<GatewayRegistration>());
+        services.AddSingleton<ConfigWatcher>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ConfigWatcher>());
+    }
+
+    private static void ConfigureKestrel(KestrelServerOptions kestrel)
+    {
+        var services = kestrel.ApplicationServices;
+        var options = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
+        var listeners = services.GetRequiredService<GatewayListeners>();
+        var selector = services.GetRequiredService<TlsSelector>();
+        var address = IPAddress.Parse(options.ListenAddress);
+        kestrel.AddServerHeader = false;
+        kestrel.Limits.RequestHeadersTimeout = HandshakeTimeout;
+        kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
+        var tlsCallback = new TlsHandshakeCallbackOptions { OnConnection = selector.OnConnection, HandshakeTimeout = HandshakeTimeout };
+
+        if (options.WsPort >= 0)
+        {
+            kestrel.Listen(address, options.WsPort, l =>
+            {
+                l.Protocols = HttpProtocols.Http1;
+                listeners.Ws = l;
+            });
+        }
+
+        if (options.WssPort >= 0)
+        {
+            kestrel.Listen(address, options.WssPort, l =>
+            {
+                l.Protocols = HttpProtocols.Http1;
+                l.UseHttps(tlsCallback);
+                listeners.Wss = l;
+            });
+        }
+
+        if (options.TlsPort >= 0)
+        {
+            kestrel.Listen(address, options.TlsPort, l =>
+            {
+                l.UseHttps(tlsCallback);
+                l.UseConnectionHandler<TlsConnectionHandler>();
+                listeners.Tls = l;
+            });
+        }
+
+        kestrel.Listen(IPAddress.Parse(options.InternalAddress), options.InternalPort, l =>
+        {
+            l.Protocols = HttpProtocols.Http1;
+            listeners.Internal = l;
+        });
+    }
+}

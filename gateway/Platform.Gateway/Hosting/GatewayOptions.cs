@@ -1,0 +1,88 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Platform.Gateway.Hosting;
+
+/// <summary>Settings of one gateway process, bound from the <c>Platform</c> configuration section.</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Platform";
+
+    /// <summary>Base URL of a silo's internal API.</summary>
+    [Required]
+    public string SiloUrl { get; set; } = "http://127.0.0.1:5080";
+
+    /// <summary>Shared secret authenticating the internal API in both directions.</summary>
+    [Required]
+    [MinLength(24)]
+    public string ClusterSecret { get; set; } = "";
+
+    /// <summary>Prefix of the node id; a random suffix is added per process.</summary>
+    public string NodeName { get; set; } = "gw";
+
+    /// <summary>Platform domain: <c>{slug}.{PlatformDomain}</c> routes to a tenant.</summary>
+    public string PlatformDomain { get; set; } = "platform.localhost";
+
+    /// <summary>Address the public listeners bind to.</summary>
+    public string ListenAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>Plain WebSocket port; -1 disables it, 0 picks a free port.</summary>
+    [Range(-1, 65535)]
+    public int WsPort { get; set; } = 8080;
+
+    /// <summary>WebSocket over TLS port (certificate chosen by SNI).</summary>
+    [Range(-1, 65535)]
+    public int WssPort { get; set; } = 8443;
+
+    /// <summary>Raw TLS port routed by SNI.</summary>
+    [Range(-1, 65535)]
+    public int TlsPort { get; set; } = 7443;
+
+    /// <summary>Address of the internal API (commands from silos).</summary>
+    public string InternalAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Port of the internal API.</summary>
+    [Range(0, 65535)]
+    public int InternalPort { get; set; } = 5090;
+
+    /// <summary>URL silos use to reach the internal API; defaults to http://{InternalAddress}:{bound port}.</summary>
+    public string? InternalUrl { get; set; }
+
+    /// <summary>Lowest dedicated tenant port this gateway opens.</summary>
+    [Range(1, 65535)]
+    public int DedicatedPortMin { get; set; } = 20000;
+
+    /// <summary>Highest dedicated tenant port this gateway opens.</summary>
+    [Range(1, 65535)]
+    public int DedicatedPortMax { get; set; } = 20999;
+
+    /// <summary>Directory of the fail-static snapshot.</summary>
+    public string StateDirectory { get; set; } = "state";
+
+    /// <summary>MaxConnections slots asked for at a time per tenant.</summary>
+    [Range(1, 10_000)]
+    public int LeaseBatch { get; set; } = 16;
+
+    /// <summary>Milliseconds between lease syncs when nothing asks for one earlier.</summary>
+    [Range(50, 60_000)]
+    public int LeaseSyncMilliseconds { get; set; } = 2000;
+
+    /// <summary>Seconds a config watch long poll waits at the silo.</summary>
+    [Range(0, 60)]
+    public int ConfigWaitSeconds { get; set; } = 30;
+
+    /// <summary>Connection events buffered for the silo before new ones are dropped (with an error log).</summary>
+    [Range(16, 1_000_000)]
+    public int EventQueueCapacity { get; set; } = 65_536;
+
+    /// <summary>Most events in one batch.</summary>
+    [Range(1, 10_000)]
+    public int EventBatchSize { get; set; } = 500;
+
+    /// <summary>Milliseconds between event batches.</summary>
+    [Range(10, 60_000)]
+    public int EventFlushMilliseconds { get; set; } = 1000;
+
+    /// <summary>Seconds between counter reports of open connections.</summary>
+    [Range(1, 3600)]
+    public int CounterReportSeconds { get; set; } = 10;
+}

@@ -1,0 +1,4 @@
+using Platform.Gateway.Hosting;
+
+var app = GatewayHost.Build(args);
+await app.RunAsync();

@@ -1,0 +1,97 @@
+using System.Reflection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Platform.Contracts.Gateways;
+using Platform.Contracts.Internal;
+using Platform.Gateway.Admission;
+using Platform.Gateway.Connections;
+using Platform.Gateway.Hosting;
+using Platform.Gateway.Tenants;
+
+namespace Platform.Gateway.Silo;
+
+/// <summary>Registers this node with the silo once the listeners are bound, then heartbeats; registers again when the silo forgot it.</summary>
+internal sealed partial class GatewayRegistration(
+    SiloClient silo,
+    GatewayNode node,
+    GatewayListeners listeners,
+    TenantSnapshotStore store,
+    ConnectionRegistry registry,
+    DrainState drain,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    ILogger<GatewayRegistration> logger) : BackgroundService
+{
+    private static readonly string Version = typeof(GatewayRegistration).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    /// <summary>Set once the silo has accepted a registration.</summary>
+    public bool Registered { get; private set; }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await WaitForStartAsync(stoppingToken);
+        var interval = TimeSpan.FromSeconds(5);
+        var failures = 0;
+        var needsRegistration = true;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                if (needsRegistration)
+                {
+                    var registered = await silo.RegisterAsync(
+                        new RegisterGatewayRequest(node.NodeId, Version, listeners.InternalUrl, listeners.Describe()), stoppingToken);
+                    interval = TimeSpan.FromSeconds(Math.Max(1, registered.HeartbeatIntervalSeconds));
+                    needsRegistration = false;
+                    Registered = true;
+                    Log.Registered(logger, node.NodeId, listeners.InternalUrl);
+                }
+
+                var beat = await silo.HeartbeatAsync(new HeartbeatRequest(store.Current.Revision, registry.Count), stoppingToken);
+                if (beat.Status == GatewayStatuses.Draining)
+                {
+                    drain.Begin(beat.DrainDeadline);
+                }
+
+                failures = 0;
+                await Task.Delay(interval, time, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (GatewayUnknownException)
+            {
+                Log.Unknown(logger, node.NodeId);
+                needsRegistration = true;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or SiloException or TaskCanceledException or System.Text.Json.JsonException)
+            {
+                failures++;
+                Log.SiloUnreachable(logger, ex.Message, failures);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(interval.TotalMilliseconds, 250 * failures)), time, stoppingToken)
+                    .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task WaitForStartAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var a = lifetime.ApplicationStarted.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), started);
+        using var b = stoppingToken.Register(static s => ((TaskCompletionSource)s!).TrySetCanceled(), started);
+        await started.Task;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Registered as {NodeId}; internal API at {InternalUrl}")]
+        public static partial void Registered(ILogger logger, string nodeId, string internalUrl);
+
+        [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "The silo does not know node {NodeId}; registering again")]
+        public static partial void Unknown(ILogger logger, string nodeId);
+
+        [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Silo unreachable ({Error}); attempt {Failures}, serving from the current snapshot")]
+        public static partial void SiloUnreachable(ILogger logger, string error, int failures);
+    }
+}

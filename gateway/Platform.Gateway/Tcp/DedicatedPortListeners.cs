@@ -1,0 +1,249 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Connections;
+using Platform.Contracts.Internal;
+using Platform.Gateway.Admission;
+using Platform.Gateway.Hosting;
+using Platform.Gateway.Tenants;
+using Platform.Gateway.Tls;
+
+namespace Platform.Gateway.Tcp;
+
+/// <summary>
+/// Per-tenant TCP and TLS ports, opened and closed as snapshots change. Kestrel cannot add endpoints
+/// while running, so these use plain socket accept loops feeding the same <see cref="TcpPipeline"/>.
+/// Closing a port stops accepting; connections already open on it continue.
+/// </summary>
+internal sealed partial class DedicatedPortListeners : IHostedService, IDisposable
+{
+    private static readonly TimeSpan HandshakeTimeoutFallback = TimeSpan.FromSeconds(20);
+    private readonly Dictionary<int, PortListener> _open = [];
+    private readonly Lock _lock = new();
+    private readonly TenantSnapshotStore _store;
+    private readonly AdmissionController _admission;
+    private readonly TcpPipeline _pipeline;
+    private readonly TlsSelector _tls;
+    private readonly GatewayOptions _options;
+    private readonly ILogger<DedicatedPortListeners> _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private bool _started;
+
+    public DedicatedPortListeners(
+        TenantSnapshotStore store,
+        AdmissionController admission,
+        TcpPipeline pipeline,
+        TlsSelector tls,
+        IOptions<GatewayOptions> options,
+        ILogger<DedicatedPortListeners> logger)
+    {
+        _store = store;
+        _admission = admission;
+        _pipeline = pipeline;
+        _tls = tls;
+        _options = options.Value;
+        _logger = logger;
+        _store.Changed += (_, next) => Reconcile(next);
+    }
+
+    /// <summary>Ports currently listening.</summary>
+    public IReadOnlyCollection<int> OpenPorts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _open.Keys];
+            }
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _started = true;
+        Reconcile(_store.Current);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        lock (_lock)
+        {
+            foreach (var listener in _open.Values)
+            {
+                listener.Socket.Dispose();
+            }
+
+            _open.Clear();
+        }
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private void Reconcile(GatewaySnapshot snapshot)
+    {
+        if (!_started || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            foreach (var port in _open.Keys.ToList())
+            {
+                if (!snapshot.ByPort.TryGetValue(port, out var wanted) || wanted.Protocol != _open[port].Protocol)
+                {
+                    _open[port].Socket.Dispose();
+                    _open.Remove(port);
+                    Log.Closed(_logger, port);
+                }
+            }
+
+            foreach (var (port, listener) in snapshot.ByPort)
+            {
+                if (_open.ContainsKey(port) || listener.Protocol is not (ConnectionProtocols.Tcp or ConnectionProtocols.Tls))
+                {
+                    continue;
+                }
+
+                if (port < _options.DedicatedPortMin || port > _options.DedicatedPortMax)
+                {
+                    Log.OutOfRange(_logger, port, listener.Tenant.Slug);
+                    continue;
+                }
+
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                    socket.Bind(new IPEndPoint(IPAddress.Parse(_options.ListenAddress), port));
+                    socket.Listen(512);
+                }
+                catch (SocketException ex)
+                {
+                    socket.Dispose();
+                    Log.BindFailed(_logger, port, listener.Tenant.Slug, ex.SocketErrorCode);
+                    continue;
+                }
+
+                var open = new PortListener(port, listener.Protocol, socket);
+                _open[port] = open;
+                _ = AcceptLoopAsync(open);
+                Log.Opened(_logger, port, listener.Protocol, listener.Tenant.Slug);
+            }
+        }
+    }
+
+    private async Task AcceptLoopAsync(PortListener listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.Socket.AcceptAsync(_stopping.Token);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                return;
+            }
+
+            _ = ServeAsync(listener, client);
+        }
+    }
+
+    private async Task ServeAsync(PortListener listener, Socket client)
+    {
+        using (client)
+        {
+            if (!_store.Current.ByPort.TryGetValue(listener.Port, out var route) || client.RemoteEndPoint is not IPEndPoint remote)
+            {
+                return;
+            }
+
+            var tenant = route.Tenant;
+            if (_admission.TryAdmit(tenant, remote.Address, out var ticket) != RefusalReason.None)
+            {
+                return;
+            }
+
+            using (ticket)
+            {
+                SocketTuning.Apply(client, tenant.Config.Socket);
+                Stream stream = new NetworkStream(client, ownsSocket: false);
+                TlsFacts? facts = null;
+                try
+                {
+                    if (listener.Protocol == ConnectionProtocols.Tls)
+                    {
+                        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                        stream = ssl;
+                        var items = new Dictionary<object, object?>();
+                        var timeout = tenant.Config.Timeouts.HandshakeTimeoutSeconds > 0
+                            ? TimeSpan.FromSeconds(tenant.Config.Timeouts.HandshakeTimeoutSeconds)
+                            : HandshakeTimeoutFallback;
+                        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                        handshake.CancelAfter(timeout);
+                        await ssl.AuthenticateAsServerAsync(
+                            (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, info.ServerName, items)),
+                            null,
+                            handshake.Token);
+                        facts = TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
+                    }
+
+                    var transport = new StreamDuplexPipe(stream);
+                    await _pipeline.RunAsync(tenant, transport, remote, listener.Port, listener.Protocol, facts, _stopping.Token);
+                    await transport.CompleteAsync();
+                }
+                catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)
+                {
+                    _admission.CountRefusal(tenant.Slug, RefusalReason.TlsFailed);
+                    Log.HandshakeFailed(_logger, listener.Port, remote, ex.Message);
+                }
+                finally
+                {
+                    await stream.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    private sealed record PortListener(int Port, string Protocol, Socket Socket);
+
+    /// <summary>Pipes over a stream, with bounded buffers in both directions.</summary>
+    private sealed class StreamDuplexPipe(Stream stream) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, leaveOpen: true));
+
+        public PipeWriter Output { get; } = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+
+        public async Task CompleteAsync()
+        {
+            await Input.CompleteAsync();
+            await Output.CompleteAsync();
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 6101, Level = LogLevel.Information, Message = "Dedicated {Protocol} port {Port} opened for {Tenant}")]
+        public static partial void Opened(ILogger logger, int port, string protocol, string tenant);
+
+        [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Dedicated port {Port} closed")]
+        public static partial void Closed(ILogger logger, int port);
+
+        [LoggerMessage(EventId = 6103, Level = LogLevel.Error, Message = "Dedicated port {Port} for {Tenant} cannot be bound: {Error}")]
+        public static partial void BindFailed(ILogger logger, int port, string tenant, SocketError error);
+
+        [LoggerMessage(EventId = 6104, Level = LogLevel.Warning, Message = "Dedicated port {Port} of {Tenant} is outside this gateway's range; not opened")]
+        public static partial void OutOfRange(ILogger logger, int port, string tenant);
+
+        [LoggerMessage(EventId = 6105, Level = LogLevel.Debug, Message = "Dedicated port {Port}: connection from {Remote} failed: {Error}")]
+        public static partial void HandshakeFailed(ILogger logger, int port, IPEndPoint remote, string error);
+    }
+}

@@ -1,0 +1,261 @@
+using System.Buffers;
+using System.Net;
+using System.Net.WebSockets;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Platform.Contracts.Connections;
+using Platform.Gateway.Admission;
+using Platform.Gateway.Connections;
+using Platform.Gateway.Delivery;
+using Platform.Gateway.Hosting;
+using Platform.Gateway.Tenants;
+using Platform.Gateway.Tls;
+
+namespace Platform.Gateway.WebSockets;
+
+/// <summary>
+/// Serves ws and wss: resolves the tenant, admits from memory, applies the WebSocket policy, starts
+/// the delivery (a forward backend is connected before the 101), then pumps messages until either side ends.
+/// Every refusal is answered before the upgrade with an RFC 9457 body.
+/// </summary>
+internal sealed partial class WebSocketHandler(
+    TenantSnapshotStore store,
+    AdmissionController admission,
+    ConnectionRegistry registry,
+    GatewayNode node,
+    TimeProvider time,
+    ILogger<WebSocketHandler> logger)
+{
+    private const int InitialBuffer = 16 * 1024;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var tls = context.Features.Get<ITlsHandshakeFeature>();
+        var items = context.Features.Get<IConnectionItemsFeature>()?.Items;
+        var sni = tls?.HostName;
+        var snapshot = store.Current;
+        // Over TLS the tenant chosen by SNI during the handshake wins; take its current compiled form.
+        var tenant = items is not null && items.TryGetValue(TlsSelector.TenantKey, out var chosen) && chosen is TenantRuntime byTls
+            ? snapshot.ById.GetValueOrDefault(byTls.Id)
+            : TenantResolver.Resolve(snapshot, sni, context.Request.Host.Value, context.Request.Path, out _);
+        if (tenant is null)
+        {
+            admission.CountRefusal("", RefusalReason.UnknownTenant);
+            await Problem.WriteAsync(context, RefusalReason.UnknownTenant);
+            return;
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            admission.CountRefusal(tenant.Slug, RefusalReason.BadRequest);
+            await Problem.WriteAsync(context, RefusalReason.BadRequest);
+            return;
+        }
+
+        var remoteAddress = context.Connection.RemoteIpAddress ?? IPAddress.None;
+        var refusal = admission.TryAdmit(tenant, remoteAddress, out var ticket);
+        if (refusal != RefusalReason.None)
+        {
+            Log.Refused(logger, tenant.Slug, remoteAddress, refusal);
+            await Problem.WriteAsync(context, refusal);
+            return;
+        }
+
+        using (ticket)
+        {
+            var policy = tenant.WebSocket;
+            var origin = context.Request.Headers.Origin.ToString();
+            if (!policy.IsOriginAllowed(origin))
+            {
+                admission.CountRefusal(tenant.Slug, RefusalReason.OriginNotAllowed);
+                await Problem.WriteAsync(context, RefusalReason.OriginNotAllowed);
+                return;
+            }
+
+            IDelivery delivery;
+            try
+            {
+                delivery = await DeliveryFactory.CreateAsync(tenant, messageProtocol: true, context.RequestAborted);
+            }
+            catch (BackendUnreachableException ex)
+            {
+                admission.CountRefusal(tenant.Slug, RefusalReason.BackendUnreachable);
+                Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
+                await Problem.WriteAsync(context, RefusalReason.BackendUnreachable);
+                return;
+            }
+            catch (NotSupportedException)
+            {
+                await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Contracts.Problems.ErrorCodes.DeliveryUnavailable, "The tenant's delivery mode is not available on this gateway.");
+                return;
+            }
+
+            await using (delivery)
+            {
+                var subProtocol = policy.SelectSubProtocol(context.WebSockets.WebSocketRequestedProtocols);
+                var compression = policy.PerMessageDeflate
+                    && context.Request.Headers.SecWebSocketExtensions.ToString().Contains("permessage-deflate", StringComparison.OrdinalIgnoreCase);
+                var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+                {
+                    SubProtocol = subProtocol,
+                    KeepAliveInterval = policy.PingInterval,
+                    KeepAliveTimeout = policy.PingInterval > TimeSpan.Zero ? policy.PongTimeout : Timeout.InfiniteTimeSpan,
+                    DangerousEnableCompression = policy.PerMessageDeflate,
+                });
+
+                var protocol = tls is null ? ConnectionProtocols.Ws : ConnectionProtocols.Wss;
+                var connection = new WsConnection(
+                    node.NextConnectionId(),
+                    tenant,
+                    protocol,
+                    new IPEndPoint(remoteAddress, context.Connection.RemotePort),
+                    context.Connection.LocalPort,
+                    time,
+                    socket)
+                {
+                    Tls = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, sni, items ?? new Dictionary<object, object?>()),
+                    WebSocket = new WebSocketFacts(context.Request.Path.Value ?? "/", string.IsNullOrEmpty(origin) ? null : origin, subProtocol, context.Request.Host.Value, compression),
+                };
+
+                registry.Add(connection);
+                try
+                {
+                    await PumpAsync(connection, delivery, policy.MaxMessageSize);
+                }
+                finally
+                {
+                    registry.Remove(connection);
+                    connection.Dispose();
+                    socket.Dispose();
+                }
+            }
+        }
+    }
+
+    private async Task PumpAsync(WsConnection connection, IDelivery delivery, int maxMessageSize)
+    {
+        var socket = connection.Socket;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Aborted);
+        var backend = RunDeliveryAsync(connection, delivery, stop.Token);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBuffer, maxMessageSize + 1));
+        var count = 0;
+        try
+        {
+            while (true)
+            {
+                var result = await socket.ReceiveAsync(buffer.AsMemory(count), connection.Aborted);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    connection.RecordClose((int?)socket.CloseStatus ?? CloseCodes.Normal, socket.CloseStatusDescription);
+                    if (socket.State == WebSocketState.CloseReceived)
+                    {
+                        await connection.CloseAsync((int?)socket.CloseStatus ?? CloseCodes.Normal, socket.CloseStatusDescription);
+                    }
+
+                    break;
+                }
+
+                count += result.Count;
+                if (count > maxMessageSize)
+                {
+                    await connection.CloseAsync(CloseCodes.MessageTooBig, "message too big");
+                    await DrainUntilClosedAsync(socket, buffer, connection.Aborted);
+                    break;
+                }
+
+                if (!result.EndOfMessage)
+                {
+                    if (count == buffer.Length)
+                    {
+                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxMessageSize + 1));
+                        buffer.AsSpan(0, count).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+
+                    continue;
+                }
+
+                connection.CountIn(count, 1);
+                await delivery.OnClientMessageAsync(buffer.AsMemory(0, count), result.MessageType == WebSocketMessageType.Text, connection.Aborted);
+                count = 0;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            connection.RecordClose(CloseCodes.ClientClosed, "aborted");
+        }
+        catch (WebSocketException ex)
+        {
+            connection.RecordClose(CloseCodes.ClientClosed, ex.WebSocketErrorCode.ToString());
+        }
+        catch (IOException ex)
+        {
+            // The backend went away while a client message was being written to it.
+            connection.RecordClose(CloseCodes.InternalError, "backend write failed");
+            Log.BackendWriteFailed(logger, connection.Id, ex.Message);
+            await connection.CloseAsync(CloseCodes.InternalError, "backend closed");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            await stop.CancelAsync();
+            await backend;
+        }
+    }
+
+    private static async Task RunDeliveryAsync(WsConnection connection, IDelivery delivery, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        DeliveryEnd end;
+        try
+        {
+            end = await delivery.RunAsync(connection, cancellationToken);
+        }
+        catch (WebSocketException)
+        {
+            // The client side failed while a backend message was being sent; the receive loop sees it too.
+            return;
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        if (end == DeliveryEnd.DestinationClosed)
+        {
+            await connection.CloseAsync(CloseCodes.Normal, "backend closed");
+        }
+        else if (end == DeliveryEnd.DestinationFailed)
+        {
+            await connection.CloseAsync(CloseCodes.InternalError, "backend failed");
+        }
+    }
+
+    /// <summary>After sending a close, reads (and discards) until the client answers with its close.</summary>
+    private static async Task DrainUntilClosedAsync(WebSocket socket, byte[] buffer, CancellationToken cancellationToken)
+    {
+        while (socket.State == WebSocketState.CloseSent)
+        {
+            var result = await socket.ReceiveAsync(buffer.AsMemory(), cancellationToken);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return;
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 5001, Level = LogLevel.Debug, Message = "WebSocket for {Tenant} from {Remote} refused: {Reason}")]
+        public static partial void Refused(ILogger logger, string tenant, IPAddress remote, RefusalReason reason);
+
+        [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Tenant {Tenant}: backend {Target} unreachable: {Reason}")]
+        public static partial void BackendUnreachable(ILogger logger, string tenant, string target, string reason);
+
+        [LoggerMessage(EventId = 5003, Level = LogLevel.Debug, Message = "Connection {Id}: backend write failed: {Error}")]
+        public static partial void BackendWriteFailed(ILogger logger, string id, string error);
+    }
+}

@@ -1,0 +1,120 @@
+using System.Net;
+using Platform.Contracts.Config;
+using Platform.Gateway.Admission;
+using Platform.Gateway.Tests.Support;
+
+namespace Platform.Gateway.Tests.Admission;
+
+public sealed class AdmissionControllerTests
+{
+    private static readonly IPAddress Client = IPAddress.Parse("127.0.0.2");
+
+    private static TenantConfig Config(string allowed = "*", string blocked = "", int max = 1000, int perSecond = 0, int perClient = 0) => new()
+    {
+        Access = new AccessConfig { AllowedClients = allowed, BlockedClients = blocked },
+        Limits = new LimitsConfig { MaxConnections = max, ConnectionsPerSecond = perSecond, MaxConnectionsPerClient = perClient },
+    };
+
+    [Fact]
+    public async Task TryAdmit_BlockedAndAllowed_BlockedWins()
+    {
+        using var rig = new AdmissionRig();
+        var (tenant, _) = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(allowed: "127.0.0.0/8", blocked: "127.0.0.2"))))[0] is var t ? (t, 0) : default;
+
+        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, Client, out var ticket));
+        Assert.Null(ticket);
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, IPAddress.Parse("127.0.0.3"), out ticket));
+        ticket!.Dispose();
+        Assert.Equal(1, rig.RefusalCount("acme", "blocked"));
+    }
+
+    [Fact]
+    public async Task TryAdmit_NotInAllowedList_Refused()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(allowed: "10.0.0.0/8"))))[0];
+
+        Assert.Equal(RefusalReason.NotAllowed, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(1, rig.RefusalCount("acme", "not_allowed"));
+    }
+
+    [Fact]
+    public async Task TryAdmit_HostNameEntry_MatchesOnceResolved()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(blocked: "*.bad.example"))))[0];
+        rig.Names.Set(Client, ["device.bad.example"]);
+
+        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, Client, out _));
+    }
+
+    [Fact]
+    public async Task TryAdmit_Suspended_Refused()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", status: "suspended")))[0];
+
+        Assert.Equal(RefusalReason.Suspended, rig.Controller.TryAdmit(tenant, Client, out _));
+    }
+
+    [Fact]
+    public async Task TryAdmit_Draining_Refused()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme")))[0];
+        rig.Drain.Begin(null);
+
+        Assert.Equal(RefusalReason.Draining, rig.Controller.TryAdmit(tenant, Client, out _));
+    }
+
+    [Fact]
+    public async Task TryAdmit_RateExceeded_RefusedUntilTokensRefill()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(perSecond: 2))))[0];
+
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.RateLimited, rig.Controller.TryAdmit(tenant, Client, out _));
+        rig.Time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(1, rig.RefusalCount("acme", "rate_limited"));
+    }
+
+    [Fact]
+    public async Task TryAdmit_PerClientCap_CountsOpenConnectionsPerAddress()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(perClient: 2))))[0];
+
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out var first));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, IPAddress.Parse("127.0.0.3"), out _));
+        first!.Dispose();
+        first.Dispose();
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, Client, out _));
+    }
+
+    [Fact]
+    public async Task TryAdmit_MaxConnections_NeverExceededAndSlotReturnsOnDispose()
+    {
+        using var rig = new AdmissionRig(batch: 16);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(max: 3))))[0];
+
+        var tickets = new List<AdmissionTicket>();
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out var ticket));
+            tickets.Add(ticket!);
+        }
+
+        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, Client, out _));
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, Client, out _));
+        tickets[0].Dispose();
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(2, rig.RefusalCount("acme", "max_connections"));
+    }
+}

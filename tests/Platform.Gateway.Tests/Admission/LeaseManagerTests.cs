@@ -1,0 +1,104 @@
+using Platform.Contracts.Config;
+using Platform.Gateway.Tests.Support;
+
+namespace Platform.Gateway.Tests.Admission;
+
+public sealed class LeaseManagerTests
+{
+    private static TenantConfig Max(int max) => new() { Limits = new LimitsConfig { MaxConnections = max } };
+
+    [Fact]
+    public async Task SyncOnceAsync_NewTenant_AsksForOneBatchCappedByMax()
+    {
+        using var rig = new AdmissionRig(batch: 4);
+        var big = (await rig.PublishAsync(TestTenants.Snapshot("big", Max(100)), TestTenants.Snapshot("small", Max(2))))[0];
+
+        Assert.Equal((4, 0), rig.Leases.Get(big.Id));
+        Assert.Equal(2, rig.Leases.Get(rig.Store.Current.BySlug["small"].Id).Held);
+    }
+
+    [Fact]
+    public async Task TryAcquire_BelowLowWatermark_NextSyncTopsUp()
+    {
+        using var rig = new AdmissionRig(batch: 4);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Max(100))))[0];
+
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        Assert.Equal((7, 3), rig.Leases.Get(tenant.Id));
+        Assert.Equal(7, rig.Authority.Held(tenant.Id, "gw-a"));
+    }
+
+    [Fact]
+    public async Task Release_ManyUnused_GivesSlotsBack()
+    {
+        using var rig = new AdmissionRig(batch: 2);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Max(100))))[0];
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.True(rig.Leases.TryAcquire(tenant.Id));
+            await rig.Leases.SyncOnceAsync(CancellationToken.None);
+        }
+
+        for (var i = 0; i < 6; i++)
+        {
+            rig.Leases.Release(tenant.Id);
+        }
+
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        Assert.Equal((2, 0), rig.Leases.Get(tenant.Id));
+        Assert.Equal(2, rig.Authority.Held(tenant.Id, "gw-a"));
+    }
+
+    [Fact]
+    public async Task TryAcquire_TwoGateways_SumNeverExceedsMax()
+    {
+        var authority = new FakeLeaseAuthority();
+        using var a = new AdmissionRig(authority, "gw-a", batch: 4);
+        using var b = new AdmissionRig(authority, "gw-b", batch: 4);
+        var snapshot = TestTenants.Snapshot("acme", Max(5));
+        var tenant = (await a.PublishAsync(snapshot))[0];
+        await b.PublishAsync(snapshot);
+
+        var admitted = 0;
+        for (var round = 0; round < 5; round++)
+        {
+            while (a.Leases.TryAcquire(tenant.Id))
+            {
+                admitted++;
+            }
+
+            while (b.Leases.TryAcquire(tenant.Id))
+            {
+                admitted++;
+            }
+
+            await a.Leases.SyncOnceAsync(CancellationToken.None);
+            await b.Leases.SyncOnceAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(5, admitted);
+        Assert.True(authority.Held(tenant.Id, "gw-a") + authority.Held(tenant.Id, "gw-b") <= 5);
+    }
+
+    [Fact]
+    public async Task SyncOnceAsync_SiloDown_KeepsHeldSlots()
+    {
+        using var rig = new AdmissionRig(batch: 4);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Max(100))))[0];
+        rig.Authority.Unavailable = true;
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => rig.Leases.SyncOnceAsync(CancellationToken.None));
+
+        Assert.Equal((4, 3), rig.Leases.Get(tenant.Id));
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        Assert.False(rig.Leases.TryAcquire(tenant.Id));
+    }
+}

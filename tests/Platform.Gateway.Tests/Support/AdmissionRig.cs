@@ -1,0 +1,111 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Internal;
+using Platform.Gateway.Admission;
+using Platform.Gateway.Hosting;
+using Platform.Gateway.Tenants;
+using Platform.Testing;
+
+namespace Platform.Gateway.Tests.Support;
+
+/// <summary>Admission with its real collaborators, a fake clock and an in-memory lease authority.</summary>
+internal sealed class AdmissionRig : IDisposable
+{
+    private readonly ServiceProvider _services;
+    private readonly MeterListener _listener = new();
+    private readonly Lock _lock = new();
+
+    public AdmissionRig(FakeLeaseAuthority? authority = null, string gatewayId = "gw-a", int batch = 4)
+    {
+        Authority = authority ?? new FakeLeaseAuthority();
+        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var options = Options.Create(new GatewayOptions { ClusterSecret = new string('s', 32), LeaseBatch = batch, PlatformDomain = "platform.test" });
+        Store = new TenantSnapshotStore(TestTenants.Compiler(), NullLogger<TenantSnapshotStore>.Instance);
+        LeaseClient = new FakeLeaseClient(Authority, gatewayId);
+        Leases = new LeaseManager(LeaseClient, Store, options, NullLogger<LeaseManager>.Instance);
+        Metrics = new GatewayMetrics(_services.GetRequiredService<IMeterFactory>());
+        Drain = new DrainState();
+        Names = new ReverseDnsCache(Time, NullLogger<ReverseDnsCache>.Instance);
+        Controller = new AdmissionController(Leases, Drain, Names, Metrics, Time);
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == GatewayMetrics.MeterName && instrument.Name == "platform.gateway.refusals")
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            string? tenant = null, reason = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "tenant")
+                {
+                    tenant = tag.Value as string;
+                }
+                else if (tag.Key == "reason")
+                {
+                    reason = tag.Value as string;
+                }
+            }
+
+            lock (_lock)
+            {
+                var key = $"{tenant}/{reason}";
+                Refusals[key] = Refusals.GetValueOrDefault(key) + value;
+            }
+        });
+        _listener.Start();
+    }
+
+    public ManualTimeProvider Time { get; } = new();
+
+    public FakeLeaseAuthority Authority { get; }
+
+    public FakeLeaseClient LeaseClient { get; }
+
+    public TenantSnapshotStore Store { get; }
+
+    public LeaseManager Leases { get; }
+
+    public GatewayMetrics Metrics { get; }
+
+    public DrainState Drain { get; }
+
+    public ReverseDnsCache Names { get; }
+
+    public AdmissionController Controller { get; }
+
+    public Dictionary<string, long> Refusals { get; } = [];
+
+    /// <summary>Publishes tenants, sets their MaxConnections at the authority, and syncs leases once.</summary>
+    public async Task<TenantRuntime[]> PublishAsync(params TenantSnapshot[] tenants)
+    {
+        foreach (var tenant in tenants)
+        {
+            Authority.Max[tenant.Id] = tenant.Config.Limits.MaxConnections;
+        }
+
+        var snapshot = Store.Apply(new ConfigWatchResponse(tenants.Max(t => t.Revision) + Store.Current.Revision, true, tenants, []));
+        await Leases.SyncOnceAsync(CancellationToken.None);
+        return tenants.Select(t => snapshot.ById[t.Id]).ToArray();
+    }
+
+    public long RefusalCount(string tenant, string reason)
+    {
+        lock (_lock)
+        {
+            return Refusals.GetValueOrDefault($"{tenant}/{reason}");
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        Leases.Dispose();
+        Metrics.Dispose();
+        _services.Dispose();
+    }
+}

@@ -1,0 +1,81 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Platform.Contracts;
+using Platform.Contracts.Config;
+using Platform.Contracts.Connections;
+using Platform.Contracts.Tenants;
+using Platform.Testing;
+
+namespace Platform.Gateway.Tests.Support;
+
+/// <summary>A real silo on a real port over a fresh PostgreSQL database, with tenant helpers.</summary>
+internal sealed class SiloFixture : IAsyncDisposable
+{
+    private SiloFixture(TestDatabase database, SiloApp silo)
+    {
+        Database = database;
+        Silo = silo;
+        Operator = silo.OperatorClient();
+        Operator.BaseAddress = silo.BaseAddress;
+    }
+
+    public TestDatabase Database { get; }
+
+    public SiloApp Silo { get; }
+
+    public HttpClient Operator { get; }
+
+    public Uri Url => Silo.BaseAddress;
+
+    public string ClusterSecret => Silo.ClusterSecret;
+
+    public static async Task<SiloFixture> StartAsync()
+    {
+        var database = await TestDatabase.CreateAsync();
+        var silo = new SiloApp(database, new Dictionary<string, string?>
+        {
+            ["Platform:HeartbeatIntervalSeconds"] = "1",
+            ["Platform:HeartbeatTimeoutSeconds"] = "5",
+        }, useKestrel: true);
+        _ = silo.BaseAddress;
+        return new SiloFixture(database, silo);
+    }
+
+    public Task<TestGateway> StartGatewayAsync(string? stateDirectory = null, TimeProvider? time = null, IDictionary<string, string?>? settings = null) =>
+        TestGateway.StartAsync(Url, ClusterSecret, stateDirectory, time, settings);
+
+    public async Task<TenantResponse> CreateTenantAsync(string slug, TenantConfig? config = null)
+    {
+        var body = JsonSerializer.Serialize(new CreateTenantRequest(slug, $"Tenant {slug}", config), PlatformJson.Options);
+        using var response = await Operator.PostAsync(new Uri("/v1/tenants", UriKind.Relative), new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        return (await response.Content.ReadFromJsonAsync<TenantResponse>(PlatformJson.Options))!;
+    }
+
+    /// <summary>Polls the directory until a connection matching <paramref name="predicate"/> is listed.</summary>
+    public async Task<ConnectionResponse> WaitForConnectionAsync(string slug, Func<ConnectionResponse, bool> predicate, string state = "open")
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            var page = await Operator.GetFromJsonAsync<Page<ConnectionResponse>>(
+                new Uri($"/v1/tenants/{slug}/connections?state={state}", UriKind.Relative), PlatformJson.Options, limit.Token);
+            var match = page!.Items.FirstOrDefault(predicate);
+            if (match is not null)
+            {
+                return match;
+            }
+
+            await Task.Delay(50, limit.Token);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Operator.Dispose();
+        await Silo.DisposeAsync();
+        await Database.DisposeAsync();
+    }
+}

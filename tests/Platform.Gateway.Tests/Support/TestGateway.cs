@@ -1,0 +1,164 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Platform.Gateway.Connections;
+using Platform.Gateway.Hosting;
+using Platform.Gateway.Silo;
+using Platform.Gateway.Tenants;
+
+namespace Platform.Gateway.Tests.Support;
+
+/// <summary>A real gateway process in-process: real Kestrel listeners on free loopback ports.</summary>
+internal sealed class TestGateway : IAsyncDisposable
+{
+    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(20);
+    private readonly WebApplication _app;
+    private readonly bool _ownsState;
+
+    private TestGateway(WebApplication app, string stateDirectory, bool ownsState)
+    {
+        _app = app;
+        StateDirectory = stateDirectory;
+        _ownsState = ownsState;
+    }
+
+    public string StateDirectory { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public GatewayListeners Listeners => Services.GetRequiredService<GatewayListeners>();
+
+    public TenantSnapshotStore Store => Services.GetRequiredService<TenantSnapshotStore>();
+
+    public ConnectionRegistry Registry => Services.GetRequiredService<ConnectionRegistry>();
+
+    public string NodeId => Services.GetRequiredService<GatewayNode>().NodeId;
+
+    public IPEndPoint WsEndPoint => new(IPAddress.Loopback, Listeners.WsPort);
+
+    public IPEndPoint WssEndPoint => new(IPAddress.Loopback, Listeners.WssPort);
+
+    public IPEndPoint TlsEndPoint => new(IPAddress.Loopback, Listeners.TlsPort);
+
+    public Uri WsUri(string slug, string path = "") => new($"ws://127.0.0.1:{Listeners.WsPort}/t/{slug}/{path}");
+
+    public Uri InternalUri => new(Listeners.InternalUrl);
+
+    public static async Task<TestGateway> StartAsync(
+        Uri siloUrl,
+        string clusterSecret,
+        string? stateDirectory = null,
+        TimeProvider? time = null,
+        IDictionary<string, string?>? settings = null)
+    {
+        var ownsState = stateDirectory is null;
+        stateDirectory ??= Directory.CreateTempSubdirectory("gw-test-").FullName;
+        var values = new Dictionary<string, string?>
+        {
+            ["Platform:SiloUrl"] = siloUrl.ToString(),
+            ["Platform:ClusterSecret"] = clusterSecret,
+            ["Platform:NodeName"] = "gwtest",
+            ["Platform:PlatformDomain"] = "platform.test",
+            ["Platform:ListenAddress"] = "127.0.0.1",
+            ["Platform:WsPort"] = "0",
+            ["Platform:WssPort"] = "0",
+            ["Platform:TlsPort"] = "0",
+            ["Platform:InternalPort"] = "0",
+            ["Platform:StateDirectory"] = stateDirectory,
+            ["Platform:LeaseSyncMilliseconds"] = "100",
+            ["Platform:EventFlushMilliseconds"] = "100",
+            ["Platform:CounterReportSeconds"] = "1",
+            ["Platform:ConfigWaitSeconds"] = "2",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        var app = GatewayHost.Build([], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(values);
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            if (time is not null)
+            {
+                builder.Services.AddSingleton(time);
+            }
+        });
+        await app.StartAsync();
+        return new TestGateway(app, stateDirectory, ownsState);
+    }
+
+    /// <summary>Waits until the live snapshot satisfies <paramref name="condition"/>.</summary>
+    public async Task<GatewaySnapshot> WaitForSnapshotAsync(Func<GatewaySnapshot, bool> condition)
+    {
+        var changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChanged(GatewaySnapshot previous, GatewaySnapshot next) => changed.TrySetResult();
+        using var limit = new CancellationTokenSource(WaitLimit);
+        while (true)
+        {
+            Store.Changed += OnChanged;
+            try
+            {
+                var current = Store.Current;
+                if (condition(current))
+                {
+                    return current;
+                }
+
+                await changed.Task.WaitAsync(limit.Token);
+                changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            finally
+            {
+                Store.Changed -= OnChanged;
+            }
+        }
+    }
+
+    /// <summary>Waits until the tenant is in the snapshot and, when it is active, its first slots are leased.</summary>
+    public async Task<GatewaySnapshot> WaitForTenantAsync(string slug)
+    {
+        var snapshot = await WaitForSnapshotAsync(s => s.BySlug.ContainsKey(slug));
+        var tenant = snapshot.BySlug[slug];
+        if (!tenant.Suspended)
+        {
+            await WaitForLeaseAsync(tenant.Id, 1);
+        }
+
+        return snapshot;
+    }
+
+    /// <summary>Waits until the node has registered with the silo.</summary>
+    public async Task WaitRegisteredAsync()
+    {
+        var registration = Services.GetRequiredService<GatewayRegistration>();
+        using var limit = new CancellationTokenSource(WaitLimit);
+        while (!registration.Registered)
+        {
+            await Task.Delay(20, limit.Token);
+        }
+    }
+
+    /// <summary>Waits until the lease for a tenant holds at least <paramref name="slots"/>.</summary>
+    public async Task WaitForLeaseAsync(Guid tenantId, int slots)
+    {
+        var leases = Services.GetRequiredService<Platform.Gateway.Admission.LeaseManager>();
+        using var limit = new CancellationTokenSource(WaitLimit);
+        while (leases.Get(tenantId).Held < slots)
+        {
+            await Task.Delay(20, limit.Token);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        if (_ownsState)
+        {
+            Directory.Delete(StateDirectory, recursive: true);
+        }
+    }
+}

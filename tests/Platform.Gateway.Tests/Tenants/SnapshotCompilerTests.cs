@@ -1,0 +1,80 @@
+using Platform.Contracts.Config;
+using Platform.Contracts.Internal;
+using Platform.Gateway.Tenants;
+using Platform.Gateway.Tests.Support;
+
+namespace Platform.Gateway.Tests.Tenants;
+
+public sealed class SnapshotCompilerTests
+{
+    [Fact]
+    public void Apply_Full_IndexesBySlugHostAndPort()
+    {
+        var tenant = TestTenants.Snapshot("acme", ports: [new DedicatedPortSnapshot(20001, "tcp")]);
+        var snapshot = TestTenants.Compiler().Apply(GatewaySnapshot.Empty, new ConfigWatchResponse(3, true, [tenant], []));
+
+        Assert.Equal(3, snapshot.Revision);
+        Assert.Same(snapshot.BySlug["acme"], snapshot.ByHost("ACME.platform.test"));
+        Assert.Equal("acme", snapshot.ByPort[20001].Tenant.Slug);
+    }
+
+    [Fact]
+    public void Apply_Incremental_KeepsUnchangedTenantsAndRemovesDeleted()
+    {
+        var compiler = TestTenants.Compiler();
+        var a = TestTenants.Snapshot("a");
+        var b = TestTenants.Snapshot("b");
+        var first = compiler.Apply(GatewaySnapshot.Empty, new ConfigWatchResponse(2, true, [a, b], []));
+        var c = TestTenants.Snapshot("c", revision: 3);
+
+        var second = compiler.Apply(first, new ConfigWatchResponse(3, false, [c], [b.Id]));
+
+        Assert.Same(first.BySlug["a"], second.BySlug["a"]);
+        Assert.False(second.BySlug.ContainsKey("b"));
+        Assert.True(second.BySlug.ContainsKey("c"));
+        Assert.Equal(3, second.Revision);
+    }
+
+    [Fact]
+    public void Apply_InvalidUpdate_PreviousTenantStaysLive()
+    {
+        var compiler = TestTenants.Compiler();
+        var id = Guid.NewGuid();
+        var good = TestTenants.Snapshot("acme", id: id, config: new TenantConfig { Limits = new LimitsConfig { MaxConnections = 5 } });
+        var first = compiler.Apply(GatewaySnapshot.Empty, new ConfigWatchResponse(1, true, [good], []));
+        var bad = TestTenants.Snapshot("acme", id: id, revision: 2, config: new TenantConfig { Limits = new LimitsConfig { MaxConnections = -1 } });
+
+        var second = compiler.Apply(first, new ConfigWatchResponse(2, false, [bad], []));
+
+        Assert.Equal(5, second.ById[id].Config.Limits.MaxConnections);
+        Assert.Equal(2, second.Revision);
+    }
+
+    [Fact]
+    public void TryCompile_Certificates_IndexedByHostWithCachedContext()
+    {
+        var material = TestCertificates.ServerMaterial("acme.platform.test", "*.devices.acme.example");
+        var tenant = TestTenants.Compile(TestTenants.Snapshot("acme", certificates: [material]));
+
+        Assert.Null(tenant.TlsError);
+        var exact = tenant.CertificateFor("acme.platform.test");
+        Assert.NotNull(exact);
+        Assert.Same(exact, tenant.CertificateFor("d1.devices.acme.example"));
+        Assert.NotNull(exact!.Context);
+    }
+
+    [Fact]
+    public void TryCompile_BrokenCertificate_OnlyThatTenantLosesTls()
+    {
+        var good = TestCertificates.ServerMaterial("good.platform.test");
+        var broken = good with { Id = Guid.NewGuid(), HostNames = ["bad.platform.test"], PrivateKeyPem = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----" };
+        var snapshot = TestTenants.Compiler().Apply(GatewaySnapshot.Empty, new ConfigWatchResponse(1, true, [
+            TestTenants.Snapshot("good", certificates: [good]),
+            TestTenants.Snapshot("bad", certificates: [broken]),
+        ], []));
+
+        Assert.NotNull(snapshot.BySlug["good"].CertificateFor("good.platform.test"));
+        Assert.Null(snapshot.BySlug["bad"].CertificateFor("bad.platform.test"));
+        Assert.NotNull(snapshot.BySlug["bad"].TlsError);
+    }
+}
