@@ -176,6 +176,19 @@ else
   esac
 fi
 
+# The first portal operator: created once, its password printed only then (it is stored hashed).
+operator_password=""
+if [[ " ${apps[*]} " == *" admin-web/Platform.AdminWeb "* ]]; then
+  candidate=$(head -c 18 /dev/urandom | base64)
+  status=$(curl -sS -o "$logs/operator.json" -w '%{http_code}' "${auth[@]}" -H 'Content-Type: application/json' \
+    -d "{\"userName\":\"admin\",\"password\":\"$candidate\"}" "$silo_url/v1/operators")
+  case "$status" in
+    201) operator_password=$candidate; log "portal operator 'admin' created" ;;
+    409) log "portal operator 'admin' exists (its password was printed on the first run)" ;;
+    *) cat "$logs/operator.json" >&2; die "creating the portal operator failed with HTTP $status" ;;
+  esac
+fi
+
 shared_env=("Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$PLATFORM_CLUSTER_SECRET")
 if [[ " ${apps[*]} " == *" gateway/Platform.Gateway "* ]]; then
   start_app gateway gateway/Platform.Gateway "${shared_env[@]}"
@@ -195,6 +208,9 @@ Platform is running. Ctrl-C stops it; data stays in $data_dir.
 INFO
 if [[ " ${names[*]} " == *" portal "* ]]; then
   printf '  admin portal      %s\n' "$portal_url"
+  if [ -n "$operator_password" ]; then
+    printf '  portal sign-in    admin / %s   (shown once; stored hashed)\n' "$operator_password"
+  fi
 else
   printf '  admin portal      (not in this checkout)\n'
 fi
@@ -202,7 +218,6 @@ if [[ " ${names[*]} " == *" gateway "* ]]; then
   cat <<INFO
   gateway ws / wss  ws://127.0.0.1:8080  wss://127.0.0.1:8443
   gateway TLS       127.0.0.1:7443 (SNI routed)
-  gateway DTLS      127.0.0.1:5684/udp
   gateway internal  http://127.0.0.1:5090
 INFO
 else

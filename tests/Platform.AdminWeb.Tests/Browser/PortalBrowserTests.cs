@@ -12,7 +12,7 @@ public sealed class PortalBrowserTests
 {
     private const string ChromiumPath = "/usr/bin/chromium";
 
-    [Fact(Skip = "Blocked by two silo defects on main: GET /v1/tenants/{slug}/certificates fails to map text[] rows (fixed on the secrets branch), and PUT /v1/tenants/{slug}/config answers 500 with SocketException 95 here. Remove the skip once both are merged.")]
+    [Fact]
     public async Task Portal_SignInCreateTenantUploadCertificateEditAccessLists_Works()
     {
         Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install -y chromium (infra/test.sh does).");
@@ -32,9 +32,10 @@ public sealed class PortalBrowserTests
         var scriptErrors = new List<string>();
         page.Console += (_, message) =>
         {
-            if (message.Type == "error")
+            // A configuration save with field errors answers 400 on purpose; the browser logs that status.
+            if (message.Type == "error" && !(message.Location.Contains("handler=Save", StringComparison.Ordinal) && message.Text.Contains("status of 400", StringComparison.Ordinal)))
             {
-                scriptErrors.Add(message.Text);
+                scriptErrors.Add($"{message.Location}: {message.Text}");
             }
         };
 
@@ -115,7 +116,7 @@ public sealed class PortalBrowserTests
         await page.SetViewportSizeAsync(390, 844);
         await page.GotoAsync(baseUrl + "/Tenants/acme/Credentials");
         await Screenshot(page, "10-narrow-screen");
-        Assert.Empty(scriptErrors);
+        Assert.True(scriptErrors.Count == 0, string.Join("\n", scriptErrors));
     }
 
     private static string CreateCertificatePem(string hostName)
