@@ -30,7 +30,8 @@ public sealed class ApiKeysApiTests
         Assert.StartsWith($"tk_{created.Key.Id:N}_", created.Secret, StringComparison.Ordinal);
         Assert.StartsWith(created.Key.Prefix, created.Secret, StringComparison.Ordinal);
         Assert.Null(created.Key.RevokedAt);
-        var secretPart = created.Secret[(created.Secret.LastIndexOf('_') + 1)..];
+        // The secret is base64url, which may itself contain '_': it starts after the fixed-width "tk_{id:N}_" prefix.
+        var secretPart = created.Secret[$"tk_{created.Key.Id:N}_".Length..];
         await using var dataSource = database.CreateDataSource();
         await using var connection = await dataSource.OpenConnectionAsync();
         var row = await connection.QuerySingleAsync<(Guid TenantId, string Name, string Prefix, byte[] Hash)>(

@@ -117,7 +117,7 @@ public sealed class SecretResponsesTests
 
             foreach (var key in keys)
             {
-                var secretPart = key.Secret[(key.Secret.LastIndexOf('_') + 1)..];
+                var secretPart = key.Secret[$"tk_{key.Key.Id:N}_".Length..];
                 var isCreation = response.Body.Contains($"\"id\":\"{key.Key.Id}\"", StringComparison.Ordinal) && response.Request.StartsWith("POST", StringComparison.Ordinal)
                     && response.Request.EndsWith("/api-keys", StringComparison.Ordinal);
                 Assert.Equal(isCreation, response.Body.Contains(secretPart, StringComparison.Ordinal));
