@@ -3,8 +3,8 @@ using Npgsql;
 using Platform.Contracts.ApiKeys;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
 using Platform.Silo.Audit;
-using Platform.Silo.Certificates;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -65,11 +65,13 @@ internal static partial class ApiKeysApi
     }
 
     private static async Task<Results<Ok<Page<ApiKeyResponse>>, ProblemHttpResult>> ListAsync(
-        string slug, int? offset, int? limit, HttpContext context, NpgsqlDataSource dataSource)
+        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource)
     {
-        if (ListPaging.Validate(offset, limit, out var from, out var count) is { } invalid)
+        var pagingErrors = new List<FieldError>();
+        var (from, count) = Paging.Parse(offset, limit, pagingErrors);
+        if (pagingErrors.Count > 0)
         {
-            return invalid;
+            return ProblemResults.Validation(pagingErrors);
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);

@@ -5,6 +5,7 @@ using Npgsql;
 using Platform.Contracts.Audit;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;

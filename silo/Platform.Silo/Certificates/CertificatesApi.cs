@@ -4,6 +4,7 @@ using Npgsql;
 using Platform.Contracts.Certificates;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
 using Platform.Silo.Problems;
@@ -91,11 +92,13 @@ internal static partial class CertificatesApi
     }
 
     private static async Task<Results<Ok<Page<CertificateResponse>>, ProblemHttpResult>> ListAsync(
-        string slug, int? offset, int? limit, HttpContext context, NpgsqlDataSource dataSource)
+        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource)
     {
-        if (ListPaging.Validate(offset, limit, out var from, out var count) is { } invalid)
+        var pagingErrors = new List<FieldError>();
+        var (from, count) = Paging.Parse(offset, limit, pagingErrors);
+        if (pagingErrors.Count > 0)
         {
-            return invalid;
+            return ProblemResults.Validation(pagingErrors);
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);

@@ -5,6 +5,7 @@ using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Gateways;
 using Platform.Silo.Problems;
@@ -16,8 +17,6 @@ namespace Platform.Silo.Connections;
 /// <summary>A tenant's connections: the directory, and commands routed to the owning gateway.</summary>
 internal static class ConnectionsApi
 {
-    private const int DefaultLimit = 100;
-    private const int MaxLimit = 1000;
     private static readonly string[] Protocols =
         [ConnectionProtocols.Tcp, ConnectionProtocols.Tls, ConnectionProtocols.Ws, ConnectionProtocols.Wss, ConnectionProtocols.Dtls];
 
@@ -35,7 +34,7 @@ internal static class ConnectionsApi
     private static async Task<Results<Ok<Page<ConnectionResponse>>, ProblemHttpResult>> ListAsync(
         string slug, HttpContext context, NpgsqlDataSource dataSource, ConnectionDirectory directory,
         [FromQuery] string? state, [FromQuery] string? protocol, [FromQuery] string? remoteAddress, [FromQuery] string? gateway,
-        [FromQuery] int? offset, [FromQuery] int? limit)
+        [FromQuery] string? offset, [FromQuery] string? limit)
     {
         var errors = new List<FieldError>();
         state ??= ConnectionDirectory.StateOpen;
@@ -49,15 +48,7 @@ internal static class ConnectionsApi
             errors.Add(new("protocol", FieldErrorCodes.InvalidChoice, $"One of {string.Join(", ", Protocols)}."));
         }
 
-        if (offset is < 0)
-        {
-            errors.Add(new("offset", FieldErrorCodes.OutOfRange, "Must not be negative."));
-        }
-
-        if (limit is < 1 or > MaxLimit)
-        {
-            errors.Add(new("limit", FieldErrorCodes.OutOfRange, $"Must be between 1 and {MaxLimit}."));
-        }
+        var (from, count) = Paging.Parse(offset, limit, errors);
 
         if (errors.Count > 0)
         {
@@ -70,7 +61,7 @@ internal static class ConnectionsApi
             return ProblemResults.NotFound($"Tenant '{slug}'");
         }
 
-        var query = new ConnectionQuery(state, protocol, NullIfEmpty(remoteAddress), NullIfEmpty(gateway), offset ?? 0, limit ?? DefaultLimit);
+        var query = new ConnectionQuery(state, protocol, NullIfEmpty(remoteAddress), NullIfEmpty(gateway), from, count);
         return TypedResults.Ok(await directory.ListAsync(tenant.Id, query, context.RequestAborted));
     }
 

@@ -4,6 +4,7 @@ using Npgsql;
 using Platform.Contracts.Config;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
 using Platform.Silo.Problems;

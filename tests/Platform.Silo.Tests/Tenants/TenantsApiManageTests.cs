@@ -29,7 +29,7 @@ public sealed class TenantsApiManageTests
         Assert.Equal(["echo"], last.Items.Select(t => t.Slug));
         Assert.All(new[] { first, second, last }, p => Assert.Equal(5, p.Total));
         Assert.Equal((2, 2), (second.Offset, second.Limit));
-        Assert.Equal(50, all.Limit);
+        Assert.Equal(Platform.Silo.Api.Paging.DefaultLimit, all.Limit);
         Assert.Equal(5, all.Items.Count);
         Assert.Equal(["alpha.platform.test"], all.Items[0].HostNames);
     }
@@ -69,7 +69,7 @@ public sealed class TenantsApiManageTests
 
     [Theory]
     [InlineData("limit=0", "limit")]
-    [InlineData("limit=201", "limit")]
+    [InlineData("limit=1001", "limit")]
     [InlineData("limit=abc", "limit")]
     [InlineData("limit=-1", "limit")]
     [InlineData("offset=-1", "offset")]

@@ -1,16 +1,17 @@
 using System.Globalization;
 using Platform.Contracts.Problems;
 
-namespace Platform.Silo.Tenants;
+namespace Platform.Silo.Api;
 
 /// <summary>
-/// The <c>offset</c> and <c>limit</c> query parameters of list endpoints. They are bound as text so a bad
-/// value is reported as a validation failure naming the parameter rather than a generic binding error.
+/// The <c>offset</c> and <c>limit</c> query parameters of every list endpoint, with one default and one
+/// maximum across the API. They are bound as text so a bad value is reported as a validation failure
+/// naming the parameter rather than a generic binding error.
 /// </summary>
 internal static class Paging
 {
-    public const int DefaultLimit = 50;
-    public const int MaxLimit = 200;
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 1000;
     public const int MaxFilterLength = 200;
 
     public static (int Offset, int Limit) Parse(string? offset, string? limit, List<FieldError> errors)
