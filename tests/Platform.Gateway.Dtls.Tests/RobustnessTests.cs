@@ -73,15 +73,25 @@ public sealed class RobustnessTests
             client.SendRaw(junk);
         }
 
-        // A replayed genuine record is dropped by the replay window.
-        client.Send([42]);
-        var echoed = await client.ReceiveAsync();
+        // UDP may drop datagrams when the burst above overflows the socket buffer, so the first genuine
+        // datagram is retried like any datagram protocol would; what counts is that the session still works.
+        byte[]? echoed = null;
+        for (var attempt = 0; attempt < 5 && echoed is null; attempt++)
+        {
+            client.Send([42]);
+            echoed = await client.ReceiveAsync(TimeSpan.FromSeconds(2));
+        }
+
         Assert.True(echoed is [42], $"no echo; sessions {server.SessionCount}; log:\n{logger}");
+
+        // A replayed genuine record is dropped by the replay window: only [43] arrives after it.
+        var before = handler.Received.Count;
         client.SendRaw(client.Sent[^1]);
         client.Send([43]);
         Assert.Equal([43], await client.ReceiveAsync());
         Assert.Equal(1, server.SessionCount);
-        Assert.Equal(2, handler.Received.Count);
+        Assert.Equal(before + 1, handler.Received.Count);
+        Assert.Equal([43], handler.Received.Last().Data);
         Assert.True(server.Counters.InternalErrors == 0, logger.ToString());
     }
 
