@@ -35,7 +35,10 @@ internal sealed class ConfigWatch(
             // Taken before the query: a change committed after the query completes this task.
             var changed = signal.Next;
             var answer = await QueryAsync(after, cancellationToken);
-            if (answer is not null)
+            // A database where nothing has happened yet answers cursor 0 with an empty full snapshot at
+            // revision 0. A watcher willing to wait learns nothing from that (it would only ask again at
+            // once), so it waits for the first change like any other watcher.
+            if (answer is not null && !(wait > TimeSpan.Zero && after == 0 && answer.Revision == 0))
             {
                 return answer;
             }

@@ -90,6 +90,39 @@ public sealed class ConfigWatchTests
     }
 
     [Fact]
+    public async Task Watch_EmptyDatabaseWithoutWait_AnswersEmptyFullSnapshotAtOnce()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+
+        var answer = await silo.WatchAsync(0);
+
+        Assert.True(answer.Full);
+        Assert.Equal(0, answer.Revision);
+        Assert.Empty(answer.Tenants);
+    }
+
+    [Fact]
+    public async Task Watch_EmptyDatabaseWithWait_WaitsForTheFirstChangeInsteadOfAnsweringAtOnce()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        await silo.Services.GetRequiredService<ConfigChangeSignal>().FirstListening.WaitAsync(TimeSpan.FromSeconds(10));
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        var waiting = silo.WatchAsync(0, waitSeconds: 60, bound.Token);
+        await Task.Delay(300, bound.Token);
+        Assert.False(waiting.IsCompleted);
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await InternalTestFixture.TouchTenantAsync(silo, acme);
+        var answer = await waiting;
+
+        Assert.True(answer.Full);
+        Assert.True(answer.Revision > 0);
+        Assert.Equal([acme], answer.Tenants.Select(t => t.Id));
+    }
+
+    [Fact]
     public async Task Watch_NothingNewer_WokenByChangeWithinBound()
     {
         await using var database = await TestDatabase.CreateAsync();
