@@ -64,26 +64,10 @@ internal static partial class ApiKeysApi
             new CreatedApiKeyResponse(new ApiKeyResponse(id, name!, prefix, now, null, null), key));
     }
 
-    private static async Task<Results<Ok<Page<ApiKeyResponse>>, ProblemHttpResult>> ListAsync(
-        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource)
-    {
-        var pagingErrors = new List<FieldError>();
-        var (from, count) = Paging.Parse(offset, limit, pagingErrors);
-        if (pagingErrors.Count > 0)
-        {
-            return ProblemResults.Validation(pagingErrors);
-        }
-
-        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
-        if (tenant is null)
-        {
-            return ProblemResults.NotFound($"Tenant '{slug}'");
-        }
-
-        var (items, total) = await ApiKeyStore.ListAsync(connection, tenant.Id, from, count, context.RequestAborted);
-        return TypedResults.Ok(new Page<ApiKeyResponse>(items, total, from, count));
-    }
+    private static Task<Results<Ok<Page<ApiKeyResponse>>, ProblemHttpResult>> ListAsync(
+        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource) =>
+        TenantLists.ListAsync(slug, offset, limit, context, dataSource,
+            static (connection, tenant, from, count, ct) => ApiKeyStore.ListAsync(connection, tenant.Id, from, count, ct));
 
     private static async Task<Results<Ok<ApiKeyResponse>, ProblemHttpResult>> GetAsync(
         string slug, string id, HttpContext context, NpgsqlDataSource dataSource)

@@ -91,26 +91,10 @@ internal static partial class CertificatesApi
         }
     }
 
-    private static async Task<Results<Ok<Page<CertificateResponse>>, ProblemHttpResult>> ListAsync(
-        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource)
-    {
-        var pagingErrors = new List<FieldError>();
-        var (from, count) = Paging.Parse(offset, limit, pagingErrors);
-        if (pagingErrors.Count > 0)
-        {
-            return ProblemResults.Validation(pagingErrors);
-        }
-
-        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
-        if (tenant is null)
-        {
-            return ProblemResults.NotFound($"Tenant '{slug}'");
-        }
-
-        var (items, total) = await CertificateStore.ListAsync(connection, tenant.Id, from, count, context.RequestAborted);
-        return TypedResults.Ok(new Page<CertificateResponse>(items, total, from, count));
-    }
+    private static Task<Results<Ok<Page<CertificateResponse>>, ProblemHttpResult>> ListAsync(
+        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource) =>
+        TenantLists.ListAsync(slug, offset, limit, context, dataSource,
+            static (connection, tenant, from, count, ct) => CertificateStore.ListAsync(connection, tenant.Id, from, count, ct));
 
     private static async Task<Results<Ok<CertificateResponse>, ProblemHttpResult>> GetAsync(
         string slug, string id, HttpContext context, NpgsqlDataSource dataSource)

@@ -74,26 +74,13 @@ internal static partial class PskApi
         }
     }
 
-    private static async Task<Results<Ok<Page<PskIdentityResponse>>, ProblemHttpResult>> ListAsync(
-        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource)
-    {
-        var pagingErrors = new List<FieldError>();
-        var (from, count) = Paging.Parse(offset, limit, pagingErrors);
-        if (pagingErrors.Count > 0)
+    private static Task<Results<Ok<Page<PskIdentityResponse>>, ProblemHttpResult>> ListAsync(
+        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource) =>
+        TenantLists.ListAsync(slug, offset, limit, context, dataSource, static async (connection, tenant, from, count, ct) =>
         {
-            return ProblemResults.Validation(pagingErrors);
-        }
-
-        await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
-        if (tenant is null)
-        {
-            return ProblemResults.NotFound($"Tenant '{slug}'");
-        }
-
-        var (rows, total) = await PskStore.ListAsync(connection, tenant.Id, from, count, context.RequestAborted);
-        return TypedResults.Ok(new Page<PskIdentityResponse>(rows.Select(r => r.ToResponse(tenant.Slug)).ToList(), total, from, count));
-    }
+            var (rows, total) = await PskStore.ListAsync(connection, tenant.Id, from, count, ct);
+            return ((IReadOnlyList<PskIdentityResponse>)rows.Select(r => r.ToResponse(tenant.Slug)).ToList(), total);
+        });
 
     private static async Task<Results<Ok<PskIdentityResponse>, ProblemHttpResult>> GetAsync(
         string slug, string id, HttpContext context, NpgsqlDataSource dataSource)
