@@ -129,6 +129,43 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task DedicatedPort_ClientWithoutSni_ServedWithTheTenantsCertificate()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme");
+        await silo.CreateTenantAsync("beta");
+        await UploadCertificateAsync(silo, "acme", Material("acme-dedicated", "port.acme.example"));
+        await UploadCertificateAsync(silo, "beta", Material("beta-shared", "port.beta.example"));
+        using var allocated = await silo.Operator.PostAsJsonAsync(
+            new Uri("/v1/tenants/acme/ports", UriKind.Relative), new Contracts.Tenants.AllocatePortRequest(ConnectionProtocols.Dtls), PlatformJson.Options);
+        Assert.True(allocated.IsSuccessStatusCode, await allocated.Content.ReadAsStringAsync());
+        var port = (await allocated.Content.ReadFromJsonAsync<Contracts.Tenants.DedicatedPortResponse>(PlatformJson.Options))!.Port;
+        await using var gateway = await StartGatewayAsync(silo, "acme", t => t.DedicatedPorts.Count == 1 && t.Source.Certificates.Count == 1);
+        var listeners = gateway.Services.GetRequiredService<DtlsListeners>();
+        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+        {
+            while (!listeners.DedicatedPorts.Contains(port))
+            {
+                await Task.Delay(20, limit.Token);
+            }
+        }
+
+        var served = await PeerProcess.ExchangeLineAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{port}", "on-dedicated-port");
+
+        // The port decides the tenant before SNI does (as on dedicated TLS ports): another tenant's name still gets this tenant.
+        var otherName = await PeerProcess.ExchangeLineAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{port} -servername port.beta.example", "other-name");
+
+        Assert.Contains("CN = acme-dedicated", served, StringComparison.Ordinal);
+        Assert.Contains("\non-dedicated-port", served, StringComparison.Ordinal);
+        Assert.Contains("CN = acme-dedicated", otherName, StringComparison.Ordinal);
+        Assert.DoesNotContain("beta-shared", otherName, StringComparison.Ordinal);
+        var listed = await silo.WaitForConnectionAsync("acme", c => c.Tls!.Sni is null, state: "all");
+        Assert.Equal(port, listed.LocalPort);
+        await silo.WaitForConnectionAsync("acme", c => c.Tls!.Sni == "port.beta.example", state: "all");
+        Assert.Equal(0, await CountConnectionsAsync(silo, "beta"));
+    }
+
+    [Fact]
     public async Task Psk_IdentityOfOneTenantWithAnotherTenantsKey_Refused()
     {
         await using var silo = await SiloFixture.StartAsync();
@@ -168,6 +205,33 @@ public sealed class DtlsEndToEndTests : IDisposable
         Assert.DoesNotContain("\nnever-echoed", output, StringComparison.Ordinal);
         Assert.Equal(0, gateway.Registry.Count);
         Assert.Contains("blocked", refusals.Reasons);
+    }
+
+    [Fact]
+    public async Task SuspendedTenant_LiveSessionClosedAndNewHandshakesRefused()
+    {
+        using var refusals = new RefusalRecorder("susp");
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("susp");
+        var key = RandomNumberGenerator.GetHexString(32);
+        await CreatePskAsync(silo, "susp", "dev1", key);
+        await using var gateway = await StartGatewayAsync(silo, "susp", t => t.Source.PskIdentities.Count == 1);
+        var arguments = $"s_client -dtls1_2 -connect 127.0.0.1:{gateway.DtlsPort} -psk_identity susp/dev1 -psk {key} -cipher PSK-AES128-GCM-SHA256";
+        await using var live = PeerProcess.Start("openssl", arguments);
+        await live.WriteLineAsync("before-suspension");
+        await live.WaitForTextAsync("before-suspension");
+
+        using (var suspend = await silo.Operator.PostAsync(new Uri("/v1/tenants/susp/suspend", UriKind.Relative), null))
+        {
+            Assert.True(suspend.IsSuccessStatusCode, await suspend.Content.ReadAsStringAsync());
+        }
+
+        await live.WaitForExitAsync();
+        var closed = await silo.WaitForConnectionAsync("susp", _ => true, state: "closed");
+        Assert.Equal(CloseCodes.Drained, closed.CloseCode);
+        var refused = await PeerProcess.ExchangeLineAsync("openssl", arguments, "never-echoed", expectEcho: false);
+        Assert.DoesNotContain("\nnever-echoed", refused, StringComparison.Ordinal);
+        Assert.Contains("suspended", refusals.Reasons);
     }
 
     [Fact]
