@@ -25,6 +25,7 @@ internal sealed partial class DtlsGatewayHandler(
 {
     private readonly ConcurrentDictionary<ulong, Admitted> _admitted = new();
     private readonly ConcurrentDictionary<ulong, DtlsConnection> _open = new();
+    private readonly ConcurrentDictionary<DtlsConnection, Task> _running = new();
 
     /// <summary>The listener this handler serves (set once it is created).</summary>
     public DtlsServer? Server { get; set; }
@@ -84,8 +85,15 @@ internal sealed partial class DtlsGatewayHandler(
                 session.PskIdentity),
         };
         _open[session.Id] = connection;
-        _ = RunAsync(connection);
+
+        // The task is listed before it runs, so its own removal at the end always finds it.
+        var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _running[connection] = RunAsync(connection, listed.Task);
+        listed.SetResult();
     }
+
+    /// <summary>Completes when every connection of this listener has finished (its directory close reported).</summary>
+    public Task WhenFinishedAsync() => Task.WhenAll(_running.Values);
 
     public void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram)
     {
@@ -122,9 +130,9 @@ internal sealed partial class DtlsGatewayHandler(
     }
 
     /// <summary>Starts the delivery, registers the connection, pumps datagrams both ways until the session ends.</summary>
-    private async Task RunAsync(DtlsConnection connection)
+    private async Task RunAsync(DtlsConnection connection, Task listed)
     {
-        await Task.Yield();
+        await listed;
         var tenant = connection.Tenant;
         try
         {
@@ -188,6 +196,7 @@ internal sealed partial class DtlsGatewayHandler(
             }
 
             connection.Dispose();
+            _running.TryRemove(connection, out _);
         }
     }
 

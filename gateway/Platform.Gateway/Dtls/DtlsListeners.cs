@@ -23,6 +23,7 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
 
     private readonly Lock _lock = new();
     private readonly Dictionary<int, DtlsServer> _dedicated = [];
+    private readonly Dictionary<DtlsServer, DtlsGatewayHandler> _handlers = [];
     private readonly TenantSnapshotStore _store;
     private readonly DtlsDirectoryCompiler _compiler;
     private readonly IServiceProvider _services;
@@ -95,9 +96,12 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         List<DtlsServer> servers;
+        List<DtlsGatewayHandler> handlers;
         lock (_lock)
         {
             _stopped = true;
+            handlers = [.. _handlers.Values];
+            _handlers.Clear();
             servers = [.. _dedicated.Values];
             if (_shared is not null)
             {
@@ -108,8 +112,9 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
             _shared = null;
         }
 
-        // close_notify to every session, then the sockets close.
+        // close_notify to every session, then the sockets close; the connections then report their close.
         await Task.WhenAll(servers.Select(s => s.StopAsync()));
+        await Task.WhenAll(handlers.Select(h => h.WhenFinishedAsync())).WaitAsync(cancellationToken);
         _directory.Dispose();
     }
 
@@ -162,6 +167,7 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
                 || wanted.Tenant.Id.ToString() != server.Options.DedicatedTenantId)
             {
                 _dedicated.Remove(port);
+                _handlers.Remove(server);
                 _ = server.StopAsync();
                 Log.Closed(_logger, port);
             }
@@ -203,12 +209,14 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
             handler,
             _loggers.CreateLogger<DtlsServer>());
         handler.Server = server;
+        _handlers[server] = handler;
         try
         {
             server.Start();
         }
         catch (SocketException ex)
         {
+            _handlers.Remove(server);
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             if (dedicatedTo is null)
             {

@@ -105,6 +105,35 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task ClientCertificateRequired_VerifiedCertificateInDirectoryAndNoCertificateRefused()
+    {
+        using var clientCa = TestCertificates.CreateCa("Device CA");
+        using var device = TestCertificates.CreateSigned(clientCa, "device-7", server: false);
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", new TenantConfig
+        {
+            Tls = new TlsConfig { ClientCertificates = ClientCertificateModes.Required, ClientCaCertificates = clientCa.ExportCertificatePem() },
+        });
+        await UploadCertificateAsync(silo, "acme", Material("mtls-server", "mtls.acme.example"));
+        await using var gateway = await StartGatewayAsync(silo, "acme", t => t.Source.Certificates.Count == 1);
+        var certFile = WriteTemp(device.ExportCertificatePem());
+        var keyFile = WriteTemp(device.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+        var arguments = $"s_client -dtls1_2 -connect 127.0.0.1:{gateway.DtlsPort} -servername mtls.acme.example";
+
+        var withCertificate = await PeerProcess.ExchangeLineAsync("openssl", $"{arguments} -cert {certFile} -key {keyFile}", "with-certificate");
+        var without = await PeerProcess.ExchangeLineAsync("openssl", arguments, "never-echoed", expectEcho: false);
+
+        Assert.Contains("\nwith-certificate", withCertificate, StringComparison.Ordinal);
+        Assert.DoesNotContain("\nnever-echoed", without, StringComparison.Ordinal);
+        var listed = await silo.WaitForConnectionAsync("acme", _ => true, state: "all");
+        Assert.Contains("device-7", listed.Tls!.ClientCertificateSubject, StringComparison.Ordinal);
+        Assert.Contains("Device CA", listed.Tls.ClientCertificateIssuer, StringComparison.Ordinal);
+        Assert.Equal(TestCertificates.Thumbprint(device.RawData), listed.Tls.ClientCertificateThumbprint);
+        Assert.True(listed.Tls.ClientCertificateAccepted);
+        Assert.Equal(1, await CountConnectionsAsync(silo, "acme"));
+    }
+
+    [Fact]
     public async Task Sni_TwoTenants_EachServedWithItsOwnCertificate()
     {
         await using var silo = await SiloFixture.StartAsync();
