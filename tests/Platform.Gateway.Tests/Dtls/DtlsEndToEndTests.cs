@@ -264,6 +264,31 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task GatewayStop_LiveSessionGetsCloseNotifyAndIsUnregistered()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme");
+        var key = RandomNumberGenerator.GetHexString(32);
+        await CreatePskAsync(silo, "acme", "dev1", key);
+        var gateway = await StartGatewayAsync(silo, "acme", t => t.Source.PskIdentities.Count == 1);
+        var registry = gateway.Registry;
+        await using var peer = PeerProcess.Start("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{gateway.DtlsPort} -psk_identity acme/dev1 -psk {key} -cipher PSK-AES128-GCM-SHA256");
+        try
+        {
+            await peer.WriteLineAsync("before-stop");
+            await peer.WaitForTextAsync("before-stop");
+            Assert.Equal(1, registry.Count);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+
+        await peer.WaitForExitAsync();
+        Assert.Equal(0, registry.Count);
+    }
+
+    [Fact]
     public async Task MaxConnections_SecondSessionRefusedUntilTheFirstEnds()
     {
         await using var silo = await SiloFixture.StartAsync();
