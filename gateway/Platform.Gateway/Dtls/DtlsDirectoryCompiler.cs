@@ -8,22 +8,34 @@ namespace Platform.Gateway.Dtls;
 /// Turns a <see cref="GatewaySnapshot"/> into the DTLS listeners' <see cref="DtlsTenantDirectory"/>: each tenant's
 /// certificates (newest first, as for TLS), host names, decrypted PSKs, client CAs, cipher policy and timeouts.
 /// A tenant whose material OpenSSL rejects is left out (its handshakes fail) and logged; the others are unaffected.
+/// A tenant unchanged since <c>previous</c> (the same compiled <see cref="TenantRuntime"/>) keeps its settings
+/// instance, so the directory takes its OpenSSL contexts over instead of building them again.
 /// </summary>
 internal sealed partial class DtlsDirectoryCompiler(ILogger<DtlsDirectoryCompiler> logger)
 {
-    public DtlsTenantDirectory Compile(GatewaySnapshot snapshot)
+    private readonly Lock _lock = new();
+    private Dictionary<Guid, (TenantRuntime Runtime, DtlsTenantSettings Settings)> _settings = [];
+
+    public DtlsTenantDirectory Compile(GatewaySnapshot snapshot, DtlsTenantDirectory? previous = null)
     {
         var settings = new List<DtlsTenantSettings>(snapshot.ById.Count);
-        foreach (var tenant in snapshot.ById.Values)
+        lock (_lock)
         {
-            if (Settings(tenant) is { } compiled)
+            var next = new Dictionary<Guid, (TenantRuntime, DtlsTenantSettings)>(snapshot.ById.Count);
+            foreach (var tenant in snapshot.ById.Values)
             {
+                var compiled = _settings.TryGetValue(tenant.Id, out var known) && ReferenceEquals(known.Runtime, tenant)
+                    ? known.Settings
+                    : Settings(tenant);
+                next[tenant.Id] = (tenant, compiled);
                 settings.Add(compiled);
             }
+
+            _settings = next;
         }
 
         var errors = new List<KeyValuePair<string, string>>();
-        var directory = DtlsTenantDirectory.Build(settings, errors);
+        var directory = DtlsTenantDirectory.Build(settings, errors, previous);
         foreach (var (tenantId, error) in errors)
         {
             Log.TenantRejected(logger, tenantId, error);
@@ -32,7 +44,7 @@ internal sealed partial class DtlsDirectoryCompiler(ILogger<DtlsDirectoryCompile
         return directory;
     }
 
-    private DtlsTenantSettings? Settings(TenantRuntime tenant)
+    private DtlsTenantSettings Settings(TenantRuntime tenant)
     {
         var source = tenant.Source;
         var keys = new Dictionary<string, byte[]>(StringComparer.Ordinal);

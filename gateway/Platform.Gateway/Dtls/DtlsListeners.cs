@@ -131,8 +131,8 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
                 return;
             }
 
-            next = _compiler.Compile(snapshot);
             previous = _directory;
+            next = _compiler.Compile(snapshot, previous);
             _directory = next;
             _shared?.UpdateTenants(next);
             foreach (var server in _dedicated.Values)
