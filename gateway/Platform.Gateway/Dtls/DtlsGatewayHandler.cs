@@ -30,9 +30,6 @@ internal sealed partial class DtlsGatewayHandler(
     /// <summary>The listener this handler serves (set once it is created).</summary>
     public DtlsServer? Server { get; set; }
 
-    /// <summary>Sessions admitted and not yet ended, handshaking or established.</summary>
-    public int Active => _admitted.Count + _open.Count;
-
     public DtlsAdmission Admit(DtlsSession session)
     {
         if (session.Tenant is not { } dtlsTenant
