@@ -182,12 +182,13 @@ internal static class ConnectionsApi
             return (NoGateway($"Gateway '{target.GatewayId}', which holds connection '{id}', is not running."), target.GatewayId);
         }
 
-        var (status, _) = await commands.PostAsync<TRequest, GatewayCommandClient.NoBody>(
+        var call = await commands.PostAsync<TRequest, GatewayCommandClient.NoBody>(
             target.GatewayId, target.InternalUrl, InternalRoutes.Path(route, id), request, cancellationToken);
-        return status switch
+        return call.Status switch
         {
             GatewayCallStatus.Accepted => (null, target.GatewayId),
             GatewayCallStatus.NotFound => (ConnectionNotFound(id), target.GatewayId),
+            GatewayCallStatus.Invalid => (ProblemResults.Validation(call.Errors!), target.GatewayId),
             _ => (ProblemResults.Problem(StatusCodes.Status503ServiceUnavailable, ErrorCodes.GatewayUnavailable, "Gateway unavailable",
                 $"Gateway '{target.GatewayId}', which holds connection '{id}', did not take the command; retry later."), target.GatewayId),
         };

@@ -80,9 +80,9 @@ internal static partial class GatewaysApi
         await transaction.CommitAsync(cancellationToken);
 
         // The heartbeat answer carries the drain too, so a gateway that misses this call still learns of it.
-        var (call, _) = await commands.PostAsync<DrainGatewayRequest, GatewayCommandClient.NoBody>(
+        var call = await commands.PostAsync<DrainGatewayRequest, GatewayCommandClient.NoBody>(
             id, row.InternalUrl, InternalRoutes.GatewayDrain, request, cancellationToken);
-        if (call != GatewayCallStatus.Accepted)
+        if (call.Status != GatewayCallStatus.Accepted)
         {
             LogDrainNotDelivered(loggerFactory.CreateLogger(typeof(GatewaysApi)), id);
         }
