@@ -25,4 +25,7 @@ internal static class CloseCodes
 
     /// <summary>Closed by an API command.</summary>
     public const int Disconnected = 4004;
+
+    /// <summary>The client stopped reading: one send stayed pending longer than the send timeout.</summary>
+    public const int SlowClient = 4005;
 }

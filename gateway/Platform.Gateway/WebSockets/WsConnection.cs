@@ -21,12 +21,14 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
     public override async ValueTask SendAsync(ReadOnlyMemory<byte> payload, bool text, CancellationToken cancellationToken)
     {
         await _sendLock.WaitAsync(cancellationToken);
+        BeginSend();
         try
         {
             await socket.SendAsync(payload, text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, endOfMessage: true, cancellationToken);
         }
         finally
         {
+            EndSend();
             _sendLock.Release();
         }
 
@@ -73,9 +75,23 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
         }
     }
 
+    public override void Abort(int code, string? reason)
+    {
+        RecordClose(code, reason);
+        Abort();
+    }
+
     public void Abort()
     {
-        _aborted.Cancel();
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection already finished.
+        }
+
         socket.Abort();
     }
 
