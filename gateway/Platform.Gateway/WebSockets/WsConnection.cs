@@ -12,6 +12,7 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _aborted = new();
+    private int _closing;
 
     public WebSocket Socket => socket;
 
@@ -45,6 +46,14 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
     public async Task CloseAsync(int code, string? reason)
     {
         RecordClose(code, reason);
+
+        // Only the first close starts the grace period: a repeated close (the monitor ticks every second
+        // while a drain deadline or an idle timeout holds) must not push the abort back for ever.
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+
         try
         {
             _aborted.CancelAfter(CloseGrace);
