@@ -138,6 +138,11 @@ internal sealed partial class LeaseManager : BackgroundService
             {
                 want = Math.Min(max, inUse + _batch);
             }
+            else if (lease.Pending)
+            {
+                // Not confirmed by the silo (a failed round, or local fail-static slots): ask for what is held.
+                want = held;
+            }
             else
             {
                 continue;
@@ -240,6 +245,9 @@ internal sealed partial class LeaseManager : BackgroundService
             }
 
             var lease = _leases.GetOrAdd(tenant.Id, static _ => new TenantLease());
+
+            // Pending: the next round that reaches the silo reports these slots, whatever their number.
+            lease.Pending = true;
             while (true)
             {
                 var state = Volatile.Read(ref lease.State);
