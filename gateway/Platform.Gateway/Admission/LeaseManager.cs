@@ -215,10 +215,23 @@ internal sealed partial class LeaseManager : BackgroundService
             {
                 return;
             }
+            catch (Silo.GatewayUnknownException)
+            {
+                // Registration has not reached the silo yet (the first round races it) or the silo forgot this
+                // node; the registration loop registers again. The silo answered, so this is no fail-static start.
+                _siloAnswered = true;
+                Log.NotRegistered(_logger);
+                await Task.Delay(_interval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
             catch (Exception ex) when (ex is HttpRequestException or Silo.SiloException or TaskCanceledException or System.Text.Json.JsonException)
             {
                 Log.SyncFailed(_logger, ex.Message);
-                if (!_siloAnswered)
+                if (ex is Silo.SiloException or System.Text.Json.JsonException)
+                {
+                    // An error answer still proves the silo is there: only an unreachable silo means fail-static.
+                    _siloAnswered = true;
+                }
+                else if (!_siloAnswered)
                 {
                     HoldLocalSlots();
                 }
@@ -296,6 +309,9 @@ internal sealed partial class LeaseManager : BackgroundService
     {
         [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Lease sync with the silo failed: {Error}; held slots stay in use")]
         public static partial void SyncFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 2203, Level = LogLevel.Debug, Message = "Lease sync refused: this node is not registered (yet); retrying")]
+        public static partial void NotRegistered(ILogger logger);
 
         [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "No lease answer from the silo since start; serving {Count} tenants from local slots (MaxConnections enforced per gateway)")]
         public static partial void FailStatic(ILogger logger, int count);
