@@ -98,6 +98,17 @@ internal sealed partial class LeaseManager : BackgroundService
     public (int Held, int InUse) Get(Guid tenantId) =>
         _leases.TryGetValue(tenantId, out var lease) ? Split(Volatile.Read(ref lease.State)) : (0, 0);
 
+    /// <summary>The silo dropped this node's leases: the next round reports every lease held, whatever its state.</summary>
+    public void ReportAll()
+    {
+        foreach (var lease in _leases.Values)
+        {
+            lease.Pending = true;
+        }
+
+        RequestSync();
+    }
+
     public void RequestSync()
     {
         if (_signal.CurrentCount == 0)

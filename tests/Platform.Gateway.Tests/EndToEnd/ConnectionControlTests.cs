@@ -1,9 +1,13 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using Platform.Contracts;
+using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
+using Platform.Gateway.Admission;
 using Platform.Gateway.Tests.Support;
 
 namespace Platform.Gateway.Tests.EndToEnd;
@@ -173,7 +177,7 @@ public sealed class ConnectionControlTests
         await Wait.UntilAsync(async () => (await Wait.ListAsync(silo, "acme")).Count == 2, "both connections listed");
 
         // The gateway is cut off from the silo: no heartbeat, no close event ever arrives.
-        await relay.CutAsync();
+        relay.Cut();
 
         await Wait.UntilAsync(
             async () => (await Wait.ListAsync(silo, "acme")).All(c => c.GatewayId != doomed.NodeId),
@@ -182,6 +186,53 @@ public sealed class ConnectionControlTests
         Assert.Equal(survivor.NodeId, Assert.Single(open).GatewayId);
         var reaped = Assert.Single(await Wait.ListAsync(silo, "acme", "closed"), c => c.GatewayId == doomed.NodeId);
         Assert.Equal("gateway lost", reaped.CloseReason);
+    }
+
+    [Fact]
+    public async Task GatewayLost_ThenBack_AnnouncesLiveConnectionsAndHeldSlotsAgain()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        var tenant = await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 2 } });
+        await using var relay = new TcpRelay(silo.Url.Port);
+        await using var partitioned = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret);
+        await partitioned.WaitForTenantAsync("acme");
+        await partitioned.WaitRegisteredAsync();
+        using var first = await WsClient.ConnectAsync(partitioned.WsUri("acme", "first"));
+        using var second = await WsClient.ConnectAsync(partitioned.WsUri("acme", "second"));
+        var listed = await silo.WaitForConnectionAsync("acme", c => c.WebSocket?.Path == "/t/acme/first");
+
+        relay.Cut();
+        await silo.WaitForConnectionAsync("acme", c => c.Id == listed.Id && c.CloseReason == "gateway lost", state: "closed");
+        relay.Restore();
+
+        // Back: the live connections are listed again and reachable through the REST API.
+        await Wait.UntilAsync(async () => (await Wait.ListAsync(silo, "acme")).Count == 2, "both live connections listed again");
+        using (var send = await PostAsync(silo, $"/v1/tenants/acme/connections/{listed.Id}/messages", new SendMessageRequest(Text: "found you")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, send.StatusCode);
+        }
+
+        Assert.Equal("found you", await WsClient.ReceiveTextAsync(first));
+
+        // Its two slots are the silo's record again: another gateway gets none of them.
+        await Wait.UntilAsync(async () => await LeasedSlotsAsync(silo, tenant.Id, partitioned.NodeId) == 2, "the held slots reported to the silo");
+        await using var other = await silo.StartGatewayAsync();
+        await other.WaitForSnapshotAsync(s => s.BySlug.ContainsKey("acme"));
+        await other.WaitRegisteredAsync();
+        var (status, _, body) = await RawHttp.UpgradeAsync(other.WsEndPoint, "acme.platform.test", "/");
+        Assert.Equal(503, status);
+        Assert.Contains("connection_limit", body, StringComparison.Ordinal);
+        Assert.Equal(2, partitioned.Services.GetRequiredService<LeaseManager>().Get(tenant.Id).Held);
+    }
+
+    private static async Task<int> LeasedSlotsAsync(SiloFixture silo, Guid tenantId, string gatewayId)
+    {
+        await using var connection = new NpgsqlConnection(silo.Database.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT slots FROM quota_leases WHERE tenant_id = @tenant AND gateway_id = @gateway", connection);
+        command.Parameters.AddWithValue("tenant", tenantId);
+        command.Parameters.AddWithValue("gateway", gatewayId);
+        return await command.ExecuteScalarAsync() is int slots ? slots : 0;
     }
 
     private static async Task<TestGateway> StartRegisteredAsync(SiloFixture silo, string slug)

@@ -4,8 +4,8 @@ using System.Net.Sockets;
 namespace Platform.Gateway.Tests.Support;
 
 /// <summary>
-/// A loopback TCP relay in front of a target; <see cref="CutAsync"/> drops every relayed connection and
-/// stops listening, as a network partition would.
+/// A loopback TCP relay in front of a target; <see cref="Cut"/> resets every relayed connection and every
+/// new one, as a network partition would, until <see cref="Restore"/>.
 /// </summary>
 internal sealed class TcpRelay : IAsyncDisposable
 {
@@ -15,6 +15,7 @@ internal sealed class TcpRelay : IAsyncDisposable
     private readonly List<TcpClient> _open = [];
     private readonly int _targetPort;
     private readonly Task _loop;
+    private volatile bool _cut;
 
     public TcpRelay(int targetPort)
     {
@@ -37,6 +38,12 @@ internal sealed class TcpRelay : IAsyncDisposable
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {
                 return;
+            }
+
+            if (_cut)
+            {
+                Reset(client);
+                continue;
             }
 
             _ = RelayAsync(client);
@@ -65,35 +72,55 @@ internal sealed class TcpRelay : IAsyncDisposable
             {
                 // One side went away or the relay was cut.
             }
+            finally
+            {
+                lock (_lock)
+                {
+                    _open.Remove(client);
+                    _open.Remove(target);
+                }
+            }
         }
     }
 
-    /// <summary>Stops listening and resets every relayed connection.</summary>
-    public async Task CutAsync()
+    /// <summary>Resets every relayed connection, and every new one until <see cref="Restore"/>.</summary>
+    public void Cut()
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
+        _cut = true;
         lock (_lock)
         {
             foreach (var client in _open)
             {
-                client.Client.LingerState = new LingerOption(true, 0);
-                client.Dispose();
+                Reset(client);
             }
 
             _open.Clear();
         }
+    }
 
-        await _loop;
+    /// <summary>Relays new connections again.</summary>
+    public void Restore() => _cut = false;
+
+    private static void Reset(TcpClient client)
+    {
+        try
+        {
+            client.Client?.LingerState = new LingerOption(true, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Its relay already ended.
+        }
+
+        client.Dispose();
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!_stop.IsCancellationRequested)
-        {
-            await CutAsync();
-        }
-
+        Cut();
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _loop;
         _stop.Dispose();
     }
 }
