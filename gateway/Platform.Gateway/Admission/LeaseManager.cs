@@ -232,7 +232,9 @@ internal sealed partial class LeaseManager : BackgroundService
                 // node; the registration loop registers again. The silo answered, so this is no fail-static start.
                 _siloAnswered = true;
                 Log.NotRegistered(_logger);
-                await Task.Delay(_interval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+                // The registration loop signals when it has registered.
+                await ((Task)_signal.WaitAsync(_interval, stoppingToken)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
             catch (Exception ex) when (ex is HttpRequestException or Silo.SiloException or TaskCanceledException or System.Text.Json.JsonException)
             {

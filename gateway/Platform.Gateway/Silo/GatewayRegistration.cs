@@ -55,6 +55,11 @@ internal sealed partial class GatewayRegistration(
                         leases.ReportAll();
                         Log.Reannounced(logger, registry.Count);
                     }
+                    else
+                    {
+                        // A lease round refused before the node was known can go again now.
+                        leases.RequestSync();
+                    }
 
                     Registered = true;
                     Log.Registered(logger, node.NodeId, listeners.InternalUrl);
