@@ -218,6 +218,7 @@ if [[ " ${names[*]} " == *" gateway "* ]]; then
   cat <<INFO
   gateway ws / wss  ws://127.0.0.1:8080  wss://127.0.0.1:8443
   gateway TLS       127.0.0.1:7443 (SNI routed)
+  gateway DTLS      127.0.0.1:5684/udp (SNI / PSK routed)
   gateway internal  http://127.0.0.1:5090
 INFO
 else

@@ -9,8 +9,9 @@ public sealed class DtlsServerOptions
     public IPEndPoint LocalEndPoint { get; set; } = new(IPAddress.Any, 5684);
 
     /// <summary>
-    /// When set, the listener belongs to this tenant (a dedicated port): clients that send neither SNI nor a PSK
-    /// identity are served with its certificate, and other tenants' names and identities are refused.
+    /// When set, the listener belongs to this tenant (a dedicated port): every client is served as this tenant, with
+    /// the certificate its SNI names or else the first one (the port decides before SNI, as for TLS), and other
+    /// tenants' PSK identities are refused.
     /// </summary>
     public string? DedicatedTenantId { get; set; }
 

@@ -1,6 +1,6 @@
-using System.Diagnostics;
 using System.Text;
 using Platform.Gateway.Dtls.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Dtls.Tests;
 
@@ -95,75 +95,6 @@ public sealed class PeerInteropTests : IDisposable
         Assert.StartsWith("ECDHE-PSK", session.CipherSuite, StringComparison.Ordinal);
     }
 
-    /// <summary>
-    /// Starts the peer, writes one line once it is connected, waits for that line to come back (or for the
-    /// process to give up), then closes stdin so the peer sends close_notify and exits.
-    /// </summary>
-    private static async Task<string> RunPeerAsync(string fileName, string arguments, string line, bool expectEcho = true)
-    {
-        var info = new ProcessStartInfo(fileName, arguments)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(info)!;
-        var output = new StringBuilder();
-        var echoed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void Collect(string? text)
-        {
-            if (text is null)
-            {
-                return;
-            }
-
-            lock (output)
-            {
-                output.Append(text).Append('\n');
-                if (text.Contains(line, StringComparison.Ordinal) && !text.Contains("send", StringComparison.OrdinalIgnoreCase))
-                {
-                    echoed.TrySetResult();
-                }
-            }
-        }
-
-        process.OutputDataReceived += (_, e) => Collect(e.Data);
-        process.ErrorDataReceived += (_, e) => Collect(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await process.StandardInput.WriteLineAsync(line);
-            await process.StandardInput.FlushAsync();
-            var finished = await Task.WhenAny(echoed.Task, process.WaitForExitAsync(), Task.Delay(expectEcho ? Wait : TimeSpan.FromSeconds(3)));
-            process.StandardInput.Close();
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            try
-            {
-                await process.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            if (expectEcho && finished != echoed.Task)
-            {
-                Assert.Fail($"{fileName} did not echo in time:\n{output}");
-            }
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-
-        lock (output)
-        {
-            return "\n" + output;
-        }
-    }
+    private static Task<string> RunPeerAsync(string fileName, string arguments, string line, bool expectEcho = true) =>
+        PeerProcess.ExchangeLineAsync(fileName, arguments, line, expectEcho);
 }

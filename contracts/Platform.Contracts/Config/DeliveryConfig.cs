@@ -39,7 +39,10 @@ public sealed record ForwardConfig
     /// <summary>Seconds to wait for the backend connection, 1..60.</summary>
     public int ConnectTimeoutSeconds { get; init; } = 10;
 
-    /// <summary>How WebSocket messages become stream bytes: <c>raw</c> (default), <c>line</c> or <c>lengthPrefix</c> (4-byte big-endian).</summary>
+    /// <summary>
+    /// How WebSocket messages and DTLS datagrams become stream bytes on a TCP or TLS backend: <c>raw</c> (default),
+    /// <c>line</c>, <c>lengthPrefix</c> (4-byte big-endian) or <c>lengthPrefix16</c> (2-byte big-endian).
+    /// </summary>
     public string MessageFraming { get; init; } = MessageFramings.Raw;
 
     /// <summary>WebSocket message type for backend bytes: <c>binary</c> (default) or <c>text</c>.</summary>
@@ -66,6 +69,8 @@ public static class MessageFramings
     public const string Line = "line";
     /// <summary>Each message is preceded by its length as a 4-byte big-endian integer.</summary>
     public const string LengthPrefix = "lengthPrefix";
+    /// <summary>Each message is preceded by its length as a 2-byte big-endian integer (messages up to 65535 bytes).</summary>
+    public const string LengthPrefix16 = "lengthPrefix16";
 }
 
 /// <summary>Values of <see cref="ForwardConfig.BackendMessageType"/>.</summary>

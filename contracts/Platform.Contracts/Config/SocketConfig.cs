@@ -6,13 +6,16 @@ public sealed record SocketConfig
     /// <summary>TcpNoDelay: disable Nagle's algorithm (on by default on the platform, for latency).</summary>
     public bool NoDelay { get; init; } = true;
 
-    /// <summary>KeepAlive: TCP keep-alive probes, and RFC 6520 heartbeats for DTLS sessions.</summary>
+    /// <summary>
+    /// KeepAlive: TCP keep-alive probes. It does not apply to DTLS sessions: the gateway's DTLS runs on OpenSSL 3,
+    /// which removed RFC 6520 heartbeats, so none are sent or answered; DTLS sessions end after the idle timeout.
+    /// </summary>
     public bool KeepAlive { get; init; }
 
-    /// <summary>KeepAliveTime: idle seconds before the first probe or heartbeat (DTLS seed default 60).</summary>
+    /// <summary>KeepAliveTime: idle seconds before the first TCP probe (the seeds' default, 60).</summary>
     public int KeepAliveTimeSeconds { get; init; } = 60;
 
-    /// <summary>KeepAliveInterval: seconds between unanswered probes or heartbeats (DTLS seed default 2).</summary>
+    /// <summary>KeepAliveInterval: seconds between unanswered TCP probes (the seeds' default, 2).</summary>
     public int KeepAliveIntervalSeconds { get; init; } = 2;
 
     /// <summary>Linger: close only after queued data is sent (the seeds' default, true); false resets the connection.</summary>

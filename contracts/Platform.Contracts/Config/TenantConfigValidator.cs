@@ -238,7 +238,7 @@ public static class TenantConfigValidator
             Range(errors, "delivery.forward.port", fw.Port, 1, 65535);
             Choice(errors, "delivery.forward.protocol", fw.Protocol, ForwardProtocols.Tcp, ForwardProtocols.Tls, ForwardProtocols.Udp);
             Range(errors, "delivery.forward.connectTimeoutSeconds", fw.ConnectTimeoutSeconds, 1, 60);
-            Choice(errors, "delivery.forward.messageFraming", fw.MessageFraming, MessageFramings.Raw, MessageFramings.Line, MessageFramings.LengthPrefix);
+            Choice(errors, "delivery.forward.messageFraming", fw.MessageFraming, MessageFramings.Raw, MessageFramings.Line, MessageFramings.LengthPrefix, MessageFramings.LengthPrefix16);
             Choice(errors, "delivery.forward.backendMessageType", fw.BackendMessageType, BackendMessageTypes.Binary, BackendMessageTypes.Text);
         }
 

@@ -12,6 +12,8 @@ public sealed class DtlsTenantDirectory : IDisposable
     private readonly FrozenDictionary<string, DtlsTenant> _bySlug;
     private readonly FrozenDictionary<string, (DtlsTenant Tenant, int Index)> _byHost;
     private readonly FrozenDictionary<string, (DtlsTenant Tenant, int Index)> _byWildcard;
+    private readonly HashSet<DtlsTenant> _handedOver = [];
+    private bool _disposed;
 
     private DtlsTenantDirectory(List<DtlsTenant> tenants)
     {
@@ -44,13 +46,22 @@ public sealed class DtlsTenantDirectory : IDisposable
     /// <summary>
     /// Compiles every tenant. A tenant whose certificates or CA bundle OpenSSL rejects is left out and reported in
     /// <paramref name="errors"/> (tenant id and OpenSSL's reason), so one bad upload never blocks the others.
+    /// A tenant of <paramref name="previous"/> built from the very same settings instance is taken over instead of
+    /// compiled again (its OpenSSL contexts then belong to the new directory, and disposing
+    /// <paramref name="previous"/> leaves them alone), so a change to one tenant does not rebuild them all.
     /// </summary>
-    public static DtlsTenantDirectory Build(IEnumerable<DtlsTenantSettings> settings, ICollection<KeyValuePair<string, string>>? errors = null)
+    public static DtlsTenantDirectory Build(IEnumerable<DtlsTenantSettings> settings, ICollection<KeyValuePair<string, string>>? errors = null, DtlsTenantDirectory? previous = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         var tenants = new List<DtlsTenant>();
         foreach (var tenant in settings)
         {
+            if (previous?.FindById(tenant.TenantId) is { } existing && ReferenceEquals(existing.Settings, tenant) && previous.TryHandOver(existing))
+            {
+                tenants.Add(existing);
+                continue;
+            }
+
             try
             {
                 tenants.Add(new DtlsTenant(tenant));
@@ -99,12 +110,36 @@ public sealed class DtlsTenantDirectory : IDisposable
         return false;
     }
 
-    /// <summary>Releases the tenants' OpenSSL contexts. Safe while sessions built from them are live.</summary>
+    /// <summary>
+    /// Releases the OpenSSL contexts of the tenants not taken over by a later directory. Safe while sessions built
+    /// from them are live.
+    /// </summary>
     public void Dispose()
     {
-        foreach (var tenant in Tenants)
+        lock (_handedOver)
         {
-            tenant.Dispose();
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            foreach (var tenant in Tenants)
+            {
+                if (!_handedOver.Contains(tenant))
+                {
+                    tenant.Dispose();
+                }
+            }
+        }
+    }
+
+    private bool TryHandOver(DtlsTenant tenant)
+    {
+        lock (_handedOver)
+        {
+            // A disposed directory has already released the tenant; a tenant goes to one successor only.
+            return !_disposed && _handedOver.Add(tenant);
         }
     }
 }

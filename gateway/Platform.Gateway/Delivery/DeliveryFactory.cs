@@ -28,4 +28,33 @@ internal static class DeliveryFactory
                 throw new NotSupportedException($"Delivery mode '{delivery.Mode}' is not served by this gateway.");
         }
     }
+
+    /// <summary>Whether this gateway can serve the tenant's delivery mode (decided before a handshake is accepted).</summary>
+    public static bool IsServed(TenantRuntime tenant) => tenant.Config.Delivery switch
+    {
+        { Mode: DeliveryModes.Echo } => true,
+        { Mode: DeliveryModes.Forward, Forward: not null } => true,
+        _ => false,
+    };
+
+    /// <summary>
+    /// Creates the delivery for a datagram client (DTLS): <c>forward</c> over UDP keeps datagram boundaries; over
+    /// TCP or TLS each datagram is framed per <see cref="ForwardConfig.MessageFraming"/> and replies come back in
+    /// datagrams of at most <paramref name="maxDatagram"/> bytes. Throws as <see cref="CreateAsync"/> does.
+    /// </summary>
+    public static async ValueTask<IDelivery> CreateForDatagramsAsync(TenantRuntime tenant, int maxDatagram, CancellationToken cancellationToken)
+    {
+        var delivery = tenant.Config.Delivery;
+        switch (delivery.Mode)
+        {
+            case DeliveryModes.Echo:
+                return new EchoDelivery();
+            case DeliveryModes.Forward when delivery.Forward is { Protocol: ForwardProtocols.Udp } forward:
+                return await UdpForwardDelivery.ConnectAsync(forward, maxDatagram, cancellationToken);
+            case DeliveryModes.Forward when delivery.Forward is { } forward:
+                return await ForwardDelivery.ConnectAsync(forward, forward.MessageFraming, tenant.Config.Framing.Eol, textToClient: false, cancellationToken, maxDatagram);
+            default:
+                throw new NotSupportedException($"Delivery mode '{delivery.Mode}' is not served by this gateway.");
+        }
+    }
 }

@@ -27,13 +27,16 @@ internal sealed class ForwardDelivery : IDelivery
     private readonly byte[] _eol;
     private readonly bool _textToClient;
 
-    private ForwardDelivery(Socket socket, Stream stream, string framing, byte[] eol, bool textToClient)
+    private readonly int _maxReply;
+
+    private ForwardDelivery(Socket socket, Stream stream, string framing, byte[] eol, bool textToClient, int maxReply)
     {
         _socket = socket;
         _stream = stream;
         _framing = framing;
         _eol = eol;
         _textToClient = textToClient;
+        _maxReply = maxReply;
         _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
         _writer = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
     }
@@ -42,9 +45,11 @@ internal sealed class ForwardDelivery : IDelivery
 
     /// <summary>
     /// Connects to the backend. <paramref name="messageFraming"/> applies to message protocols
-    /// (WebSocket); stream clients pass <see cref="MessageFramings.Raw"/>.
+    /// (WebSocket, DTLS); stream clients pass <see cref="MessageFramings.Raw"/>. With a
+    /// <paramref name="maxReply"/> (datagram clients), backend bytes go back in messages of at most that
+    /// size, and length-prefixed backend frames go back one frame per message (a longer frame fails the backend).
     /// </summary>
-    public static async Task<ForwardDelivery> ConnectAsync(ForwardConfig config, string messageFraming, string eol, bool textToClient, CancellationToken cancellationToken)
+    public static async Task<ForwardDelivery> ConnectAsync(ForwardConfig config, string messageFraming, string eol, bool textToClient, CancellationToken cancellationToken, int? maxReply = null)
     {
         var target = $"{config.Host}:{config.Port}";
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -81,7 +86,7 @@ internal sealed class ForwardDelivery : IDelivery
                 throw new BackendUnreachableException(target, ex.Message, ex);
             }
 
-            var delivery = new ForwardDelivery(socket, stream, messageFraming, Encoding.UTF8.GetBytes(eol), textToClient) { Target = target };
+            var delivery = new ForwardDelivery(socket, stream, messageFraming, Encoding.UTF8.GetBytes(eol), textToClient, maxReply ?? 0) { Target = target };
             stream = null;
             return delivery;
         }
@@ -108,6 +113,16 @@ internal sealed class ForwardDelivery : IDelivery
                 _writer.Advance(4);
                 _writer.Write(message.Span);
                 break;
+            case MessageFramings.LengthPrefix16:
+                if (message.Length > ushort.MaxValue)
+                {
+                    throw new IOException("The message is longer than a 2-byte length prefix can carry.");
+                }
+
+                BinaryPrimitives.WriteUInt16BigEndian(_writer.GetSpan(2), (ushort)message.Length);
+                _writer.Advance(2);
+                _writer.Write(message.Span);
+                break;
             case MessageFramings.Line:
                 _writer.Write(message.Span);
                 _writer.Write(_eol);
@@ -127,6 +142,11 @@ internal sealed class ForwardDelivery : IDelivery
 
     public async Task<DeliveryEnd> RunAsync(IClientSink client, CancellationToken cancellationToken)
     {
+        if (_maxReply > 0)
+        {
+            return await RunMessagesAsync(client, cancellationToken);
+        }
+
         try
         {
             while (true)
@@ -170,6 +190,103 @@ internal sealed class ForwardDelivery : IDelivery
         {
             return DeliveryEnd.DestinationFailed;
         }
+    }
+
+    /// <summary>Backend bytes to a datagram client: one message per length-prefixed frame, or raw chunks of at most the largest message.</summary>
+    private async Task<DeliveryEnd> RunMessagesAsync(IClientSink client, CancellationToken cancellationToken)
+    {
+        var prefix = _framing switch
+        {
+            MessageFramings.LengthPrefix => 4,
+            MessageFramings.LengthPrefix16 => 2,
+            _ => 0,
+        };
+        try
+        {
+            while (true)
+            {
+                var result = await _reader.ReadAsync(cancellationToken);
+                var buffer = result.Buffer;
+                while (TryTakeReply(ref buffer, prefix, out var message))
+                {
+                    await SendWholeAsync(client, message, cancellationToken);
+                }
+
+                _reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    return buffer.IsEmpty ? DeliveryEnd.DestinationClosed : DeliveryEnd.DestinationFailed;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return DeliveryEnd.Cancelled;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
+        {
+            return DeliveryEnd.DestinationFailed;
+        }
+    }
+
+    private static async ValueTask SendWholeAsync(IClientSink client, ReadOnlySequence<byte> message, CancellationToken cancellationToken)
+    {
+        if (message.IsSingleSegment)
+        {
+            await client.SendAsync(message.First, text: false, cancellationToken);
+            return;
+        }
+
+        var length = (int)message.Length;
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            message.CopyTo(rented);
+            await client.SendAsync(rented.AsMemory(0, length), text: false, cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private bool TryTakeReply(ref ReadOnlySequence<byte> buffer, int prefix, out ReadOnlySequence<byte> message)
+    {
+        message = default;
+        if (prefix == 0)
+        {
+            if (buffer.IsEmpty)
+            {
+                return false;
+            }
+
+            message = buffer.Slice(0, Math.Min(buffer.Length, _maxReply));
+            buffer = buffer.Slice(message.End);
+            return true;
+        }
+
+        if (buffer.Length < prefix)
+        {
+            return false;
+        }
+
+        Span<byte> header = stackalloc byte[4];
+        buffer.Slice(0, prefix).CopyTo(header);
+        long length = prefix == 2 ? BinaryPrimitives.ReadUInt16BigEndian(header) : BinaryPrimitives.ReadUInt32BigEndian(header);
+        if (length > _maxReply)
+        {
+            // The buffer stays bounded: a frame the client could never take ends the backend connection.
+            throw new InvalidDataException($"A backend frame of {length} bytes exceeds the largest client message ({_maxReply}).");
+        }
+
+        if (buffer.Length < prefix + length)
+        {
+            return false;
+        }
+
+        message = buffer.Slice(prefix, length);
+        buffer = buffer.Slice(prefix + length);
+        return true;
     }
 
     public async ValueTask DisposeAsync()

@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Platform.Contracts;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
+using Platform.Gateway.Dtls;
 using Platform.Gateway.Internal;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tcp;
@@ -89,6 +90,9 @@ public static class GatewayHost
         services.AddSingleton<TcpPipeline>();
         services.AddSingleton<DedicatedPortListeners>();
         services.AddHostedService(static sp => sp.GetRequiredService<DedicatedPortListeners>());
+        services.AddSingleton<DtlsDirectoryCompiler>();
+        services.AddSingleton<DtlsListeners>();
+        services.AddHostedService(static sp => sp.GetRequiredService<DtlsListeners>());
         services.AddSingleton<GatewayRegistration>();
         services.AddHostedService(static sp => sp.GetRequiredService<GatewayRegistration>());
         services.AddSingleton<ConfigWatcher>();

@@ -16,6 +16,9 @@ internal sealed class GatewayListeners(IOptions<GatewayOptions> options)
 
     public ListenOptions? Internal { get; set; }
 
+    /// <summary>The shared DTLS listener's bound UDP port; 0 when it is off.</summary>
+    public int DtlsPort { get; set; }
+
     public int WsPort => PortOf(Ws);
 
     public int WssPort => PortOf(Wss);
@@ -47,6 +50,11 @@ internal sealed class GatewayListeners(IOptions<GatewayOptions> options)
         if (Tls is not null)
         {
             result.Add(string.Create(CultureInfo.InvariantCulture, $"tls:{TlsPort}"));
+        }
+
+        if (DtlsPort > 0)
+        {
+            result.Add(string.Create(CultureInfo.InvariantCulture, $"dtls:{DtlsPort}"));
         }
 
         return result;

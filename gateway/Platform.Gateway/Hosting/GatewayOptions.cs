@@ -37,6 +37,14 @@ public sealed class GatewayOptions
     [Range(-1, 65535)]
     public int TlsPort { get; set; } = 7443;
 
+    /// <summary>DTLS port routed by SNI and PSK identity (UDP); -1 disables it, 0 picks a free port.</summary>
+    [Range(-1, 65535)]
+    public int DtlsPort { get; set; } = 5684;
+
+    /// <summary>Largest UDP payload a DTLS listener sends (handshake flights and records).</summary>
+    [Range(576, 16384)]
+    public int DtlsMtu { get; set; } = 1200;
+
     /// <summary>Address of the internal API (commands from silos).</summary>
     public string InternalAddress { get; set; } = "127.0.0.1";
 

@@ -79,6 +79,10 @@ internal static class GatewayInternalApi
         {
             await connection.SendAsync(payload, text, timeout.Token);
         }
+        catch (Dtls.DatagramTooLargeException ex)
+        {
+            return Invalid(text ? "text" : "binary", $"A DTLS datagram carries at most {ex.Limit} bytes.");
+        }
         catch (Exception ex) when (ex is OperationCanceledException or System.Net.WebSockets.WebSocketException or IOException or ObjectDisposedException or InvalidOperationException)
         {
             return NotFound();

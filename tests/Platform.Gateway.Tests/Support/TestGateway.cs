@@ -42,6 +42,8 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public IPEndPoint TlsEndPoint => new(IPAddress.Loopback, Listeners.TlsPort);
 
+    public int DtlsPort => Listeners.DtlsPort;
+
     public Uri WsUri(string slug, string path = "") => new($"ws://127.0.0.1:{Listeners.WsPort}/t/{slug}/{path}");
 
     public Uri InternalUri => new(Listeners.InternalUrl);
@@ -65,6 +67,7 @@ internal sealed class TestGateway : IAsyncDisposable
             ["Platform:WsPort"] = "0",
             ["Platform:WssPort"] = "0",
             ["Platform:TlsPort"] = "0",
+            ["Platform:DtlsPort"] = "0",
             ["Platform:InternalPort"] = "0",
             ["Platform:StateDirectory"] = stateDirectory,
             ["Platform:LeaseSyncMilliseconds"] = "100",

@@ -1,0 +1,236 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Platform.Contracts.Connections;
+using Platform.Gateway.Admission;
+using Platform.Gateway.Connections;
+using Platform.Gateway.Delivery;
+using Platform.Gateway.Hosting;
+using Platform.Gateway.Tenants;
+
+namespace Platform.Gateway.Dtls;
+
+/// <summary>
+/// The gateway side of one DTLS listener. <see cref="Admit"/> runs the gateway's admission (drain, suspension,
+/// access lists, rate, per-client cap, MaxConnections lease) from memory inside the handshake; an established
+/// session becomes a <see cref="DtlsConnection"/> in the <see cref="ConnectionRegistry"/>, with its delivery
+/// (echo, forward over UDP, TCP or TLS) run off the listener's receive loop.
+/// </summary>
+internal sealed partial class DtlsGatewayHandler(
+    TenantSnapshotStore store,
+    AdmissionController admission,
+    ConnectionRegistry registry,
+    GatewayNode node,
+    TimeProvider time,
+    ILogger<DtlsGatewayHandler> logger) : IDtlsSessionHandler
+{
+    private readonly ConcurrentDictionary<ulong, Admitted> _admitted = new();
+    private readonly ConcurrentDictionary<ulong, DtlsConnection> _open = new();
+    private readonly ConcurrentDictionary<DtlsConnection, Task> _running = new();
+
+    /// <summary>The listener this handler serves (set once it is created).</summary>
+    public DtlsServer? Server { get; set; }
+
+    public DtlsAdmission Admit(DtlsSession session)
+    {
+        if (session.Tenant is not { } dtlsTenant
+            || !Guid.TryParse(dtlsTenant.TenantId, out var tenantId)
+            || !store.Current.ById.TryGetValue(tenantId, out var tenant))
+        {
+            admission.CountRefusal(session.Tenant?.Slug ?? "", RefusalReason.UnknownTenant);
+            return DtlsAdmission.Refuse;
+        }
+
+        var refusal = admission.TryAdmit(tenant, session.RemoteEndPoint.Address, out var ticket);
+        if (refusal != RefusalReason.None)
+        {
+            Log.Refused(logger, tenant.Slug, session.RemoteEndPoint, refusal);
+            return DtlsAdmission.Refuse;
+        }
+
+        if (!DeliveryFactory.IsServed(tenant))
+        {
+            // As for TCP and TLS clients: a delivery mode this gateway cannot serve refuses the client.
+            ticket!.Dispose();
+            admission.CountRefusal(tenant.Slug, RefusalReason.BackendUnreachable);
+            Log.DeliveryUnavailable(logger, tenant.Slug, tenant.Config.Delivery.Mode);
+            return DtlsAdmission.Refuse;
+        }
+
+        _admitted[session.Id] = new Admitted(tenant, ticket!);
+        return DtlsAdmission.Accept;
+    }
+
+    public void OnSessionOpened(DtlsSession session)
+    {
+        if (!_admitted.TryRemove(session.Id, out var admitted))
+        {
+            session.Close();
+            return;
+        }
+
+        var client = session.ClientCertificate;
+        var connection = new DtlsConnection(node.NextConnectionId(), admitted.Tenant, session, Server?.LocalEndPoint.Port ?? 0, admitted.Ticket, time)
+        {
+            Tls = new TlsFacts(
+                session.ServerName,
+                session.ProtocolVersion ?? "DTLSv1.2",
+                session.CipherSuite ?? "",
+                client?.Subject,
+                client?.Issuer,
+                client?.Sha256Fingerprint.ToLowerInvariant(),
+                client is null ? null : true,
+                session.PskIdentity),
+        };
+        _open[session.Id] = connection;
+
+        // The task is listed before it runs, so its own removal at the end always finds it.
+        var listed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _running[connection] = RunAsync(connection, listed.Task);
+        listed.SetResult();
+    }
+
+    /// <summary>Completes when every connection of this listener has finished (its directory close reported).</summary>
+    public Task WhenFinishedAsync() => Task.WhenAll(_running.Values);
+
+    public void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram)
+    {
+        if (_open.TryGetValue(session.Id, out var connection))
+        {
+            connection.OnDatagram(datagram);
+        }
+    }
+
+    public void OnSessionClosed(DtlsSession session, DtlsCloseReason reason)
+    {
+        if (_admitted.TryRemove(session.Id, out var admitted))
+        {
+            // The handshake never completed: the slot goes back and the failure counts as a TLS refusal.
+            admitted.Ticket.Dispose();
+            admission.CountRefusal(admitted.Tenant.Slug, RefusalReason.TlsFailed);
+            return;
+        }
+
+        if (_open.TryRemove(session.Id, out var connection))
+        {
+            var (code, text) = reason switch
+            {
+                DtlsCloseReason.PeerClosed => (CloseCodes.ClientClosed, "client closed"),
+                DtlsCloseReason.IdleTimeout => (CloseCodes.IdleTimeout, "idle timeout"),
+                DtlsCloseReason.ServerStopping => (CloseCodes.GoingAway, "gateway stopping"),
+                DtlsCloseReason.Replaced => (CloseCodes.ClientClosed, "replaced by a new handshake"),
+                DtlsCloseReason.ProtocolError => (CloseCodes.ProtocolError, "DTLS protocol error"),
+                DtlsCloseReason.LocalClose => (CloseCodes.Disconnected, "closed"),
+                _ => (CloseCodes.ClientClosed, reason.ToString()),
+            };
+            connection.OnEnded(code, text);
+        }
+    }
+
+    /// <summary>Starts the delivery, registers the connection, pumps datagrams both ways until the session ends.</summary>
+    private async Task RunAsync(DtlsConnection connection, Task listed)
+    {
+        await listed;
+        var tenant = connection.Tenant;
+        try
+        {
+            IDelivery delivery;
+            try
+            {
+                delivery = await DeliveryFactory.CreateForDatagramsAsync(tenant, connection.Session.MaxDatagramSize, connection.Ended);
+            }
+            catch (BackendUnreachableException ex)
+            {
+                admission.CountRefusal(tenant.Slug, RefusalReason.BackendUnreachable);
+                Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
+                connection.Close(CloseCodes.BackendClosed, "backend unreachable");
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            await using (delivery)
+            {
+                registry.Add(connection);
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Ended);
+                var backend = RunDeliveryAsync(connection, delivery, stop.Token);
+                try
+                {
+                    await foreach (var datagram in connection.Inbound.ReadAllAsync(stop.Token))
+                    {
+                        await delivery.OnClientMessageAsync(datagram, text: false, stop.Token);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    // The session ended.
+                }
+                catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+                {
+                    connection.Close(CloseCodes.BackendClosed, "backend failed");
+                }
+                finally
+                {
+                    await stop.CancelAsync();
+                    await backend;
+                    registry.Remove(connection);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // One session's fault never reaches the listener; the client is told by close_notify.
+            Log.ConnectionFault(logger, ex, connection.Id);
+            connection.Close(CloseCodes.InternalError, "internal error");
+        }
+        finally
+        {
+            connection.Ticket.Dispose();
+            if (connection.Dropped > 0)
+            {
+                Log.Dropped(logger, connection.Id, connection.Dropped);
+            }
+
+            connection.Dispose();
+            _running.TryRemove(connection, out _);
+        }
+    }
+
+    private static async Task RunDeliveryAsync(DtlsConnection connection, IDelivery delivery, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            var end = await delivery.RunAsync(connection, cancellationToken);
+            if (end != DeliveryEnd.Cancelled)
+            {
+                connection.Close(CloseCodes.BackendClosed, end == DeliveryEnd.DestinationClosed ? "backend closed" : "backend failed");
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            connection.Close(CloseCodes.ClientClosed, "client send failed");
+        }
+    }
+
+    private sealed record Admitted(TenantRuntime Tenant, AdmissionTicket Ticket);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 7101, Level = LogLevel.Debug, Message = "Tenant {Tenant}: DTLS handshake from {Remote} refused: {Reason}")]
+        public static partial void Refused(ILogger logger, string tenant, System.Net.IPEndPoint remote, RefusalReason reason);
+
+        [LoggerMessage(EventId = 7102, Level = LogLevel.Warning, Message = "Tenant {Tenant}: delivery mode {Mode} is not served for DTLS; handshakes are refused")]
+        public static partial void DeliveryUnavailable(ILogger logger, string tenant, string mode);
+
+        [LoggerMessage(EventId = 7103, Level = LogLevel.Warning, Message = "Tenant {Tenant}: backend {Target} unreachable: {Reason}; DTLS session closed")]
+        public static partial void BackendUnreachable(ILogger logger, string tenant, string target, string reason);
+
+        [LoggerMessage(EventId = 7104, Level = LogLevel.Error, Message = "DTLS connection {Id} failed")]
+        public static partial void ConnectionFault(ILogger logger, Exception exception, string id);
+
+        [LoggerMessage(EventId = 7105, Level = LogLevel.Warning, Message = "DTLS connection {Id}: {Dropped} client datagrams dropped while its delivery was behind")]
+        public static partial void Dropped(ILogger logger, string id, long dropped);
+    }
+}

@@ -1,0 +1,51 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Platform.Contracts.Internal;
+using Platform.Gateway.Dtls;
+using Platform.Gateway.Tenants;
+using Platform.Gateway.Tests.Support;
+
+namespace Platform.Gateway.Tests.Dtls;
+
+public sealed class DtlsDirectoryCompilerTests
+{
+    [Fact]
+    public void Compile_TenantSnapshot_CertificatesNewestFirstPsksDecodedHostNamesKept()
+    {
+        var older = TestCertificates.ServerMaterial("old.acme.example") with { NotAfter = DateTimeOffset.UtcNow.AddDays(10) };
+        var newer = TestCertificates.ServerMaterial("new.acme.example") with { NotAfter = DateTimeOffset.UtcNow.AddDays(80) };
+        var snapshot = TestTenants.Snapshot("acme", certificates: [older, newer]) with { PskIdentities = [new PskMaterial("dev1", "00112233445566778899aabbccddeeff")] };
+        var store = Store();
+        store.Apply(new ConfigWatchResponse(1, true, [snapshot], []));
+
+        using var directory = new DtlsDirectoryCompiler(NullLogger<DtlsDirectoryCompiler>.Instance).Compile(store.Current);
+
+        var tenant = directory.FindById(snapshot.Id.ToString())!;
+        Assert.Equal("acme", tenant.Slug);
+        Assert.Equal(2, tenant.Settings.CertificatePems.Count);
+        Assert.StartsWith(newer.CertificateChainPem.TrimEnd(), tenant.Settings.CertificatePems[0], StringComparison.Ordinal);
+        Assert.Contains(newer.PrivateKeyPem.TrimEnd(), tenant.Settings.CertificatePems[0], StringComparison.Ordinal);
+        Assert.Equal(Convert.FromHexString("00112233445566778899aabbccddeeff"), tenant.Settings.PreSharedKeys["dev1"]);
+        Assert.Contains("acme.platform.test", tenant.Settings.HostNames);
+    }
+
+    [Fact]
+    public void Compile_OneTenantChanged_OthersTakenOverFromThePreviousDirectory()
+    {
+        var acme = TestTenants.Snapshot("acme", certificates: [TestCertificates.ServerMaterial("a.acme.example")]);
+        var beta = TestTenants.Snapshot("beta", certificates: [TestCertificates.ServerMaterial("b.beta.example")]);
+        var store = Store();
+        var compiler = new DtlsDirectoryCompiler(NullLogger<DtlsDirectoryCompiler>.Instance);
+        store.Apply(new ConfigWatchResponse(1, true, [acme, beta], []));
+        var first = compiler.Compile(store.Current);
+
+        store.Apply(new ConfigWatchResponse(2, false, [beta with { Revision = 2 }], []));
+        using var second = compiler.Compile(store.Current, first);
+        first.Dispose();
+
+        Assert.Same(first.FindById(acme.Id.ToString()), second.FindById(acme.Id.ToString()));
+        Assert.NotSame(first.FindById(beta.Id.ToString()), second.FindById(beta.Id.ToString()));
+        Assert.Equal(2, second.Tenants.Count);
+    }
+
+    private static TenantSnapshotStore Store() => new(TestTenants.Compiler(), NullLogger<TenantSnapshotStore>.Instance);
+}
