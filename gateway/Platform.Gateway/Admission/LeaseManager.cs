@@ -13,6 +13,11 @@ namespace Platform.Gateway.Admission;
 /// background loop asks for another batch when free slots fall below half a batch and gives back
 /// slots beyond two batches. Held and in-use counts live in one 64-bit word per tenant so a take
 /// never races a give-back: in use never exceeds what the silo granted.
+/// Fail-static: a gateway that has not had one lease answer since it started and cannot reach the silo
+/// holds local slots up to each tenant's MaxConnections, so a snapshot loaded from disk is served at
+/// once. Each such gateway then enforces MaxConnections on its own; the first answer from the silo
+/// replaces the local slots, and a gateway holding more connections than it is granted admits no more
+/// until enough have closed.
 /// </summary>
 internal sealed partial class LeaseManager : BackgroundService
 {
@@ -23,6 +28,8 @@ internal sealed partial class LeaseManager : BackgroundService
     private readonly int _batch;
     private readonly TimeSpan _interval;
     private readonly SemaphoreSlim _signal = new(0, 1);
+    private volatile bool _siloAnswered;
+    private volatile bool _failStatic;
 
     public LeaseManager(ILeaseSyncClient client, TenantSnapshotStore store, IOptions<GatewayOptions> options, ILogger<LeaseManager> logger)
     {
@@ -84,9 +91,23 @@ internal sealed partial class LeaseManager : BackgroundService
         }
     }
 
+    /// <summary>True while slots are local (fail-static): the silo has not answered since start and the last sync failed.</summary>
+    public bool FailStatic => _failStatic;
+
     /// <summary>Slots held and in use for a tenant.</summary>
     public (int Held, int InUse) Get(Guid tenantId) =>
         _leases.TryGetValue(tenantId, out var lease) ? Split(Volatile.Read(ref lease.State)) : (0, 0);
+
+    /// <summary>The silo dropped this node's leases: the next round reports every lease held, whatever its state.</summary>
+    public void ReportAll()
+    {
+        foreach (var lease in _leases.Values)
+        {
+            lease.Pending = true;
+        }
+
+        RequestSync();
+    }
 
     public void RequestSync()
     {
@@ -128,6 +149,11 @@ internal sealed partial class LeaseManager : BackgroundService
             {
                 want = Math.Min(max, inUse + _batch);
             }
+            else if (lease.Pending)
+            {
+                // Not confirmed by the silo (a failed round, or local fail-static slots): ask for what is held.
+                want = held;
+            }
             else
             {
                 continue;
@@ -156,6 +182,8 @@ internal sealed partial class LeaseManager : BackgroundService
         }
 
         var response = await _client.SyncLeasesAsync(new LeaseSyncRequest(wants), cancellationToken);
+        _siloAnswered = true;
+        _failStatic = false;
         foreach (var grant in response.Leases)
         {
             if (!_leases.TryGetValue(grant.TenantId, out var lease))
@@ -189,16 +217,38 @@ internal sealed partial class LeaseManager : BackgroundService
         {
             try
             {
-                await _signal.WaitAsync(_interval, stoppingToken);
+                // The first round runs at once: a gateway started from its saved snapshot learns without delay
+                // whether it has slots from the silo or must serve from local ones.
                 await SyncOnceAsync(stoppingToken);
+                await _signal.WaitAsync(_interval, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
                 return;
             }
+            catch (Silo.GatewayUnknownException)
+            {
+                // Registration has not reached the silo yet (the first round races it) or the silo forgot this
+                // node; the registration loop registers again. The silo answered, so this is no fail-static start.
+                _siloAnswered = true;
+                Log.NotRegistered(_logger);
+
+                // The registration loop signals when it has registered.
+                await ((Task)_signal.WaitAsync(_interval, stoppingToken)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
             catch (Exception ex) when (ex is HttpRequestException or Silo.SiloException or TaskCanceledException or System.Text.Json.JsonException)
             {
                 Log.SyncFailed(_logger, ex.Message);
+                if (ex is Silo.SiloException or System.Text.Json.JsonException)
+                {
+                    // An error answer still proves the silo is there: only an unreachable silo means fail-static.
+                    _siloAnswered = true;
+                }
+                else if (!_siloAnswered)
+                {
+                    HoldLocalSlots();
+                }
+
                 await Task.Delay(_interval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
@@ -208,6 +258,39 @@ internal sealed partial class LeaseManager : BackgroundService
     {
         _signal.Dispose();
         base.Dispose();
+    }
+
+    /// <summary>Fail-static: every active tenant of the current snapshot may use up to its MaxConnections on this gateway.</summary>
+    internal void HoldLocalSlots()
+    {
+        foreach (var tenant in _store.Current.ById.Values)
+        {
+            if (tenant.Suspended)
+            {
+                continue;
+            }
+
+            var lease = _leases.GetOrAdd(tenant.Id, static _ => new TenantLease());
+
+            // Pending: the next round that reaches the silo reports these slots, whatever their number.
+            lease.Pending = true;
+            while (true)
+            {
+                var state = Volatile.Read(ref lease.State);
+                var (held, inUse) = Split(state);
+                var local = Math.Max(held, tenant.Config.Limits.MaxConnections);
+                if (local == held || Interlocked.CompareExchange(ref lease.State, Join(local, inUse), state) == state)
+                {
+                    break;
+                }
+            }
+        }
+
+        if (!_failStatic)
+        {
+            _failStatic = true;
+            Log.FailStatic(_logger, _store.Current.ById.Count);
+        }
     }
 
     /// <summary>Lowers the held count to <paramref name="want"/> but never below what is in use; returns the new held count.</summary>
@@ -239,5 +322,11 @@ internal sealed partial class LeaseManager : BackgroundService
     {
         [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Lease sync with the silo failed: {Error}; held slots stay in use")]
         public static partial void SyncFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 2203, Level = LogLevel.Debug, Message = "Lease sync refused: this node is not registered (yet); retrying")]
+        public static partial void NotRegistered(ILogger logger);
+
+        [LoggerMessage(EventId = 2202, Level = LogLevel.Warning, Message = "No lease answer from the silo since start; serving {Count} tenants from local slots (MaxConnections enforced per gateway)")]
+        public static partial void FailStatic(ILogger logger, int count);
     }
 }

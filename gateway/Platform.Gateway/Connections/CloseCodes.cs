@@ -17,7 +17,7 @@ internal static class CloseCodes
     /// <summary>The backend closed or failed.</summary>
     public const int BackendClosed = 4001;
 
-    /// <summary>The gateway drained or the tenant was suspended.</summary>
+    /// <summary>The tenant was suspended or deleted (a drain deadline and a stopping gateway close with 1001 going away).</summary>
     public const int Drained = 4002;
 
     /// <summary>The client closed or the connection dropped.</summary>
@@ -25,4 +25,7 @@ internal static class CloseCodes
 
     /// <summary>Closed by an API command.</summary>
     public const int Disconnected = 4004;
+
+    /// <summary>The client stopped reading: one send stayed pending longer than the send timeout.</summary>
+    public const int SlowClient = 4005;
 }

@@ -1,15 +1,20 @@
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Platform.Gateway.Admission;
+using Platform.Gateway.Hosting;
 
 namespace Platform.Gateway.Connections;
 
 /// <summary>
 /// One timer for all connections: closes those idle longer than their tenant's idle timeout (any byte
-/// in or out is activity), and closes what remains when a drain deadline passes. Runs on the injected
-/// <see cref="TimeProvider"/>, so tests drive it with a fake clock.
+/// in or out is activity), aborts those whose client has not taken a send within the send timeout, and
+/// closes what remains when a drain deadline passes. Runs on the injected <see cref="TimeProvider"/>,
+/// so tests drive it with a fake clock.
 /// </summary>
-internal sealed class ConnectionMonitor(ConnectionRegistry registry, DrainState drain, TimeProvider time) : IHostedService, IDisposable
+internal sealed class ConnectionMonitor(ConnectionRegistry registry, DrainState drain, IOptions<GatewayOptions> options, TimeProvider time)
+    : IHostedService, IDisposable
 {
+    private readonly TimeSpan _sendTimeout = TimeSpan.FromSeconds(options.Value.ClientSendTimeoutSeconds);
     private ITimer? _timer;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -37,6 +42,12 @@ internal sealed class ConnectionMonitor(ConnectionRegistry registry, DrainState 
 
         foreach (var connection in registry.All)
         {
+            if (_sendTimeout > TimeSpan.Zero && connection.SendPendingFor >= _sendTimeout)
+            {
+                connection.Abort(CloseCodes.SlowClient, "client not reading");
+                continue;
+            }
+
             var idle = connection.Tenant.Config.Timeouts.IdleTimeoutSeconds;
             if (idle > 0 && connection.IdleFor >= TimeSpan.FromSeconds(idle))
             {

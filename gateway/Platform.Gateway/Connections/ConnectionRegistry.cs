@@ -46,6 +46,15 @@ internal sealed partial class ConnectionRegistry
 
     public IEnumerable<GatewayConnection> All => _connections.Values;
 
+    /// <summary>Queues an open event for every live connection (after the silo forgot this node).</summary>
+    public void AnnounceAll()
+    {
+        foreach (var connection in _connections.Values)
+        {
+            _events.Opened(connection);
+        }
+    }
+
     /// <summary>Closes every open connection (drain deadline, shutdown).</summary>
     public void CloseAll(int code, string reason)
     {

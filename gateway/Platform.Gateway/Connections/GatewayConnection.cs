@@ -18,6 +18,7 @@ internal abstract class GatewayConnection : IClientSink
     private long _messagesIn;
     private long _messagesOut;
     private long _lastActivity;
+    private long _sendStarted;
 
     protected GatewayConnection(string id, TenantRuntime tenant, string protocol, IPEndPoint remote, int localPort, TimeProvider time)
     {
@@ -54,6 +55,18 @@ internal abstract class GatewayConnection : IClientSink
 
     /// <summary>Time since the last byte in or out.</summary>
     public TimeSpan IdleFor => _time.GetElapsedTime(Volatile.Read(ref _lastActivity));
+
+    /// <summary>How long the send in progress has been waiting for the client; zero when none is pending.</summary>
+    public TimeSpan SendPendingFor => Volatile.Read(ref _sendStarted) is var started and not 0 ? _time.GetElapsedTime(started) : TimeSpan.Zero;
+
+    /// <summary>Whether a send to the client is in progress.</summary>
+    public bool SendPending => Volatile.Read(ref _sendStarted) != 0;
+
+    /// <summary>Marks the start of a send to the client (one at a time), for the send timeout.</summary>
+    protected void BeginSend() => Volatile.Write(ref _sendStarted, Math.Max(1, _time.GetTimestamp()));
+
+    /// <summary>Marks the end of the send started by <see cref="BeginSend"/>.</summary>
+    protected void EndSend() => Volatile.Write(ref _sendStarted, 0);
 
     public void CountIn(int bytes, int messages)
     {
@@ -110,4 +123,10 @@ internal abstract class GatewayConnection : IClientSink
 
     /// <summary>Starts closing the connection with a code (WebSocket close code, or a platform code) and reason.</summary>
     public abstract void Close(int code, string? reason);
+
+    /// <summary>
+    /// Ends the connection without a closing handshake (the client is not reading, so it could not take
+    /// one), recording the code and reason. Protocols without a handshake to skip simply close.
+    /// </summary>
+    public virtual void Abort(int code, string? reason) => Close(code, reason);
 }

@@ -107,7 +107,10 @@ public static class GatewayHost
         var selector = services.GetRequiredService<TlsSelector>();
         var address = IPAddress.Parse(options.ListenAddress);
         kestrel.AddServerHeader = false;
-        kestrel.Limits.RequestHeadersTimeout = HandshakeTimeout;
+        // Kestrel times a connection that has sent nothing yet by the keep-alive limit, and a partial head by
+        // the headers limit: both bound half-open connections that never complete a request.
+        kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
+        kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
         kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
         var tlsCallback = new TlsHandshakeCallbackOptions { OnConnection = selector.OnConnection, HandshakeTimeout = HandshakeTimeout };
 

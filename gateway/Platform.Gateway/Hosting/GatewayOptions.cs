@@ -93,4 +93,18 @@ public sealed class GatewayOptions
     /// <summary>Seconds between counter reports of open connections.</summary>
     [Range(1, 3600)]
     public int CounterReportSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Seconds a client on the ws and wss ports may take to send a complete request head, counted from
+    /// the connection's start (a connection that never speaks is closed after this long too).
+    /// </summary>
+    [Range(1, 300)]
+    public int RequestHeadersTimeoutSeconds { get; set; } = 20;
+
+    /// <summary>
+    /// Seconds one send to a client may stay pending (the client stopped reading) before the connection
+    /// is aborted; 0 waits indefinitely. Backpressure keeps memory bounded meanwhile.
+    /// </summary>
+    [Range(0, 3600)]
+    public int ClientSendTimeoutSeconds { get; set; } = 60;
 }

@@ -10,13 +10,19 @@ using Platform.Gateway.Tenants;
 
 namespace Platform.Gateway.Silo;
 
-/// <summary>Registers this node with the silo once the listeners are bound, then heartbeats; registers again when the silo forgot it.</summary>
+/// <summary>
+/// Registers this node with the silo once the listeners are bound, then heartbeats; registers again when
+/// the silo forgot it (it declared the node dead, for example after a silo outage or a partition longer
+/// than the heartbeat timeout). The silo then closed the node's connections in the directory and dropped
+/// its leases, so after registering again the node announces its live connections and the slots it holds.
+/// </summary>
 internal sealed partial class GatewayRegistration(
     SiloClient silo,
     GatewayNode node,
     GatewayListeners listeners,
     TenantSnapshotStore store,
     ConnectionRegistry registry,
+    LeaseManager leases,
     DrainState drain,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
@@ -43,6 +49,18 @@ internal sealed partial class GatewayRegistration(
                         new RegisterGatewayRequest(node.NodeId, Version, listeners.InternalUrl, listeners.Describe()), stoppingToken);
                     interval = TimeSpan.FromSeconds(Math.Max(1, registered.HeartbeatIntervalSeconds));
                     needsRegistration = false;
+                    if (Registered)
+                    {
+                        registry.AnnounceAll();
+                        leases.ReportAll();
+                        Log.Reannounced(logger, registry.Count);
+                    }
+                    else
+                    {
+                        // A lease round refused before the node was known can go again now.
+                        leases.RequestSync();
+                    }
+
                     Registered = true;
                     Log.Registered(logger, node.NodeId, listeners.InternalUrl);
                 }
@@ -90,6 +108,9 @@ internal sealed partial class GatewayRegistration(
 
         [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "The silo does not know node {NodeId}; registering again")]
         public static partial void Unknown(ILogger logger, string nodeId);
+
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Registered again; announced {Count} live connections and the slots held")]
+        public static partial void Reannounced(ILogger logger, int count);
 
         [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Silo unreachable ({Error}); attempt {Failures}, serving from the current snapshot")]
         public static partial void SiloUnreachable(ILogger logger, string error, int failures);

@@ -11,7 +11,7 @@ internal static class Problem
     public static (int Status, string Code, string Title) For(RefusalReason reason) => reason switch
     {
         RefusalReason.UnknownTenant => (StatusCodes.Status404NotFound, ErrorCodes.NotFound, "No tenant is served at this host name or path."),
-        RefusalReason.Suspended => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.TenantSuspended, "The tenant is suspended."),
+        RefusalReason.Suspended => (StatusCodes.Status403Forbidden, ErrorCodes.TenantSuspended, "The tenant is suspended."),
         RefusalReason.Draining => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.GatewayDraining, "This gateway is draining; connect to another one."),
         RefusalReason.Blocked => (StatusCodes.Status403Forbidden, ErrorCodes.ClientBlocked, "The client address is blocked."),
         RefusalReason.NotAllowed => (StatusCodes.Status403Forbidden, ErrorCodes.ClientBlocked, "The client address is not in the allowed list."),

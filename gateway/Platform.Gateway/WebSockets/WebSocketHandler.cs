@@ -29,6 +29,7 @@ internal sealed partial class WebSocketHandler(
     ILogger<WebSocketHandler> logger)
 {
     private const int InitialBuffer = 16 * 1024;
+    private const string SupportedVersion = "13";
 
     public async Task HandleAsync(HttpContext context)
     {
@@ -50,6 +51,15 @@ internal sealed partial class WebSocketHandler(
         if (!context.WebSockets.IsWebSocketRequest)
         {
             admission.CountRefusal(tenant.Slug, RefusalReason.BadRequest);
+            if (AsksForAnotherVersion(context.Request))
+            {
+                // RFC 6455 section 4.4: refuse, naming the version this server speaks.
+                context.Response.Headers.SecWebSocketVersion = SupportedVersion;
+                context.Response.Headers.Upgrade = "websocket";
+                await Problem.WriteAsync(context, StatusCodes.Status426UpgradeRequired, Contracts.Problems.ErrorCodes.WebSocketRequired, "Only WebSocket version 13 is supported.");
+                return;
+            }
+
             await Problem.WriteAsync(context, RefusalReason.BadRequest);
             return;
         }
@@ -232,6 +242,15 @@ internal sealed partial class WebSocketHandler(
         {
             await connection.CloseAsync(CloseCodes.InternalError, "backend failed");
         }
+    }
+
+    /// <summary>An upgrade to WebSocket that names a protocol version other than 13.</summary>
+    private static bool AsksForAnotherVersion(HttpRequest request)
+    {
+        var version = request.Headers.SecWebSocketVersion.ToString();
+        return version.Length > 0
+            && !string.Equals(version, SupportedVersion, StringComparison.Ordinal)
+            && request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>After sending a close, reads (and discards) until the client answers with its close.</summary>

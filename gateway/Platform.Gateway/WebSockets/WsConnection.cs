@@ -12,6 +12,7 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _aborted = new();
+    private int _closing;
 
     public WebSocket Socket => socket;
 
@@ -21,12 +22,14 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
     public override async ValueTask SendAsync(ReadOnlyMemory<byte> payload, bool text, CancellationToken cancellationToken)
     {
         await _sendLock.WaitAsync(cancellationToken);
+        BeginSend();
         try
         {
             await socket.SendAsync(payload, text ? WebSocketMessageType.Text : WebSocketMessageType.Binary, endOfMessage: true, cancellationToken);
         }
         finally
         {
+            EndSend();
             _sendLock.Release();
         }
 
@@ -43,6 +46,14 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
     public async Task CloseAsync(int code, string? reason)
     {
         RecordClose(code, reason);
+
+        // Only the first close starts the grace period: a repeated close (the monitor ticks every second
+        // while a drain deadline or an idle timeout holds) must not push the abort back for ever.
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+
         try
         {
             _aborted.CancelAfter(CloseGrace);
@@ -73,9 +84,23 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
         }
     }
 
+    public override void Abort(int code, string? reason)
+    {
+        RecordClose(code, reason);
+        Abort();
+    }
+
     public void Abort()
     {
-        _aborted.Cancel();
+        try
+        {
+            _aborted.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The connection already finished.
+        }
+
         socket.Abort();
     }
 

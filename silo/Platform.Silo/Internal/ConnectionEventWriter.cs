@@ -9,7 +9,9 @@ namespace Platform.Silo.Internal;
 
 /// <summary>
 /// Applies a gateway's batch of connection-directory events in one transaction with one statement per
-/// event kind. Gateways retry batches, so every statement is idempotent.
+/// event kind. Gateways retry batches, so every statement is idempotent. A gateway that registers again
+/// after the silo forgot it (declared dead, or it re-registered) announces its live connections again:
+/// rows the silo closed on its behalf are reopened; rows the gateway itself closed stay closed.
 /// </summary>
 internal sealed partial class ConnectionEventWriter(NpgsqlDataSource dataSource, ILogger<ConnectionEventWriter> logger)
 {
@@ -46,11 +48,16 @@ internal sealed partial class ConnectionEventWriter(NpgsqlDataSource dataSource,
                 FROM unnest(@ids, @tenantIds, @protocols, @remoteAddresses, @remotePorts, @localPorts, @openedAts, @tls, @websockets)
                      AS o(id, tenant_id, protocol, remote_address, remote_port, local_port, opened_at, tls, websocket)
                 JOIN tenants t ON t.id = o.tenant_id
-                ON CONFLICT (id) DO NOTHING
+                ON CONFLICT (id) DO UPDATE SET closed_at = NULL, close_code = NULL, close_reason = NULL
+                WHERE connections.gateway_id = excluded.gateway_id
+                  AND connections.closed_at IS NOT NULL
+                  AND connections.close_reason IN (@lostReason, @restartedReason)
                 """,
                 new
                 {
                     gatewayId,
+                    lostReason = GatewayReaper.LostReason,
+                    restartedReason = GatewayRegistry.RestartedReason,
                     ids = opened.Select(o => o.Id).ToArray(),
                     tenantIds = opened.Select(o => o.TenantId).ToArray(),
                     protocols = opened.Select(o => o.Protocol).ToArray(),

@@ -108,7 +108,9 @@ public sealed class WebSocketEndToEndTests
         await gateway.WaitForTenantAsync("acme");
 
         using var client = await WsClient.ConnectAsync(gateway.WsUri("acme"));
-        Assert.Equal(1, backend.Accepted);
+
+        // The backend connection exists before the 101; the backend's accept loop may see it a moment later.
+        await Wait.UntilAsync(() => backend.Accepted == 1, "the backend to accept the gateway's connection");
         await WsClient.SendTextAsync(client, "abc");
         var received = new List<byte>();
         while (received.Count < 7)

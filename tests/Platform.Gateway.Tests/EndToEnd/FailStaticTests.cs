@@ -1,0 +1,45 @@
+using Microsoft.Extensions.DependencyInjection;
+using Platform.Gateway.Admission;
+using Platform.Gateway.Tenants;
+using Platform.Gateway.Tests.Support;
+
+namespace Platform.Gateway.Tests.EndToEnd;
+
+/// <summary>A gateway started while no silo answers serves from the snapshot it saved earlier.</summary>
+public sealed class FailStaticTests
+{
+    [Fact]
+    public async Task Start_SiloRefusesConnections_ServesEchoFromTheSavedSnapshot()
+    {
+        var state = Directory.CreateTempSubdirectory("gw-failstatic-").FullName;
+        try
+        {
+            Guid tenantId;
+            string secret;
+            await using (var silo = await SiloFixture.StartAsync())
+            {
+                tenantId = (await silo.CreateTenantAsync("acme")).Id;
+                secret = silo.ClusterSecret;
+                await using var first = await silo.StartGatewayAsync(state);
+                await first.WaitForTenantAsync("acme");
+                var saved = first.Services.GetRequiredService<SnapshotPersistence>().FilePath;
+                await Wait.UntilAsync(() => File.Exists(saved), "the snapshot file");
+            }
+
+            // Nothing listens on this port: every silo call is refused at once.
+            var nowhere = new Uri($"http://127.0.0.1:{TcpEchoBackend.UnusedPort()}/");
+            await using var gateway = await TestGateway.StartAsync(nowhere, secret, state);
+
+            Assert.True(gateway.Store.Current.BySlug.ContainsKey("acme"), "the snapshot on disk was not loaded");
+            await gateway.WaitForLeaseAsync(tenantId, 1);
+            Assert.True(gateway.Services.GetRequiredService<LeaseManager>().FailStatic);
+            using var client = await WsClient.ConnectAsync(gateway.WsUri("acme"));
+            await WsClient.SendTextAsync(client, "served while the silo is away");
+            Assert.Equal("served while the silo is away", await WsClient.ReceiveTextAsync(client));
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Platform.Gateway.Tests.Support;
+
+/// <summary>
+/// A loopback TCP relay in front of a target; <see cref="Cut"/> resets every relayed connection and every
+/// new one, as a network partition would, until <see cref="Restore"/>.
+/// </summary>
+internal sealed class TcpRelay : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _lock = new();
+    private readonly List<TcpClient> _open = [];
+    private readonly int _targetPort;
+    private readonly Task _loop;
+    private volatile bool _cut;
+
+    public TcpRelay(int targetPort)
+    {
+        _targetPort = targetPort;
+        _listener.Start();
+        _loop = AcceptAsync();
+    }
+
+    public Uri Url => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+
+    private async Task AcceptAsync()
+    {
+        while (true)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+
+            if (_cut)
+            {
+                Reset(client);
+                continue;
+            }
+
+            _ = RelayAsync(client);
+        }
+    }
+
+    private async Task RelayAsync(TcpClient client)
+    {
+        using var target = new TcpClient();
+        using (client)
+        {
+            try
+            {
+                await target.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
+                lock (_lock)
+                {
+                    _open.Add(client);
+                    _open.Add(target);
+                }
+
+                var up = client.GetStream().CopyToAsync(target.GetStream(), _stop.Token);
+                var down = target.GetStream().CopyToAsync(client.GetStream(), _stop.Token);
+                await Task.WhenAny(up, down);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            {
+                // One side went away or the relay was cut.
+            }
+            finally
+            {
+                lock (_lock)
+                {
+                    _open.Remove(client);
+                    _open.Remove(target);
+                }
+            }
+        }
+    }
+
+    /// <summary>Resets every relayed connection, and every new one until <see cref="Restore"/>.</summary>
+    public void Cut()
+    {
+        _cut = true;
+        lock (_lock)
+        {
+            foreach (var client in _open)
+            {
+                Reset(client);
+            }
+
+            _open.Clear();
+        }
+    }
+
+    /// <summary>Relays new connections again.</summary>
+    public void Restore() => _cut = false;
+
+    private static void Reset(TcpClient client)
+    {
+        try
+        {
+            client.Client?.LingerState = new LingerOption(true, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Its relay already ended.
+        }
+
+        client.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Cut();
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _loop;
+        _stop.Dispose();
+    }
+}
