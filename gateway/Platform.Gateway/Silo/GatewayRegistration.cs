@@ -10,7 +10,11 @@ using Platform.Gateway.Tenants;
 
 namespace Platform.Gateway.Silo;
 
-/// <summary>Registers this node with the silo once the listeners are bound, then heartbeats; registers again when the silo forgot it.</summary>
+/// <summary>
+/// Registers this node with the silo once the listeners are bound, then heartbeats; registers again when the
+/// silo forgot it. Each heartbeat carries the refusals counted since the last acknowledged batch: a batch is
+/// sent again unchanged until a heartbeat succeeds, and refusals counted meanwhile wait for the next batch.
+/// </summary>
 internal sealed partial class GatewayRegistration(
     SiloClient silo,
     GatewayNode node,
@@ -18,14 +22,25 @@ internal sealed partial class GatewayRegistration(
     TenantSnapshotStore store,
     ConnectionRegistry registry,
     DrainState drain,
+    GatewayMetrics metrics,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<GatewayRegistration> logger) : BackgroundService
 {
     private static readonly string Version = typeof(GatewayRegistration).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
+    /// <summary>Deltas per heartbeat, well under the silo's request body limit; the rest waits for the next beat.</summary>
+    public const int MaxRefusalsPerHeartbeat = 2000;
+
+    private long _sequence;
+    private RefusalBatch? _unacknowledged;
+    private long _heartbeats;
+
     /// <summary>Set once the silo has accepted a registration.</summary>
     public bool Registered { get; private set; }
+
+    /// <summary>Heartbeats the silo has answered; lets tests wait for a report.</summary>
+    public long Heartbeats => Interlocked.Read(ref _heartbeats);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -44,10 +59,20 @@ internal sealed partial class GatewayRegistration(
                     interval = TimeSpan.FromSeconds(Math.Max(1, registered.HeartbeatIntervalSeconds));
                     needsRegistration = false;
                     Registered = true;
+                    // The silo counts sequence numbers per registration; a batch still unacknowledged is re-numbered, not dropped.
+                    _sequence = 0;
+                    if (_unacknowledged is { } pending)
+                    {
+                        _unacknowledged = pending with { Sequence = ++_sequence };
+                    }
+
                     Log.Registered(logger, node.NodeId, listeners.InternalUrl);
                 }
 
-                var beat = await silo.HeartbeatAsync(new HeartbeatRequest(store.Current.Revision, registry.Count), stoppingToken);
+                _unacknowledged ??= NextBatch();
+                var beat = await silo.HeartbeatAsync(new HeartbeatRequest(store.Current.Revision, registry.Count, _unacknowledged), stoppingToken);
+                _unacknowledged = null;
+                Interlocked.Increment(ref _heartbeats);
                 if (beat.Status == GatewayStatuses.Draining)
                 {
                     drain.Begin(beat.DrainDeadline);
@@ -65,6 +90,12 @@ internal sealed partial class GatewayRegistration(
                 Log.Unknown(logger, node.NodeId);
                 needsRegistration = true;
             }
+            catch (SiloException ex) when (ex.Status == System.Net.HttpStatusCode.BadRequest && _unacknowledged is { } refused)
+            {
+                // Sending a batch the silo rejects again would only stop the heartbeats and get the node declared dead.
+                Log.RefusalsRejected(logger, refused.Counts.Count, ex.Code);
+                _unacknowledged = null;
+            }
             catch (Exception ex) when (ex is HttpRequestException or SiloException or TaskCanceledException or System.Text.Json.JsonException)
             {
                 failures++;
@@ -73,6 +104,18 @@ internal sealed partial class GatewayRegistration(
                     .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
+    }
+
+    private RefusalBatch? NextBatch()
+    {
+        var counts = metrics.Refusals.Take();
+        if (counts.Count > MaxRefusalsPerHeartbeat)
+        {
+            metrics.Refusals.Return(counts.Skip(MaxRefusalsPerHeartbeat).ToList());
+            counts = counts.Take(MaxRefusalsPerHeartbeat).ToList();
+        }
+
+        return counts.Count == 0 ? null : new RefusalBatch(++_sequence, counts);
     }
 
     private async Task WaitForStartAsync(CancellationToken stoppingToken)
@@ -93,5 +136,8 @@ internal sealed partial class GatewayRegistration(
 
         [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Silo unreachable ({Error}); attempt {Failures}, serving from the current snapshot")]
         public static partial void SiloUnreachable(ILogger logger, string error, int failures);
+
+        [LoggerMessage(EventId = 1004, Level = LogLevel.Error, Message = "The silo rejected {Count} refusal counts ({Code}); they are dropped")]
+        public static partial void RefusalsRejected(ILogger logger, int count, string? code);
     }
 }
