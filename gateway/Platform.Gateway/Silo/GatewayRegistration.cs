@@ -35,12 +35,16 @@ internal sealed partial class GatewayRegistration(
     private long _sequence;
     private RefusalBatch? _unacknowledged;
     private long _heartbeats;
+    private long _failedHeartbeats;
 
     /// <summary>Set once the silo has accepted a registration.</summary>
     public bool Registered { get; private set; }
 
     /// <summary>Heartbeats the silo has answered; lets tests wait for a report.</summary>
     public long Heartbeats => Interlocked.Read(ref _heartbeats);
+
+    /// <summary>Registration or heartbeat attempts that failed because the silo was unreachable or refused.</summary>
+    public long FailedHeartbeats => Interlocked.Read(ref _failedHeartbeats);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -99,6 +103,7 @@ internal sealed partial class GatewayRegistration(
             catch (Exception ex) when (ex is HttpRequestException or SiloException or TaskCanceledException or System.Text.Json.JsonException)
             {
                 failures++;
+                Interlocked.Increment(ref _failedHeartbeats);
                 Log.SiloUnreachable(logger, ex.Message, failures);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(interval.TotalMilliseconds, 250 * failures)), time, stoppingToken)
                     .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
