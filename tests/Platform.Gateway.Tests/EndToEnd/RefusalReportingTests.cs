@@ -52,7 +52,7 @@ public sealed class RefusalReportingTests
 
         // Heartbeats carrying the batch fail while the silo is cut off; nothing has arrived there.
         var failed = registration.FailedHeartbeats;
-        await WaitUntilAsync(() => registration.FailedHeartbeats >= failed + 2);
+        await WaitUntilAsync(() => registration.FailedHeartbeats >= failed + 2, "two failed heartbeats");
         var during = await silo.Operator.GetFromJsonAsync<RefusalReport>(new Uri("/v1/refusals", UriKind.Relative), PlatformJson.Options);
         Assert.Equal(0, Count(during!, "blocked"));
 
@@ -60,7 +60,7 @@ public sealed class RefusalReportingTests
         await WaitForReportAsync(silo, "/v1/refusals", r => Count(r, "blocked") >= 3);
         // Later heartbeats neither lose nor repeat the batch.
         var beats = registration.Heartbeats;
-        await WaitUntilAsync(() => registration.Heartbeats >= beats + 2);
+        await WaitUntilAsync(() => registration.Heartbeats >= beats + 2, "two more heartbeats");
         var after = await silo.Operator.GetFromJsonAsync<RefusalReport>(new Uri("/v1/refusals", UriKind.Relative), PlatformJson.Options);
         Assert.Equal(3, Count(after!, "blocked"));
     }
@@ -70,25 +70,29 @@ public sealed class RefusalReportingTests
 
     private static async Task<RefusalReport> WaitForReportAsync(SiloFixture silo, string path, Func<RefusalReport, bool> condition)
     {
-        using var limit = new CancellationTokenSource(WaitLimit);
+        var deadline = DateTime.UtcNow + WaitLimit;
         while (true)
         {
-            var report = await silo.Operator.GetFromJsonAsync<RefusalReport>(new Uri(path, UriKind.Relative), PlatformJson.Options, limit.Token);
-            if (condition(report!))
+            var report = (await silo.Operator.GetFromJsonAsync<RefusalReport>(new Uri(path, UriKind.Relative), PlatformJson.Options))!;
+            if (condition(report))
             {
-                return report!;
+                return report;
             }
 
-            await Task.Delay(50, limit.Token);
+            Assert.True(DateTime.UtcNow < deadline,
+                $"{path} did not reach the expected counts within {WaitLimit.TotalSeconds} s; it holds: "
+                + string.Join(", ", report.ByReason.Select(r => $"{r.Reason}={r.Count}")));
+            await Task.Delay(50);
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
     {
-        using var limit = new CancellationTokenSource(WaitLimit);
+        var deadline = DateTime.UtcNow + WaitLimit;
         while (!condition())
         {
-            await Task.Delay(20, limit.Token);
+            Assert.True(DateTime.UtcNow < deadline, $"Waited {WaitLimit.TotalSeconds} s for {what}.");
+            await Task.Delay(20);
         }
     }
 }

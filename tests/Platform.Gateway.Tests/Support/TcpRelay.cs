@@ -30,9 +30,9 @@ internal sealed class TcpRelay : IAsyncDisposable
     /// <summary>Drops every relayed connection and closes new ones until <see cref="Restore"/>.</summary>
     public void Cut()
     {
-        _cut = true;
         lock (_lock)
         {
+            _cut = true;
             foreach (var client in _open)
             {
                 client.Client.Close(0);
@@ -78,6 +78,14 @@ internal sealed class TcpRelay : IAsyncDisposable
                 await upstream.ConnectAsync(_target, _stop.Token);
                 lock (_lock)
                 {
+                    // Checked under the lock Cut takes: a connection accepted just before a cut is either
+                    // dropped by Cut or sees the cut here, never relayed on past it.
+                    if (_cut)
+                    {
+                        client.Client.Close(0);
+                        return;
+                    }
+
                     _open.Add(client);
                     _open.Add(upstream);
                 }
