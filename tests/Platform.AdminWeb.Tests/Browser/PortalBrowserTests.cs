@@ -183,6 +183,11 @@ public sealed class PortalBrowserTests
         using var client = await ConnectWssAsync(gateway.WssPort, "acme.platform.test", "/t/acme/live", thumbprint);
         var received = System.Threading.Channels.Channel.CreateUnbounded<string>();
         var reader = ReadUntilClosedAsync(client, received.Writer);
+        await client.SendAsync(Encoding.UTF8.GetBytes("hello, echo"), WebSocketMessageType.Text, true, CancellationToken.None);
+        using (var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20)))
+        {
+            Assert.Equal("hello, echo", await received.Reader.ReadAsync(wait.Token));
+        }
 
         var row = page.Locator("#live-connections tbody tr[data-id]");
         await row.First.WaitForAsync();
