@@ -24,4 +24,22 @@ public static class Format
         < 1024L * 1024 * 1024 => $"{value / (1024.0 * 1024):0.#} MiB",
         _ => $"{value / (1024.0 * 1024 * 1024):0.#} GiB",
     };
+
+    /// <summary>What a gateway refusal reason means, for people.</summary>
+    public static string RefusalReason(string reason) => reason switch
+    {
+        "unknown_tenant" => "no tenant at that host, SNI name or path",
+        "suspended" => "tenant suspended",
+        "draining" => "gateway draining",
+        "blocked" => "client in BlockedClients",
+        "not_allowed" => "client not in AllowedClients",
+        "rate_limited" => "connection rate limit",
+        "per_client_limit" => "too many connections from one client",
+        "max_connections" => "MaxConnections reached",
+        "origin_not_allowed" => "WebSocket Origin not allowed",
+        "backend_unreachable" => "forward backend unreachable",
+        "bad_request" => "not a WebSocket upgrade",
+        "tls_failed" => "TLS handshake refused or failed",
+        _ => reason.Replace('_', ' '),
+    };
 }

@@ -35,6 +35,9 @@ internal sealed class PlatformOptions
     /// <summary>How long closed connections stay in the directory.</summary>
     public int ClosedConnectionRetentionMinutes { get; set; } = 60;
 
+    /// <summary>How long per-minute refusal counts are kept.</summary>
+    public int RefusalRetentionDays { get; set; } = 7;
+
     /// <summary>Largest accepted request body in bytes.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
@@ -59,6 +62,11 @@ internal sealed class PlatformOptions
         if (HeartbeatIntervalSeconds < 1 || HeartbeatTimeoutSeconds <= HeartbeatIntervalSeconds)
         {
             throw new InvalidOperationException("Platform:HeartbeatTimeoutSeconds must exceed HeartbeatIntervalSeconds, which must be at least 1.");
+        }
+
+        if (RefusalRetentionDays < 1)
+        {
+            throw new InvalidOperationException("Platform:RefusalRetentionDays must be at least 1.");
         }
 
         if (DedicatedPortFirst < 1 || DedicatedPortLast > 65535 || DedicatedPortFirst > DedicatedPortLast)

@@ -14,6 +14,7 @@ using Platform.Silo.Operators;
 using Platform.Silo.Problems;
 using Platform.Silo.Psk;
 using Platform.Silo.Security;
+using Platform.Silo.Stats;
 using Platform.Silo.Tenants;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -63,6 +64,8 @@ v1.MapConnectionsApi();
 v1.MapGatewaysApi();
 v1.MapAuditApi();
 v1.MapOperatorsApi();
+v1.MapRefusalsApi();
+v1.MapStatsApi();
 app.MapInternalApi();
 
 app.Run();

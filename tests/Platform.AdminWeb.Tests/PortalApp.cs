@@ -44,10 +44,10 @@ public sealed partial class PortalApp : WebApplicationFactory<Program>
     }
 
     /// <summary>Starts database, silo and portal, and creates the operator account <see cref="OperatorName"/>.</summary>
-    public static async Task<PortalApp> StartAsync(TimeProvider? portalClock = null, bool useKestrel = false)
+    public static async Task<PortalApp> StartAsync(TimeProvider? portalClock = null, bool useKestrel = false, IDictionary<string, string?>? siloSettings = null)
     {
         var database = await TestDatabase.CreateAsync();
-        var silo = new SiloApp(database, useKestrel: true);
+        var silo = new SiloApp(database, siloSettings, useKestrel: true);
         var app = new PortalApp(database, silo, portalClock, useKestrel);
         using var operatorClient = app.SiloClient(silo.OperatorKey);
         var created = await operatorClient.PostAsJsonAsync("/v1/operators", new CreateOperatorRequest(OperatorName, OperatorPassword), PlatformJson.Options);

@@ -13,6 +13,7 @@ using Platform.Contracts.Gateways;
 using Platform.Contracts.Operators;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Psk;
+using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
 
 namespace Platform.AdminWeb.Silo;
@@ -131,6 +132,14 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
 
     public Task<SiloResult<GatewayResponse>> DrainGatewayAsync(string id, int deadlineSeconds, CancellationToken ct) =>
         SendAsync<GatewayResponse>(HttpMethod.Post, $"v1/gateways/{Seg(id)}/drain", new DrainGatewayRequest(deadlineSeconds), null, ct);
+
+    // ---- dashboard figures
+    public Task<SiloResult<PlatformStatsResponse>> GetStatsAsync(CancellationToken ct) =>
+        SendAsync<PlatformStatsResponse>(HttpMethod.Get, "v1/stats", null, null, ct);
+
+    public Task<SiloResult<RefusalReport>> ListRefusalsAsync(DateTimeOffset since, int limit, CancellationToken ct) =>
+        SendAsync<RefusalReport>(HttpMethod.Get,
+            $"v1/refusals?since={Uri.EscapeDataString(since.UtcDateTime.ToString("O", CultureInfo.InvariantCulture))}&limit={limit}", null, null, ct);
 
     public Task<SiloResult<Page<AuditEntryResponse>>> ListAuditAsync(string? tenant, string? actor, int offset, int limit, CancellationToken ct)
     {

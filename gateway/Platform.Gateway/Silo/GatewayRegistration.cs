@@ -15,6 +15,8 @@ namespace Platform.Gateway.Silo;
 /// the silo forgot it (it declared the node dead, for example after a silo outage or a partition longer
 /// than the heartbeat timeout). The silo then closed the node's connections in the directory and dropped
 /// its leases, so after registering again the node announces its live connections and the slots it holds.
+/// Each heartbeat carries the refusals counted since the last acknowledged batch: a batch is sent again
+/// unchanged until a heartbeat succeeds, and refusals counted meanwhile wait for the next batch.
 /// </summary>
 internal sealed partial class GatewayRegistration(
     SiloClient silo,
@@ -24,14 +26,29 @@ internal sealed partial class GatewayRegistration(
     ConnectionRegistry registry,
     LeaseManager leases,
     DrainState drain,
+    GatewayMetrics metrics,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     ILogger<GatewayRegistration> logger) : BackgroundService
 {
     private static readonly string Version = typeof(GatewayRegistration).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
+    /// <summary>Deltas per heartbeat, well under the silo's request body limit; the rest waits for the next beat.</summary>
+    public const int MaxRefusalsPerHeartbeat = 2000;
+
+    private long _sequence;
+    private RefusalBatch? _unacknowledged;
+    private long _heartbeats;
+    private long _failedHeartbeats;
+
     /// <summary>Set once the silo has accepted a registration.</summary>
     public bool Registered { get; private set; }
+
+    /// <summary>Heartbeats the silo has answered; lets tests wait for a report.</summary>
+    public long Heartbeats => Interlocked.Read(ref _heartbeats);
+
+    /// <summary>Registration or heartbeat attempts that failed because the silo was unreachable or refused.</summary>
+    public long FailedHeartbeats => Interlocked.Read(ref _failedHeartbeats);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -62,10 +79,20 @@ internal sealed partial class GatewayRegistration(
                     }
 
                     Registered = true;
+                    // The silo counts sequence numbers per registration; a batch still unacknowledged is re-numbered, not dropped.
+                    _sequence = 0;
+                    if (_unacknowledged is { } pending)
+                    {
+                        _unacknowledged = pending with { Sequence = ++_sequence };
+                    }
+
                     Log.Registered(logger, node.NodeId, listeners.InternalUrl);
                 }
 
-                var beat = await silo.HeartbeatAsync(new HeartbeatRequest(store.Current.Revision, registry.Count), stoppingToken);
+                _unacknowledged ??= NextBatch();
+                var beat = await silo.HeartbeatAsync(new HeartbeatRequest(store.Current.Revision, registry.Count, _unacknowledged), stoppingToken);
+                _unacknowledged = null;
+                Interlocked.Increment(ref _heartbeats);
                 if (beat.Status == GatewayStatuses.Draining)
                 {
                     drain.Begin(beat.DrainDeadline);
@@ -83,14 +110,33 @@ internal sealed partial class GatewayRegistration(
                 Log.Unknown(logger, node.NodeId);
                 needsRegistration = true;
             }
+            catch (SiloException ex) when (ex.Status == System.Net.HttpStatusCode.BadRequest && _unacknowledged is { } refused)
+            {
+                // Sending a batch the silo rejects again would only stop the heartbeats and get the node declared dead.
+                Log.RefusalsRejected(logger, refused.Counts.Count, ex.Code);
+                _unacknowledged = null;
+            }
             catch (Exception ex) when (ex is HttpRequestException or SiloException or TaskCanceledException or System.Text.Json.JsonException)
             {
                 failures++;
+                Interlocked.Increment(ref _failedHeartbeats);
                 Log.SiloUnreachable(logger, ex.Message, failures);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(interval.TotalMilliseconds, 250 * failures)), time, stoppingToken)
                     .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
+    }
+
+    private RefusalBatch? NextBatch()
+    {
+        var counts = metrics.Refusals.Take();
+        if (counts.Count > MaxRefusalsPerHeartbeat)
+        {
+            metrics.Refusals.Return(counts.Skip(MaxRefusalsPerHeartbeat).ToList());
+            counts = counts.Take(MaxRefusalsPerHeartbeat).ToList();
+        }
+
+        return counts.Count == 0 ? null : new RefusalBatch(++_sequence, counts);
     }
 
     private async Task WaitForStartAsync(CancellationToken stoppingToken)
@@ -114,5 +160,8 @@ internal sealed partial class GatewayRegistration(
 
         [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Silo unreachable ({Error}); attempt {Failures}, serving from the current snapshot")]
         public static partial void SiloUnreachable(ILogger logger, string error, int failures);
+
+        [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "The silo rejected {Count} refusal counts ({Code}); they are dropped")]
+        public static partial void RefusalsRejected(ILogger logger, int count, string? code);
     }
 }

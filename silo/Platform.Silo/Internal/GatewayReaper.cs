@@ -5,7 +5,7 @@ namespace Platform.Silo.Internal;
 
 /// <summary>
 /// Declares gateways that stopped heartbeating dead, frees their leases, closes their connections in the
-/// directory, and prunes closed connections past retention. Every silo runs it; the row locks taken by
+/// directory, and prunes closed connections and refusal counts past retention. Every silo runs it; the row locks taken by
 /// the status update make concurrent runs harmless (a node is declared dead once).
 /// </summary>
 internal sealed partial class GatewayReaper(
@@ -64,6 +64,7 @@ internal sealed partial class GatewayReaper(
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM gateway_nodes WHERE status = 'dead' AND dead_at < @retentionCutoff",
             new { retentionCutoff }, transaction, cancellationToken: cancellationToken));
+        await Stats.RefusalStore.PruneAsync(connection, transaction, now - TimeSpan.FromDays(options.RefusalRetentionDays), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return dead;
     }

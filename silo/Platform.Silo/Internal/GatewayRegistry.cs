@@ -28,7 +28,7 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, TimeP
             ON CONFLICT (id) DO UPDATE SET
                 version = excluded.version, internal_url = excluded.internal_url, listeners = excluded.listeners,
                 status = 'up', started_at = excluded.started_at, last_heartbeat_at = excluded.last_heartbeat_at,
-                config_revision = 0, open_connections = 0, drain_deadline = NULL, dead_at = NULL
+                config_revision = 0, open_connections = 0, drain_deadline = NULL, dead_at = NULL, refusal_sequence = 0
             RETURNING (xmax <> 0)
             """,
             new { request.NodeId, request.Version, request.InternalUrl, listeners = request.Listeners.ToArray(), now },
@@ -54,23 +54,42 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, TimeP
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Records a heartbeat; null when the node is unknown or was declared dead.</summary>
+    /// <summary>
+    /// Records a heartbeat and, in the same transaction, its refusal batch unless that batch's sequence
+    /// number was applied before (a re-send after a lost answer); null when the node is unknown or was declared dead.
+    /// </summary>
     public async Task<HeartbeatResponse?> HeartbeatAsync(string nodeId, HeartbeatRequest request, CancellationToken cancellationToken)
     {
+        var now = time.GetUtcNow();
+        var sequence = request.Refusals?.Sequence ?? 0;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<HeartbeatRow>(new CommandDefinition(
             """
-            UPDATE gateway_nodes
-            SET last_heartbeat_at = @now, config_revision = @ConfigRevision, open_connections = @OpenConnections
-            WHERE id = @nodeId AND status <> 'dead'
-            RETURNING status AS Status, drain_deadline AS DrainDeadline
+            UPDATE gateway_nodes g
+            SET last_heartbeat_at = @now, config_revision = @ConfigRevision, open_connections = @OpenConnections,
+                refusal_sequence = GREATEST(g.refusal_sequence, @sequence)
+            FROM (SELECT id, refusal_sequence FROM gateway_nodes WHERE id = @nodeId AND status <> 'dead' FOR UPDATE) before
+            WHERE g.id = before.id
+            RETURNING g.status AS Status, g.drain_deadline AS DrainDeadline, before.refusal_sequence AS AppliedSequence
             """,
-            new { nodeId, now = time.GetUtcNow(), request.ConfigRevision, request.OpenConnections },
-            cancellationToken: cancellationToken));
-        return row is null ? null : new HeartbeatResponse(row.Status, row.DrainDeadline is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null);
+            new { nodeId, now, request.ConfigRevision, request.OpenConnections, sequence },
+            transaction, cancellationToken: cancellationToken));
+        if (row is null)
+        {
+            return null;
+        }
+
+        if (request.Refusals is { } batch && batch.Sequence > row.AppliedSequence)
+        {
+            await Stats.RefusalStore.AddAsync(connection, transaction, batch, now, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return new HeartbeatResponse(row.Status, row.DrainDeadline is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null);
     }
 
-    private sealed record HeartbeatRow(string Status, DateTime? DrainDeadline);
+    private sealed record HeartbeatRow(string Status, DateTime? DrainDeadline, long AppliedSequence);
 
     [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Gateway {NodeId} registered at {InternalUrl}")]
     private static partial void LogRegistered(ILogger logger, string nodeId, string internalUrl);

@@ -46,6 +46,11 @@ internal static class InternalApi
                 FieldErrorCodes.OutOfRange, "Must not be negative.");
         }
 
+        if (request.Refusals is { } refusals && Stats.RefusalStore.Validate(refusals) is { Count: > 0 } errors)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
         var answer = await registry.HeartbeatAsync(gatewayId, request, cancellationToken);
         return answer is null ? GatewayUnknown(gatewayId) : TypedResults.Ok(answer);
     }

@@ -117,6 +117,48 @@ public sealed class SignInTests
     }
 
     [Fact]
+    public async Task ExpiredSession_PostedForm_SignInReturnsToTheFormsPage()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        await using var app = await PortalApp.StartAsync(clock);
+        var client = await app.SignedInAsync();
+        var page = await client.GetStringAsync(new Uri("/Tenants", UriKind.Relative));
+        var token = System.Text.RegularExpressions.Regex.Match(page, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"").Groups[1].Value;
+
+        clock.Advance(TimeSpan.FromHours(9));
+        var post = await client.PostAsync(new Uri("/Tenants?handler=Create", UriKind.Relative), new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["NewSlug"] = "acme",
+            ["NewDisplayName"] = "Acme",
+            ["__RequestVerificationToken"] = token,
+        }));
+
+        // The form's page, not its handler: a GET of "?handler=Create" after sign-in would render no list.
+        Assert.Equal(HttpStatusCode.Redirect, post.StatusCode);
+        Assert.EndsWith("/SignIn?ReturnUrl=%2FTenants", post.Headers.Location?.OriginalString, StringComparison.Ordinal);
+        var signIn = await PortalApp.PostFormAsync(client, "/SignIn?ReturnUrl=%2FTenants",
+            new() { ["UserName"] = PortalApp.OperatorName, ["Password"] = PortalApp.OperatorPassword });
+        Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
+        Assert.Equal("/Tenants", signIn.Headers.Location?.OriginalString);
+        using var op = app.SiloClient(app.Silo.OperatorKey);
+        Assert.Equal(HttpStatusCode.NotFound, (await op.GetAsync(new Uri("/v1/tenants/acme", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task ExpiredSession_LivePollingRequest_RedirectsToSignInForThePageItself()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        await using var app = await PortalApp.StartAsync(clock);
+        var client = await app.SignedInAsync();
+
+        clock.Advance(TimeSpan.FromHours(9));
+        var poll = await client.GetAsync(new Uri("/Tenants/acme/Connections?handler=Data", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Redirect, poll.StatusCode);
+        Assert.EndsWith("/SignIn?ReturnUrl=%2FTenants%2Facme%2FConnections", poll.Headers.Location?.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SignOut_EndsTheSession()
     {
         await using var app = await PortalApp.StartAsync();

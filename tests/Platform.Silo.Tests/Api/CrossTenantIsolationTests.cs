@@ -73,7 +73,7 @@ public sealed class CrossTenantIsolationTests
                 bodies.Add(($"GET {template}", await response.Content.ReadAsStringAsync()));
             }
 
-            foreach (var path in new[] { "/v1/tenants", "/v1/audit", "/v1/gateways", "/openapi/v1.json" })
+            foreach (var path in new[] { "/v1/tenants", "/v1/audit", "/v1/gateways", "/v1/refusals", "/v1/stats", "/openapi/v1.json" })
             {
                 var response = await client.GetAsync(new Uri(path, UriKind.Relative));
                 bodies.Add(($"GET {path}", await response.Content.ReadAsStringAsync()));

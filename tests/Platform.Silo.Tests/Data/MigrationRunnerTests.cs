@@ -23,7 +23,8 @@ public sealed class MigrationRunnerTests
         foreach (var expected in new[]
         {
             "tenants", "tenant_configs", "host_name_claims", "certificates", "api_keys", "psk_identities",
-            "dedicated_ports", "tenant_tombstones", "gateway_nodes", "quota_leases", "connections", "audit_log", "schema_migrations",
+            "dedicated_ports", "tenant_tombstones", "gateway_nodes", "quota_leases", "connections", "audit_log", "operators", "refusal_counts",
+            "schema_migrations",
         })
         {
             Assert.Contains(expected, tables);

@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Platform.Contracts;
+using Platform.Contracts.Gateways;
+using Platform.Gateway.Hosting;
+
+namespace Platform.AdminWeb.Tests.Support;
+
+/// <summary>
+/// A real gateway in this process (real Kestrel listeners on free loopback ports) attached to the test silo,
+/// seen from outside only: its ports are read from the silo's gateway list, as an operator would.
+/// </summary>
+internal sealed class LiveGateway : IAsyncDisposable
+{
+    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(20);
+    private readonly WebApplication _app;
+    private readonly string _stateDirectory;
+
+    private LiveGateway(WebApplication app, string stateDirectory, GatewayResponse listed)
+    {
+        _app = app;
+        _stateDirectory = stateDirectory;
+        Id = listed.Id;
+        WsPort = Port(listed, "ws");
+        WssPort = Port(listed, "wss");
+    }
+
+    public string Id { get; }
+
+    public int WsPort { get; }
+
+    public int WssPort { get; }
+
+    public static async Task<LiveGateway> StartAsync(Uri siloUrl, string clusterSecret, HttpClient siloOperator)
+    {
+        ArgumentNullException.ThrowIfNull(siloOperator);
+        var nodeName = "gwlive" + Guid.NewGuid().ToString("N")[..6];
+        var stateDirectory = Directory.CreateTempSubdirectory("gw-portal-").FullName;
+        var app = GatewayHost.Build([], builder =>
+        {
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Platform:SiloUrl"] = siloUrl.ToString(),
+                ["Platform:ClusterSecret"] = clusterSecret,
+                ["Platform:NodeName"] = nodeName,
+                ["Platform:PlatformDomain"] = "platform.test",
+                ["Platform:ListenAddress"] = "127.0.0.1",
+                ["Platform:WsPort"] = "0",
+                ["Platform:WssPort"] = "0",
+                ["Platform:TlsPort"] = "0",
+                ["Platform:InternalPort"] = "0",
+                ["Platform:StateDirectory"] = stateDirectory,
+                ["Platform:LeaseSyncMilliseconds"] = "100",
+                ["Platform:EventFlushMilliseconds"] = "100",
+                ["Platform:CounterReportSeconds"] = "1",
+                ["Platform:ConfigWaitSeconds"] = "2",
+            });
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        });
+        try
+        {
+            await app.StartAsync();
+            using var limit = new CancellationTokenSource(WaitLimit);
+            while (true)
+            {
+                var gateways = await siloOperator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options, limit.Token);
+                var listed = gateways!.FirstOrDefault(g => g.Id.StartsWith(nodeName, StringComparison.Ordinal) && g.Status == GatewayStatuses.Up);
+                if (listed is not null)
+                {
+                    return new LiveGateway(app, stateDirectory, listed);
+                }
+
+                await Task.Delay(50, limit.Token);
+            }
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            Directory.Delete(stateDirectory, recursive: true);
+            throw;
+        }
+    }
+
+    private static int Port(GatewayResponse gateway, string scheme)
+    {
+        var listener = gateway.Listeners.Single(l => l.StartsWith(scheme + ":", StringComparison.Ordinal));
+        return int.Parse(listener[(scheme.Length + 1)..], NumberStyles.None, CultureInfo.InvariantCulture);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_stateDirectory, recursive: true);
+    }
+}
