@@ -55,7 +55,7 @@ internal sealed partial class WebSocketHandler(
         }
 
         var remoteAddress = context.Connection.RemoteIpAddress ?? IPAddress.None;
-        var refusal = admission.TryAdmit(tenant, remoteAddress, out var ticket);
+        var (refusal, ticket) = await admission.AdmitAsync(tenant, remoteAddress, context.RequestAborted);
         if (refusal != RefusalReason.None)
         {
             Log.Refused(logger, tenant.Slug, remoteAddress, refusal);
