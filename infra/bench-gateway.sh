@@ -6,6 +6,8 @@
 #   infra/bench-gateway.sh                          # the full run (10k and 50k idle connections)
 #   infra/bench-gateway.sh --idle "500:gw-ws,gw-ws-x4" --duration 3   # a quick look
 # Arguments are passed to the harness (bench/Platform.Gateway.Bench/Program.cs lists them).
+# PLATFORM_BENCH_SERVERS (default 4): gateway and baseline processes that share the 50k connections.
+# PLATFORM_BENCH_GATEWAY_ENV: extra VAR=value words for the gateway processes (runtime settings to compare).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -114,7 +116,7 @@ for i in $(seq 1 "$servers"); do
     "Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$cluster_secret" "Platform__NodeName=bench$i" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
     "Platform__TlsPort=$tls_port" "Platform__InternalPort=$internal_port" "Platform__StateDirectory=$work/gateway$i" \
-    dotnet Platform.Gateway.dll
+    ${PLATFORM_BENCH_GATEWAY_ENV:-} dotnet Platform.Gateway.dll
   gw_ws+=("127.0.0.1:$ws_port"); gw_wss+=("127.0.0.1:$wss_port"); eval "gw_pids+=(\$gateway${i}_pid)"
   kestrel_port=$(pg_free_port); kestrel_tls_port=$(pg_free_port)
   start "kestrel$i" "$work" "${bench[@]}" kestrel-echo --port "$kestrel_port" --tls-port "$kestrel_tls_port" --pfx "$work/cert.pfx"

@@ -7,7 +7,7 @@ using Platform.Gateway.Bench;
 //   kestrel-echo --port P [--tls-port P --pfx FILE]      the bare Kestrel WebSocket echo baseline
 //   hold --target SPEC --count N [--concurrency C] [--sources N]   (started by run: holds N idle connections)
 //   run --target NAME=ws|wss,IP:PORT[|IP:PORT...],HOST,PATH,PID[+PID...][,SHA256] ... --idle COUNT:NAME,...;COUNT:NAME,... --upgrades NAME,... --echo NAME,...
-//       [--duration S] [--echo-connections N] [--payload B] [--upgrade-concurrency N] [--sources N]
+//       [--duration S] [--settle S (wait before reading memory, default 5)] [--echo-connections N] [--payload B] [--upgrade-concurrency N] [--sources N]
 // Not disposed: the process-exit handler may still cancel it while the process ends.
 var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
@@ -40,7 +40,7 @@ static async Task<int> RunAsync(Options options)
 {
     var targets = options.All("target").Select(ParseTarget).ToDictionary(t => t.Name);
     Target Find(string name) => targets.TryGetValue(name, out var t) ? t : throw new ArgumentException($"no --target named {name}");
-    var scenarios = new Scenarios(new Sources(options.Int("sources", 16)), Console.Out);
+    var scenarios = new Scenarios(new Sources(options.Int("sources", 16)), Console.Out, TimeSpan.FromSeconds(options.Int("settle", 5)));
     var duration = TimeSpan.FromSeconds(options.Int("duration", 10));
 
     // --idle COUNT:NAME,NAME;COUNT:NAME,... : which targets hold how many idle connections.

@@ -3,9 +3,8 @@ using System.Diagnostics;
 namespace Platform.Gateway.Bench;
 
 /// <summary>The three measurements: idle connections held, upgrades per second, echo round trips per second.</summary>
-internal sealed class Scenarios(Sources sources, TextWriter output)
+internal sealed class Scenarios(Sources sources, TextWriter output, TimeSpan settle)
 {
-    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan OperationLimit = TimeSpan.FromSeconds(30);
 
     /// <summary>
@@ -16,7 +15,7 @@ internal sealed class Scenarios(Sources sources, TextWriter output)
     public async Task IdleAsync(Target target, int count, int concurrency)
     {
         await WarmUpAsync(target);
-        await Task.Delay(Settle);
+        await Task.Delay(settle);
         var before = ProcessMemory.RssKiB(target.Pids);
         var shards = (count + Holder.MaxPerProcess - 1) / Holder.MaxPerProcess;
         var clock = Stopwatch.StartNew();
@@ -27,7 +26,7 @@ internal sealed class Scenarios(Sources sources, TextWriter output)
         {
             var held = await Task.WhenAll(holders.Select(h => h.HeldAsync()));
             var opened = clock.Elapsed;
-            await Task.Delay(Settle);
+            await Task.Delay(settle);
             var after = ProcessMemory.RssKiB(target.Pids);
             var open = (await Task.WhenAll(holders.Select(h => h.CountOpenAsync()))).Sum();
             var perConnection = open == 0 ? double.NaN : (after - before) / (double)open;
@@ -43,7 +42,7 @@ internal sealed class Scenarios(Sources sources, TextWriter output)
             }
         }
 
-        await Task.Delay(Settle);
+        await Task.Delay(settle);
     }
 
     /// <summary>Connect, upgrade, closing handshake, over and over from <paramref name="concurrency"/> loops.</summary>
