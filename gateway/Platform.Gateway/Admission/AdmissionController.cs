@@ -18,11 +18,43 @@ internal sealed class AdmissionController(
 {
     private readonly ConcurrentDictionary<Guid, TenantAdmission> _tenants = new();
 
-    /// <summary>Admits or refuses; on admission the returned ticket holds the slot until disposed.</summary>
+    /// <summary>
+    /// Admits or refuses at once, from memory (for callers that cannot wait, such as a DTLS handshake inside
+    /// OpenSSL); on admission the returned ticket holds the slot until disposed.
+    /// </summary>
     public RefusalReason TryAdmit(TenantRuntime tenant, IPAddress client, out AdmissionTicket? ticket)
     {
+        client = Normalize(client);
+        var reason = CheckBeforeLease(tenant, client, out var state);
+        if (reason == RefusalReason.None && !leases.TryAcquire(tenant.Id))
+        {
+            ReleaseClient(state!, client);
+            reason = RefusalReason.MaxConnections;
+        }
+
+        return Finish(tenant, client, reason, out ticket);
+    }
+
+    /// <summary>
+    /// Admits or refuses like <see cref="TryAdmit"/>, except that when a burst has used up the gateway's free
+    /// MaxConnections slots it waits, briefly, for the lease round trip in flight instead of refusing.
+    /// </summary>
+    public async ValueTask<(RefusalReason Reason, AdmissionTicket? Ticket)> AdmitAsync(TenantRuntime tenant, IPAddress client, CancellationToken cancellationToken)
+    {
+        client = Normalize(client);
+        var reason = CheckBeforeLease(tenant, client, out var state);
+        if (reason == RefusalReason.None && !await leases.AcquireAsync(tenant.Id, cancellationToken))
+        {
+            ReleaseClient(state!, client);
+            reason = RefusalReason.MaxConnections;
+        }
+
+        return (Finish(tenant, client, reason, out var ticket), ticket);
+    }
+
+    private RefusalReason Finish(TenantRuntime tenant, IPAddress client, RefusalReason reason, out AdmissionTicket? ticket)
+    {
         ticket = null;
-        var reason = Check(tenant, client);
         if (reason != RefusalReason.None)
         {
             metrics.Refused(tenant.Slug, reason);
@@ -33,11 +65,15 @@ internal sealed class AdmissionController(
         return RefusalReason.None;
     }
 
+    private static IPAddress Normalize(IPAddress client) => client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client;
+
     /// <summary>Counts a refusal decided outside admission (origin, backend, TLS).</summary>
     public void CountRefusal(string tenant, RefusalReason reason) => metrics.Refused(tenant, reason);
 
-    private RefusalReason Check(TenantRuntime tenant, IPAddress client)
+    /// <summary>Every check but the MaxConnections slot; on success the client's per-address count is taken.</summary>
+    private RefusalReason CheckBeforeLease(TenantRuntime tenant, IPAddress client, out TenantAdmission? state)
     {
+        state = null;
         if (drain.IsDraining)
         {
             return RefusalReason.Draining;
@@ -46,11 +82,6 @@ internal sealed class AdmissionController(
         if (tenant.Suspended)
         {
             return RefusalReason.Suspended;
-        }
-
-        if (client.IsIPv4MappedToIPv6)
-        {
-            client = client.MapToIPv4();
         }
 
         var resolved = tenant.Blocked.HasHostNameEntries || tenant.Allowed.HasHostNameEntries ? names.Lookup(client) : [];
@@ -65,7 +96,7 @@ internal sealed class AdmissionController(
             return RefusalReason.NotAllowed;
         }
 
-        var state = _tenants.GetOrAdd(tenant.Id, static _ => new TenantAdmission());
+        state = _tenants.GetOrAdd(tenant.Id, static _ => new TenantAdmission());
         var rate = tenant.Config.Limits.ConnectionsPerSecond;
         if (rate > 0)
         {
@@ -90,12 +121,6 @@ internal sealed class AdmissionController(
             return RefusalReason.PerClientLimit;
         }
 
-        if (!leases.TryAcquire(tenant.Id))
-        {
-            ReleaseClient(state, client);
-            return RefusalReason.MaxConnections;
-        }
-
         return RefusalReason.None;
     }
 
@@ -104,7 +129,7 @@ internal sealed class AdmissionController(
         leases.Release(tenantId);
         if (_tenants.TryGetValue(tenantId, out var state))
         {
-            ReleaseClient(state, client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client);
+            ReleaseClient(state, client);
         }
     }
 

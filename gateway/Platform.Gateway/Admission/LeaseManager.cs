@@ -11,8 +11,10 @@ namespace Platform.Gateway.Admission;
 /// <summary>
 /// MaxConnections slots leased from the silo, per tenant. Admission takes a slot from memory; a
 /// background loop asks for another batch when free slots fall below half a batch and gives back
-/// slots beyond two batches. Held and in-use counts live in one 64-bit word per tenant so a take
-/// never races a give-back: in use never exceeds what the silo granted.
+/// slots beyond two batches. A batch is the configured size or, when more connections arrived since
+/// the last round trip, that many: a burst is met by larger grants instead of refusals. Held and
+/// in-use counts live in one 64-bit word per tenant so a take never races a give-back: in use never
+/// exceeds what the silo granted.
 /// Fail-static: a gateway that has not had one lease answer since it started and cannot reach the silo
 /// holds local slots up to each tenant's MaxConnections, so a snapshot loaded from disk is served at
 /// once. Each such gateway then enforces MaxConnections on its own; the first answer from the silo
@@ -28,6 +30,8 @@ internal sealed partial class LeaseManager : BackgroundService
     private readonly int _batch;
     private readonly TimeSpan _interval;
     private readonly SemaphoreSlim _signal = new(0, 1);
+    private readonly TimeSpan _acquireWait;
+    private TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _siloAnswered;
     private volatile bool _failStatic;
 
@@ -38,6 +42,7 @@ internal sealed partial class LeaseManager : BackgroundService
         _logger = logger;
         _batch = options.Value.LeaseBatch;
         _interval = TimeSpan.FromMilliseconds(options.Value.LeaseSyncMilliseconds);
+        _acquireWait = TimeSpan.FromMilliseconds(options.Value.LeaseWaitMilliseconds);
         _store.Changed += (_, _) => RequestSync();
     }
 
@@ -45,6 +50,7 @@ internal sealed partial class LeaseManager : BackgroundService
     public bool TryAcquire(Guid tenantId)
     {
         var lease = _leases.GetOrAdd(tenantId, static _ => new TenantLease());
+        Interlocked.Increment(ref lease.Demand);
         while (true)
         {
             var state = Volatile.Read(ref lease.State);
@@ -65,6 +71,42 @@ internal sealed partial class LeaseManager : BackgroundService
                 return true;
             }
         }
+    }
+
+    /// <summary>
+    /// Takes a slot, waiting for the lease round trip in flight when the local slots ran out but the silo
+    /// has not said the tenant is at its MaxConnections (a burst outran the last grant). Gives up after
+    /// the configured wait, or at once when the last grant was short of what was asked.
+    /// </summary>
+    public async ValueTask<bool> AcquireAsync(Guid tenantId, CancellationToken cancellationToken)
+    {
+        if (TryAcquire(tenantId))
+        {
+            return true;
+        }
+
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(_acquireWait);
+        while (_leases.TryGetValue(tenantId, out var lease) && !lease.Exhausted)
+        {
+            var synced = Volatile.Read(ref _synced).Task;
+            RequestSync();
+            try
+            {
+                await synced.WaitAsync(limit.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return TryAcquire(tenantId);
+            }
+
+            if (TryAcquire(tenantId))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Returns a slot taken by <see cref="TryAcquire"/>.</summary>
@@ -127,6 +169,19 @@ internal sealed partial class LeaseManager : BackgroundService
     /// <summary>One round trip: lowers local holdings first, then asks the silo for the new totals.</summary>
     public async Task SyncOnceAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await SyncCoreAsync(cancellationToken);
+        }
+        finally
+        {
+            // Whatever the outcome, callers waiting in AcquireAsync look again.
+            Interlocked.Exchange(ref _synced, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        }
+    }
+
+    private async Task SyncCoreAsync(CancellationToken cancellationToken)
+    {
         var snapshot = _store.Current;
         var wants = new List<LeaseWant>();
         foreach (var tenant in snapshot.ById.Values)
@@ -139,15 +194,16 @@ internal sealed partial class LeaseManager : BackgroundService
             snapshot.ById.TryGetValue(tenantId, out var tenant);
             var (held, inUse) = Split(Volatile.Read(ref lease.State));
             var max = tenant is null || tenant.Suspended ? 0 : tenant.Config.Limits.MaxConnections;
+            var batch = Math.Max(_batch, (int)Math.Min(Interlocked.Exchange(ref lease.Demand, 0), max));
             int want;
             var free = held - inUse;
             if (tenant is null || tenant.Suspended)
             {
                 want = inUse;
             }
-            else if (free < (_batch + 1) / 2 || free > 2 * _batch || held > max)
+            else if (free < (batch + 1) / 2 || free > 2 * batch || held > max)
             {
-                want = Math.Min(max, inUse + _batch);
+                want = Math.Min(max, inUse + batch);
             }
             else if (lease.Pending)
             {
@@ -176,9 +232,11 @@ internal sealed partial class LeaseManager : BackgroundService
             return;
         }
 
+        var asked = new Dictionary<Guid, int>(wants.Count);
         foreach (var want in wants)
         {
             _leases[want.TenantId].Pending = true;
+            asked[want.TenantId] = want.Slots;
         }
 
         var response = await _client.SyncLeasesAsync(new LeaseSyncRequest(wants), cancellationToken);
@@ -192,6 +250,7 @@ internal sealed partial class LeaseManager : BackgroundService
             }
 
             lease.Pending = false;
+            lease.Exhausted = grant.Slots < asked.GetValueOrDefault(grant.TenantId) || grant.Slots >= grant.MaxConnections;
             while (true)
             {
                 var state = Volatile.Read(ref lease.State);
@@ -315,7 +374,14 @@ internal sealed partial class LeaseManager : BackgroundService
     private sealed class TenantLease
     {
         public long State;
+        public long Demand;
         public volatile bool Pending;
+
+        /// <summary>
+        /// The last grant was short of what was asked, or this gateway holds the whole MaxConnections: no
+        /// round trip can give more until connections close.
+        /// </summary>
+        public volatile bool Exhausted;
     }
 
     private static partial class Log

@@ -74,6 +74,13 @@ public sealed class GatewayOptions
     [Range(50, 60_000)]
     public int LeaseSyncMilliseconds { get; set; } = 2000;
 
+    /// <summary>
+    /// How long a new connection may wait for a lease round trip in flight when a burst used up the
+    /// gateway's free MaxConnections slots, 0..5000 ms.
+    /// </summary>
+    [Range(0, 5000)]
+    public int LeaseWaitMilliseconds { get; set; } = 1000;
+
     /// <summary>Seconds a config watch long poll waits at the silo.</summary>
     [Range(0, 60)]
     public int ConfigWaitSeconds { get; set; } = 30;

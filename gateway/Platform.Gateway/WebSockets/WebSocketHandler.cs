@@ -65,7 +65,7 @@ internal sealed partial class WebSocketHandler(
         }
 
         var remoteAddress = context.Connection.RemoteIpAddress ?? IPAddress.None;
-        var refusal = admission.TryAdmit(tenant, remoteAddress, out var ticket);
+        var (refusal, ticket) = await admission.AdmitAsync(tenant, remoteAddress, context.RequestAborted);
         if (refusal != RefusalReason.None)
         {
             Log.Refused(logger, tenant.Slug, remoteAddress, refusal);
@@ -149,13 +149,29 @@ internal sealed partial class WebSocketHandler(
         var socket = connection.Socket;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Aborted);
         var backend = RunDeliveryAsync(connection, delivery, stop.Token);
-        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBuffer, maxMessageSize + 1));
+        byte[]? buffer = null;
         var count = 0;
         try
         {
             while (true)
             {
-                var result = await socket.ReceiveAsync(buffer.AsMemory(count), connection.Aborted);
+                ValueWebSocketReceiveResult result;
+                if (buffer is null)
+                {
+                    // Between messages the connection waits without a buffer (a zero-byte receive): an idle
+                    // connection holds no receive memory. It returns once a frame header has arrived.
+                    result = await socket.ReceiveAsync(Memory<byte>.Empty, connection.Aborted);
+                    if (result.MessageType != WebSocketMessageType.Close && !result.EndOfMessage)
+                    {
+                        buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBuffer, maxMessageSize + 1));
+                        continue;
+                    }
+                }
+                else
+                {
+                    result = await socket.ReceiveAsync(buffer.AsMemory(count), connection.Aborted);
+                }
+
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     connection.RecordClose((int?)socket.CloseStatus ?? CloseCodes.Normal, socket.CloseStatusDescription);
@@ -171,13 +187,13 @@ internal sealed partial class WebSocketHandler(
                 if (count > maxMessageSize)
                 {
                     await connection.CloseAsync(CloseCodes.MessageTooBig, "message too big");
-                    await DrainUntilClosedAsync(socket, buffer, connection.Aborted);
+                    await DrainUntilClosedAsync(socket, buffer!, connection.Aborted);
                     break;
                 }
 
                 if (!result.EndOfMessage)
                 {
-                    if (count == buffer.Length)
+                    if (count == buffer!.Length)
                     {
                         var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxMessageSize + 1));
                         buffer.AsSpan(0, count).CopyTo(larger);
@@ -189,8 +205,13 @@ internal sealed partial class WebSocketHandler(
                 }
 
                 connection.CountIn(count, 1);
-                await delivery.OnClientMessageAsync(buffer.AsMemory(0, count), result.MessageType == WebSocketMessageType.Text, connection.Aborted);
+                await delivery.OnClientMessageAsync(buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, count), result.MessageType == WebSocketMessageType.Text, connection.Aborted);
                 count = 0;
+                if (buffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
             }
         }
         catch (OperationCanceledException)
@@ -210,7 +231,11 @@ internal sealed partial class WebSocketHandler(
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
             await stop.CancelAsync();
             await backend;
         }

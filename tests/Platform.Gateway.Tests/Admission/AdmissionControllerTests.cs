@@ -117,4 +117,37 @@ public sealed class AdmissionControllerTests
         Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
         Assert.Equal(2, rig.RefusalCount("acme", "max_connections"));
     }
+
+    [Fact]
+    public async Task AdmitAsync_AtMaxConnections_RefusedAtOnceAndCountedOnce()
+    {
+        using var rig = new AdmissionRig(batch: 16);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(max: 2))))[0];
+        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None)).Reason);
+        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None)).Reason);
+
+        var refused = rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None);
+
+        Assert.True(refused.IsCompleted, "this gateway holds the whole maximum: nothing to wait for");
+        var (reason, ticket) = await refused;
+        Assert.Equal(RefusalReason.MaxConnections, reason);
+        Assert.Null(ticket);
+        Assert.Equal(1, rig.RefusalCount("acme", "max_connections"));
+    }
+
+    [Fact]
+    public async Task AdmitAsync_BurstBeyondLease_AdmittedOnceTheGrantArrives()
+    {
+        using var rig = new AdmissionRig(batch: 1);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(max: 10))))[0];
+        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None)).Reason);
+
+        var waiting = rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None).AsTask();
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+        var (reason, ticket) = await waiting.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(RefusalReason.None, reason);
+        Assert.NotNull(ticket);
+        Assert.Equal(0, rig.RefusalCount("acme", "max_connections"));
+    }
 }

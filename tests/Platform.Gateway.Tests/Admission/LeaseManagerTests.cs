@@ -101,4 +101,57 @@ public sealed class LeaseManagerTests
         Assert.True(rig.Leases.TryAcquire(tenant.Id));
         Assert.False(rig.Leases.TryAcquire(tenant.Id));
     }
+
+    [Fact]
+    public async Task SyncOnceAsync_BurstBeyondBatch_NextGrantCoversTheDemand()
+    {
+        using var rig = new AdmissionRig(batch: 4);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Max(100))))[0];
+        var admitted = 0;
+        for (var i = 0; i < 20; i++)
+        {
+            admitted += rig.Leases.TryAcquire(tenant.Id) ? 1 : 0;
+        }
+
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        Assert.Equal(4, admitted);
+        var (held, inUse) = rig.Leases.Get(tenant.Id);
+        Assert.Equal(4, inUse);
+        Assert.True(held - inUse >= 16, $"held {held}: the grant after 20 attempts should leave room for as many again");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_NoFreeSlot_WaitsForTheRoundTripInFlight()
+    {
+        using var rig = new AdmissionRig(batch: 2);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Max(100))))[0];
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+
+        var waiting = rig.Leases.AcquireAsync(tenant.Id, CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted);
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(3, rig.Leases.Get(tenant.Id).InUse);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_TenantAtMaxClusterWide_RefusesWithoutWaiting()
+    {
+        var authority = new FakeLeaseAuthority();
+        using var a = new AdmissionRig(authority, "gw-a", batch: 4);
+        using var b = new AdmissionRig(authority, "gw-b", batch: 4);
+        var snapshot = TestTenants.Snapshot("acme", Max(4));
+        var tenant = (await a.PublishAsync(snapshot))[0];
+        await b.PublishAsync(snapshot);
+
+        Assert.Equal(4, a.Leases.Get(tenant.Id).Held);
+        Assert.Equal(0, b.Leases.Get(tenant.Id).Held);
+        var refused = b.Leases.AcquireAsync(tenant.Id, CancellationToken.None).AsTask();
+
+        Assert.True(refused.IsCompleted, "a tenant whose last grant fell short is at its maximum: no wait");
+        Assert.False(await refused);
+    }
 }
