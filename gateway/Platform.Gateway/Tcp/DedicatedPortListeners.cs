@@ -21,7 +21,6 @@ namespace Platform.Gateway.Tcp;
 /// </summary>
 internal sealed partial class DedicatedPortListeners : IHostedService, IDisposable
 {
-    private static readonly TimeSpan HandshakeTimeoutFallback = TimeSpan.FromSeconds(20);
     private readonly Dictionary<int, PortListener> _open = [];
     private readonly Lock _lock = new();
     private readonly TenantSnapshotStore _store;
@@ -175,41 +174,71 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
             using (ticket)
             {
                 SocketTuning.Apply(client, tenant.Config.Socket);
-                Stream stream = new NetworkStream(client, ownsSocket: false);
-                TlsFacts? facts = null;
+                var network = new NetworkStream(client, ownsSocket: false);
+                Stream stream = network;
                 try
                 {
+                    TlsFacts? facts = null;
                     if (listener.Protocol == ConnectionProtocols.Tls)
                     {
-                        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                        var ssl = new SslStream(network, leaveInnerStreamOpen: false);
                         stream = ssl;
-                        var items = new Dictionary<object, object?>();
-                        var timeout = tenant.Config.Timeouts.HandshakeTimeoutSeconds > 0
-                            ? TimeSpan.FromSeconds(tenant.Config.Timeouts.HandshakeTimeoutSeconds)
-                            : HandshakeTimeoutFallback;
-                        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                        handshake.CancelAfter(timeout);
-                        await ssl.AuthenticateAsServerAsync(
-                            (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, info.ServerName, items)),
-                            null,
-                            handshake.Token);
-                        facts = TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
+                        facts = await HandshakeAsync(ssl, network, tenant, listener.Port, remote);
+                        if (facts is null)
+                        {
+                            return;
+                        }
                     }
 
                     var transport = new StreamDuplexPipe(stream);
                     await _pipeline.RunAsync(tenant, transport, remote, listener.Port, listener.Protocol, facts, _stopping.Token);
                     await transport.CompleteAsync();
                 }
-                catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)
+                catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)
                 {
-                    _admission.CountRefusal(tenant.Slug, RefusalReason.TlsFailed);
-                    Log.HandshakeFailed(_logger, listener.Port, remote, ex.Message);
+                    // The client went away after the connection was set up; the pipeline has recorded the close.
+                    Log.ConnectionFailed(_logger, listener.Port, remote, ex.Message);
                 }
                 finally
                 {
                     await stream.DisposeAsync();
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The server side of a dedicated TLS port's handshake, bounded by the tenant's handshake timeout (never
+    /// above the gateway's cap). Null when it failed; the failure is counted once and, when tenant selection
+    /// refused it, the client gets the alert.
+    /// </summary>
+    private async Task<TlsFacts?> HandshakeAsync(SslStream ssl, NetworkStream network, TenantRuntime tenant, int port, IPEndPoint remote)
+    {
+        var items = new Dictionary<object, object?>();
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        handshake.CancelAfter(_tls.HandshakeTimeoutFor(tenant));
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(
+                (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, info.ServerName, items)),
+                null,
+                handshake.Token);
+            return TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)
+        {
+            if ((ex as TlsRefusedException ?? ex.InnerException as TlsRefusedException) is { } refused)
+            {
+                await TlsAlert.TrySendAsync(network, refused.Alert);
+            }
+
+            if (!TlsSelector.IsCounted(items))
+            {
+                _admission.CountRefusal(tenant.Slug, RefusalReason.TlsFailed);
+            }
+
+            Log.HandshakeFailed(_logger, port, remote, ex.Message);
+            return null;
         }
     }
 
@@ -243,7 +272,10 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         [LoggerMessage(EventId = 6104, Level = LogLevel.Warning, Message = "Dedicated port {Port} of {Tenant} is outside this gateway's range; not opened")]
         public static partial void OutOfRange(ILogger logger, int port, string tenant);
 
-        [LoggerMessage(EventId = 6105, Level = LogLevel.Debug, Message = "Dedicated port {Port}: connection from {Remote} failed: {Error}")]
+        [LoggerMessage(EventId = 6105, Level = LogLevel.Debug, Message = "Dedicated port {Port}: TLS handshake from {Remote} failed: {Error}")]
         public static partial void HandshakeFailed(ILogger logger, int port, IPEndPoint remote, string error);
+
+        [LoggerMessage(EventId = 6106, Level = LogLevel.Debug, Message = "Dedicated port {Port}: connection from {Remote} ended: {Error}")]
+        public static partial void ConnectionFailed(ILogger logger, int port, IPEndPoint remote, string error);
     }
 }

@@ -142,7 +142,7 @@ public sealed class TlsEndToEndTests
         {
             Assert.NotEqual(0, noSni.ExitCode);
             Assert.Null(noSni.ServerCertificate);
-            Assert.Contains("alert", noSni.Error, StringComparison.OrdinalIgnoreCase);
+            Assert.Contains("alert handshake failure", noSni.Error, StringComparison.Ordinal);
         }
 
         await refusals.WaitForAsync("", "tls_failed", 1);
@@ -152,6 +152,7 @@ public sealed class TlsEndToEndTests
         {
             Assert.NotEqual(0, unknown.ExitCode);
             Assert.Null(unknown.ServerCertificate);
+            Assert.Contains("unrecognized name", unknown.Error, StringComparison.Ordinal);
         }
 
         await refusals.WaitForAsync("", "unknown_tenant", 1);
@@ -324,19 +325,10 @@ public sealed class TlsEndToEndTests
     public async Task DedicatedPorts_TcpAndTls_EchoWithoutSniAndReleaseClosesListener()
     {
         var (first, last) = FreePortRange(4);
-        var range = new Dictionary<string, string?>
-        {
-            ["Platform:DedicatedPortFirst"] = first.ToString(CultureInfo.InvariantCulture),
-            ["Platform:DedicatedPortLast"] = last.ToString(CultureInfo.InvariantCulture),
-        };
-        await using var silo = await SiloFixture.StartAsync(range);
+        await using var silo = await SiloFixture.StartAsync(SiloPortRange((first, last)));
         await silo.CreateTenantAsync("acme");
         var certificate = await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
-        await using var gateway = await silo.StartGatewayAsync(settings: new Dictionary<string, string?>
-        {
-            ["Platform:DedicatedPortMin"] = range["Platform:DedicatedPortFirst"],
-            ["Platform:DedicatedPortMax"] = range["Platform:DedicatedPortLast"],
-        });
+        await using var gateway = await silo.StartGatewayAsync(settings: GatewayPortRange((first, last)));
         await gateway.WaitForTenantAsync("acme");
         var listeners = (DedicatedPortListeners)gateway.Services.GetService(typeof(DedicatedPortListeners))!;
 
@@ -437,19 +429,33 @@ public sealed class TlsEndToEndTests
     }
 
     [Fact]
-    public async Task HandshakeTimeout_ClientSilentAfterConnect_ClosedByTheGlobalCap()
+    public async Task HandshakeTimeout_GlobalCap_ClosesSilentClientsAndCapsTheTenantsTimeout()
     {
-        await using var silo = await SiloFixture.StartAsync();
-        await silo.CreateTenantAsync("acme");
+        var range = FreePortRange(4);
+        await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
+        await silo.CreateTenantAsync("acme", new TenantConfig { Timeouts = new TimeoutsConfig { HandshakeTimeoutSeconds = 300 } });
         await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
-        await using var gateway = await silo.StartGatewayAsync(settings: new Dictionary<string, string?>
-        {
-            ["Platform:TlsHandshakeTimeoutSeconds"] = "2",
-        });
+        var settings = GatewayPortRange(range);
+        settings["Platform:TlsHandshakeTimeoutSeconds"] = "2";
+        await using var gateway = await silo.StartGatewayAsync(settings: settings);
         await WaitForCertificatesAsync(gateway, "acme", 1);
+        using var refusals = new RefusalRecorder(gateway);
+        var dedicated = await AllocatePortAsync(silo, "acme", DedicatedPortProtocols.Tls);
+        var listeners = (DedicatedPortListeners)gateway.Services.GetService(typeof(DedicatedPortListeners))!;
+        await WaitUntilAsync(() => listeners.OpenPorts.Contains(dedicated.Port), "the dedicated TLS listener");
 
+        // Nothing after the TCP connect: no tenant is known, the gateway's cap closes the connection.
         await TlsClient.AssertServerClosesAsync(gateway.TlsEndPoint);
         await TlsClient.AssertServerClosesAsync(gateway.WssEndPoint);
+        await refusals.WaitForAsync("", "tls_failed", 2);
+
+        // The tenant allows 300 s; the cap wins on the SNI port and on its dedicated port.
+        await TlsClient.AssertServerClosesAsync(gateway.TlsEndPoint, await TlsClient.CaptureClientHelloAsync("acme.platform.test"));
+        await TlsClient.AssertServerClosesAsync(new IPEndPoint(IPAddress.Loopback, dedicated.Port));
+        await refusals.WaitForAsync("acme", "tls_failed", 2);
+
+        await using var client = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test");
+        Assert.Equal("served\n", await client.EchoAsync("served\n"));
     }
 
     [Fact]
@@ -468,11 +474,13 @@ public sealed class TlsEndToEndTests
         });
         await WaitForCertificatesAsync(gateway, "acme", 1);
         await WaitForCertificatesAsync(gateway, "slow", 1);
+        using var refusals = new RefusalRecorder(gateway);
         var hello = await TlsClient.CaptureClientHelloAsync("acme.platform.test");
 
         // The ClientHello, then silence: the server's flight is answered by nothing.
         await TlsClient.AssertServerClosesAsync(gateway.TlsEndPoint, hello);
         await TlsClient.AssertServerClosesAsync(gateway.WssEndPoint, hello);
+        await refusals.WaitForAsync("acme", "tls_failed", 2);
 
         // A tenant on the default timeout (20 s, under the cap) is still open when the first one is closed.
         var slowHello = await TlsClient.CaptureClientHelloAsync("slow.platform.test");
@@ -519,7 +527,9 @@ public sealed class TlsEndToEndTests
                 await socket.ConnectAsync(gateway.WssEndPoint, cancellationToken);
                 return new NetworkStream(socket, ownsSocket: true);
             },
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     certificate is not null && TestCertificates.Thumbprint(certificate.GetRawCertData()) == expectedThumbprint,
             },
         };
@@ -601,6 +611,18 @@ public sealed class TlsEndToEndTests
             }
         }
     }
+
+    private static Dictionary<string, string?> SiloPortRange((int First, int Last) range) => new()
+    {
+        ["Platform:DedicatedPortFirst"] = range.First.ToString(CultureInfo.InvariantCulture),
+        ["Platform:DedicatedPortLast"] = range.Last.ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static Dictionary<string, string?> GatewayPortRange((int First, int Last) range) => new()
+    {
+        ["Platform:DedicatedPortMin"] = range.First.ToString(CultureInfo.InvariantCulture),
+        ["Platform:DedicatedPortMax"] = range.Last.ToString(CultureInfo.InvariantCulture),
+    };
 
     /// <summary>A run of ports nothing listens on now, away from the shared default dedicated range.</summary>
     private static (int First, int Last) FreePortRange(int width)
