@@ -185,7 +185,7 @@ internal sealed partial class TlsSelector(
         {
             options.ClientCertificateRequired = true;
             var cas = tenant.ClientCas;
-            options.RemoteCertificateValidationCallback = (_, presented, _, _) =>
+            options.RemoteCertificateValidationCallback = (_, presented, sent, _) =>
             {
                 if (presented is null)
                 {
@@ -202,7 +202,8 @@ internal sealed partial class TlsSelector(
                 }
 
                 using var leaf = X509CertificateLoader.LoadCertificate(presented.GetRawCertData());
-                var accepted = cas is not null && ChainsTo(leaf, cas);
+                // The intermediates the client sent (in the platform's chain's extra store) may bridge the leaf to a tenant CA.
+                var accepted = cas is not null && ChainsTo(leaf, cas, sent?.ChainPolicy.ExtraStore);
                 items[ClientCertificateKey] = new ClientCertificateFacts(
                     leaf.Subject, leaf.Issuer, Convert.ToHexStringLower(SHA256.HashData(leaf.RawData)), accepted);
                 if (!accepted)
@@ -227,11 +228,16 @@ internal sealed partial class TlsSelector(
         return new TlsFacts(sni, protocol.ToString(), cipher?.ToString() ?? "", client?.Subject, client?.Issuer, client?.Thumbprint, client?.Accepted, null);
     }
 
-    internal static bool ChainsTo(X509Certificate2 leaf, X509Certificate2Collection anchors)
+    internal static bool ChainsTo(X509Certificate2 leaf, X509Certificate2Collection anchors, X509Certificate2Collection? intermediates = null)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
+        if (intermediates is not null)
+        {
+            chain.ChainPolicy.ExtraStore.AddRange(intermediates);
+        }
+
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationFlags = X509VerificationFlags.NoFlag;
         try

@@ -210,6 +210,33 @@ public sealed class TlsEndToEndTests
     }
 
     [Fact]
+    public async Task MutualTls_CertificateFromIntermediateUnderTenantCa_AcceptedWhenTheClientSendsTheChain()
+    {
+        using var root = TestCertificates.CreateCa("Acme Root CA");
+        using var intermediate = TestCertificates.CreateIntermediate(root, "Acme Issuing CA");
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", new TenantConfig
+        {
+            Tls = new TlsConfig { ClientCertificates = ClientCertificateModes.Required, ClientCaCertificates = root.ExportCertificatePem() },
+        });
+        await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        await using var gateway = await silo.StartGatewayAsync();
+        await WaitForCertificatesAsync(gateway, "acme", 1);
+        using var device = TestCertificates.CreateSigned(intermediate, "device-42", server: false);
+        using var publicIntermediate = X509CertificateLoader.LoadCertificate(intermediate.RawData);
+
+        await using var client = await TlsClient.ConnectAsync(
+            gateway.TlsEndPoint, "acme.platform.test", device, clientChain: [publicIntermediate]);
+        Assert.Equal("via intermediate\n", await client.EchoAsync("via intermediate\n"));
+        var listed = await silo.WaitForConnectionAsync("acme", c => c.Tls?.ClientCertificateThumbprint is not null);
+        Assert.Equal("CN=Acme Issuing CA", listed.Tls!.ClientCertificateIssuer);
+        Assert.True(listed.Tls.ClientCertificateAccepted);
+
+        // Without the intermediate the chain cannot reach the tenant's root.
+        Assert.True(await RefusedAsync(gateway.TlsEndPoint, "acme.platform.test", device, SslProtocols.Tls13));
+    }
+
+    [Fact]
     public async Task MutualTls_CertificateFromAnotherCaOrNone_Rejected()
     {
         using var clientCa = TestCertificates.CreateCa("Acme Devices CA");

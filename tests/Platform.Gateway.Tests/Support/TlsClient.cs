@@ -32,7 +32,8 @@ internal sealed class TlsClient : IAsyncDisposable
 
     /// <summary>Connects and handshakes; <paramref name="serverName"/> null or empty sends no SNI.</summary>
     public static async Task<TlsClient> ConnectAsync(
-        IPEndPoint server, string? serverName, X509Certificate2? clientCertificate = null, SslProtocols protocols = SslProtocols.None)
+        IPEndPoint server, string? serverName, X509Certificate2? clientCertificate = null, SslProtocols protocols = SslProtocols.None,
+        X509Certificate2Collection? clientChain = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         SslStream? ssl = null;
@@ -55,7 +56,7 @@ internal sealed class TlsClient : IAsyncDisposable
             };
             if (clientCertificate is not null)
             {
-                options.ClientCertificateContext = SslStreamCertificateContext.Create(clientCertificate, null, offline: true);
+                options.ClientCertificateContext = SslStreamCertificateContext.Create(clientCertificate, clientChain, offline: true);
             }
 
             await ssl.AuthenticateAsClientAsync(options, limit.Token);
