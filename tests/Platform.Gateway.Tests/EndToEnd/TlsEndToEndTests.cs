@@ -95,6 +95,43 @@ public sealed class TlsEndToEndTests
     }
 
     [Fact]
+    public async Task Tls_WildcardCertificate_EveryNameUnderItRoutesToTheTenant()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme");
+        await silo.CreateTenantAsync("beta");
+        var wildcard = await UploadServerCertificateAsync(silo, "acme", "*.devices.acme.example");
+        await UploadServerCertificateAsync(silo, "beta", "beta.platform.test");
+        await using var gateway = await silo.StartGatewayAsync();
+        await WaitForCertificatesAsync(gateway, "acme", 1);
+        await WaitForCertificatesAsync(gateway, "beta", 1);
+
+        await using var client = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "d17.devices.acme.example");
+        Assert.Equal(wildcard.Thumbprint, client.ServerThumbprint);
+        Assert.Equal("wildcard\n", await client.EchoAsync("wildcard\n"));
+        var listed = await silo.WaitForConnectionAsync("acme", c => c.BytesIn > 0);
+        Assert.Equal("d17.devices.acme.example", listed.Tls!.Sni);
+
+        await using (var seen = await OpenSslClient.HandshakeAsync(gateway.WssEndPoint, "other.devices.acme.example"))
+        {
+            using var served = seen.ServerCertificate;
+            Assert.True(served is not null, seen.Transcript);
+            Assert.Equal(wildcard.Thumbprint, TestCertificates.Thumbprint(served.RawData));
+        }
+
+        // A wildcard covers one label only, and not the parent name itself.
+        await using (var deeper = await OpenSslClient.HandshakeAsync(gateway.TlsEndPoint, "a.b.devices.acme.example"))
+        {
+            Assert.Null(deeper.ServerCertificate);
+        }
+
+        await using (var parent = await OpenSslClient.HandshakeAsync(gateway.TlsEndPoint, "devices.acme.example"))
+        {
+            Assert.Null(parent.ServerCertificate);
+        }
+    }
+
+    [Fact]
     public async Task Tls_ForwardWithLineFraming_ReachesTcpBackendAndComesBack()
     {
         await using var backend = new TcpEchoBackend();
