@@ -279,8 +279,10 @@ public sealed class TlsEndToEndTests
         using var clientCa = TestCertificates.CreateCa("Acme Devices CA");
         using var otherCa = TestCertificates.CreateCa("Someone Else CA");
         await using var silo = await SiloFixture.StartAsync();
+        // One slot: a refused handshake must give its MaxConnections slot back.
         await silo.CreateTenantAsync("acme", new TenantConfig
         {
+            Limits = new LimitsConfig { MaxConnections = 1 },
             Tls = new TlsConfig { ClientCertificates = ClientCertificateModes.Required, ClientCaCertificates = clientCa.ExportCertificatePem() },
         });
         await silo.CreateTenantAsync("open");
@@ -298,12 +300,71 @@ public sealed class TlsEndToEndTests
             Assert.True(await RefusedAsync(gateway.TlsEndPoint, "acme.platform.test", null, protocol), $"no certificate over {protocol}");
         }
 
-        await refusals.WaitForAsync("acme", "tls_failed", 2);
+        await refusals.WaitForAsync("acme", "tls_failed", 4);
         Assert.Equal(0, gateway.Registry.Count);
 
         // A tenant without mutual TLS is not affected by the other's policy.
         await using var open = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "open.platform.test");
         Assert.Equal("open\n", await open.EchoAsync("open\n"));
+
+        // The single slot is free again once the refused connections have closed.
+        using var device = TestCertificates.CreateSigned(clientCa, "device-1", server: false);
+        TlsClient? admitted = null;
+        await WaitUntilAsync(
+            async () =>
+            {
+                TlsClient candidate;
+                try
+                {
+                    candidate = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test", device);
+                }
+                catch (AuthenticationException)
+                {
+                    // Not admitted (yet): the handshake is refused with an alert.
+                    return false;
+                }
+
+                if (await candidate.IsRefusedAsync("slot\n"))
+                {
+                    await candidate.DisposeAsync();
+                    return false;
+                }
+
+                admitted = candidate;
+                return true;
+            },
+            "the slot held by refused handshakes to be released");
+        await using (admitted)
+        {
+            Assert.Single(gateway.Registry.All, c => c.Tenant.Slug == "acme");
+        }
+    }
+
+    [Fact]
+    public async Task MutualTls_Optional_NoCertificateAcceptedForeignCertificateRefused()
+    {
+        using var clientCa = TestCertificates.CreateCa("Acme Devices CA");
+        using var otherCa = TestCertificates.CreateCa("Someone Else CA");
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", new TenantConfig
+        {
+            Tls = new TlsConfig { ClientCertificates = ClientCertificateModes.Optional, ClientCaCertificates = clientCa.ExportCertificatePem() },
+        });
+        await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        await using var gateway = await silo.StartGatewayAsync();
+        await WaitForCertificatesAsync(gateway, "acme", 1);
+        using var device = TestCertificates.CreateSigned(clientCa, "device-5", server: false);
+        using var stranger = TestCertificates.CreateSigned(otherCa, "intruder", server: false);
+
+        await using var anonymous = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test");
+        Assert.Equal("anonymous\n", await anonymous.EchoAsync("anonymous\n"));
+        await using var known = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test", device);
+        Assert.Equal("known\n", await known.EchoAsync("known\n"));
+        Assert.True(await RefusedAsync(gateway.TlsEndPoint, "acme.platform.test", stranger, SslProtocols.Tls13));
+
+        var page = await WaitForOpenConnectionsAsync(silo, "acme", 2);
+        Assert.Single(page, c => c.Tls!.ClientCertificateSubject is null && c.Tls.ClientCertificateAccepted is null);
+        Assert.Single(page, c => c.Tls!.ClientCertificateSubject == "CN=device-5" && c.Tls.ClientCertificateAccepted == true);
     }
 
     [Fact]
@@ -602,6 +663,21 @@ public sealed class TlsEndToEndTests
         using var invoker = new HttpMessageInvoker(handler);
         await socket.ConnectAsync(new Uri($"wss://{host}:{gateway.Listeners.WssPort}{path}"), invoker, limit.Token);
         return socket;
+    }
+
+    private static async Task<IReadOnlyList<ConnectionResponse>> WaitForOpenConnectionsAsync(SiloFixture silo, string slug, int count)
+    {
+        IReadOnlyList<ConnectionResponse> items = [];
+        await WaitUntilAsync(
+            async () =>
+            {
+                var page = await silo.Operator.GetFromJsonAsync<Page<ConnectionResponse>>(
+                    new Uri($"/v1/tenants/{slug}/connections?state=open", UriKind.Relative), PlatformJson.Options);
+                items = page!.Items;
+                return items.Count == count;
+            },
+            $"{count} open connections of {slug} in the directory");
+        return items;
     }
 
     private static async Task<bool> RefusedAsync(IPEndPoint server, string serverName, X509Certificate2? certificate, SslProtocols protocol)
