@@ -95,6 +95,37 @@ public sealed class TlsEndToEndTests
     }
 
     [Fact]
+    public async Task Tls_RestSendAndDisconnect_ReachTheTlsClient()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme");
+        await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        await using var gateway = await silo.StartGatewayAsync();
+        await WaitForCertificatesAsync(gateway, "acme", 1);
+        await gateway.WaitRegisteredAsync();
+        await using var client = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test");
+        var listed = await silo.WaitForConnectionAsync("acme", c => c.Protocol == ConnectionProtocols.Tls);
+
+        using (var send = await silo.Operator.PostAsJsonAsync(
+            new Uri($"/v1/tenants/acme/connections/{listed.Id}/messages", UriKind.Relative), new SendMessageRequest(Text: "from rest\n"), PlatformJson.Options))
+        {
+            Assert.True(send.IsSuccessStatusCode, await send.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal("from rest\n", await client.ReadAsync("from rest\n".Length));
+
+        using (var disconnect = await silo.Operator.PostAsJsonAsync(
+            new Uri($"/v1/tenants/acme/connections/{listed.Id}/disconnect", UriKind.Relative), new DisconnectRequest(Reason: "bye"), PlatformJson.Options))
+        {
+            Assert.True(disconnect.IsSuccessStatusCode, await disconnect.Content.ReadAsStringAsync());
+        }
+
+        Assert.True(await client.IsRefusedAsync(), "the TLS client is still connected after the REST disconnect");
+        var closed = await silo.WaitForConnectionAsync("acme", c => c.Id == listed.Id, state: "closed");
+        Assert.Equal("bye", closed.CloseReason);
+    }
+
+    [Fact]
     public async Task Tls_WildcardCertificate_EveryNameUnderItRoutesToTheTenant()
     {
         await using var silo = await SiloFixture.StartAsync();
@@ -214,7 +245,7 @@ public sealed class TlsEndToEndTests
         {
             Tls = new TlsConfig { ClientCertificates = ClientCertificateModes.Required, ClientCaCertificates = clientCa.ExportCertificatePem() },
         });
-        await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        var acmeCertificate = await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
         await using var gateway = await silo.StartGatewayAsync();
         await WaitForCertificatesAsync(gateway, "acme", 1);
         using var device = TestCertificates.CreateSigned(clientCa, "device-17", server: false);
@@ -228,7 +259,17 @@ public sealed class TlsEndToEndTests
         Assert.Equal(TestCertificates.Thumbprint(device.RawData), listed.Tls.ClientCertificateThumbprint);
         Assert.True(listed.Tls.ClientCertificateAccepted);
 
-        // openssl with the certificate and key in files, over wss's port as well.
+        // wss with the same client certificate: the facts reach the directory for WebSocket connections too.
+        using (var wss = await ConnectWssAsync(gateway, "acme.platform.test", "/mtls", acmeCertificate.Thumbprint, device))
+        {
+            await WsClient.SendTextAsync(wss, "wss with certificate");
+            Assert.Equal("wss with certificate", await WsClient.ReceiveTextAsync(wss));
+            var viaWss = await silo.WaitForConnectionAsync("acme", c => c.Protocol == ConnectionProtocols.Wss);
+            Assert.Equal("CN=device-17", viaWss.Tls!.ClientCertificateSubject);
+            Assert.Equal(TestCertificates.Thumbprint(device.RawData), viaWss.Tls.ClientCertificateThumbprint);
+        }
+
+        // openssl with the certificate and key in files.
         var directory = Directory.CreateTempSubdirectory("mtls-");
         try
         {
@@ -770,7 +811,8 @@ public sealed class TlsEndToEndTests
     }
 
     /// <summary>wss to the gateway's port with SNI <paramref name="host"/>, accepting only the certificate expected for it.</summary>
-    private static async Task<ClientWebSocket> ConnectWssAsync(TestGateway gateway, string host, string path, string expectedThumbprint)
+    private static async Task<ClientWebSocket> ConnectWssAsync(
+        TestGateway gateway, string host, string path, string expectedThumbprint, X509Certificate2? clientCertificate = null)
     {
         var handler = new SocketsHttpHandler
         {
@@ -784,6 +826,7 @@ public sealed class TlsEndToEndTests
             {
                 RemoteCertificateValidationCallback = (_, certificate, _, _) =>
                     certificate is not null && TestCertificates.Thumbprint(certificate.GetRawCertData()) == expectedThumbprint,
+                ClientCertificateContext = clientCertificate is null ? null : SslStreamCertificateContext.Create(clientCertificate, null, offline: true),
             },
         };
         var socket = new ClientWebSocket();
