@@ -574,6 +574,40 @@ public sealed class TlsEndToEndTests
     }
 
     [Fact]
+    public async Task CipherSuites_TenantPolicy_OnlyListedSuitesNegotiated()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", new TenantConfig
+        {
+            Tls = new TlsConfig { CipherSuites = ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"] },
+        });
+        await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        await using var gateway = await silo.StartGatewayAsync();
+        await WaitForCertificatesAsync(gateway, "acme", 1);
+
+        await using (var refused = await OpenSslClient.HandshakeAsync(gateway.TlsEndPoint, "acme.platform.test", "-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384"))
+        {
+            Assert.Null(refused.ServerCertificate);
+        }
+
+        await using (var refused13 = await OpenSslClient.HandshakeAsync(gateway.TlsEndPoint, "acme.platform.test", "-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"))
+        {
+            Assert.Null(refused13.ServerCertificate);
+        }
+
+        await using (var listed12 = await OpenSslClient.HandshakeAsync(gateway.TlsEndPoint, "acme.platform.test", "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"))
+        {
+            Assert.True(listed12.ServerCertificate is not null, listed12.Transcript);
+            Assert.Contains("ECDHE-ECDSA-AES128-GCM-SHA256", listed12.Output, StringComparison.Ordinal);
+        }
+
+        await using var client = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test", protocols: SslProtocols.Tls13);
+        Assert.Equal("cipher\n", await client.EchoAsync("cipher\n"));
+        var listed = await silo.WaitForConnectionAsync("acme", c => c.BytesIn > 0);
+        Assert.Equal(nameof(TlsCipherSuite.TLS_AES_128_GCM_SHA256), listed.Tls!.CipherSuite);
+    }
+
+    [Fact]
     public async Task Rotation_ReplaceThenDelete_NewHandshakesSeeNewCertificateOpenConnectionStays()
     {
         await using var silo = await SiloFixture.StartAsync();
