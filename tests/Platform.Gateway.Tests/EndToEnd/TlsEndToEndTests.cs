@@ -792,7 +792,7 @@ public sealed class TlsEndToEndTests
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("acme", new TenantConfig { Timeouts = new TimeoutsConfig { HandshakeTimeoutSeconds = 1 } });
         await silo.CreateTenantAsync("slow");
-        await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        var acme = await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
         await UploadServerCertificateAsync(silo, "slow", "slow.platform.test");
 
         // The global cap is far beyond the wait limit, so only the tenant's own timeout can close the client in time.
@@ -818,10 +818,13 @@ public sealed class TlsEndToEndTests
         await TlsClient.AssertServerClosesAsync(gateway.TlsEndPoint, hello);
         Assert.True(IsOpen(slow), "the default-timeout tenant's half-done handshake was closed early");
 
-        // A complete handshake for the short-timeout tenant is not cut by its timer afterwards.
+        // Completed handshakes of the short-timeout tenant are not cut by its timer afterwards (raw TLS and wss).
         await using var client = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test");
+        using var wss = await ConnectWssAsync(gateway, "acme.platform.test", "/", acme.Thumbprint);
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.Equal("still here\n", await client.EchoAsync("still here\n"));
+        await WsClient.SendTextAsync(wss, "wss still here");
+        Assert.Equal("wss still here", await WsClient.ReceiveTextAsync(wss));
     }
 
     private static bool IsOpen(Socket socket)
