@@ -17,10 +17,12 @@ namespace Platform.Gateway.Tcp;
 /// <summary>
 /// Per-tenant TCP and TLS ports, opened and closed as snapshots change. Kestrel cannot add endpoints
 /// while running, so these use plain socket accept loops feeding the same <see cref="TcpPipeline"/>.
-/// Closing a port stops accepting; connections already open on it continue.
+/// Closing a port stops accepting; connections already open on it continue. A port that cannot be bound
+/// (still held by another process, say) is tried again every few seconds until it opens or is released.
 /// </summary>
 internal sealed partial class DedicatedPortListeners : IHostedService, IDisposable
 {
+    private static readonly TimeSpan BindRetryInterval = TimeSpan.FromSeconds(2);
     private readonly Dictionary<int, PortListener> _open = [];
     private readonly Lock _lock = new();
     private readonly TenantSnapshotStore _store;
@@ -30,6 +32,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     private readonly GatewayOptions _options;
     private readonly ILogger<DedicatedPortListeners> _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ITimer _bindRetry;
     private bool _started;
 
     public DedicatedPortListeners(
@@ -38,6 +41,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         TcpPipeline pipeline,
         TlsSelector tls,
         IOptions<GatewayOptions> options,
+        TimeProvider time,
         ILogger<DedicatedPortListeners> logger)
     {
         _store = store;
@@ -46,7 +50,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         _tls = tls;
         _options = options.Value;
         _logger = logger;
-        _store.Changed += (_, next) => Reconcile(next);
+        _bindRetry = time.CreateTimer(static state => ((DedicatedPortListeners)state!).Reconcile(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _store.Changed += (_, _) => Reconcile();
     }
 
     /// <summary>Ports currently listening.</summary>
@@ -64,7 +69,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _started = true;
-        Reconcile(_store.Current);
+        Reconcile();
         return Task.CompletedTask;
     }
 
@@ -73,6 +78,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         await _stopping.CancelAsync();
         lock (_lock)
         {
+            _bindRetry.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             foreach (var listener in _open.Values)
             {
                 listener.Socket.Dispose();
@@ -82,9 +88,15 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         }
     }
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        _bindRetry.Dispose();
+        _stopping.Dispose();
+    }
 
-    private void Reconcile(GatewaySnapshot snapshot)
+    // Always against the newest snapshot, read under the lock: a late retry must not reopen a port a newer
+    // snapshot released.
+    private void Reconcile()
     {
         if (!_started || _stopping.IsCancellationRequested)
         {
@@ -93,6 +105,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
 
         lock (_lock)
         {
+            var snapshot = _store.Current;
+            var bindFailed = false;
             foreach (var port in _open.Keys.ToList())
             {
                 if (!snapshot.ByPort.TryGetValue(port, out var wanted) || wanted.Protocol != _open[port].Protocol)
@@ -127,6 +141,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
                 {
                     socket.Dispose();
                     Log.BindFailed(_logger, port, listener.Tenant.Slug, ex.SocketErrorCode);
+                    bindFailed = true;
                     continue;
                 }
 
@@ -135,6 +150,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
                 _ = AcceptLoopAsync(open);
                 Log.Opened(_logger, port, listener.Protocol, listener.Tenant.Slug);
             }
+
+            _bindRetry.Change(bindFailed ? BindRetryInterval : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -266,7 +283,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Dedicated port {Port} closed")]
         public static partial void Closed(ILogger logger, int port);
 
-        [LoggerMessage(EventId = 6103, Level = LogLevel.Error, Message = "Dedicated port {Port} for {Tenant} cannot be bound: {Error}")]
+        [LoggerMessage(EventId = 6103, Level = LogLevel.Error, Message = "Dedicated port {Port} for {Tenant} cannot be bound: {Error}; retrying")]
         public static partial void BindFailed(ILogger logger, int port, string tenant, SocketError error);
 
         [LoggerMessage(EventId = 6104, Level = LogLevel.Warning, Message = "Dedicated port {Port} of {Tenant} is outside this gateway's range; not opened")]

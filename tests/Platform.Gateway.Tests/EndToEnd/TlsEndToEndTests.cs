@@ -710,6 +710,42 @@ public sealed class TlsEndToEndTests
     }
 
     [Fact]
+    public async Task DedicatedPort_HeldByAnotherProcessAtFirst_OpensOnceFree()
+    {
+        var range = FreePortRange(1);
+        await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
+        await silo.CreateTenantAsync("acme");
+        await using var gateway = await silo.StartGatewayAsync(settings: GatewayPortRange(range));
+        await gateway.WaitForTenantAsync("acme");
+        var listeners = (DedicatedPortListeners)gateway.Services.GetService(typeof(DedicatedPortListeners))!;
+
+        var squatter = new TcpListener(IPAddress.Loopback, range.First);
+        squatter.Start();
+        try
+        {
+            var port = await AllocatePortAsync(silo, "acme", DedicatedPortProtocols.Tcp);
+            Assert.Equal(range.First, port.Port);
+            await gateway.WaitForSnapshotAsync(s => s.ByPort.ContainsKey(port.Port));
+            Assert.DoesNotContain(port.Port, listeners.OpenPorts);
+        }
+        finally
+        {
+            squatter.Stop();
+        }
+
+        // No further config change: the gateway retries the bind on its own.
+        await WaitUntilAsync(() => listeners.OpenPorts.Contains(range.First), "the dedicated port to open once free");
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, range.First);
+        var stream = client.GetStream();
+        await stream.WriteAsync("freed\n"u8.ToArray());
+        var buffer = new byte[6];
+        using var limit = new CancellationTokenSource(WaitLimit);
+        await stream.ReadExactlyAsync(buffer, limit.Token);
+        Assert.Equal("freed\n", Encoding.ASCII.GetString(buffer));
+    }
+
+    [Fact]
     public async Task BrokenCertificate_OnlyItsTenantsHandshakesFail()
     {
         await using var silo = await SiloFixture.StartAsync();
