@@ -21,19 +21,23 @@ internal sealed record GatewaySnapshot(
     /// Tenant for a host name (SNI or Host header, without port), case-insensitive: the exact name, else a
     /// wildcard certificate name <c>*.parent</c> covering its first label (one label only, as in RFC 6125).
     /// </summary>
-    public TenantRuntime? ByHost(string? host)
+    public TenantRuntime? ByHost(string? host) => host is null ? null : ByHost(host.AsSpan());
+
+    /// <inheritdoc cref="ByHost(string?)"/>
+    public TenantRuntime? ByHost(ReadOnlySpan<char> host)
     {
-        if (host is not { Length: > 0 })
+        if (host.IsEmpty)
         {
             return null;
         }
 
-        if (ByHostName.TryGetValue(host, out var tenant))
+        var lookup = ByHostName.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(host, out var tenant))
         {
             return tenant;
         }
 
-        var dot = host.IndexOf('.', StringComparison.Ordinal);
+        var dot = host.IndexOf('.');
         if (dot <= 0 || dot == host.Length - 1 || host.Length - dot + 1 > MaxHostNameLength)
         {
             return null;
@@ -41,8 +45,8 @@ internal sealed record GatewaySnapshot(
 
         Span<char> wildcard = stackalloc char[host.Length - dot + 1];
         wildcard[0] = '*';
-        host.AsSpan(dot).CopyTo(wildcard[1..]);
-        return ByHostName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(wildcard, out tenant) ? tenant : null;
+        host[dot..].CopyTo(wildcard[1..]);
+        return lookup.TryGetValue(wildcard, out tenant) ? tenant : null;
     }
 
     private const int MaxHostNameLength = 255;

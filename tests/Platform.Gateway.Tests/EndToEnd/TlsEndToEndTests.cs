@@ -150,6 +150,12 @@ public sealed class TlsEndToEndTests
             Assert.Equal(wildcard.Thumbprint, TestCertificates.Thumbprint(served.RawData));
         }
 
+        // Plain ws routes by the Host header through the same wildcard.
+        var (status, _, _) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "d18.devices.acme.example", "/");
+        Assert.Equal(101, status);
+        var (deeperStatus, _, _) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "a.b.devices.acme.example", "/");
+        Assert.Equal(404, deeperStatus);
+
         // A wildcard covers one label only, and not the parent name itself.
         await using (var deeper = await OpenSslClient.HandshakeAsync(gateway.TlsEndPoint, "a.b.devices.acme.example"))
         {
