@@ -3,7 +3,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Options;
 using Platform.Contracts;
 using Platform.Gateway.Admission;
@@ -21,8 +20,6 @@ namespace Platform.Gateway.Hosting;
 /// <summary>Builds the gateway process: services, Kestrel listeners, the request pipeline.</summary>
 public static class GatewayHost
 {
-    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(20);
-
     /// <summary>Creates the application; <paramref name="configure"/> lets a host (or a test) adjust the builder first.</summary>
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
@@ -112,7 +109,6 @@ public static class GatewayHost
         kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
         kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
         kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
-        var tlsCallback = new TlsHandshakeCallbackOptions { OnConnection = selector.OnConnection, HandshakeTimeout = HandshakeTimeout };
 
         if (options.WsPort >= 0)
         {
@@ -128,7 +124,7 @@ public static class GatewayHost
             kestrel.Listen(address, options.WssPort, l =>
             {
                 l.Protocols = HttpProtocols.Http1;
-                l.UseHttps(tlsCallback);
+                l.UseTenantTls(selector);
                 listeners.Wss = l;
             });
         }
@@ -137,7 +133,7 @@ public static class GatewayHost
         {
             kestrel.Listen(address, options.TlsPort, l =>
             {
-                l.UseHttps(tlsCallback);
+                l.UseTenantTls(selector);
                 l.UseConnectionHandler<TlsConnectionHandler>();
                 listeners.Tls = l;
             });

@@ -55,6 +55,13 @@ public sealed class GatewayOptions
     /// <summary>URL silos use to reach the internal API; defaults to http://{InternalAddress}:{bound port}.</summary>
     public string? InternalUrl { get; set; }
 
+    /// <summary>
+    /// Longest any TLS handshake may take on this gateway, from the first byte awaited to the last: the
+    /// ceiling over every tenant's own handshake timeout, and the only limit before a ClientHello names a tenant.
+    /// </summary>
+    [Range(1, 300)]
+    public int TlsHandshakeTimeoutSeconds { get; set; } = 20;
+
     /// <summary>Lowest dedicated tenant port this gateway opens.</summary>
     [Range(1, 65535)]
     public int DedicatedPortMin { get; set; } = 20000;

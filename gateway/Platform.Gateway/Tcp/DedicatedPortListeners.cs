@@ -17,11 +17,12 @@ namespace Platform.Gateway.Tcp;
 /// <summary>
 /// Per-tenant TCP and TLS ports, opened and closed as snapshots change. Kestrel cannot add endpoints
 /// while running, so these use plain socket accept loops feeding the same <see cref="TcpPipeline"/>.
-/// Closing a port stops accepting; connections already open on it continue.
+/// Closing a port stops accepting; connections already open on it continue. A port that cannot be bound
+/// (still held by another process, say) is tried again every few seconds until it opens or is released.
 /// </summary>
 internal sealed partial class DedicatedPortListeners : IHostedService, IDisposable
 {
-    private static readonly TimeSpan HandshakeTimeoutFallback = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan BindRetryInterval = TimeSpan.FromSeconds(2);
     private readonly Dictionary<int, PortListener> _open = [];
     private readonly Lock _lock = new();
     private readonly TenantSnapshotStore _store;
@@ -31,6 +32,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     private readonly GatewayOptions _options;
     private readonly ILogger<DedicatedPortListeners> _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ITimer _bindRetry;
     private bool _started;
 
     public DedicatedPortListeners(
@@ -39,6 +41,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         TcpPipeline pipeline,
         TlsSelector tls,
         IOptions<GatewayOptions> options,
+        TimeProvider time,
         ILogger<DedicatedPortListeners> logger)
     {
         _store = store;
@@ -47,7 +50,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         _tls = tls;
         _options = options.Value;
         _logger = logger;
-        _store.Changed += (_, next) => Reconcile(next);
+        _bindRetry = time.CreateTimer(static state => ((DedicatedPortListeners)state!).Reconcile(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _store.Changed += (_, _) => Reconcile();
     }
 
     /// <summary>Ports currently listening.</summary>
@@ -65,7 +69,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _started = true;
-        Reconcile(_store.Current);
+        Reconcile();
         return Task.CompletedTask;
     }
 
@@ -74,6 +78,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         await _stopping.CancelAsync();
         lock (_lock)
         {
+            _bindRetry.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             foreach (var listener in _open.Values)
             {
                 listener.Socket.Dispose();
@@ -83,9 +88,15 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         }
     }
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        _bindRetry.Dispose();
+        _stopping.Dispose();
+    }
 
-    private void Reconcile(GatewaySnapshot snapshot)
+    // Always against the newest snapshot, read under the lock: a late retry must not reopen a port a newer
+    // snapshot released.
+    private void Reconcile()
     {
         if (!_started || _stopping.IsCancellationRequested)
         {
@@ -94,6 +105,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
 
         lock (_lock)
         {
+            var snapshot = _store.Current;
+            var bindFailed = false;
             foreach (var port in _open.Keys.ToList())
             {
                 if (!snapshot.ByPort.TryGetValue(port, out var wanted) || wanted.Protocol != _open[port].Protocol)
@@ -128,6 +141,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
                 {
                     socket.Dispose();
                     Log.BindFailed(_logger, port, listener.Tenant.Slug, ex.SocketErrorCode);
+                    bindFailed = true;
                     continue;
                 }
 
@@ -136,6 +150,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
                 _ = AcceptLoopAsync(open);
                 Log.Opened(_logger, port, listener.Protocol, listener.Tenant.Slug);
             }
+
+            _bindRetry.Change(bindFailed ? BindRetryInterval : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -175,41 +191,71 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
             using (ticket)
             {
                 SocketTuning.Apply(client, tenant.Config.Socket);
-                Stream stream = new NetworkStream(client, ownsSocket: false);
-                TlsFacts? facts = null;
+                var network = new NetworkStream(client, ownsSocket: false);
+                Stream stream = network;
                 try
                 {
+                    TlsFacts? facts = null;
                     if (listener.Protocol == ConnectionProtocols.Tls)
                     {
-                        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
+                        var ssl = new SslStream(network, leaveInnerStreamOpen: false);
                         stream = ssl;
-                        var items = new Dictionary<object, object?>();
-                        var timeout = tenant.Config.Timeouts.HandshakeTimeoutSeconds > 0
-                            ? TimeSpan.FromSeconds(tenant.Config.Timeouts.HandshakeTimeoutSeconds)
-                            : HandshakeTimeoutFallback;
-                        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
-                        handshake.CancelAfter(timeout);
-                        await ssl.AuthenticateAsServerAsync(
-                            (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, info.ServerName, items)),
-                            null,
-                            handshake.Token);
-                        facts = TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
+                        facts = await HandshakeAsync(ssl, network, tenant, listener.Port, remote);
+                        if (facts is null)
+                        {
+                            return;
+                        }
                     }
 
                     var transport = new StreamDuplexPipe(stream);
                     await _pipeline.RunAsync(tenant, transport, remote, listener.Port, listener.Protocol, facts, _stopping.Token);
                     await transport.CompleteAsync();
                 }
-                catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)
+                catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)
                 {
-                    _admission.CountRefusal(tenant.Slug, RefusalReason.TlsFailed);
-                    Log.HandshakeFailed(_logger, listener.Port, remote, ex.Message);
+                    // The client went away after the connection was set up; the pipeline has recorded the close.
+                    Log.ConnectionFailed(_logger, listener.Port, remote, ex.Message);
                 }
                 finally
                 {
                     await stream.DisposeAsync();
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The server side of a dedicated TLS port's handshake, bounded by the tenant's handshake timeout (never
+    /// above the gateway's cap). Null when it failed; the failure is counted once and, when tenant selection
+    /// refused it, the client gets the alert.
+    /// </summary>
+    private async Task<TlsFacts?> HandshakeAsync(SslStream ssl, NetworkStream network, TenantRuntime tenant, int port, IPEndPoint remote)
+    {
+        var items = new Dictionary<object, object?>();
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        handshake.CancelAfter(_tls.HandshakeTimeoutFor(tenant));
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(
+                (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, info.ServerName, items)),
+                null,
+                handshake.Token);
+            return TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)
+        {
+            if ((ex as TlsRefusedException ?? ex.InnerException as TlsRefusedException) is { } refused)
+            {
+                await TlsAlert.TrySendAsync(network, refused.Alert);
+            }
+
+            if (!TlsSelector.IsCounted(items))
+            {
+                _admission.CountRefusal(tenant.Slug, RefusalReason.TlsFailed);
+            }
+
+            Log.HandshakeFailed(_logger, port, remote, ex.Message);
+            return null;
         }
     }
 
@@ -237,13 +283,16 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Dedicated port {Port} closed")]
         public static partial void Closed(ILogger logger, int port);
 
-        [LoggerMessage(EventId = 6103, Level = LogLevel.Error, Message = "Dedicated port {Port} for {Tenant} cannot be bound: {Error}")]
+        [LoggerMessage(EventId = 6103, Level = LogLevel.Error, Message = "Dedicated port {Port} for {Tenant} cannot be bound: {Error}; retrying")]
         public static partial void BindFailed(ILogger logger, int port, string tenant, SocketError error);
 
         [LoggerMessage(EventId = 6104, Level = LogLevel.Warning, Message = "Dedicated port {Port} of {Tenant} is outside this gateway's range; not opened")]
         public static partial void OutOfRange(ILogger logger, int port, string tenant);
 
-        [LoggerMessage(EventId = 6105, Level = LogLevel.Debug, Message = "Dedicated port {Port}: connection from {Remote} failed: {Error}")]
+        [LoggerMessage(EventId = 6105, Level = LogLevel.Debug, Message = "Dedicated port {Port}: TLS handshake from {Remote} failed: {Error}")]
         public static partial void HandshakeFailed(ILogger logger, int port, IPEndPoint remote, string error);
+
+        [LoggerMessage(EventId = 6106, Level = LogLevel.Debug, Message = "Dedicated port {Port}: connection from {Remote} ended: {Error}")]
+        public static partial void ConnectionFailed(ILogger logger, int port, IPEndPoint remote, string error);
     }
 }

@@ -3,8 +3,10 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Gateway.Admission;
@@ -24,6 +26,8 @@ internal sealed partial class TlsSelector(
     AdmissionController admission,
     GatewayListeners listeners,
     GatewayMetrics metrics,
+    TimeProvider time,
+    IOptions<GatewayOptions> options,
     ILogger<TlsSelector> logger)
 {
     /// <summary>Connection item key of the <see cref="TenantRuntime"/> chosen during the handshake.</summary>
@@ -35,23 +39,94 @@ internal sealed partial class TlsSelector(
     /// <summary>Connection item key of the <see cref="ClientCertificateFacts"/>.</summary>
     public static readonly object ClientCertificateKey = new();
 
-    /// <summary>Kestrel's asynchronous per-connection callback for SNI-routed listeners.</summary>
-    public ValueTask<SslServerAuthenticationOptions> OnConnection(TlsHandshakeCallbackContext context)
+    // Present once the refusal of this connection has been counted, so that it is counted once.
+    private static readonly object CountedKey = new();
+
+    // Present once the handshake completed.
+    private static readonly object CompletedKey = new();
+
+    // The tenant's HandshakeDeadline on a shared listener.
+    private static readonly object DeadlineKey = new();
+
+    /// <summary>The gateway-wide handshake timeout: the ceiling for every tenant, the only limit before SNI is known.</summary>
+    public TimeSpan HandshakeCap { get; } = TimeSpan.FromSeconds(options.Value.TlsHandshakeTimeoutSeconds);
+
+    /// <summary>The tenant's handshake timeout, never above <see cref="HandshakeCap"/>.</summary>
+    public TimeSpan HandshakeTimeoutFor(TenantRuntime tenant)
     {
+        var own = TimeSpan.FromSeconds(tenant.Config.Timeouts.HandshakeTimeoutSeconds);
+        return own > TimeSpan.Zero && own < HandshakeCap ? own : HandshakeCap;
+    }
+
+    /// <summary>
+    /// Kestrel's asynchronous per-connection callback for SNI-routed listeners. A refusal sends its alert on
+    /// the raw transport (the TLS stack has not written anything yet) and fails the handshake.
+    /// </summary>
+    public async ValueTask<SslServerAuthenticationOptions> OnConnection(TlsHandshakeCallbackContext context)
+    {
+        try
+        {
+            return Select(context);
+        }
+        catch (TlsRefusedException ex)
+        {
+            await TlsAlert.TrySendAsync(context.Connection.Transport.Output, ex.Alert);
+            throw;
+        }
+    }
+
+    /// <summary>Connection middleware inside the TLS layer: runs once the handshake has completed.</summary>
+    public static void OnHandshakeCompleted(IDictionary<object, object?> items)
+    {
+        items[CompletedKey] = true;
+        if (items.TryGetValue(DeadlineKey, out var deadline))
+        {
+            ((HandshakeDeadline)deadline!).Complete();
+        }
+    }
+
+    /// <summary>
+    /// Connection middleware outside the TLS layer, once the connection has ended: a handshake that failed
+    /// without a refusal counted for it (non-TLS bytes, a timeout, a broken-off handshake) is counted here.
+    /// </summary>
+    public void OnConnectionEnded(ConnectionContext connection)
+    {
+        var items = connection.Items;
+        if (items.ContainsKey(CompletedKey) || items.ContainsKey(CountedKey))
+        {
+            return;
+        }
+
+        var tenant = items.TryGetValue(TenantKey, out var value) ? value as TenantRuntime : null;
+        if (items.TryGetValue(DeadlineKey, out var deadline) && ((HandshakeDeadline)deadline!).Expired)
+        {
+            Log.HandshakeTimedOut(logger, tenant?.Slug ?? "", connection.RemoteEndPoint);
+        }
+
+        metrics.Refused(tenant?.Slug ?? "", RefusalReason.TlsFailed);
+    }
+
+    private SslServerAuthenticationOptions Select(TlsHandshakeCallbackContext context)
+    {
+        var items = context.Connection.Items;
         var sni = context.ClientHelloInfo.ServerName;
         if (string.IsNullOrEmpty(sni))
         {
             Log.NoSni(logger, context.Connection.RemoteEndPoint);
-            metrics.Refused("", RefusalReason.TlsFailed);
-            throw new AuthenticationException("The client sent no server name (SNI).");
+            throw Refuse(items, "", RefusalReason.TlsFailed, TlsAlert.HandshakeFailure, "The client sent no server name (SNI).");
         }
 
         var tenant = store.Current.ByHost(sni);
         if (tenant is null)
         {
             Log.UnknownSni(logger, sni);
-            metrics.Refused("", RefusalReason.UnknownTenant);
-            throw new AuthenticationException("No tenant serves this server name.");
+            throw Refuse(items, "", RefusalReason.UnknownTenant, TlsAlert.UnrecognizedName, "No tenant serves this server name.");
+        }
+
+        // Kestrel's own timeout (the cap) runs from the start; the tenant's, when shorter, from the ClientHello.
+        if (HandshakeTimeoutFor(tenant) < HandshakeCap)
+        {
+            items[DeadlineKey] = HandshakeDeadline.Arm(context.Connection, HandshakeTimeoutFor(tenant), time);
         }
 
         // Raw TLS admits during the handshake so a refusal fails it; wss answers refusals with HTTP statuses instead.
@@ -60,15 +135,26 @@ internal sealed partial class TlsSelector(
             var remote = (context.Connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
             if (admission.TryAdmit(tenant, remote, out var ticket) != RefusalReason.None)
             {
-                throw new AuthenticationException("The connection is not admitted.");
+                items[CountedKey] = true;
+                throw new TlsRefusedException(TlsAlert.HandshakeFailure, "The connection is not admitted.");
             }
 
-            context.Connection.Items[TicketKey] = ticket;
+            items[TicketKey] = ticket;
             context.Connection.ConnectionClosed.Register(static t => ((AdmissionTicket)t!).Dispose(), ticket);
         }
 
-        return ValueTask.FromResult(Build(tenant, sni, context.Connection.Items));
+        return Build(tenant, sni, items);
     }
+
+    private TlsRefusedException Refuse(IDictionary<object, object?> items, string tenant, RefusalReason reason, byte alert, string message)
+    {
+        metrics.Refused(tenant, reason);
+        items[CountedKey] = true;
+        return new TlsRefusedException(alert, message);
+    }
+
+    /// <summary>True when the connection's failed handshake has already been counted as a refusal.</summary>
+    public static bool IsCounted(IDictionary<object, object?> items) => items.ContainsKey(CountedKey);
 
     /// <summary>Options for a tenant already known (a dedicated port, or chosen by SNI).</summary>
     public SslServerAuthenticationOptions Build(TenantRuntime tenant, string? sni, IDictionary<object, object?> items)
@@ -77,8 +163,8 @@ internal sealed partial class TlsSelector(
         if (certificate is null)
         {
             Log.NoCertificate(logger, tenant.Slug, sni, tenant.TlsError ?? "no certificate uploaded");
-            metrics.Refused(tenant.Slug, RefusalReason.TlsFailed);
-            throw new AuthenticationException("The tenant has no usable certificate.");
+            throw Refuse(items, tenant.Slug, RefusalReason.TlsFailed,
+                tenant.TlsError is null ? TlsAlert.HandshakeFailure : TlsAlert.InternalError, "The tenant has no usable certificate.");
         }
 
         items[TenantKey] = tenant;
@@ -99,22 +185,32 @@ internal sealed partial class TlsSelector(
         {
             options.ClientCertificateRequired = true;
             var cas = tenant.ClientCas;
-            options.RemoteCertificateValidationCallback = (_, presented, _, _) =>
+            options.RemoteCertificateValidationCallback = (_, presented, sent, _) =>
             {
                 if (presented is null)
                 {
                     items[ClientCertificateKey] = null;
-                    return mode == ClientCertificateModes.Optional;
+                    if (mode == ClientCertificateModes.Optional)
+                    {
+                        return true;
+                    }
+
+                    Log.ClientCertificateMissing(logger, tenant.Slug);
+                    metrics.Refused(tenant.Slug, RefusalReason.TlsFailed);
+                    items[CountedKey] = true;
+                    return false;
                 }
 
                 using var leaf = X509CertificateLoader.LoadCertificate(presented.GetRawCertData());
-                var accepted = cas is not null && ChainsTo(leaf, cas);
+                // The intermediates the client sent (in the platform's chain's extra store) may bridge the leaf to a tenant CA.
+                var accepted = cas is not null && ChainsTo(leaf, cas, sent?.ChainPolicy.ExtraStore);
                 items[ClientCertificateKey] = new ClientCertificateFacts(
                     leaf.Subject, leaf.Issuer, Convert.ToHexStringLower(SHA256.HashData(leaf.RawData)), accepted);
                 if (!accepted)
                 {
                     Log.ClientCertificateRejected(logger, tenant.Slug, leaf.Subject);
                     metrics.Refused(tenant.Slug, RefusalReason.TlsFailed);
+                    items[CountedKey] = true;
                 }
 
                 return accepted;
@@ -132,11 +228,16 @@ internal sealed partial class TlsSelector(
         return new TlsFacts(sni, protocol.ToString(), cipher?.ToString() ?? "", client?.Subject, client?.Issuer, client?.Thumbprint, client?.Accepted, null);
     }
 
-    internal static bool ChainsTo(X509Certificate2 leaf, X509Certificate2Collection anchors)
+    internal static bool ChainsTo(X509Certificate2 leaf, X509Certificate2Collection anchors, X509Certificate2Collection? intermediates = null)
     {
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
+        if (intermediates is not null)
+        {
+            chain.ChainPolicy.ExtraStore.AddRange(intermediates);
+        }
+
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
         chain.ChainPolicy.VerificationFlags = X509VerificationFlags.NoFlag;
         try
@@ -168,6 +269,12 @@ internal sealed partial class TlsSelector(
 
         [LoggerMessage(EventId = 4004, Level = LogLevel.Debug, Message = "Tenant {Slug}: client certificate {Subject} rejected")]
         public static partial void ClientCertificateRejected(ILogger logger, string slug, string subject);
+
+        [LoggerMessage(EventId = 4005, Level = LogLevel.Debug, Message = "Tenant {Slug}: no client certificate presented where one is required")]
+        public static partial void ClientCertificateMissing(ILogger logger, string slug);
+
+        [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "Tenant {Slug}: TLS handshake from {Remote} timed out")]
+        public static partial void HandshakeTimedOut(ILogger logger, string slug, System.Net.EndPoint? remote);
     }
 }
 

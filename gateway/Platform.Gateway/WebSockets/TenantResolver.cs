@@ -21,7 +21,7 @@ internal static class TenantResolver
         if (host is { Length: > 0 })
         {
             var hostOnly = StripPort(host);
-            if (snapshot.ByHostName.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(hostOnly, out var byHost))
+            if (snapshot.ByHost(hostOnly) is { } byHost)
             {
                 return byHost;
             }

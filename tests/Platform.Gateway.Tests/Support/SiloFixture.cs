@@ -31,14 +31,20 @@ internal sealed class SiloFixture : IAsyncDisposable
 
     public string ClusterSecret => Silo.ClusterSecret;
 
-    public static async Task<SiloFixture> StartAsync()
+    public static async Task<SiloFixture> StartAsync(IDictionary<string, string?>? settings = null)
     {
         var database = await TestDatabase.CreateAsync();
-        var silo = new SiloApp(database, new Dictionary<string, string?>
+        var values = new Dictionary<string, string?>
         {
             ["Platform:HeartbeatIntervalSeconds"] = "1",
             ["Platform:HeartbeatTimeoutSeconds"] = "5",
-        }, useKestrel: true);
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        var silo = new SiloApp(database, values, useKestrel: true);
         _ = silo.BaseAddress;
         return new SiloFixture(database, silo);
     }

@@ -16,6 +16,18 @@ internal static class TestCertificates
         return request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
     }
 
+    /// <summary>An intermediate CA under <paramref name="ca"/>, with its private key.</summary>
+    public static X509Certificate2 CreateIntermediate(X509Certificate2 ca, string name)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        using var signed = request.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(180), RandomNumberGenerator.GetBytes(12));
+        return signed.CopyWithPrivateKey(key);
+    }
+
     public static X509Certificate2 CreateSigned(X509Certificate2 ca, string subject, bool server, params string[] hostNames)
     {
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);

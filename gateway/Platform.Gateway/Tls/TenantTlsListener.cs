@@ -1,0 +1,29 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+
+namespace Platform.Gateway.Tls;
+
+/// <summary>Puts per-tenant TLS on a shared Kestrel listener (wss, SNI-routed TLS).</summary>
+internal static class TenantTlsListener
+{
+    /// <summary>
+    /// TLS chosen per handshake by <paramref name="selector"/>, between two connection middlewares: the outer
+    /// one counts a handshake that failed without a counted refusal; the inner one runs once the handshake has
+    /// completed and disarms the tenant's handshake deadline. Order matters: Kestrel runs them as added.
+    /// </summary>
+    public static ListenOptions UseTenantTls(this ListenOptions listen, TlsSelector selector)
+    {
+        listen.Use(next => async connection =>
+        {
+            await next(connection);
+            selector.OnConnectionEnded(connection);
+        });
+        listen.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = selector.OnConnection, HandshakeTimeout = selector.HandshakeCap });
+        listen.Use(static next => connection =>
+        {
+            TlsSelector.OnHandshakeCompleted(connection.Items);
+            return next(connection);
+        });
+        return listen;
+    }
+}
