@@ -115,7 +115,8 @@ for i in $(seq 1 "$servers"); do
   start "gateway$i" "$root/gateway/Platform.Gateway/bin/Release/net10.0" env \
     "Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$cluster_secret" "Platform__NodeName=bench$i" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
-    "Platform__TlsPort=$tls_port" "Platform__InternalPort=$internal_port" "Platform__StateDirectory=$work/gateway$i" \
+    "Platform__TlsPort=$tls_port" "Platform__DtlsPort=-1" "Platform__InternalPort=$internal_port" \
+    "Platform__StateDirectory=$work/gateway$i" \
     ${PLATFORM_BENCH_GATEWAY_ENV:-} dotnet Platform.Gateway.dll
   gw_ws+=("127.0.0.1:$ws_port"); gw_wss+=("127.0.0.1:$wss_port"); eval "gw_pids+=(\$gateway${i}_pid)"
   kestrel_port=$(pg_free_port); kestrel_tls_port=$(pg_free_port)
