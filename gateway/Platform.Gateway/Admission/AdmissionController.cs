@@ -22,7 +22,7 @@ internal sealed class AdmissionController(
     /// Admits or refuses at once, from memory (for callers that cannot wait, such as a DTLS handshake inside
     /// OpenSSL); on admission the returned ticket holds the slot until disposed.
     /// </summary>
-    public RefusalReason TryAdmit(TenantRuntime tenant, IPAddress client, out AdmissionTicket? ticket)
+    public RefusalReason TryAdmit(TenantRuntime tenant, string protocol, IPAddress client, out AdmissionTicket? ticket)
     {
         client = Normalize(client);
         var reason = CheckBeforeLease(tenant, client, out var state);
@@ -32,14 +32,14 @@ internal sealed class AdmissionController(
             reason = RefusalReason.MaxConnections;
         }
 
-        return Finish(tenant, client, reason, out ticket);
+        return Finish(tenant, protocol, client, reason, out ticket);
     }
 
     /// <summary>
     /// Admits or refuses like <see cref="TryAdmit"/>, except that when a burst has used up the gateway's free
     /// MaxConnections slots it waits, briefly, for the lease round trip in flight instead of refusing.
     /// </summary>
-    public async ValueTask<(RefusalReason Reason, AdmissionTicket? Ticket)> AdmitAsync(TenantRuntime tenant, IPAddress client, CancellationToken cancellationToken)
+    public async ValueTask<(RefusalReason Reason, AdmissionTicket? Ticket)> AdmitAsync(TenantRuntime tenant, string protocol, IPAddress client, CancellationToken cancellationToken)
     {
         client = Normalize(client);
         var reason = CheckBeforeLease(tenant, client, out var state);
@@ -49,15 +49,15 @@ internal sealed class AdmissionController(
             reason = RefusalReason.MaxConnections;
         }
 
-        return (Finish(tenant, client, reason, out var ticket), ticket);
+        return (Finish(tenant, protocol, client, reason, out var ticket), ticket);
     }
 
-    private RefusalReason Finish(TenantRuntime tenant, IPAddress client, RefusalReason reason, out AdmissionTicket? ticket)
+    private RefusalReason Finish(TenantRuntime tenant, string protocol, IPAddress client, RefusalReason reason, out AdmissionTicket? ticket)
     {
         ticket = null;
         if (reason != RefusalReason.None)
         {
-            metrics.Refused(tenant.Slug, reason);
+            metrics.Refused(tenant.Slug, protocol, reason);
             return reason;
         }
 
@@ -68,7 +68,7 @@ internal sealed class AdmissionController(
     private static IPAddress Normalize(IPAddress client) => client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client;
 
     /// <summary>Counts a refusal decided outside admission (origin, backend, TLS).</summary>
-    public void CountRefusal(string tenant, RefusalReason reason) => metrics.Refused(tenant, reason);
+    public void CountRefusal(string tenant, string protocol, RefusalReason reason) => metrics.Refused(tenant, protocol, reason);
 
     /// <summary>Every check but the MaxConnections slot; on success the client's per-address count is taken.</summary>
     private RefusalReason CheckBeforeLease(TenantRuntime tenant, IPAddress client, out TenantAdmission? state)

@@ -37,9 +37,10 @@ internal sealed class GatewayMetrics : IDisposable
     }
 
     /// <summary>Counts a refusal; <paramref name="protocol"/> is empty where the refusing code does not know it.</summary>
-    public void Refused(string tenant, RefusalReason reason, string protocol = "")
+    public void Refused(string tenant, string protocol, RefusalReason reason)
     {
-        _refusals.Add(1, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("reason", ReasonNames[(int)reason]));
+        _refusals.Add(1, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("protocol", protocol),
+            new KeyValuePair<string, object?>("reason", ReasonNames[(int)reason]));
         Refusals.Count(tenant, protocol, reason);
     }
 

@@ -12,7 +12,7 @@ namespace Platform.Gateway.Admission;
 /// MaxConnections slots leased from the silo, per tenant. Admission takes a slot from memory; a
 /// background loop asks for another batch when free slots fall below half a batch and gives back
 /// slots beyond two batches. A batch is the configured size or, when more connections arrived since
-/// the last round trip, that many: a burst is met by larger grants instead of refusals. Held and
+/// the last round trip, twice that many: a burst is met by larger grants instead of refusals. Held and
 /// in-use counts live in one 64-bit word per tenant so a take never races a give-back: in use never
 /// exceeds what the silo granted.
 /// Fail-static: a gateway that has not had one lease answer since it started and cannot reach the silo
@@ -194,7 +194,8 @@ internal sealed partial class LeaseManager : BackgroundService
             snapshot.ById.TryGetValue(tenantId, out var tenant);
             var (held, inUse) = Split(Volatile.Read(ref lease.State));
             var max = tenant is null || tenant.Suspended ? 0 : tenant.Config.Limits.MaxConnections;
-            var batch = Math.Max(_batch, (int)Math.Min(Interlocked.Exchange(ref lease.Demand, 0), max));
+            // Room for twice the connections that arrived since the last round: a burst still growing is met too.
+            var batch = Math.Max(_batch, (int)Math.Min(2 * Interlocked.Exchange(ref lease.Demand, 0), max));
             int want;
             var free = held - inUse;
             if (tenant is null || tenant.Suspended)

@@ -36,11 +36,11 @@ internal sealed partial class DtlsGatewayHandler(
             || !Guid.TryParse(dtlsTenant.TenantId, out var tenantId)
             || !store.Current.ById.TryGetValue(tenantId, out var tenant))
         {
-            admission.CountRefusal(session.Tenant?.Slug ?? "", RefusalReason.UnknownTenant);
+            admission.CountRefusal(session.Tenant?.Slug ?? "", ConnectionProtocols.Dtls, RefusalReason.UnknownTenant);
             return DtlsAdmission.Refuse;
         }
 
-        var refusal = admission.TryAdmit(tenant, session.RemoteEndPoint.Address, out var ticket);
+        var refusal = admission.TryAdmit(tenant, ConnectionProtocols.Dtls, session.RemoteEndPoint.Address, out var ticket);
         if (refusal != RefusalReason.None)
         {
             Log.Refused(logger, tenant.Slug, session.RemoteEndPoint, refusal);
@@ -51,7 +51,7 @@ internal sealed partial class DtlsGatewayHandler(
         {
             // As for TCP and TLS clients: a delivery mode this gateway cannot serve refuses the client.
             ticket!.Dispose();
-            admission.CountRefusal(tenant.Slug, RefusalReason.BackendUnreachable);
+            admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, RefusalReason.BackendUnreachable);
             Log.DeliveryUnavailable(logger, tenant.Slug, tenant.Config.Delivery.Mode);
             return DtlsAdmission.Refuse;
         }
@@ -106,7 +106,7 @@ internal sealed partial class DtlsGatewayHandler(
         {
             // The handshake never completed: the slot goes back and the failure counts as a TLS refusal.
             admitted.Ticket.Dispose();
-            admission.CountRefusal(admitted.Tenant.Slug, RefusalReason.TlsFailed);
+            admission.CountRefusal(admitted.Tenant.Slug, ConnectionProtocols.Dtls, RefusalReason.TlsFailed);
             return;
         }
 
@@ -140,7 +140,7 @@ internal sealed partial class DtlsGatewayHandler(
             }
             catch (BackendUnreachableException ex)
             {
-                admission.CountRefusal(tenant.Slug, RefusalReason.BackendUnreachable);
+                admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, RefusalReason.BackendUnreachable);
                 Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
                 connection.Close(CloseCodes.BackendClosed, "backend unreachable");
                 return;

@@ -86,7 +86,7 @@ public sealed class GatewayOptions
     /// gateway's free MaxConnections slots, 0..5000 ms.
     /// </summary>
     [Range(0, 5000)]
-    public int LeaseWaitMilliseconds { get; set; } = 1000;
+    public int LeaseWaitMilliseconds { get; set; } = 2000;
 
     /// <summary>Seconds a config watch long poll waits at the silo.</summary>
     [Range(0, 60)]

@@ -183,7 +183,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
             }
 
             var tenant = route.Tenant;
-            if (_admission.TryAdmit(tenant, remote.Address, out var ticket) != RefusalReason.None)
+            if (_admission.TryAdmit(tenant, listener.Protocol, remote.Address, out var ticket) != RefusalReason.None)
             {
                 return;
             }
@@ -237,7 +237,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         try
         {
             await ssl.AuthenticateAsServerAsync(
-                (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, info.ServerName, items)),
+                (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, ConnectionProtocols.Tls, info.ServerName, items)),
                 null,
                 handshake.Token);
             return TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
@@ -251,7 +251,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
 
             if (!TlsSelector.IsCounted(items))
             {
-                _admission.CountRefusal(tenant.Slug, RefusalReason.TlsFailed);
+                _admission.CountRefusal(tenant.Slug, ConnectionProtocols.Tls, RefusalReason.TlsFailed);
             }
 
             Log.HandshakeFailed(_logger, port, remote, ex.Message);

@@ -32,13 +32,13 @@ internal sealed partial class TcpPipeline(
         }
         catch (BackendUnreachableException ex)
         {
-            admission.CountRefusal(tenant.Slug, RefusalReason.BackendUnreachable);
+            admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BackendUnreachable);
             Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
             return;
         }
         catch (NotSupportedException)
         {
-            admission.CountRefusal(tenant.Slug, RefusalReason.BackendUnreachable);
+            admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BackendUnreachable);
             return;
         }
 

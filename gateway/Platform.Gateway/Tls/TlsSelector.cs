@@ -103,24 +103,25 @@ internal sealed partial class TlsSelector(
             Log.HandshakeTimedOut(logger, tenant?.Slug ?? "", connection.RemoteEndPoint);
         }
 
-        metrics.Refused(tenant?.Slug ?? "", RefusalReason.TlsFailed);
+        metrics.Refused(tenant?.Slug ?? "", ProtocolOf(connection), RefusalReason.TlsFailed);
     }
 
     private SslServerAuthenticationOptions Select(TlsHandshakeCallbackContext context)
     {
         var items = context.Connection.Items;
+        var protocol = ProtocolOf(context.Connection);
         var sni = context.ClientHelloInfo.ServerName;
         if (string.IsNullOrEmpty(sni))
         {
             Log.NoSni(logger, context.Connection.RemoteEndPoint);
-            throw Refuse(items, "", RefusalReason.TlsFailed, TlsAlert.HandshakeFailure, "The client sent no server name (SNI).");
+            throw Refuse(items, "", protocol, RefusalReason.TlsFailed, TlsAlert.HandshakeFailure, "The client sent no server name (SNI).");
         }
 
         var tenant = store.Current.ByHost(sni);
         if (tenant is null)
         {
             Log.UnknownSni(logger, sni);
-            throw Refuse(items, "", RefusalReason.UnknownTenant, TlsAlert.UnrecognizedName, "No tenant serves this server name.");
+            throw Refuse(items, "", protocol, RefusalReason.UnknownTenant, TlsAlert.UnrecognizedName, "No tenant serves this server name.");
         }
 
         // Kestrel's own timeout (the cap) runs from the start; the tenant's, when shorter, from the ClientHello.
@@ -133,7 +134,7 @@ internal sealed partial class TlsSelector(
         if (listeners.Tls is not null && (context.Connection.LocalEndPoint as IPEndPoint)?.Port == listeners.TlsPort)
         {
             var remote = (context.Connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-            if (admission.TryAdmit(tenant, remote, out var ticket) != RefusalReason.None)
+            if (admission.TryAdmit(tenant, protocol, remote, out var ticket) != RefusalReason.None)
             {
                 items[CountedKey] = true;
                 throw new TlsRefusedException(TlsAlert.HandshakeFailure, "The connection is not admitted.");
@@ -143,27 +144,31 @@ internal sealed partial class TlsSelector(
             context.Connection.ConnectionClosed.Register(static t => ((AdmissionTicket)t!).Dispose(), ticket);
         }
 
-        return Build(tenant, sni, items);
+        return Build(tenant, protocol, sni, items);
     }
 
-    private TlsRefusedException Refuse(IDictionary<object, object?> items, string tenant, RefusalReason reason, byte alert, string message)
+    private TlsRefusedException Refuse(IDictionary<object, object?> items, string tenant, string protocol, RefusalReason reason, byte alert, string message)
     {
-        metrics.Refused(tenant, reason);
+        metrics.Refused(tenant, protocol, reason);
         items[CountedKey] = true;
         return new TlsRefusedException(alert, message);
     }
+
+    /// <summary>The protocol a shared TLS listener serves: wss on the wss port, raw TLS on the others.</summary>
+    private string ProtocolOf(ConnectionContext connection) =>
+        (connection.LocalEndPoint as IPEndPoint)?.Port == listeners.WssPort ? ConnectionProtocols.Wss : ConnectionProtocols.Tls;
 
     /// <summary>True when the connection's failed handshake has already been counted as a refusal.</summary>
     public static bool IsCounted(IDictionary<object, object?> items) => items.ContainsKey(CountedKey);
 
     /// <summary>Options for a tenant already known (a dedicated port, or chosen by SNI).</summary>
-    public SslServerAuthenticationOptions Build(TenantRuntime tenant, string? sni, IDictionary<object, object?> items)
+    public SslServerAuthenticationOptions Build(TenantRuntime tenant, string protocol, string? sni, IDictionary<object, object?> items)
     {
         var certificate = tenant.CertificateFor(sni);
         if (certificate is null)
         {
             Log.NoCertificate(logger, tenant.Slug, sni, tenant.TlsError ?? "no certificate uploaded");
-            throw Refuse(items, tenant.Slug, RefusalReason.TlsFailed,
+            throw Refuse(items, tenant.Slug, protocol, RefusalReason.TlsFailed,
                 tenant.TlsError is null ? TlsAlert.HandshakeFailure : TlsAlert.InternalError, "The tenant has no usable certificate.");
         }
 
@@ -196,7 +201,7 @@ internal sealed partial class TlsSelector(
                     }
 
                     Log.ClientCertificateMissing(logger, tenant.Slug);
-                    metrics.Refused(tenant.Slug, RefusalReason.TlsFailed);
+                    metrics.Refused(tenant.Slug, protocol, RefusalReason.TlsFailed);
                     items[CountedKey] = true;
                     return false;
                 }
@@ -209,7 +214,7 @@ internal sealed partial class TlsSelector(
                 if (!accepted)
                 {
                     Log.ClientCertificateRejected(logger, tenant.Slug, leaf.Subject);
-                    metrics.Refused(tenant.Slug, RefusalReason.TlsFailed);
+                    metrics.Refused(tenant.Slug, protocol, RefusalReason.TlsFailed);
                     items[CountedKey] = true;
                 }
 

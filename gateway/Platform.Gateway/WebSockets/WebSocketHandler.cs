@@ -34,6 +34,7 @@ internal sealed partial class WebSocketHandler(
     public async Task HandleAsync(HttpContext context)
     {
         var tls = context.Features.Get<ITlsHandshakeFeature>();
+        var protocol = tls is null ? ConnectionProtocols.Ws : ConnectionProtocols.Wss;
         var items = context.Features.Get<IConnectionItemsFeature>()?.Items;
         var sni = tls?.HostName;
         var snapshot = store.Current;
@@ -43,14 +44,14 @@ internal sealed partial class WebSocketHandler(
             : TenantResolver.Resolve(snapshot, sni, context.Request.Host.Value, context.Request.Path, out _);
         if (tenant is null)
         {
-            admission.CountRefusal("", RefusalReason.UnknownTenant);
+            admission.CountRefusal("", protocol, RefusalReason.UnknownTenant);
             await Problem.WriteAsync(context, RefusalReason.UnknownTenant);
             return;
         }
 
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            admission.CountRefusal(tenant.Slug, RefusalReason.BadRequest);
+            admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BadRequest);
             if (AsksForAnotherVersion(context.Request))
             {
                 // RFC 6455 section 4.4: refuse, naming the version this server speaks.
@@ -65,7 +66,7 @@ internal sealed partial class WebSocketHandler(
         }
 
         var remoteAddress = context.Connection.RemoteIpAddress ?? IPAddress.None;
-        var (refusal, ticket) = await admission.AdmitAsync(tenant, remoteAddress, context.RequestAborted);
+        var (refusal, ticket) = await admission.AdmitAsync(tenant, protocol, remoteAddress, context.RequestAborted);
         if (refusal != RefusalReason.None)
         {
             Log.Refused(logger, tenant.Slug, remoteAddress, refusal);
@@ -79,7 +80,7 @@ internal sealed partial class WebSocketHandler(
             var origin = context.Request.Headers.Origin.ToString();
             if (!policy.IsOriginAllowed(origin))
             {
-                admission.CountRefusal(tenant.Slug, RefusalReason.OriginNotAllowed);
+                admission.CountRefusal(tenant.Slug, protocol, RefusalReason.OriginNotAllowed);
                 await Problem.WriteAsync(context, RefusalReason.OriginNotAllowed);
                 return;
             }
@@ -91,7 +92,7 @@ internal sealed partial class WebSocketHandler(
             }
             catch (BackendUnreachableException ex)
             {
-                admission.CountRefusal(tenant.Slug, RefusalReason.BackendUnreachable);
+                admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BackendUnreachable);
                 Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
                 await Problem.WriteAsync(context, RefusalReason.BackendUnreachable);
                 return;
@@ -115,7 +116,6 @@ internal sealed partial class WebSocketHandler(
                     DangerousEnableCompression = policy.PerMessageDeflate,
                 });
 
-                var protocol = tls is null ? ConnectionProtocols.Ws : ConnectionProtocols.Wss;
                 var connection = new WsConnection(
                     node.NextConnectionId(),
                     tenant,

@@ -1,3 +1,4 @@
+using Platform.Contracts.Connections;
 using System.Net;
 using Platform.Contracts.Config;
 using Platform.Gateway.Admission;
@@ -21,9 +22,9 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var (tenant, _) = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(allowed: "127.0.0.0/8", blocked: "127.0.0.2"))))[0] is var t ? (t, 0) : default;
 
-        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, Client, out var ticket));
+        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out var ticket));
         Assert.Null(ticket);
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, IPAddress.Parse("127.0.0.3"), out ticket));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, IPAddress.Parse("127.0.0.3"), out ticket));
         ticket!.Dispose();
         Assert.Equal(1, rig.RefusalCount("acme", "blocked"));
     }
@@ -34,7 +35,7 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(allowed: "10.0.0.0/8"))))[0];
 
-        Assert.Equal(RefusalReason.NotAllowed, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.NotAllowed, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
         Assert.Equal(1, rig.RefusalCount("acme", "not_allowed"));
     }
 
@@ -45,7 +46,7 @@ public sealed class AdmissionControllerTests
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(blocked: "*.bad.example"))))[0];
         rig.Names.Set(Client, ["device.bad.example"]);
 
-        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
     }
 
     [Fact]
@@ -54,7 +55,7 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", status: "suspended")))[0];
 
-        Assert.Equal(RefusalReason.Suspended, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.Suspended, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
     }
 
     [Fact]
@@ -64,7 +65,7 @@ public sealed class AdmissionControllerTests
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme")))[0];
         rig.Drain.Begin(null);
 
-        Assert.Equal(RefusalReason.Draining, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.Draining, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
     }
 
     [Fact]
@@ -73,11 +74,11 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(perSecond: 2))))[0];
 
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
-        Assert.Equal(RefusalReason.RateLimited, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.RateLimited, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
         rig.Time.Advance(TimeSpan.FromMilliseconds(500));
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
         Assert.Equal(1, rig.RefusalCount("acme", "rate_limited"));
     }
 
@@ -87,14 +88,14 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(perClient: 2))))[0];
 
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out var first));
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
-        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, Client, out _));
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, IPAddress.Parse("127.0.0.3"), out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out var first));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, IPAddress.Parse("127.0.0.3"), out _));
         first!.Dispose();
         first.Dispose();
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
-        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
     }
 
     [Fact]
@@ -106,15 +107,15 @@ public sealed class AdmissionControllerTests
         var tickets = new List<AdmissionTicket>();
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out var ticket));
+            Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out var ticket));
             tickets.Add(ticket!);
         }
 
-        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
         await rig.Leases.SyncOnceAsync(CancellationToken.None);
-        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
         tickets[0].Dispose();
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
         Assert.Equal(2, rig.RefusalCount("acme", "max_connections"));
     }
 
@@ -123,10 +124,10 @@ public sealed class AdmissionControllerTests
     {
         using var rig = new AdmissionRig(batch: 16);
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(max: 2))))[0];
-        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None)).Reason);
-        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None)).Reason);
+        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Ws, Client, CancellationToken.None)).Reason);
+        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Ws, Client, CancellationToken.None)).Reason);
 
-        var refused = rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None);
+        var refused = rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Ws, Client, CancellationToken.None);
 
         Assert.True(refused.IsCompleted, "this gateway holds the whole maximum: nothing to wait for");
         var (reason, ticket) = await refused;
@@ -140,9 +141,9 @@ public sealed class AdmissionControllerTests
     {
         using var rig = new AdmissionRig(batch: 1);
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(max: 10))))[0];
-        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None)).Reason);
+        Assert.Equal(RefusalReason.None, (await rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Ws, Client, CancellationToken.None)).Reason);
 
-        var waiting = rig.Controller.AdmitAsync(tenant, Client, CancellationToken.None).AsTask();
+        var waiting = rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Ws, Client, CancellationToken.None).AsTask();
         await rig.Leases.SyncOnceAsync(CancellationToken.None);
         var (reason, ticket) = await waiting.WaitAsync(TimeSpan.FromSeconds(20));
 

@@ -28,8 +28,8 @@ public sealed class RefusalReportingTests
         Assert.Equal(404, unknown.Status);
 
         var report = await WaitForReportAsync(silo, "/v1/refusals", r => Count(r, "blocked") == 1 && Count(r, "unknown_tenant") == 1);
-        Assert.Contains(report.Buckets.Items, b => b is { Tenant: "acme", Reason: "blocked", Count: 1 });
-        Assert.Contains(report.Buckets.Items, b => b is { Tenant: null, Reason: "unknown_tenant", Count: 1 });
+        Assert.Contains(report.Buckets.Items, b => b is { Tenant: "acme", Protocol: "ws", Reason: "blocked", Count: 1 });
+        Assert.Contains(report.Buckets.Items, b => b is { Tenant: null, Protocol: "ws", Reason: "unknown_tenant", Count: 1 });
         var own = await silo.Operator.GetFromJsonAsync<RefusalReport>(new Uri("/v1/tenants/acme/refusals", UriKind.Relative), PlatformJson.Options);
         Assert.Equal(1, own!.Total);
     }
