@@ -1,6 +1,6 @@
-using Platform.Contracts.Connections;
 using System.Net;
 using Platform.Contracts.Config;
+using Platform.Contracts.Connections;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Tests.Support;
 
