@@ -99,17 +99,17 @@ internal static class GatewayBench
         Line("");
         Line($"Full handshakes against the gateway process, {options.Concurrency} concurrent client loops, {options.HandshakeSeconds:F0} s each, fresh session each (no resumption), close_notify after:");
         Line("");
-        Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake | handshakes per gateway CPU-second | fraction of the ideal |");
-        Line("|---|---|---|---|---|---|---|---|");
+        Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake | handshakes per gateway CPU-second | fraction of the ideal | client CPU ms per handshake |");
+        Line("|---|---|---|---|---|---|---|---|---|");
         foreach (var (result, ideal) in new[] { (handshakes[0], speed.IdealEcdsaHandshakesPerSecond), (handshakes[1], speed.IdealPskHandshakesPerSecond) })
         {
-            Line($"| {result.Name} | {result.Count} | {result.Failed} | {result.PerSecond:F0} | {result.P50:F1} / {result.P99:F1} | {result.CpuMsEach:F2} | {result.PerCpuSecond:F0} | {result.PerCpuSecond / ideal:P1} |");
+            Line($"| {result.Name} | {result.Count} | {result.Failed} | {result.PerSecond:F0} | {result.P50:F1} / {result.P99:F1} | {result.CpuMsEach:F2} | {result.PerCpuSecond:F0} | {result.PerCpuSecond / ideal:P1} | {result.ClientCpuMsEach:F2} |");
         }
 
         if (inProcess.Count > 0)
         {
             Line("");
-            Line($"In-process library (client and server SSL objects on one thread, datagrams in memory, {options.InProcessSeconds:F0} s each; server time = time in the server's calls):");
+            Line($"In-process library (client and server SSL objects on one thread, datagrams in memory, {options.InProcessSeconds:F0} s each; server rate = handshakes per CPU-second of thread time in the server's calls):");
             Line("");
             Line("| suite | handshakes | server handshakes/s | fraction of the ideal |");
             Line("|---|---|---|---|");
@@ -123,15 +123,15 @@ internal static class GatewayBench
         Line("");
         Line($"Datagrams through `forward` (UDP echo backend in the harness), {echo.Sessions} sessions, closed loop of {EchoPayload} bytes, {options.EchoSeconds:F0} s:");
         Line("");
-        Line("| round trips | lost (1 s) | round trips/s | p50 / p99 ms | gateway CPU us per round trip | round trips per gateway CPU-second | backend echoed |");
-        Line("|---|---|---|---|---|---|---|");
-        Line($"| {echo.Count} | {echo.Lost} | {echo.PerSecond:F0} | {echo.P50:F2} / {echo.P99:F2} | {echo.CpuUsEach:F0} | {echo.PerCpuSecond:F0} | {echo.BackendEchoed} |");
+        Line("| round trips | lost (1 s) | round trips/s | p50 / p99 ms | gateway CPU us per round trip | round trips per gateway CPU-second | backend echoed | harness CPU us per round trip (clients + backend) |");
+        Line("|---|---|---|---|---|---|---|---|");
+        Line($"| {echo.Count} | {echo.Lost} | {echo.PerSecond:F0} | {echo.P50:F2} / {echo.P99:F2} | {echo.CpuUsEach:F0} | {echo.PerCpuSecond:F0} | {echo.BackendEchoed} | {echo.ClientCpuUsEach:F0} |");
         Line("");
         Line($"Idle sessions (ECDHE-PSK, idle timeout 0) held by {idle.Processes} client processes:");
         Line("");
-        Line("| sessions | failed | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
-        Line("|---|---|---|---|---|---|---|");
-        Line($"| {idle.Sessions} | {idle.Failed} | {idle.SetupPerSecond:F0} | {Mib(idle.RssBefore)} | {Mib(idle.RssAfter)} | {Mib(idle.RssSettled)} | {(idle.RssSettled - idle.RssBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB |");
+        Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
+        Line("|---|---|---|---|---|---|---|---|");
+        Line($"| {idle.Sessions} | {idle.Failed} | {idle.Retried} | {idle.SetupPerSecond:F0} | {Mib(idle.RssBefore)} | {Mib(idle.RssAfter)} | {Mib(idle.RssSettled)} | {(idle.RssSettled - idle.RssBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB |");
         Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at end");
         return handshakes.All(h => h.Count > 0) && echo.Count > 0 && idle.Sessions > 0 ? 0 : 1;
     }
@@ -172,7 +172,9 @@ internal static class GatewayBench
     {
         var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var failed = 0;
+        var reasons = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
+        var clientCpuBefore = Environment.CpuUsage.TotalTime;
         var wall = Stopwatch.StartNew();
         var loops = Enumerable.Range(0, options.Concurrency).Select(i => Task.Run(async () =>
         {
@@ -189,7 +191,9 @@ internal static class GatewayBench
                 }
                 catch (Exception ex) when (ex is IOException or TimeoutException)
                 {
+                    // Refused handshakes (an alert) and lost flights (a timeout) count as failures, by reason.
                     Interlocked.Increment(ref failed);
+                    reasons.AddOrUpdate(ex.Message, 1, static (_, n) => n + 1);
                 }
             }
 
@@ -198,7 +202,13 @@ internal static class GatewayBench
         var all = (await Task.WhenAll(loops)).SelectMany(l => l).Order().ToList();
         wall.Stop();
         var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
-        var result = new HandshakeResult(kind.Name, all.Count, failed, wall.Elapsed.TotalSeconds, cpu, Percentile(all, 0.5), Percentile(all, 0.99));
+        var clientCpu = (Environment.CpuUsage.TotalTime - clientCpuBefore).TotalSeconds;
+        var result = new HandshakeResult(kind.Name, all.Count, failed, wall.Elapsed.TotalSeconds, cpu, clientCpu, Percentile(all, 0.5), Percentile(all, 0.99));
+        foreach (var (reason, n) in reasons)
+        {
+            Console.Error.WriteLine($"  {n} x {reason}");
+        }
+
         Console.Error.WriteLine($"{kind.Name}: {result.Count} handshakes ({failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s = {result.PerCpuSecond:F0} per CPU-second");
         return result;
     }
@@ -219,11 +229,13 @@ internal static class GatewayBench
             await EchoLoopsAsync(clients, TimeSpan.FromSeconds(2));
             var echoedBefore = backend.Echoed;
             var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
+            var clientCpuBefore = Environment.CpuUsage.TotalTime;
             var wall = Stopwatch.StartNew();
             var (latencies, lost) = await EchoLoopsAsync(clients, TimeSpan.FromSeconds(options.EchoSeconds));
             wall.Stop();
             var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
-            var result = new EchoResult(clients.Count, latencies.Count, lost, wall.Elapsed.TotalSeconds, cpu, Percentile(latencies, 0.5), Percentile(latencies, 0.99), backend.Echoed - echoedBefore);
+            var clientCpu = (Environment.CpuUsage.TotalTime - clientCpuBefore).TotalSeconds;
+            var result = new EchoResult(clients.Count, latencies.Count, lost, wall.Elapsed.TotalSeconds, cpu, clientCpu, Percentile(latencies, 0.5), Percentile(latencies, 0.99), backend.Echoed - echoedBefore);
             Console.Error.WriteLine($"forward echo: {result.Count} round trips ({lost} lost) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s");
             return result;
         }
@@ -319,9 +331,10 @@ internal static class GatewayBench
 
             var sessions = 0;
             var failed = 0;
+            var retried = 0;
             foreach (var process in processes)
             {
-                // "ready <established> <failed>"
+                // "ready <established> <failed> <retried>"
                 var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(10))
                     ?? throw new InvalidOperationException("a hold process ended before it was ready");
                 var parts = line.Split(' ');
@@ -332,14 +345,15 @@ internal static class GatewayBench
 
                 sessions += int.Parse(parts[1], CultureInfo.InvariantCulture);
                 failed += int.Parse(parts[2], CultureInfo.InvariantCulture);
+                retried += int.Parse(parts[3], CultureInfo.InvariantCulture);
             }
 
             wall.Stop();
             var rssAfter = ProcessStats.RssBytes(options.GatewayPids);
             await Task.Delay(TimeSpan.FromSeconds(10));
             var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
-            Console.Error.WriteLine($"idle: {sessions} sessions ({failed} failed) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
-            return new IdleResult(sessions, failed, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled);
+            Console.Error.WriteLine($"idle: {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
+            return new IdleResult(sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled);
         }
         finally
         {
@@ -375,23 +389,27 @@ internal static class GatewayBench
         public BenchDtlsClient Create(IPEndPoint server, IPAddress source) => new(server, source, Context, ServerName, Psk);
     }
 
-    private sealed record HandshakeResult(string Name, int Count, int Failed, double Seconds, double CpuSeconds, double P50, double P99)
+    private sealed record HandshakeResult(string Name, int Count, int Failed, double Seconds, double CpuSeconds, double ClientCpuSeconds, double P50, double P99)
     {
         public double PerSecond => Count / Seconds;
 
         public double CpuMsEach => CpuSeconds * 1000 / Math.Max(1, Count);
 
         public double PerCpuSecond => Count / CpuSeconds;
+
+        public double ClientCpuMsEach => ClientCpuSeconds * 1000 / Math.Max(1, Count);
     }
 
-    private sealed record EchoResult(int Sessions, int Count, int Lost, double Seconds, double CpuSeconds, double P50, double P99, long BackendEchoed)
+    private sealed record EchoResult(int Sessions, int Count, int Lost, double Seconds, double CpuSeconds, double ClientCpuSeconds, double P50, double P99, long BackendEchoed)
     {
         public double PerSecond => Count / Seconds;
 
         public double CpuUsEach => CpuSeconds * 1e6 / Math.Max(1, Count);
 
+        public double ClientCpuUsEach => ClientCpuSeconds * 1e6 / Math.Max(1, Count);
+
         public double PerCpuSecond => Count / CpuSeconds;
     }
 
-    private sealed record IdleResult(int Sessions, int Failed, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled);
+    private sealed record IdleResult(int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled);
 }

@@ -4,12 +4,16 @@ namespace Platform.Gateway.Dtls.Bench;
 
 /// <summary>
 /// A client process that establishes <c>count</c> ECDHE-PSK sessions (one UDP socket each), prints
-/// <c>ready &lt;established&gt; &lt;failed&gt;</c>, holds them idle until its standard input ends, then sends
+/// <c>ready &lt;established&gt; &lt;failed&gt; &lt;retried&gt;</c>, holds them idle until its standard input ends, then sends
 /// close_notify on each. Several of these split the sockets when one process may not open enough files.
 /// </summary>
 internal static class HoldSessions
 {
-    private const int Attempts = 3;
+    /// <summary>
+    /// A refused handshake (MaxConnections slots not yet leased from the silo, half-open limits) is tried again after
+    /// a pause; refusals are counted and reported.
+    /// </summary>
+    private const int Attempts = 40;
 
     public static async Task<int> RunAsync(IPEndPoint server, PskCredentials psk, int count, int concurrency, int sourceGroup)
     {
@@ -17,6 +21,7 @@ internal static class HoldSessions
         var clients = new BenchDtlsClient?[count];
         var next = -1;
         var failed = 0;
+        var retried = 0;
         var workers = Enumerable.Range(0, concurrency).Select(w => Task.Run(async () =>
         {
             int index;
@@ -38,12 +43,17 @@ internal static class HoldSessions
                             Interlocked.Increment(ref failed);
                             await Console.Error.WriteLineAsync($"hold: session {index} failed: {ex.Message}");
                         }
+                        else
+                        {
+                            Interlocked.Increment(ref retried);
+                            await Task.Delay(TimeSpan.FromMilliseconds(250));
+                        }
                     }
                 }
             }
         })).ToList();
         await Task.WhenAll(workers);
-        Console.WriteLine($"ready {clients.Count(c => c is not null)} {failed}");
+        Console.WriteLine($"ready {clients.Count(c => c is not null)} {failed} {retried}");
         await Console.Out.FlushAsync();
 
         // Hold until the parent closes our standard input.

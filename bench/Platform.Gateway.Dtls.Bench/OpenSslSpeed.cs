@@ -47,7 +47,8 @@ internal sealed partial record OpenSslSpeed(double SignsPerSecond, double Verifi
             throw new InvalidOperationException("openssl speed output not understood:\n" + output);
         }
 
-        var version = output.Split('\n').FirstOrDefault(l => l.StartsWith("OpenSSL", StringComparison.Ordinal))?.Trim() ?? "openssl";
+        // "version: 3.0.19"
+        var version = "OpenSSL " + (output.Split('\n').FirstOrDefault(l => l.StartsWith("version:", StringComparison.Ordinal))?["version:".Length..].Trim() ?? "?");
         return new OpenSslSpeed(
             Number(ecdsa.Groups["sign"].Value),
             Number(ecdsa.Groups["verify"].Value),
