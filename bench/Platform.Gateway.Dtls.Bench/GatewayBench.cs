@@ -64,6 +64,9 @@ internal static class GatewayBench
         Console.Error.WriteLine($"openssl speed: sign {speed.SignsPerSecond:F0}/s verify {speed.VerifiesPerSecond:F0}/s ecdh {speed.EcdhPerSecond:F0}/s");
 
         var inProcess = options.InProcessSeconds > 0 ? HandshakeBench.Measure(options.InProcessSeconds) : [];
+        var retained = options.InProcessSeconds > 0
+            ? (HandshakeBench.RetainedBytesPerSession(LibrarySessions, releaseBuffers: false), HandshakeBench.RetainedBytesPerSession(LibrarySessions, releaseBuffers: true))
+            : (double.NaN, double.NaN);
 
         using var ecdsaContext = BenchDtlsClient.CreateContext("ECDHE-ECDSA-AES128-GCM-SHA256");
         using var pskContext = BenchDtlsClient.CreateContext("ECDHE-PSK-AES128-CBC-SHA256");
@@ -132,11 +135,19 @@ internal static class GatewayBench
         Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
         Line("|---|---|---|---|---|---|---|---|");
         Line($"| {idle.Sessions} | {idle.Failed} | {idle.Retried} | {idle.SetupPerSecond:F0} | {Mib(idle.RssBefore)} | {Mib(idle.RssAfter)} | {Mib(idle.RssSettled)} | {(idle.RssSettled - idle.RssBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB |");
+        if (options.InProcessSeconds > 0)
+        {
+            Line("");
+            Line($"Library alone, in-process (RSS growth over {LibrarySessions} established server SSL objects held, after a full GC): {retained.Item1 / 1024:F1} KiB per session; {retained.Item2 / 1024:F1} KiB with SSL_MODE_RELEASE_BUFFERS.");
+        }
+
         Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at end");
         return handshakes.All(h => h.Count > 0) && echo.Count > 0 && idle.Sessions > 0 ? 0 : 1;
     }
 
     private const int EchoPayload = 64;
+
+    private const int LibrarySessions = 5000;
 
     private static string Mib(long bytes) => (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
 

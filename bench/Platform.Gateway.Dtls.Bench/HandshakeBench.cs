@@ -19,6 +19,9 @@ internal static unsafe class HandshakeBench
         public double ServerPerSecond => Count / ServerTime.TotalSeconds;
     }
 
+    private const int SslCtrlMode = 33;
+    private const nint SslModeReleaseBuffers = 0x10;
+
     private static readonly byte[] Psk = RandomNumberGenerator.GetBytes(16);
 
     public static Task<int> RunAsync(double seconds)
@@ -59,69 +62,128 @@ internal static unsafe class HandshakeBench
         var target = new BenchTarget();
         while (wallWatch.Elapsed < duration)
         {
-            using var client = NativeMethods.SSL_new(clientContext);
-            using var clientChannel = new DatagramChannel { Owner = target };
-            clientChannel.AttachTo(client);
-            NativeMethods.SSL_ctrl(client, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
-            NativeMethods.SSL_set_connect_state(client);
-            if (psk)
-            {
-                NativeMethods.SSL_set_psk_client_callback(client, &ClientPsk);
-            }
-
-            serverWatch.Start();
-            using var server = NativeMethods.SSL_new(serverContext);
-            using var serverChannel = new DatagramChannel { Owner = target };
-            serverChannel.AttachTo(server);
-            NativeMethods.SSL_ctrl(server, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
-            using var peer = NativeMethods.BIO_ADDR_new();
-            serverWatch.Stop();
-
-            var toServer = new List<byte[]>();
-            var toClient = new List<byte[]>();
-            var listened = false;
-            var done = false;
-            for (var step = 0; step < 40 && !done; step++)
-            {
-                Pump(client, clientChannel, toClient);
-                clientChannel.TakeDatagrams(1200, toServer);
-                serverWatch.Start();
-                foreach (var datagram in toServer)
-                {
-                    serverChannel.SetInbound(datagram, datagram.Length);
-                    if (!listened)
-                    {
-                        listened = NativeMethods.DTLSv1_listen(server, peer) == 1;
-                        serverChannel.ClearInbound();
-                        continue;
-                    }
-
-                    done = NativeMethods.SSL_do_handshake(server) == 1;
-                    serverChannel.ClearInbound();
-                }
-
-                if (listened && toServer.Count == 0)
-                {
-                    done = NativeMethods.SSL_do_handshake(server) == 1;
-                }
-
-                toServer.Clear();
-                serverChannel.TakeDatagrams(1200, toClient);
-                serverWatch.Stop();
-            }
-
-            Pump(client, clientChannel, toClient);
-            OpenSslError.Clear();
-            if (!done || NativeMethods.SSL_is_init_finished(client) != 1)
-            {
-                throw new InvalidOperationException("handshake did not complete");
-            }
-
+            var (server, serverChannel) = Handshake(serverContext, clientContext, psk, target, serverWatch, releaseBuffers: false);
+            server.Dispose();
+            serverChannel.Dispose();
             count++;
         }
 
         serverTime = serverWatch.Elapsed;
         wall = wallWatch.Elapsed;
+    }
+
+    /// <summary>
+    /// Native and managed memory retained per established server session of the library alone: <paramref name="count"/>
+    /// ECDHE-PSK handshakes whose server SSL objects are kept, process RSS before and after (after a full GC), with or
+    /// without SSL_MODE_RELEASE_BUFFERS on the server objects. Bytes per session.
+    /// </summary>
+    public static double RetainedBytesPerSession(int count, bool releaseBuffers)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=bench.dtls.test", key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var pem = certificate.ExportCertificatePem() + "\n" + key.ExportPkcs8PrivateKeyPem() + "\n";
+        using var serverContext = SslContextFactory.CreateTenantContext(pem, "", 0, SslContextFactory.DefaultCipherList, new byte[32], out _);
+        using var clientContext = BenchDtlsClient.CreateContext("ECDHE-PSK-AES128-CBC-SHA256");
+        var target = new BenchTarget();
+        var watch = new ThreadCpuWatch();
+        var held = new List<(SslHandle Server, DatagramChannel Channel)>(count);
+        try
+        {
+            // Warm-up outside the measurement (OpenSSL's and the runtime's one-time allocations).
+            var warm = Handshake(serverContext, clientContext, psk: true, target, watch, releaseBuffers);
+            held.Add(warm);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var before = ProcessStats.RssBytes([Environment.ProcessId]);
+            for (var i = 0; i < count; i++)
+            {
+                held.Add(Handshake(serverContext, clientContext, psk: true, target, watch, releaseBuffers));
+            }
+
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return (ProcessStats.RssBytes([Environment.ProcessId]) - before) / (double)count;
+        }
+        finally
+        {
+            foreach (var (server, channel) in held)
+            {
+                server.Dispose();
+                channel.Dispose();
+            }
+        }
+    }
+
+    /// <summary>One full handshake; returns the server SSL object and its channel (dispose the SSL object first).</summary>
+    private static (SslHandle Server, DatagramChannel Channel) Handshake(SslContextHandle serverContext, SslContextHandle clientContext, bool psk, BenchTarget target, ThreadCpuWatch serverWatch, bool releaseBuffers)
+    {
+        using var client = NativeMethods.SSL_new(clientContext);
+        using var clientChannel = new DatagramChannel { Owner = target };
+        clientChannel.AttachTo(client);
+        NativeMethods.SSL_ctrl(client, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
+        NativeMethods.SSL_set_connect_state(client);
+        if (psk)
+        {
+            NativeMethods.SSL_set_psk_client_callback(client, &ClientPsk);
+        }
+
+        serverWatch.Start();
+        var server = NativeMethods.SSL_new(serverContext);
+        var serverChannel = new DatagramChannel { Owner = target };
+        serverChannel.AttachTo(server);
+        NativeMethods.SSL_ctrl(server, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
+        if (releaseBuffers)
+        {
+            NativeMethods.SSL_ctrl(server, SslCtrlMode, SslModeReleaseBuffers, nint.Zero);
+        }
+
+        using var peer = NativeMethods.BIO_ADDR_new();
+        serverWatch.Stop();
+
+        var toServer = new List<byte[]>();
+        var toClient = new List<byte[]>();
+        var listened = false;
+        var done = false;
+        for (var step = 0; step < 40 && !done; step++)
+        {
+            Pump(client, clientChannel, toClient);
+            clientChannel.TakeDatagrams(1200, toServer);
+            serverWatch.Start();
+            foreach (var datagram in toServer)
+            {
+                serverChannel.SetInbound(datagram, datagram.Length);
+                if (!listened)
+                {
+                    listened = NativeMethods.DTLSv1_listen(server, peer) == 1;
+                    serverChannel.ClearInbound();
+                    continue;
+                }
+
+                done = NativeMethods.SSL_do_handshake(server) == 1;
+                serverChannel.ClearInbound();
+            }
+
+            if (listened && toServer.Count == 0)
+            {
+                done = NativeMethods.SSL_do_handshake(server) == 1;
+            }
+
+            toServer.Clear();
+            serverChannel.TakeDatagrams(1200, toClient);
+            serverWatch.Stop();
+        }
+
+        Pump(client, clientChannel, toClient);
+        OpenSslError.Clear();
+        if (!done || NativeMethods.SSL_is_init_finished(client) != 1)
+        {
+            server.Dispose();
+            serverChannel.Dispose();
+            throw new InvalidOperationException("handshake did not complete");
+        }
+
+        return (server, serverChannel);
     }
 
     private static void Pump(SslHandle client, DatagramChannel channel, List<byte[]> inbound)

@@ -7,6 +7,7 @@ using Platform.Gateway.Dtls.Tenants;
 // Usage:
 //   serve <port> <pem-file> <host-name> <slug> <psk-hex>   echo listener for manual checks with openssl/gnutls
 //   handshakes <seconds>                                   in-process full handshakes per second, ECDHE-ECDSA P-256 and ECDHE-PSK
+//   retained <count>                                       library memory per held server session, with and without SSL_MODE_RELEASE_BUFFERS
 //   gateway --server HOST:PORT --gateway-pid PID[+PID] --server-name NAME --psk SLUG/ID:HEX --forward-psk SLUG/ID:HEX
 //           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
@@ -84,6 +85,13 @@ if (mode is "gateway" or "hold")
         IdlePerProcess = Int("idle-per-process", 5_000),
         IdleConcurrency = Int("idle-concurrency", 32),
     });
+}
+
+if (mode == "retained")
+{
+    var count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5000;
+    Console.WriteLine($"{HandshakeBench.RetainedBytesPerSession(count, releaseBuffers: false) / 1024:F1} KiB per server session; {HandshakeBench.RetainedBytesPerSession(count, releaseBuffers: true) / 1024:F1} KiB with SSL_MODE_RELEASE_BUFFERS");
+    return 0;
 }
 
 return await HandshakeBench.RunAsync(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10);
