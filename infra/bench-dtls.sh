@@ -56,7 +56,7 @@ pg_start "$work/pg" "$pg_port" "$work/postgres.log"
 
 operator_key="op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 cluster_secret="cs_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-silo_port=$(pg_free_port); echo_port=$(pg_free_port); dtls_port=$(pg_free_port)
+silo_port=$(pg_free_port); echo_port=$(pg_free_port)
 silo_url="http://127.0.0.1:$silo_port"
 
 # start NAME DIR COMMAND... : a background process with its output in the work folder.
@@ -105,14 +105,32 @@ fwd_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 rest POST /v1/tenants/bench/psk-identities "{\"identity\":\"dev1\",\"key\":\"$psk_key\"}" >/dev/null
 rest POST /v1/tenants/fwd/psk-identities "{\"identity\":\"dev1\",\"key\":\"$fwd_key\"}" >/dev/null
 
-ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); internal_port=$(pg_free_port)
-start gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0" env \
-  "Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$cluster_secret" "Platform__NodeName=dtlsbench" \
-  "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
-  "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__InternalPort=$internal_port" \
-  "Platform__StateDirectory=$work/gateway" dotnet Platform.Gateway.dll
-# The WebSocket port answering means the gateway has its snapshot; the harness then waits for each DTLS tenant.
-wait_for "the gateway" curl -s -o /dev/null "http://127.0.0.1:$ws_port/"
+# start_gateway : the gateway on fresh ports; false when it exits before its WebSocket port answers (a port
+# picked as free was taken meanwhile by another process on this machine), so it can be tried again.
+start_gateway() {
+  local ws_port wss_port tls_port internal_port
+  ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); internal_port=$(pg_free_port)
+  dtls_port=$(pg_free_port)
+  start gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0" env \
+    "Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$cluster_secret" "Platform__NodeName=dtlsbench" \
+    "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
+    "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__InternalPort=$internal_port" \
+    "Platform__StateDirectory=$work/gateway" dotnet Platform.Gateway.dll
+  # The WebSocket port answering means the gateway has its snapshot; the harness then waits for each DTLS tenant.
+  for _ in $(seq 1 240); do
+    kill -0 "$gateway_pid" 2>/dev/null || return 1
+    if curl -s -o /dev/null "http://127.0.0.1:$ws_port/"; then return 0; fi
+    sleep 0.5
+  done
+  tail -n 30 "$work/gateway.log" >&2
+  die "the gateway did not come up within 120 s"
+}
+for attempt in 1 2 3; do
+  start_gateway && break
+  tail -n 5 "$work/gateway.log" >&2
+  [ "$attempt" -lt 3 ] || die "the gateway exited at start three times (see above)"
+  log "the gateway exited at start; trying other ports"
+done
 
 {
   echo "date        $(date -u '+%Y-%m-%d %H:%M UTC')"
