@@ -142,6 +142,12 @@ done
   echo "gateway     pid $gateway_pid, DTLS on 127.0.0.1:$dtls_port"
 } >&2
 
+# With dotnet-gcdump installed (dotnet tool install -g dotnet-gcdump), the gateway's managed heap is reported too.
+gcdump=()
+gcdump_tool=$(command -v dotnet-gcdump || true)
+[ -n "$gcdump_tool" ] || [ ! -x "$HOME/.dotnet/tools/dotnet-gcdump" ] || gcdump_tool="$HOME/.dotnet/tools/dotnet-gcdump"
+[ -z "$gcdump_tool" ] || gcdump=(--gcdump "$gcdump_tool")
+
 "${bench[@]}" gateway --server "127.0.0.1:$dtls_port" --gateway-pid "$gateway_pid" --server-name bench.bench.test \
-  --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" "$@"
+  --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" "${gcdump[@]}" "$@"
 echo "load        $(cut -d' ' -f1-3 /proc/loadavg) at end" >&2

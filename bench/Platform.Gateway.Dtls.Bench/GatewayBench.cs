@@ -37,6 +37,9 @@ internal sealed record GatewayBenchOptions
     public int IdlePerProcess { get; init; } = 5_000;
 
     public int IdleConcurrency { get; init; } = 32;
+
+    /// <summary>dotnet-gcdump, when present: the gateway's live managed heap is reported while the idle sessions are held.</summary>
+    public string? GcDumpTool { get; init; }
 }
 
 /// <summary>
@@ -135,6 +138,12 @@ internal static class GatewayBench
         Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
         Line("|---|---|---|---|---|---|---|---|");
         Line($"| {idle.Sessions} | {idle.Failed} | {idle.Retried} | {idle.SetupPerSecond:F0} | {Mib(idle.RssBefore)} | {Mib(idle.RssAfter)} | {Mib(idle.RssSettled)} | {(idle.RssSettled - idle.RssBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB |");
+        if (idle is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
+        {
+            Line("");
+            Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore)} before, {Mib(heapAfter)} with the sessions held = {(heapAfter - heapBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB per session; the rest of the RSS growth is native (OpenSSL) memory. Gateway RSS after that GC: {Mib(idle.RssAfterGc)}.");
+        }
+
         if (options.InProcessSeconds > 0)
         {
             Line("");
@@ -310,6 +319,7 @@ internal static class GatewayBench
     {
         // Earlier phases' sessions are closed; let the gateway settle before the baseline.
         await Task.Delay(TimeSpan.FromSeconds(5));
+        var heapBefore = options.GcDumpTool is { } tool ? await ManagedHeapBytesAsync(tool, options.GatewayPids[0]) : null;
         var rssBefore = ProcessStats.RssBytes(options.GatewayPids);
         var processes = new List<Process>();
         var self = Environment.GetCommandLineArgs()[0];
@@ -363,8 +373,10 @@ internal static class GatewayBench
             var rssAfter = ProcessStats.RssBytes(options.GatewayPids);
             await Task.Delay(TimeSpan.FromSeconds(10));
             var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
+            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapBytesAsync(tool2, options.GatewayPids[0]) : null;
+            var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
             Console.Error.WriteLine($"idle: {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
-            return new IdleResult(sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled);
+            return new IdleResult(sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc);
         }
         finally
         {
@@ -390,6 +402,52 @@ internal static class GatewayBench
                 }
             }
         }
+    }
+
+    /// <summary>The gateway's live managed heap in bytes (dotnet-gcdump forces a full GC to take it), or null.</summary>
+    private static async Task<long?> ManagedHeapBytesAsync(string tool, int pid)
+    {
+        var start = new ProcessStartInfo(tool)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { "report", "-p", pid.ToString(CultureInfo.InvariantCulture) })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start);
+        if (process is null)
+        {
+            return null;
+        }
+
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill();
+            return null;
+        }
+
+        var output = await stdout;
+        var errors = await stderr;
+        // "10,661,293  GC Heap bytes"
+        var total = output.Split('\n').FirstOrDefault(l => l.Contains("GC Heap bytes", StringComparison.Ordinal));
+        if (process.ExitCode != 0 || total is null)
+        {
+            Console.Error.WriteLine($"dotnet-gcdump report failed ({process.ExitCode}): {errors}");
+            return null;
+        }
+
+        return long.Parse(total.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
     }
 
     private static double Percentile(List<double> sorted, double p) =>
@@ -422,5 +480,5 @@ internal static class GatewayBench
         public double PerCpuSecond => Count / CpuSeconds;
     }
 
-    private sealed record IdleResult(int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled);
+    private sealed record IdleResult(int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, long? HeapBefore, long? HeapAfter, long RssAfterGc);
 }

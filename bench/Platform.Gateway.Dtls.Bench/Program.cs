@@ -11,6 +11,7 @@ using Platform.Gateway.Dtls.Tenants;
 //   gateway --server HOST:PORT --gateway-pid PID[+PID] --server-name NAME --psk SLUG/ID:HEX --forward-psk SLUG/ID:HEX
 //           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
+//           [--gcdump PATH-TO-dotnet-gcdump]
 //                                                          the figures against a gateway process (infra/bench-dtls.sh)
 //   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G
 //                                                          N idle sessions held until standard input ends (used by gateway)
@@ -84,6 +85,7 @@ if (mode is "gateway" or "hold")
         IdleSessions = Int("idle", 10_000),
         IdlePerProcess = Int("idle-per-process", 5_000),
         IdleConcurrency = Int("idle-concurrency", 32),
+        GcDumpTool = named.GetValueOrDefault("gcdump"),
     });
 }
 
