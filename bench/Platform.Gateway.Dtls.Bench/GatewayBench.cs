@@ -141,7 +141,7 @@ internal static class GatewayBench
         if (idle is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
         {
             Line("");
-            Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore)} before, {Mib(heapAfter)} with the sessions held = {(heapAfter - heapBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB per session; the rest of the RSS growth is native (OpenSSL) memory. Gateway RSS after that GC: {Mib(idle.RssAfterGc)}.");
+            Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore)} before, {Mib(heapAfter)} with the sessions held = {(heapAfter - heapBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB per session; the rest of the RSS growth is native memory (OpenSSL's per-session state) and GC-committed space. Gateway RSS after that GC: {Mib(idle.RssAfterGc)}.");
         }
 
         if (options.InProcessSeconds > 0)
