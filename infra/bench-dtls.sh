@@ -105,6 +105,7 @@ fwd_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 rest POST /v1/tenants/bench/psk-identities "{\"identity\":\"dev1\",\"key\":\"$psk_key\"}" >/dev/null
 rest POST /v1/tenants/fwd/psk-identities "{\"identity\":\"dev1\",\"key\":\"$fwd_key\"}" >/dev/null
 
+gateway_pid='' # set by start
 # start_gateway : the gateway on fresh ports; false when it exits before its WebSocket port answers (a port
 # picked as free was taken meanwhile by another process on this machine), so it can be tried again.
 start_gateway() {
