@@ -9,101 +9,181 @@ namespace Platform.Gateway.Dtls.Bench;
 
 /// <summary>
 /// Full DTLS 1.2 handshakes between an OpenSSL client and server SSL object on datagram channels in memory, with the
-/// server side timed separately: server CPU per handshake is what a gateway core pays.
+/// server side's thread CPU time counted separately: server CPU per handshake is what a gateway core pays.
 /// </summary>
 internal static unsafe class HandshakeBench
 {
+    /// <summary>One suite's in-process figure: server time is the time spent in the server SSL object's calls.</summary>
+    public sealed record InProcessResult(string Name, int Count, TimeSpan ServerTime, TimeSpan Wall)
+    {
+        public double ServerPerSecond => Count / ServerTime.TotalSeconds;
+    }
+
+    private const int SslCtrlMode = 33;
+    private const nint SslModeReleaseBuffers = 0x10;
+
     private static readonly byte[] Psk = RandomNumberGenerator.GetBytes(16);
 
     public static Task<int> RunAsync(double seconds)
+    {
+        foreach (var result in Measure(seconds))
+        {
+            Console.WriteLine($"{result.Name}: {result.Count} handshakes in {result.Wall.TotalSeconds:F1} s; server side {result.ServerPerSecond:F0} handshakes/s per core ({result.ServerTime.TotalMilliseconds * 1000 / result.Count:F0} us each, cookie exchange included); client+server on one thread {result.Count / result.Wall.TotalSeconds:F0}/s");
+        }
+
+        return Task.FromResult(0);
+    }
+
+    /// <summary>Both suites for <paramref name="seconds"/> each (after half a second of warm-up), on the calling thread.</summary>
+    public static List<InProcessResult> Measure(double seconds)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=bench.dtls.test", key, HashAlgorithmName.SHA256);
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
         var pem = certificate.ExportCertificatePem() + "\n" + key.ExportPkcs8PrivateKeyPem() + "\n";
         using var serverContext = SslContextFactory.CreateTenantContext(pem, "", 0, SslContextFactory.DefaultCipherList, new byte[32], out _);
-        foreach (var (name, cipher, psk) in new[] { ("ECDHE-ECDSA P-256", "ECDHE-ECDSA-AES128-GCM-SHA256", false), ("ECDHE-PSK (P-256/X25519 default group)", "ECDHE-PSK-AES128-CBC-SHA256", true) })
+        var results = new List<InProcessResult>();
+        foreach (var (name, cipher, psk) in new[] { ("ECDHE-ECDSA P-256", "ECDHE-ECDSA-AES128-GCM-SHA256", false), ("ECDHE-PSK P-256", "ECDHE-PSK-AES128-CBC-SHA256", true) })
         {
-            using var clientContext = SslContextFactory.CreateClientContext(cipher);
+            using var clientContext = BenchDtlsClient.CreateContext(cipher);
             Run(serverContext, clientContext, psk, TimeSpan.FromSeconds(0.5), out _, out _, out _);
             Run(serverContext, clientContext, psk, TimeSpan.FromSeconds(seconds), out var count, out var serverTime, out var wall);
-            Console.WriteLine($"{name}: {count} handshakes in {wall.TotalSeconds:F1} s; server side {count / serverTime.TotalSeconds:F0} handshakes/s per core ({serverTime.TotalMilliseconds * 1000 / count:F0} us each, cookie exchange included); client+server on one thread {count / wall.TotalSeconds:F0}/s");
+            results.Add(new InProcessResult(name, count, serverTime, wall));
         }
 
-        return Task.FromResult(0);
+        return results;
     }
 
     private static void Run(SslContextHandle serverContext, SslContextHandle clientContext, bool psk, TimeSpan duration, out int count, out TimeSpan serverTime, out TimeSpan wall)
     {
         count = 0;
-        var serverWatch = new Stopwatch();
+        var serverWatch = new ThreadCpuWatch();
         var wallWatch = Stopwatch.StartNew();
         var target = new BenchTarget();
         while (wallWatch.Elapsed < duration)
         {
-            using var client = NativeMethods.SSL_new(clientContext);
-            using var clientChannel = new DatagramChannel { Owner = target };
-            clientChannel.AttachTo(client);
-            NativeMethods.SSL_ctrl(client, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
-            NativeMethods.SSL_set_connect_state(client);
-            if (psk)
-            {
-                NativeMethods.SSL_set_psk_client_callback(client, &ClientPsk);
-            }
-
-            serverWatch.Start();
-            using var server = NativeMethods.SSL_new(serverContext);
-            using var serverChannel = new DatagramChannel { Owner = target };
-            serverChannel.AttachTo(server);
-            NativeMethods.SSL_ctrl(server, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
-            using var peer = NativeMethods.BIO_ADDR_new();
-            serverWatch.Stop();
-
-            var toServer = new List<byte[]>();
-            var toClient = new List<byte[]>();
-            var listened = false;
-            var done = false;
-            for (var step = 0; step < 40 && !done; step++)
-            {
-                Pump(client, clientChannel, toClient);
-                clientChannel.TakeDatagrams(1200, toServer);
-                serverWatch.Start();
-                foreach (var datagram in toServer)
-                {
-                    serverChannel.SetInbound(datagram, datagram.Length);
-                    if (!listened)
-                    {
-                        listened = NativeMethods.DTLSv1_listen(server, peer) == 1;
-                        serverChannel.ClearInbound();
-                        continue;
-                    }
-
-                    done = NativeMethods.SSL_do_handshake(server) == 1;
-                    serverChannel.ClearInbound();
-                }
-
-                if (listened && toServer.Count == 0)
-                {
-                    done = NativeMethods.SSL_do_handshake(server) == 1;
-                }
-
-                toServer.Clear();
-                serverChannel.TakeDatagrams(1200, toClient);
-                serverWatch.Stop();
-            }
-
-            Pump(client, clientChannel, toClient);
-            OpenSslError.Clear();
-            if (!done || NativeMethods.SSL_is_init_finished(client) != 1)
-            {
-                throw new InvalidOperationException("handshake did not complete");
-            }
-
+            var (server, serverChannel) = Handshake(serverContext, clientContext, psk, target, serverWatch, releaseBuffers: false);
+            server.Dispose();
+            serverChannel.Dispose();
             count++;
         }
 
         serverTime = serverWatch.Elapsed;
         wall = wallWatch.Elapsed;
+    }
+
+    /// <summary>
+    /// Native and managed memory retained per established server session of the library alone: <paramref name="count"/>
+    /// ECDHE-PSK handshakes whose server SSL objects are kept, process RSS before and after (after a full GC), with or
+    /// without SSL_MODE_RELEASE_BUFFERS on the server objects. Bytes per session.
+    /// </summary>
+    public static double RetainedBytesPerSession(int count, bool releaseBuffers)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=bench.dtls.test", key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        var pem = certificate.ExportCertificatePem() + "\n" + key.ExportPkcs8PrivateKeyPem() + "\n";
+        using var serverContext = SslContextFactory.CreateTenantContext(pem, "", 0, SslContextFactory.DefaultCipherList, new byte[32], out _);
+        using var clientContext = BenchDtlsClient.CreateContext("ECDHE-PSK-AES128-CBC-SHA256");
+        var target = new BenchTarget();
+        var watch = new ThreadCpuWatch();
+        var held = new List<(SslHandle Server, DatagramChannel Channel)>(count);
+        try
+        {
+            // Warm-up outside the measurement (OpenSSL's and the runtime's one-time allocations).
+            var warm = Handshake(serverContext, clientContext, psk: true, target, watch, releaseBuffers);
+            held.Add(warm);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var before = ProcessStats.RssBytes([Environment.ProcessId]);
+            for (var i = 0; i < count; i++)
+            {
+                held.Add(Handshake(serverContext, clientContext, psk: true, target, watch, releaseBuffers));
+            }
+
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return (ProcessStats.RssBytes([Environment.ProcessId]) - before) / (double)count;
+        }
+        finally
+        {
+            foreach (var (server, channel) in held)
+            {
+                server.Dispose();
+                channel.Dispose();
+            }
+        }
+    }
+
+    /// <summary>One full handshake; returns the server SSL object and its channel (dispose the SSL object first).</summary>
+    private static (SslHandle Server, DatagramChannel Channel) Handshake(SslContextHandle serverContext, SslContextHandle clientContext, bool psk, BenchTarget target, ThreadCpuWatch serverWatch, bool releaseBuffers)
+    {
+        using var client = NativeMethods.SSL_new(clientContext);
+        using var clientChannel = new DatagramChannel { Owner = target };
+        clientChannel.AttachTo(client);
+        NativeMethods.SSL_ctrl(client, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
+        NativeMethods.SSL_set_connect_state(client);
+        if (psk)
+        {
+            NativeMethods.SSL_set_psk_client_callback(client, &ClientPsk);
+        }
+
+        serverWatch.Start();
+        var server = NativeMethods.SSL_new(serverContext);
+        var serverChannel = new DatagramChannel { Owner = target };
+        serverChannel.AttachTo(server);
+        NativeMethods.SSL_ctrl(server, NativeMethods.SslCtrlSetMtu, 1200, nint.Zero);
+        if (releaseBuffers)
+        {
+            NativeMethods.SSL_ctrl(server, SslCtrlMode, SslModeReleaseBuffers, nint.Zero);
+        }
+
+        using var peer = NativeMethods.BIO_ADDR_new();
+        serverWatch.Stop();
+
+        var toServer = new List<byte[]>();
+        var toClient = new List<byte[]>();
+        var listened = false;
+        var done = false;
+        for (var step = 0; step < 40 && !done; step++)
+        {
+            Pump(client, clientChannel, toClient);
+            clientChannel.TakeDatagrams(1200, toServer);
+            serverWatch.Start();
+            foreach (var datagram in toServer)
+            {
+                serverChannel.SetInbound(datagram, datagram.Length);
+                if (!listened)
+                {
+                    listened = NativeMethods.DTLSv1_listen(server, peer) == 1;
+                    serverChannel.ClearInbound();
+                    continue;
+                }
+
+                done = NativeMethods.SSL_do_handshake(server) == 1;
+                serverChannel.ClearInbound();
+            }
+
+            if (listened && toServer.Count == 0)
+            {
+                done = NativeMethods.SSL_do_handshake(server) == 1;
+            }
+
+            toServer.Clear();
+            serverChannel.TakeDatagrams(1200, toClient);
+            serverWatch.Stop();
+        }
+
+        Pump(client, clientChannel, toClient);
+        OpenSslError.Clear();
+        if (!done || NativeMethods.SSL_is_init_finished(client) != 1)
+        {
+            server.Dispose();
+            serverChannel.Dispose();
+            throw new InvalidOperationException("handshake did not complete");
+        }
+
+        return (server, serverChannel);
     }
 
     private static void Pump(SslHandle client, DatagramChannel channel, List<byte[]> inbound)

@@ -1,15 +1,20 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Runtime.InteropServices;
-using System.Text;
 using Platform.Gateway.Dtls;
-using Platform.Gateway.Dtls.Interop;
+using Platform.Gateway.Dtls.Bench;
 using Platform.Gateway.Dtls.Tenants;
 
 // Usage:
 //   serve <port> <pem-file> <host-name> <slug> <psk-hex>   echo listener for manual checks with openssl/gnutls
-//   handshakes <seconds>                                   full handshakes per second, ECDHE-ECDSA P-256 and ECDHE-PSK
+//   handshakes <seconds>                                   in-process full handshakes per second, ECDHE-ECDSA P-256 and ECDHE-PSK
+//   retained <count>                                       library memory per held server session, with and without SSL_MODE_RELEASE_BUFFERS
+//   gateway --server HOST:PORT --gateway-pid PID[+PID] --server-name NAME --psk SLUG/ID:HEX --forward-psk SLUG/ID:HEX
+//           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--seconds 10]
+//           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
+//           [--gcdump PATH-TO-dotnet-gcdump]
+//                                                          the figures against a gateway process (infra/bench-dtls.sh)
+//   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G
+//                                                          N idle sessions held until standard input ends (used by gateway)
 var mode = args.Length > 0 ? args[0] : "handshakes";
 if (mode == "serve")
 {
@@ -39,7 +44,59 @@ if (mode == "serve")
     }
 }
 
-return await Platform.Gateway.Dtls.Bench.HandshakeBench.RunAsync(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10);
+if (mode is "gateway" or "hold")
+{
+    var named = new Dictionary<string, string>(StringComparer.Ordinal);
+    for (var i = 1; i + 1 < args.Length; i += 2)
+    {
+        if (!args[i].StartsWith("--", StringComparison.Ordinal))
+        {
+            Console.Error.WriteLine($"unexpected argument '{args[i]}'");
+            return 2;
+        }
+
+        named[args[i][2..]] = args[i + 1];
+    }
+
+    string Required(string name) => named.TryGetValue(name, out var value) ? value : throw new ArgumentException($"--{name} is required");
+    int Int(string name, int fallback) => named.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+    double Double(string name, double fallback) => named.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : fallback;
+    var server = IPEndPoint.Parse(Required("server"));
+    var psk = PskCredentials.Parse(Required("psk"));
+    if (mode == "hold")
+    {
+        return await HoldSessions.RunAsync(server, psk, Int("count", 1000), Int("concurrency", 32), Int("source-group", 20));
+    }
+
+    return await GatewayBench.RunAsync(new GatewayBenchOptions
+    {
+        Server = server,
+        GatewayPids = [.. Required("gateway-pid").Split('+').Select(p => int.Parse(p, CultureInfo.InvariantCulture))],
+        ServerName = Required("server-name"),
+        Psk = psk,
+        ForwardPsk = PskCredentials.Parse(Required("forward-psk")),
+        EchoPort = int.Parse(Required("echo-port"), CultureInfo.InvariantCulture),
+        SpeedSeconds = Int("speed-seconds", 3),
+        InProcessSeconds = Double("inproc-seconds", 3),
+        Concurrency = Int("concurrency", 8),
+        HandshakeSeconds = Double("seconds", 10),
+        EchoSessions = Int("echo-sessions", 16),
+        EchoSeconds = Double("echo-seconds", 10),
+        IdleSessions = Int("idle", 10_000),
+        IdlePerProcess = Int("idle-per-process", 5_000),
+        IdleConcurrency = Int("idle-concurrency", 32),
+        GcDumpTool = named.GetValueOrDefault("gcdump"),
+    });
+}
+
+if (mode == "retained")
+{
+    var count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5000;
+    Console.WriteLine($"{HandshakeBench.RetainedBytesPerSession(count, releaseBuffers: false) / 1024:F1} KiB per server session; {HandshakeBench.RetainedBytesPerSession(count, releaseBuffers: true) / 1024:F1} KiB with SSL_MODE_RELEASE_BUFFERS");
+    return 0;
+}
+
+return await HandshakeBench.RunAsync(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10);
 
 internal sealed class EchoHandler : IDtlsSessionHandler
 {

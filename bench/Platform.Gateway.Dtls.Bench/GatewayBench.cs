@@ -1,0 +1,484 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Platform.Gateway.Dtls.Interop;
+
+namespace Platform.Gateway.Dtls.Bench;
+
+/// <summary>Settings of a run against a gateway process (see Program.cs for the command line).</summary>
+internal sealed record GatewayBenchOptions
+{
+    public required IPEndPoint Server { get; init; }
+
+    public required IReadOnlyList<int> GatewayPids { get; init; }
+
+    public required string ServerName { get; init; }
+
+    public required PskCredentials Psk { get; init; }
+
+    public required PskCredentials ForwardPsk { get; init; }
+
+    public int EchoPort { get; init; }
+
+    public int SpeedSeconds { get; init; } = 3;
+
+    public double InProcessSeconds { get; init; } = 3;
+
+    public int Concurrency { get; init; } = 8;
+
+    public double HandshakeSeconds { get; init; } = 10;
+
+    public int EchoSessions { get; init; } = 16;
+
+    public double EchoSeconds { get; init; } = 10;
+
+    public int IdleSessions { get; init; } = 10_000;
+
+    public int IdlePerProcess { get; init; } = 5_000;
+
+    public int IdleConcurrency { get; init; } = 32;
+
+    /// <summary>dotnet-gcdump, when present: the gateway's live managed heap is reported while the idle sessions are held.</summary>
+    public string? GcDumpTool { get; init; }
+}
+
+/// <summary>
+/// The DTLS figures against a real gateway process, in one run: OpenSSL's own P-256 costs, the in-process library
+/// rate, full handshakes per second (ECDHE-ECDSA and ECDHE-PSK) with the gateway's CPU time per handshake, datagrams
+/// echoed through `forward` to a UDP backend, and the gateway's RSS per idle session.
+/// </summary>
+internal static class GatewayBench
+{
+    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
+
+    public static async Task<int> RunAsync(GatewayBenchOptions options)
+    {
+        var report = new List<string>();
+        void Line(string text)
+        {
+            Console.WriteLine(text);
+            report.Add(text);
+        }
+
+        Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at start");
+        await using var backend = new UdpEchoBackend(options.EchoPort);
+
+        var speed = await OpenSslSpeed.RunAsync(options.SpeedSeconds);
+        Console.Error.WriteLine($"openssl speed: sign {speed.SignsPerSecond:F0}/s verify {speed.VerifiesPerSecond:F0}/s ecdh {speed.EcdhPerSecond:F0}/s");
+
+        var inProcess = options.InProcessSeconds > 0 ? HandshakeBench.Measure(options.InProcessSeconds) : [];
+        var retained = options.InProcessSeconds > 0
+            ? (HandshakeBench.RetainedBytesPerSession(LibrarySessions, releaseBuffers: false), HandshakeBench.RetainedBytesPerSession(LibrarySessions, releaseBuffers: true))
+            : (double.NaN, double.NaN);
+
+        using var ecdsaContext = BenchDtlsClient.CreateContext("ECDHE-ECDSA-AES128-GCM-SHA256");
+        using var pskContext = BenchDtlsClient.CreateContext("ECDHE-PSK-AES128-CBC-SHA256");
+        var ecdsa = new Kind("ECDHE-ECDSA P-256 (tenant certificate, SNI)", ecdsaContext, options.ServerName, null);
+        var psk = new Kind("ECDHE-PSK P-256", pskContext, null, options.Psk);
+        var forward = new Kind("ECDHE-PSK P-256 (forward tenant)", pskContext, null, options.ForwardPsk);
+        foreach (var kind in new[] { psk, ecdsa, forward })
+        {
+            await WaitForGatewayAsync(options, kind);
+        }
+
+        // Warm-up (JIT, pools, leases), then the measured runs.
+        await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(2));
+        await MeasureHandshakesAsync(options, ecdsa, TimeSpan.FromSeconds(2));
+        var handshakes = new List<HandshakeResult>
+        {
+            await MeasureHandshakesAsync(options, ecdsa, TimeSpan.FromSeconds(options.HandshakeSeconds)),
+            await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(options.HandshakeSeconds)),
+        };
+        var echo = await MeasureEchoAsync(options, forward, backend);
+        var idle = await MeasureIdleAsync(options);
+
+        Line("");
+        Line($"openssl speed -seconds {options.SpeedSeconds} ecdsap256 ecdhp256 ({speed.Version}; per CPU-second of one thread):");
+        Line("");
+        Line("| operation | ops/s |");
+        Line("|---|---|");
+        Line($"| ECDSA P-256 sign | {speed.SignsPerSecond:F0} |");
+        Line($"| ECDSA P-256 verify | {speed.VerifiesPerSecond:F0} |");
+        Line($"| ECDH P-256 | {speed.EcdhPerSecond:F0} |");
+        Line($"| ideal ECDHE-ECDSA server handshakes (1 sign + 1 ECDH) | {speed.IdealEcdsaHandshakesPerSecond:F0} |");
+        Line($"| ideal ECDHE-PSK server handshakes (1 ECDH) | {speed.IdealPskHandshakesPerSecond:F0} |");
+        Line("");
+        Line($"Full handshakes against the gateway process, {options.Concurrency} concurrent client loops, {options.HandshakeSeconds:F0} s each, fresh session each (no resumption), close_notify after:");
+        Line("");
+        Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake | handshakes per gateway CPU-second | fraction of the ideal | client CPU ms per handshake |");
+        Line("|---|---|---|---|---|---|---|---|---|");
+        foreach (var (result, ideal) in new[] { (handshakes[0], speed.IdealEcdsaHandshakesPerSecond), (handshakes[1], speed.IdealPskHandshakesPerSecond) })
+        {
+            Line($"| {result.Name} | {result.Count} | {result.Failed} | {result.PerSecond:F0} | {result.P50:F1} / {result.P99:F1} | {result.CpuMsEach:F2} | {result.PerCpuSecond:F0} | {result.PerCpuSecond / ideal:P1} | {result.ClientCpuMsEach:F2} |");
+        }
+
+        if (inProcess.Count > 0)
+        {
+            Line("");
+            Line($"In-process library (client and server SSL objects on one thread, datagrams in memory, {options.InProcessSeconds:F0} s each; server rate = handshakes per CPU-second of thread time in the server's calls):");
+            Line("");
+            Line("| suite | handshakes | server handshakes/s | fraction of the ideal |");
+            Line("|---|---|---|---|");
+            foreach (var result in inProcess)
+            {
+                var ideal = result.Name.Contains("PSK", StringComparison.Ordinal) ? speed.IdealPskHandshakesPerSecond : speed.IdealEcdsaHandshakesPerSecond;
+                Line($"| {result.Name} | {result.Count} | {result.ServerPerSecond:F0} | {result.ServerPerSecond / ideal:P1} |");
+            }
+        }
+
+        Line("");
+        Line($"Datagrams through `forward` (UDP echo backend in the harness), {echo.Sessions} sessions, closed loop of {EchoPayload} bytes, {options.EchoSeconds:F0} s:");
+        Line("");
+        Line("| round trips | lost (1 s) | round trips/s | p50 / p99 ms | gateway CPU us per round trip | round trips per gateway CPU-second | backend echoed | harness CPU us per round trip (clients + backend) |");
+        Line("|---|---|---|---|---|---|---|---|");
+        Line($"| {echo.Count} | {echo.Lost} | {echo.PerSecond:F0} | {echo.P50:F2} / {echo.P99:F2} | {echo.CpuUsEach:F0} | {echo.PerCpuSecond:F0} | {echo.BackendEchoed} | {echo.ClientCpuUsEach:F0} |");
+        Line("");
+        Line($"Idle sessions (ECDHE-PSK, idle timeout 0) held by {idle.Processes} client processes:");
+        Line("");
+        Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
+        Line("|---|---|---|---|---|---|---|---|");
+        Line($"| {idle.Sessions} | {idle.Failed} | {idle.Retried} | {idle.SetupPerSecond:F0} | {Mib(idle.RssBefore)} | {Mib(idle.RssAfter)} | {Mib(idle.RssSettled)} | {(idle.RssSettled - idle.RssBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB |");
+        if (idle is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
+        {
+            Line("");
+            Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore)} before, {Mib(heapAfter)} with the sessions held = {(heapAfter - heapBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB per session; the rest of the RSS growth is native memory (OpenSSL's per-session state) and GC-committed space. Gateway RSS after that GC: {Mib(idle.RssAfterGc)}.");
+        }
+
+        if (options.InProcessSeconds > 0)
+        {
+            Line("");
+            Line($"Library alone, in-process (RSS growth over {LibrarySessions} established server SSL objects held, after a full GC): {retained.Item1 / 1024:F1} KiB per session; {retained.Item2 / 1024:F1} KiB with SSL_MODE_RELEASE_BUFFERS.");
+        }
+
+        Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at end");
+        return handshakes.All(h => h.Count > 0) && echo.Count > 0 && idle.Sessions > 0 ? 0 : 1;
+    }
+
+    private const int EchoPayload = 64;
+
+    private const int LibrarySessions = 5000;
+
+    private static string Mib(long bytes) => (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MiB";
+
+    /// <summary>Client source addresses: 127.{group}.{hi}.{lo}, so no source has more than one handshake of the harness in flight.</summary>
+    public static IPAddress Source(int group, int index) => new([127, (byte)group, (byte)(index / 250), (byte)((index % 250) + 1)]);
+
+    private static async Task WaitForGatewayAsync(GatewayBenchOptions options, Kind kind)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var client = kind.Create(options.Server, Source(9, 0));
+            try
+            {
+                await client.HandshakeAsync(TimeSpan.FromSeconds(2));
+                Console.Error.WriteLine($"gateway serves {kind.Name}: {client.CipherName()}");
+                client.Close();
+                return;
+            }
+            catch (Exception ex) when (ex is IOException or TimeoutException)
+            {
+                // The tenant's certificate or PSK may not have reached the gateway yet.
+                last = ex;
+                await Task.Delay(500);
+            }
+        }
+
+        throw new InvalidOperationException($"the gateway did not complete a {kind.Name} handshake within 90 s: {last?.Message}");
+    }
+
+    private static async Task<HandshakeResult> MeasureHandshakesAsync(GatewayBenchOptions options, Kind kind, TimeSpan duration)
+    {
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var failed = 0;
+        var reasons = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
+        var clientCpuBefore = Environment.CpuUsage.TotalTime;
+        var wall = Stopwatch.StartNew();
+        var loops = Enumerable.Range(0, options.Concurrency).Select(i => Task.Run(async () =>
+        {
+            var latencies = new List<double>();
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var client = kind.Create(options.Server, Source(10, i));
+                try
+                {
+                    await client.HandshakeAsync(HandshakeTimeout);
+                    latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    client.Close();
+                }
+                catch (Exception ex) when (ex is IOException or TimeoutException)
+                {
+                    // Refused handshakes (an alert) and lost flights (a timeout) count as failures, by reason.
+                    Interlocked.Increment(ref failed);
+                    reasons.AddOrUpdate(ex.Message, 1, static (_, n) => n + 1);
+                }
+            }
+
+            return latencies;
+        })).ToList();
+        var all = (await Task.WhenAll(loops)).SelectMany(l => l).Order().ToList();
+        wall.Stop();
+        var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
+        var clientCpu = (Environment.CpuUsage.TotalTime - clientCpuBefore).TotalSeconds;
+        var result = new HandshakeResult(kind.Name, all.Count, failed, wall.Elapsed.TotalSeconds, cpu, clientCpu, Percentile(all, 0.5), Percentile(all, 0.99));
+        foreach (var (reason, n) in reasons)
+        {
+            Console.Error.WriteLine($"  {n} x {reason}");
+        }
+
+        Console.Error.WriteLine($"{kind.Name}: {result.Count} handshakes ({failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s = {result.PerCpuSecond:F0} per CPU-second");
+        return result;
+    }
+
+    private static async Task<EchoResult> MeasureEchoAsync(GatewayBenchOptions options, Kind kind, UdpEchoBackend backend)
+    {
+        var clients = new List<BenchDtlsClient>();
+        try
+        {
+            for (var i = 0; i < options.EchoSessions; i++)
+            {
+                var client = kind.Create(options.Server, Source(11, i));
+                clients.Add(client);
+                await client.HandshakeAsync(TimeSpan.FromSeconds(10));
+            }
+
+            // Warm-up, then the measured run on the same sessions.
+            await EchoLoopsAsync(clients, TimeSpan.FromSeconds(2));
+            var echoedBefore = backend.Echoed;
+            var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
+            var clientCpuBefore = Environment.CpuUsage.TotalTime;
+            var wall = Stopwatch.StartNew();
+            var (latencies, lost) = await EchoLoopsAsync(clients, TimeSpan.FromSeconds(options.EchoSeconds));
+            wall.Stop();
+            var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
+            var clientCpu = (Environment.CpuUsage.TotalTime - clientCpuBefore).TotalSeconds;
+            var result = new EchoResult(clients.Count, latencies.Count, lost, wall.Elapsed.TotalSeconds, cpu, clientCpu, Percentile(latencies, 0.5), Percentile(latencies, 0.99), backend.Echoed - echoedBefore);
+            Console.Error.WriteLine($"forward echo: {result.Count} round trips ({lost} lost) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s");
+            return result;
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Close();
+                client.Dispose();
+            }
+        }
+    }
+
+    private static async Task<(List<double> Latencies, int Lost)> EchoLoopsAsync(List<BenchDtlsClient> clients, TimeSpan duration)
+    {
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var lost = 0;
+        var loops = clients.Select((client, index) => Task.Run(async () =>
+        {
+            var latencies = new List<double>();
+            var payload = new byte[EchoPayload];
+            var reply = new byte[2048];
+            var sequence = 0;
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                BitConverter.TryWriteBytes(payload, ++sequence);
+                BitConverter.TryWriteBytes(payload.AsSpan(4), index);
+                var started = Stopwatch.GetTimestamp();
+                client.Send(payload);
+                while (true)
+                {
+                    var length = await client.ReceiveAsync(reply, TimeSpan.FromSeconds(1));
+                    if (length < 0)
+                    {
+                        Interlocked.Increment(ref lost);
+                        break;
+                    }
+
+                    if (length == 0)
+                    {
+                        throw new IOException("the gateway closed an echo session");
+                    }
+
+                    if (length == EchoPayload && reply.AsSpan(0, EchoPayload).SequenceEqual(payload))
+                    {
+                        latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        break;
+                    }
+
+                    // A late reply to a datagram counted as lost: skip it.
+                }
+            }
+
+            return latencies;
+        })).ToList();
+        var all = (await Task.WhenAll(loops)).SelectMany(l => l).Order().ToList();
+        return (all, lost);
+    }
+
+    private static async Task<IdleResult> MeasureIdleAsync(GatewayBenchOptions options)
+    {
+        // Earlier phases' sessions are closed; let the gateway settle before the baseline.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var heapBefore = options.GcDumpTool is { } tool ? await ManagedHeapBytesAsync(tool, options.GatewayPids[0]) : null;
+        var rssBefore = ProcessStats.RssBytes(options.GatewayPids);
+        var processes = new List<Process>();
+        var self = Environment.GetCommandLineArgs()[0];
+        var wall = Stopwatch.StartNew();
+        try
+        {
+            var remaining = options.IdleSessions;
+            for (var k = 0; remaining > 0; k++)
+            {
+                var count = Math.Min(remaining, options.IdlePerProcess);
+                remaining -= count;
+                var start = new ProcessStartInfo("dotnet")
+                {
+                    RedirectStandardInput = true,
+                    RedirectStandardOutput = true,
+                    UseShellExecute = false,
+                };
+                foreach (var argument in new[]
+                {
+                    self, "hold", "--server", options.Server.ToString(), "--psk", $"{options.Psk.Identity}:{Convert.ToHexString(options.Psk.Key)}",
+                    "--count", count.ToString(CultureInfo.InvariantCulture), "--concurrency", options.IdleConcurrency.ToString(CultureInfo.InvariantCulture),
+                    "--source-group", (20 + k).ToString(CultureInfo.InvariantCulture),
+                })
+                {
+                    start.ArgumentList.Add(argument);
+                }
+
+                processes.Add(Process.Start(start) ?? throw new InvalidOperationException("hold process did not start"));
+            }
+
+            var sessions = 0;
+            var failed = 0;
+            var retried = 0;
+            foreach (var process in processes)
+            {
+                // "ready <established> <failed> <retried>"
+                var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(10))
+                    ?? throw new InvalidOperationException("a hold process ended before it was ready");
+                var parts = line.Split(' ');
+                if (parts[0] != "ready")
+                {
+                    throw new InvalidOperationException("hold process: " + line);
+                }
+
+                sessions += int.Parse(parts[1], CultureInfo.InvariantCulture);
+                failed += int.Parse(parts[2], CultureInfo.InvariantCulture);
+                retried += int.Parse(parts[3], CultureInfo.InvariantCulture);
+            }
+
+            wall.Stop();
+            var rssAfter = ProcessStats.RssBytes(options.GatewayPids);
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
+            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapBytesAsync(tool2, options.GatewayPids[0]) : null;
+            var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
+            Console.Error.WriteLine($"idle: {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
+            return new IdleResult(sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc);
+        }
+        finally
+        {
+            foreach (var process in processes)
+            {
+                // End of stdin: the holder sends close_notify on every session and exits.
+                process.StandardInput.Close();
+            }
+
+            foreach (var process in processes)
+            {
+                using (process)
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                    try
+                    {
+                        await process.WaitForExitAsync(timeout.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        process.Kill();
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The gateway's live managed heap in bytes (dotnet-gcdump forces a full GC to take it), or null.</summary>
+    private static async Task<long?> ManagedHeapBytesAsync(string tool, int pid)
+    {
+        var start = new ProcessStartInfo(tool)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { "report", "-p", pid.ToString(CultureInfo.InvariantCulture) })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start);
+        if (process is null)
+        {
+            return null;
+        }
+
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill();
+            return null;
+        }
+
+        var output = await stdout;
+        var errors = await stderr;
+        // "10,661,293  GC Heap bytes"
+        var total = output.Split('\n').FirstOrDefault(l => l.Contains("GC Heap bytes", StringComparison.Ordinal));
+        if (process.ExitCode != 0 || total is null)
+        {
+            Console.Error.WriteLine($"dotnet-gcdump report failed ({process.ExitCode}): {errors}");
+            return null;
+        }
+
+        return long.Parse(total.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+    }
+
+    private static double Percentile(List<double> sorted, double p) =>
+        sorted.Count == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+
+    private sealed record Kind(string Name, SslContextHandle Context, string? ServerName, PskCredentials? Psk)
+    {
+        public BenchDtlsClient Create(IPEndPoint server, IPAddress source) => new(server, source, Context, ServerName, Psk);
+    }
+
+    private sealed record HandshakeResult(string Name, int Count, int Failed, double Seconds, double CpuSeconds, double ClientCpuSeconds, double P50, double P99)
+    {
+        public double PerSecond => Count / Seconds;
+
+        public double CpuMsEach => CpuSeconds * 1000 / Math.Max(1, Count);
+
+        public double PerCpuSecond => Count / CpuSeconds;
+
+        public double ClientCpuMsEach => ClientCpuSeconds * 1000 / Math.Max(1, Count);
+    }
+
+    private sealed record EchoResult(int Sessions, int Count, int Lost, double Seconds, double CpuSeconds, double ClientCpuSeconds, double P50, double P99, long BackendEchoed)
+    {
+        public double PerSecond => Count / Seconds;
+
+        public double CpuUsEach => CpuSeconds * 1e6 / Math.Max(1, Count);
+
+        public double ClientCpuUsEach => ClientCpuSeconds * 1e6 / Math.Max(1, Count);
+
+        public double PerCpuSecond => Count / CpuSeconds;
+    }
+
+    private sealed record IdleResult(int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, long? HeapBefore, long? HeapAfter, long RssAfterGc);
+}
