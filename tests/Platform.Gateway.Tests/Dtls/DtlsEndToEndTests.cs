@@ -223,7 +223,7 @@ public sealed class DtlsEndToEndTests : IDisposable
     [Fact]
     public async Task BlockedClient_RefusedWithAccessDeniedAndCounted()
     {
-        using var refusals = new RefusalRecorder("blk");
+        using var refusals = new RefusalRecorder();
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("blk", new TenantConfig { Access = new AccessConfig { BlockedClients = "127.0.0.1" } });
         await UploadCertificateAsync(silo, "blk", Material("blk-cert", "dtls.blk.example"));
@@ -234,13 +234,13 @@ public sealed class DtlsEndToEndTests : IDisposable
         Assert.Contains("access denied", output, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("\nnever-echoed", output, StringComparison.Ordinal);
         Assert.Equal(0, gateway.Registry.Count);
-        Assert.Contains("blocked", refusals.Reasons);
+        await refusals.WaitForAsync("blk", "blocked", 1);
     }
 
     [Fact]
     public async Task SuspendedTenant_LiveSessionClosedAndNewHandshakesRefused()
     {
-        using var refusals = new RefusalRecorder("susp");
+        using var refusals = new RefusalRecorder();
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("susp");
         var key = RandomNumberGenerator.GetHexString(32);
@@ -261,7 +261,7 @@ public sealed class DtlsEndToEndTests : IDisposable
         Assert.Equal(CloseCodes.Drained, closed.CloseCode);
         var refused = await PeerProcess.ExchangeLineAsync("openssl", arguments, "never-echoed", expectEcho: false);
         Assert.DoesNotContain("\nnever-echoed", refused, StringComparison.Ordinal);
-        Assert.Contains("suspended", refusals.Reasons);
+        await refusals.WaitForAsync("susp", "suspended", 1);
     }
 
     [Fact]
@@ -448,7 +448,7 @@ public sealed class DtlsEndToEndTests : IDisposable
     [Fact]
     public async Task WebhookDelivery_HandshakeRefused()
     {
-        using var refusals = new RefusalRecorder("hook");
+        using var refusals = new RefusalRecorder();
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("hook", new TenantConfig
         {
@@ -462,7 +462,7 @@ public sealed class DtlsEndToEndTests : IDisposable
 
         Assert.DoesNotContain("\nnever-echoed", output, StringComparison.Ordinal);
         Assert.Equal(0, gateway.Registry.Count);
-        Assert.Contains("backend_unreachable", refusals.Reasons);
+        await refusals.WaitForAsync("hook", "backend_unreachable", 1);
     }
 
     private static TenantConfig ForwardUdp(int port) => new()
@@ -543,60 +543,5 @@ public sealed class DtlsEndToEndTests : IDisposable
         File.WriteAllText(path, text);
         _files.Add(path);
         return path;
-    }
-
-    /// <summary>Records the gateway's refusal counter for one tenant slug (slugs are unique per test).</summary>
-    private sealed class RefusalRecorder : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private readonly List<string> _reasons = [];
-
-        public RefusalRecorder(string tenant)
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == GatewayMetrics.MeterName && instrument.Name == "platform.gateway.refusals")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
-            {
-                string? slug = null, reason = null;
-                foreach (var tag in tags)
-                {
-                    if (tag.Key == "tenant")
-                    {
-                        slug = tag.Value as string;
-                    }
-                    else if (tag.Key == "reason")
-                    {
-                        reason = tag.Value as string;
-                    }
-                }
-
-                if (slug == tenant && reason is not null)
-                {
-                    lock (_reasons)
-                    {
-                        _reasons.Add(reason);
-                    }
-                }
-            });
-            _listener.Start();
-        }
-
-        public IReadOnlyList<string> Reasons
-        {
-            get
-            {
-                lock (_reasons)
-                {
-                    return [.. _reasons];
-                }
-            }
-        }
-
-        public void Dispose() => _listener.Dispose();
     }
 }

@@ -14,8 +14,6 @@ namespace Platform.Gateway.Tests.Support;
 internal sealed class AdmissionRig : IDisposable
 {
     private readonly ServiceProvider _services;
-    private readonly MeterListener _listener = new();
-    private readonly Lock _lock = new();
 
     public AdmissionRig(FakeLeaseAuthority? authority = null, string gatewayId = "gw-a", int batch = 4)
     {
@@ -29,35 +27,7 @@ internal sealed class AdmissionRig : IDisposable
         Drain = new DrainState();
         Names = new ReverseDnsCache(Time, NullLogger<ReverseDnsCache>.Instance);
         Controller = new AdmissionController(Leases, Drain, Names, Metrics, Time);
-        _listener.InstrumentPublished = (instrument, listener) =>
-        {
-            if (instrument.Meter.Name == GatewayMetrics.MeterName && instrument.Name == "platform.gateway.refusals")
-            {
-                listener.EnableMeasurementEvents(instrument);
-            }
-        };
-        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-        {
-            string? tenant = null, reason = null;
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "tenant")
-                {
-                    tenant = tag.Value as string;
-                }
-                else if (tag.Key == "reason")
-                {
-                    reason = tag.Value as string;
-                }
-            }
-
-            lock (_lock)
-            {
-                var key = $"{tenant}/{reason}";
-                Refusals[key] = Refusals.GetValueOrDefault(key) + value;
-            }
-        });
-        _listener.Start();
+        Refusals = new RefusalRecorder(_services.GetRequiredService<IMeterFactory>());
     }
 
     public ManualTimeProvider Time { get; } = new();
@@ -78,7 +48,7 @@ internal sealed class AdmissionRig : IDisposable
 
     public AdmissionController Controller { get; }
 
-    public Dictionary<string, long> Refusals { get; } = [];
+    public RefusalRecorder Refusals { get; }
 
     /// <summary>Publishes tenants, sets their MaxConnections at the authority, and syncs leases once.</summary>
     public async Task<TenantRuntime[]> PublishAsync(params TenantSnapshot[] tenants)
@@ -93,17 +63,11 @@ internal sealed class AdmissionRig : IDisposable
         return tenants.Select(t => snapshot.ById[t.Id]).ToArray();
     }
 
-    public long RefusalCount(string tenant, string reason)
-    {
-        lock (_lock)
-        {
-            return Refusals.GetValueOrDefault($"{tenant}/{reason}");
-        }
-    }
+    public long RefusalCount(string tenant, string reason) => Refusals.Count(tenant, reason);
 
     public void Dispose()
     {
-        _listener.Dispose();
+        Refusals.Dispose();
         Leases.Dispose();
         Metrics.Dispose();
         _services.Dispose();

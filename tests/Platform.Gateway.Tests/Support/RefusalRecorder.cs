@@ -5,8 +5,8 @@ using Platform.Gateway.Admission;
 namespace Platform.Gateway.Tests.Support;
 
 /// <summary>
-/// Listens to one gateway's refusal counter (meters of other gateways in the same test process are
-/// told apart by the meter factory that created them).
+/// Listens to the gateway refusal counter: one gateway's (meters of other gateways in the same test process
+/// are told apart by the meter factory that created them), or every gateway's when no factory is given.
 /// </summary>
 internal sealed class RefusalRecorder : IDisposable
 {
@@ -16,11 +16,15 @@ internal sealed class RefusalRecorder : IDisposable
     private readonly Lock _lock = new();
 
     public RefusalRecorder(TestGateway gateway)
+        : this(gateway.Services.GetRequiredService<IMeterFactory>())
     {
-        var factory = gateway.Services.GetRequiredService<IMeterFactory>();
+    }
+
+    public RefusalRecorder(IMeterFactory? factory = null)
+    {
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == GatewayMetrics.MeterName && ReferenceEquals(instrument.Meter.Scope, factory)
+            if (instrument.Meter.Name == GatewayMetrics.MeterName && (factory is null || ReferenceEquals(instrument.Meter.Scope, factory))
                 && instrument.Name == "platform.gateway.refusals")
             {
                 listener.EnableMeasurementEvents(instrument);
