@@ -322,7 +322,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
         }
     }
 
-    internal bool TryAdmit(DtlsSession session, DtlsTenant tenant)
+    internal bool TryAdmit(DtlsSession session, DtlsTenant tenant, bool atClientHello)
     {
         var source = session.RemoteEndPoint.Address;
         lock (_admissionLock)
@@ -344,6 +344,13 @@ public sealed partial class DtlsServer : IAsyncDisposable
         {
             Log.HandlerFault(_logger, "Admit", ex);
             decision = DtlsAdmission.Refuse;
+        }
+
+        if (decision == DtlsAdmission.Defer && atClientHello)
+        {
+            Interlocked.Increment(ref Counters._deferred);
+            session.Silence();
+            return false;
         }
 
         if (decision != DtlsAdmission.Accept)

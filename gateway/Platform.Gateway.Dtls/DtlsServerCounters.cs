@@ -16,6 +16,7 @@ public sealed class DtlsServerCounters
     internal long _handshakesFailed;
     internal long _handshakesTimedOut;
     internal long _refused;
+    internal long _deferred;
     internal long _sessionsClosed;
     internal long _oversizedSends;
     internal long _socketErrors;
@@ -59,6 +60,9 @@ public sealed class DtlsServerCounters
 
     /// <summary>Handshakes refused by a cap, the session limit or the admission callback.</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Handshakes the admission callback deferred: ended silently, for the client to retry.</summary>
+    public long Deferred => Interlocked.Read(ref _deferred);
 
     /// <summary>Sessions ended for any reason.</summary>
     public long SessionsClosed => Interlocked.Read(ref _sessionsClosed);

@@ -29,6 +29,7 @@ public sealed class DtlsSession : ISslCallbackTarget
     private bool _closed;
     private bool _closeDelivered;
     private bool _openDelivered;
+    private bool _silent;
     private long _bytesIn;
     private long _bytesOut;
     private long _datagramsIn;
@@ -277,9 +278,9 @@ public sealed class DtlsSession : ISslCallbackTarget
             return NativeMethods.TlsextErrAlertFatal;
         }
 
-        if (!_server.TryAdmit(this, tenant))
+        if (!_server.TryAdmit(this, tenant, atClientHello: true))
         {
-            FailureDetail = "refused by admission";
+            FailureDetail ??= "refused by admission";
             alert = AlertAccessDenied;
             return NativeMethods.TlsextErrAlertFatal;
         }
@@ -307,9 +308,9 @@ public sealed class DtlsSession : ISslCallbackTarget
         {
             Tenant = tenant;
             _handshakeDeadline = Math.Min(_handshakeDeadline, _server.Timers.After(tenant.Settings.HandshakeTimeout));
-            if (!_server.TryAdmit(this, tenant))
+            if (!_server.TryAdmit(this, tenant, atClientHello: false))
             {
-                FailureDetail = "refused by admission";
+                FailureDetail ??= "refused by admission";
                 return 0;
             }
         }
@@ -551,9 +552,19 @@ public sealed class DtlsSession : ISslCallbackTarget
 
     private long Ticks(TimeSpan span) => (long)(span.TotalSeconds * _server.Time.TimestampFrequency);
 
+    /// <summary>
+    /// The handshake is deferred: whatever OpenSSL writes from now on (the alert that ends it) is not sent,
+    /// so the client retransmits its ClientHello and gets a fresh handshake.
+    /// </summary>
+    internal void Silence()
+    {
+        _silent = true;
+        FailureDetail = "admission deferred";
+    }
+
     private void Complete(ref Outcome outcome)
     {
-        if (outcome.Outbound is { Count: > 0 } outbound)
+        if (outcome.Outbound is { Count: > 0 } outbound && !_silent)
         {
             _server.SendDatagrams(outbound, Address);
         }

@@ -95,6 +95,39 @@ public sealed class PeerInteropTests : IDisposable
         Assert.StartsWith("ECDHE-PSK", session.CipherSuite, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task OpenSslClient_AdmissionDeferredAtClientHello_NoAlertAndTheRetransmittedHelloIsServed()
+    {
+        var deferred = 0;
+        var handler = new TestHandler { Admission = _ => Interlocked.Increment(ref deferred) == 1 ? DtlsAdmission.Defer : DtlsAdmission.Accept };
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler);
+
+        // The deferred handshake ends without an alert; s_client retransmits its ClientHello and the second try is served.
+        var output = await RunPeerAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{server.LocalEndPoint.Port} -servername beta.dtls.test -CAfile {_caFile} -verify_return_error", "after-deferral");
+
+        Assert.Contains("\nafter-deferral", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("alert", output, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(2, handler.AdmitCalls);
+        Assert.Equal(1, server.Counters.Deferred);
+        Assert.Equal(0, server.Counters.Refused);
+        await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+    }
+
+    [Fact]
+    public async Task OpenSslClient_AdmissionDeferredAtPskIdentity_RefusedInstead()
+    {
+        var handler = new TestHandler { Admission = _ => DtlsAdmission.Defer };
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler);
+
+        // The PSK identity comes with the client's second flight: a silent end there would leave the client
+        // retransmitting into nothing, so the deferral is a refusal.
+        var output = await RunPeerAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{server.LocalEndPoint.Port} -psk_identity alpha/dev1 -psk {Convert.ToHexString(TestTenants.AlphaKey)} -cipher PSK-AES128-GCM-SHA256", "never-echoed", expectEcho: false);
+
+        Assert.Contains("alert", output, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, server.Counters.Deferred);
+        Assert.Equal(1, server.Counters.Refused);
+    }
+
     private static Task<string> RunPeerAsync(string fileName, string arguments, string line, bool expectEcho = true) =>
         PeerProcess.ExchangeLineAsync(fileName, arguments, line, expectEcho);
 }

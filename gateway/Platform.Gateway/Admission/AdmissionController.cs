@@ -22,14 +22,30 @@ internal sealed class AdmissionController(
     /// Admits or refuses at once, from memory (for callers that cannot wait, such as a DTLS handshake inside
     /// OpenSSL); on admission the returned ticket holds the slot until disposed.
     /// </summary>
-    public RefusalReason TryAdmit(TenantRuntime tenant, string protocol, IPAddress client, out AdmissionTicket? ticket)
+    public RefusalReason TryAdmit(TenantRuntime tenant, string protocol, IPAddress client, out AdmissionTicket? ticket) =>
+        TryAdmit(tenant, protocol, client, deferLateLease: false, out ticket, out _);
+
+    /// <summary>
+    /// As <see cref="TryAdmit(TenantRuntime, string, IPAddress, out AdmissionTicket?)"/>; with
+    /// <paramref name="deferLateLease"/>, a connection that passes every check but finds no free MaxConnections
+    /// slot while a lease round trip may still bring one is neither admitted nor counted as refused:
+    /// <paramref name="deferred"/> tells the caller to let the client retry (the round trip is already asked for).
+    /// </summary>
+    public RefusalReason TryAdmit(TenantRuntime tenant, string protocol, IPAddress client, bool deferLateLease, out AdmissionTicket? ticket, out bool deferred)
     {
+        deferred = false;
         client = Normalize(client);
         var reason = CheckBeforeLease(tenant, client, out var state);
         if (reason == RefusalReason.None && !leases.TryAcquire(tenant.Id))
         {
             ReleaseClient(state!, client);
             reason = RefusalReason.MaxConnections;
+            if (deferLateLease && leases.MayGrantSoon(tenant.Id))
+            {
+                deferred = true;
+                ticket = null;
+                return reason;
+            }
         }
 
         return Finish(tenant, protocol, client, reason, out ticket);

@@ -109,6 +109,12 @@ internal sealed partial class LeaseManager : BackgroundService
         return false;
     }
 
+    /// <summary>
+    /// Whether a lease round trip may still bring the tenant a slot: false once the silo's last grant was
+    /// short of what was asked, or this gateway holds the tenant's whole MaxConnections.
+    /// </summary>
+    public bool MayGrantSoon(Guid tenantId) => _leases.TryGetValue(tenantId, out var lease) && !lease.Exhausted;
+
     /// <summary>Returns a slot taken by <see cref="TryAcquire"/>.</summary>
     public void Release(Guid tenantId)
     {

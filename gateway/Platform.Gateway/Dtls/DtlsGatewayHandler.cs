@@ -40,7 +40,15 @@ internal sealed partial class DtlsGatewayHandler(
             return DtlsAdmission.Refuse;
         }
 
-        var refusal = admission.TryAdmit(tenant, ConnectionProtocols.Dtls, session.RemoteEndPoint.Address, out var ticket);
+        // Inside the handshake nothing may wait: a burst that outran the leased MaxConnections slots is deferred
+        // (no alert), and the client's retransmitted ClientHello comes back after the lease round trip.
+        var refusal = admission.TryAdmit(tenant, ConnectionProtocols.Dtls, session.RemoteEndPoint.Address, deferLateLease: true, out var ticket, out var deferred);
+        if (deferred)
+        {
+            Log.Deferred(logger, tenant.Slug, session.RemoteEndPoint);
+            return DtlsAdmission.Defer;
+        }
+
         if (refusal != RefusalReason.None)
         {
             Log.Refused(logger, tenant.Slug, session.RemoteEndPoint, refusal);
@@ -220,6 +228,9 @@ internal sealed partial class DtlsGatewayHandler(
     {
         [LoggerMessage(EventId = 7101, Level = LogLevel.Debug, Message = "Tenant {Tenant}: DTLS handshake from {Remote} refused: {Reason}")]
         public static partial void Refused(ILogger logger, string tenant, System.Net.IPEndPoint remote, RefusalReason reason);
+
+        [LoggerMessage(EventId = 7106, Level = LogLevel.Debug, Message = "Tenant {Tenant}: DTLS handshake from {Remote} deferred until a MaxConnections slot is leased")]
+        public static partial void Deferred(ILogger logger, string tenant, System.Net.IPEndPoint remote);
 
         [LoggerMessage(EventId = 7102, Level = LogLevel.Warning, Message = "Tenant {Tenant}: delivery mode {Mode} is not served for DTLS; handshakes are refused")]
         public static partial void DeliveryUnavailable(ILogger logger, string tenant, string mode);

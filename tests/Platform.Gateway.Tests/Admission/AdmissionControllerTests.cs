@@ -151,4 +151,30 @@ public sealed class AdmissionControllerTests
         Assert.NotNull(ticket);
         Assert.Equal(0, rig.RefusalCount("acme", "max_connections"));
     }
+
+    [Fact]
+    public async Task TryAdmit_DeferLateLease_DeferredUncountedWhileMoreCanBeLeasedRefusedAtTheMaximum()
+    {
+        using var rig = new AdmissionRig(batch: 1);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(max: 2))))[0];
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Dtls, Client, deferLateLease: true, out var first, out var deferred));
+        Assert.False(deferred);
+
+        // The one leased slot is taken, but the silo can still grant the second: not yet, and not a refusal.
+        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Dtls, Client, deferLateLease: true, out var none, out deferred));
+        Assert.True(deferred);
+        Assert.Null(none);
+        Assert.Equal(0, rig.RefusalCount("acme", "max_connections"));
+
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Dtls, Client, deferLateLease: true, out var second, out deferred));
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        // Both slots of the maximum are held here: a refusal, counted.
+        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Dtls, Client, deferLateLease: true, out _, out deferred));
+        Assert.False(deferred);
+        Assert.Equal(1, rig.RefusalCount("acme", "max_connections"));
+        first!.Dispose();
+        second!.Dispose();
+    }
 }
