@@ -15,12 +15,11 @@ cd "$root"
 # shellcheck source=infra/lib/postgres.sh
 source "$root/infra/lib/postgres.sh"
 
-command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK (https://dot.net) and retry"
+# shellcheck source=infra/lib/bench.sh
+source "$root/infra/lib/bench.sh"
+
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_install nginx-light || apt_install nginx
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-command -v openssl >/dev/null 2>&1 || apt_install openssl
-command -v curl >/dev/null 2>&1 || apt_install curl
-pg_ensure_installed
 # Every process may open as many files as the hard limit allows. Where that limit is low (20000 in some
 # containers, which cannot raise it without CAP_SYS_RESOURCE), 50k connections are spread over several
 # gateway and baseline processes and several client processes of at most 15000 connections each.
@@ -28,91 +27,24 @@ ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge 16384 ] || die "open-file limit is $(ulimit -n); 16384 or more is needed"
 servers=${PLATFORM_BENCH_SERVERS:-4}
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/platform-gwbench.XXXXXX")
-chmod 755 "$work"
-pids=()
-cleanup() {
-  local rc=$?
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill -TERM "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  sleep 1
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  pg_stop "$work/pg"
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-for project in silo/Platform.Silo gateway/Platform.Gateway bench/Platform.Gateway.Bench; do
-  log "building $project"
-  dotnet build "$project" -c Release -nologo -v:quiet -clp:ErrorsOnly >&2 || die "build of $project failed"
-done
+bench_init gwbench bench/Platform.Gateway.Bench
 bench=(dotnet "$root/bench/Platform.Gateway.Bench/bin/Release/net10.0/Platform.Gateway.Bench.dll")
+echo_port=$(pg_free_port); nginx_port=$(pg_free_port)
 
-log "starting PostgreSQL"
-pg_init "$work/pg"
-pg_port=$(pg_free_port)
-pg_start "$work/pg" "$pg_port" "$work/postgres.log"
-"$(pg_bin_dir)/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c 'CREATE DATABASE platform' >/dev/null
-
-operator_key="op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-cluster_secret="cs_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-silo_port=$(pg_free_port); echo_port=$(pg_free_port); nginx_port=$(pg_free_port)
-silo_url="http://127.0.0.1:$silo_port"
-
-# start NAME DIR COMMAND... : a background process with its output in the work folder.
-start() {
-  local name=$1 dir=$2; shift 2
-  (cd "$dir" && exec "$@") >"$work/$name.log" 2>&1 &
-  pids+=("$!")
-  eval "${name}_pid=$!"
-}
-wait_for() {
-  local what=$1; shift
-  for _ in $(seq 1 240); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.5
-  done
-  tail -n 30 "$work"/*.log >&2 || true
-  die "$what did not come up within 120 s"
-}
-
-start silo "$root/silo/Platform.Silo/bin/Release/net10.0" env \
-  "Platform__ConnectionString=Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=platform" \
-  "Platform__MasterKey=$(head -c 32 /dev/urandom | base64 -w0)" "Platform__OperatorKey=$operator_key" \
-  "Platform__ClusterSecret=$cluster_secret" "Urls=$silo_url" dotnet Platform.Silo.dll
-wait_for "the silo" curl -fsS "$silo_url/healthz"
-
-auth=(-H "Authorization: Bearer $operator_key" -H 'Content-Type: application/json')
-rest() { # rest METHOD PATH BODY : fails loudly on any status outside 2xx
-  local out status
-  out=$(mktemp -p "$work")
-  status=$(curl -sS -o "$out" -w '%{http_code}' -X "$1" "${auth[@]}" --data-binary "$3" "$silo_url$2")
-  [[ "$status" == 2* ]] || { cat "$out" >&2; die "$1 $2 answered $status"; }
-  cat "$out"
-}
 quiet='"limits":{"maxConnections":100000},"webSocket":{"pingIntervalSeconds":0}'
-rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench echo\",\"config\":{$quiet}}" >/dev/null
-rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench forward\",\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port}}}}" >/dev/null
+bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench echo\",\"config\":{$quiet}}" >/dev/null
+bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench forward\",\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port}}}}" >/dev/null
 
-log "certificate for bench.bench.test (ECDSA P-256)"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 -subj /CN=bench.bench.test \
-  -addext subjectAltName=DNS:bench.bench.test -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+bench_certificate bench bench.bench.test
 openssl pkcs12 -export -inkey "$work/key.pem" -in "$work/cert.pem" -out "$work/cert.pfx" -passout pass: 2>/dev/null
-thumbprint=$(openssl x509 -in "$work/cert.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g')
-pem=$(cat "$work/cert.pem" "$work/key.pem" | sed ':a;N;$!ba;s/\n/\\n/g')
-rest POST /v1/tenants/bench/certificates "{\"pem\":\"$pem\"}" >/dev/null
 
-start tcpecho "$work" "${bench[@]}" tcp-echo --port "$echo_port"
+bench_start tcpecho "$work" "${bench[@]}" tcp-echo --port "$echo_port"
 # Server i of each kind: gateway i (ws, wss) and Kestrel echo i (ws, wss). Target lists: the first alone, and all.
 declare -a gw_ws gw_wss kestrel_ws kestrel_wss gw_pids kestrel_pids
 for i in $(seq 1 "$servers"); do
   ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); internal_port=$(pg_free_port)
-  start "gateway$i" "$root/gateway/Platform.Gateway/bin/Release/net10.0" env \
+  # shellcheck disable=SC2086 # PLATFORM_BENCH_GATEWAY_ENV is words, split on purpose
+  bench_start "gateway$i" "$root/gateway/Platform.Gateway/bin/Release/net10.0" env \
     "Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$cluster_secret" "Platform__NodeName=bench$i" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
     "Platform__TlsPort=$tls_port" "Platform__DtlsPort=-1" "Platform__InternalPort=$internal_port" \
@@ -120,7 +52,7 @@ for i in $(seq 1 "$servers"); do
     ${PLATFORM_BENCH_GATEWAY_ENV:-} dotnet Platform.Gateway.dll
   gw_ws+=("127.0.0.1:$ws_port"); gw_wss+=("127.0.0.1:$wss_port"); eval "gw_pids+=(\$gateway${i}_pid)"
   kestrel_port=$(pg_free_port); kestrel_tls_port=$(pg_free_port)
-  start "kestrel$i" "$work" "${bench[@]}" kestrel-echo --port "$kestrel_port" --tls-port "$kestrel_tls_port" --pfx "$work/cert.pfx"
+  bench_start "kestrel$i" "$work" "${bench[@]}" kestrel-echo --port "$kestrel_port" --tls-port "$kestrel_tls_port" --pfx "$work/cert.pfx"
   kestrel_ws+=("127.0.0.1:$kestrel_port"); kestrel_wss+=("127.0.0.1:$kestrel_tls_port"); eval "kestrel_pids+=(\$kestrel${i}_pid)"
 done
 all() { local IFS=$1; shift; echo "$*"; }
@@ -148,7 +80,7 @@ http {
   }
 }
 CONF
-"$nginx_bin" -c "$work/nginx.conf" -g 'daemon on;' || die "nginx did not start (see $work/nginx-error.log)"
+"$nginx_bin" -c "$work/nginx.conf" -g 'daemon on;' || die "nginx did not bench_start (see $work/nginx-error.log)"
 
 upgrades() { # upgrades URL : true when a WebSocket upgrade to URL answers 101
   local status
@@ -158,34 +90,28 @@ upgrades() { # upgrades URL : true when a WebSocket upgrade to URL answers 101
 }
 for i in $(seq 0 $((servers - 1))); do
   for target in "http://${gw_ws[$i]}/t/bench/" "http://${gw_ws[$i]}/t/fwd/" "http://${kestrel_ws[$i]}/"; do
-    wait_for "$target" upgrades "$target"
+    bench_wait_for "$target" upgrades "$target"
   done
-  wait_for "the certificate on ${gw_wss[$i]}" sh -c "echo | openssl s_client -connect ${gw_wss[$i]} -servername bench.bench.test 2>/dev/null | grep -q 'CN *= *bench.bench.test'"
+  bench_wait_for "the certificate on ${gw_wss[$i]}" sh -c "echo | openssl s_client -connect ${gw_wss[$i]} -servername bench.bench.test 2>/dev/null | grep -q 'CN *= *bench.bench.test'"
 done
-wait_for "nginx" upgrades "http://127.0.0.1:$nginx_port/"
+bench_wait_for "nginx" upgrades "http://127.0.0.1:$nginx_port/"
 nginx_pids="$(cat "$work/nginx.pid")$(pgrep -P "$(cat "$work/nginx.pid")" | sed 's/^/+/' | tr -d '\n')"
 
-{
-  echo "date        $(date -u '+%Y-%m-%d %H:%M UTC')"
-  echo "cpus        $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
-  echo "memory      $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-  echo "load        $(cut -d' ' -f1-3 /proc/loadavg) at start"
-  echo "runtime     $(dotnet --list-runtimes | grep AspNetCore | tail -1)"
-  echo "nginx       $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), worker_processes auto"
-} >&2
+bench_machine
+echo "nginx       $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), worker_processes auto" >&2
 
 x=$servers
 "${bench[@]}" run \
   --target "gw-ws=ws,${gw_ws[0]},127.0.0.1,/t/bench/,${gw_pids[0]}" \
-  --target "gw-wss=wss,${gw_wss[0]},bench.bench.test,/,${gw_pids[0]},$thumbprint" \
+  --target "gw-wss=wss,${gw_wss[0]},bench.bench.test,/,${gw_pids[0]},$cert_thumbprint" \
   --target "gw-forward=ws,${gw_ws[0]},127.0.0.1,/t/fwd/,${gw_pids[0]}" \
   --target "kestrel-ws=ws,${kestrel_ws[0]},127.0.0.1,/,${kestrel_pids[0]}" \
-  --target "kestrel-wss=wss,${kestrel_wss[0]},bench.bench.test,/,${kestrel_pids[0]},$thumbprint" \
+  --target "kestrel-wss=wss,${kestrel_wss[0]},bench.bench.test,/,${kestrel_pids[0]},$cert_thumbprint" \
   --target "nginx-ws=ws,127.0.0.1:$nginx_port,127.0.0.1,/,$nginx_pids" \
   --target "gw-ws-x$x=ws,$(all '|' "${gw_ws[@]}"),127.0.0.1,/t/bench/,$(all + "${gw_pids[@]}")" \
-  --target "gw-wss-x$x=wss,$(all '|' "${gw_wss[@]}"),bench.bench.test,/,$(all + "${gw_pids[@]}"),$thumbprint" \
+  --target "gw-wss-x$x=wss,$(all '|' "${gw_wss[@]}"),bench.bench.test,/,$(all + "${gw_pids[@]}"),$cert_thumbprint" \
   --target "kestrel-ws-x$x=ws,$(all '|' "${kestrel_ws[@]}"),127.0.0.1,/,$(all + "${kestrel_pids[@]}")" \
-  --target "kestrel-wss-x$x=wss,$(all '|' "${kestrel_wss[@]}"),bench.bench.test,/,$(all + "${kestrel_pids[@]}"),$thumbprint" \
+  --target "kestrel-wss-x$x=wss,$(all '|' "${kestrel_wss[@]}"),bench.bench.test,/,$(all + "${kestrel_pids[@]}"),$cert_thumbprint" \
   --idle "10000:gw-ws,kestrel-ws,gw-wss,kestrel-wss;50000:gw-ws-x$x,kestrel-ws-x$x,gw-wss-x$x,kestrel-wss-x$x" \
   --upgrades gw-ws,kestrel-ws,nginx-ws,gw-wss,kestrel-wss \
   --echo gw-forward,kestrel-ws,nginx-ws "$@"

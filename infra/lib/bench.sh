@@ -1,0 +1,114 @@
+# shellcheck shell=bash
+# Shared set-up of the benchmark scripts that run the platform as separate processes (bench-gateway.sh,
+# bench-dtls.sh): a work folder removed on exit with every process started, the Release builds, a throwaway
+# PostgreSQL, the silo, a REST helper and a test certificate. Sourced after infra/lib/postgres.sh, with $root
+# set to the repository.
+
+pids=()
+# bench_cleanup : stops every process started with bench_start (and any daemon whose pid file is in the work
+# folder), the PostgreSQL, and removes the work folder.
+bench_cleanup() {
+  local rc=$?
+  local pid file
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for file in "$work"/*.pid; do
+    if [ -f "$file" ]; then kill -TERM "$(cat "$file")" 2>/dev/null || true; fi
+  done
+  sleep 1
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  pg_stop "$work/pg"
+  rm -rf "$work"
+  exit "$rc"
+}
+
+# bench_init NAME PROJECT... : creates the work folder (in $work), installs the exit traps, builds the projects in
+# Release, starts PostgreSQL with a database `platform`, and starts the silo (sets silo_url, operator_key,
+# cluster_secret).
+bench_init() {
+  local name=$1; shift
+  command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK (https://dot.net) and retry"
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  pg_ensure_installed
+
+  work=$(mktemp -d "${TMPDIR:-/tmp}/platform-$name.XXXXXX")
+  chmod 755 "$work"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+  local project
+  for project in silo/Platform.Silo gateway/Platform.Gateway "$@"; do
+    log "building $project"
+    dotnet build "$project" -c Release -nologo -v:quiet -clp:ErrorsOnly >&2 || die "build of $project failed"
+  done
+
+  log "starting PostgreSQL"
+  pg_init "$work/pg"
+  local pg_port
+  pg_port=$(pg_free_port)
+  pg_start "$work/pg" "$pg_port" "$work/postgres.log"
+  "$(pg_bin_dir)/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c 'CREATE DATABASE platform' >/dev/null
+
+  operator_key="op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  cluster_secret="cs_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  silo_url="http://127.0.0.1:$(pg_free_port)"
+  # shellcheck disable=SC2154 # root is the caller's
+  bench_start silo "$root/silo/Platform.Silo/bin/Release/net10.0" env \
+    "Platform__ConnectionString=Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=platform" \
+    "Platform__MasterKey=$(head -c 32 /dev/urandom | base64 -w0)" "Platform__OperatorKey=$operator_key" \
+    "Platform__ClusterSecret=$cluster_secret" "Urls=$silo_url" dotnet Platform.Silo.dll
+  bench_wait_for "the silo" curl -fsS "$silo_url/healthz"
+}
+
+# bench_start NAME DIR COMMAND... : a background process with its output in the work folder; its pid in NAME_pid.
+bench_start() {
+  local name=$1 dir=$2; shift 2
+  (cd "$dir" && exec "$@") >"$work/$name.log" 2>&1 &
+  pids+=("$!")
+  eval "${name}_pid=$!"
+}
+
+# bench_wait_for WHAT COMMAND... : retries COMMAND for 120 s; fails with the logs' tails.
+bench_wait_for() {
+  local what=$1; shift
+  for _ in $(seq 1 240); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.5
+  done
+  tail -n 30 "$work"/*.log >&2 || true
+  die "$what did not come up within 120 s"
+}
+
+# bench_rest METHOD PATH BODY : a REST call with the operator key; fails loudly on any status outside 2xx.
+bench_rest() {
+  local out status
+  out=$(mktemp -p "$work")
+  status=$(curl -sS -o "$out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $operator_key" \
+    -H 'Content-Type: application/json' --data-binary "$3" "$silo_url$2")
+  [[ "$status" == 2* ]] || { cat "$out" >&2; die "$1 $2 answered $status"; }
+  cat "$out"
+}
+
+# bench_certificate SLUG HOST : an ECDSA P-256 certificate for HOST ($work/cert.pem, $work/key.pem), uploaded to
+# the tenant; sets cert_thumbprint (SHA-256, hex).
+bench_certificate() {
+  log "certificate for $2 (ECDSA P-256)"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 7 -subj "/CN=$2" \
+    -addext "subjectAltName=DNS:$2" -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+  # shellcheck disable=SC2034 # read by the caller
+  cert_thumbprint=$(openssl x509 -in "$work/cert.pem" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g')
+  local pem
+  pem=$(cat "$work/cert.pem" "$work/key.pem" | sed ':a;N;$!ba;s/\n/\\n/g')
+  bench_rest POST "/v1/tenants/$1/certificates" "{\"pem\":\"$pem\"}" >/dev/null
+}
+
+# bench_machine : what the figures depend on, to standard error.
+bench_machine() {
+  echo "date        $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "cpus        $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
+  echo "memory      $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "load        $(cut -d' ' -f1-3 /proc/loadavg) at start"
+  echo "runtime     $(dotnet --list-runtimes | grep AspNetCore | tail -1)"
+} >&2
