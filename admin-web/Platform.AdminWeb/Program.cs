@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Platform.AdminWeb.Security;
 using Platform.AdminWeb.Silo;
+using Platform.Contracts.Http;
 
 namespace Platform.AdminWeb;
 
@@ -25,9 +26,11 @@ public sealed class Program
             c.BaseAddress = new Uri(options.SiloUrl.TrimEnd('/') + "/");
             c.Timeout = TimeSpan.FromSeconds(15);
             c.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", options.OperatorKey);
-        }).AddHttpMessageHandler<OperatorNameHandler>();
+        }).AddHttpMessageHandler<OperatorNameHandler>()
+            .AddHttpMessageHandler(static () => new TransportFailureHandler());
         builder.Services.AddHttpClient(TargetProbe.WebhookClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false })
+            .AddHttpMessageHandler(static () => new TransportFailureHandler());
         builder.Services.AddSingleton<TargetProbe>();
 
         builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)

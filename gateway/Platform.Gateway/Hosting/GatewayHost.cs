@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Platform.Contracts;
+using Platform.Contracts.Http;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
 using Platform.Gateway.Dtls;
@@ -62,7 +63,8 @@ public static class GatewayHost
         services.AddSingleton(static sp => new GatewayNode(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.NodeName));
         services.AddSingleton<GatewayListeners>();
         services.AddSingleton(static sp => new SiloClient(
-            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), ConnectTimeout = TimeSpan.FromSeconds(5) }),
+            new HttpClient(new TransportFailureHandler(
+                new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), ConnectTimeout = TimeSpan.FromSeconds(5) })),
             sp.GetRequiredService<IOptions<GatewayOptions>>(),
             sp.GetRequiredService<GatewayNode>()));
         services.AddSingleton<ILeaseSyncClient>(static sp => sp.GetRequiredService<SiloClient>());

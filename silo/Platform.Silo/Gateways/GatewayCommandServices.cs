@@ -1,3 +1,5 @@
+using Platform.Contracts.Http;
+
 namespace Platform.Silo.Gateways;
 
 /// <summary>Registration of the gateway command client.</summary>
@@ -5,7 +7,8 @@ internal static class GatewayCommandServices
 {
     public static IServiceCollection AddGatewayCommands(this IServiceCollection services)
     {
-        services.AddHttpClient(GatewayCommandClient.HttpClientName, client => client.Timeout = GatewayCommandClient.Timeout);
+        services.AddHttpClient(GatewayCommandClient.HttpClientName, client => client.Timeout = GatewayCommandClient.Timeout)
+            .AddHttpMessageHandler(static () => new TransportFailureHandler());
         services.AddSingleton<GatewayCommandClient>();
         return services;
     }
