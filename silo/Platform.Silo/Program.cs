@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Json;
 using Npgsql;
 using Platform.Contracts;
+using Platform.Contracts.Internal;
 using Platform.Silo;
 using Platform.Silo.ApiKeys;
 using Platform.Silo.Audit;
@@ -35,8 +36,11 @@ builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.AddOpenApi();
 
+// The internal API is authenticated by the cluster secret alone; its requests never go through API-key lookup.
 builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, o =>
+        o.ForwardDefaultSelector = static context =>
+            context.Request.Path.StartsWithSegments(InternalRoutes.Root, StringComparison.Ordinal) ? ClusterSecretAuthenticationHandler.SchemeName : null);
 builder.Services.AddAuthorizationBuilder()
     .AddPolicy(Claims.OperatorPolicy, p => p.RequireClaim(Claims.Role, Claims.OperatorRole))
     .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());

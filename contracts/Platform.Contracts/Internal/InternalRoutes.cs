@@ -6,6 +6,9 @@ namespace Platform.Contracts.Internal;
 /// </summary>
 public static class InternalRoutes
 {
+    /// <summary>The path every internal route starts with.</summary>
+    public const string Root = "/internal";
+
     /// <summary>Silo: POST <see cref="RegisterGatewayRequest"/> → <see cref="RegisterGatewayResponse"/>.</summary>
     public const string Register = "/internal/v1/gateways/register";
 
