@@ -59,10 +59,25 @@ internal sealed class AdmissionController(
     {
         client = Normalize(client);
         var reason = CheckBeforeLease(tenant, client, out var state);
-        if (reason == RefusalReason.None && !await leases.AcquireAsync(tenant.Id, cancellationToken))
+        if (reason == RefusalReason.None)
         {
-            ReleaseClient(state!, client);
-            reason = RefusalReason.MaxConnections;
+            bool acquired;
+            try
+            {
+                acquired = await leases.AcquireAsync(tenant.Id, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                // The client went away (or the gateway is stopping) while waiting: its per-address count goes back.
+                ReleaseClient(state!, client);
+                throw;
+            }
+
+            if (!acquired)
+            {
+                ReleaseClient(state!, client);
+                reason = RefusalReason.MaxConnections;
+            }
         }
 
         return (Finish(tenant, protocol, client, reason, out var ticket), ticket);

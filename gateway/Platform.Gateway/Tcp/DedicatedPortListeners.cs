@@ -183,7 +183,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
             }
 
             var tenant = route.Tenant;
-            if (_admission.TryAdmit(tenant, listener.Protocol, remote.Address, out var ticket) != RefusalReason.None)
+            var (refusal, ticket) = await _admission.AdmitAsync(tenant, listener.Protocol, remote.Address, _stopping.Token);
+            if (refusal != RefusalReason.None)
             {
                 return;
             }

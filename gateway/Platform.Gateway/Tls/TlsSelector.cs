@@ -66,7 +66,7 @@ internal sealed partial class TlsSelector(
     {
         try
         {
-            return Select(context);
+            return await SelectAsync(context);
         }
         catch (TlsRefusedException ex)
         {
@@ -106,7 +106,7 @@ internal sealed partial class TlsSelector(
         metrics.Refused(tenant?.Slug ?? "", ProtocolOf(connection), RefusalReason.TlsFailed);
     }
 
-    private SslServerAuthenticationOptions Select(TlsHandshakeCallbackContext context)
+    private async ValueTask<SslServerAuthenticationOptions> SelectAsync(TlsHandshakeCallbackContext context)
     {
         var items = context.Connection.Items;
         var protocol = ProtocolOf(context.Connection);
@@ -131,10 +131,12 @@ internal sealed partial class TlsSelector(
         }
 
         // Raw TLS admits during the handshake so a refusal fails it; wss answers refusals with HTTP statuses instead.
+        // A burst that used up the leased slots waits briefly for the lease in flight, as a WebSocket upgrade does.
         if (listeners.Tls is not null && (context.Connection.LocalEndPoint as IPEndPoint)?.Port == listeners.TlsPort)
         {
             var remote = (context.Connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
-            if (admission.TryAdmit(tenant, protocol, remote, out var ticket) != RefusalReason.None)
+            var (refusal, ticket) = await admission.AdmitAsync(tenant, protocol, remote, context.CancellationToken);
+            if (refusal != RefusalReason.None)
             {
                 items[CountedKey] = true;
                 throw new TlsRefusedException(TlsAlert.HandshakeFailure, "The connection is not admitted.");

@@ -177,4 +177,28 @@ public sealed class AdmissionControllerTests
         first!.Dispose();
         second!.Dispose();
     }
+
+    [Fact]
+    public async Task AdmitAsync_ClientGoneWhileWaitingForTheLease_GivesBackItsPerAddressCount()
+    {
+        using var rig = new AdmissionRig(batch: 1);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(max: 10, perClient: 2))))[0];
+        var (_, first) = await rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Tls, Client, CancellationToken.None);
+        Assert.NotNull(first);
+
+        using (var gone = new CancellationTokenSource())
+        {
+            var waiting = rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Tls, Client, gone.Token).AsTask();
+            await gone.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        }
+
+        // The abandoned attempt holds nothing: the address still has its second connection once slots arrive.
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+        var (reason, second) = await rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Tls, Client, CancellationToken.None);
+        Assert.Equal(RefusalReason.None, reason);
+        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Tls, Client, out _));
+        first.Dispose();
+        second!.Dispose();
+    }
 }

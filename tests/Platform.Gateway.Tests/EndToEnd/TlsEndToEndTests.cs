@@ -716,6 +716,62 @@ public sealed class TlsEndToEndTests
     }
 
     [Fact]
+    public async Task Burst_BeyondTheLeasedSlots_EveryTlsAndDedicatedTcpConnectionAdmittedNoneRefused()
+    {
+        const int Burst = 12;
+        var (first, last) = FreePortRange(2);
+        await using var silo = await SiloFixture.StartAsync(SiloPortRange((first, last)));
+        await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 100 } });
+        await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        // One slot per lease round: each burst below outruns what the gateway holds.
+        var settings = GatewayPortRange((first, last));
+        settings["Platform:LeaseBatch"] = "1";
+        await using var gateway = await silo.StartGatewayAsync(settings: settings);
+        await WaitForCertificatesAsync(gateway, "acme", 1);
+        var listeners = (DedicatedPortListeners)gateway.Services.GetService(typeof(DedicatedPortListeners))!;
+        var tcp = await AllocatePortAsync(silo, "acme", DedicatedPortProtocols.Tcp);
+        await WaitUntilAsync(() => listeners.OpenPorts.Contains(tcp.Port), "the dedicated listener");
+        using var refusals = new RefusalRecorder(gateway);
+
+        var tls = await Task.WhenAll(Enumerable.Range(0, Burst).Select(_ => TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test")));
+        var plain = await Task.WhenAll(Enumerable.Range(0, Burst).Select(async _ =>
+        {
+            var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, tcp.Port);
+            return client;
+        }));
+        try
+        {
+            var echoes = await Task.WhenAll(tls.Select((c, i) => c.EchoAsync($"tls {i}\n")));
+            Assert.Equal(Enumerable.Range(0, Burst).Select(i => $"tls {i}\n"), echoes);
+            foreach (var (client, i) in plain.Select((c, i) => (c, i)))
+            {
+                var line = Encoding.ASCII.GetBytes($"tcp {i:D2}\n");
+                await client.GetStream().WriteAsync(line);
+                var back = new byte[line.Length];
+                using var limit = new CancellationTokenSource(WaitLimit);
+                await client.GetStream().ReadExactlyAsync(back, limit.Token);
+                Assert.Equal(line, back);
+            }
+
+            Assert.Equal(0, refusals.Count("acme", "max_connections"));
+            await Wait.UntilAsync(async () => (await Wait.ListAsync(silo, "acme")).Count == 2 * Burst, "every connection of the burst listed");
+        }
+        finally
+        {
+            foreach (var client in tls)
+            {
+                await client.DisposeAsync();
+            }
+
+            foreach (var client in plain)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task DedicatedPort_HeldByAnotherProcessAtFirst_OpensOnceFree()
     {
         var range = FreePortRange(1);
