@@ -5,7 +5,7 @@ namespace Platform.Contracts.Gateways;
 /// <param name="Version">Software version.</param>
 /// <param name="InternalUrl">Base URL of its internal API.</param>
 /// <param name="Listeners">Listeners it serves, for example <c>ws:8080</c>.</param>
-/// <param name="Status"><c>up</c>, <c>draining</c> or <c>dead</c>.</param>
+/// <param name="Status"><c>up</c>, <c>draining</c>, <c>stopped</c> or <c>dead</c>.</param>
 /// <param name="StartedAt">Registration time.</param>
 /// <param name="LastHeartbeatAt">Last heartbeat.</param>
 /// <param name="Connections">Open connections in the directory.</param>
@@ -32,6 +32,8 @@ public static class GatewayStatuses
     public const string Up = "up";
     /// <summary>Heartbeating, refusing new connections.</summary>
     public const string Draining = "draining";
-    /// <summary>Stopped heartbeating; its connections and leases were reaped.</summary>
+    /// <summary>Stopped heartbeating; its connections and leases were reaped after the heartbeat timeout.</summary>
     public const string Dead = "dead";
+    /// <summary>Stopped cleanly: it closed its connections and gave back its leases as it left.</summary>
+    public const string Stopped = "stopped";
 }

@@ -15,6 +15,12 @@ public static class InternalRoutes
     /// <summary>Silo: POST <see cref="HeartbeatRequest"/> → <see cref="HeartbeatResponse"/>; 404 <c>gateway_unknown</c> means register again.</summary>
     public const string Heartbeat = "/internal/v1/gateways/{gatewayId}/heartbeat";
 
+    /// <summary>
+    /// Silo: POST, no body → 204. A gateway stopping cleanly: its leases are freed and its remaining open
+    /// connections closed at once (1001), instead of after the heartbeat timeout; 404 <c>gateway_unknown</c> when it was not live.
+    /// </summary>
+    public const string Leave = "/internal/v1/gateways/{gatewayId}/leave";
+
     /// <summary>Silo: GET <c>?after={revision}&amp;waitSeconds={0..60}</c> → <see cref="ConfigWatchResponse"/> (long poll).</summary>
     public const string ConfigWatch = "/internal/v1/config/watch";
 

@@ -29,16 +29,18 @@ internal sealed partial class ConnectionEventPublisher(
     private readonly TimeSpan _flush = TimeSpan.FromMilliseconds(options.Value.EventFlushMilliseconds);
     private readonly TimeSpan _counterPeriod = TimeSpan.FromSeconds(options.Value.CounterReportSeconds);
 
+    /// <summary>The batch being sent; kept when the send fails or is cut off by the stop, for <see cref="FlushAsync"/>.</summary>
+    private ConnectionEventBatch? _pending;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var lastCounters = time.GetTimestamp();
-        ConnectionEventBatch? pending = null;
         var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                if (pending is null)
+                if (_pending is null)
                 {
                     using (var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
                     {
@@ -54,19 +56,19 @@ internal sealed partial class ConnectionEventPublisher(
                     }
 
                     var includeCounters = time.GetElapsedTime(lastCounters) >= _counterPeriod;
-                    pending = Collect(includeCounters);
+                    _pending = Collect(includeCounters);
                     if (includeCounters)
                     {
                         lastCounters = time.GetTimestamp();
                     }
                 }
 
-                if (pending.Opened.Count + pending.Closed.Count + pending.Counters.Count > 0)
+                if (_pending.Opened.Count + _pending.Closed.Count + _pending.Counters.Count > 0)
                 {
-                    await client.PostConnectionEventsAsync(pending, stoppingToken);
+                    await client.PostConnectionEventsAsync(_pending, stoppingToken);
                 }
 
-                pending = null;
+                _pending = null;
                 failures = 0;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -76,9 +78,25 @@ internal sealed partial class ConnectionEventPublisher(
             catch (Exception ex) when (ex is HttpRequestException or Silo.SiloException or TaskCanceledException)
             {
                 failures++;
-                Log.PostFailed(logger, pending?.Opened.Count + pending?.Closed.Count ?? 0, ex.Message);
+                Log.PostFailed(logger, _pending?.Opened.Count + _pending?.Closed.Count ?? 0, ex.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 250 * failures)), time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
+        }
+    }
+
+    /// <summary>
+    /// Sends what is left once the loop has stopped (the gateway is leaving): the batch that was cut off,
+    /// then every queued event, with the counters of connections still open. Throws when the silo does not take it.
+    /// </summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var batch = _pending ?? Collect(includeCounters: true);
+        while (batch.Opened.Count + batch.Closed.Count + batch.Counters.Count > 0)
+        {
+            _pending = batch;
+            await client.PostConnectionEventsAsync(batch, cancellationToken);
+            _pending = null;
+            batch = Collect(includeCounters: false);
         }
     }
 

@@ -75,6 +75,8 @@ public static class GatewayHost
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<DrainState>();
         services.AddSingleton<ReverseDnsCache>();
+        // Registered first so that it stops last, after the listeners and the event publisher.
+        services.AddHostedService<GatewayDeparture>();
         services.AddSingleton<LeaseManager>();
         services.AddHostedService(static sp => sp.GetRequiredService<LeaseManager>());
         services.AddSingleton<AdmissionController>();

@@ -61,6 +61,13 @@ internal sealed class SiloClient : Admission.ILeaseSyncClient, Connections.IConn
         await EnsureSuccessAsync(response, cancellationToken);
     }
 
+    /// <summary>Tells the silo this node is stopping; <see cref="GatewayUnknownException"/> when it already was not live.</summary>
+    public async Task LeaveAsync(CancellationToken cancellationToken)
+    {
+        using var response = await _http.PostAsync(Relative(InternalRoutes.Path(InternalRoutes.Leave, _node.NodeId)), content: null, cancellationToken);
+        await EnsureSuccessAsync(response, cancellationToken);
+    }
+
     private static string Relative(string route) => route.TrimStart('/');
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)

@@ -86,13 +86,13 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource)
             """
             SELECT g.id, g.internal_url
             FROM gateway_nodes g
-            WHERE g.status <> 'dead'
+            WHERE g.status IN ('up', 'draining')
               AND EXISTS (SELECT 1 FROM connections c WHERE c.tenant_id = @tenantId AND c.gateway_id = g.id AND c.closed_at IS NULL)
             ORDER BY g.id
             """,
             new { tenantId }, cancellationToken: cancellationToken))).AsList();
         var anyLive = holding.Count > 0 || await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT 1 FROM gateway_nodes WHERE status <> 'dead')", cancellationToken: cancellationToken));
+            "SELECT EXISTS (SELECT 1 FROM gateway_nodes WHERE status IN ('up', 'draining'))", cancellationToken: cancellationToken));
         return (holding, anyLive);
     }
 

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using Platform.Contracts.Connections;
+using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
@@ -177,7 +178,7 @@ internal static class ConnectionsApi
             return (ConnectionNotFound(id), null);
         }
 
-        if (target.InternalUrl is null || target.GatewayStatus is null or "dead")
+        if (target.InternalUrl is null || target.GatewayStatus is not (GatewayStatuses.Up or GatewayStatuses.Draining))
         {
             return (NoGateway($"Gateway '{target.GatewayId}', which holds connection '{id}', is not running."), target.GatewayId);
         }

@@ -55,14 +55,16 @@ internal static partial class GatewaysApi
             return ProblemResults.NotFound($"Gateway '{id}'");
         }
 
-        if (status == GatewayStatuses.Dead)
+        if (status is GatewayStatuses.Dead or GatewayStatuses.Stopped)
         {
             return ProblemResults.Problem(StatusCodes.Status409Conflict, ErrorCodes.GatewayUnknown, "Gateway not running",
-                $"Gateway '{id}' stopped heartbeating and was declared dead; there is nothing to drain.");
+                status == GatewayStatuses.Dead
+                    ? $"Gateway '{id}' stopped heartbeating and was declared dead; there is nothing to drain."
+                    : $"Gateway '{id}' has stopped; there is nothing to drain.");
         }
 
         var rows = await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE gateway_nodes SET status = 'draining', drain_deadline = @deadline WHERE id = @id AND status <> 'dead'",
+            "UPDATE gateway_nodes SET status = 'draining', drain_deadline = @deadline WHERE id = @id AND status IN ('up', 'draining')",
             new { id, deadline }, transaction, cancellationToken: cancellationToken));
         if (rows != 1)
         {

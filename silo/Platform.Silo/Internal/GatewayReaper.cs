@@ -32,7 +32,7 @@ internal sealed partial class GatewayReaper(
             """
             UPDATE gateway_nodes g SET status = 'dead', dead_at = @now
             FROM (SELECT id FROM gateway_nodes
-                  WHERE status <> 'dead' AND last_heartbeat_at < @heartbeatCutoff
+                  WHERE status IN ('up', 'draining') AND last_heartbeat_at < @heartbeatCutoff
                   ORDER BY id FOR UPDATE) stale
             WHERE g.id = stale.id
             RETURNING g.id
@@ -60,9 +60,9 @@ internal sealed partial class GatewayReaper(
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM connections WHERE closed_at < @retentionCutoff",
             new { retentionCutoff }, transaction, cancellationToken: cancellationToken));
-        // Dead nodes stay listed for as long as their closed connections do, then go (leases cascade).
+        // Dead and stopped nodes stay listed for as long as their closed connections do, then go (leases cascade).
         await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM gateway_nodes WHERE status = 'dead' AND dead_at < @retentionCutoff",
+            "DELETE FROM gateway_nodes WHERE status IN ('dead', 'stopped') AND dead_at < @retentionCutoff",
             new { retentionCutoff }, transaction, cancellationToken: cancellationToken));
         await Stats.RefusalStore.PruneAsync(connection, transaction, now - TimeSpan.FromDays(options.RefusalRetentionDays), cancellationToken);
         await transaction.CommitAsync(cancellationToken);

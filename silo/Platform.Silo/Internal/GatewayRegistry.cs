@@ -10,6 +10,9 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, TimeP
 {
     public const string RestartedReason = "gateway restarted";
 
+    /// <summary>Close reason of connections still listed open when their gateway stopped cleanly.</summary>
+    public const string StoppedReason = "gateway stopped";
+
     /// <summary>
     /// Upserts the node as up. A node id seen before means its process restarted: the connections it
     /// held are gone and its leases describe a process that no longer exists, so both go in the same
@@ -56,7 +59,7 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, TimeP
 
     /// <summary>
     /// Records a heartbeat and, in the same transaction, its refusal batch unless that batch's sequence
-    /// number was applied before (a re-send after a lost answer); null when the node is unknown or was declared dead.
+    /// number was applied before (a re-send after a lost answer); null when the node is unknown, declared dead or stopped.
     /// </summary>
     public async Task<HeartbeatResponse?> HeartbeatAsync(string nodeId, HeartbeatRequest request, CancellationToken cancellationToken)
     {
@@ -69,7 +72,7 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, TimeP
             UPDATE gateway_nodes g
             SET last_heartbeat_at = @now, config_revision = @ConfigRevision, open_connections = @OpenConnections,
                 refusal_sequence = GREATEST(g.refusal_sequence, @sequence)
-            FROM (SELECT id, refusal_sequence FROM gateway_nodes WHERE id = @nodeId AND status <> 'dead' FOR UPDATE) before
+            FROM (SELECT id, refusal_sequence FROM gateway_nodes WHERE id = @nodeId AND status IN ('up', 'draining') FOR UPDATE) before
             WHERE g.id = before.id
             RETURNING g.status AS Status, g.drain_deadline AS DrainDeadline, before.refusal_sequence AS AppliedSequence
             """,
@@ -89,6 +92,37 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, TimeP
         return new HeartbeatResponse(row.Status, row.DrainDeadline is { } d ? new DateTimeOffset(d, TimeSpan.Zero) : null);
     }
 
+    /// <summary>
+    /// A node stopping cleanly: marks it stopped, frees its leases for the other gateways and closes what
+    /// it still lists as open (its final connection events normally closed them already), in one
+    /// transaction; false when the node is unknown or no longer live.
+    /// </summary>
+    public async Task<bool> LeaveAsync(string nodeId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var left = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE gateway_nodes SET status = 'stopped', dead_at = @now, drain_deadline = NULL WHERE id = @nodeId AND status IN ('up', 'draining')",
+            new { nodeId, now }, transaction, cancellationToken: cancellationToken));
+        if (left == 0)
+        {
+            return false;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM quota_leases WHERE gateway_id = @nodeId", new { nodeId }, transaction, cancellationToken: cancellationToken));
+        var closed = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE connections SET closed_at = @now, close_code = 1001, close_reason = @reason
+            WHERE gateway_id = @nodeId AND closed_at IS NULL
+            """,
+            new { nodeId, now, reason = StoppedReason }, transaction, cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        LogLeft(logger, nodeId, closed);
+        return true;
+    }
+
     private sealed record HeartbeatRow(string Status, DateTime? DrainDeadline, long AppliedSequence);
 
     [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Gateway {NodeId} registered at {InternalUrl}")]
@@ -96,4 +130,7 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, TimeP
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Gateway {NodeId} registered again after a restart; {Closed} stale connections closed and its leases dropped")]
     private static partial void LogReregistered(ILogger logger, string nodeId, int closed);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Gateway {NodeId} stopped; its leases are free and {Closed} connections it still listed were closed")]
+    private static partial void LogLeft(ILogger logger, string nodeId, int closed);
 }

@@ -18,6 +18,7 @@ internal static class InternalApi
         var group = app.MapGroup("").RequireAuthorization(ClusterSecretAuthenticationHandler.Policy).ExcludeFromDescription();
         group.MapPost(InternalRoutes.Register, RegisterAsync);
         group.MapPost(InternalRoutes.Heartbeat, HeartbeatAsync);
+        group.MapPost(InternalRoutes.Leave, LeaveAsync);
         group.MapGet(InternalRoutes.ConfigWatch, WatchAsync);
         group.MapPost(InternalRoutes.Leases, LeasesAsync);
         group.MapPost(InternalRoutes.ConnectionEvents, ConnectionEventsAsync);
@@ -54,6 +55,9 @@ internal static class InternalApi
         var answer = await registry.HeartbeatAsync(gatewayId, request, cancellationToken);
         return answer is null ? GatewayUnknown(gatewayId) : TypedResults.Ok(answer);
     }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> LeaveAsync(string gatewayId, GatewayRegistry registry, CancellationToken cancellationToken) =>
+        await registry.LeaveAsync(gatewayId, cancellationToken) ? TypedResults.NoContent() : GatewayUnknown(gatewayId);
 
     private static async Task<Results<Ok<ConfigWatchResponse>, ProblemHttpResult>> WatchAsync(
         ConfigWatch watch, CancellationToken cancellationToken, [FromQuery] long after = 0, [FromQuery] int waitSeconds = DefaultWaitSeconds)

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using Dapper;
 using Npgsql;
+using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
 
 namespace Platform.Silo.Internal;
@@ -78,5 +79,5 @@ internal sealed class LeaseStore(NpgsqlDataSource dataSource, TimeProvider time)
     public static async Task<bool> LockLiveGatewayAsync(DbConnection connection, DbTransaction transaction, string gatewayId, CancellationToken cancellationToken) =>
         await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
             "SELECT status FROM gateway_nodes WHERE id = @gatewayId FOR SHARE",
-            new { gatewayId }, transaction, cancellationToken: cancellationToken)) is { } status && status != "dead";
+            new { gatewayId }, transaction, cancellationToken: cancellationToken)) is GatewayStatuses.Up or GatewayStatuses.Draining;
 }

@@ -225,6 +225,53 @@ public sealed class ConnectionControlTests
         Assert.Equal(2, partitioned.Services.GetRequiredService<LeaseManager>().Get(tenant.Id).Held);
     }
 
+    [Fact]
+    public async Task Stop_ClosesConnectionsWith1001AndGivesTheLeasesBackAtOnce()
+    {
+        // A heartbeat timeout far beyond the test: only the stopping gateway itself can free its slots.
+        await using var silo = await SiloFixture.StartAsync(new Dictionary<string, string?> { ["Platform:HeartbeatTimeoutSeconds"] = "600" });
+        var tenant = await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 2 } });
+        var stopping = await StartRegisteredAsync(silo, "acme");
+        await using var other = await silo.StartGatewayAsync();
+        await other.WaitForSnapshotAsync(s => s.BySlug.ContainsKey("acme"));
+        await other.WaitRegisteredAsync();
+        using var first = await WsClient.ConnectAsync(stopping.WsUri("acme", "first"));
+        using var second = await WsClient.ConnectAsync(stopping.WsUri("acme", "second"));
+        await Wait.UntilAsync(async () => (await Wait.ListAsync(silo, "acme")).Count == 2, "both connections listed");
+        await Wait.UntilAsync(async () => await LeasedSlotsAsync(silo, tenant.Id, stopping.NodeId) == 2, "both slots leased to the stopping gateway");
+        var (full, _, _) = await RawHttp.UpgradeAsync(other.WsEndPoint, "acme.platform.test", "/");
+        Assert.Equal(503, full);
+
+        var stoppingId = stopping.NodeId;
+        var stopped = stopping.DisposeAsync().AsTask();
+        foreach (var client in new[] { first, second })
+        {
+            var (type, _) = await WsClient.ReceiveAsync(client);
+            Assert.Equal(WebSocketMessageType.Close, type);
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, client.CloseStatus);
+            await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        }
+
+        await stopped;
+
+        // The directory has the gateway's own close (not a reaper's), the node is listed as stopped, and
+        // its slots are free for the other gateway without waiting for any timeout.
+        var closed = await Wait.ListAsync(silo, "acme", "closed");
+        Assert.Equal(2, closed.Count);
+        Assert.All(closed, c => Assert.Equal((1001, "gateway stopping"), (c.CloseCode, c.CloseReason)));
+        var gateways = await silo.Operator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!, g => g.Id == stoppingId).Status);
+        Assert.Equal(0, await LeasedSlotsAsync(silo, tenant.Id, stoppingId));
+        await Wait.UntilAsync(async () =>
+        {
+            var (status, _, _) = await RawHttp.UpgradeAsync(other.WsEndPoint, "acme.platform.test", "/");
+            return status == 101;
+        }, "the other gateway to admit with the freed slots");
+        using var moved = await WsClient.ConnectAsync(other.WsUri("acme", "moved"));
+        await WsClient.SendTextAsync(moved, "here now");
+        Assert.Equal("here now", await WsClient.ReceiveTextAsync(moved));
+    }
+
     private static async Task<int> LeasedSlotsAsync(SiloFixture silo, Guid tenantId, string gatewayId)
     {
         await using var connection = new NpgsqlConnection(silo.Database.ConnectionString);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
@@ -85,5 +86,55 @@ public sealed class GatewayRegistryTests
 
         Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM quota_leases"));
         Assert.Equal("gateway restarted", await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT close_reason FROM connections WHERE id = 'gw-1.1' AND closed_at IS NOT NULL"));
+    }
+
+    [Fact]
+    public async Task Leave_LiveNode_StoppedLeasesFreedOpenConnectionsClosedAndLaterCallsSeeItGone()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 10);
+        await silo.RegisterGatewayAsync("gw-1");
+        await silo.RegisterGatewayAsync("gw-2");
+        Assert.Equal(10, (await silo.SyncLeasesAsync("gw-1", new LeaseWant(tenantId, 10))).Leases.Single().Slots);
+        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([InternalTestFixture.Opened("gw-1.1", tenantId).Ws()], [], []))).EnsureSuccessStatusCode();
+
+        var leave = await silo.GatewayClient().PostAsync(InternalRoutes.Path(InternalRoutes.Leave, "gw-1"), null);
+
+        Assert.Equal(HttpStatusCode.NoContent, leave.StatusCode);
+        var list = await silo.OperatorClient().GetFromJsonAsync<List<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Stopped, list!.Single(g => g.Id == "gw-1").Status);
+        Assert.Equal("1001 gateway stopped", await InternalTestFixture.QueryScalarAsync<string>(
+            silo, "SELECT close_code || ' ' || close_reason FROM connections WHERE id = 'gw-1.1' AND closed_at IS NOT NULL"));
+        // The slots it held are the other gateway's to take at once.
+        Assert.Equal(10, (await silo.SyncLeasesAsync("gw-2", new LeaseWant(tenantId, 10))).Leases.Single().Slots);
+
+        // Gone for every later call: heartbeat, events, a second leave and a drain.
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.HeartbeatAsync("gw-1")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([], [], []))).StatusCode);
+        var again = await silo.GatewayClient().PostAsync(InternalRoutes.Path(InternalRoutes.Leave, "gw-1"), null);
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+        Assert.Contains("\"code\":\"gateway_unknown\"", await again.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var drain = await silo.OperatorClient().PostAsJsonAsync("/v1/gateways/gw-1/drain", new DrainGatewayRequest(0), PlatformJson.Options);
+        Assert.Equal(HttpStatusCode.Conflict, drain.StatusCode);
+
+        // Starting again under the same id brings it back up.
+        await silo.RegisterGatewayAsync("gw-1");
+        Assert.Equal(HttpStatusCode.OK, (await silo.HeartbeatAsync("gw-1")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Reaper_StoppedNode_IsNotDeclaredDead()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        await silo.RegisterGatewayAsync("gw-1");
+        (await silo.GatewayClient().PostAsync(InternalRoutes.Path(InternalRoutes.Leave, "gw-1"), null)).EnsureSuccessStatusCode();
+        await InternalTestFixture.ExecuteAsync(silo, "UPDATE gateway_nodes SET last_heartbeat_at = now() - interval '1 hour'");
+
+        var dead = await silo.Services.GetRequiredService<Platform.Silo.Internal.GatewayReaper>().ReapOnceAsync(CancellationToken.None);
+
+        Assert.Empty(dead);
+        Assert.Equal(GatewayStatuses.Stopped, await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT status FROM gateway_nodes WHERE id = 'gw-1'"));
     }
 }
