@@ -28,4 +28,7 @@ internal static class CloseCodes
 
     /// <summary>The client stopped reading: one send stayed pending longer than the send timeout.</summary>
     public const int SlowClient = 4005;
+
+    /// <summary>A WebSocket client did not answer a ping within the tenant's pong timeout.</summary>
+    public const int PongTimeout = 4006;
 }

@@ -132,7 +132,7 @@ internal sealed partial class WebSocketHandler(
                 registry.Add(connection);
                 try
                 {
-                    await PumpAsync(connection, delivery, policy.MaxMessageSize);
+                    await PumpAsync(connection, delivery, policy.MaxMessageSize, pings: policy.PingInterval > TimeSpan.Zero);
                 }
                 finally
                 {
@@ -144,7 +144,7 @@ internal sealed partial class WebSocketHandler(
         }
     }
 
-    private async Task PumpAsync(WsConnection connection, IDelivery delivery, int maxMessageSize)
+    private async Task PumpAsync(WsConnection connection, IDelivery delivery, int maxMessageSize, bool pings)
     {
         var socket = connection.Socket;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Aborted);
@@ -213,6 +213,11 @@ internal sealed partial class WebSocketHandler(
                     buffer = null;
                 }
             }
+        }
+        catch (OperationCanceledException) when (pings && !connection.Aborted.IsCancellationRequested && socket.State == WebSocketState.Aborted)
+        {
+            // Nothing here aborted it: the runtime did, because a pong did not come within the tenant's pong timeout.
+            connection.RecordClose(CloseCodes.PongTimeout, "pong timeout");
         }
         catch (OperationCanceledException)
         {
