@@ -33,19 +33,19 @@ shutdown() {
   local rc=$?
   [ "$stopping" -eq 0 ] || return 0
   stopping=1
-  trap - INT TERM
+  # A second Ctrl-C must not cut the orderly stop short (and leave PostgreSQL running).
+  trap '' INT TERM
+  # Newest first: the portal and the gateway stop while the silo still answers, so the gateway can
+  # send its last connection events and give back its leases.
   local i
-  for i in "${!pids[@]}"; do
-    if kill -0 "${pids[$i]}" 2>/dev/null; then
-      log "stopping ${names[$i]} (pid ${pids[$i]})"
-      kill -TERM "${pids[$i]}" 2>/dev/null || true
-    fi
-  done
-  for i in "${!pids[@]}"; do
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -0 "${pids[$i]}" 2>/dev/null || continue
+    log "stopping ${names[$i]} (pid ${pids[$i]})"
+    kill -TERM "${pids[$i]}" 2>/dev/null || true
     local waited=0
-    while kill -0 "${pids[$i]}" 2>/dev/null && [ "$waited" -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+    while kill -0 "${pids[$i]}" 2>/dev/null && [ "$waited" -lt 150 ]; do sleep 0.1; waited=$((waited + 1)); done
     if kill -0 "${pids[$i]}" 2>/dev/null; then
-      log "${names[$i]} did not stop in 10 s; killing it"
+      log "${names[$i]} did not stop in 15 s; killing it"
       kill -KILL "${pids[$i]}" 2>/dev/null || true
     fi
   done
@@ -72,8 +72,9 @@ start_app() {
   local out="$root/$project_dir/bin/Release/net10.0"
   [ -f "$out/$assembly.dll" ] || die "$out/$assembly.dll not found after the build"
   : >"$logs/$name.log"
-  # The output folder is the content root, so the app finds its appsettings.json.
-  (cd "$out" && exec env "$@" dotnet "$assembly.dll") >>"$logs/$name.log" 2>&1 &
+  # The output folder is the content root, so the app finds its appsettings.json. Its own session keeps
+  # a terminal's Ctrl-C away from it: this script stops the apps itself, in order.
+  (cd "$out" && exec setsid env "$@" dotnet "$assembly.dll") >>"$logs/$name.log" 2>&1 &
   pids+=("$!")
   names+=("$name")
   log "$name started (pid $!, log $logs/$name.log)"
