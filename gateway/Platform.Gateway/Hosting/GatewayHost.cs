@@ -42,15 +42,7 @@ public static class GatewayHost
             app.Services.GetRequiredService<TenantSnapshotStore>().Apply(loaded);
         }
 
-        app.UseWebSockets();
         app.UseInternalApiGuard();
-        app.Use(static (context, next) =>
-        {
-            var listeners = context.RequestServices.GetRequiredService<GatewayListeners>();
-            return listeners.IsInternal(context.Connection.LocalPort)
-                ? next(context)
-                : context.RequestServices.GetRequiredService<WebSocketHandler>().HandleAsync(context);
-        });
         app.MapGatewayInternalApi();
         return app;
     }
@@ -108,8 +100,8 @@ public static class GatewayHost
         var selector = services.GetRequiredService<TlsSelector>();
         var address = IPAddress.Parse(options.ListenAddress);
         kestrel.AddServerHeader = false;
-        // Kestrel times a connection that has sent nothing yet by the keep-alive limit, and a partial head by
-        // the headers limit: both bound half-open connections that never complete a request.
+        // The ws and wss ports read the upgrade request themselves (WebSocketConnectionHandler), which also
+        // bounds the time to a complete head; Kestrel's HTTP limits below cover the internal API.
         kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
         kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
         kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
@@ -118,7 +110,7 @@ public static class GatewayHost
         {
             kestrel.Listen(address, options.WsPort, l =>
             {
-                l.Protocols = HttpProtocols.Http1;
+                l.UseConnectionHandler<WebSocketConnectionHandler>();
                 listeners.Ws = l;
             });
         }
@@ -127,8 +119,8 @@ public static class GatewayHost
         {
             kestrel.Listen(address, options.WssPort, l =>
             {
-                l.Protocols = HttpProtocols.Http1;
                 l.UseTenantTls(selector);
+                l.UseConnectionHandler<WebSocketConnectionHandler>();
                 listeners.Wss = l;
             });
         }

@@ -1,13 +1,25 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 
 namespace Platform.Gateway.WebSockets;
 
-/// <summary>RFC 9457 answers to refused upgrade requests.</summary>
+/// <summary>
+/// The HTTP/1.1 answers of the ws and wss ports: the 101 that switches to WebSocket, and RFC 9457 problem
+/// documents for refused requests (after which the connection closes).
+/// </summary>
 internal static class Problem
 {
+    private const string WebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
     public static (int Status, string Code, string Title) For(RefusalReason reason) => reason switch
     {
         RefusalReason.UnknownTenant => (StatusCodes.Status404NotFound, ErrorCodes.NotFound, "No tenant is served at this host name or path."),
@@ -23,28 +35,61 @@ internal static class Problem
         _ => (StatusCodes.Status400BadRequest, ErrorCodes.WebSocketRequired, "A WebSocket upgrade request is required."),
     };
 
-    public static Task WriteAsync(HttpContext context, RefusalReason reason)
+    public static ValueTask WriteAsync(PipeWriter output, RefusalReason reason, CancellationToken cancellationToken)
     {
         var (status, code, title) = For(reason);
-        return WriteAsync(context, status, code, title);
+        return WriteAsync(output, status, code, title, cancellationToken);
     }
 
-    public static async Task WriteAsync(HttpContext context, int status, string code, string title)
+    /// <summary>A problem document with <c>Connection: close</c>; <paramref name="headers"/> are extra header lines.</summary>
+    public static async ValueTask WriteAsync(PipeWriter output, int status, string code, string title, CancellationToken cancellationToken, string headers = "")
     {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/problem+json";
-        if (status == StatusCodes.Status429TooManyRequests)
+        using var body = new MemoryStream();
+        await using (var writer = new Utf8JsonWriter(body))
         {
-            context.Response.Headers.RetryAfter = "1";
+            writer.WriteStartObject();
+            writer.WriteString("type", "about:blank");
+            writer.WriteString("title", title);
+            writer.WriteNumber("status", status);
+            writer.WriteString("code", code);
+            writer.WriteEndObject();
         }
 
-        await using var writer = new Utf8JsonWriter(context.Response.Body);
-        writer.WriteStartObject();
-        writer.WriteString("type", "about:blank");
-        writer.WriteString("title", title);
-        writer.WriteNumber("status", status);
-        writer.WriteString("code", code);
-        writer.WriteEndObject();
-        await writer.FlushAsync(context.RequestAborted);
+        var retry = status == StatusCodes.Status429TooManyRequests ? "Retry-After: 1\r\n" : "";
+        var head = string.Create(CultureInfo.InvariantCulture,
+            $"HTTP/1.1 {status} {ReasonPhrases.GetReasonPhrase(status)}\r\nContent-Type: application/problem+json\r\nContent-Length: {body.Length}\r\n{retry}{headers}Connection: close\r\n\r\n");
+        output.Write(Encoding.ASCII.GetBytes(head));
+        output.Write(body.GetBuffer().AsSpan(0, (int)body.Length));
+        await output.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>An answer without a body, for requests too broken to carry a problem document (408, 431).</summary>
+    public static async ValueTask WriteStatusAsync(PipeWriter output, int status, CancellationToken cancellationToken)
+    {
+        var head = string.Create(CultureInfo.InvariantCulture,
+            $"HTTP/1.1 {status} {ReasonPhrases.GetReasonPhrase(status)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        output.Write(Encoding.ASCII.GetBytes(head));
+        await output.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>The 101 of RFC 6455 section 4.2.2, naming the chosen sub-protocol and extensions when there are any.</summary>
+    [SuppressMessage("Security", "CA5350:Do Not Use Weak Cryptographic Algorithms", Justification = "RFC 6455 defines Sec-WebSocket-Accept as a SHA-1 digest; it proves the server read the handshake and protects nothing.")]
+    public static async ValueTask WriteSwitchingProtocolsAsync(PipeWriter output, string key, string? subProtocol, string? extensions, CancellationToken cancellationToken)
+    {
+        var accept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + WebSocketGuid)));
+        var head = new StringBuilder("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n")
+            .Append("Sec-WebSocket-Accept: ").Append(accept).Append("\r\n");
+        if (subProtocol is not null)
+        {
+            head.Append("Sec-WebSocket-Protocol: ").Append(subProtocol).Append("\r\n");
+        }
+
+        if (extensions is not null)
+        {
+            head.Append("Sec-WebSocket-Extensions: ").Append(extensions).Append("\r\n");
+        }
+
+        output.Write(Encoding.ASCII.GetBytes(head.Append("\r\n").ToString()));
+        await output.FlushAsync(cancellationToken);
     }
 }

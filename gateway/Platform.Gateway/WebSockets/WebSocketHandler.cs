@@ -1,9 +1,9 @@
 using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts.Connections;
 using Platform.Gateway.Admission;
@@ -31,102 +31,101 @@ internal sealed partial class WebSocketHandler(
     private const int InitialBuffer = 16 * 1024;
     private const string SupportedVersion = "13";
 
-    public async Task HandleAsync(HttpContext context)
+    public async Task HandleAsync(ConnectionContext context, string protocol, UpgradeRequest request)
     {
+        var output = context.Transport.Output;
+        var aborted = context.ConnectionClosed;
         var tls = context.Features.Get<ITlsHandshakeFeature>();
-        var protocol = tls is null ? ConnectionProtocols.Ws : ConnectionProtocols.Wss;
-        var items = context.Features.Get<IConnectionItemsFeature>()?.Items;
+        var items = context.Items;
         var sni = tls?.HostName;
         var snapshot = store.Current;
         // Over TLS the tenant chosen by SNI during the handshake wins; take its current compiled form.
-        var tenant = items is not null && items.TryGetValue(TlsSelector.TenantKey, out var chosen) && chosen is TenantRuntime byTls
+        var tenant = items.TryGetValue(TlsSelector.TenantKey, out var chosen) && chosen is TenantRuntime byTls
             ? snapshot.ById.GetValueOrDefault(byTls.Id)
-            : TenantResolver.Resolve(snapshot, sni, context.Request.Host.Value, context.Request.Path, out _);
+            : TenantResolver.Resolve(snapshot, sni, request.Host, new PathString(request.Path), out _);
         if (tenant is null)
         {
             admission.CountRefusal("", protocol, RefusalReason.UnknownTenant);
-            await Problem.WriteAsync(context, RefusalReason.UnknownTenant);
+            await Problem.WriteAsync(output, RefusalReason.UnknownTenant, aborted);
             return;
         }
 
-        if (!context.WebSockets.IsWebSocketRequest)
+        if (!request.IsWebSocketRequest)
         {
             admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BadRequest);
-            if (AsksForAnotherVersion(context.Request))
+            if (request.AsksForWebSocket && request.Version is { Length: > 0 } && request.Version != SupportedVersion)
             {
                 // RFC 6455 section 4.4: refuse, naming the version this server speaks.
-                context.Response.Headers.SecWebSocketVersion = SupportedVersion;
-                context.Response.Headers.Upgrade = "websocket";
-                await Problem.WriteAsync(context, StatusCodes.Status426UpgradeRequired, Contracts.Problems.ErrorCodes.WebSocketRequired, "Only WebSocket version 13 is supported.");
+                await Problem.WriteAsync(output, StatusCodes.Status426UpgradeRequired, Contracts.Problems.ErrorCodes.WebSocketRequired,
+                    "Only WebSocket version 13 is supported.", aborted, $"Sec-WebSocket-Version: {SupportedVersion}\r\nUpgrade: websocket\r\n");
                 return;
             }
 
-            await Problem.WriteAsync(context, RefusalReason.BadRequest);
+            await Problem.WriteAsync(output, RefusalReason.BadRequest, aborted);
             return;
         }
 
-        var remoteAddress = context.Connection.RemoteIpAddress ?? IPAddress.None;
-        var (refusal, ticket) = await admission.AdmitAsync(tenant, protocol, remoteAddress, context.RequestAborted);
+        var remote = context.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
+        var localPort = (context.LocalEndPoint as IPEndPoint)?.Port ?? 0;
+        var (refusal, ticket) = await admission.AdmitAsync(tenant, protocol, remote.Address, aborted);
         if (refusal != RefusalReason.None)
         {
-            Log.Refused(logger, tenant.Slug, remoteAddress, refusal);
-            await Problem.WriteAsync(context, refusal);
+            Log.Refused(logger, tenant.Slug, remote.Address, refusal);
+            await Problem.WriteAsync(output, refusal, aborted);
             return;
         }
 
         using (ticket)
         {
             var policy = tenant.WebSocket;
-            var origin = context.Request.Headers.Origin.ToString();
-            if (!policy.IsOriginAllowed(origin))
+            if (!policy.IsOriginAllowed(request.Origin))
             {
                 admission.CountRefusal(tenant.Slug, protocol, RefusalReason.OriginNotAllowed);
-                await Problem.WriteAsync(context, RefusalReason.OriginNotAllowed);
+                await Problem.WriteAsync(output, RefusalReason.OriginNotAllowed, aborted);
                 return;
             }
 
             IDelivery delivery;
             try
             {
-                delivery = await DeliveryFactory.CreateAsync(tenant, messageProtocol: true, context.RequestAborted);
+                delivery = await DeliveryFactory.CreateAsync(tenant, messageProtocol: true, aborted);
             }
             catch (BackendUnreachableException ex)
             {
                 admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BackendUnreachable);
                 Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
-                await Problem.WriteAsync(context, RefusalReason.BackendUnreachable);
+                await Problem.WriteAsync(output, RefusalReason.BackendUnreachable, aborted);
                 return;
             }
             catch (NotSupportedException)
             {
-                await Problem.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, Contracts.Problems.ErrorCodes.DeliveryUnavailable, "The tenant's delivery mode is not available on this gateway.");
+                await Problem.WriteAsync(output, StatusCodes.Status503ServiceUnavailable, Contracts.Problems.ErrorCodes.DeliveryUnavailable,
+                    "The tenant's delivery mode is not available on this gateway.", aborted);
                 return;
             }
 
             await using (delivery)
             {
-                var subProtocol = policy.SelectSubProtocol(context.WebSockets.WebSocketRequestedProtocols);
-                var compression = policy.PerMessageDeflate
-                    && context.Request.Headers.SecWebSocketExtensions.ToString().Contains("permessage-deflate", StringComparison.OrdinalIgnoreCase);
-                var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+                var subProtocol = policy.SelectSubProtocol(Offered(request.Protocols));
+                WebSocketDeflateOptions? deflate = null;
+                string? extensions = null;
+                var compression = policy.PerMessageDeflate && PerMessageDeflate.TryNegotiate(request.Extensions, out deflate, out extensions);
+                await Problem.WriteSwitchingProtocolsAsync(output, request.Key!, subProtocol, extensions, aborted);
+                var stream = new TransportStream(context);
+                var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
                 {
+                    IsServer = true,
                     SubProtocol = subProtocol,
                     KeepAliveInterval = policy.PingInterval,
                     KeepAliveTimeout = policy.PingInterval > TimeSpan.Zero ? policy.PongTimeout : Timeout.InfiniteTimeSpan,
-                    DangerousEnableCompression = policy.PerMessageDeflate,
+                    DangerousDeflateOptions = compression ? deflate : null,
                 });
+                stream.Socket = socket;
 
-                var connection = new WsConnection(
-                    node.NextConnectionId(),
-                    tenant,
-                    protocol,
-                    new IPEndPoint(remoteAddress, context.Connection.RemotePort),
-                    context.Connection.LocalPort,
-                    time,
-                    socket)
+                var connection = new WsConnection(node.NextConnectionId(), tenant, protocol, remote, localPort, time, socket)
                 {
-                    Tls = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, sni, items ?? new Dictionary<object, object?>()),
-                    WebSocket = new WebSocketFacts(context.Request.Path.Value ?? "/", string.IsNullOrEmpty(origin) ? null : origin, subProtocol, context.Request.Host.Value, compression),
+                    Tls = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, sni, items),
+                    WebSocket = new WebSocketFacts(request.Path, string.IsNullOrEmpty(request.Origin) ? null : request.Origin, subProtocol, request.Host, compression),
                 };
 
                 registry.Add(connection);
@@ -143,6 +142,10 @@ internal sealed partial class WebSocketHandler(
             }
         }
     }
+
+    /// <summary>The sub-protocols a client offered, in its order (RFC 6455: a comma-separated list, possibly over several headers).</summary>
+    private static string[] Offered(string? protocols) =>
+        protocols is null ? [] : protocols.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
     private async Task PumpAsync(WsConnection connection, IDelivery delivery, int maxMessageSize, bool pings)
     {
@@ -272,15 +275,6 @@ internal sealed partial class WebSocketHandler(
         {
             await connection.CloseAsync(CloseCodes.InternalError, "backend failed");
         }
-    }
-
-    /// <summary>An upgrade to WebSocket that names a protocol version other than 13.</summary>
-    private static bool AsksForAnotherVersion(HttpRequest request)
-    {
-        var version = request.Headers.SecWebSocketVersion.ToString();
-        return version.Length > 0
-            && !string.Equals(version, SupportedVersion, StringComparison.Ordinal)
-            && request.Headers.Upgrade.ToString().Contains("websocket", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>After sending a close, reads (and discards) until the client answers with its close.</summary>

@@ -16,6 +16,26 @@ namespace Platform.Gateway.Tests.EndToEnd;
 public sealed class WebSocketEndToEndTests
 {
     [Fact]
+    public async Task Upgrade_FrameSentWithTheHead_IsServedAfterThe101()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme");
+        await using var gateway = await silo.StartGatewayAsync();
+        await gateway.WaitForTenantAsync("acme");
+
+        // A client that does not wait for the 101: its first frame arrives in the same packet as the request.
+        using var raw = await RawWebSocket.ConnectAsync(gateway.WsEndPoint, "acme.platform.test", "/early?x=1",
+            withHead: RawWebSocket.ClientFrame(0x1, "early"u8.ToArray()));
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+
+        var echoed = await raw.ReadFrameAsync(limit.Token);
+
+        Assert.Equal((0x1, "early"), (echoed!.Value.Opcode, Encoding.UTF8.GetString(echoed.Value.Payload)));
+        var listed = await silo.WaitForConnectionAsync("acme", c => c.MessagesIn >= 1);
+        Assert.Equal(("/early", "acme.platform.test"), (listed.WebSocket!.Path, listed.WebSocket.Host));
+    }
+
+    [Fact]
     public async Task Echo_TextAndBinary_ComeBackAndReachTheDirectory()
     {
         await using var silo = await SiloFixture.StartAsync();

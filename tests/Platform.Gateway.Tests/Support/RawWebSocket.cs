@@ -17,8 +17,11 @@ internal sealed class RawWebSocket : IDisposable
 
     public Socket Socket { get; }
 
-    /// <summary>Connects and upgrades; <paramref name="receiveBuffer"/> shrinks the socket's receive buffer first.</summary>
-    public static async Task<RawWebSocket> ConnectAsync(IPEndPoint gateway, string host, string path, int? receiveBuffer = null)
+    /// <summary>
+    /// Connects and upgrades; <paramref name="receiveBuffer"/> shrinks the socket's receive buffer first, and
+    /// <paramref name="withHead"/> is sent in the same write as the request head, before the 101 arrives.
+    /// </summary>
+    public static async Task<RawWebSocket> ConnectAsync(IPEndPoint gateway, string host, string path, int? receiveBuffer = null, byte[]? withHead = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         if (receiveBuffer is { } size)
@@ -31,7 +34,7 @@ internal sealed class RawWebSocket : IDisposable
         await socket.ConnectAsync(gateway, timeout.Token);
         var request = $"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
             $"Sec-WebSocket-Key: {RawHttp.ValidKey}\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await socket.SendAsync(Encoding.ASCII.GetBytes(request), SocketFlags.None, timeout.Token);
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request).Concat(withHead ?? []).ToArray(), SocketFlags.None, timeout.Token);
         while (true)
         {
             var text = Encoding.ASCII.GetString(raw._pending, 0, raw._pendingCount);
@@ -135,6 +138,22 @@ internal sealed class RawWebSocket : IDisposable
         }
 
         return true;
+    }
+
+    /// <summary>A masked client frame (RFC 6455 section 5.2) with a payload under 126 bytes.</summary>
+    public static byte[] ClientFrame(int opcode, byte[] payload)
+    {
+        byte[] mask = [0x1f, 0x2e, 0x3d, 0x4c];
+        var frame = new byte[6 + payload.Length];
+        frame[0] = (byte)(0x80 | opcode);
+        frame[1] = (byte)(0x80 | payload.Length);
+        mask.CopyTo(frame, 2);
+        for (var i = 0; i < payload.Length; i++)
+        {
+            frame[6 + i] = (byte)(payload[i] ^ mask[i % 4]);
+        }
+
+        return frame;
     }
 
     public void Dispose() => Socket.Dispose();

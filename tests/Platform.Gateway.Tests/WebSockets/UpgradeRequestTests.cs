@@ -1,0 +1,131 @@
+using System.Buffers;
+using System.Text;
+using Platform.Gateway.WebSockets;
+
+namespace Platform.Gateway.Tests.WebSockets;
+
+public sealed class UpgradeRequestTests
+{
+    private const string Key = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    private static string Upgrade(string target = "/t/acme/x?token=1", string extra = "") =>
+        $"GET {target} HTTP/1.1\r\nHost: acme.example:8080\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n" +
+        $"Sec-WebSocket-Key: {Key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n";
+
+    private static (HeadStatus Status, UpgradeRequest? Request, long Consumed) Parse(string text)
+    {
+        var buffer = new ReadOnlySequence<byte>(Encoding.Latin1.GetBytes(text));
+        var status = UpgradeRequest.TryParse(buffer, out var request, out var end);
+        return (status, request, buffer.Slice(0, end).Length);
+    }
+
+    [Fact]
+    public void ValidUpgrade_ParsedWithPathWithoutQueryAndJoinedListHeaders()
+    {
+        var head = Upgrade(extra: "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: json\r\nOrigin: https://app.example\r\nSec-WebSocket-Extensions: permessage-deflate\r\n");
+
+        var (status, request, consumed) = Parse(head + "\x81\x80after");
+
+        Assert.Equal(HeadStatus.Complete, status);
+        Assert.Equal(head.Length, consumed);
+        Assert.True(request!.IsWebSocketRequest);
+        Assert.Equal(("GET", "/t/acme/x", "acme.example:8080"), (request.Method, request.Path, request.Host));
+        Assert.Equal("chat, json", request.Protocols);
+        Assert.Equal("https://app.example", request.Origin);
+        Assert.Equal("permessage-deflate", request.Extensions);
+    }
+
+    [Fact]
+    public void HeadSplitAcrossSegments_IncompleteUntilTheBlankLine()
+    {
+        var head = Upgrade();
+
+        Assert.Equal(HeadStatus.Incomplete, Parse(head[..^2]).Status);
+        Assert.Equal(HeadStatus.Incomplete, Parse("").Status);
+        Assert.Equal(HeadStatus.Complete, Parse(head).Status);
+    }
+
+    [Fact]
+    public void AbsoluteFormTarget_TakesItsPath()
+    {
+        var (_, request, _) = Parse(Upgrade("http://acme.example/t/acme/abs?q=1"));
+
+        Assert.Equal("/t/acme/abs", request!.Path);
+    }
+
+    [Fact]
+    public void OversizeHead_TooLargeEvenBeforeItEnds()
+    {
+        var filler = $"X-Filler: {new string('a', UpgradeRequest.MaxHeadBytes)}\r\n";
+
+        Assert.Equal(HeadStatus.TooLarge, Parse(Upgrade(extra: filler)).Status);
+        Assert.Equal(HeadStatus.TooLarge, Parse(Upgrade(extra: filler)[..(UpgradeRequest.MaxHeadBytes + 10)]).Status);
+    }
+
+    [Theory]
+    [InlineData("GET /t/acme/ HTTP/1.0\r\nHost: a\r\n\r\n")] // no upgrade in HTTP/1.0
+    [InlineData("GET /t/acme/ HTTP/1.1\r\n\r\n")] // no Host
+    [InlineData("GET /t/acme/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")] // two Hosts
+    [InlineData("GET /t/acme/ HTTP/1.1\r\nHost : a\r\n\r\n")] // space before the colon
+    [InlineData("GET /t/acme/ HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n")] // obs-fold
+    [InlineData("GET /t/acme/ HTTP/1.1\r\nHost: a\r\nX: a\u0001b\r\n\r\n")] // control character in a value
+    [InlineData("GET t/acme/ HTTP/1.1\r\nHost: a\r\n\r\n")] // not origin-form
+    [InlineData("GET /t/a cme/ HTTP/1.1\r\nHost: a\r\n\r\n")] // space in the target
+    [InlineData("GET  /t/acme/ HTTP/1.1\r\nHost: a\r\n\r\n")] // two spaces
+    [InlineData("G(T /t/acme/ HTTP/1.1\r\nHost: a\r\n\r\n")] // method is not a token
+    [InlineData("GET /t/acme/ HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")] // a body on an upgrade
+    [InlineData("GET /t/acme/ HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    [InlineData("\r\n\r\n")]
+    public void MalformedHead_Rejected(string head)
+    {
+        var (status, request, consumed) = Parse(head);
+
+        Assert.Equal(HeadStatus.Malformed, status);
+        Assert.Null(request);
+        Assert.Equal(head.Length, consumed);
+    }
+
+    [Theory]
+    [InlineData("POST", "websocket", "Upgrade", Key, "13")]
+    [InlineData("GET", "h2c", "Upgrade", Key, "13")]
+    [InlineData("GET", "websocket", "keep-alive", Key, "13")]
+    [InlineData("GET", "websocket", "Upgrade", "short", "13")]
+    [InlineData("GET", "websocket", "Upgrade", "dGhlIHNhbXBsZSBub25jZQ=!", "13")]
+    [InlineData("GET", "websocket", "Upgrade", Key, "8")]
+    public void NotAValidWebSocketUpgrade_ParsedButNotAnUpgrade(string method, string upgrade, string connection, string key, string version)
+    {
+        var (status, request, _) = Parse(
+            $"{method} / HTTP/1.1\r\nHost: a\r\nUpgrade: {upgrade}\r\nConnection: {connection}\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n\r\n");
+
+        Assert.Equal(HeadStatus.Complete, status);
+        Assert.False(request!.IsWebSocketRequest);
+    }
+
+    [Fact]
+    public void TwoKeys_NotAnUpgrade()
+    {
+        var (_, request, _) = Parse(Upgrade(extra: $"Sec-WebSocket-Key: {Key}\r\n"));
+
+        Assert.False(request!.IsWebSocketRequest);
+    }
+
+    [Fact]
+    public void SeededMutationsOfAValidHead_NeverThrow()
+    {
+        var valid = Encoding.Latin1.GetBytes(Upgrade(extra: "Origin: https://a\r\nSec-WebSocket-Protocol: chat\r\n"));
+        var random = new Random(6455);
+        for (var i = 0; i < 20_000; i++)
+        {
+            var mutated = (byte[])valid.Clone();
+            for (var flips = random.Next(1, 6); flips > 0; flips--)
+            {
+                mutated[random.Next(mutated.Length)] = (byte)random.Next(256);
+            }
+
+            var cut = random.Next(mutated.Length + 1);
+            var status = UpgradeRequest.TryParse(new ReadOnlySequence<byte>(mutated, 0, cut), out var request, out _);
+
+            Assert.Equal(status == HeadStatus.Complete, request is not null);
+        }
+    }
+}
