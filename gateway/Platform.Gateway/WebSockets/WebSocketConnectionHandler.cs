@@ -34,13 +34,23 @@ internal sealed class WebSocketConnectionHandler(
         var (request, answer) = await ReadHeadAsync(connection);
         if (request is not null)
         {
-            await handler.HandleAsync(connection, protocol, request);
+            try
+            {
+                await handler.HandleAsync(connection, protocol, request);
+            }
+            catch (OperationCanceledException) when (connection.ConnectionClosed.IsCancellationRequested)
+            {
+                // The client left during admission or before its answer was written; nothing is owed to it.
+            }
+
             return;
         }
 
         if (answer != 0)
         {
-            var tenant = connection.Items.TryGetValue(TlsSelector.TenantKey, out var chosen) && chosen is TenantRuntime byTls ? byTls.Slug : "";
+            var tenant = protocol == ConnectionProtocols.Wss && connection.Items.TryGetValue(TlsSelector.TenantKey, out var chosen) && chosen is TenantRuntime byTls
+                ? byTls.Slug
+                : "";
             admission.CountRefusal(tenant, protocol, RefusalReason.BadRequest);
             await WriteAnswerAsync(connection.Transport.Output, answer, connection.ConnectionClosed);
         }

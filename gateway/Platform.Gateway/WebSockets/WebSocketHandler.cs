@@ -36,11 +36,12 @@ internal sealed partial class WebSocketHandler(
         var output = context.Transport.Output;
         var aborted = context.ConnectionClosed;
         var tls = context.Features.Get<ITlsHandshakeFeature>();
-        var items = context.Items;
+        // Only TLS connections carry items (what the handshake chose); asking a plain one would create them.
+        var items = tls is null ? null : context.Items;
         var sni = tls?.HostName;
         var snapshot = store.Current;
         // Over TLS the tenant chosen by SNI during the handshake wins; take its current compiled form.
-        var tenant = items.TryGetValue(TlsSelector.TenantKey, out var chosen) && chosen is TenantRuntime byTls
+        var tenant = items is not null && items.TryGetValue(TlsSelector.TenantKey, out var chosen) && chosen is TenantRuntime byTls
             ? snapshot.ById.GetValueOrDefault(byTls.Id)
             : TenantResolver.Resolve(snapshot, sni, request.Host, new PathString(request.Path), out _);
         if (tenant is null)
@@ -124,7 +125,7 @@ internal sealed partial class WebSocketHandler(
 
                 var connection = new WsConnection(node.NextConnectionId(), tenant, protocol, remote, localPort, time, socket)
                 {
-                    Tls = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, sni, items),
+                    Tls = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, sni, items!),
                     WebSocket = new WebSocketFacts(request.Path, string.IsNullOrEmpty(request.Origin) ? null : request.Origin, subProtocol, request.Host, compression),
                 };
 
