@@ -35,7 +35,8 @@ public sealed class PortalBrowserTests
                 "--disable-component-update", "--disable-sync", "--no-first-run"],
         });
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        context.SetDefaultTimeout(15_000);
+        // A bound for each wait, generous because CI runs every test project at once on two cores.
+        context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
         var scriptErrors = new List<string>();
         page.Console += (_, message) =>
@@ -157,7 +158,8 @@ public sealed class PortalBrowserTests
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await LaunchAsync(playwright);
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        context.SetDefaultTimeout(20_000);
+        // A bound for each wait, generous because CI runs every test project at once on two cores.
+        context.SetDefaultTimeout(30_000);
         var page = await context.NewPageAsync();
         var scriptErrors = new List<string>();
         page.Console += (_, message) =>
