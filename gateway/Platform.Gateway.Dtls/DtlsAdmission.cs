@@ -10,12 +10,11 @@ public enum DtlsAdmission
     Refuse,
 
     /// <summary>
-    /// Not yet: end the handshake without a word (no alert is sent), so the client's retransmitted
-    /// ClientHello, a second or so later, starts a new handshake. For a refusal that may pass in a moment,
-    /// such as a MaxConnections slot still on its way from the silo. Honoured only while the handshake is
-    /// at the ClientHello (tenant from SNI or a dedicated port); a tenant known only from the PSK identity
-    /// arrives with the client's second flight, whose retransmission no new session could answer, so there
-    /// it is a refusal.
+    /// Not yet: say nothing, and serve the client's retransmission a second or so later. For a refusal
+    /// that may pass in a moment, such as a MaxConnections slot still on its way from the silo. At the
+    /// ClientHello (tenant from SNI or a dedicated port) the handshake ends without an alert and the
+    /// retransmitted ClientHello starts a new one; for a tenant known only from the PSK identity in the
+    /// client's second flight, that flight is dropped unread and the handshake waits for its retransmission.
     /// </summary>
     Defer,
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 
 namespace Platform.Gateway.Dtls;
 
@@ -66,6 +67,59 @@ internal static class DtlsRecords
 
         return DtlsDatagramKind.InitialClientHello;
     }
+
+    /// <summary>
+    /// The PSK identity of a ClientKeyExchange in the datagram's cleartext (epoch 0) handshake records: the
+    /// first fragment of the message starts with it (RFC 4279 section 2, RFC 5489 section 2, a 16-bit length
+    /// and the identity), for every PSK key exchange. False when there is none or it is cut short.
+    /// </summary>
+    public static bool TryReadPskIdentity(ReadOnlySpan<byte> datagram, out string identity)
+    {
+        identity = "";
+        while (datagram.Length >= RecordHeaderLength)
+        {
+            var length = BinaryPrimitives.ReadUInt16BigEndian(datagram[11..]);
+            if (length > datagram.Length - RecordHeaderLength)
+            {
+                return false;
+            }
+
+            var body = datagram.Slice(RecordHeaderLength, length);
+            if (datagram[0] == 22 && BinaryPrimitives.ReadUInt16BigEndian(datagram[3..]) == 0)
+            {
+                while (body.Length >= HandshakeHeaderLength)
+                {
+                    var fragmentOffset = ReadUInt24(body[6..]);
+                    var fragmentLength = ReadUInt24(body[9..]);
+                    if (fragmentLength > body.Length - HandshakeHeaderLength)
+                    {
+                        return false;
+                    }
+
+                    var fragment = body.Slice(HandshakeHeaderLength, fragmentLength);
+                    if (body[0] == ClientKeyExchange && fragmentOffset == 0 && fragment.Length >= 2)
+                    {
+                        var identityLength = BinaryPrimitives.ReadUInt16BigEndian(fragment);
+                        if (identityLength == 0 || identityLength > fragment.Length - 2 || fragment.Slice(2, identityLength).Contains((byte)0))
+                        {
+                            return false;
+                        }
+
+                        identity = Encoding.UTF8.GetString(fragment.Slice(2, identityLength));
+                        return true;
+                    }
+
+                    body = body[(HandshakeHeaderLength + fragmentLength)..];
+                }
+            }
+
+            datagram = datagram[(RecordHeaderLength + length)..];
+        }
+
+        return false;
+    }
+
+    private const byte ClientKeyExchange = 16;
 
     private static int ReadUInt24(ReadOnlySpan<byte> span) => (span[0] << 16) | (span[1] << 8) | span[2];
 }

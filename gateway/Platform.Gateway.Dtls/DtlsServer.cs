@@ -322,7 +322,20 @@ public sealed partial class DtlsServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Admission inside OpenSSL's callbacks; a deferral at the ClientHello silences the session.</summary>
     internal bool TryAdmit(DtlsSession session, DtlsTenant tenant, bool atClientHello)
+    {
+        var outcome = Admit(session, tenant, mayDefer: atClientHello);
+        if (outcome == AdmissionOutcome.Deferred)
+        {
+            session.Silence();
+        }
+
+        return outcome == AdmissionOutcome.Accepted;
+    }
+
+    /// <summary>Half-open caps, then the handler's decision; a deferral counts only when <paramref name="mayDefer"/>.</summary>
+    internal AdmissionOutcome Admit(DtlsSession session, DtlsTenant tenant, bool mayDefer)
     {
         var source = session.RemoteEndPoint.Address;
         lock (_admissionLock)
@@ -331,7 +344,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
                 || _halfOpenByTenantSource.GetValueOrDefault((tenant.TenantId, source)) >= tenant.Settings.MaxHalfOpenHandshakesPerClient)
             {
                 Interlocked.Increment(ref Counters._refused);
-                return false;
+                return AdmissionOutcome.Refused;
             }
         }
 
@@ -346,17 +359,16 @@ public sealed partial class DtlsServer : IAsyncDisposable
             decision = DtlsAdmission.Refuse;
         }
 
-        if (decision == DtlsAdmission.Defer && atClientHello)
+        if (decision == DtlsAdmission.Defer && mayDefer)
         {
             Interlocked.Increment(ref Counters._deferred);
-            session.Silence();
-            return false;
+            return AdmissionOutcome.Deferred;
         }
 
         if (decision != DtlsAdmission.Accept)
         {
             Interlocked.Increment(ref Counters._refused);
-            return false;
+            return AdmissionOutcome.Refused;
         }
 
         lock (_admissionLock)
@@ -367,7 +379,14 @@ public sealed partial class DtlsServer : IAsyncDisposable
         }
 
         session.MarkAdmitted();
-        return true;
+        return AdmissionOutcome.Accepted;
+    }
+
+    internal enum AdmissionOutcome
+    {
+        Accepted,
+        Deferred,
+        Refused,
     }
 
     private void ReleaseHalfOpen(DtlsSession session)

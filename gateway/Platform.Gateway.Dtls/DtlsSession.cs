@@ -30,6 +30,7 @@ public sealed class DtlsSession : ISslCallbackTarget
     private bool _closeDelivered;
     private bool _openDelivered;
     private bool _silent;
+    private bool _pskRefused;
     private long _bytesIn;
     private long _bytesOut;
     private long _datagramsIn;
@@ -179,6 +180,11 @@ public sealed class DtlsSession : ISslCallbackTarget
                 return;
             }
 
+            if (!IsEstablished && WaitsForLease(buffer.AsSpan(0, length)))
+            {
+                return;
+            }
+
             _channel.SetInbound(buffer, length);
             if (!IsEstablished)
             {
@@ -288,8 +294,49 @@ public sealed class DtlsSession : ISslCallbackTarget
         return NativeMethods.TlsextErrOk;
     }
 
+    /// <summary>
+    /// A client known only by its PSK identity names it in its second flight (ClientKeyExchange). Read here,
+    /// before OpenSSL sees the flight, it lets admission wait for a MaxConnections lease in flight: the
+    /// flight is dropped unread and the handshake goes on with the client's retransmission, instead of
+    /// being refused with the only alert OpenSSL's PSK callback can send, unknown_psk_identity, which a
+    /// device would take for wrong credentials. True when the datagram is to be dropped.
+    /// </summary>
+    private bool WaitsForLease(ReadOnlySpan<byte> datagram)
+    {
+        if (Tenant is not null || _pskRefused || !DtlsRecords.TryReadPskIdentity(datagram, out var identity)
+            || !_server.Tenants.TryResolvePsk(identity, out var tenant, out _))
+        {
+            return false;
+        }
+
+        // The handler decides for the session's tenant.
+        Tenant = tenant;
+        switch (_server.Admit(this, tenant, mayDefer: true))
+        {
+            case DtlsServer.AdmissionOutcome.Deferred:
+                // Asked again, from the start, when the flight comes back.
+                Tenant = null;
+                FailureDetail = "admission deferred";
+                return true;
+            case DtlsServer.AdmissionOutcome.Accepted:
+                FailureDetail = null;
+                _handshakeDeadline = Math.Min(_handshakeDeadline, _server.Timers.After(tenant.Settings.HandshakeTimeout));
+                return false;
+            default:
+                // Counted as refused already; OpenSSL's PSK callback ends the handshake without asking again.
+                _pskRefused = true;
+                FailureDetail = "refused by admission";
+                return false;
+        }
+    }
+
     int ISslCallbackTarget.OnPskIdentity(string identity, Span<byte> key)
     {
+        if (_pskRefused)
+        {
+            return 0;
+        }
+
         if (!_server.Tenants.TryResolvePsk(identity, out var tenant, out var secret))
         {
             FailureDetail = "unknown PSK identity";

@@ -113,19 +113,40 @@ public sealed class PeerInteropTests : IDisposable
         await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
     }
 
-    [Fact]
-    public async Task OpenSslClient_AdmissionDeferredAtPskIdentity_RefusedInstead()
+    [Theory]
+    [InlineData("PSK-AES128-GCM-SHA256")]
+    [InlineData("ECDHE-PSK-CHACHA20-POLY1305")]
+    public async Task OpenSslClient_AdmissionDeferredAtPskIdentity_NoAlertAndTheRetransmittedFlightIsServed(string cipher)
     {
-        var handler = new TestHandler { Admission = _ => DtlsAdmission.Defer };
+        var deferred = 0;
+        var handler = new TestHandler { Admission = _ => Interlocked.Increment(ref deferred) == 1 ? DtlsAdmission.Defer : DtlsAdmission.Accept };
         await using var server = TestTenants.StartServer(Pki.Directory(), handler);
 
-        // The PSK identity comes with the client's second flight: a silent end there would leave the client
-        // retransmitting into nothing, so the deferral is a refusal.
+        // The PSK identity comes with the client's second flight: that flight is dropped unread, and its
+        // retransmission finds the slot. No alert, above all not unknown_psk_identity.
+        var output = await RunPeerAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{server.LocalEndPoint.Port} -psk_identity alpha/dev1 -psk {Convert.ToHexString(TestTenants.AlphaKey)} -cipher {cipher}", "after-psk-deferral");
+
+        Assert.Contains("\nafter-psk-deferral", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("alert", output, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(2, handler.AdmitCalls);
+        Assert.Equal(1, server.Counters.Deferred);
+        Assert.Equal(0, server.Counters.Refused);
+        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.Equal(("t-alpha", "alpha/dev1"), (session.Tenant!.TenantId, session.PskIdentity));
+    }
+
+    [Fact]
+    public async Task OpenSslClient_AdmissionRefusedAtPskIdentity_AlertAndAskedOnce()
+    {
+        var handler = new TestHandler { Admission = _ => DtlsAdmission.Refuse };
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler);
+
         var output = await RunPeerAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{server.LocalEndPoint.Port} -psk_identity alpha/dev1 -psk {Convert.ToHexString(TestTenants.AlphaKey)} -cipher PSK-AES128-GCM-SHA256", "never-echoed", expectEcho: false);
 
         Assert.Contains("alert", output, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal(0, server.Counters.Deferred);
+        Assert.Equal(1, handler.AdmitCalls);
         Assert.Equal(1, server.Counters.Refused);
+        Assert.False(handler.Opened.Reader.TryRead(out _));
     }
 
     private static Task<string> RunPeerAsync(string fileName, string arguments, string line, bool expectEcho = true) =>

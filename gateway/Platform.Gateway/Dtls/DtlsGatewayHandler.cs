@@ -41,7 +41,8 @@ internal sealed partial class DtlsGatewayHandler(
         }
 
         // Inside the handshake nothing may wait: a burst that outran the leased MaxConnections slots is deferred
-        // (no alert), and the client's retransmitted ClientHello comes back after the lease round trip.
+        // (no alert), and the client's retransmission (its ClientHello, or for a PSK-only client the flight
+        // naming its identity) comes back after the lease round trip.
         var refusal = admission.TryAdmit(tenant, ConnectionProtocols.Dtls, session.RemoteEndPoint.Address, deferLateLease: true, out var ticket, out var deferred);
         if (deferred)
         {

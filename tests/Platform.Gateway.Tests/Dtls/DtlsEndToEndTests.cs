@@ -314,6 +314,39 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task PskBurstBeyondTheLeasedSlots_DeferredWithoutAlertAndServedOnceTheLeaseArrives()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 10 } });
+        var key = RandomNumberGenerator.GetHexString(32);
+        await CreatePskAsync(silo, "acme", "dev1", key);
+        await using var relay = new TcpRelay(silo.Url.Port);
+        // One slot per lease round, and the gateway reaches the silo through a relay that can be cut.
+        await using var gateway = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret,
+            settings: new Dictionary<string, string?> { ["Platform:LeaseBatch"] = "1", ["Platform:LeaseSyncMilliseconds"] = "200" });
+        await gateway.WaitForTenantAsync("acme");
+        await WaitForDtlsAsync(gateway, d => d.FindById(gateway.Store.Current.BySlug["acme"].Id.ToString()) is { Settings.PreSharedKeys.Count: 1 });
+        using var refusals = new RefusalRecorder(gateway);
+        var arguments = $"s_client -dtls1_2 -connect 127.0.0.1:{gateway.DtlsPort} -psk_identity acme/dev1 -psk {key} -cipher PSK-AES128-GCM-SHA256";
+
+        // The lease round trip that would top the one slot up cannot reach the silo for now.
+        relay.Cut();
+        await using var first = PeerProcess.Start("openssl", arguments);
+        await first.WriteLineAsync("first-in");
+        await first.WaitForTextAsync("first-in");
+        var dtls = gateway.Services.GetRequiredService<DtlsListeners>().Shared!;
+        var second = PeerProcess.ExchangeLineAsync("openssl", arguments, "second-in");
+        await Wait.UntilAsync(() => Task.FromResult(dtls.Counters.Deferred >= 1), "the second handshake deferred");
+        relay.Restore();
+
+        // A client known only by its PSK identity: its key exchange was dropped unread until the slot arrived.
+        var output = await second;
+        Assert.Contains("\nsecond-in", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("alert", output, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, refusals.Count("acme", "max_connections"));
+    }
+
+    [Fact]
     public async Task IdleTimeout_ClosesTheSessionAndTheDirectoryShowsItClosed()
     {
         await using var silo = await SiloFixture.StartAsync();
@@ -506,9 +539,10 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     /// <summary>Starts a gateway and waits until the tenant is served with what the test set up, DTLS listener included.</summary>
-    private static async Task<TestGateway> StartGatewayAsync(SiloFixture silo, string slug, Func<Platform.Gateway.Tenants.TenantRuntime, bool> ready)
+    private static async Task<TestGateway> StartGatewayAsync(
+        SiloFixture silo, string slug, Func<Platform.Gateway.Tenants.TenantRuntime, bool> ready, IDictionary<string, string?>? settings = null)
     {
-        var gateway = await silo.StartGatewayAsync();
+        var gateway = await silo.StartGatewayAsync(settings: settings);
         try
         {
             await gateway.WaitForTenantAsync(slug);
