@@ -24,6 +24,7 @@ internal sealed class TlsConnectionHandler(TcpPipeline pipeline) : ConnectionHan
 
         using (ticket)
         {
+            SocketTuning.Apply(connection.Features.Get<IConnectionSocketFeature>()?.Socket, tenant.Config.Socket);
             var tls = connection.Features.Get<ITlsHandshakeFeature>();
             var facts = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, tls.HostName, connection.Items);
             var remote = connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);

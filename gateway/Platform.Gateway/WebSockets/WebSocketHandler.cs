@@ -10,6 +10,7 @@ using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
 using Platform.Gateway.Delivery;
 using Platform.Gateway.Hosting;
+using Platform.Gateway.Tcp;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tls;
 
@@ -78,6 +79,8 @@ internal sealed partial class WebSocketHandler(
 
         using (ticket)
         {
+            // The tenant's socket options (TCP keep-alive, Nagle, linger) apply from here on, as on its dedicated ports.
+            SocketTuning.Apply(context.Features.Get<IConnectionSocketFeature>()?.Socket, tenant.Config.Socket);
             var policy = tenant.WebSocket;
             if (!policy.IsOriginAllowed(request.Origin))
             {

@@ -772,6 +772,65 @@ public sealed class TlsEndToEndTests
     }
 
     [Fact]
+    public async Task SocketOptions_KeepAliveOfTheTenant_OnItsWsWssAndTlsConnectionsOnly()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", new TenantConfig { Socket = new SocketConfig { KeepAlive = true, KeepAliveTimeSeconds = 45, KeepAliveIntervalSeconds = 5 } });
+        await silo.CreateTenantAsync("beta");
+        await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        await using var gateway = await silo.StartGatewayAsync();
+        await WaitForCertificatesAsync(gateway, "acme", 1);
+        await gateway.WaitForTenantAsync("beta");
+
+        using var ws = await RawWebSocket.ConnectAsync(gateway.WsEndPoint, "acme.platform.test", "/");
+        using var plain = await RawWebSocket.ConnectAsync(gateway.WsEndPoint, "beta.platform.test", "/");
+        await using var tls = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test");
+        Assert.Equal("up\n", await tls.EchoAsync("up\n"));
+        await using var wss = await TlsClient.ConnectAsync(gateway.WssEndPoint, "acme.platform.test");
+        await wss.Stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"GET / HTTP/1.1\r\nHost: acme.platform.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {RawHttp.ValidKey}\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        var answer = new byte[12];
+        await wss.Stream.ReadExactlyAsync(answer);
+        Assert.Equal("HTTP/1.1 101", Encoding.ASCII.GetString(answer));
+
+        // The gateway's side of each connection, as the kernel reports it: a keep-alive timer of at most 45 s.
+        // (While sent bytes wait for the client's delayed ACK, ss shows the retransmission timer instead.)
+        Assert.Matches(@"timer:\(keepalive,(4[0-5]|[1-3]?\d)sec", await GatewaySideAsync(gateway.WsEndPoint.Port, (IPEndPoint)ws.Socket.LocalEndPoint!, "keepalive"));
+        Assert.Matches(@"timer:\(keepalive,", await GatewaySideAsync(gateway.TlsEndPoint.Port, tls.LocalEndPoint, "keepalive"));
+        Assert.Matches(@"timer:\(keepalive,", await GatewaySideAsync(gateway.WssEndPoint.Port, wss.LocalEndPoint, "keepalive"));
+        // A tenant that leaves keep-alive off gets none.
+        var other = await GatewaySideAsync(gateway.WsEndPoint.Port, (IPEndPoint)plain.Socket.LocalEndPoint!);
+        Assert.DoesNotContain("keepalive", other, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// <c>ss</c>'s line for the gateway's socket of one connection (listening port to the client's end), with
+    /// timers; asked again for a few seconds while it does not contain <paramref name="until"/>.
+    /// </summary>
+    private static async Task<string> GatewaySideAsync(int gatewayPort, IPEndPoint client, string? until = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ss",
+                ["-tnoH", "state", "established", $"( sport = :{gatewayPort} and dport = :{client.Port} )"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            var output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            Assert.True(output.Contains($":{gatewayPort}", StringComparison.Ordinal), $"ss found no gateway socket for {client}: '{output}' {await process.StandardError.ReadToEndAsync()}");
+            if (until is null || output.Contains(until, StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                return output;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    [Fact]
     public async Task DedicatedPort_HeldByAnotherProcessAtFirst_OpensOnceFree()
     {
         var range = FreePortRange(1);

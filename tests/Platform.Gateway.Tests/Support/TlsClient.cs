@@ -26,6 +26,9 @@ internal sealed class TlsClient : IAsyncDisposable
 
     public SslStream Stream { get; }
 
+    /// <summary>The client's own end, to find the gateway's side of the connection.</summary>
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
     public X509Certificate2? ServerCertificate { get; }
 
     public string ServerThumbprint => TestCertificates.Thumbprint(ServerCertificate!.RawData);
