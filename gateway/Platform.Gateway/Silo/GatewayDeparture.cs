@@ -6,13 +6,13 @@ using Platform.Gateway.Connections;
 namespace Platform.Gateway.Silo;
 
 /// <summary>
-/// A clean stop, in order: when the host begins stopping, new connections are refused (as draining) and
-/// every open one is told (WebSocket close 1001, TLS close_notify, TCP FIN) so that Kestrel's graceful
-/// stop does not wait on them; once the listeners and
-/// the other services have stopped (this service is registered first, so it stops last), the remaining
-/// directory events are sent and the node leaves the silo, which frees its MaxConnections leases for the
-/// other gateways at once instead of after the heartbeat timeout. When the silo cannot be reached the
-/// stop goes on and the silo's reaper does the same later.
+/// A clean stop, in order. When the host begins stopping, new connections are refused (as draining) and
+/// every open one is told (WebSocket close 1001, TLS close_notify, TCP FIN), so that Kestrel's graceful
+/// stop does not wait on them. Once the listeners and the other services have stopped (this service is
+/// registered first, so it stops last): the connections get up to <see cref="StepLimit"/> to finish, the
+/// remaining directory events are sent, and the node leaves the silo, which frees its MaxConnections
+/// leases for the other gateways at once instead of after the heartbeat timeout and closes what it still
+/// lists. When the silo cannot be reached the stop goes on and the silo's reaper does the same later.
 /// </summary>
 internal sealed partial class GatewayDeparture(
     ConnectionRegistry registry,
@@ -24,8 +24,8 @@ internal sealed partial class GatewayDeparture(
     TimeProvider time,
     ILogger<GatewayDeparture> logger) : IHostedService
 {
-    /// <summary>How long the departure may take in all: connections finishing their close, the last events, the leave.</summary>
-    public static readonly TimeSpan Limit = TimeSpan.FromSeconds(5);
+    /// <summary>How long each step of the departure may take: connections finishing their close, the last events, the leave.</summary>
+    public static readonly TimeSpan StepLimit = TimeSpan.FromSeconds(5);
 
     private CancellationTokenRegistration _stopping;
 
@@ -50,20 +50,36 @@ internal sealed partial class GatewayDeparture(
             return;
         }
 
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(Limit);
+        // Each step has its own time: a client that never answers its close, or a slow last batch, must not
+        // keep the node from leaving, which is what gives its slots back.
+        registry.CloseAll(CloseCodes.GoingAway, "gateway stopping");
+        using (var closing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            closing.CancelAfter(StepLimit);
+            while (registry.Count > 0 && !closing.IsCancellationRequested)
+            {
+                // Closes in progress finish and queue their close events; the silo closes what is left when the node leaves.
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time, closing.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+
         try
         {
-            // Closes in progress finish and queue their close events; what has not finished by then the silo closes.
-            registry.CloseAll(CloseCodes.GoingAway, "gateway stopping");
-            while (registry.Count > 0)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(50), time, limit.Token);
-            }
+            using var flushing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            flushing.CancelAfter(StepLimit);
+            await publisher.FlushAsync(flushing.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or SiloException or OperationCanceledException)
+        {
+            Log.FlushFailed(logger, ex.Message);
+        }
 
-            await publisher.FlushAsync(limit.Token);
-            await silo.LeaveAsync(limit.Token);
-            Log.Left(logger);
+        try
+        {
+            using var leaving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            leaving.CancelAfter(StepLimit);
+            await silo.LeaveAsync(leaving.Token);
+            Log.Left(logger, registry.Count);
         }
         catch (GatewayUnknownException)
         {
@@ -72,19 +88,22 @@ internal sealed partial class GatewayDeparture(
         }
         catch (Exception ex) when (ex is HttpRequestException or SiloException or OperationCanceledException)
         {
-            Log.LeaveFailed(logger, ex.Message, registry.Count);
+            Log.LeaveFailed(logger, ex.Message);
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Left the silo; leases given back")]
-        public static partial void Left(ILogger logger);
+        [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Left the silo; leases given back ({Open} connections still closing were closed in the directory)")]
+        public static partial void Left(ILogger logger, int open);
 
         [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "The silo no longer knew this node at stop; nothing to give back")]
         public static partial void AlreadyGone(ILogger logger);
 
-        [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Could not leave the silo cleanly ({Error}; {Open} connections still closing); it frees this node's leases after the heartbeat timeout")]
-        public static partial void LeaveFailed(ILogger logger, string error, int open);
+        [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Could not leave the silo cleanly ({Error}); it frees this node's leases after the heartbeat timeout")]
+        public static partial void LeaveFailed(ILogger logger, string error);
+
+        [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "The last connection events were not all sent ({Error}); leaving anyway, the silo closes what it still lists")]
+        public static partial void FlushFailed(ILogger logger, string error);
     }
 }

@@ -272,6 +272,27 @@ public sealed class ConnectionControlTests
         Assert.Equal("here now", await WsClient.ReceiveTextAsync(moved));
     }
 
+    [Fact]
+    public async Task Stop_ClientThatNeverAnswersItsClose_StillLeavesAndGivesTheSlotBack()
+    {
+        await using var silo = await SiloFixture.StartAsync(new Dictionary<string, string?> { ["Platform:HeartbeatTimeoutSeconds"] = "600" });
+        var tenant = await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 1 } });
+        var stopping = await StartRegisteredAsync(silo, "acme");
+        var stoppingId = stopping.NodeId;
+        // A raw client that reads nothing and never sends its close frame.
+        using var deaf = await RawWebSocket.ConnectAsync(stopping.WsEndPoint, "acme.platform.test", "/deaf");
+        await Wait.UntilAsync(async () => await LeasedSlotsAsync(silo, tenant.Id, stoppingId) == 1, "the slot leased to the stopping gateway");
+
+        await stopping.DisposeAsync();
+
+        var gateways = await silo.Operator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!, g => g.Id == stoppingId).Status);
+        Assert.Equal(0, await LeasedSlotsAsync(silo, tenant.Id, stoppingId));
+        var closed = Assert.Single(await Wait.ListAsync(silo, "acme", "closed"));
+        Assert.Equal(1001, closed.CloseCode);
+        Assert.Empty(await Wait.ListAsync(silo, "acme"));
+    }
+
     private static async Task<int> LeasedSlotsAsync(SiloFixture silo, Guid tenantId, string gatewayId)
     {
         await using var connection = new NpgsqlConnection(silo.Database.ConnectionString);
