@@ -19,14 +19,8 @@ internal sealed class AdmissionController(
     private readonly ConcurrentDictionary<Guid, TenantAdmission> _tenants = new();
 
     /// <summary>
-    /// Admits or refuses at once, from memory (for callers that cannot wait, such as a DTLS handshake inside
-    /// OpenSSL); on admission the returned ticket holds the slot until disposed.
-    /// </summary>
-    public RefusalReason TryAdmit(TenantRuntime tenant, string protocol, IPAddress client, out AdmissionTicket? ticket) =>
-        TryAdmit(tenant, protocol, client, deferLateLease: false, out ticket, out _);
-
-    /// <summary>
-    /// As <see cref="TryAdmit(TenantRuntime, string, IPAddress, out AdmissionTicket?)"/>; with
+    /// Admits or refuses at once, from memory, for callers that cannot wait (a DTLS handshake inside
+    /// OpenSSL); on admission the returned ticket holds the slot until disposed. With
     /// <paramref name="deferLateLease"/>, a connection that passes every check but finds no free MaxConnections
     /// slot while a lease round trip may still bring one is neither admitted nor counted as refused:
     /// <paramref name="deferred"/> tells the caller to let the client retry (the round trip is already asked for).

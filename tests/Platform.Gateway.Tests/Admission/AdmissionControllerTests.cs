@@ -22,9 +22,9 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var (tenant, _) = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(allowed: "127.0.0.0/8", blocked: "127.0.0.2"))))[0] is var t ? (t, 0) : default;
 
-        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out var ticket));
+        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out var ticket, out _));
         Assert.Null(ticket);
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, IPAddress.Parse("127.0.0.3"), out ticket));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, IPAddress.Parse("127.0.0.3"), deferLateLease: false, out ticket, out _));
         ticket!.Dispose();
         Assert.Equal(1, rig.RefusalCount("acme", "blocked"));
     }
@@ -35,7 +35,7 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(allowed: "10.0.0.0/8"))))[0];
 
-        Assert.Equal(RefusalReason.NotAllowed, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.NotAllowed, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
         Assert.Equal(1, rig.RefusalCount("acme", "not_allowed"));
     }
 
@@ -46,7 +46,7 @@ public sealed class AdmissionControllerTests
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(blocked: "*.bad.example"))))[0];
         rig.Names.Set(Client, ["device.bad.example"]);
 
-        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", status: "suspended")))[0];
 
-        Assert.Equal(RefusalReason.Suspended, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.Suspended, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
     }
 
     [Fact]
@@ -65,7 +65,7 @@ public sealed class AdmissionControllerTests
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme")))[0];
         rig.Drain.Begin(null);
 
-        Assert.Equal(RefusalReason.Draining, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.Draining, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
     }
 
     [Fact]
@@ -74,11 +74,11 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(perSecond: 2))))[0];
 
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
-        Assert.Equal(RefusalReason.RateLimited, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+        Assert.Equal(RefusalReason.RateLimited, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
         rig.Time.Advance(TimeSpan.FromMilliseconds(500));
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
         Assert.Equal(1, rig.RefusalCount("acme", "rate_limited"));
     }
 
@@ -88,14 +88,14 @@ public sealed class AdmissionControllerTests
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(perClient: 2))))[0];
 
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out var first));
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
-        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, IPAddress.Parse("127.0.0.3"), out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out var first, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, IPAddress.Parse("127.0.0.3"), deferLateLease: false, out _, out _));
         first!.Dispose();
         first.Dispose();
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
-        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
     }
 
     [Fact]
@@ -107,15 +107,15 @@ public sealed class AdmissionControllerTests
         var tickets = new List<AdmissionTicket>();
         for (var i = 0; i < 3; i++)
         {
-            Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out var ticket));
+            Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out var ticket, out _));
             tickets.Add(ticket!);
         }
 
-        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
         await rig.Leases.SyncOnceAsync(CancellationToken.None);
-        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.MaxConnections, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
         tickets[0].Dispose();
-        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
         Assert.Equal(2, rig.RefusalCount("acme", "max_connections"));
     }
 
@@ -197,7 +197,7 @@ public sealed class AdmissionControllerTests
         await rig.Leases.SyncOnceAsync(CancellationToken.None);
         var (reason, second) = await rig.Controller.AdmitAsync(tenant, ConnectionProtocols.Tls, Client, CancellationToken.None);
         Assert.Equal(RefusalReason.None, reason);
-        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Tls, Client, out _));
+        Assert.Equal(RefusalReason.PerClientLimit, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Tls, Client, deferLateLease: false, out _, out _));
         first.Dispose();
         second!.Dispose();
     }
