@@ -320,7 +320,7 @@ public sealed class DtlsSession : ISslCallbackTarget
                 return true;
             case DtlsServer.AdmissionOutcome.Accepted:
                 FailureDetail = null;
-                _handshakeDeadline = Math.Min(_handshakeDeadline, _server.Timers.After(tenant.Settings.HandshakeTimeout));
+                AdoptTenant(tenant);
                 return false;
             default:
                 // Counted as refused already; OpenSSL's PSK callback ends the handshake without asking again.
@@ -353,8 +353,8 @@ public sealed class DtlsSession : ISslCallbackTarget
 
         if (Tenant is null)
         {
-            Tenant = tenant;
-            _handshakeDeadline = Math.Min(_handshakeDeadline, _server.Timers.After(tenant.Settings.HandshakeTimeout));
+            // The identity could not be read ahead of OpenSSL (see WaitsForLease): admitted here, where nothing may wait.
+            AdoptTenant(tenant);
             if (!_server.TryAdmit(this, tenant, atClientHello: false))
             {
                 FailureDetail ??= "refused by admission";
@@ -369,10 +369,16 @@ public sealed class DtlsSession : ISslCallbackTarget
 
     internal void MarkAdmitted() => Admitted = true;
 
-    private bool BindTenant(nint ssl, DtlsTenant tenant, int index)
+    /// <summary>The session's tenant from here on; the handshake must finish within that tenant's handshake timeout.</summary>
+    private void AdoptTenant(DtlsTenant tenant)
     {
         Tenant = tenant;
         _handshakeDeadline = Math.Min(_handshakeDeadline, _server.Timers.After(tenant.Settings.HandshakeTimeout));
+    }
+
+    private bool BindTenant(nint ssl, DtlsTenant tenant, int index)
+    {
+        AdoptTenant(tenant);
         if (tenant.Context(index) is { } context)
         {
             var added = false;

@@ -98,19 +98,8 @@ public sealed class PeerInteropTests : IDisposable
     [Fact]
     public async Task OpenSslClient_AdmissionDeferredAtClientHello_NoAlertAndTheRetransmittedHelloIsServed()
     {
-        var deferred = 0;
-        var handler = new TestHandler { Admission = _ => Interlocked.Increment(ref deferred) == 1 ? DtlsAdmission.Defer : DtlsAdmission.Accept };
-        await using var server = TestTenants.StartServer(Pki.Directory(), handler);
-
         // The deferred handshake ends without an alert; s_client retransmits its ClientHello and the second try is served.
-        var output = await RunPeerAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{server.LocalEndPoint.Port} -servername beta.dtls.test -CAfile {_caFile} -verify_return_error", "after-deferral");
-
-        Assert.Contains("\nafter-deferral", output, StringComparison.Ordinal);
-        Assert.DoesNotContain("alert", output, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal(2, handler.AdmitCalls);
-        Assert.Equal(1, server.Counters.Deferred);
-        Assert.Equal(0, server.Counters.Refused);
-        await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        await ServedAfterOneDeferralAsync(port => $"-connect 127.0.0.1:{port} -servername beta.dtls.test -CAfile {_caFile} -verify_return_error");
     }
 
     [Theory]
@@ -118,20 +107,10 @@ public sealed class PeerInteropTests : IDisposable
     [InlineData("ECDHE-PSK-CHACHA20-POLY1305")]
     public async Task OpenSslClient_AdmissionDeferredAtPskIdentity_NoAlertAndTheRetransmittedFlightIsServed(string cipher)
     {
-        var deferred = 0;
-        var handler = new TestHandler { Admission = _ => Interlocked.Increment(ref deferred) == 1 ? DtlsAdmission.Defer : DtlsAdmission.Accept };
-        await using var server = TestTenants.StartServer(Pki.Directory(), handler);
-
         // The PSK identity comes with the client's second flight: that flight is dropped unread, and its
         // retransmission finds the slot. No alert, above all not unknown_psk_identity.
-        var output = await RunPeerAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{server.LocalEndPoint.Port} -psk_identity alpha/dev1 -psk {Convert.ToHexString(TestTenants.AlphaKey)} -cipher {cipher}", "after-psk-deferral");
+        var session = await ServedAfterOneDeferralAsync(port => $"-connect 127.0.0.1:{port} -psk_identity alpha/dev1 -psk {Convert.ToHexString(TestTenants.AlphaKey)} -cipher {cipher}");
 
-        Assert.Contains("\nafter-psk-deferral", output, StringComparison.Ordinal);
-        Assert.DoesNotContain("alert", output, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal(2, handler.AdmitCalls);
-        Assert.Equal(1, server.Counters.Deferred);
-        Assert.Equal(0, server.Counters.Refused);
-        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
         Assert.Equal(("t-alpha", "alpha/dev1"), (session.Tenant!.TenantId, session.PskIdentity));
     }
 
@@ -147,6 +126,27 @@ public sealed class PeerInteropTests : IDisposable
         Assert.Equal(1, handler.AdmitCalls);
         Assert.Equal(1, server.Counters.Refused);
         Assert.False(handler.Opened.Reader.TryRead(out _));
+    }
+
+    /// <summary>
+    /// Runs <c>openssl s_client -dtls1_2</c> with <paramref name="arguments"/> (given the server's port) against a
+    /// server whose admission defers the first time and accepts after: the line must come back with no alert,
+    /// after two admission calls, one deferral and no refusal. Returns the session that opened.
+    /// </summary>
+    private async Task<DtlsSession> ServedAfterOneDeferralAsync(Func<int, string> arguments)
+    {
+        var deferred = 0;
+        var handler = new TestHandler { Admission = _ => Interlocked.Increment(ref deferred) == 1 ? DtlsAdmission.Defer : DtlsAdmission.Accept };
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler);
+
+        var output = await RunPeerAsync("openssl", $"s_client -dtls1_2 {arguments(server.LocalEndPoint.Port)}", "after-deferral");
+
+        Assert.Contains("\nafter-deferral", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("alert", output, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(2, handler.AdmitCalls);
+        Assert.Equal(1, server.Counters.Deferred);
+        Assert.Equal(0, server.Counters.Refused);
+        return await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
     }
 
     private static Task<string> RunPeerAsync(string fileName, string arguments, string line, bool expectEcho = true) =>
