@@ -56,19 +56,20 @@ internal static class Problem
         }
 
         var retry = status == StatusCodes.Status429TooManyRequests ? "Retry-After: 1\r\n" : "";
-        var head = string.Create(CultureInfo.InvariantCulture,
-            $"HTTP/1.1 {status} {ReasonPhrases.GetReasonPhrase(status)}\r\nContent-Type: application/problem+json\r\nContent-Length: {body.Length}\r\n{retry}{headers}Connection: close\r\n\r\n");
-        output.Write(Encoding.ASCII.GetBytes(head));
-        output.Write(body.GetBuffer().AsSpan(0, (int)body.Length));
-        await output.FlushAsync(cancellationToken);
+        await WriteClosingAsync(output, status, $"Content-Type: application/problem+json\r\n{retry}{headers}", body.GetBuffer().AsMemory(0, (int)body.Length), cancellationToken);
     }
 
     /// <summary>An answer without a body, for requests too broken to carry a problem document (408, 431).</summary>
-    public static async ValueTask WriteStatusAsync(PipeWriter output, int status, CancellationToken cancellationToken)
+    public static ValueTask WriteStatusAsync(PipeWriter output, int status, CancellationToken cancellationToken) =>
+        WriteClosingAsync(output, status, "", ReadOnlyMemory<byte>.Empty, cancellationToken);
+
+    /// <summary>Status line, <paramref name="headers"/>, the body's length and <c>Connection: close</c>, then the body.</summary>
+    private static async ValueTask WriteClosingAsync(PipeWriter output, int status, string headers, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         var head = string.Create(CultureInfo.InvariantCulture,
-            $"HTTP/1.1 {status} {ReasonPhrases.GetReasonPhrase(status)}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            $"HTTP/1.1 {status} {ReasonPhrases.GetReasonPhrase(status)}\r\n{headers}Content-Length: {body.Length}\r\nConnection: close\r\n\r\n");
         output.Write(Encoding.ASCII.GetBytes(head));
+        output.Write(body.Span);
         await output.FlushAsync(cancellationToken);
     }
 
