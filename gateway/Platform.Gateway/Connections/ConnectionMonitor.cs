@@ -23,10 +23,10 @@ internal sealed class ConnectionMonitor(ConnectionRegistry registry, DrainState 
         return Task.CompletedTask;
     }
 
+    /// <summary>Stops the timer; closing the connections at stop is <see cref="Silo.GatewayDeparture"/>'s.</summary>
     public Task StopAsync(CancellationToken cancellationToken)
     {
         _timer?.Dispose();
-        registry.CloseAll(CloseCodes.GoingAway, "gateway stopping");
         return Task.CompletedTask;
     }
 

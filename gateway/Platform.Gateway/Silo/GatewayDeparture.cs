@@ -45,6 +45,8 @@ internal sealed partial class GatewayDeparture(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         await _stopping.DisposeAsync();
+        // Again, for a connection admitted just as the stop began.
+        registry.CloseAll(CloseCodes.GoingAway, "gateway stopping");
         if (!registration.Registered)
         {
             return;
@@ -52,7 +54,6 @@ internal sealed partial class GatewayDeparture(
 
         // Each step has its own time: a client that never answers its close, or a slow last batch, must not
         // keep the node from leaving, which is what gives its slots back.
-        registry.CloseAll(CloseCodes.GoingAway, "gateway stopping");
         using (var closing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
             closing.CancelAfter(StepLimit);
