@@ -47,6 +47,21 @@ public sealed record ForwardConfig
 
     /// <summary>WebSocket message type for backend bytes: <c>binary</c> (default) or <c>text</c>.</summary>
     public string BackendMessageType { get; init; } = BackendMessageTypes.Binary;
+
+    /// <summary>
+    /// <c>none</c> (default) or <c>v2</c>: start each backend connection with a PROXY protocol v2 header that carries the
+    /// client's address and how it connected (protocol, SNI, TLS version, client certificate). TCP and TLS backends only.
+    /// </summary>
+    public string ProxyProtocol { get; init; } = ProxyProtocolVersions.None;
+}
+
+/// <summary>Values of <see cref="ForwardConfig.ProxyProtocol"/>.</summary>
+public static class ProxyProtocolVersions
+{
+    /// <summary>No header: the backend sees the client's bytes only.</summary>
+    public const string None = "none";
+    /// <summary>A PROXY protocol version 2 header with the platform's TLVs.</summary>
+    public const string V2 = "v2";
 }
 
 /// <summary>Values of <see cref="ForwardConfig.Protocol"/>.</summary>

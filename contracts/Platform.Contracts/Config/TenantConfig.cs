@@ -32,6 +32,13 @@ public sealed record TenantConfig
     public DeliveryConfig Delivery { get; init; } = new();
 
     /// <summary>
+    /// The listener kinds (<see cref="ListenerProtocols"/>) that accept the tenant's clients. Null (the default) means every
+    /// kind, except plain <c>ws</c> and <c>tcp</c> while <see cref="TlsConfig.ClientCertificates"/> is <c>required</c>; a
+    /// list names exactly the kinds allowed.
+    /// </summary>
+    public IReadOnlyList<string>? Listeners { get; init; }
+
+    /// <summary>
     /// Custom host names (besides <c>{slug}.&lt;platform domain&gt;</c> and certificate SANs) that
     /// route to this tenant by SNI or Host header. Unique across tenants.
     /// </summary>

@@ -61,6 +61,7 @@ public static class TenantConfigValidator
 
         ValidateFraming(errors, config.Framing);
         ValidateDelivery(errors, config.Delivery);
+        ValidateListeners(errors, config.Listeners);
 
         if (config.HostNames.Count > MaxHostNames)
         {
@@ -142,6 +143,57 @@ public static class TenantConfigValidator
         if (tls.ClientCertificates != ClientCertificateModes.None && string.IsNullOrEmpty(tls.ClientCaCertificates))
         {
             errors.Add(new("tls.clientCaCertificates", FieldErrorCodes.Required, "Client certificate authentication needs at least one client CA certificate."));
+        }
+    }
+
+    /// <summary>
+    /// Settings that are valid but weaken the tenant's own policy, to be shown beside a successful write: plain
+    /// listeners listed explicitly while client certificates are required.
+    /// </summary>
+    public static IReadOnlyList<FieldError> Warnings(TenantConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var warnings = new List<FieldError>();
+        if (config.Listeners is { } listeners && config.Tls?.ClientCertificates == ClientCertificateModes.Required)
+        {
+            for (var i = 0; i < listeners.Count; i++)
+            {
+                if (ListenerProtocols.Plain.Contains(listeners[i], StringComparer.Ordinal))
+                {
+                    warnings.Add(new($"listeners[{i}]", WarningCodes.PlainListenerWithClientCertificates,
+                        $"Clients on '{listeners[i]}' connect without TLS, so tls.clientCertificates = required does not apply to them."));
+                }
+            }
+        }
+
+        return warnings;
+    }
+
+    private static void ValidateListeners(List<FieldError> errors, IReadOnlyList<string>? listeners)
+    {
+        if (listeners is null)
+        {
+            return;
+        }
+
+        if (listeners.Count == 0)
+        {
+            errors.Add(new("listeners", FieldErrorCodes.Required, "List at least one listener kind, or omit the field for the default."));
+            return;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < listeners.Count; i++)
+        {
+            var value = listeners[i];
+            if (value is null || !ListenerProtocols.All.Contains(value, StringComparer.Ordinal))
+            {
+                errors.Add(new($"listeners[{i}]", FieldErrorCodes.InvalidChoice, $"Must be one of: {string.Join(", ", ListenerProtocols.All)}."));
+            }
+            else if (!seen.Add(value))
+            {
+                errors.Add(new($"listeners[{i}]", FieldErrorCodes.Duplicate, "Listener kind listed twice."));
+            }
         }
     }
 
@@ -240,6 +292,11 @@ public static class TenantConfigValidator
             Range(errors, "delivery.forward.connectTimeoutSeconds", fw.ConnectTimeoutSeconds, 1, 60);
             Choice(errors, "delivery.forward.messageFraming", fw.MessageFraming, MessageFramings.Raw, MessageFramings.Line, MessageFramings.LengthPrefix, MessageFramings.LengthPrefix16);
             Choice(errors, "delivery.forward.backendMessageType", fw.BackendMessageType, BackendMessageTypes.Binary, BackendMessageTypes.Text);
+            Choice(errors, "delivery.forward.proxyProtocol", fw.ProxyProtocol, ProxyProtocolVersions.None, ProxyProtocolVersions.V2);
+            if (fw.ProxyProtocol == ProxyProtocolVersions.V2 && fw.Protocol == ForwardProtocols.Udp)
+            {
+                errors.Add(new("delivery.forward.proxyProtocol", FieldErrorCodes.Inconsistent, "A PROXY protocol header needs a tcp or tls backend."));
+            }
         }
 
         if (d.Webhook is { } wh)

@@ -72,6 +72,14 @@ public static class ErrorCodes
     public const string WebSocketRequired = "websocket_required";
     /// <summary>The tenant's delivery mode is not available on this gateway.</summary>
     public const string DeliveryUnavailable = "delivery_unavailable";
+    /// <summary>Creating the resource would exceed the tenant's plan; the problem names the resource and its ceiling.</summary>
+    public const string QuotaExceeded = "quota_exceeded";
+    /// <summary>The tenant does not accept clients over this protocol (its <c>listeners</c> setting).</summary>
+    public const string ProtocolNotAllowed = "protocol_not_allowed";
+    /// <summary>The host name's ownership could not be proven (the DNS challenge record is missing or wrong).</summary>
+    public const string HostNameUnverified = "host_name_unverified";
+    /// <summary>The uploaded certificate's key type or size is not allowed (RSA 2048..4096, EC P-256 or P-384 only).</summary>
+    public const string CertificateKeyNotAllowed = "certificate_key_not_allowed";
     /// <summary>An unexpected server fault; the response carries a trace id, never details.</summary>
     public const string Internal = "internal_error";
 }

@@ -19,4 +19,12 @@ public static class FieldErrorCodes
     public const string Duplicate = "duplicate";
     /// <summary>The field is not part of the schema.</summary>
     public const string Unknown = "unknown_field";
+    /// <summary>An address the platform's egress policy does not let tenants reach (loopback, private, link-local, metadata, ...).</summary>
+    public const string TargetForbidden = "target_forbidden";
+    /// <summary>A value is above the ceiling of the tenant's plan; the message names the ceiling.</summary>
+    public const string AbovePlan = "above_plan";
+    /// <summary>A wildcard directly under a public suffix (for example <c>*.co.uk</c>).</summary>
+    public const string PublicSuffix = "public_suffix";
+    /// <summary>A host name that another tenant's verified names cover, or a wildcard that covers another tenant's names.</summary>
+    public const string HostNameTaken = "host_name_taken";
 }

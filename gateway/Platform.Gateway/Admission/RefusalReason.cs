@@ -16,4 +16,8 @@ internal enum RefusalReason
     BackendUnreachable,
     BadRequest,
     TlsFailed,
+    BackendForbidden,
+    ProtocolNotAllowed,
+    HalfOpenLimit,
+    ReverseDnsPending,
 }
