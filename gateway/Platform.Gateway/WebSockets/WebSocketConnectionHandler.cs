@@ -63,6 +63,8 @@ internal sealed class WebSocketConnectionHandler(
         using var timeout = new CancellationTokenSource(_headTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, connection.ConnectionClosed);
         var received = false;
+        // Nothing is consumed until the head is complete, so each read's buffer starts where the last one did.
+        var search = new HeadSearch();
         while (true)
         {
             ReadResult result;
@@ -81,7 +83,7 @@ internal sealed class WebSocketConnectionHandler(
 
             var buffer = result.Buffer;
             received |= !buffer.IsEmpty;
-            switch (UpgradeRequest.TryParse(buffer, out var request, out var end))
+            switch (UpgradeRequest.TryParse(buffer, ref search, out var request, out var end))
             {
                 case HeadStatus.Complete:
                     // Bytes after the head (frames a client sent without waiting for the 101) stay for the WebSocket.
