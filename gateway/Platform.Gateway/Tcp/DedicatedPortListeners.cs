@@ -19,6 +19,7 @@ namespace Platform.Gateway.Tcp;
 /// while running, so these use plain socket accept loops feeding the same <see cref="TcpPipeline"/>.
 /// Closing a port stops accepting; connections already open on it continue. A port that cannot be bound
 /// (still held by another process, say) is tried again every few seconds until it opens or is released.
+/// The port names the tenant, so its listener policy applies at accept.
 /// </summary>
 internal sealed partial class DedicatedPortListeners : IHostedService, IDisposable
 {
@@ -183,6 +184,23 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
             }
 
             var tenant = route.Tenant;
+            if (!tenant.Accepts(listener.Protocol))
+            {
+                if (listener.Protocol == ConnectionProtocols.Tls)
+                {
+                    // Answered during the handshake, with access_denied, and nothing taken from admission.
+                    await using var network = new NetworkStream(client, ownsSocket: false);
+                    await using var ssl = new SslStream(network, leaveInnerStreamOpen: true);
+                    await HandshakeAsync(ssl, network, tenant, listener.Port, remote, refuse: true);
+                    return;
+                }
+
+                // Plain TCP has nothing to answer with: the connection is closed at accept.
+                _admission.CountRefusal(tenant.Slug, listener.Protocol, RefusalReason.ProtocolNotAllowed);
+                Log.ProtocolNotAllowed(_logger, listener.Port, tenant.Slug, remote);
+                return;
+            }
+
             var (refusal, ticket) = await _admission.AdmitAsync(tenant, listener.Protocol, remote.Address, _stopping.Token);
             if (refusal != RefusalReason.None)
             {
@@ -201,7 +219,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
                     {
                         var ssl = new SslStream(network, leaveInnerStreamOpen: false);
                         stream = ssl;
-                        facts = await HandshakeAsync(ssl, network, tenant, listener.Port, remote);
+                        facts = await HandshakeAsync(ssl, network, tenant, listener.Port, remote, refuse: false);
                         if (facts is null)
                         {
                             return;
@@ -228,9 +246,10 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     /// <summary>
     /// The server side of a dedicated TLS port's handshake, bounded by the tenant's handshake timeout (never
     /// above the gateway's cap). Null when it failed; the failure is counted once and, when tenant selection
-    /// refused it, the client gets the alert.
+    /// refused it, the client gets the alert. With <paramref name="refuse"/> the tenant does not accept raw TLS, and the
+    /// handshake is refused with access_denied once the ClientHello has arrived.
     /// </summary>
-    private async Task<TlsFacts?> HandshakeAsync(SslStream ssl, NetworkStream network, TenantRuntime tenant, int port, IPEndPoint remote)
+    private async Task<TlsFacts?> HandshakeAsync(SslStream ssl, NetworkStream network, TenantRuntime tenant, int port, IPEndPoint remote, bool refuse)
     {
         var items = new Dictionary<object, object?>();
         using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
@@ -238,7 +257,9 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         try
         {
             await ssl.AuthenticateAsServerAsync(
-                (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, ConnectionProtocols.Tls, info.ServerName, items)),
+                (_, info, _, _) => refuse
+                    ? throw _tls.RefuseProtocol(tenant, ConnectionProtocols.Tls, items)
+                    : ValueTask.FromResult(_tls.Build(tenant, ConnectionProtocols.Tls, info.ServerName, items)),
                 null,
                 handshake.Token);
             return TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
@@ -295,5 +316,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
 
         [LoggerMessage(EventId = 6106, Level = LogLevel.Debug, Message = "Dedicated port {Port}: connection from {Remote} ended: {Error}")]
         public static partial void ConnectionFailed(ILogger logger, int port, IPEndPoint remote, string error);
+
+        [LoggerMessage(EventId = 6107, Level = LogLevel.Debug, Message = "Dedicated port {Port}: {Tenant} does not accept this listener; {Remote} refused")]
+        public static partial void ProtocolNotAllowed(ILogger logger, int port, string tenant, IPEndPoint remote);
     }
 }

@@ -18,7 +18,8 @@ namespace Platform.Gateway.Tls;
 /// <summary>
 /// Chooses per-handshake TLS options from the live snapshot: the tenant by SNI (or by dedicated port),
 /// its cached certificate context, its protocol floor and cipher policy, and mutual TLS against its
-/// client CAs. No SNI, an unknown name, or a tenant with broken certificate material fails the handshake.
+/// client CAs. No SNI, an unknown name, a tenant that does not accept raw TLS, or a tenant with broken certificate
+/// material fails the handshake.
 /// The chosen tenant and the client-certificate decision are left in the connection's items.
 /// </summary>
 internal sealed partial class TlsSelector(
@@ -124,6 +125,13 @@ internal sealed partial class TlsSelector(
             throw Refuse(items, "", protocol, RefusalReason.UnknownTenant, TlsAlert.UnrecognizedName, "No tenant serves this server name.");
         }
 
+        // The wss port checks the listener policy after the handshake and answers it with an HTTP status.
+        var rawTls = protocol == ConnectionProtocols.Tls;
+        if (rawTls && !tenant.Accepts(ConnectionProtocols.Tls))
+        {
+            throw RefuseProtocol(tenant, protocol, items);
+        }
+
         // Kestrel's own timeout (the cap) runs from the start; the tenant's, when shorter, from the ClientHello.
         if (HandshakeTimeoutFor(tenant) < HandshakeCap)
         {
@@ -132,7 +140,7 @@ internal sealed partial class TlsSelector(
 
         // Raw TLS admits during the handshake so a refusal fails it; wss answers refusals with HTTP statuses instead.
         // A burst that used up the leased slots waits briefly for the lease in flight, as a WebSocket upgrade does.
-        if (listeners.Tls is not null && (context.Connection.LocalEndPoint as IPEndPoint)?.Port == listeners.TlsPort)
+        if (rawTls)
         {
             var remote = (context.Connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
             var (refusal, ticket) = await admission.AdmitAsync(tenant, protocol, remote, context.CancellationToken);
@@ -147,6 +155,16 @@ internal sealed partial class TlsSelector(
         }
 
         return Build(tenant, protocol, sni, items);
+    }
+
+    /// <summary>
+    /// Refuses, with access_denied, a handshake for a tenant that does not accept clients on this kind of listener
+    /// (its <c>listeners</c> setting); counted as <c>protocol_not_allowed</c>.
+    /// </summary>
+    public TlsRefusedException RefuseProtocol(TenantRuntime tenant, string protocol, IDictionary<object, object?> items)
+    {
+        Log.ProtocolNotAllowed(logger, tenant.Slug, protocol);
+        return Refuse(items, tenant.Slug, protocol, RefusalReason.ProtocolNotAllowed, TlsAlert.AccessDenied, "The tenant does not accept clients on this listener.");
     }
 
     private TlsRefusedException Refuse(IDictionary<object, object?> items, string tenant, string protocol, RefusalReason reason, byte alert, string message)
@@ -282,6 +300,9 @@ internal sealed partial class TlsSelector(
 
         [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "Tenant {Slug}: TLS handshake from {Remote} timed out")]
         public static partial void HandshakeTimedOut(ILogger logger, string slug, System.Net.EndPoint? remote);
+
+        [LoggerMessage(EventId = 4007, Level = LogLevel.Debug, Message = "Tenant {Slug}: {Protocol} client refused, the tenant does not accept that listener")]
+        public static partial void ProtocolNotAllowed(ILogger logger, string slug, string protocol);
     }
 }
 
