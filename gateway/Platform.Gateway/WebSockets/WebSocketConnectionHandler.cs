@@ -32,6 +32,12 @@ internal sealed class WebSocketConnectionHandler(
     {
         var protocol = connection.Features.Get<ITlsHandshakeFeature>() is null ? ConnectionProtocols.Ws : ConnectionProtocols.Wss;
         var (request, answer) = await ReadHeadAsync(connection);
+        if (protocol == ConnectionProtocols.Wss)
+        {
+            // The tenant's half-open count on the wss port runs from the ClientHello to here.
+            TlsSelector.OnUpgradeRequestRead(connection.Items);
+        }
+
         if (request is not null)
         {
             try
