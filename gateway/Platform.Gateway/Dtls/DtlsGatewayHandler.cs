@@ -40,6 +40,12 @@ internal sealed partial class DtlsGatewayHandler(
             return DtlsAdmission.Refuse;
         }
 
+        if (!tenant.Accepts(ConnectionProtocols.Dtls))
+        {
+            admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, RefusalReason.ProtocolNotAllowed);
+            return DtlsAdmission.Refuse;
+        }
+
         // Inside the handshake nothing may wait: a burst that outran the leased MaxConnections slots is deferred
         // (no alert), and the client's retransmission (its ClientHello, or for a PSK-only client the flight
         // naming its identity) comes back after the lease round trip.

@@ -72,6 +72,7 @@ public static class GatewayHost
         services.AddSingleton<LeaseManager>();
         services.AddHostedService(static sp => sp.GetRequiredService<LeaseManager>());
         services.AddSingleton<AdmissionController>();
+        services.AddSingleton<HalfOpenCounter>();
         services.AddSingleton<ConnectionEventSink>();
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<ConnectionEventPublisher>();

@@ -62,6 +62,18 @@ public sealed class GatewayOptions
     [Range(1, 300)]
     public int TlsHandshakeTimeoutSeconds { get; set; } = 20;
 
+    /// <summary>
+    /// TLS handshakes on the shared TLS and wss ports whose ClientHello has not named a tenant yet, at once, over all
+    /// clients; a connection beyond it is refused (<c>half_open_limit</c>) at accept. Once a tenant is named its own
+    /// <c>limits.maxHalfOpenHandshakes</c> applies instead.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxPendingTlsHandshakes { get; set; } = 4096;
+
+    /// <summary>As <see cref="MaxPendingTlsHandshakes"/>, from one client prefix (an IPv4 address or an IPv6 /64).</summary>
+    [Range(1, 100_000)]
+    public int MaxPendingTlsHandshakesPerClient { get; set; } = 64;
+
     /// <summary>Lowest dedicated tenant port this gateway opens.</summary>
     [Range(1, 65535)]
     public int DedicatedPortMin { get; set; } = 20000;

@@ -34,8 +34,7 @@ internal static class GatewayInternalApi
             var secret = context.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.ClusterSecret;
             var header = context.Request.Headers.Authorization.ToString();
             const string Prefix = "Bearer ";
-            if (!header.StartsWith(Prefix, StringComparison.Ordinal)
-                || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[Prefix.Length..]), Encoding.UTF8.GetBytes(secret)))
+            if (!header.StartsWith(Prefix, StringComparison.Ordinal) || !SecretMatches(header[Prefix.Length..], secret))
             {
                 await Results.Problem(statusCode: 401, title: "The cluster secret is required.", extensions: new Dictionary<string, object?> { ["code"] = ErrorCodes.Unauthenticated })
                     .ExecuteAsync(context);
@@ -44,6 +43,19 @@ internal static class GatewayInternalApi
 
             await next(context);
         });
+    }
+
+    /// <summary>
+    /// Compares SHA-256 digests, not the strings: both are 32 bytes whatever was presented, so neither the time taken
+    /// nor an early exit on a length mismatch tells a caller how long the secret is (as the silo compares it).
+    /// </summary>
+    internal static bool SecretMatches(string presented, string secret)
+    {
+        Span<byte> presentedHash = stackalloc byte[SHA256.HashSizeInBytes];
+        Span<byte> secretHash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes(presented), presentedHash);
+        SHA256.HashData(Encoding.UTF8.GetBytes(secret), secretHash);
+        return CryptographicOperations.FixedTimeEquals(presentedHash, secretHash);
     }
 
     public static IEndpointRouteBuilder MapGatewayInternalApi(this IEndpointRouteBuilder app)

@@ -19,6 +19,8 @@ namespace Platform.Gateway.Tcp;
 /// while running, so these use plain socket accept loops feeding the same <see cref="TcpPipeline"/>.
 /// Closing a port stops accepting; connections already open on it continue. A port that cannot be bound
 /// (still held by another process, say) is tried again every few seconds until it opens or is released.
+/// The port names the tenant, so its listener policy applies at accept and a TLS handshake counts against the
+/// tenant's half-open caps from accept to its end.
 /// </summary>
 internal sealed partial class DedicatedPortListeners : IHostedService, IDisposable
 {
@@ -27,6 +29,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     private readonly Lock _lock = new();
     private readonly TenantSnapshotStore _store;
     private readonly AdmissionController _admission;
+    private readonly HalfOpenCounter _halfOpen;
     private readonly TcpPipeline _pipeline;
     private readonly TlsSelector _tls;
     private readonly GatewayOptions _options;
@@ -38,6 +41,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     public DedicatedPortListeners(
         TenantSnapshotStore store,
         AdmissionController admission,
+        HalfOpenCounter halfOpen,
         TcpPipeline pipeline,
         TlsSelector tls,
         IOptions<GatewayOptions> options,
@@ -46,6 +50,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     {
         _store = store;
         _admission = admission;
+        _halfOpen = halfOpen;
         _pipeline = pipeline;
         _tls = tls;
         _options = options.Value;
@@ -183,54 +188,97 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
             }
 
             var tenant = route.Tenant;
-            var (refusal, ticket) = await _admission.AdmitAsync(tenant, listener.Protocol, remote.Address, _stopping.Token);
-            if (refusal != RefusalReason.None)
+            HalfOpenSlot? halfOpen = null;
+            if (listener.Protocol == ConnectionProtocols.Tls)
             {
+                halfOpen = _halfOpen.TryEnterTenant(tenant, remote.Address);
+                if (halfOpen is null)
+                {
+                    // Refused without reading the ClientHello: waiting for it is what the cap keeps from piling up.
+                    _admission.CountRefusal(tenant.Slug, ConnectionProtocols.Tls, RefusalReason.HalfOpenLimit);
+                    Log.HalfOpenLimit(_logger, listener.Port, tenant.Slug, remote);
+                    await using var network = new NetworkStream(client, ownsSocket: false);
+                    await TlsAlert.TrySendAsync(network, TlsAlert.HandshakeFailure);
+                    return;
+                }
+            }
+
+            using (halfOpen)
+            {
+                await ServeTenantAsync(listener, client, tenant, remote, halfOpen);
+            }
+        }
+    }
+
+    /// <summary>The listener policy, admission, the TLS handshake if any, then the connection.</summary>
+    private async Task ServeTenantAsync(PortListener listener, Socket client, TenantRuntime tenant, IPEndPoint remote, HalfOpenSlot? halfOpen)
+    {
+        if (!tenant.Accepts(listener.Protocol))
+        {
+            if (listener.Protocol == ConnectionProtocols.Tls)
+            {
+                // Answered during the handshake, with access_denied, and nothing taken from admission.
+                await using var network = new NetworkStream(client, ownsSocket: false);
+                await using var ssl = new SslStream(network, leaveInnerStreamOpen: true);
+                await HandshakeAsync(ssl, network, tenant, listener.Port, remote, halfOpen, refuse: true);
                 return;
             }
 
-            using (ticket)
-            {
-                SocketTuning.Apply(client, tenant.Config.Socket);
-                var network = new NetworkStream(client, ownsSocket: false);
-                Stream stream = network;
-                try
-                {
-                    TlsFacts? facts = null;
-                    if (listener.Protocol == ConnectionProtocols.Tls)
-                    {
-                        var ssl = new SslStream(network, leaveInnerStreamOpen: false);
-                        stream = ssl;
-                        facts = await HandshakeAsync(ssl, network, tenant, listener.Port, remote);
-                        if (facts is null)
-                        {
-                            return;
-                        }
-                    }
+            // Plain TCP has nothing to answer with: the connection is closed at accept.
+            _admission.CountRefusal(tenant.Slug, listener.Protocol, RefusalReason.ProtocolNotAllowed);
+            Log.ProtocolNotAllowed(_logger, listener.Port, tenant.Slug, remote);
+            return;
+        }
 
-                    var transport = new StreamDuplexPipe(stream);
-                    await _pipeline.RunAsync(tenant, transport, remote, listener.Port, listener.Protocol, facts, _stopping.Token);
-                    await transport.CompleteAsync();
-                }
-                catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)
+        var (refusal, ticket) = await _admission.AdmitAsync(tenant, listener.Protocol, remote.Address, _stopping.Token);
+        if (refusal != RefusalReason.None)
+        {
+            return;
+        }
+
+        using (ticket)
+        {
+            SocketTuning.Apply(client, tenant.Config.Socket);
+            var network = new NetworkStream(client, ownsSocket: false);
+            Stream stream = network;
+            try
+            {
+                TlsFacts? facts = null;
+                if (listener.Protocol == ConnectionProtocols.Tls)
                 {
-                    // The client went away after the connection was set up; the pipeline has recorded the close.
-                    Log.ConnectionFailed(_logger, listener.Port, remote, ex.Message);
+                    var ssl = new SslStream(network, leaveInnerStreamOpen: false);
+                    stream = ssl;
+                    facts = await HandshakeAsync(ssl, network, tenant, listener.Port, remote, halfOpen, refuse: false);
+                    if (facts is null)
+                    {
+                        return;
+                    }
                 }
-                finally
-                {
-                    await stream.DisposeAsync();
-                }
+
+                var transport = new StreamDuplexPipe(stream);
+                await _pipeline.RunAsync(tenant, transport, remote, listener.Port, listener.Protocol, facts, _stopping.Token);
+                await transport.CompleteAsync();
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)
+            {
+                // The client went away after the connection was set up; the pipeline has recorded the close.
+                Log.ConnectionFailed(_logger, listener.Port, remote, ex.Message);
+            }
+            finally
+            {
+                await stream.DisposeAsync();
             }
         }
     }
 
     /// <summary>
     /// The server side of a dedicated TLS port's handshake, bounded by the tenant's handshake timeout (never
-    /// above the gateway's cap). Null when it failed; the failure is counted once and, when tenant selection
-    /// refused it, the client gets the alert.
+    /// above the gateway's cap); its half-open count ends with it. Null when it failed; the failure is counted once and,
+    /// when tenant selection refused it, the client gets the alert. With <paramref name="refuse"/> the tenant does not accept raw TLS, and the
+    /// handshake is refused with access_denied once the ClientHello has arrived.
     /// </summary>
-    private async Task<TlsFacts?> HandshakeAsync(SslStream ssl, NetworkStream network, TenantRuntime tenant, int port, IPEndPoint remote)
+    private async Task<TlsFacts?> HandshakeAsync(
+        SslStream ssl, NetworkStream network, TenantRuntime tenant, int port, IPEndPoint remote, HalfOpenSlot? halfOpen, bool refuse)
     {
         var items = new Dictionary<object, object?>();
         using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
@@ -238,7 +286,9 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         try
         {
             await ssl.AuthenticateAsServerAsync(
-                (_, info, _, _) => ValueTask.FromResult(_tls.Build(tenant, ConnectionProtocols.Tls, info.ServerName, items)),
+                (_, info, _, _) => refuse
+                    ? throw _tls.RefuseProtocol(tenant, ConnectionProtocols.Tls, items)
+                    : ValueTask.FromResult(_tls.Build(tenant, ConnectionProtocols.Tls, info.ServerName, items)),
                 null,
                 handshake.Token);
             return TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
@@ -257,6 +307,10 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
 
             Log.HandshakeFailed(_logger, port, remote, ex.Message);
             return null;
+        }
+        finally
+        {
+            halfOpen?.Dispose();
         }
     }
 
@@ -295,5 +349,11 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
 
         [LoggerMessage(EventId = 6106, Level = LogLevel.Debug, Message = "Dedicated port {Port}: connection from {Remote} ended: {Error}")]
         public static partial void ConnectionFailed(ILogger logger, int port, IPEndPoint remote, string error);
+
+        [LoggerMessage(EventId = 6107, Level = LogLevel.Debug, Message = "Dedicated port {Port}: {Tenant} does not accept this listener; {Remote} refused")]
+        public static partial void ProtocolNotAllowed(ILogger logger, int port, string tenant, IPEndPoint remote);
+
+        [LoggerMessage(EventId = 6108, Level = LogLevel.Debug, Message = "Dedicated port {Port}: {Tenant} is at its half-open limit; {Remote} refused")]
+        public static partial void HalfOpenLimit(ILogger logger, int port, string tenant, IPEndPoint remote);
     }
 }

@@ -146,8 +146,21 @@ internal sealed partial class SnapshotCompiler(IOptions<GatewayOptions> options,
             SslProtocols = config.Tls.MinProtocol == TlsProtocols.Tls13 ? SslProtocols.Tls13 : SslProtocols.Tls12 | SslProtocols.Tls13,
             CipherSuites = CompileCipherSuites(config.Tls.CipherSuites, snapshot.Slug),
             WebSocket = WebSocketPolicy.Compile(config.WebSocket),
+            Listeners = CompileListeners(config),
             Source = snapshot,
         };
+    }
+
+    /// <summary>The kinds the tenant accepts; the validator has already refused unknown and duplicate names.</summary>
+    private static ListenerKinds CompileListeners(TenantConfig config)
+    {
+        var kinds = ListenerKinds.None;
+        foreach (var protocol in ListenerProtocols.Effective(config))
+        {
+            kinds |= TenantRuntime.KindOf(protocol);
+        }
+
+        return kinds;
     }
 
     private GatewaySnapshot Index(long revision, IEnumerable<TenantRuntime> tenants)

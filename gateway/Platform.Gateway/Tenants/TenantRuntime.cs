@@ -47,8 +47,28 @@ internal sealed record TenantRuntime
 
     public required WebSocketPolicy WebSocket { get; init; }
 
+    /// <summary>The listener kinds the tenant's clients may arrive on: <see cref="ListenerProtocols.Effective"/>, compiled.</summary>
+    public required ListenerKinds Listeners { get; init; }
+
     /// <summary>The snapshot this was compiled from (kept for the fail-static file).</summary>
     public required TenantSnapshot Source { get; init; }
+
+    /// <summary>
+    /// Whether a client on a listener of <paramref name="protocol"/> (a <see cref="Contracts.Connections.ConnectionProtocols"/>
+    /// value, which names the listener kinds the same way) may reach the tenant.
+    /// </summary>
+    public bool Accepts(string protocol) => (Listeners & KindOf(protocol)) != 0;
+
+    /// <summary>The flag of one <see cref="ListenerProtocols"/> value; <see cref="ListenerKinds.None"/> for anything else.</summary>
+    public static ListenerKinds KindOf(string protocol) => protocol switch
+    {
+        ListenerProtocols.Ws => ListenerKinds.Ws,
+        ListenerProtocols.Wss => ListenerKinds.Wss,
+        ListenerProtocols.Tls => ListenerKinds.Tls,
+        ListenerProtocols.Tcp => ListenerKinds.Tcp,
+        ListenerProtocols.Dtls => ListenerKinds.Dtls,
+        _ => ListenerKinds.None,
+    };
 
     /// <summary>The certificate for an SNI name: exact name first, then a wildcard of the parent, then the default.</summary>
     public TenantCertificate? CertificateFor(string? serverName)

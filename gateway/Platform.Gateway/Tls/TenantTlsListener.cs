@@ -7,16 +7,29 @@ namespace Platform.Gateway.Tls;
 internal static class TenantTlsListener
 {
     /// <summary>
-    /// TLS chosen per handshake by <paramref name="selector"/>, between two connection middlewares: the outer
-    /// one counts a handshake that failed without a counted refusal; the inner one runs once the handshake has
-    /// completed and disarms the tenant's handshake deadline. Order matters: Kestrel runs them as added.
+    /// TLS chosen per handshake by <paramref name="selector"/>, between two connection middlewares: the outer one
+    /// counts the connection against the gateway's half-open caps before the handshake and, when the connection ends
+    /// (at once for a failed handshake), gives back what the handshake held and counts a failure without a counted
+    /// refusal; the inner one runs once the handshake has completed, disarms the tenant's handshake deadline and ends
+    /// its half-open count. Order matters: Kestrel runs them as added.
     /// </summary>
     public static ListenOptions UseTenantTls(this ListenOptions listen, TlsSelector selector)
     {
         listen.Use(next => async connection =>
         {
-            await next(connection);
-            selector.OnConnectionEnded(connection);
+            if (!await selector.OnConnectionStartedAsync(connection))
+            {
+                return;
+            }
+
+            try
+            {
+                await next(connection);
+            }
+            finally
+            {
+                selector.OnConnectionEnded(connection);
+            }
         });
         listen.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = selector.OnConnection, HandshakeTimeout = selector.HandshakeCap });
         listen.Use(static next => connection =>

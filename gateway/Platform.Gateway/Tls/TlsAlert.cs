@@ -11,6 +11,9 @@ internal static class TlsAlert
     /// <summary>handshake_failure: no acceptable set of parameters (no SNI, no usable certificate, not admitted).</summary>
     public const byte HandshakeFailure = 40;
 
+    /// <summary>access_denied: the tenant does not accept clients on this listener (its <c>listeners</c> setting).</summary>
+    public const byte AccessDenied = 49;
+
     /// <summary>internal_error: the tenant's certificate material cannot be used.</summary>
     public const byte InternalError = 80;
 

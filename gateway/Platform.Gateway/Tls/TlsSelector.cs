@@ -18,12 +18,16 @@ namespace Platform.Gateway.Tls;
 /// <summary>
 /// Chooses per-handshake TLS options from the live snapshot: the tenant by SNI (or by dedicated port),
 /// its cached certificate context, its protocol floor and cipher policy, and mutual TLS against its
-/// client CAs. No SNI, an unknown name, or a tenant with broken certificate material fails the handshake.
+/// client CAs. No SNI, an unknown name, a tenant that does not accept raw TLS, a tenant at one of its half-open
+/// caps, or a tenant with broken certificate material fails the handshake. On the shared ports a handshake counts
+/// against the gateway's half-open caps until its ClientHello names the tenant, and against the tenant's from then
+/// until it completes (on the wss port: until the upgrade request has been read).
 /// The chosen tenant and the client-certificate decision are left in the connection's items.
 /// </summary>
 internal sealed partial class TlsSelector(
     TenantSnapshotStore store,
     AdmissionController admission,
+    HalfOpenCounter halfOpen,
     GatewayListeners listeners,
     GatewayMetrics metrics,
     TimeProvider time,
@@ -47,6 +51,15 @@ internal sealed partial class TlsSelector(
 
     // The tenant's HandshakeDeadline on a shared listener.
     private static readonly object DeadlineKey = new();
+
+    // The HalfOpenSlot held until the ClientHello names a tenant.
+    private static readonly object PendingKey = new();
+
+    // The tenant's HalfOpenSlot, held until the TLS handshake completes.
+    private static readonly object HalfOpenKey = new();
+
+    // The tenant's HalfOpenSlot on the wss port, held until the upgrade request has been read.
+    private static readonly object UpgradeHalfOpenKey = new();
 
     /// <summary>The gateway-wide handshake timeout: the ceiling for every tenant, the only limit before SNI is known.</summary>
     public TimeSpan HandshakeCap { get; } = TimeSpan.FromSeconds(options.Value.TlsHandshakeTimeoutSeconds);
@@ -75,6 +88,27 @@ internal sealed partial class TlsSelector(
         }
     }
 
+    /// <summary>
+    /// Connection middleware outside the TLS layer, before the handshake: counts the connection against the gateway's
+    /// caps on handshakes whose tenant is not known yet. False (refused with an alert, counted) when one is reached.
+    /// </summary>
+    public async ValueTask<bool> OnConnectionStartedAsync(ConnectionContext connection)
+    {
+        var remote = (connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        var slot = halfOpen.TryEnterPending(remote);
+        if (slot is not null)
+        {
+            connection.Items[PendingKey] = slot;
+            return true;
+        }
+
+        // Refused before the ClientHello is read: reading it is the work the cap keeps from piling up.
+        Log.PendingLimit(logger, connection.RemoteEndPoint);
+        metrics.Refused("", ProtocolOf(connection), RefusalReason.HalfOpenLimit);
+        await TlsAlert.TrySendAsync(connection.Transport.Output, TlsAlert.HandshakeFailure);
+        return false;
+    }
+
     /// <summary>Connection middleware inside the TLS layer: runs once the handshake has completed.</summary>
     public static void OnHandshakeCompleted(IDictionary<object, object?> items)
     {
@@ -83,15 +117,27 @@ internal sealed partial class TlsSelector(
         {
             ((HandshakeDeadline)deadline!).Complete();
         }
+
+        Release(items, HalfOpenKey);
     }
 
+    /// <summary>The wss port has read the upgrade request (or given up on it): the tenant's handshake is no longer half open.</summary>
+    public static void OnUpgradeRequestRead(IDictionary<object, object?> items) => Release(items, UpgradeHalfOpenKey);
+
     /// <summary>
-    /// Connection middleware outside the TLS layer, once the connection has ended: a handshake that failed
-    /// without a refusal counted for it (non-TLS bytes, a timeout, a broken-off handshake) is counted here.
+    /// Connection middleware outside the TLS layer, once the connection has ended (for a failed handshake: as soon as
+    /// it failed). Gives back what the handshake held (half-open counts, a MaxConnections slot taken at the ClientHello),
+    /// and counts a handshake that failed without a refusal counted for it (non-TLS bytes, a timeout, a broken-off
+    /// handshake).
     /// </summary>
     public void OnConnectionEnded(ConnectionContext connection)
     {
         var items = connection.Items;
+        Release(items, PendingKey);
+        Release(items, HalfOpenKey);
+        Release(items, UpgradeHalfOpenKey);
+        // Once the handshake completed the connection handler owns the ticket and has disposed it; disposing is idempotent.
+        Release(items, TicketKey);
         if (items.ContainsKey(CompletedKey) || items.ContainsKey(CountedKey))
         {
             return;
@@ -109,6 +155,8 @@ internal sealed partial class TlsSelector(
     private async ValueTask<SslServerAuthenticationOptions> SelectAsync(TlsHandshakeCallbackContext context)
     {
         var items = context.Connection.Items;
+        // The ClientHello is here: from now on the handshake counts against its tenant's caps, if it has one.
+        Release(items, PendingKey);
         var protocol = ProtocolOf(context.Connection);
         var sni = context.ClientHelloInfo.ServerName;
         if (string.IsNullOrEmpty(sni))
@@ -124,6 +172,23 @@ internal sealed partial class TlsSelector(
             throw Refuse(items, "", protocol, RefusalReason.UnknownTenant, TlsAlert.UnrecognizedName, "No tenant serves this server name.");
         }
 
+        // The wss port checks the listener policy after the handshake and answers it with an HTTP status.
+        var rawTls = protocol == ConnectionProtocols.Tls;
+        if (rawTls && !tenant.Accepts(ConnectionProtocols.Tls))
+        {
+            throw RefuseProtocol(tenant, protocol, items);
+        }
+
+        var remote = (context.Connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+        var slot = halfOpen.TryEnterTenant(tenant, remote);
+        if (slot is null)
+        {
+            Log.HalfOpenLimit(logger, tenant.Slug, context.Connection.RemoteEndPoint);
+            throw Refuse(items, tenant.Slug, protocol, RefusalReason.HalfOpenLimit, TlsAlert.HandshakeFailure, "The tenant's half-open handshake limit is reached.");
+        }
+
+        items[rawTls ? HalfOpenKey : UpgradeHalfOpenKey] = slot;
+
         // Kestrel's own timeout (the cap) runs from the start; the tenant's, when shorter, from the ClientHello.
         if (HandshakeTimeoutFor(tenant) < HandshakeCap)
         {
@@ -132,9 +197,9 @@ internal sealed partial class TlsSelector(
 
         // Raw TLS admits during the handshake so a refusal fails it; wss answers refusals with HTTP statuses instead.
         // A burst that used up the leased slots waits briefly for the lease in flight, as a WebSocket upgrade does.
-        if (listeners.Tls is not null && (context.Connection.LocalEndPoint as IPEndPoint)?.Port == listeners.TlsPort)
+        // The slot is given back by OnConnectionEnded as soon as a handshake fails or times out.
+        if (rawTls)
         {
-            var remote = (context.Connection.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
             var (refusal, ticket) = await admission.AdmitAsync(tenant, protocol, remote, context.CancellationToken);
             if (refusal != RefusalReason.None)
             {
@@ -143,10 +208,27 @@ internal sealed partial class TlsSelector(
             }
 
             items[TicketKey] = ticket;
-            context.Connection.ConnectionClosed.Register(static t => ((AdmissionTicket)t!).Dispose(), ticket);
         }
 
         return Build(tenant, protocol, sni, items);
+    }
+
+    /// <summary>
+    /// Refuses, with access_denied, a handshake for a tenant that does not accept clients on this kind of listener
+    /// (its <c>listeners</c> setting); counted as <c>protocol_not_allowed</c>.
+    /// </summary>
+    public TlsRefusedException RefuseProtocol(TenantRuntime tenant, string protocol, IDictionary<object, object?> items)
+    {
+        Log.ProtocolNotAllowed(logger, tenant.Slug, protocol);
+        return Refuse(items, tenant.Slug, protocol, RefusalReason.ProtocolNotAllowed, TlsAlert.AccessDenied, "The tenant does not accept clients on this listener.");
+    }
+
+    private static void Release(IDictionary<object, object?> items, object key)
+    {
+        if (items.Remove(key, out var held))
+        {
+            ((IDisposable)held!).Dispose();
+        }
     }
 
     private TlsRefusedException Refuse(IDictionary<object, object?> items, string tenant, string protocol, RefusalReason reason, byte alert, string message)
@@ -282,6 +364,15 @@ internal sealed partial class TlsSelector(
 
         [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "Tenant {Slug}: TLS handshake from {Remote} timed out")]
         public static partial void HandshakeTimedOut(ILogger logger, string slug, System.Net.EndPoint? remote);
+
+        [LoggerMessage(EventId = 4007, Level = LogLevel.Debug, Message = "Tenant {Slug}: {Protocol} client refused, the tenant does not accept that listener")]
+        public static partial void ProtocolNotAllowed(ILogger logger, string slug, string protocol);
+
+        [LoggerMessage(EventId = 4008, Level = LogLevel.Debug, Message = "Tenant {Slug}: TLS handshake from {Remote} refused at the half-open limit")]
+        public static partial void HalfOpenLimit(ILogger logger, string slug, System.Net.EndPoint? remote);
+
+        [LoggerMessage(EventId = 4009, Level = LogLevel.Debug, Message = "TLS connection from {Remote} refused at the gateway's limit of handshakes without a tenant")]
+        public static partial void PendingLimit(ILogger logger, System.Net.EndPoint? remote);
     }
 }
 

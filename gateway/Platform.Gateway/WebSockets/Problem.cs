@@ -31,6 +31,7 @@ internal static class Problem
         RefusalReason.RateLimited => (StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many new connections for this tenant; retry shortly."),
         RefusalReason.PerClientLimit => (StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many connections from this client address."),
         RefusalReason.MaxConnections => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ConnectionLimit, "The tenant's MaxConnections is reached."),
+        RefusalReason.ProtocolNotAllowed => (StatusCodes.Status403Forbidden, ErrorCodes.ProtocolNotAllowed, "The tenant does not accept clients over this protocol."),
         RefusalReason.BackendUnreachable => (StatusCodes.Status502BadGateway, ErrorCodes.BackendUnreachable, "The tenant's backend cannot be reached."),
         _ => (StatusCodes.Status400BadRequest, ErrorCodes.WebSocketRequired, "A WebSocket upgrade request is required."),
     };

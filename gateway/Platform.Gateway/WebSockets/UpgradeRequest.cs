@@ -45,20 +45,37 @@ internal sealed record UpgradeRequest(
     /// </summary>
     public static HeadStatus TryParse(ReadOnlySequence<byte> buffer, out UpgradeRequest? request, out SequencePosition end)
     {
+        var search = new HeadSearch();
+        return TryParse(buffer, ref search, out request, out end);
+    }
+
+    /// <summary>
+    /// <see cref="TryParse(ReadOnlySequence{byte}, out UpgradeRequest?, out SequencePosition)"/> for a buffer that grows
+    /// between calls from the same start (a pipe whose reader has examined, not consumed, what it saw): the search for the
+    /// blank line resumes where <paramref name="search"/> says the previous call stopped, so a head that arrives a byte at
+    /// a time costs work in proportion to its length, not its square.
+    /// </summary>
+    public static HeadStatus TryParse(ReadOnlySequence<byte> buffer, ref HeadSearch search, out UpgradeRequest? request, out SequencePosition end)
+    {
         request = null;
         end = buffer.Start;
-        var reader = new SequenceReader<byte>(buffer);
-        if (!reader.TryReadTo(out ReadOnlySequence<byte> head, EndOfHead, advancePastDelimiter: true))
+
+        // Only the first MaxHeadBytes can hold a head that is accepted; the delimiter may straddle the previous stop.
+        var window = Math.Min(buffer.Length, MaxHeadBytes);
+        var from = Math.Max(0, search.Searched - (EndOfHead.Length - 1));
+
+        var reader = new SequenceReader<byte>(buffer.Slice(from, window - from));
+        if (!reader.TryReadTo(out ReadOnlySequence<byte> skipped, EndOfHead, advancePastDelimiter: true))
         {
+            search.Examined += window - from;
+            search.Searched = window;
             return buffer.Length >= MaxHeadBytes ? HeadStatus.TooLarge : HeadStatus.Incomplete;
         }
 
-        if (head.Length + EndOfHead.Length > MaxHeadBytes)
-        {
-            return HeadStatus.TooLarge;
-        }
-
-        end = reader.Position;
+        search.Examined += reader.Consumed;
+        search.Searched = from + reader.Consumed;
+        var head = buffer.Slice(0, from + skipped.Length);
+        end = buffer.GetPosition(from + reader.Consumed);
         // Latin-1 keeps every byte as one char, so nothing is lost before validation rejects what it must.
         var text = head.Length == 0 ? "" : Encoding.Latin1.GetString(head);
         request = Parse(text);
@@ -217,7 +234,7 @@ internal sealed record UpgradeRequest(
     }
 }
 
-/// <summary>What <see cref="UpgradeRequest.TryParse"/> found.</summary>
+/// <summary>What <see cref="UpgradeRequest.TryParse(ReadOnlySequence{byte}, out UpgradeRequest?, out SequencePosition)"/> found.</summary>
 internal enum HeadStatus
 {
     Incomplete,

@@ -32,6 +32,12 @@ internal sealed class WebSocketConnectionHandler(
     {
         var protocol = connection.Features.Get<ITlsHandshakeFeature>() is null ? ConnectionProtocols.Ws : ConnectionProtocols.Wss;
         var (request, answer) = await ReadHeadAsync(connection);
+        if (protocol == ConnectionProtocols.Wss)
+        {
+            // The tenant's half-open count on the wss port runs from the ClientHello to here.
+            TlsSelector.OnUpgradeRequestRead(connection.Items);
+        }
+
         if (request is not null)
         {
             try
@@ -63,6 +69,8 @@ internal sealed class WebSocketConnectionHandler(
         using var timeout = new CancellationTokenSource(_headTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, connection.ConnectionClosed);
         var received = false;
+        // Nothing is consumed until the head is complete, so each read's buffer starts where the last one did.
+        var search = new HeadSearch();
         while (true)
         {
             ReadResult result;
@@ -81,7 +89,7 @@ internal sealed class WebSocketConnectionHandler(
 
             var buffer = result.Buffer;
             received |= !buffer.IsEmpty;
-            switch (UpgradeRequest.TryParse(buffer, out var request, out var end))
+            switch (UpgradeRequest.TryParse(buffer, ref search, out var request, out var end))
             {
                 case HeadStatus.Complete:
                     // Bytes after the head (frames a client sent without waiting for the 101) stay for the WebSocket.

@@ -52,6 +52,17 @@ internal sealed partial class WebSocketHandler(
             return;
         }
 
+        var remote = context.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
+        if (!tenant.Accepts(protocol))
+        {
+            // Before anything else of the tenant's: a tenant that requires client certificates (and so accepts no
+            // plain ws) must not be reachable without TLS by its Host header or path.
+            admission.CountRefusal(tenant.Slug, protocol, RefusalReason.ProtocolNotAllowed);
+            Log.Refused(logger, tenant.Slug, remote.Address, RefusalReason.ProtocolNotAllowed);
+            await Problem.WriteAsync(output, RefusalReason.ProtocolNotAllowed, aborted);
+            return;
+        }
+
         if (!request.IsWebSocketRequest)
         {
             admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BadRequest);
@@ -67,7 +78,6 @@ internal sealed partial class WebSocketHandler(
             return;
         }
 
-        var remote = context.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
         var localPort = (context.LocalEndPoint as IPEndPoint)?.Port ?? 0;
         var (refusal, ticket) = await admission.AdmitAsync(tenant, protocol, remote.Address, aborted);
         if (refusal != RefusalReason.None)

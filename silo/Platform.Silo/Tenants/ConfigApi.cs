@@ -113,7 +113,7 @@ internal static class ConfigApi
         await transaction.CommitAsync(ct);
 
         context.Response.Headers.ETag = ETag(revision);
-        return TypedResults.Ok(new ConfigResponse(revision, TenantConfigStore.WithoutSecret(config, secret is not null)));
+        return TypedResults.Ok(new ConfigResponse(revision, TenantConfigStore.WithoutSecret(config, secret is not null), TenantConfigValidator.Warnings(config)));
     }
 
     public static string ETag(long revision) => $"\"{revision.ToString(CultureInfo.InvariantCulture)}\"";

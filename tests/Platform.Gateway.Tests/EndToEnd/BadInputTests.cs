@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
@@ -20,6 +21,45 @@ public sealed class BadInputTests
         var (status, _, _) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/", extraHeaders: $"X-Filler: {new string('a', 20_000)}\r\n");
 
         Assert.Equal(431, status);
+    }
+
+    [Fact]
+    public async Task Upgrade_HeadTrickledAByteAtATime_101WithinTheLimitAnd431Beyond()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme");
+        await using var gateway = await silo.StartGatewayAsync();
+        await gateway.WaitForTenantAsync("acme");
+        var request = "GET /t/acme/ HTTP/1.1\r\nHost: acme.platform.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            $"Sec-WebSocket-Key: {RawHttp.ValidKey}\r\nSec-WebSocket-Version: 13\r\nX-Filler: {{0}}\r\n\r\n";
+
+        Assert.StartsWith("HTTP/1.1 101", await TrickleAsync(gateway, string.Format(CultureInfo.InvariantCulture, request, new string('a', 8 * 1024))), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 431", await TrickleAsync(gateway, string.Format(CultureInfo.InvariantCulture, request, new string('a', 17 * 1024))), StringComparison.Ordinal);
+    }
+
+    /// <summary>Sends the request one byte per write (Nagle off) until the gateway answers; returns the answer's first line.</summary>
+    private static async Task<string> TrickleAsync(TestGateway gateway, string request)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await socket.ConnectAsync(gateway.WsEndPoint, limit.Token);
+        var answer = new byte[12];
+        var answered = socket.ReceiveAsync(answer, SocketFlags.None, limit.Token).AsTask();
+        var bytes = Encoding.ASCII.GetBytes(request);
+        try
+        {
+            for (var i = 0; i < bytes.Length && !answered.IsCompleted; i++)
+            {
+                await socket.SendAsync(bytes.AsMemory(i, 1), SocketFlags.None, limit.Token);
+            }
+        }
+        catch (SocketException)
+        {
+            // The gateway answered and closed while bytes were still on their way; the answer is what counts.
+        }
+
+        var read = await answered;
+        return Encoding.ASCII.GetString(answer, 0, read);
     }
 
     [Fact]

@@ -33,15 +33,23 @@ internal sealed class TlsClient : IAsyncDisposable
 
     public string ServerThumbprint => TestCertificates.Thumbprint(ServerCertificate!.RawData);
 
-    /// <summary>Connects and handshakes; <paramref name="serverName"/> null or empty sends no SNI.</summary>
+    /// <summary>
+    /// Connects and handshakes; <paramref name="serverName"/> null or empty sends no SNI. <paramref name="source"/> binds the
+    /// client's end to a chosen loopback address.
+    /// </summary>
     public static async Task<TlsClient> ConnectAsync(
         IPEndPoint server, string? serverName, X509Certificate2? clientCertificate = null, SslProtocols protocols = SslProtocols.None,
-        X509Certificate2Collection? clientChain = null)
+        X509Certificate2Collection? clientChain = null, IPAddress? source = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         SslStream? ssl = null;
         try
         {
+            if (source is not null)
+            {
+                socket.Bind(new IPEndPoint(source, 0));
+            }
+
             using var limit = new CancellationTokenSource(WaitLimit);
             await socket.ConnectAsync(server, limit.Token);
             ssl = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);

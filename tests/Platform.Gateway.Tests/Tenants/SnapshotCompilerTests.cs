@@ -1,4 +1,5 @@
 using Platform.Contracts.Config;
+using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tests.Support;
@@ -76,5 +77,44 @@ public sealed class SnapshotCompilerTests
         Assert.NotNull(snapshot.BySlug["good"].CertificateFor("good.platform.test"));
         Assert.Null(snapshot.BySlug["bad"].CertificateFor("bad.platform.test"));
         Assert.NotNull(snapshot.BySlug["bad"].TlsError);
+    }
+
+    [Fact]
+    public void TryCompile_Listeners_DefaultAcceptsEveryKind()
+    {
+        var tenant = TestTenants.Tenant();
+
+        Assert.All([ConnectionProtocols.Ws, ConnectionProtocols.Wss, ConnectionProtocols.Tls, ConnectionProtocols.Tcp, ConnectionProtocols.Dtls],
+            protocol => Assert.True(tenant.Accepts(protocol), protocol));
+    }
+
+    [Fact]
+    public void TryCompile_Listeners_RequiredClientCertificatesLeaveOutThePlainKinds()
+    {
+        using var ca = TestCertificates.CreateCa("Listener CA");
+        var tenant = TestTenants.Tenant(config: new TenantConfig
+        {
+            Tls = new TlsConfig { ClientCertificates = ClientCertificateModes.Required, ClientCaCertificates = ca.ExportCertificatePem() },
+        });
+
+        Assert.False(tenant.Accepts(ConnectionProtocols.Ws));
+        Assert.False(tenant.Accepts(ConnectionProtocols.Tcp));
+        Assert.True(tenant.Accepts(ConnectionProtocols.Wss));
+        Assert.True(tenant.Accepts(ConnectionProtocols.Tls));
+        Assert.True(tenant.Accepts(ConnectionProtocols.Dtls));
+    }
+
+    [Fact]
+    public void TryCompile_Listeners_ExplicitListIsExactlyWhatIsAccepted()
+    {
+        var tenant = TestTenants.Tenant(config: new TenantConfig { Listeners = [ListenerProtocols.Tcp, ListenerProtocols.Wss] });
+
+        Assert.Equal(ListenerKinds.Tcp | ListenerKinds.Wss, tenant.Listeners);
+        Assert.True(tenant.Accepts(ConnectionProtocols.Tcp));
+        Assert.True(tenant.Accepts(ConnectionProtocols.Wss));
+        Assert.False(tenant.Accepts(ConnectionProtocols.Ws));
+        Assert.False(tenant.Accepts(ConnectionProtocols.Tls));
+        Assert.False(tenant.Accepts(ConnectionProtocols.Dtls));
+        Assert.False(tenant.Accepts("udp"));
     }
 }

@@ -128,4 +128,86 @@ public sealed class UpgradeRequestTests
             Assert.Equal(status == HeadStatus.Complete, request is not null);
         }
     }
+
+    [Fact]
+    public void HeadDeliveredAByteAtATime_EachByteExaminedAtMostFourTimes()
+    {
+        // Close to the 16 KiB limit: searching the whole head again on every read would look at about n²/2 bytes.
+        var head = Encoding.Latin1.GetBytes(Upgrade(extra: $"X-Filler: {new string('a', UpgradeRequest.MaxHeadBytes - 400)}\r\n"));
+        Assert.InRange(head.Length, UpgradeRequest.MaxHeadBytes - 300, UpgradeRequest.MaxHeadBytes);
+
+        var chain = Segments(head, 61, head.Length - 2);
+        foreach (var segmented in new[] { false, true })
+        {
+            var search = new HeadSearch();
+            var status = HeadStatus.Incomplete;
+            UpgradeRequest? request = null;
+            long consumed = 0;
+            for (var length = 1; length <= head.Length; length++)
+            {
+                // As a pipe hands it over: the same start each time, one byte more, in one segment or in several.
+                var buffer = segmented ? chain.Slice(0, length) : new ReadOnlySequence<byte>(head, 0, length);
+                status = UpgradeRequest.TryParse(buffer, ref search, out request, out var end);
+                consumed = buffer.Slice(0, end).Length;
+                if (length < head.Length)
+                {
+                    Assert.Equal(HeadStatus.Incomplete, status);
+                }
+            }
+
+            Assert.Equal(HeadStatus.Complete, status);
+            Assert.Equal(head.Length, consumed);
+            Assert.True(request!.IsWebSocketRequest);
+            // Each read looks at its new byte and at most the three before it, which may start the blank line.
+            Assert.True(search.Examined <= 4L * head.Length, $"{search.Examined} bytes examined for a head of {head.Length} (segmented: {segmented}).");
+        }
+    }
+
+    [Fact]
+    public void OversizeHeadDeliveredAByteAtATime_TooLargeAtTheLimitWithLinearWork()
+    {
+        var search = new HeadSearch();
+        var filler = Encoding.Latin1.GetBytes(new string('a', UpgradeRequest.MaxHeadBytes + 10));
+        var status = HeadStatus.Incomplete;
+        var length = 0;
+        while (status == HeadStatus.Incomplete)
+        {
+            length++;
+            status = UpgradeRequest.TryParse(new ReadOnlySequence<byte>(filler, 0, length), ref search, out _, out _);
+        }
+
+        Assert.Equal(HeadStatus.TooLarge, status);
+        Assert.Equal(UpgradeRequest.MaxHeadBytes, length);
+        Assert.True(search.Examined <= 4L * length, $"{search.Examined} bytes examined for {length} bytes received.");
+    }
+
+    /// <summary>The bytes as a chain of segments of <paramref name="size"/> bytes, with one more cut at <paramref name="cut"/>.</summary>
+    private static ReadOnlySequence<byte> Segments(byte[] bytes, int size, int cut)
+    {
+        var bounds = Enumerable.Range(1, (bytes.Length - 1) / size).Select(i => i * size).Append(cut).Append(bytes.Length).Distinct().Order().ToList();
+        var first = new Segment(bytes.AsMemory(0, bounds[0]), 0);
+        var last = first;
+        for (var i = 1; i < bounds.Count; i++)
+        {
+            last = last.Append(bytes.AsMemory(bounds[i - 1], bounds[i] - bounds[i - 1]));
+        }
+
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    private sealed class Segment : ReadOnlySequenceSegment<byte>
+    {
+        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
+        {
+            Memory = memory;
+            RunningIndex = runningIndex;
+        }
+
+        public Segment Append(ReadOnlyMemory<byte> memory)
+        {
+            var next = new Segment(memory, RunningIndex + Memory.Length);
+            Next = next;
+            return next;
+        }
+    }
 }

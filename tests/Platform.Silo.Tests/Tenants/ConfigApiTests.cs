@@ -2,6 +2,7 @@ using System.Net;
 using Dapper;
 using Platform.Contracts.Config;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Tests.Certificates;
 using Platform.Testing;
 using static Platform.Silo.Tests.Tenants.TenantApiClient;
 
@@ -302,6 +303,36 @@ public sealed class ConfigApiTests
             "SELECT actor FROM audit_log WHERE tenant_id = @Id AND action = 'config.replace'", new { own.Id });
         Assert.StartsWith("api-key:", actor, StringComparison.Ordinal);
         Assert.Equal(other.ConfigRevision, await connection.ExecuteScalarAsync<long>("SELECT config_revision FROM tenants WHERE id = @Id", new { other.Id }));
+    }
+
+    [Fact]
+    public async Task Replace_PlainListenersWhileClientCertificatesRequired_AnswerCarriesAWarningPerListener()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var client = silo.OperatorClient();
+        var tenant = await CreateTenantAsync(client, "acme");
+        using var ca = TestCertificates.Create(DateTimeOffset.UtcNow, isCertificateAuthority: true, subject: "CN=Devices CA");
+        var tls = new TlsConfig { ClientCertificates = ClientCertificateModes.Required, ClientCaCertificates = ca.ExportCertificatePem() };
+
+        var response = await PutAsync(client, "acme", new TenantConfig
+        {
+            Tls = tls,
+            Listeners = [ListenerProtocols.Ws, ListenerProtocols.Tls, ListenerProtocols.Tcp],
+        }, $"\"{tenant.ConfigRevision}\"");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = (await ReadAsync<ConfigResponse>(response))!;
+        Assert.NotNull(body.Warnings);
+        Assert.Equal(
+            [("listeners[0]", "plain_listener_with_client_certificates"), ("listeners[2]", "plain_listener_with_client_certificates")],
+            body.Warnings.Select(w => (w.Field, w.Code)));
+        Assert.Equal([ListenerProtocols.Ws, ListenerProtocols.Tls, ListenerProtocols.Tcp], body.Config.Listeners);
+
+        // The default list already leaves the plain kinds out, so there is nothing to warn about.
+        var quiet = await PutAsync(client, "acme", new TenantConfig { Tls = tls }, $"\"{body.Revision}\"");
+        Assert.Equal(HttpStatusCode.OK, quiet.StatusCode);
+        Assert.Empty((await ReadAsync<ConfigResponse>(quiet))!.Warnings!);
     }
 
     private static async Task<HttpResponseMessage> PutAsync(HttpClient client, string slug, TenantConfig config, string? ifMatch)
