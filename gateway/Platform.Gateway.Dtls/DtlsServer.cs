@@ -84,8 +84,6 @@ public sealed partial class DtlsServer : IAsyncDisposable
 
     internal DtlsWorkQueue Workers { get; }
 
-    internal DtlsHandshakeLimits Limits => _limits;
-
     /// <summary>Binds the socket and starts the receive loop.</summary>
     public void Start()
     {

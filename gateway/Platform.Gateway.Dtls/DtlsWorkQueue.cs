@@ -23,9 +23,6 @@ internal sealed class DtlsWorkQueue : IThreadPoolWorkItem
         _handshakeWorkers = handshakeWorkers;
     }
 
-    /// <summary>Handshake runs waiting for a worker.</summary>
-    public int HandshakeBacklog => _handshakes.Count;
-
     /// <summary>Queues one run of <paramref name="inbox"/>; the caller guarantees it is not queued or running already.</summary>
     public void Schedule(DtlsSessionInbox inbox, bool handshake)
     {

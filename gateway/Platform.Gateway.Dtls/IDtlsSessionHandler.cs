@@ -18,7 +18,8 @@ public interface IDtlsSessionHandler
     /// <summary>
     /// The tenant's half-open cap (<see cref="Tenants.DtlsTenantSettings.MaxHalfOpenHandshakes"/>, or its per-client
     /// cap for the source's prefix) refused a handshake; <see cref="DtlsSession.Tenant"/> names the tenant. The
-    /// handshake ends with an access_denied alert without <see cref="Admit"/> being asked. For counting only.
+    /// handshake ends with an alert (access_denied; for a tenant named by the PSK identity, the PSK lookup fails)
+    /// without <see cref="Admit"/> being asked. For counting only.
     /// </summary>
     void OnHalfOpenLimit(DtlsSession session)
     {
