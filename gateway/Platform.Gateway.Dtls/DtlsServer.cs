@@ -11,8 +11,11 @@ namespace Platform.Gateway.Dtls;
 /// <summary>
 /// A DTLS 1.2 listener on one UDP socket. Datagrams are read by one asynchronous loop and demultiplexed by source
 /// address; a datagram from an unknown address must be a ClientHello with a valid cookie (checked statelessly with
-/// DTLSv1_listen) before any per-client state exists. OpenSSL runs on memory-backed datagram BIOs, so no thread is
-/// held per session; retransmission, handshake and idle timers share one timer queue.
+/// DTLSv1_listen, on the loop) before any per-client state exists, and the new handshake must fit the per-source and
+/// unassigned caps. Everything else a session does (handshake steps, decryption) runs on workers
+/// (<see cref="DtlsWorkQueue"/>): the loop only copies a datagram into its session's bounded inbox. OpenSSL runs on
+/// memory-backed datagram BIOs, so no thread is held per session; retransmission, handshake and idle timers share
+/// one timer queue.
 /// </summary>
 public sealed partial class DtlsServer : IAsyncDisposable
 {
@@ -20,10 +23,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<SocketAddress, DtlsSession> _byAddress = new();
     private readonly ConcurrentDictionary<ulong, DtlsSession> _byId = new();
-    private readonly Lock _admissionLock = new();
-    private readonly Dictionary<IPAddress, int> _halfOpenBySource = [];
-    private readonly Dictionary<string, int> _halfOpenByTenant = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Tenant, IPAddress Source), int> _halfOpenByTenantSource = [];
+    private readonly DtlsHandshakeLimits _limits;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SslContextHandle _bootstrap;
     private readonly BioAddrHandle _listenPeer;
@@ -48,6 +48,8 @@ public sealed partial class DtlsServer : IAsyncDisposable
         Time = options.TimeProvider;
         Timers = new DtlsTimerQueue(Time);
         Cookies = new DtlsCookieSecrets(Time, options.CookieSecretLifetime);
+        Workers = new DtlsWorkQueue(options.HandshakeWorkers);
+        _limits = new DtlsHandshakeLimits(options.MaxHalfOpenHandshakesPerSource, options.MaxUnassignedHandshakes);
         _bootstrap = SslContextFactory.CreateBootstrapContext();
         _listenPeer = OpenSslError.CheckHandle(NativeMethods.BIO_ADDR_new(), "BIO_ADDR_new");
         _listenerTarget = new ListenerTarget(this);
@@ -71,11 +73,16 @@ public sealed partial class DtlsServer : IAsyncDisposable
     /// <summary>Every session held now.</summary>
     public IEnumerable<DtlsSession> Sessions => _byId.Values;
 
+    /// <summary>Half-open handshakes no tenant has admitted yet (see <see cref="DtlsServerOptions.MaxUnassignedHandshakes"/>).</summary>
+    public int UnassignedHandshakes => _limits.Unassigned;
+
     internal TimeProvider Time { get; }
 
     internal DtlsTimerQueue Timers { get; }
 
     internal DtlsCookieSecrets Cookies { get; }
+
+    internal DtlsWorkQueue Workers { get; }
 
     /// <summary>Binds the socket and starts the receive loop.</summary>
     public void Start()
@@ -218,16 +225,20 @@ public sealed partial class DtlsServer : IAsyncDisposable
             // 4.2.8): it replaces the old session only once it proves the address with a cookie.
             if (existing.IsEstablished && kind == DtlsDatagramKind.InitialClientHello)
             {
-                if (Listen(address, buffer, length))
+                if (Listen(address, buffer, length, out var replacing))
                 {
                     existing.Terminate(DtlsCloseReason.Replaced, sendCloseNotify: false);
-                    CreateSession(address);
+                    CreateSession(address, replacing);
                 }
 
                 return;
             }
 
-            existing.OnDatagram(buffer, length);
+            if (!existing.Post(buffer.AsSpan(0, length)))
+            {
+                Interlocked.Increment(ref Counters._sessionQueueDropped);
+            }
+
             return;
         }
 
@@ -243,15 +254,19 @@ public sealed partial class DtlsServer : IAsyncDisposable
                 return;
         }
 
-        if (Listen(address, buffer, length))
+        if (Listen(address, buffer, length, out var slot))
         {
-            CreateSession(address);
+            CreateSession(address, slot);
         }
     }
 
-    /// <summary>Runs the stateless cookie check. True when the ClientHello carried a valid cookie.</summary>
-    private bool Listen(SocketAddress address, byte[] buffer, int length)
+    /// <summary>
+    /// Runs the stateless cookie check, then the listener's caps. True when the ClientHello carried a valid cookie and
+    /// the new handshake is counted in <paramref name="slot"/>.
+    /// </summary>
+    private bool Listen(SocketAddress address, byte[] buffer, int length, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DtlsHandshakeLimits.Slot? slot)
     {
+        slot = null;
         var ssl = _listenSsl!;
         var channel = _listenChannel!;
         _listenerTarget.Address = address;
@@ -278,24 +293,33 @@ public sealed partial class DtlsServer : IAsyncDisposable
             return false;
         }
 
-        if (_stopping.IsCancellationRequested || _byId.Count >= Options.MaxSessions || !TryCountSource(address))
+        // Silence on every refusal here: the client retransmits and may succeed later; nothing has been allocated for it.
+        if (_stopping.IsCancellationRequested || _byId.Count >= Options.MaxSessions)
         {
-            // Silence: the client retransmits and may succeed later; nothing has been allocated for it.
             Interlocked.Increment(ref Counters._refused);
             return false;
         }
 
-        return true;
+        slot = _limits.TryBegin(SourceOf(address), out var refusal);
+        if (slot is not null)
+        {
+            return true;
+        }
+
+        if (refusal == DtlsHandshakeLimits.Refusal.UnassignedLimit)
+        {
+            Interlocked.Increment(ref Counters._unassignedDropped);
+        }
+
+        Interlocked.Increment(ref Counters._refused);
+        return false;
     }
 
-    private void CreateSession(SocketAddress address)
+    private void CreateSession(SocketAddress address, DtlsHandshakeLimits.Slot slot)
     {
         var key = new SocketAddress(address.Family, address.Size);
         address.Buffer.Span[..address.Size].CopyTo(key.Buffer.Span);
-        var session = new DtlsSession(this, (ulong)Interlocked.Increment(ref _nextId), key, _listenSsl!, _listenChannel!)
-        {
-            CountedForSource = true,
-        };
+        var session = new DtlsSession(this, (ulong)Interlocked.Increment(ref _nextId), key, _listenSsl!, _listenChannel!, slot);
         // The listener SSL object now belongs to the session (it holds the buffered ClientHello).
         _listenSsl = null;
         _listenChannel = null;
@@ -303,23 +327,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
         _byAddress[key] = session;
         _byId[session.Id] = session;
         Interlocked.Increment(ref Counters._handshakesStarted);
-        session.Start();
-    }
-
-    private bool TryCountSource(SocketAddress address)
-    {
-        var source = SourceOf(address);
-        lock (_admissionLock)
-        {
-            var count = _halfOpenBySource.GetValueOrDefault(source);
-            if (count >= Options.MaxHalfOpenHandshakesPerSource)
-            {
-                return false;
-            }
-
-            _halfOpenBySource[source] = count + 1;
-            return true;
-        }
+        session.Begin();
     }
 
     /// <summary>Admission inside OpenSSL's callbacks; a deferral at the ClientHello silences the session.</summary>
@@ -334,18 +342,26 @@ public sealed partial class DtlsServer : IAsyncDisposable
         return outcome == AdmissionOutcome.Accepted;
     }
 
-    /// <summary>Half-open caps, then the handler's decision; a deferral counts only when <paramref name="mayDefer"/>.</summary>
+    /// <summary>
+    /// The tenant's half-open caps (taken at once, so concurrent workers cannot overshoot them), then the handler's
+    /// decision; a deferral counts only when <paramref name="mayDefer"/>. Anything but acceptance gives the tenant's
+    /// half-open count back, and the handshake is unassigned again until it ends or is admitted.
+    /// </summary>
     internal AdmissionOutcome Admit(DtlsSession session, DtlsTenant tenant, bool mayDefer)
     {
-        var source = session.RemoteEndPoint.Address;
-        lock (_admissionLock)
+        if (!_limits.TryAssign(session.HalfOpen, tenant.TenantId, tenant.Settings.MaxHalfOpenHandshakes, tenant.Settings.MaxHalfOpenHandshakesPerClient))
         {
-            if (_halfOpenByTenant.GetValueOrDefault(tenant.TenantId) >= tenant.Settings.MaxHalfOpenHandshakes
-                || _halfOpenByTenantSource.GetValueOrDefault((tenant.TenantId, source)) >= tenant.Settings.MaxHalfOpenHandshakesPerClient)
+            Interlocked.Increment(ref Counters._refused);
+            try
             {
-                Interlocked.Increment(ref Counters._refused);
-                return AdmissionOutcome.Refused;
+                _handler.OnHalfOpenLimit(session);
             }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                Log.HandlerFault(_logger, "OnHalfOpenLimit", ex);
+            }
+
+            return AdmissionOutcome.Refused;
         }
 
         DtlsAdmission decision;
@@ -361,21 +377,16 @@ public sealed partial class DtlsServer : IAsyncDisposable
 
         if (decision == DtlsAdmission.Defer && mayDefer)
         {
+            _limits.Unassign(session.HalfOpen);
             Interlocked.Increment(ref Counters._deferred);
             return AdmissionOutcome.Deferred;
         }
 
         if (decision != DtlsAdmission.Accept)
         {
+            _limits.Unassign(session.HalfOpen);
             Interlocked.Increment(ref Counters._refused);
             return AdmissionOutcome.Refused;
-        }
-
-        lock (_admissionLock)
-        {
-            _halfOpenByTenant[tenant.TenantId] = _halfOpenByTenant.GetValueOrDefault(tenant.TenantId) + 1;
-            _halfOpenByTenantSource[(tenant.TenantId, source)] = _halfOpenByTenantSource.GetValueOrDefault((tenant.TenantId, source)) + 1;
-            session.CountedForTenant = true;
         }
 
         session.MarkAdmitted();
@@ -389,49 +400,10 @@ public sealed partial class DtlsServer : IAsyncDisposable
         Refused,
     }
 
-    private void ReleaseHalfOpen(DtlsSession session)
-    {
-        lock (_admissionLock)
-        {
-            if (session.CountedForSource)
-            {
-                session.CountedForSource = false;
-                Decrement(_halfOpenBySource, SourceOf(session.Address));
-            }
-
-            if (session.CountedForTenant && session.Tenant is { } tenant)
-            {
-                session.CountedForTenant = false;
-                Decrement(_halfOpenByTenant, tenant.TenantId);
-                Decrement(_halfOpenByTenantSource, (tenant.TenantId, session.RemoteEndPoint.Address));
-            }
-        }
-    }
-
-    private static void Decrement<TKey>(Dictionary<TKey, int> counts, TKey key)
-        where TKey : notnull
-    {
-        if (counts.TryGetValue(key, out var count))
-        {
-            if (count <= 1)
-            {
-                counts.Remove(key);
-            }
-            else
-            {
-                counts[key] = count - 1;
-            }
-        }
-    }
+    private void ReleaseHalfOpen(DtlsSession session) => _limits.Release(session.HalfOpen);
 
     /// <summary>Half-open handshakes counted for a tenant now (after admission, before completion).</summary>
-    public int HalfOpenHandshakes(string tenantId)
-    {
-        lock (_admissionLock)
-        {
-            return _halfOpenByTenant.GetValueOrDefault(tenantId);
-        }
-    }
+    public int HalfOpenHandshakes(string tenantId) => _limits.ForTenant(tenantId);
 
     internal void OnHandshakeCompleted(DtlsSession session)
     {
@@ -480,6 +452,21 @@ public sealed partial class DtlsServer : IAsyncDisposable
     {
         Interlocked.Increment(ref Counters._internalErrors);
         Log.CallbackFault(_logger, session.Id, fault);
+    }
+
+    /// <summary>A worker caught an exception processing <paramref name="session"/>: the session ends, the listener goes on.</summary>
+    internal void ReportWorkerFault(DtlsSession session, Exception fault)
+    {
+        Interlocked.Increment(ref Counters._internalErrors);
+        Log.WorkerFault(_logger, session.Id, fault);
+        try
+        {
+            session.Terminate(DtlsCloseReason.ProtocolError, sendCloseNotify: false);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.WorkerFault(_logger, session.Id, ex);
+        }
     }
 
     internal void SendDatagrams(List<byte[]> datagrams, SocketAddress to)
@@ -543,11 +530,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
     internal static IPEndPoint ToEndPoint(SocketAddress address) =>
         (IPEndPoint)new IPEndPoint(address.Family == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0).Create(address);
 
-    private static IPAddress SourceOf(SocketAddress address)
-    {
-        var endPoint = ToEndPoint(address);
-        return endPoint.Address.IsIPv4MappedToIPv6 ? endPoint.Address.MapToIPv4() : endPoint.Address;
-    }
+    private static DtlsSourcePrefix SourceOf(SocketAddress address) => DtlsSourcePrefix.Of(ToEndPoint(address).Address);
 
     /// <summary>Callback target of the listener SSL object: only the cookie callbacks run before a session exists.</summary>
     private sealed class ListenerTarget(DtlsServer server) : ISslCallbackTarget
@@ -586,5 +569,8 @@ public sealed partial class DtlsServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 4006, Level = LogLevel.Debug, Message = "DTLS datagram send failed: {Error}")]
         public static partial void SendFailed(ILogger logger, SocketError error);
+
+        [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "DTLS session {SessionId} failed on its worker and was ended")]
+        public static partial void WorkerFault(ILogger logger, ulong sessionId, Exception exception);
     }
 }

@@ -16,6 +16,8 @@ public sealed class DtlsServerCounters
     internal long _handshakesFailed;
     internal long _handshakesTimedOut;
     internal long _refused;
+    internal long _unassignedDropped;
+    internal long _sessionQueueDropped;
     internal long _deferred;
     internal long _sessionsClosed;
     internal long _oversizedSends;
@@ -60,6 +62,18 @@ public sealed class DtlsServerCounters
 
     /// <summary>Handshakes refused by a cap, the session limit or the admission callback.</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>
+    /// Cookie-verified ClientHellos dropped because <see cref="DtlsServerOptions.MaxUnassignedHandshakes"/> handshakes
+    /// were already waiting for a tenant (also counted in <see cref="Refused"/>).
+    /// </summary>
+    public long UnassignedDropped => Interlocked.Read(ref _unassignedDropped);
+
+    /// <summary>
+    /// Datagrams dropped because their session's worker was that far behind (<see cref="DtlsServerOptions.SessionQueueCapacity"/>
+    /// or <see cref="DtlsServerOptions.SessionQueueBytes"/>).
+    /// </summary>
+    public long SessionQueueDropped => Interlocked.Read(ref _sessionQueueDropped);
 
     /// <summary>Handshakes the admission callback deferred: ended silently, for the client to retry.</summary>
     public long Deferred => Interlocked.Read(ref _deferred);

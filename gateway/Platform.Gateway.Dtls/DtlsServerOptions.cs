@@ -24,8 +24,39 @@ public sealed class DtlsServerOptions
     /// <summary>Sessions (handshaking or established) the listener holds at once.</summary>
     public int MaxSessions { get; set; } = 100_000;
 
-    /// <summary>Handshakes in progress from one source address at once, across tenants.</summary>
+    /// <summary>
+    /// Handshakes in progress (cookie verified, not complete) from one source at once, across tenants: one IPv4
+    /// address, or one IPv6 /64. Beyond it a cookie-verified ClientHello is dropped silently (counted in
+    /// <see cref="DtlsServerCounters.Refused"/>).
+    /// </summary>
     public int MaxHalfOpenHandshakesPerSource { get; set; } = 16;
+
+    /// <summary>
+    /// Handshakes in progress that no tenant has admitted yet, from every source together: from the verified cookie
+    /// until admission at the ClientHello (SNI or dedicated port, the session's first step on a worker) or, for a
+    /// client known only by its PSK identity, at its key exchange. Beyond it a cookie-verified ClientHello is dropped
+    /// silently (counted in <see cref="DtlsServerCounters.UnassignedDropped"/>). It also bounds the handshakes
+    /// waiting for a worker, since a session is admitted on its first step.
+    /// </summary>
+    public int MaxUnassignedHandshakes { get; set; } = 1024;
+
+    /// <summary>
+    /// Datagrams one session may have waiting for its worker; beyond it they are dropped (counted in
+    /// <see cref="DtlsServerCounters.SessionQueueDropped"/>), as a full socket buffer would drop them.
+    /// </summary>
+    public int SessionQueueCapacity { get; set; } = 32;
+
+    /// <summary>
+    /// Bytes of datagrams one session may have waiting for its worker, whichever of this and
+    /// <see cref="SessionQueueCapacity"/> is reached first; at least <see cref="MaxPacketSize"/>.
+    /// </summary>
+    public int SessionQueueBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Thread-pool work items that run handshake steps (the signed first flight, key exchange, certificate checks) at
+    /// once; established sessions' records do not wait for them. Default: the processor count.
+    /// </summary>
+    public int HandshakeWorkers { get; set; } = Environment.ProcessorCount;
 
     /// <summary>Longest handshake before the tenant is known (no SNI, PSK identity not yet seen).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(20);
@@ -44,6 +75,11 @@ public sealed class DtlsServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxPacketSize, 576);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxSessions, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHalfOpenHandshakesPerSource, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxUnassignedHandshakes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(SessionQueueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(SessionQueueCapacity, 4096);
+        ArgumentOutOfRangeException.ThrowIfLessThan(SessionQueueBytes, MaxPacketSize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(HandshakeWorkers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CookieSecretLifetime, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(TimeProvider);

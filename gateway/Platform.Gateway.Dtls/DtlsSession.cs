@@ -10,7 +10,8 @@ namespace Platform.Gateway.Dtls;
 
 /// <summary>
 /// One client address on a listener, from the verified cookie to the end. Every OpenSSL call on the session's SSL
-/// object happens under its lock; sockets and handler calls happen after the lock is released.
+/// object happens under its lock; sockets and handler calls happen after the lock is released. Its datagrams reach
+/// it through its <see cref="DtlsSessionInbox"/>, processed by one worker at a time, never on the receive loop.
 /// </summary>
 public sealed class DtlsSession : ISslCallbackTarget
 {
@@ -21,12 +22,14 @@ public sealed class DtlsSession : ISslCallbackTarget
     private readonly DtlsServer _server;
     private readonly Lock _lock = new();
     private readonly Lock _deliveryLock = new();
+    private readonly DtlsSessionInbox _inbox;
     private SslHandle? _ssl;
     private DatagramChannel? _channel;
     private long _handshakeDeadline;
     private long _lastActivity;
     private long _queuedDue = long.MaxValue;
     private bool _closed;
+    private volatile bool _established;
     private bool _closeDelivered;
     private bool _openDelivered;
     private bool _silent;
@@ -36,7 +39,7 @@ public sealed class DtlsSession : ISslCallbackTarget
     private long _datagramsIn;
     private long _datagramsOut;
 
-    internal DtlsSession(DtlsServer server, ulong id, SocketAddress address, SslHandle ssl, DatagramChannel channel)
+    internal DtlsSession(DtlsServer server, ulong id, SocketAddress address, SslHandle ssl, DatagramChannel channel, DtlsHandshakeLimits.Slot halfOpen)
     {
         _server = server;
         Id = id;
@@ -48,6 +51,8 @@ public sealed class DtlsSession : ISslCallbackTarget
         StartedAt = server.Time.GetUtcNow();
         _lastActivity = server.Timers.Now;
         _handshakeDeadline = server.Timers.After(server.Options.HandshakeTimeout);
+        HalfOpen = halfOpen;
+        _inbox = new DtlsSessionInbox(this, server.Workers, server.Options.SessionQueueCapacity, server.Options.SessionQueueBytes);
     }
 
     /// <summary>Listener-unique sequence number (the gateway formats its connection id from it).</summary>
@@ -81,7 +86,11 @@ public sealed class DtlsSession : ISslCallbackTarget
     public DateTimeOffset? EstablishedAt { get; private set; }
 
     /// <summary>Whether the handshake completed.</summary>
-    public bool IsEstablished { get; private set; }
+    public bool IsEstablished
+    {
+        get => _established;
+        private set => _established = value;
+    }
 
     /// <summary>Whether the session has ended.</summary>
     public bool IsClosed => Volatile.Read(ref _closed);
@@ -108,9 +117,8 @@ public sealed class DtlsSession : ISslCallbackTarget
 
     internal bool Admitted { get; private set; }
 
-    internal bool CountedForSource { get; set; }
-
-    internal bool CountedForTenant { get; set; }
+    /// <summary>What the session is counted in by the half-open caps until its handshake ends.</summary>
+    internal DtlsHandshakeLimits.Slot HalfOpen { get; }
 
     /// <summary>Encrypts <paramref name="datagram"/> as one record and sends it.</summary>
     public DtlsSendResult Send(ReadOnlySpan<byte> datagram)
@@ -157,6 +165,15 @@ public sealed class DtlsSession : ISslCallbackTarget
 
         Complete(ref outcome);
     }
+
+    /// <summary>Queues the first handshake step (the ClientHello the cookie check let through) for a worker.</summary>
+    internal void Begin() => _inbox.Start();
+
+    /// <summary>Hands one datagram to the session's worker; false when its inbox is full and the datagram was dropped.</summary>
+    internal bool Post(ReadOnlySpan<byte> datagram) => _inbox.Post(datagram);
+
+    /// <summary>A worker caught an exception while processing this session.</summary>
+    internal void OnWorkerFault(Exception fault) => _server.ReportWorkerFault(this, fault);
 
     internal void Start()
     {
@@ -561,6 +578,7 @@ public sealed class DtlsSession : ISslCallbackTarget
         _ssl = null;
         _channel?.Dispose();
         _channel = null;
+        _inbox.Close();
     }
 
     private void CollectLocked(ref Outcome outcome)

@@ -1,8 +1,9 @@
 namespace Platform.Gateway.Dtls;
 
 /// <summary>
-/// The gateway's side of a DTLS listener. Calls for one session never overlap. Calls arrive on the listener's
-/// receive loop or its timer: return quickly and hand slow work elsewhere.
+/// The gateway's side of a DTLS listener. Calls for one session never overlap; calls for different sessions may, as
+/// they arrive on the listener's workers (thread-pool threads) or its timer: return quickly and hand slow work
+/// elsewhere.
 /// </summary>
 public interface IDtlsSessionHandler
 {
@@ -13,6 +14,16 @@ public interface IDtlsSessionHandler
     /// <see cref="OnSessionClosed"/>, whether or not its handshake completes.
     /// </summary>
     DtlsAdmission Admit(DtlsSession session);
+
+    /// <summary>
+    /// The tenant's half-open cap (<see cref="Tenants.DtlsTenantSettings.MaxHalfOpenHandshakes"/>, or its per-client
+    /// cap for the source's prefix) refused a handshake; <see cref="DtlsSession.Tenant"/> names the tenant. The
+    /// handshake ends with an alert (access_denied; for a tenant named by the PSK identity, the PSK lookup fails)
+    /// without <see cref="Admit"/> being asked. For counting only.
+    /// </summary>
+    void OnHalfOpenLimit(DtlsSession session)
+    {
+    }
 
     /// <summary>The handshake completed.</summary>
     void OnSessionOpened(DtlsSession session);

@@ -291,6 +291,7 @@ public sealed class DtlsServerTests
 
         Assert.Contains("access denied", ex.Message, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(1, handler.AdmitCalls);
+        Assert.Equal(1, handler.HalfOpenLimited.GetValueOrDefault("t-alpha"));
     }
 
     [Fact]
@@ -448,7 +449,8 @@ public sealed class DtlsServerTests
         Assert.Equal(DtlsCloseReason.ServerStopping, reason);
     }
 
-    internal static byte[] ClientHello(string? serverName)
+    /// <summary>A first ClientHello (no cookie); with <paramref name="offerPsk"/> it offers the PSK suites too.</summary>
+    internal static unsafe byte[] ClientHello(string? serverName, bool offerPsk = false)
     {
         using var context = SslContextFactory.CreateClientContext("ALL");
         using var ssl = NativeMethods.SSL_new(context);
@@ -461,12 +463,21 @@ public sealed class DtlsServerTests
             SetServerName(ssl, serverName);
         }
 
+        if (offerPsk)
+        {
+            // OpenSSL offers PSK suites only with a client callback; this one is never reached.
+            NativeMethods.SSL_set_psk_client_callback(ssl, &NoPsk);
+        }
+
         NativeMethods.SSL_do_handshake(ssl);
         OpenSslError.Clear();
         var datagrams = new List<byte[]>();
         channel.TakeDatagrams(1200, datagrams);
         return Assert.Single(datagrams);
     }
+
+    [System.Runtime.InteropServices.UnmanagedCallersOnly]
+    private static unsafe uint NoPsk(nint ssl, byte* hint, byte* identity, uint maxIdentity, byte* psk, uint maxPsk) => 0;
 
     private static unsafe void SetServerName(SslHandle ssl, string name)
     {

@@ -7,9 +7,9 @@ namespace Platform.Gateway.Dtls;
 
 /// <summary>
 /// An established DTLS session as a gateway connection: sends are DTLS records (one datagram each), close is
-/// close_notify. Client datagrams wait in a bounded queue for the delivery; the listener's receive loop never
-/// waits, so when the delivery falls <see cref="QueueCapacity"/> datagrams behind, further ones are dropped and
-/// counted (UDP semantics), instead of stalling every other session on the socket.
+/// close_notify. Client datagrams wait in a bounded queue for the delivery; the listener's worker never waits on
+/// it, so when the delivery falls <see cref="QueueCapacity"/> datagrams behind, further ones are dropped and
+/// counted (UDP semantics), instead of stalling the listener.
 /// </summary>
 internal sealed class DtlsConnection : GatewayConnection, IDisposable
 {
@@ -46,7 +46,7 @@ internal sealed class DtlsConnection : GatewayConnection, IDisposable
     /// <summary>Client datagrams dropped because the delivery was too far behind.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>Queues one client datagram; called on the listener's receive loop.</summary>
+    /// <summary>Queues one client datagram; called on the listener's worker for this session.</summary>
     public void OnDatagram(ReadOnlySpan<byte> datagram)
     {
         CountIn(datagram.Length, 1);

@@ -75,6 +75,13 @@ internal sealed partial class DtlsGatewayHandler(
         return DtlsAdmission.Accept;
     }
 
+    public void OnHalfOpenLimit(DtlsSession session)
+    {
+        var slug = session.Tenant?.Slug ?? "";
+        admission.CountRefusal(slug, ConnectionProtocols.Dtls, RefusalReason.HalfOpenLimit);
+        Log.Refused(logger, slug, session.RemoteEndPoint, RefusalReason.HalfOpenLimit);
+    }
+
     public void OnSessionOpened(DtlsSession session)
     {
         if (!_admitted.TryRemove(session.Id, out var admitted))

@@ -10,6 +10,9 @@ internal sealed class TestHandler : IDtlsSessionHandler
 
     public Func<DtlsSession, DtlsAdmission> Admission { get; set; } = _ => DtlsAdmission.Accept;
 
+    /// <summary>Runs for every datagram after it is recorded and before it is echoed.</summary>
+    public Action<DtlsSession, byte[]>? BeforeEcho { get; init; }
+
     public Channel<DtlsSession> Opened { get; } = Channel.CreateUnbounded<DtlsSession>();
 
     public Channel<(DtlsSession Session, DtlsCloseReason Reason)> Closed { get; } = Channel.CreateUnbounded<(DtlsSession, DtlsCloseReason)>();
@@ -17,6 +20,9 @@ internal sealed class TestHandler : IDtlsSessionHandler
     public ConcurrentQueue<(ulong SessionId, byte[] Data)> Received { get; } = new();
 
     public int AdmitCalls => _admitCalls;
+
+    /// <summary>Handshakes the tenant's half-open caps refused, by tenant id.</summary>
+    public ConcurrentDictionary<string, int> HalfOpenLimited { get; } = new(StringComparer.Ordinal);
 
     private int _admitCalls;
 
@@ -26,11 +32,15 @@ internal sealed class TestHandler : IDtlsSessionHandler
         return Admission(session);
     }
 
+    public void OnHalfOpenLimit(DtlsSession session) => HalfOpenLimited.AddOrUpdate(session.Tenant!.TenantId, 1, static (_, n) => n + 1);
+
     public void OnSessionOpened(DtlsSession session) => Opened.Writer.TryWrite(session);
 
     public void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram)
     {
-        Received.Enqueue((session.Id, datagram.ToArray()));
+        var data = datagram.ToArray();
+        Received.Enqueue((session.Id, data));
+        BeforeEcho?.Invoke(session, data);
         if (Echo)
         {
             session.Send(datagram);

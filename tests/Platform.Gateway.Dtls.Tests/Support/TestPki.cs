@@ -17,21 +17,25 @@ internal static class TestPki
     }
 
     /// <summary>A leaf for <paramref name="dnsNames"/> as "leaf PEM + CA PEM + key PEM".</summary>
-    public static string CreateServerPem((X509Certificate2 Certificate, AsymmetricAlgorithm Key) ca, string commonName, bool rsa = false, params string[] dnsNames)
+    public static string CreateServerPem((X509Certificate2 Certificate, AsymmetricAlgorithm Key) ca, string commonName, bool rsa = false, params string[] dnsNames) =>
+        CreateServerPem(ca, commonName, rsa ? 2048 : 0, dnsNames);
+
+    /// <summary>As above, with an RSA key of <paramref name="rsaBits"/> bits (0: ECDSA P-256).</summary>
+    public static string CreateServerPem((X509Certificate2 Certificate, AsymmetricAlgorithm Key) ca, string commonName, int rsaBits, params string[] dnsNames)
     {
-        var (leaf, keyPem) = CreateLeaf(ca, commonName, rsa, dnsNames, clientAuth: false);
+        var (leaf, keyPem) = CreateLeaf(ca, commonName, rsaBits, dnsNames, clientAuth: false);
         return leaf.ExportCertificatePem() + "\n" + ca.Certificate.ExportCertificatePem() + "\n" + keyPem + "\n";
     }
 
     public static (string CertificatePem, string KeyPem, string Sha256) CreateClient((X509Certificate2 Certificate, AsymmetricAlgorithm Key) ca, string commonName)
     {
-        var (leaf, keyPem) = CreateLeaf(ca, commonName, rsa: false, [], clientAuth: true);
+        var (leaf, keyPem) = CreateLeaf(ca, commonName, rsaBits: 0, [], clientAuth: true);
         return (leaf.ExportCertificatePem(), keyPem, Convert.ToHexString(SHA256.HashData(leaf.RawData)));
     }
 
-    private static (X509Certificate2 Leaf, string KeyPem) CreateLeaf((X509Certificate2 Certificate, AsymmetricAlgorithm Key) ca, string commonName, bool rsa, string[] dnsNames, bool clientAuth)
+    private static (X509Certificate2 Leaf, string KeyPem) CreateLeaf((X509Certificate2 Certificate, AsymmetricAlgorithm Key) ca, string commonName, int rsaBits, string[] dnsNames, bool clientAuth)
     {
-        using AsymmetricAlgorithm key = rsa ? RSA.Create(2048) : ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using AsymmetricAlgorithm key = rsaBits > 0 ? RSA.Create(rsaBits) : ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = key is RSA r
             ? new CertificateRequest($"CN={commonName}", r, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
             : new CertificateRequest($"CN={commonName}", (ECDsa)key, HashAlgorithmName.SHA256);

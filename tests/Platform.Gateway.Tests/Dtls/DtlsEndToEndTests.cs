@@ -238,6 +238,31 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task HalfOpenPerClientCap_SecondHandshakeFromTheSameAddress_RefusedAndCountedAsHalfOpenLimit()
+    {
+        using var refusals = new RefusalRecorder();
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("half", new TenantConfig { Limits = new LimitsConfig { MaxHalfOpenHandshakesPerClient = 1 } });
+        await UploadCertificateAsync(silo, "half", Material("half-cert", "dtls.half.example"));
+        await using var gateway = await StartGatewayAsync(silo, "half", t => t.Source.Certificates.Count == 1);
+        var server = gateway.Services.GetRequiredService<DtlsListeners>().Shared!;
+        var tenantId = gateway.Store.Current.BySlug["half"].Id.ToString();
+
+        // One openssl client from 127.0.0.1 left half-open: its second flight never reaches the gateway.
+        await using var relay = new StallingUdpRelay(new IPEndPoint(IPAddress.Loopback, gateway.DtlsPort));
+        await using var stalled = PeerProcess.Start("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{relay.Port} -servername dtls.half.example");
+        await relay.Stalled.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(1, server.HalfOpenHandshakes(tenantId));
+
+        var output = await PeerProcess.ExchangeLineAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{gateway.DtlsPort} -servername dtls.half.example", "never-echoed", expectEcho: false);
+
+        Assert.Contains("access denied", output, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("\nnever-echoed", output, StringComparison.Ordinal);
+        await refusals.WaitForAsync("half", "half_open_limit", 1);
+        Assert.Equal(0, gateway.Registry.Count);
+    }
+
+    [Fact]
     public async Task SuspendedTenant_LiveSessionClosedAndNewHandshakesRefused()
     {
         using var refusals = new RefusalRecorder();
