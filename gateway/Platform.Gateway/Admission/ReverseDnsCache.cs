@@ -32,6 +32,7 @@ internal sealed partial class ReverseDnsCache : IDisposable
     private readonly Budget _gateway;
     private readonly Lock _evictionLock = new();
     private readonly CancellationTokenSource _stopping = new();
+    private long _started;
 
     public ReverseDnsCache(IReverseDnsResolver resolver, IOptions<GatewayOptions> options, TimeProvider time, ILogger<ReverseDnsCache> logger)
     {
@@ -69,6 +70,15 @@ internal sealed partial class ReverseDnsCache : IDisposable
         return ReverseDnsAnswer.Unknown;
     }
 
+    /// <summary>Addresses whose answer (or failure) is kept.</summary>
+    internal int Count => _entries.Count;
+
+    /// <summary>Lookups running now.</summary>
+    internal int Running => _running.Count;
+
+    /// <summary>Lookups started since the cache was created.</summary>
+    internal long LookupsStarted => Interlocked.Read(ref _started);
+
     public void Dispose()
     {
         _stopping.Cancel();
@@ -101,6 +111,7 @@ internal sealed partial class ReverseDnsCache : IDisposable
             return;
         }
 
+        Interlocked.Increment(ref _started);
         // Observed: ResolveAsync handles every outcome itself and never faults.
         _ = Task.Run(() => ResolveAsync(tenant, address));
     }
