@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -133,5 +134,13 @@ public sealed class ForwardConfirmedResolverTests
 
         var error = Assert.Throws<OptionsValidationException>(() => new ForwardConfirmedResolver(Options.Create(options)));
         Assert.Contains("dns.example.com", error.Message, StringComparison.Ordinal);
+        // The same check stops the gateway at start (ValidateOnStart runs the data annotations).
+        var results = new List<ValidationResult>();
+        Assert.False(Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true));
+        Assert.Contains(results, r => r.MemberNames.Contains(nameof(GatewayOptions.DnsServers)));
+
+        options.DnsServers.Clear();
+        options.DnsServers.AddRange(["127.0.0.1", "127.0.0.1:5353", "[::1]:53", "::1"]);
+        Assert.True(Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true));
     }
 }
