@@ -19,7 +19,7 @@ internal sealed class ForwardConfirmedResolver : IReverseDnsResolver
     public const int MaxNamesPerAddress = 4;
 
     private const int MaxNameLength = 253;
-    private readonly LookupClient _client;
+    private readonly LookupClient? _client;
     private readonly TimeSpan _deadline;
 
     public ForwardConfirmedResolver(IOptions<GatewayOptions> options)
@@ -31,7 +31,19 @@ internal sealed class ForwardConfirmedResolver : IReverseDnsResolver
         }
 
         var timeout = TimeSpan.FromMilliseconds(settings.ReverseDnsTimeoutMilliseconds);
-        var lookup = servers.Count == 0 ? new LookupClientOptions() : new LookupClientOptions([.. servers]);
+        // The system's servers, read here without DnsClient's fallback to public resolvers: with none, every lookup
+        // fails (and host-name entries fail closed) rather than asking a server nobody configured.
+        var nameServers = servers.Count > 0
+            ? servers.Select(static s => new NameServer(s)).ToArray()
+            : NameServer.ResolveNameServers(skipIPv6SiteLocal: true, fallbackToGooglePublicDns: false).ToArray();
+        NameServers = nameServers.Select(static s => new IPEndPoint(IPAddress.Parse(s.Address), s.Port)).ToArray();
+        _deadline = timeout * 3;
+        if (nameServers.Length == 0)
+        {
+            return;
+        }
+
+        var lookup = new LookupClientOptions(nameServers);
         // The cache in front of this resolver keeps answers within its own TTL bounds; a second cache would outlive them.
         lookup.UseCache = false;
         lookup.Timeout = timeout;
@@ -40,16 +52,23 @@ internal sealed class ForwardConfirmedResolver : IReverseDnsResolver
         lookup.ContinueOnDnsError = true;
         lookup.UseRandomNameServer = false;
         _client = new LookupClient(lookup);
-        _deadline = timeout * 3;
     }
+
+    /// <summary>The servers asked, in order; empty when none is configured and the system names none.</summary>
+    public IReadOnlyList<IPEndPoint> NameServers { get; }
 
     public async Task<ReverseDnsResult> ResolveAsync(IPAddress address, CancellationToken cancellationToken)
     {
+        if (_client is null)
+        {
+            return ReverseDnsResult.Failure("no DNS server is configured");
+        }
+
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(_deadline);
         try
         {
-            return await ResolveWithinAsync(address, deadline.Token);
+            return await ResolveWithinAsync(_client, address, deadline.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -65,9 +84,9 @@ internal sealed class ForwardConfirmedResolver : IReverseDnsResolver
         }
     }
 
-    private async Task<ReverseDnsResult> ResolveWithinAsync(IPAddress address, CancellationToken cancellationToken)
+    private static async Task<ReverseDnsResult> ResolveWithinAsync(LookupClient client, IPAddress address, CancellationToken cancellationToken)
     {
-        var reverse = await _client.QueryReverseAsync(address, cancellationToken);
+        var reverse = await client.QueryReverseAsync(address, cancellationToken);
         if (reverse.HasError)
         {
             return reverse.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain
@@ -97,7 +116,7 @@ internal sealed class ForwardConfirmedResolver : IReverseDnsResolver
         var checks = new Task<Confirmation>[claims.Count];
         for (var i = 0; i < claims.Count; i++)
         {
-            checks[i] = ConfirmAsync(claims[i].Name, address, cancellationToken);
+            checks[i] = ConfirmAsync(client, claims[i].Name, address, cancellationToken);
         }
 
         var confirmations = await Task.WhenAll(checks);
@@ -129,10 +148,10 @@ internal sealed class ForwardConfirmedResolver : IReverseDnsResolver
             : ReverseDnsResult.NoName(claims.Min(c => c.Ttl));
     }
 
-    private async Task<Confirmation> ConfirmAsync(string name, IPAddress address, CancellationToken cancellationToken)
+    private static async Task<Confirmation> ConfirmAsync(LookupClient client, string name, IPAddress address, CancellationToken cancellationToken)
     {
         var type = address.AddressFamily == AddressFamily.InterNetworkV6 ? QueryType.AAAA : QueryType.A;
-        var forward = await _client.QueryAsync(name + ".", type, QueryClass.IN, cancellationToken);
+        var forward = await client.QueryAsync(name + ".", type, QueryClass.IN, cancellationToken);
         if (forward.HasError)
         {
             return forward.Header.ResponseCode == DnsHeaderResponseCode.NotExistentDomain

@@ -32,6 +32,8 @@ internal sealed partial class ReverseDnsCache : IDisposable
     private readonly Budget _gateway;
     private readonly Lock _evictionLock = new();
     private readonly CancellationTokenSource _stopping = new();
+    // Taken once: lookups still finishing after Dispose see a cancelled token, not a disposed source.
+    private readonly CancellationToken _stoppingToken;
     private long _started;
 
     public ReverseDnsCache(IReverseDnsResolver resolver, IOptions<GatewayOptions> options, TimeProvider time, ILogger<ReverseDnsCache> logger)
@@ -40,6 +42,7 @@ internal sealed partial class ReverseDnsCache : IDisposable
         _time = time;
         _logger = logger;
         _options = options.Value;
+        _stoppingToken = _stopping.Token;
         _gateway = new Budget(_options.ReverseDnsLookupsInFlight, new TokenBucket(time, _options.ReverseDnsLookupsPerSecond));
     }
 
@@ -87,7 +90,7 @@ internal sealed partial class ReverseDnsCache : IDisposable
 
     private void TryStart(Guid tenantId, IPAddress address)
     {
-        if (_stopping.IsCancellationRequested || !_running.TryAdd(address, 0))
+        if (_stoppingToken.IsCancellationRequested || !_running.TryAdd(address, 0))
         {
             return;
         }
@@ -123,9 +126,9 @@ internal sealed partial class ReverseDnsCache : IDisposable
             ReverseDnsResult result;
             try
             {
-                result = await _resolver.ResolveAsync(address, _stopping.Token);
+                result = await _resolver.ResolveAsync(address, _stoppingToken);
             }
-            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+            catch (OperationCanceledException) when (_stoppingToken.IsCancellationRequested)
             {
                 return;
             }

@@ -29,6 +29,7 @@ public sealed class ForwardConfirmedResolverTests
 
         Assert.Equal(ReverseDnsOutcome.Answered, result.Outcome);
         Assert.Empty(result.Names);
+        await dns.SyncAsync();
         Assert.Equal(1, dns.Queries("A", "trusted.example.com"));
     }
 
@@ -59,6 +60,7 @@ public sealed class ForwardConfirmedResolverTests
         var result = await Resolver(dns.Server).ResolveAsync(IPAddress.Parse("127.0.0.4"), CancellationToken.None);
 
         Assert.Equal(["real.example.com"], result.Names);
+        await dns.SyncAsync();
         Assert.Equal(1, dns.Queries("A", "claimed.example.com"));
     }
 
@@ -71,6 +73,7 @@ public sealed class ForwardConfirmedResolverTests
         var result = await Resolver(dns.Server).ResolveAsync(IPAddress.Parse("127.0.0.5"), CancellationToken.None);
 
         Assert.Empty(result.Names);
+        await dns.SyncAsync();
         Assert.Equal(1, dns.Queries("PTR"));
         Assert.Equal(ForwardConfirmedResolver.MaxNamesPerAddress, dns.Queries("A"));
     }
@@ -84,6 +87,7 @@ public sealed class ForwardConfirmedResolverTests
 
         Assert.Equal(ReverseDnsOutcome.Answered, result.Outcome);
         Assert.Empty(result.Names);
+        await dns.SyncAsync();
         Assert.Equal(0, dns.Queries("A"));
     }
 
@@ -95,6 +99,7 @@ public sealed class ForwardConfirmedResolverTests
         var result = await Resolver(dns.Server).ResolveAsync(IPAddress.IPv6Loopback, CancellationToken.None);
 
         Assert.Equal(["v6.example.com"], result.Names);
+        await dns.SyncAsync();
         Assert.Equal(1, dns.Queries("AAAA", "v6.example.com"));
         Assert.Equal(0, dns.Queries("A"));
     }
@@ -124,6 +129,19 @@ public sealed class ForwardConfirmedResolverTests
         Assert.Equal(ReverseDnsOutcome.Failed, result.Outcome);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"took {clock.Elapsed}");
         Assert.True(silent.Available > 0, "the query reached the silent server");
+    }
+
+    [Fact]
+    public void NameServers_Configured_AskedInOrderWithPort53ByDefault()
+    {
+        var options = new GatewayOptions { ClusterSecret = new string('s', 32) };
+        options.DnsServers.AddRange(["127.0.0.1:5353", "127.0.0.2", "[::1]:5300"]);
+
+        var resolver = new ForwardConfirmedResolver(Options.Create(options));
+
+        Assert.Equal(
+            [IPEndPoint.Parse("127.0.0.1:5353"), IPEndPoint.Parse("127.0.0.2:53"), IPEndPoint.Parse("[::1]:5300")],
+            resolver.NameServers);
     }
 
     [Fact]

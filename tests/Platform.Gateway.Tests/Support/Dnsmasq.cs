@@ -14,6 +14,7 @@ internal sealed partial class Dnsmasq : IAsyncDisposable
 {
     private const string Program = "/usr/sbin/dnsmasq";
     private readonly PeerProcess _process;
+    private int _syncs;
 
     private Dnsmasq(PeerProcess process, int port)
     {
@@ -43,12 +44,29 @@ internal sealed partial class Dnsmasq : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Queries of <paramref name="type"/> (PTR, A, AAAA) received so far, optionally for one name only.</summary>
+    /// <summary>
+    /// Sends a query of its own and waits until dnsmasq has logged it: dnsmasq handles and logs queries in order, so
+    /// every query that reached it before is in <see cref="Log"/> afterwards.
+    /// </summary>
+    public async Task SyncAsync()
+    {
+        var name = $"sync-{Interlocked.Increment(ref _syncs)}.invalid";
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var question = new List<byte> { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 };
+        foreach (var label in name.Split('.'))
+        {
+            question.Add((byte)label.Length);
+            question.AddRange(System.Text.Encoding.ASCII.GetBytes(label));
+        }
+
+        question.AddRange([0, 0, 16, 0, 1]);
+        await socket.SendToAsync(question.ToArray(), new IPEndPoint(IPAddress.Loopback, Port));
+        await _process.WaitForTextAsync($"query[TXT] {name} ");
+    }
+
+    /// <summary>Queries of <paramref name="type"/> (PTR, A, AAAA) logged so far, optionally for one name only; see <see cref="SyncAsync"/>.</summary>
     public int Queries(string type, string? name = null) =>
         QueryLine().Matches(_process.Output).Count(m => m.Groups[1].Value == type && (name is null || m.Groups[2].Value == name));
-
-    /// <summary>Every query dnsmasq received so far.</summary>
-    public int Queries() => QueryLine().Count(_process.Output);
 
     public string Log => _process.Output;
 
