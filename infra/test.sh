@@ -35,6 +35,8 @@ command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 
 missing=()
 [ -n "$(pg_bin_dir)" ] || missing+=(postgresql)
 command -v gnutls-cli >/dev/null 2>&1 || missing+=(gnutls-bin)
+# dnsmasq-base: the DNS server binary alone (no system service); reverse-DNS tests run it on loopback.
+[ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)

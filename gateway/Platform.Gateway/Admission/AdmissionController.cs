@@ -109,16 +109,23 @@ internal sealed class AdmissionController(
             return RefusalReason.Suspended;
         }
 
-        var resolved = tenant.Blocked.HasHostNameEntries || tenant.Allowed.HasHostNameEntries ? names.Lookup(client) : [];
-        if (tenant.Blocked.Matches(client, resolved))
+        var resolved = tenant.Blocked.HasHostNameEntries || tenant.Allowed.HasHostNameEntries ? names.Lookup(tenant.Id, client) : ReverseDnsAnswer.NoNames;
+        if (tenant.Blocked.Matches(client, resolved.Names))
         {
             return RefusalReason.Blocked;
         }
 
-        // An empty AllowedClients, like "*", admits every client that is not blocked.
-        if (!tenant.Allowed.IsEmpty && !tenant.Allowed.Matches(client, resolved))
+        // Fail closed: until the client's confirmed names are known, a host-name block entry may match it.
+        if (!resolved.Known && tenant.Blocked.HasHostNameEntries)
         {
-            return RefusalReason.NotAllowed;
+            return RefusalReason.ReverseDnsPending;
+        }
+
+        // An empty AllowedClients, like "*", admits every client that is not blocked.
+        if (!tenant.Allowed.IsEmpty && !tenant.Allowed.Matches(client, resolved.Names))
+        {
+            // Meanwhile only address entries admit; a host-name entry may still admit the client once its names are known.
+            return resolved.Known || !tenant.Allowed.HasHostNameEntries ? RefusalReason.NotAllowed : RefusalReason.ReverseDnsPending;
         }
 
         state = _tenants.GetOrAdd(tenant.Id, static _ => new TenantAdmission());

@@ -66,6 +66,7 @@ public static class GatewayHost
         services.AddSingleton<SnapshotPersistence>();
         services.AddSingleton<GatewayMetrics>();
         services.AddSingleton<DrainState>();
+        services.AddSingleton<IReverseDnsResolver, ForwardConfirmedResolver>();
         services.AddSingleton<ReverseDnsCache>();
         // Registered first so that it stops last, after the listeners and the event publisher.
         services.AddHostedService<GatewayDeparture>();

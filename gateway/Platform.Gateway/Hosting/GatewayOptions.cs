@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Platform.Gateway.Admission;
 
 namespace Platform.Gateway.Hosting;
 
@@ -133,4 +134,38 @@ public sealed class GatewayOptions
     /// </summary>
     [Range(0, 3600)]
     public int ClientSendTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// DNS servers for the reverse lookups of access lists with host-name entries, each an IP address with an
+    /// optional port (<c>127.0.0.1:5353</c>, <c>[::1]:53</c>); empty uses the system's servers.
+    /// </summary>
+    [DnsServerList]
+    public List<string> DnsServers { get; } = [];
+
+    /// <summary>
+    /// Milliseconds one DNS query of a reverse lookup waits for its answer (asked twice per server); one
+    /// address's whole lookup, PTR and forward queries together, ends after three times this.
+    /// </summary>
+    [Range(100, 10_000)]
+    public int ReverseDnsTimeoutMilliseconds { get; set; } = 1000;
+
+    /// <summary>Reverse lookups one tenant's connections may have running at once.</summary>
+    [Range(1, 10_000)]
+    public int ReverseDnsLookupsInFlightPerTenant { get; set; } = 8;
+
+    /// <summary>Reverse lookups one tenant's connections may start per second (burst of one second).</summary>
+    [Range(1, 10_000)]
+    public int ReverseDnsLookupsPerSecondPerTenant { get; set; } = 20;
+
+    /// <summary>Reverse lookups the whole gateway may have running at once.</summary>
+    [Range(1, 100_000)]
+    public int ReverseDnsLookupsInFlight { get; set; } = 64;
+
+    /// <summary>Reverse lookups the whole gateway may start per second (burst of one second).</summary>
+    [Range(1, 100_000)]
+    public int ReverseDnsLookupsPerSecond { get; set; } = 200;
+
+    /// <summary>Client addresses whose reverse-DNS answer the gateway keeps.</summary>
+    [Range(16, 1_000_000)]
+    public int ReverseDnsCacheEntries { get; set; } = 10_000;
 }

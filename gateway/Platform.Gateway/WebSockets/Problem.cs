@@ -27,6 +27,7 @@ internal static class Problem
         RefusalReason.Draining => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.GatewayDraining, "This gateway is draining; connect to another one."),
         RefusalReason.Blocked => (StatusCodes.Status403Forbidden, ErrorCodes.ClientBlocked, "The client address is blocked."),
         RefusalReason.NotAllowed => (StatusCodes.Status403Forbidden, ErrorCodes.ClientBlocked, "The client address is not in the allowed list."),
+        RefusalReason.ReverseDnsPending => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ClientBlocked, "The client's host name is not verified yet; retry shortly."),
         RefusalReason.OriginNotAllowed => (StatusCodes.Status403Forbidden, ErrorCodes.OriginNotAllowed, "The Origin is not allowed."),
         RefusalReason.RateLimited => (StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many new connections for this tenant; retry shortly."),
         RefusalReason.PerClientLimit => (StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many connections from this client address."),
@@ -39,7 +40,7 @@ internal static class Problem
     public static ValueTask WriteAsync(PipeWriter output, RefusalReason reason, CancellationToken cancellationToken)
     {
         var (status, code, title) = For(reason);
-        return WriteAsync(output, status, code, title, cancellationToken);
+        return WriteAsync(output, status, code, title, cancellationToken, reason == RefusalReason.ReverseDnsPending ? "Retry-After: 1\r\n" : "");
     }
 
     /// <summary>A problem document with <c>Connection: close</c>; <paramref name="headers"/> are extra header lines.</summary>

@@ -40,13 +40,69 @@ public sealed class AdmissionControllerTests
     }
 
     [Fact]
-    public async Task TryAdmit_HostNameEntry_MatchesOnceResolved()
+    public async Task TryAdmit_BlockedHostNameEntry_RefusedWhilePendingThenPerConfirmedAnswer()
     {
         using var rig = new AdmissionRig();
         var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(blocked: "*.bad.example"))))[0];
-        rig.Names.Set(Client, ["device.bad.example"]);
+        var other = IPAddress.Parse("127.0.0.3");
+
+        Assert.Equal(RefusalReason.ReverseDnsPending, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+        Assert.Equal(RefusalReason.ReverseDnsPending, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, other, deferLateLease: false, out _, out _));
+        Assert.Equal(2, rig.RefusalCount("acme", "reverse_dns_pending"));
+
+        await rig.Resolver.AnswerAsync(Client, ReverseDnsResult.Confirmed(["device.bad.example"], TimeSpan.FromMinutes(5)));
+        await rig.Resolver.AnswerAsync(other, ReverseDnsResult.NoName(TimeSpan.FromMinutes(5)));
+        await Wait.UntilAsync(() => rig.Names.Running == 0, "the answers to be stored");
 
         Assert.Equal(RefusalReason.Blocked, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, other, deferLateLease: false, out var ticket, out _));
+        ticket!.Dispose();
+    }
+
+    [Fact]
+    public async Task TryAdmit_BlockedHostNameEntry_FailedLookupStillRefused()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(blocked: "*.bad.example"))))[0];
+
+        rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _);
+        await rig.Resolver.AnswerAsync(Client, ReverseDnsResult.Failure("timeout"));
+        await Wait.UntilAsync(() => rig.Names.Running == 0, "the failure to be stored");
+
+        Assert.Equal(RefusalReason.ReverseDnsPending, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+    }
+
+    [Fact]
+    public async Task TryAdmit_AllowedHostNameEntry_OnlyAddressEntriesAdmitUntilNamesAreConfirmed()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(allowed: "127.0.0.9, *.example.com"))))[0];
+        var unnamed = IPAddress.Parse("127.0.0.3");
+
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, IPAddress.Parse("127.0.0.9"), deferLateLease: false, out var ticket, out _));
+        ticket!.Dispose();
+        Assert.Equal(RefusalReason.ReverseDnsPending, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out _, out _));
+        Assert.Equal(RefusalReason.ReverseDnsPending, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, unnamed, deferLateLease: false, out _, out _));
+
+        await rig.Resolver.AnswerAsync(Client, ReverseDnsResult.Confirmed(["device.example.com"], TimeSpan.FromMinutes(5)));
+        await rig.Resolver.AnswerAsync(unnamed, ReverseDnsResult.NoName(TimeSpan.FromMinutes(5)));
+        await rig.Resolver.AnswerAsync(IPAddress.Parse("127.0.0.9"), ReverseDnsResult.NoName(TimeSpan.FromMinutes(5)));
+        await Wait.UntilAsync(() => rig.Names.Running == 0, "the answers to be stored");
+
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out ticket, out _));
+        ticket!.Dispose();
+        Assert.Equal(RefusalReason.NotAllowed, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, unnamed, deferLateLease: false, out _, out _));
+    }
+
+    [Fact]
+    public async Task TryAdmit_AddressListsOnly_NoLookup()
+    {
+        using var rig = new AdmissionRig();
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Config(allowed: "127.0.0.0/8", blocked: "10.0.0.1"))))[0];
+
+        Assert.Equal(RefusalReason.None, rig.Controller.TryAdmit(tenant, ConnectionProtocols.Ws, Client, deferLateLease: false, out var ticket, out _));
+        ticket!.Dispose();
+        Assert.Equal(0, rig.Resolver.Calls);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ internal sealed class AdmissionRig : IDisposable
         Leases = new LeaseManager(LeaseClient, Store, options, NullLogger<LeaseManager>.Instance);
         Metrics = new GatewayMetrics(_services.GetRequiredService<IMeterFactory>());
         Drain = new DrainState();
-        Names = new ReverseDnsCache(Time, NullLogger<ReverseDnsCache>.Instance);
+        Names = new ReverseDnsCache(Resolver, options, Time, NullLogger<ReverseDnsCache>.Instance);
         Controller = new AdmissionController(Leases, Drain, Names, Metrics, Time);
         Refusals = new RefusalRecorder(_services.GetRequiredService<IMeterFactory>());
     }
@@ -43,6 +43,8 @@ internal sealed class AdmissionRig : IDisposable
     public GatewayMetrics Metrics { get; }
 
     public DrainState Drain { get; }
+
+    public FakeReverseDnsResolver Resolver { get; } = new();
 
     public ReverseDnsCache Names { get; }
 
@@ -68,6 +70,7 @@ internal sealed class AdmissionRig : IDisposable
     public void Dispose()
     {
         Refusals.Dispose();
+        Names.Dispose();
         Leases.Dispose();
         Metrics.Dispose();
         _services.Dispose();
