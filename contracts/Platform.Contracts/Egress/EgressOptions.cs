@@ -42,9 +42,9 @@ public sealed class EgressOptions
     private static List<IPNetwork> Parse(List<string>? entries, string setting, List<string> errors)
     {
         var ranges = new List<IPNetwork>();
-        for (var i = 0; i < (entries?.Count ?? 0); i++)
+        foreach (var entry in entries ?? [])
         {
-            foreach (var item in (entries![i] ?? "").Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+            foreach (var item in (entry ?? "").Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
             {
                 if (EgressPolicy.TryParseRange(item, out var range, out var error))
                 {
@@ -52,7 +52,7 @@ public sealed class EgressOptions
                 }
                 else
                 {
-                    errors.Add($"Platform:{Section}:{setting}:{i}: {error}");
+                    errors.Add($"Platform:{Section}:{setting}: {error}");
                 }
             }
         }
