@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using Platform.Contracts.Egress;
 
 namespace Platform.Gateway.Hosting;
 
 /// <summary>Settings of one gateway process, bound from the <c>Platform</c> configuration section.</summary>
-public sealed class GatewayOptions
+public sealed class GatewayOptions : IValidatableObject
 {
     public const string Section = "Platform";
 
@@ -121,4 +122,13 @@ public sealed class GatewayOptions
     /// </summary>
     [Range(0, 3600)]
     public int ClientSendTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>
+    /// The operator's egress ranges (<c>Platform:Egress:AllowedRanges</c> / <c>DeniedRanges</c>, the same as the silo's):
+    /// every address a forward target resolves to is checked against them before the gateway connects.
+    /// </summary>
+    public EgressOptions Egress { get; set; } = new();
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        (Egress ?? new EgressOptions()).Validate().Select(static error => new ValidationResult(error, [nameof(Egress)]));
 }

@@ -215,7 +215,7 @@ public sealed class EgressPolicyTests
         var options = new EgressOptions { AllowedRanges = ["127.0.0.0/8"], DeniedRanges = ["8.8.8.8/8"] };
 
         var error = Assert.Single(options.Validate());
-        Assert.StartsWith("Platform:Egress:DeniedRanges:0:", error, StringComparison.Ordinal);
+        Assert.StartsWith("Platform:Egress:DeniedRanges: '8.8.8.8/8'", error, StringComparison.Ordinal);
         Assert.Contains("8.0.0.0/8", Assert.Throws<InvalidOperationException>(options.ToPolicy).Message, StringComparison.Ordinal);
     }
 
