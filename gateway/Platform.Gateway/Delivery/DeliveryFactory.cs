@@ -77,9 +77,17 @@ internal sealed class DeliveryFactory(EgressConnector egress)
         {
             // A datagram listener bound to every address does not learn which one a client reached; the address the host
             // answers that client from (its route's source, found without sending anything) is the one the client sees.
-            using var probe = new Socket(facts.Client.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-            probe.Connect(facts.Client);
-            facts = facts with { Local = new IPEndPoint(((IPEndPoint)probe.LocalEndPoint!).Address, facts.Local.Port) };
+            var client = facts.Client.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(facts.Client.Address.MapToIPv4(), facts.Client.Port) : facts.Client;
+            using var probe = new Socket(client.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            try
+            {
+                probe.Connect(client);
+                facts = facts with { Local = new IPEndPoint(((IPEndPoint)probe.LocalEndPoint!).Address, facts.Local.Port) };
+            }
+            catch (SocketException)
+            {
+                // No route back to the client now: the header names the listener's bound address, the one fact known.
+            }
         }
 
         return ProxyProtocolHeader.Build(facts, datagram);

@@ -160,6 +160,23 @@ public sealed class EgressEndToEndTests
         Assert.Equal(0, refusals.Count("echo", "backend_forbidden"));
     }
 
+    [Fact]
+    public async Task Gateway_BadEgressRange_RefusesToStartNamingTheEntry()
+    {
+        var state = Directory.CreateTempSubdirectory("gw-egress-");
+        try
+        {
+            var error = await Assert.ThrowsAnyAsync<Exception>(() => TestGateway.StartAsync(
+                new Uri("http://127.0.0.1:9/"), new string('s', 32), state.FullName, settings: new Dictionary<string, string?> { ["Platform:Egress:DeniedRanges:0"] = "10.0.0.0/33" }));
+
+            Assert.Contains("Platform:Egress:DeniedRanges: '10.0.0.0/33'", error.GetBaseException().Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            state.Delete(recursive: true);
+        }
+    }
+
     private static TenantConfig ForwardTo(string host, int port) => new()
     {
         Delivery = new DeliveryConfig { Mode = DeliveryModes.Forward, Forward = new ForwardConfig { Host = host, Port = port, ConnectTimeoutSeconds = 5 } },
