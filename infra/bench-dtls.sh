@@ -46,7 +46,7 @@ start_gateway() {
   local ws_port wss_port tls_port internal_port
   ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); internal_port=$(pg_free_port)
   dtls_port=$(pg_free_port)
-  bench_start gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0" env \
+  bench_start gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0" env "${bench_egress_env[@]}" \
     "Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$cluster_secret" "Platform__NodeName=dtlsbench" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
     "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__InternalPort=$internal_port" \

@@ -146,6 +146,10 @@ for app in "${apps[@]}"; do
   dotnet build "$app" -c Release -nologo -v:quiet -clp:ErrorsOnly || die "build of $app failed"
 done
 
+# Tenants' forward targets and webhook URLs may not reach loopback, private, link-local (cloud metadata) or other
+# internal addresses; this private instance keeps that default. To let tenants reach, say, a backend on this machine,
+# give the silo and the gateway the same ranges, for example:
+#   "Platform__Egress__AllowedRanges__0=127.0.0.0/8"   (and DeniedRanges__0=... to refuse more)
 start_app silo silo/Platform.Silo \
   "Platform__ConnectionString=$connection_string" \
   "Platform__MasterKey=$PLATFORM_MASTER_KEY" \

@@ -5,6 +5,8 @@
 # set to the repository.
 
 pids=()
+# The operator's egress setting for the silo and the gateways of a benchmark: loopback backends allowed.
+bench_egress_env=("Platform__Egress__AllowedRanges__0=127.0.0.0/8")
 # bench_cleanup : stops every process started with bench_start (and any daemon whose pid file is in the work
 # folder), the PostgreSQL, and removes the work folder.
 bench_cleanup() {
@@ -54,8 +56,10 @@ bench_init() {
   operator_key="op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   cluster_secret="cs_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   silo_url="http://127.0.0.1:$(pg_free_port)"
+  # The benchmarks' echo backends listen on loopback, which the egress policy refuses by default: allow it here, and
+  # on every gateway the benchmarks start (bench_egress_env).
   # shellcheck disable=SC2154 # root is the caller's
-  bench_start silo "$root/silo/Platform.Silo/bin/Release/net10.0" env \
+  bench_start silo "$root/silo/Platform.Silo/bin/Release/net10.0" env "${bench_egress_env[@]}" \
     "Platform__ConnectionString=Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=platform" \
     "Platform__MasterKey=$(head -c 32 /dev/urandom | base64 -w0)" "Platform__OperatorKey=$operator_key" \
     "Platform__ClusterSecret=$cluster_secret" "Urls=$silo_url" dotnet Platform.Silo.dll

@@ -1,3 +1,5 @@
+using Platform.Contracts.Egress;
+
 namespace Platform.Silo;
 
 /// <summary>Silo settings, bound from the <c>Platform</c> configuration section.</summary>
@@ -41,6 +43,16 @@ internal sealed class PlatformOptions
     /// <summary>Largest accepted request body in bytes.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// The operator's egress ranges (<c>Platform:Egress:AllowedRanges</c> / <c>DeniedRanges</c>): configuration writes whose
+    /// forward host or webhook URL is a literal address (or a localhost name) the policy refuses are rejected. Set the same
+    /// ranges on every gateway, which checks every resolved address again when it connects.
+    /// </summary>
+    public EgressOptions Egress { get; set; } = new();
+
+    /// <summary>The policy compiled from <see cref="Egress"/> by <see cref="Validate"/>.</summary>
+    public EgressPolicy EgressPolicy { get; private set; } = EgressPolicy.Default;
+
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(ConnectionString))
@@ -73,5 +85,7 @@ internal sealed class PlatformOptions
         {
             throw new InvalidOperationException("Platform:DedicatedPortFirst..DedicatedPortLast must be a port range.");
         }
+
+        EgressPolicy = (Egress ?? new EgressOptions()).ToPolicy();
     }
 }

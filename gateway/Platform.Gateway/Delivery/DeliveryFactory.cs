@@ -1,16 +1,19 @@
+using System.Net;
+using System.Net.Sockets;
 using Platform.Contracts.Config;
+using Platform.Gateway.Egress;
 using Platform.Gateway.Tenants;
 
 namespace Platform.Gateway.Delivery;
 
-/// <summary>Creates the delivery a tenant's configuration asks for.</summary>
-internal static class DeliveryFactory
+/// <summary>Creates the delivery a tenant's configuration asks for; forward backends are reached through the <see cref="EgressConnector"/>.</summary>
+internal sealed class DeliveryFactory(EgressConnector egress)
 {
     /// <summary>
-    /// Creates the delivery; throws <see cref="BackendUnreachableException"/> when a forward target
-    /// cannot be reached and <see cref="NotSupportedException"/> for a mode this gateway cannot serve.
+    /// Creates the delivery; throws <see cref="BackendUnreachableException"/> when a forward target cannot be reached
+    /// or is forbidden, and <see cref="NotSupportedException"/> for a mode this gateway cannot serve.
     /// </summary>
-    public static async ValueTask<IDelivery> CreateAsync(TenantRuntime tenant, bool messageProtocol, CancellationToken cancellationToken)
+    public async ValueTask<IDelivery> CreateAsync(TenantRuntime tenant, ConnectionFacts facts, bool messageProtocol, CancellationToken cancellationToken)
     {
         var delivery = tenant.Config.Delivery;
         switch (delivery.Mode)
@@ -19,7 +22,10 @@ internal static class DeliveryFactory
                 return new EchoDelivery();
             case DeliveryModes.Forward when delivery.Forward is { } forward:
                 return await ForwardDelivery.ConnectAsync(
+                    egress,
+                    tenant.Slug,
                     forward,
+                    ProxyHeader(forward, facts, datagram: false),
                     messageProtocol ? forward.MessageFraming : MessageFramings.Raw,
                     tenant.Config.Framing.Eol,
                     messageProtocol && forward.BackendMessageType == BackendMessageTypes.Text,
@@ -42,7 +48,7 @@ internal static class DeliveryFactory
     /// TCP or TLS each datagram is framed per <see cref="ForwardConfig.MessageFraming"/> and replies come back in
     /// datagrams of at most <paramref name="maxDatagram"/> bytes. Throws as <see cref="CreateAsync"/> does.
     /// </summary>
-    public static async ValueTask<IDelivery> CreateForDatagramsAsync(TenantRuntime tenant, int maxDatagram, CancellationToken cancellationToken)
+    public async ValueTask<IDelivery> CreateForDatagramsAsync(TenantRuntime tenant, ConnectionFacts facts, int maxDatagram, CancellationToken cancellationToken)
     {
         var delivery = tenant.Config.Delivery;
         switch (delivery.Mode)
@@ -50,11 +56,40 @@ internal static class DeliveryFactory
             case DeliveryModes.Echo:
                 return new EchoDelivery();
             case DeliveryModes.Forward when delivery.Forward is { Protocol: ForwardProtocols.Udp } forward:
-                return await UdpForwardDelivery.ConnectAsync(forward, maxDatagram, cancellationToken);
+                return await UdpForwardDelivery.ConnectAsync(egress, tenant.Slug, forward, maxDatagram, cancellationToken);
             case DeliveryModes.Forward when delivery.Forward is { } forward:
-                return await ForwardDelivery.ConnectAsync(forward, forward.MessageFraming, tenant.Config.Framing.Eol, textToClient: false, cancellationToken, maxDatagram);
+                return await ForwardDelivery.ConnectAsync(
+                    egress, tenant.Slug, forward, ProxyHeader(forward, facts, datagram: true), forward.MessageFraming, tenant.Config.Framing.Eol,
+                    textToClient: false, cancellationToken, maxDatagram);
             default:
                 throw new NotSupportedException($"Delivery mode '{delivery.Mode}' is not served by this gateway.");
         }
+    }
+
+    private static byte[]? ProxyHeader(ForwardConfig forward, ConnectionFacts facts, bool datagram)
+    {
+        if (forward.ProxyProtocol != ProxyProtocolVersions.V2)
+        {
+            return null;
+        }
+
+        if (facts.Local.Address.Equals(IPAddress.Any) || facts.Local.Address.Equals(IPAddress.IPv6Any))
+        {
+            // A datagram listener bound to every address does not learn which one a client reached; the address the host
+            // answers that client from (its route's source, found without sending anything) is the one the client sees.
+            var client = facts.Client.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(facts.Client.Address.MapToIPv4(), facts.Client.Port) : facts.Client;
+            using var probe = new Socket(client.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            try
+            {
+                probe.Connect(client);
+                facts = facts with { Local = new IPEndPoint(((IPEndPoint)probe.LocalEndPoint!).Address, facts.Local.Port) };
+            }
+            catch (SocketException)
+            {
+                // No route back to the client now: the header names the listener's bound address, the one fact known.
+            }
+        }
+
+        return ProxyProtocolHeader.Build(facts, datagram);
     }
 }

@@ -5,6 +5,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using Platform.Contracts.Config;
+using Platform.Gateway.Egress;
 
 namespace Platform.Gateway.Delivery;
 
@@ -44,15 +45,19 @@ internal sealed class ForwardDelivery : IDelivery
     public string Target { get; private init; } = "";
 
     /// <summary>
-    /// Connects to the backend. <paramref name="messageFraming"/> applies to message protocols
-    /// (WebSocket, DTLS); stream clients pass <see cref="MessageFramings.Raw"/>. With a
+    /// Connects to the backend through <paramref name="egress"/> (which resolves and checks the host for
+    /// <paramref name="tenant"/>), completes TLS for a <c>tls</c> backend (validated against the configured host), and
+    /// writes <paramref name="proxyHeader"/> first when there is one. <paramref name="messageFraming"/> applies to message
+    /// protocols (WebSocket, DTLS); stream clients pass <see cref="MessageFramings.Raw"/>. With a
     /// <paramref name="maxReply"/> (datagram clients), backend bytes go back in messages of at most that
     /// size, and length-prefixed backend frames go back one frame per message (a longer frame fails the backend).
     /// </summary>
-    public static async Task<ForwardDelivery> ConnectAsync(ForwardConfig config, string messageFraming, string eol, bool textToClient, CancellationToken cancellationToken, int? maxReply = null)
+    public static async Task<ForwardDelivery> ConnectAsync(
+        EgressConnector egress, string tenant, ForwardConfig config, byte[]? proxyHeader, string messageFraming, string eol, bool textToClient,
+        CancellationToken cancellationToken, int? maxReply = null)
     {
         var target = $"{config.Host}:{config.Port}";
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Socket? socket = null;
         Stream? stream = null;
         try
         {
@@ -60,13 +65,20 @@ internal sealed class ForwardDelivery : IDelivery
             timeout.CancelAfter(TimeSpan.FromSeconds(config.ConnectTimeoutSeconds));
             try
             {
-                await socket.ConnectAsync(config.Host, config.Port, timeout.Token);
+                socket = await egress.ConnectAsync(tenant, config.Host, config.Port, SocketType.Stream, timeout.Token);
                 stream = new NetworkStream(socket, ownsSocket: false);
                 if (config.Protocol == ForwardProtocols.Tls)
                 {
                     var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                     stream = ssl;
                     await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = config.Host }, timeout.Token);
+                }
+
+                if (proxyHeader is not null)
+                {
+                    // After TLS, so that the header travels inside it like the client's bytes.
+                    await stream.WriteAsync(proxyHeader, timeout.Token);
+                    await stream.FlushAsync(timeout.Token);
                 }
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -87,6 +99,7 @@ internal sealed class ForwardDelivery : IDelivery
             }
 
             var delivery = new ForwardDelivery(socket, stream, messageFraming, Encoding.UTF8.GetBytes(eol), textToClient, maxReply ?? 0) { Target = target };
+            socket = null;
             stream = null;
             return delivery;
         }
@@ -95,12 +108,9 @@ internal sealed class ForwardDelivery : IDelivery
             if (stream is not null)
             {
                 await stream.DisposeAsync();
-                socket.Dispose();
             }
-            else if (!socket.Connected)
-            {
-                socket.Dispose();
-            }
+
+            socket?.Dispose();
         }
     }
 

@@ -1,6 +1,6 @@
-using System.Net;
 using System.Net.Sockets;
 using Platform.Contracts.Config;
+using Platform.Gateway.Egress;
 
 namespace Platform.Gateway.Delivery;
 
@@ -24,50 +24,24 @@ internal sealed class UdpForwardDelivery : IDelivery
     public string Target { get; }
 
     /// <summary>
-    /// Resolves the backend and connects the socket (UDP has no handshake: an absent backend shows as ICMP errors on
-    /// later sends and receives). A backend datagram longer than <paramref name="maxDatagram"/> ends the session (it cannot reach the client whole).
+    /// Resolves and checks the backend through <paramref name="egress"/> and connects the socket to the first allowed
+    /// address (UDP has no handshake: an absent backend shows as ICMP errors on later sends and receives). A backend
+    /// datagram longer than <paramref name="maxDatagram"/> ends the session (it cannot reach the client whole).
     /// </summary>
-    public static async Task<UdpForwardDelivery> ConnectAsync(ForwardConfig config, int maxDatagram, CancellationToken cancellationToken)
+    public static async Task<UdpForwardDelivery> ConnectAsync(EgressConnector egress, string tenant, ForwardConfig config, int maxDatagram, CancellationToken cancellationToken)
     {
         var target = $"{config.Host}:{config.Port}";
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(config.ConnectTimeoutSeconds));
-        IPAddress[] addresses;
         try
         {
-            addresses = IPAddress.TryParse(config.Host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(config.Host, timeout.Token);
+            var socket = await egress.ConnectAsync(tenant, config.Host, config.Port, SocketType.Dgram, timeout.Token);
+            return new UdpForwardDelivery(socket, target, maxDatagram);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new BackendUnreachableException(target, "name resolution timed out");
         }
-        catch (SocketException ex)
-        {
-            throw new BackendUnreachableException(target, ex.SocketErrorCode.ToString(), ex);
-        }
-
-        if (addresses.Length == 0)
-        {
-            throw new BackendUnreachableException(target, "no address");
-        }
-
-        var socket = new Socket(addresses[0].AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
-        {
-            await socket.ConnectAsync(new IPEndPoint(addresses[0], config.Port), timeout.Token);
-        }
-        catch (SocketException ex)
-        {
-            socket.Dispose();
-            throw new BackendUnreachableException(target, ex.SocketErrorCode.ToString(), ex);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        return new UdpForwardDelivery(socket, target, maxDatagram);
     }
 
     public async ValueTask OnClientMessageAsync(ReadOnlyMemory<byte> message, bool text, CancellationToken cancellationToken)

@@ -20,6 +20,7 @@ internal sealed partial class DtlsGatewayHandler(
     AdmissionController admission,
     ConnectionRegistry registry,
     GatewayNode node,
+    DeliveryFactory deliveries,
     TimeProvider time,
     ILogger<DtlsGatewayHandler> logger) : IDtlsSessionHandler
 {
@@ -158,12 +159,20 @@ internal sealed partial class DtlsGatewayHandler(
             IDelivery delivery;
             try
             {
-                delivery = await DeliveryFactory.CreateForDatagramsAsync(tenant, connection.Session.MaxDatagramSize, connection.Ended);
+                var facts = new ConnectionFacts(
+                    connection.Id, ConnectionProtocols.Dtls, connection.Remote, Server?.LocalEndPoint ?? new System.Net.IPEndPoint(System.Net.IPAddress.None, 0),
+                    connection.Session.ServerName, connection.Tls);
+                delivery = await deliveries.CreateForDatagramsAsync(tenant, facts, connection.Session.MaxDatagramSize, connection.Ended);
             }
             catch (BackendUnreachableException ex)
             {
-                admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, RefusalReason.BackendUnreachable);
-                Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
+                // A forbidden target ends the session exactly as an unreachable one does; only the count tells them apart.
+                admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, ex.Refusal);
+                if (ex.Refusal == RefusalReason.BackendUnreachable)
+                {
+                    Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
+                }
+
                 connection.Close(CloseCodes.BackendClosed, "backend unreachable");
                 return;
             }

@@ -1,10 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 using Platform.Gateway.Admission;
+using Platform.Contracts.Egress;
 
 namespace Platform.Gateway.Hosting;
 
 /// <summary>Settings of one gateway process, bound from the <c>Platform</c> configuration section.</summary>
-public sealed class GatewayOptions
+public sealed class GatewayOptions : IValidatableObject
 {
     public const string Section = "Platform";
 
@@ -168,4 +169,13 @@ public sealed class GatewayOptions
     /// <summary>Client addresses whose reverse-DNS answer the gateway keeps.</summary>
     [Range(16, 1_000_000)]
     public int ReverseDnsCacheEntries { get; set; } = 10_000;
+
+    /// <summary>
+    /// The operator's egress ranges (<c>Platform:Egress:AllowedRanges</c> / <c>DeniedRanges</c>, the same as the silo's):
+    /// every address a forward target resolves to is checked against them before the gateway connects.
+    /// </summary>
+    public EgressOptions Egress { get; set; } = new();
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        (Egress ?? new EgressOptions()).Validate().Select(static error => new ValidationResult(error, [nameof(Egress)]));
 }

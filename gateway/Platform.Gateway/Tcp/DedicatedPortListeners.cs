@@ -256,7 +256,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
                 }
 
                 var transport = new StreamDuplexPipe(stream);
-                await _pipeline.RunAsync(tenant, transport, remote, listener.Port, listener.Protocol, facts, _stopping.Token);
+                var local = client.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, listener.Port);
+                await _pipeline.RunAsync(tenant, transport, remote, local, listener.Protocol, facts, _stopping.Token);
                 await transport.CompleteAsync();
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException)

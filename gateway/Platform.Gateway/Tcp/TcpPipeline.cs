@@ -19,21 +19,28 @@ internal sealed partial class TcpPipeline(
     ConnectionRegistry registry,
     AdmissionController admission,
     GatewayNode node,
+    DeliveryFactory deliveries,
     TimeProvider time,
     ILogger<TcpPipeline> logger)
 {
     /// <summary>Runs the connection to its end. The caller owns <paramref name="ticket"/> and the transport.</summary>
-    public async Task RunAsync(TenantRuntime tenant, IDuplexPipe transport, IPEndPoint remote, int localPort, string protocol, TlsFacts? tls, CancellationToken aborted)
+    public async Task RunAsync(TenantRuntime tenant, IDuplexPipe transport, IPEndPoint remote, IPEndPoint local, string protocol, TlsFacts? tls, CancellationToken aborted)
     {
+        var connectionId = node.NextConnectionId();
         IDelivery delivery;
         try
         {
-            delivery = await DeliveryFactory.CreateAsync(tenant, messageProtocol: false, aborted);
+            delivery = await deliveries.CreateAsync(tenant, new ConnectionFacts(connectionId, protocol, remote, local, tls?.Sni, tls), messageProtocol: false, aborted);
         }
         catch (BackendUnreachableException ex)
         {
-            admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BackendUnreachable);
-            Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
+            // A forbidden target closes the client exactly as an unreachable one does; only the count tells them apart.
+            admission.CountRefusal(tenant.Slug, protocol, ex.Refusal);
+            if (ex.Refusal == RefusalReason.BackendUnreachable)
+            {
+                Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
+            }
+
             return;
         }
         catch (NotSupportedException)
@@ -44,7 +51,7 @@ internal sealed partial class TcpPipeline(
 
         await using (delivery)
         {
-            using var connection = new TcpConnection(node.NextConnectionId(), tenant, protocol, remote, localPort, time, transport) { Tls = tls };
+            using var connection = new TcpConnection(connectionId, tenant, protocol, remote, local.Port, time, transport) { Tls = tls };
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted, connection.Closing);
             registry.Add(connection);
             var backend = RunDeliveryAsync(connection, delivery, stop);

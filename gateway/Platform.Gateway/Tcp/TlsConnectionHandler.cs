@@ -28,7 +28,7 @@ internal sealed class TlsConnectionHandler(TcpPipeline pipeline) : ConnectionHan
             var tls = connection.Features.Get<ITlsHandshakeFeature>();
             var facts = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, tls.HostName, connection.Items);
             var remote = connection.RemoteEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
-            var local = (connection.LocalEndPoint as IPEndPoint)?.Port ?? 0;
+            var local = connection.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
             await pipeline.RunAsync(tenant, connection.Transport, remote, local, ConnectionProtocols.Tls, facts, connection.ConnectionClosed);
         }
     }

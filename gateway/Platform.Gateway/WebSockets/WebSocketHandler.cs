@@ -26,6 +26,7 @@ internal sealed partial class WebSocketHandler(
     AdmissionController admission,
     ConnectionRegistry registry,
     GatewayNode node,
+    DeliveryFactory deliveries,
     TimeProvider time,
     ILogger<WebSocketHandler> logger)
 {
@@ -78,7 +79,7 @@ internal sealed partial class WebSocketHandler(
             return;
         }
 
-        var localPort = (context.LocalEndPoint as IPEndPoint)?.Port ?? 0;
+        var local = context.LocalEndPoint as IPEndPoint ?? new IPEndPoint(IPAddress.None, 0);
         var (refusal, ticket) = await admission.AdmitAsync(tenant, protocol, remote.Address, aborted);
         if (refusal != RefusalReason.None)
         {
@@ -99,15 +100,22 @@ internal sealed partial class WebSocketHandler(
                 return;
             }
 
+            var connectionId = node.NextConnectionId();
+            var tlsFacts = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, sni, items!);
             IDelivery delivery;
             try
             {
-                delivery = await DeliveryFactory.CreateAsync(tenant, messageProtocol: true, aborted);
+                delivery = await deliveries.CreateAsync(tenant, new ConnectionFacts(connectionId, protocol, remote, local, sni ?? request.Host, tlsFacts), messageProtocol: true, aborted);
             }
             catch (BackendUnreachableException ex)
             {
-                admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BackendUnreachable);
-                Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
+                // A forbidden target is answered as an unreachable one (no port-scan oracle); only the count tells them apart.
+                admission.CountRefusal(tenant.Slug, protocol, ex.Refusal);
+                if (ex.Refusal == RefusalReason.BackendUnreachable)
+                {
+                    Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
+                }
+
                 await Problem.WriteAsync(output, RefusalReason.BackendUnreachable, aborted);
                 return;
             }
@@ -136,9 +144,9 @@ internal sealed partial class WebSocketHandler(
                 });
                 stream.Socket = socket;
 
-                var connection = new WsConnection(node.NextConnectionId(), tenant, protocol, remote, localPort, time, socket)
+                var connection = new WsConnection(connectionId, tenant, protocol, remote, local.Port, time, socket)
                 {
-                    Tls = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, sni, items!),
+                    Tls = tlsFacts,
                     WebSocket = new WebSocketFacts(request.Path, string.IsNullOrEmpty(request.Origin) ? null : request.Origin, subProtocol, request.Host, compression),
                 };
 

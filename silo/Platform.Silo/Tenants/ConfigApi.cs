@@ -67,7 +67,7 @@ internal static class ConfigApi
             return StaleRevision("If-Match is not an ETag this endpoint issued; read the configuration again.");
         }
 
-        var errors = TenantConfigStore.Validate(config, "", platform.Domain);
+        var errors = TenantConfigStore.Validate(config, "", platform.Domain, platform.EgressPolicy);
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(errors);

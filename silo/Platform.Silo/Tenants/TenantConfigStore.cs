@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dapper;
 using Platform.Contracts;
 using Platform.Contracts.Config;
+using Platform.Contracts.Egress;
 using Platform.Contracts.Problems;
 using Platform.Silo.Security;
 
@@ -90,8 +91,12 @@ internal static class TenantConfigStore
             ? config with { Delivery = config.Delivery with { Webhook = webhook with { Secret = null, HasSecret = hasSecret } } }
             : config;
 
-    /// <summary>Validates a whole configuration; field paths carry <paramref name="prefix"/>.</summary>
-    public static List<FieldError> Validate(TenantConfig? config, string prefix, string platformDomain)
+    /// <summary>
+    /// Validates a whole configuration; field paths carry <paramref name="prefix"/>. A forward host or webhook URL host that
+    /// is a literal address (any numeric form) or a localhost name must pass <paramref name="egress"/>; host names are
+    /// not resolved here, the gateways check what they resolve to when they connect.
+    /// </summary>
+    public static List<FieldError> Validate(TenantConfig? config, string prefix, string platformDomain, EgressPolicy egress)
     {
         if (config is null)
         {
@@ -105,6 +110,8 @@ internal static class TenantConfigStore
             var field = config.Framing.Eol.Contains('\0', StringComparison.Ordinal) ? $"{prefix}framing.eol" : Root(prefix);
             errors.Add(new FieldError(field, FieldErrorCodes.InvalidFormat, "The character U+0000 is not supported."));
         }
+
+        ValidateEgress(errors, config.Delivery, prefix, egress);
 
         if (config.HostNames is null)
         {
@@ -125,6 +132,58 @@ internal static class TenantConfigStore
 
         return errors;
     }
+
+    private static void ValidateEgress(List<FieldError> errors, DeliveryConfig? delivery, string prefix, EgressPolicy egress)
+    {
+        var forwardField = $"{prefix}delivery.forward.host";
+        if (delivery?.Forward is { Host: { Length: > 0 } host } && !errors.Exists(e => e.Field == forwardField))
+        {
+            CheckTarget(errors, forwardField, EgressHost.Parse(host), egress);
+        }
+
+        var webhookField = $"{prefix}delivery.webhook.url";
+        if (delivery?.Webhook is { Url: { Length: > 0 } url } && !errors.Exists(e => e.Field == webhookField)
+            && Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            // The host as an HTTP client will connect to it: .NET has already turned numeric IPv4 forms into dotted quads.
+            CheckTarget(errors, webhookField, EgressHost.Parse(uri.IdnHost), egress);
+        }
+    }
+
+    private static void CheckTarget(List<FieldError> errors, string field, EgressHost host, EgressPolicy egress)
+    {
+        if (host.Kind == EgressHostKind.Invalid)
+        {
+            errors.Add(new FieldError(field, FieldErrorCodes.InvalidFormat,
+                "Not a host name or IP address (a host whose last label is a number must be a whole IPv4 address)."));
+            return;
+        }
+
+        if (egress.Evaluate(host) is { Allowed: false } verdict)
+        {
+            errors.Add(new FieldError(field, FieldErrorCodes.TargetForbidden,
+                $"The platform does not send tenant traffic to {host} ({Describe(verdict.Class)})."));
+        }
+    }
+
+    private static string Describe(EgressAddressClass kind) => kind switch
+    {
+        EgressAddressClass.Public => "an address the operator has denied",
+        EgressAddressClass.Unspecified => "the unspecified address",
+        EgressAddressClass.ThisNetwork => "\"this network\" 0.0.0.0/8",
+        EgressAddressClass.Loopback => "loopback",
+        EgressAddressClass.Private => "a private network address",
+        EgressAddressClass.SharedAddressSpace => "carrier-grade NAT space",
+        EgressAddressClass.LinkLocal => "link-local, including cloud metadata",
+        EgressAddressClass.ProtocolAssignments => "IETF protocol assignments",
+        EgressAddressClass.Documentation => "a documentation range",
+        EgressAddressClass.Benchmarking => "a benchmarking range",
+        EgressAddressClass.UniqueLocal => "unique-local IPv6",
+        EgressAddressClass.SiteLocal => "site-local IPv6",
+        EgressAddressClass.Multicast => "multicast",
+        EgressAddressClass.Broadcast => "broadcast",
+        _ => "a reserved range",
+    };
 
     /// <summary>The request field that introduced a host name another tenant already claims.</summary>
     public static string ConflictField(string conflict, string slug, string platformDomain, TenantConfig config, string prefix)

@@ -64,7 +64,7 @@ internal static class TenantsApi
 
         ValidateDisplayName(request.DisplayName, errors);
         var config = request.Config ?? new TenantConfig();
-        errors.AddRange(TenantConfigStore.Validate(config, "config.", platform.Domain));
+        errors.AddRange(TenantConfigStore.Validate(config, "config.", platform.Domain, platform.EgressPolicy));
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(errors);

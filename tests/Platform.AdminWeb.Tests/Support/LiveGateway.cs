@@ -57,6 +57,8 @@ internal sealed class LiveGateway : IAsyncDisposable
                 ["Platform:EventFlushMilliseconds"] = "100",
                 ["Platform:CounterReportSeconds"] = "1",
                 ["Platform:ConfigWaitSeconds"] = "2",
+                // Backends of tests run on loopback, which the default egress policy refuses.
+                ["Platform:Egress:AllowedRanges:0"] = "127.0.0.0/8",
             });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
         });

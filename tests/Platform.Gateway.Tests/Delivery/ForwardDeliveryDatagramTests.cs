@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using Platform.Contracts.Config;
 using Platform.Gateway.Delivery;
+using Platform.Gateway.Tests.Support;
 
 namespace Platform.Gateway.Tests.Delivery;
 
@@ -120,7 +121,7 @@ public sealed class ForwardDeliveryDatagramTests
             listener.Start();
             var config = new ForwardConfig { Host = "127.0.0.1", Port = ((IPEndPoint)listener.LocalEndpoint).Port, MessageFraming = framing };
             var accept = listener.AcceptSocketAsync();
-            var delivery = await ForwardDelivery.ConnectAsync(config, framing, "\n", textToClient: false, CancellationToken.None, maxReply);
+            var delivery = await ForwardDelivery.ConnectAsync(TestEgress.Connector(), "acme", config, proxyHeader: null, framing, "\n", textToClient: false, CancellationToken.None, maxReply);
             return new Rig(listener, await accept.WaitAsync(Wait), delivery);
         }
 

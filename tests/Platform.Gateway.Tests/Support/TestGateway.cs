@@ -74,6 +74,8 @@ internal sealed class TestGateway : IAsyncDisposable
             ["Platform:EventFlushMilliseconds"] = "100",
             ["Platform:CounterReportSeconds"] = "1",
             ["Platform:ConfigWaitSeconds"] = "2",
+            // The tests' backends listen on loopback, which the default egress policy refuses; "" restores the default.
+            ["Platform:Egress:AllowedRanges:0"] = "127.0.0.0/8",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
