@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Mvc;
 using Platform.AdminWeb.Security;
 using Platform.AdminWeb.Silo;
 using Platform.Contracts.Http;
@@ -53,8 +54,11 @@ public sealed class Program
         {
             o.Cookie.Name = "platform.af";
             o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.HeaderName = "X-CSRF-TOKEN";
         });
+        builder.Services.Configure<CookieTempDataProviderOptions>(o => o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest);
+        builder.Services.Configure<ForwardedHeadersOptions>(o => ForwardedHeadersSetup.Configure(o, options));
         builder.Services.AddRazorPages(o =>
         {
             o.Conventions.AllowAnonymousToPage("/SignIn");
@@ -62,11 +66,16 @@ public sealed class Program
         });
 
         var app = builder.Build();
+        // First, so that everything after it (cookies, HSTS, redirects) sees the scheme the client used.
+        app.UseForwardedHeaders();
         app.UseMiddleware<SecurityHeadersMiddleware>();
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/Error");
         }
+
+        // Sent only on HTTPS requests (direct, or from a known proxy), never for localhost names.
+        app.UseHsts();
 
         app.UseStatusCodePagesWithReExecute("/Error", "?status={0}");
         app.UseStaticFiles();
