@@ -34,7 +34,7 @@ public sealed class PortalOptions
 
         if (string.IsNullOrWhiteSpace(OperatorKey))
         {
-            throw new InvalidOperationException("Platform:OperatorKey is required (env Platform__OperatorKey).");
+            throw new InvalidOperationException("Platform:OperatorKey is required (a file Platform__OperatorKey in PLATFORM_SECRETS_DIR, or env Platform__OperatorKey).");
         }
 
         if (SessionHours is < 1 or > 24 * 7)

@@ -16,6 +16,13 @@ public sealed class Program
     public static void Main(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+        // Secrets arrive as files, one per key (Platform__OperatorKey), not as environment variables, which
+        // /proc/<pid>/environ shows. Added last, so a file wins over appsettings and the environment.
+        if (builder.Configuration["PLATFORM_SECRETS_DIR"] is { Length: > 0 } secretsDirectory)
+        {
+            builder.Configuration.AddKeyPerFile(Path.GetFullPath(secretsDirectory), optional: false);
+        }
+
         var options = builder.Configuration.GetSection(PortalOptions.Section).Get<PortalOptions>() ?? new PortalOptions();
         options.Validate();
         builder.Services.AddSingleton(options);
