@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Platform.AdminWeb;
 
 /// <summary>Portal settings, bound from the <c>Platform</c> section (env <c>Platform__SiloUrl</c>, <c>Platform__OperatorKey</c>).</summary>
@@ -14,6 +16,15 @@ public sealed class PortalOptions
     /// <summary>Hours a sign-in lasts without activity.</summary>
     public int SessionHours { get; set; } = 8;
 
+    /// <summary>
+    /// Addresses of reverse proxies whose <c>X-Forwarded-For</c> and <c>X-Forwarded-Proto</c> are believed
+    /// (env <c>Platform__KnownProxies__0</c>, …). Empty: forwarded headers are ignored from everyone.
+    /// </summary>
+    public string[] KnownProxies { get; set; } = [];
+
+    /// <summary>Networks (CIDR, <c>10.0.0.0/8</c>) of such proxies, for proxies without a fixed address.</summary>
+    public string[] KnownNetworks { get; set; } = [];
+
     public void Validate()
     {
         if (!Uri.TryCreate(SiloUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
@@ -23,12 +34,28 @@ public sealed class PortalOptions
 
         if (string.IsNullOrWhiteSpace(OperatorKey))
         {
-            throw new InvalidOperationException("Platform:OperatorKey is required (env Platform__OperatorKey).");
+            throw new InvalidOperationException("Platform:OperatorKey is required (a file Platform__OperatorKey in PLATFORM_SECRETS_DIR, or env Platform__OperatorKey).");
         }
 
         if (SessionHours is < 1 or > 24 * 7)
         {
             throw new InvalidOperationException("Platform:SessionHours must be between 1 and 168.");
+        }
+
+        foreach (var proxy in KnownProxies)
+        {
+            if (!IPAddress.TryParse(proxy, out _))
+            {
+                throw new InvalidOperationException($"Platform:KnownProxies: '{proxy}' is not an IP address.");
+            }
+        }
+
+        foreach (var network in KnownNetworks)
+        {
+            if (!IPNetwork.TryParse(network, out _))
+            {
+                throw new InvalidOperationException($"Platform:KnownNetworks: '{network}' is not a network in CIDR form (such as 10.0.0.0/8).");
+            }
         }
     }
 }

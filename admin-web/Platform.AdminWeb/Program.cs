@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Mvc;
 using Platform.AdminWeb.Security;
 using Platform.AdminWeb.Silo;
 using Platform.Contracts.Http;
@@ -15,6 +16,13 @@ public sealed class Program
     public static void Main(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+        // Secrets arrive as files, one per key (Platform__OperatorKey), not as environment variables, which
+        // /proc/<pid>/environ shows. Added last, so a file wins over appsettings and the environment.
+        if (builder.Configuration["PLATFORM_SECRETS_DIR"] is { Length: > 0 } secretsDirectory)
+        {
+            builder.Configuration.AddKeyPerFile(Path.GetFullPath(secretsDirectory), optional: false);
+        }
+
         var options = builder.Configuration.GetSection(PortalOptions.Section).Get<PortalOptions>() ?? new PortalOptions();
         options.Validate();
         builder.Services.AddSingleton(options);
@@ -53,8 +61,11 @@ public sealed class Program
         {
             o.Cookie.Name = "platform.af";
             o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
             o.HeaderName = "X-CSRF-TOKEN";
         });
+        builder.Services.Configure<CookieTempDataProviderOptions>(o => o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest);
+        builder.Services.Configure<ForwardedHeadersOptions>(o => ForwardedHeadersSetup.Configure(o, options));
         builder.Services.AddRazorPages(o =>
         {
             o.Conventions.AllowAnonymousToPage("/SignIn");
@@ -62,11 +73,16 @@ public sealed class Program
         });
 
         var app = builder.Build();
+        // First, so that everything after it (cookies, HSTS, redirects) sees the scheme the client used.
+        app.UseForwardedHeaders();
         app.UseMiddleware<SecurityHeadersMiddleware>();
         if (!app.Environment.IsDevelopment())
         {
             app.UseExceptionHandler("/Error");
         }
+
+        // Sent only on HTTPS requests (direct, or from a known proxy), never for localhost names.
+        app.UseHsts();
 
         app.UseStatusCodePagesWithReExecute("/Error", "?status={0}");
         app.UseStaticFiles();

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Shared helpers of infra/test.sh and infra/run.sh: package installation and a private
-# PostgreSQL instance (initdb, start, stop) run as the postgres user, loopback only.
+# Shared helpers of infra/test.sh, infra/run.sh and the bench scripts: package installation and a
+# private PostgreSQL instance (initdb, start, stop) run as the postgres user, loopback only. A new
+# cluster trusts loopback (throwaway test and bench instances); pg_use_scram switches one to passwords.
 # Source it; it defines functions and sets nothing else.
 
 _platform_apt_updated=0
@@ -78,8 +79,8 @@ pg_free_port() {
 }
 
 # pg_init DATA_DIR [EXTRA_SETTING...] : creates a cluster owned by the postgres user that listens on
-# 127.0.0.1 only, trusts loopback TCP connections and has no Unix socket. Extra settings are lines
-# appended to postgresql.conf (for example "fsync = off").
+# 127.0.0.1 only, trusts loopback TCP connections (until pg_use_scram) and has no Unix socket. Extra
+# settings are lines appended to postgresql.conf (for example "fsync = off").
 pg_init() {
   local data=$1; shift
   local bin; bin=$(pg_bin_dir)
@@ -103,6 +104,32 @@ pg_init() {
     for setting in "$@"; do printf '%s\n' "$setting"; done
   } | pg_as_owner tee -a "$data/postgresql.conf" >/dev/null
   printf 'host all all 127.0.0.1/32 trust\n' | pg_as_owner tee "$data/pg_hba.conf" >/dev/null
+}
+
+# pg_use_scram DATA_DIR PASSWORD : switches a stopped cluster to password authentication only: SCRAM-SHA-256
+# password hashes, PASSWORD (letters and digits) as the superuser's, and a pg_hba.conf whose one rule asks
+# every loopback TCP connection for a password (no trust). The password is set in single-user mode, so the
+# cluster never listens while it still trusts; it goes to the backend on stdin, never on a command line.
+pg_use_scram() {
+  local data=$1 password=$2
+  local bin; bin=$(pg_bin_dir)
+  [ -n "$bin" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin"
+  [[ $password =~ ^[A-Za-z0-9]{16,}$ ]] || die "pg_use_scram: the password must be at least 16 letters and digits"
+  ! pg_is_running "$data" || die "pg_use_scram: PostgreSQL in $data is running; stop it first"
+  # A later line wins in postgresql.conf, so appending overrides an earlier setting.
+  grep -qx "password_encryption = scram-sha-256" "$data/postgresql.conf" \
+    || printf 'password_encryption = scram-sha-256\n' | pg_as_owner tee -a "$data/postgresql.conf" >/dev/null
+  local errors
+  # Single-user mode exits 0 even when a statement fails, so its log decides; log_min_error_statement keeps
+  # the statement (and so the password) out of that log.
+  errors=$(printf "ALTER ROLE postgres WITH PASSWORD '%s';\n" "$password" \
+    | pg_as_owner "$bin/postgres" --single -D "$data" -c log_min_error_statement=panic postgres 2>&1 >/dev/null) \
+    || die "PostgreSQL single-user mode failed in $data: $errors"
+  if printf '%s\n' "$errors" | grep -qE '(ERROR|FATAL|PANIC):'; then
+    die "setting the superuser password in $data failed: $errors"
+  fi
+  printf '# platform: passwords (SCRAM-SHA-256) only, loopback TCP only\nhost all all 127.0.0.1/32 scram-sha-256\n' \
+    | pg_as_owner tee "$data/pg_hba.conf" >/dev/null
 }
 
 # pg_start DATA_DIR PORT LOG_FILE : starts the cluster on PORT and waits until it accepts connections.

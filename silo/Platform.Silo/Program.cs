@@ -19,6 +19,12 @@ using Platform.Silo.Stats;
 using Platform.Silo.Tenants;
 
 var builder = WebApplication.CreateBuilder(args);
+// Secrets arrive as files, one per key (Platform__MasterKey), not as environment variables, which
+// /proc/<pid>/environ shows. Added last, so a file wins over appsettings and the environment.
+if (builder.Configuration["PLATFORM_SECRETS_DIR"] is { Length: > 0 } secretsDirectory)
+{
+    builder.Configuration.AddKeyPerFile(Path.GetFullPath(secretsDirectory), optional: false);
+}
 
 var platform = builder.Configuration.GetSection(PlatformOptions.Section).Get<PlatformOptions>() ?? new PlatformOptions();
 platform.Validate();

@@ -18,12 +18,14 @@ public sealed partial class PortalApp : WebApplicationFactory<Program>
     public const string OperatorPassword = "a long enough password";
 
     private readonly TimeProvider? _clock;
+    private readonly IDictionary<string, string?> _settings;
 
-    private PortalApp(TestDatabase database, SiloApp silo, TimeProvider? clock, bool useKestrel)
+    private PortalApp(TestDatabase database, SiloApp silo, TimeProvider? clock, bool useKestrel, IDictionary<string, string?>? settings)
     {
         Database = database;
         Silo = silo;
         _clock = clock;
+        _settings = settings ?? new Dictionary<string, string?>();
         if (useKestrel)
         {
             UseKestrel(0);
@@ -43,12 +45,19 @@ public sealed partial class PortalApp : WebApplicationFactory<Program>
         }
     }
 
-    /// <summary>Starts database, silo and portal, and creates the operator account <see cref="OperatorName"/>.</summary>
-    public static async Task<PortalApp> StartAsync(TimeProvider? portalClock = null, bool useKestrel = false, IDictionary<string, string?>? siloSettings = null)
+    /// <summary>
+    /// Starts database, silo and portal, and creates the operator account <see cref="OperatorName"/>.
+    /// <paramref name="portalSettings"/> are the portal's own settings, applied after the defaults of this class.
+    /// </summary>
+    public static async Task<PortalApp> StartAsync(
+        TimeProvider? portalClock = null,
+        bool useKestrel = false,
+        IDictionary<string, string?>? siloSettings = null,
+        IDictionary<string, string?>? portalSettings = null)
     {
         var database = await TestDatabase.CreateAsync();
         var silo = new SiloApp(database, siloSettings, useKestrel: true);
-        var app = new PortalApp(database, silo, portalClock, useKestrel);
+        var app = new PortalApp(database, silo, portalClock, useKestrel, portalSettings);
         using var operatorClient = app.SiloClient(silo.OperatorKey);
         var created = await operatorClient.PostAsJsonAsync("/v1/operators", new CreateOperatorRequest(OperatorName, OperatorPassword), PlatformJson.Options);
         created.EnsureSuccessStatusCode();
@@ -93,6 +102,11 @@ public sealed partial class PortalApp : WebApplicationFactory<Program>
         builder.UseSetting("Platform:SiloUrl", Silo.BaseAddress.ToString());
         builder.UseSetting("Platform:OperatorKey", Silo.OperatorKey);
         builder.UseSetting("Urls", "http://127.0.0.1:0");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
         builder.ConfigureServices(services =>
         {
             if (_clock is not null)

@@ -3,12 +3,17 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Mvc;
 using Platform.AdminWeb.Silo;
+using Platform.Contracts.Operators;
 using Platform.Contracts.Problems;
 
 namespace Platform.AdminWeb.Pages;
 
 public sealed class SignInModel(SiloClient silo) : PortalPageModel
 {
+    internal static readonly string SignInFailed =
+        $"Sign-in failed. Check the user name and password; after {OperatorPasswordPolicy.MaxFailedAttempts} failed attempts in a row " +
+        $"an account is locked for {OperatorPasswordPolicy.LockoutMinutes} minutes.";
+
     [BindProperty(SupportsGet = true)]
     public string? ReturnUrl { get; set; }
 
@@ -38,13 +43,12 @@ public sealed class SignInModel(SiloClient silo) : PortalPageModel
         Password = null;
         if (result.Problem is { } problem)
         {
-            Error = problem.Code switch
-            {
-                ErrorCodes.OperatorLockedOut => "This account is locked after too many failed sign-ins. " + problem.Detail,
-                ErrorCodes.InvalidCredentials or ErrorCodes.Unauthenticated or ErrorCodes.Forbidden => "The user name or password is incorrect.",
-                _ => "Sign-in is unavailable right now: " + problem.Message,
-            };
-            Response.StatusCode = problem.Code == ErrorCodes.OperatorLockedOut ? StatusCodes.Status423Locked : StatusCodes.Status401Unauthorized;
+            // One message for an unknown name, a wrong password and a locked account (a silo from before
+            // 401-for-all may still say operator_locked_out): the page must not tell which names exist.
+            var refused = problem.Code is ErrorCodes.InvalidCredentials or ErrorCodes.OperatorLockedOut
+                or ErrorCodes.Unauthenticated or ErrorCodes.Forbidden;
+            Error = refused ? SignInFailed : "Sign-in is unavailable right now: " + problem.Message;
+            Response.StatusCode = refused ? StatusCodes.Status401Unauthorized : StatusCodes.Status503ServiceUnavailable;
             return Page();
         }
 

@@ -27,6 +27,13 @@ public static class GatewayHost
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
+        // Secrets arrive as files, one per key (Platform__ClusterSecret), not as environment variables, which
+        // /proc/<pid>/environ shows. Added last, so a file wins over appsettings and the environment.
+        if (builder.Configuration["PLATFORM_SECRETS_DIR"] is { Length: > 0 } secretsDirectory)
+        {
+            builder.Configuration.AddKeyPerFile(Path.GetFullPath(secretsDirectory), optional: false);
+        }
+
         builder.Services.AddOptions<GatewayOptions>()
             .Bind(builder.Configuration.GetSection(GatewayOptions.Section))
             .ValidateDataAnnotations()

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
-using Platform.Gateway.Admission;
 using Platform.Contracts.Egress;
+using Platform.Gateway.Admission;
 
 namespace Platform.Gateway.Hosting;
 

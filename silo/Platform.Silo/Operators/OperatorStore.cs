@@ -76,14 +76,20 @@ internal sealed partial class OperatorStore(
             return VerifyResult.Invalid;
         }
 
-        if (Utc(row.LockedUntil) is { } lockedUntil && lockedUntil > now)
-        {
-            return VerifyResult.LockedOut(lockedUntil);
-        }
-
+        // The hash is checked on a locked account too, so a locked account takes as long to refuse as a wrong password.
         var account = new OperatorAccount(row.Id, row.UserName);
         var outcome = hasher.VerifyHashedPassword(account, row.PasswordHash, request.Password);
         var actor = $"operator:{row.UserName}";
+        if (Utc(row.LockedUntil) is { } lockedUntil && lockedUntil > now)
+        {
+            // Attempts during a lock-out do not extend it (that would let anyone keep an operator out), but they are recorded.
+            await AuditWriter.WriteAsync(connection, transaction,
+                new AuditEntry(actor, null, null, "operator.sign_in_while_locked", row.UserName,
+                    Details: new { lockedUntil }), now, cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return VerifyResult.LockedOut(lockedUntil);
+        }
+
         if (outcome == PasswordVerificationResult.Failed)
         {
             var failures = row.FailedAttempts + 1;

@@ -69,21 +69,17 @@ internal static class OperatorsApi
             return InvalidCredentials();
         }
 
+        // A locked account answers exactly like an unknown name or a wrong password; otherwise the lock-out
+        // would tell anyone holding the portal's form which user names exist. Operators see locks in the list.
         var result = await store.VerifyAsync(request, cancellationToken);
-        if (result.UserName is { } name)
-        {
-            return TypedResults.Ok(new VerifiedOperatorResponse(name));
-        }
-
-        return result.LockedUntil is { } until
-            ? ProblemResults.Problem(StatusCodes.Status423Locked, ErrorCodes.OperatorLockedOut, "Account locked",
-                $"Too many failed sign-ins. Try again after {until:u}.")
+        return result.UserName is { } name
+            ? TypedResults.Ok(new VerifiedOperatorResponse(name))
             : InvalidCredentials();
     }
 
     private static ProblemHttpResult InvalidCredentials() =>
         ProblemResults.Problem(StatusCodes.Status401Unauthorized, ErrorCodes.InvalidCredentials, "Sign-in failed",
-            "The user name or password is incorrect.");
+            "The user name or password is incorrect, or the account is locked after too many failed sign-ins.");
 
     private static bool IsValidUserName(string name) =>
         name.Length is > 0 and <= MaxUserNameLength && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_' or '@');

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Dapper;
 using Platform.Contracts;
 using Platform.Contracts.Operators;
@@ -65,13 +66,54 @@ public sealed class OperatorsApiTests
 
         var fifth = await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("alice", "wrong password!"));
         var whileLocked = await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("alice", Password));
+        var listed = await client.GetFromJsonAsync<List<OperatorResponse>>("/v1/operators", PlatformJson.Options);
         clock.Advance(TimeSpan.FromMinutes(OperatorPasswordPolicy.LockoutMinutes) + TimeSpan.FromSeconds(1));
         var after = await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("alice", Password));
 
-        Assert.Equal(HttpStatusCode.Locked, fifth.StatusCode);
-        Assert.Equal("operator_locked_out", await CodeOf(fifth));
-        Assert.Equal(HttpStatusCode.Locked, whileLocked.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, fifth.StatusCode);
+        Assert.Equal("invalid_credentials", await CodeOf(fifth));
+        Assert.Equal(HttpStatusCode.Unauthorized, whileLocked.StatusCode);
+        Assert.Equal("invalid_credentials", await CodeOf(whileLocked));
+        Assert.NotNull(Assert.Single(listed!).LockedUntil);
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        await using var source = database.CreateDataSource();
+        await using var connection = await source.OpenConnectionAsync();
+        var actions = (await connection.QueryAsync<string>("SELECT action FROM audit_log WHERE action LIKE 'operator.%' ORDER BY id")).ToList();
+        Assert.Equal(
+            ["operator.create", .. Enumerable.Repeat("operator.sign_in_failed", OperatorPasswordPolicy.MaxFailedAttempts - 1),
+                "operator.locked_out", "operator.sign_in_while_locked", "operator.sign_in"],
+            actions);
+    }
+
+    [Fact]
+    public async Task Verify_UnknownUserWrongPasswordAndLockedAccount_AnswerAlike()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var client = silo.OperatorClient();
+        await client.PostAsJsonAsync("/v1/operators", new CreateOperatorRequest("alice", Password));
+        await client.PostAsJsonAsync("/v1/operators", new CreateOperatorRequest("bob", Password));
+        var answers = new List<HttpResponseMessage>();
+        for (var i = 0; i < OperatorPasswordPolicy.MaxFailedAttempts; i++)
+        {
+            // The last of these is the failure that locks bob's account.
+            answers.Add(await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("bob", "wrong password!")));
+        }
+
+        answers.Add(await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("carol", Password)));
+        answers.Add(await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("alice", "wrong password!")));
+        answers.Add(await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("bob", Password)));
+        answers.Add(await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("bob", "wrong password!")));
+
+        var first = await DescribeAsync(answers[0]);
+        Assert.Contains("\"code\":\"invalid_credentials\"", first, StringComparison.Ordinal);
+        foreach (var answer in answers)
+        {
+            Assert.Equal(first, await DescribeAsync(answer));
+        }
+
+        var locked = (await client.GetFromJsonAsync<List<OperatorResponse>>("/v1/operators", PlatformJson.Options))!.Single(o => o.UserName == "bob");
+        Assert.NotNull(locked.LockedUntil);
     }
 
     [Fact]
@@ -105,6 +147,14 @@ public sealed class OperatorsApiTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, tenantKey.StatusCode);
+    }
+
+    /// <summary>Status, content type and problem document of an answer, without its per-request trace id.</summary>
+    private static async Task<string> DescribeAsync(HttpResponseMessage response)
+    {
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsObject();
+        body.Remove("traceId");
+        return $"{(int)response.StatusCode} {response.Content.Headers.ContentType} {body.ToJsonString()}";
     }
 
     private static async Task<string?> CodeOf(HttpResponseMessage response)
