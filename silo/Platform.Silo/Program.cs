@@ -12,6 +12,7 @@ using Platform.Silo.Data;
 using Platform.Silo.Gateways;
 using Platform.Silo.Internal;
 using Platform.Silo.Operators;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Psk;
 using Platform.Silo.Security;
@@ -60,6 +61,7 @@ app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonym
 var v1 = app.MapGroup("/v1");
 v1.MapTenantsApi();
 v1.MapConfigApi();
+v1.MapPlansApi();
 v1.MapPortsApi();
 v1.MapCertificatesApi();
 v1.MapApiKeysApi();

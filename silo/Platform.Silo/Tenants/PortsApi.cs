@@ -6,6 +6,7 @@ using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -13,7 +14,8 @@ namespace Platform.Silo.Tenants;
 
 /// <summary>
 /// Listener ports dedicated to one tenant on every gateway (the only way to route plain TCP).
-/// Each change bumps the tenant's revision so gateways open or close the listener.
+/// Each change bumps the tenant's revision so gateways open or close the listener. How many a tenant
+/// may hold is its plan's.
 /// </summary>
 internal static class PortsApi
 {
@@ -54,6 +56,11 @@ internal static class PortsApi
         // Tenant row, then the revision (and with it the commit lock), then everything else: the order
         // every revision writer follows, so that none waits on another while holding the commit lock.
         var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+
+        if (await PlanQuotas.CheckCreateAsync(connection, transaction, tenant.Id, PlanResource.DedicatedPorts, ct) is { } exceeded)
+        {
+            return exceeded;
+        }
 
         var port = await TryAllocateAsync(connection, transaction, tenant.Id, request.Protocol, platform.DedicatedPortFirst, platform.DedicatedPortLast, now, ct);
         if (port is null)
