@@ -218,6 +218,9 @@ internal static class TenantsApi
         // every revision writer follows, so that none waits on another while holding the commit lock.
         var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
 
+        // Its ports cool down before they can go to another tenant; the rows outlive the tenant.
+        await PortCooldowns.ReleaseAllAsync(connection, transaction, tenant.Id, now, ct);
+
         // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
         await TenantStore.DeleteAsync(connection, transaction, tenant.Id, revision, now, ct);
         await AuditWriter.WriteAsync(connection, transaction,

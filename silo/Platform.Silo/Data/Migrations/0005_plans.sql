@@ -33,3 +33,12 @@ SELECT t.id,
        5, 10, 1000, 10, 10, now()
 FROM tenants t
 LEFT JOIN tenant_configs c ON c.tenant_id = t.id AND c.revision = t.config_revision;
+
+-- Dedicated ports released by a tenant (the port deleted, or the tenant with it). For Platform:PortCooldownHours after
+-- released_at the port goes to no other tenant, so a device still dialling the old tenant's port does not reach a new
+-- owner. One row per port: a later release replaces the earlier one. No foreign key: the row outlives its tenant.
+CREATE TABLE port_cooldowns (
+    port         integer PRIMARY KEY CHECK (port BETWEEN 1 AND 65535),
+    tenant_id    uuid NOT NULL,
+    released_at  timestamptz NOT NULL
+);
