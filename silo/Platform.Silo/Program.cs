@@ -58,7 +58,8 @@ app.UseAuthorization();
 app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
 app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous().ExcludeFromDescription();
 
-var v1 = app.MapGroup("/v1");
+// A suspended tenant's keys may read but not write, on every endpoint of the group.
+var v1 = app.MapGroup("/v1").AddEndpointFilter<SuspendedTenantWriteFilter>();
 v1.MapTenantsApi();
 v1.MapConfigApi();
 v1.MapPlansApi();
