@@ -16,9 +16,13 @@ internal static class PlanQuotas
 {
     /// <summary>A 409 <c>quota_exceeded</c> when the tenant already holds what its plan allows of <paramref name="resource"/>; otherwise null.</summary>
     public static async Task<ProblemHttpResult?> CheckCreateAsync(
-        DbConnection connection, DbTransaction transaction, Guid tenantId, PlanResource resource, CancellationToken cancellationToken)
+        DbConnection connection, DbTransaction transaction, Guid tenantId, PlanResource resource, CancellationToken cancellationToken) =>
+        await CheckCountAsync(connection, transaction, tenantId, await PlanStore.GetAsync(connection, transaction, tenantId, cancellationToken),
+            resource, cancellationToken);
+
+    private static async Task<ProblemHttpResult?> CheckCountAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, TenantPlan plan, PlanResource resource, CancellationToken cancellationToken)
     {
-        var plan = await PlanStore.GetAsync(connection, transaction, tenantId, cancellationToken);
         var (field, allowed, one, many, sql) = resource switch
         {
             PlanResource.DedicatedPorts => ("dedicatedPorts", plan.DedicatedPorts, "dedicated port", "dedicated ports",
@@ -60,12 +64,12 @@ internal static class PlanQuotas
         DbConnection connection, DbTransaction transaction, Guid tenantId, IEnumerable<string> certificateHostNames, string platformDomain,
         CancellationToken cancellationToken)
     {
-        if (await CheckCreateAsync(connection, transaction, tenantId, PlanResource.Certificates, cancellationToken) is { } exceeded)
+        var plan = await PlanStore.GetAsync(connection, transaction, tenantId, cancellationToken);
+        if (await CheckCountAsync(connection, transaction, tenantId, plan, PlanResource.Certificates, cancellationToken) is { } exceeded)
         {
             return exceeded;
         }
 
-        var plan = await PlanStore.GetAsync(connection, transaction, tenantId, cancellationToken);
         var before = await PlanStore.CustomHostNamesAsync(connection, transaction, tenantId, platformDomain, null, cancellationToken);
         var after = new HashSet<string>(before, StringComparer.Ordinal);
         after.UnionWith(CustomHostNames.Of(certificateHostNames, platformDomain));

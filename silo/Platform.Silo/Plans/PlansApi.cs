@@ -16,6 +16,8 @@ namespace Platform.Silo.Plans;
 /// </summary>
 internal static partial class PlansApi
 {
+    private const string LogCategory = "Platform.Silo.Plans";
+
     public static RouteGroupBuilder MapPlansApi(this RouteGroupBuilder group)
     {
         group.MapGet("/tenants/{slug}/plan", GetAsync)
@@ -44,7 +46,7 @@ internal static partial class PlansApi
 
     private static async Task<Results<Ok<TenantPlanResponse>, ProblemHttpResult>> ReplaceAsync(
         string slug, TenantPlan plan, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time,
-        ILogger<TenantPlan> logger)
+        ILoggerFactory loggers)
     {
         var errors = TenantPlanValidator.Validate(plan);
         if (errors.Count > 0)
@@ -79,6 +81,7 @@ internal static partial class PlansApi
         await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
         var usage = await PlanStore.UsageAsync(connection, transaction, tenant.Id, platform.Domain, ct);
         await transaction.CommitAsync(ct);
+        var logger = loggers.CreateLogger(LogCategory);
         LogReplaced(logger, tenant.Slug, plan.MaxConnections, revision);
         return TypedResults.Ok(new TenantPlanResponse(plan, usage));
     }
