@@ -6,7 +6,7 @@ namespace Platform.AdminWeb.Pages.Tenants;
 /// One ceiling of a tenant's plan as the detail page edits it: its JSON name (the silo's field name in errors), a label,
 /// and what the tenant uses of it (a count, or the configuration settings the ceiling bounds).
 /// </summary>
-public sealed record PlanField(string Name, string Label, Func<TenantPlan, int> Read, Func<TenantPlanUsage, int>? Used = null, string? Bounds = null)
+internal sealed record PlanField(string Name, string Label, Func<TenantPlan, int> Read, Func<TenantPlanUsage, int>? Used = null, string? Bounds = null)
 {
     /// <summary>Every field of <see cref="TenantPlan"/>, in the order the page shows them.</summary>
     public static IReadOnlyList<PlanField> All { get; } =
