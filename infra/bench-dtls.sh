@@ -29,8 +29,10 @@ echo_port=$(pg_free_port)
 
 # 100000 sessions allowed, no idle timeout (idle sessions stay until the run ends).
 quiet='"limits":{"maxConnections":100000},"timeouts":{"idleTimeoutSeconds":0}'
-bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench DTLS echo\",\"config\":{$quiet}}" >/dev/null
-bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench DTLS forward\",\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port,\"protocol\":\"udp\"}}}}" >/dev/null
+# Above the default plan (1000 connections, 1000 new ones per second): the operator's plan allows the full load.
+plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
+bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench DTLS echo\",$plan,\"config\":{$quiet}}" >/dev/null
+bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench DTLS forward\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port,\"protocol\":\"udp\"}}}}" >/dev/null
 
 bench_certificate bench bench.bench.test
 log "PSK identities bench/dev1 and fwd/dev1"

@@ -32,8 +32,10 @@ bench=(dotnet "$root/bench/Platform.Gateway.Bench/bin/Release/net10.0/Platform.G
 echo_port=$(pg_free_port); nginx_port=$(pg_free_port)
 
 quiet='"limits":{"maxConnections":100000},"webSocket":{"pingIntervalSeconds":0}'
-bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench echo\",\"config\":{$quiet}}" >/dev/null
-bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench forward\",\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port}}}}" >/dev/null
+# Above the default plan (1000 connections, 1000 new ones per second): the operator's plan allows the full load.
+plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
+bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench echo\",$plan,\"config\":{$quiet}}" >/dev/null
+bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench forward\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port}}}}" >/dev/null
 
 bench_certificate bench bench.bench.test
 openssl pkcs12 -export -inkey "$work/key.pem" -in "$work/cert.pem" -out "$work/cert.pfx" -passout pass: 2>/dev/null

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Platform.Contracts;
 using Platform.Contracts.Config;
+using Platform.Contracts.Plans;
 using Platform.Contracts.Tenants;
 using Platform.Testing;
 
@@ -55,9 +56,9 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
         }
     }
 
-    public async Task<TenantResponse> CreateTenantAsync(string slug, TenantConfig? config = null)
+    public async Task<TenantResponse> CreateTenantAsync(string slug, TenantConfig? config = null, TenantPlan? plan = null)
     {
-        using var response = await Operator.PostAsJsonAsync("/v1/tenants", new CreateTenantRequest(slug, $"Benchmark {slug}", config), PlatformJson.Options);
+        using var response = await Operator.PostAsJsonAsync("/v1/tenants", new CreateTenantRequest(slug, $"Benchmark {slug}", config, plan), PlatformJson.Options);
         return await ReadAsync<TenantResponse>(response, HttpStatusCode.Created, $"POST /v1/tenants ({slug})");
     }
 

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Plans;
 
 namespace Platform.Benchmarks;
 
@@ -35,7 +36,9 @@ internal static class LeasesScenario
         for (var t = 0; t < Tenants; t++)
         {
             var config = new TenantConfig { Limits = new LimitsConfig { MaxConnections = LimitsConfig.MaxMaxConnections } };
-            tenants.Add((await context.CreateTenantAsync(string.Create(CultureInfo.InvariantCulture, $"lease-{t}"), config)).Id);
+            // Above the default plan's ceiling: the operator gives these tenants a plan that allows it.
+            var plan = new TenantPlan { MaxConnections = LimitsConfig.MaxMaxConnections };
+            tenants.Add((await context.CreateTenantAsync(string.Create(CultureInfo.InvariantCulture, $"lease-{t}"), config, plan)).Id);
         }
 
         using var stopHeartbeats = new CancellationTokenSource();

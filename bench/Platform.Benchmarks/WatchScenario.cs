@@ -7,6 +7,7 @@ using System.Threading.Channels;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Plans;
 using Platform.Contracts.Tenants;
 
 namespace Platform.Benchmarks;
@@ -24,7 +25,8 @@ internal static class WatchScenario
     {
         var count = context.Options.Count ?? 100;
         const int Warmup = 5;
-        var tenant = await context.CreateTenantAsync("watched");
+        // Every replacement raises maxConnections past the default plan's 1000: the plan allows up to the maximum.
+        var tenant = await context.CreateTenantAsync("watched", plan: new TenantPlan { MaxConnections = LimitsConfig.MaxMaxConnections });
         var configPath = new Uri($"/v1/tenants/{tenant.Slug}/config", UriKind.Relative);
         // Replacements name the revision they are based on (If-Match with the config ETag).
         var configRevision = tenant.ConfigRevision;

@@ -34,6 +34,9 @@ internal sealed class PlatformOptions
     /// <summary>Last port of the dedicated-port range.</summary>
     public int DedicatedPortLast { get; set; } = 20999;
 
+    /// <summary>Hours a dedicated port released by one tenant is kept from every other tenant.</summary>
+    public int PortCooldownHours { get; set; } = 24;
+
     /// <summary>How long closed connections stay in the directory.</summary>
     public int ClosedConnectionRetentionMinutes { get; set; } = 60;
 
@@ -79,6 +82,11 @@ internal sealed class PlatformOptions
         if (RefusalRetentionDays < 1)
         {
             throw new InvalidOperationException("Platform:RefusalRetentionDays must be at least 1.");
+        }
+
+        if (PortCooldownHours is < 0 or > 8760)
+        {
+            throw new InvalidOperationException("Platform:PortCooldownHours must be between 0 and 8760.");
         }
 
         if (DedicatedPortFirst < 1 || DedicatedPortLast > 65535 || DedicatedPortFirst > DedicatedPortLast)

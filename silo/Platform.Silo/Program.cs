@@ -12,6 +12,7 @@ using Platform.Silo.Data;
 using Platform.Silo.Gateways;
 using Platform.Silo.Internal;
 using Platform.Silo.Operators;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Psk;
 using Platform.Silo.Security;
@@ -63,9 +64,11 @@ app.UseAuthorization();
 app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
 app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous().ExcludeFromDescription();
 
-var v1 = app.MapGroup("/v1");
+// A suspended tenant's keys may read but not write, on every endpoint of the group.
+var v1 = app.MapGroup("/v1").AddEndpointFilter<SuspendedTenantWriteFilter>();
 v1.MapTenantsApi();
 v1.MapConfigApi();
+v1.MapPlansApi();
 v1.MapPortsApi();
 v1.MapCertificatesApi();
 v1.MapApiKeysApi();

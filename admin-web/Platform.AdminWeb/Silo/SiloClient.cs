@@ -11,6 +11,7 @@ using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Operators;
+using Platform.Contracts.Plans;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Psk;
 using Platform.Contracts.Stats;
@@ -60,6 +61,12 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
     public Task<SiloResult<ConfigResponse>> ReplaceConfigAsync(string slug, TenantConfig config, long revision, CancellationToken ct) =>
         SendAsync<ConfigResponse>(HttpMethod.Put, $"v1/tenants/{Seg(slug)}/config", config,
             "\"" + revision.ToString(CultureInfo.InvariantCulture) + "\"", ct);
+
+    public Task<SiloResult<TenantPlanResponse>> GetPlanAsync(string slug, CancellationToken ct) =>
+        SendAsync<TenantPlanResponse>(HttpMethod.Get, $"v1/tenants/{Seg(slug)}/plan", null, null, ct);
+
+    public Task<SiloResult<TenantPlanResponse>> ReplacePlanAsync(string slug, TenantPlan plan, CancellationToken ct) =>
+        SendAsync<TenantPlanResponse>(HttpMethod.Put, $"v1/tenants/{Seg(slug)}/plan", plan, null, ct);
 
     public Task<SiloResult<DedicatedPortResponse>> AllocatePortAsync(string slug, string protocol, CancellationToken ct) =>
         SendAsync<DedicatedPortResponse>(HttpMethod.Post, $"v1/tenants/{Seg(slug)}/ports", new AllocatePortRequest(protocol), null, ct);

@@ -23,6 +23,35 @@ public static class TenantPlanValidator
         return errors;
     }
 
+    /// <summary>
+    /// Returns a failure with code <see cref="FieldErrorCodes.AbovePlan"/>, naming the ceiling, for every value of
+    /// <paramref name="config"/> above <paramref name="plan"/>; field paths carry <paramref name="prefix"/>. The
+    /// configuration is expected to have passed <see cref="TenantConfigValidator.Validate"/>.
+    /// </summary>
+    public static IReadOnlyList<FieldError> ValidateConfig(TenantConfig config, TenantPlan plan, string prefix = "")
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(plan);
+        var errors = new List<FieldError>();
+        var limits = config.Limits;
+        Ceiling(errors, prefix + "limits.maxConnections", limits.MaxConnections, plan.MaxConnections);
+        Ceiling(errors, prefix + "limits.connectionsPerSecond", limits.ConnectionsPerSecond, plan.ConnectionsPerSecond);
+        Ceiling(errors, prefix + "limits.maxHalfOpenHandshakes", limits.MaxHalfOpenHandshakes, plan.MaxHalfOpenHandshakes);
+        Ceiling(errors, prefix + "limits.maxHalfOpenHandshakesPerClient", limits.MaxHalfOpenHandshakesPerClient, plan.MaxHalfOpenHandshakes);
+        Ceiling(errors, prefix + "webSocket.maxMessageSize", config.WebSocket.MaxMessageSize, plan.MaxMessageSize);
+        Ceiling(errors, prefix + "framing.maxLineLength", config.Framing.MaxLineLength, plan.MaxMessageSize);
+        Ceiling(errors, prefix + "framing.recordLength", config.Framing.RecordLength, plan.MaxMessageSize);
+        return errors;
+    }
+
+    private static void Ceiling(List<FieldError> errors, string field, int value, int ceiling)
+    {
+        if (value > ceiling)
+        {
+            errors.Add(new(field, FieldErrorCodes.AbovePlan, $"The tenant's plan allows at most {ceiling}."));
+        }
+    }
+
     private static void Range(List<FieldError> errors, string field, int value, int min, int max)
     {
         if (value < min || value > max)

@@ -1,12 +1,14 @@
 using Platform.Contracts.Config;
+using Platform.Contracts.Plans;
 
 namespace Platform.Contracts.Tenants;
 
 /// <summary>Body of <c>POST /v1/tenants</c>.</summary>
 /// <param name="Slug">Unique routing name, see <see cref="Names.IsValidSlug"/>.</param>
 /// <param name="DisplayName">Human-readable name, 1..200 characters.</param>
-/// <param name="Config">Initial configuration; defaults apply when omitted.</param>
-public sealed record CreateTenantRequest(string Slug, string DisplayName, TenantConfig? Config = null);
+/// <param name="Config">Initial configuration; defaults apply when omitted. Its values must fit <paramref name="Plan"/>.</param>
+/// <param name="Plan">The tenant's plan; the defaults of <see cref="TenantPlan"/> apply when omitted.</param>
+public sealed record CreateTenantRequest(string Slug, string DisplayName, TenantConfig? Config = null, TenantPlan? Plan = null);
 
 /// <summary>Body of <c>PATCH /v1/tenants/{slug}</c>.</summary>
 /// <param name="DisplayName">New display name.</param>

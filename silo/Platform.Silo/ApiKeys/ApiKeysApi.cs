@@ -5,6 +5,7 @@ using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -43,10 +44,16 @@ internal static partial class ApiKeysApi
         var cancellationToken = context.RequestAborted;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction);
+        // The tenant row lock serialises key creation per tenant, so the plan's count holds under concurrency.
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
         if (tenant is null)
         {
             return ProblemResults.NotFound($"Tenant '{slug}'");
+        }
+
+        if (await PlanQuotas.CheckCreateAsync(connection, transaction, tenant.Id, PlanResource.ApiKeys, cancellationToken) is { } exceeded)
+        {
+            return exceeded;
         }
 
         var now = time.GetUtcNow();

@@ -7,6 +7,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -64,6 +65,11 @@ internal static partial class CertificatesApi
             {
                 return ProblemResults.Conflict(ErrorCodes.HostNameTaken,
                     $"The host name '{reserved}' is under the platform domain and belongs to another tenant's routing.", source);
+            }
+
+            if (await PlanQuotas.CheckCertificateAsync(connection, transaction, tenant.Id, certificate.HostNames, platform.Domain, cancellationToken) is { } exceeded)
+            {
+                return exceeded;
             }
 
             // The revision (and its commit-order lock) is taken before the host-name claims are touched, in

@@ -4,8 +4,10 @@ using Npgsql;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Plans;
 using Platform.Silo.Certificates;
 using Platform.Silo.Data;
+using Platform.Silo.Plans;
 using Platform.Silo.Psk;
 using Platform.Silo.Security;
 
@@ -14,7 +16,8 @@ namespace Platform.Silo.Internal;
 /// <summary>
 /// Answers "what changed after revision R" for gateways: a full snapshot when R is 0, newer than
 /// anything issued (the database was reset) or older than the horizon; otherwise the changed tenants
-/// and the removed ones. <see cref="WaitAsync"/> adds the long poll.
+/// and the removed ones. <see cref="WaitAsync"/> adds the long poll. Each tenant's configuration is sent as
+/// it applies: capped by the tenant's plan.
 /// </summary>
 internal sealed class ConfigWatch(
     NpgsqlDataSource dataSource,
@@ -121,9 +124,11 @@ internal sealed class ConfigWatch(
             new { ids }, transaction, cancellationToken: cancellationToken))).ToLookup(r => r.TenantId, r => new DedicatedPortSnapshot(r.Port, r.Protocol));
         var certificates = await certificateStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
         var psks = await pskStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
+        var plans = await PlanStore.LoadAsync(connection, transaction, ids, cancellationToken);
 
+        // Gateways get the effective configuration: the tenant's values capped by its plan (GET config keeps the tenant's own).
         return rows.Select(r => new TenantSnapshot(
-            r.Id, r.Slug, r.Status, r.Revision, Config(r),
+            r.Id, r.Slug, r.Status, r.Revision, EffectiveConfig.Apply(Config(r), plans.GetValueOrDefault(r.Id) ?? new TenantPlan()),
             hostNames[r.Id].ToList(), ports[r.Id].ToList(), certificates.GetValueOrDefault(r.Id, []), psks.GetValueOrDefault(r.Id, []))).ToList();
     }
 

@@ -6,6 +6,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -47,6 +48,11 @@ internal static partial class PskApi
             if (tenant is null)
             {
                 return ProblemResults.NotFound($"Tenant '{slug}'");
+            }
+
+            if (await PlanQuotas.CheckCreateAsync(connection, transaction, tenant.Id, PlanResource.PskIdentities, cancellationToken) is { } exceeded)
+            {
+                return exceeded;
             }
 
             var now = time.GetUtcNow();

@@ -2,10 +2,12 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Platform.Contracts.Config;
+using Platform.Contracts.Plans;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -92,10 +94,25 @@ internal static class ConfigApi
             return StaleRevision($"The configuration changed; its current ETag is {ETag(tenant.ConfigRevision)}.");
         }
 
+        // Read under the tenant row lock, which a plan change takes too: the configuration is checked against the plan
+        // it will run under.
+        var plan = await PlanStore.GetAsync(connection, transaction, tenant.Id, ct);
+        var abovePlan = TenantPlanValidator.ValidateConfig(config, plan);
+        if (abovePlan.Count > 0)
+        {
+            return ProblemResults.Validation(abovePlan);
+        }
+
+        var hostNames = await PlanStore.CustomHostNamesAsync(connection, transaction, tenant.Id, platform.Domain, config.HostNames, ct);
+        if (PlanQuotas.CheckHostNames(plan, hostNames.Count) is { } exceeded)
+        {
+            return exceeded;
+        }
+
         var previousSecret = await TenantConfigStore.GetWebhookSecretAsync(connection, transaction, tenant.Id, tenant.ConfigRevision, ct);
         var secret = TenantConfigStore.NextWebhookSecret(protector, tenant.Id, config, previousSecret);
         await TenantConfigStore.InsertAsync(connection, transaction, tenant.Id, revision, config, secret, actor, now, ct);
-        await TenantConfigStore.SetCurrentAsync(connection, transaction, tenant.Id, revision, config.Limits.MaxConnections, now, ct);
+        await TenantConfigStore.SetCurrentAsync(connection, transaction, tenant.Id, revision, EffectiveConfig.MaxConnections(config, plan), now, ct);
 
         var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, config.HostNames, ct);
         if (conflict is not null)

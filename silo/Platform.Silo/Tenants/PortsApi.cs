@@ -6,6 +6,7 @@ using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -13,7 +14,8 @@ namespace Platform.Silo.Tenants;
 
 /// <summary>
 /// Listener ports dedicated to one tenant on every gateway (the only way to route plain TCP).
-/// Each change bumps the tenant's revision so gateways open or close the listener.
+/// Each change bumps the tenant's revision so gateways open or close the listener. How many a tenant
+/// may hold is its plan's; a released port cools down before another tenant can get it.
 /// </summary>
 internal static class PortsApi
 {
@@ -55,11 +57,17 @@ internal static class PortsApi
         // every revision writer follows, so that none waits on another while holding the commit lock.
         var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
 
-        var port = await TryAllocateAsync(connection, transaction, tenant.Id, request.Protocol, platform.DedicatedPortFirst, platform.DedicatedPortLast, now, ct);
+        if (await PlanQuotas.CheckCreateAsync(connection, transaction, tenant.Id, PlanResource.DedicatedPorts, ct) is { } exceeded)
+        {
+            return exceeded;
+        }
+
+        var port = await TryAllocateAsync(connection, transaction, tenant.Id, request.Protocol, platform.DedicatedPortFirst, platform.DedicatedPortLast,
+            now, TimeSpan.FromHours(platform.PortCooldownHours), ct);
         if (port is null)
         {
             return ProblemResults.Conflict(ErrorCodes.PortsExhausted,
-                $"Every dedicated port from {platform.DedicatedPortFirst} to {platform.DedicatedPortLast} is allocated.");
+                $"Every dedicated port from {platform.DedicatedPortFirst} to {platform.DedicatedPortLast} is allocated or cooling down after another tenant released it.");
         }
 
         await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
@@ -116,6 +124,7 @@ internal static class PortsApi
             return ProblemResults.NotFound($"Dedicated port {number} of tenant '{tenant.Slug}'");
         }
 
+        await PortCooldowns.ReleaseAsync(connection, transaction, tenant.Id, number, now, ct);
         await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
         await AuditWriter.WriteAsync(connection, transaction,
             new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "port.release", number.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -126,23 +135,28 @@ internal static class PortsApi
     }
 
     /// <summary>
-    /// Claims the lowest free port. ON CONFLICT DO NOTHING makes a port taken concurrently by another
-    /// tenant's allocation come back empty instead of aborting the transaction; the next attempt (a new
-    /// statement, so a new snapshot) then sees that port as taken and moves on.
+    /// Claims the lowest free port that is not cooling down after another tenant released it (the
+    /// release and its cool-down row commit together, so no statement sees the one without the other).
+    /// ON CONFLICT DO NOTHING makes a port taken concurrently by another tenant's allocation come back
+    /// empty instead of aborting the transaction; the next attempt (a new statement, so a new snapshot)
+    /// then sees that port as taken and moves on.
     /// </summary>
     private static async Task<int?> TryAllocateAsync(
         DbConnection connection, DbTransaction transaction, Guid tenantId, string protocol, int first, int last,
-        DateTimeOffset now, CancellationToken cancellationToken)
+        DateTimeOffset now, TimeSpan cooldown, CancellationToken cancellationToken)
     {
+        var coolingSince = now - cooldown;
         for (var attempt = 0; attempt <= last - first; attempt++)
         {
             var free = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
                 """
                 SELECT p FROM generate_series(@first, @last) AS p
                 WHERE NOT EXISTS (SELECT 1 FROM dedicated_ports d WHERE d.port = p)
+                  AND NOT EXISTS (SELECT 1 FROM port_cooldowns c
+                                  WHERE c.port = p AND c.tenant_id <> @tenantId AND c.released_at > @coolingSince)
                 ORDER BY p LIMIT 1
                 """,
-                new { first, last }, transaction, cancellationToken: cancellationToken));
+                new { first, last, tenantId, coolingSince }, transaction, cancellationToken: cancellationToken));
             if (free is null)
             {
                 return null;

@@ -29,7 +29,10 @@ internal static class TenantConfigStore
             transaction, cancellationToken: cancellationToken));
     }
 
-    /// <summary>Makes <paramref name="revision"/> the tenant's current configuration and the revision gateways see.</summary>
+    /// <summary>
+    /// Makes <paramref name="revision"/> the tenant's current configuration and the revision gateways see;
+    /// <paramref name="maxConnections"/> is the effective value (the configuration's capped by the plan) leases are granted against.
+    /// </summary>
     public static async Task SetCurrentAsync(
         DbConnection connection, DbTransaction transaction, Guid tenantId, long revision, int maxConnections,
         DateTimeOffset now, CancellationToken cancellationToken)
@@ -40,6 +43,23 @@ internal static class TenantConfigStore
             SET config_revision = @revision, revision = @revision, max_connections = @maxConnections, updated_at = @now
             WHERE id = @tenantId
             """,
+            new { tenantId, revision, maxConnections, now }, transaction, cancellationToken: cancellationToken));
+        if (rows != 1)
+        {
+            throw new InvalidOperationException($"Tenant {tenantId} vanished inside its own transaction.");
+        }
+    }
+
+    /// <summary>
+    /// Stamps the tenant with <paramref name="revision"/> after a change of its plan, with the effective MaxConnections
+    /// leases are granted against from now on. The caller queues the watch notification.
+    /// </summary>
+    public static async Task StampEffectiveAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, long revision, int maxConnections,
+        DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE tenants SET revision = @revision, max_connections = @maxConnections, updated_at = @now WHERE id = @tenantId",
             new { tenantId, revision, maxConnections, now }, transaction, cancellationToken: cancellationToken));
         if (rows != 1)
         {

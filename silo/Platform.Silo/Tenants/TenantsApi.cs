@@ -2,11 +2,13 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using Platform.Contracts.Config;
+using Platform.Contracts.Plans;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -64,10 +66,25 @@ internal static class TenantsApi
 
         ValidateDisplayName(request.DisplayName, errors);
         var config = request.Config ?? new TenantConfig();
-        errors.AddRange(TenantConfigStore.Validate(config, "config.", platform.Domain, platform.EgressPolicy));
+        var plan = request.Plan ?? new TenantPlan();
+        var configErrors = TenantConfigStore.Validate(config, "config.", platform.Domain, platform.EgressPolicy);
+        var planErrors = TenantPlanValidator.Validate(plan, "plan.");
+        errors.AddRange(configErrors);
+        errors.AddRange(planErrors);
+        if (configErrors.Count == 0 && planErrors.Count == 0)
+        {
+            errors.AddRange(TenantPlanValidator.ValidateConfig(config, plan, "config."));
+        }
+
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(errors);
+        }
+
+        // A new tenant has no certificates yet: its custom host names are those of the configuration.
+        if (PlanQuotas.CheckHostNames(plan, CustomHostNames.Of(config.HostNames, platform.Domain).Count) is { } exceeded)
+        {
+            return exceeded;
         }
 
         var ct = context.RequestAborted;
@@ -80,13 +97,14 @@ internal static class TenantsApi
         try
         {
             await TenantStore.InsertAsync(connection, transaction, tenantId, request.Slug, request.DisplayName, revision,
-                config.Limits.MaxConnections, now, ct);
+                EffectiveConfig.MaxConnections(config, plan), now, ct);
         }
         catch (PostgresException e) when (e.IsUniqueViolation("tenants_slug_key"))
         {
             return ProblemResults.Conflict(ErrorCodes.SlugTaken, $"A tenant with slug '{request.Slug}' already exists.", "slug");
         }
 
+        await PlanStore.UpsertAsync(connection, transaction, tenantId, plan, now, ct);
         var secret = TenantConfigStore.NextWebhookSecret(protector, tenantId, config, previous: null);
         await TenantConfigStore.InsertAsync(connection, transaction, tenantId, revision, config, secret, actor, now, ct);
 
@@ -99,7 +117,7 @@ internal static class TenantsApi
 
         await AuditWriter.WriteAsync(connection, transaction,
             new AuditEntry(actor, tenantId, request.Slug, "tenant.create", request.Slug, RevisionAfter: revision,
-                Details: new { request.DisplayName }),
+                Details: new { request.DisplayName, plan }),
             now, ct);
         await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
         await transaction.CommitAsync(ct);
@@ -199,6 +217,9 @@ internal static class TenantsApi
         // Tenant row, then the revision (and with it the commit lock), then everything else: the order
         // every revision writer follows, so that none waits on another while holding the commit lock.
         var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+
+        // Its ports cool down before they can go to another tenant; the rows outlive the tenant.
+        await PortCooldowns.ReleaseAllAsync(connection, transaction, tenant.Id, now, ct);
 
         // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
         await TenantStore.DeleteAsync(connection, transaction, tenant.Id, revision, now, ct);

@@ -24,7 +24,7 @@ public sealed class MigrationRunnerTests
         {
             "tenants", "tenant_configs", "host_name_claims", "certificates", "api_keys", "psk_identities",
             "dedicated_ports", "tenant_tombstones", "gateway_nodes", "quota_leases", "connections", "audit_log", "operators", "refusal_counts",
-            "schema_migrations",
+            "tenant_plans", "port_cooldowns", "schema_migrations",
         })
         {
             Assert.Contains(expected, tables);
@@ -44,6 +44,46 @@ public sealed class MigrationRunnerTests
         Assert.Equal(0, second);
         await using var connection = await dataSource.OpenConnectionAsync();
         Assert.Equal(MigrationRunner.Embedded.Count, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM schema_migrations"));
+    }
+
+    [Fact]
+    public async Task ApplyAsync_TenantsFromBeforePlans_GetTheDefaultPlanRaisedToWhatTheirConfigurationUses()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var dataSource = database.CreateDataSource();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        // The schema as the silo left it before plans existed, with two tenants in it.
+        foreach (var migration in MigrationRunner.Embedded.Where(m => m.Version < 5))
+        {
+            await connection.ExecuteAsync(migration.Sql);
+        }
+
+        await connection.ExecuteAsync(
+            """
+            CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());
+            INSERT INTO schema_migrations (version, name) VALUES (1, 'initial'), (2, 'operators'), (3, 'refusals'), (4, 'gateway_stopped');
+            INSERT INTO tenants (id, slug, display_name, status, revision, config_revision, max_connections, created_at, updated_at)
+            VALUES ('00000000-0000-0000-0000-00000000000a', 'plain', 'Plain', 'active', 1, 1, 1000, now(), now()),
+                   ('00000000-0000-0000-0000-00000000000b', 'big', 'Big', 'active', 2, 2, 50000, now(), now());
+            INSERT INTO tenant_configs (tenant_id, revision, config, actor, created_at)
+            VALUES ('00000000-0000-0000-0000-00000000000a', 1, '{"limits":{"maxConnections":1000,"connectionsPerSecond":0}}', 'test', now()),
+                   ('00000000-0000-0000-0000-00000000000b', 2,
+                    '{"limits":{"maxConnections":50000,"connectionsPerSecond":5000,"maxHalfOpenHandshakes":300,"maxHalfOpenHandshakesPerClient":400},"webSocket":{"maxMessageSize":4194304},"framing":{"maxLineLength":2048,"recordLength":0}}',
+                    'test', now());
+            """);
+        var runner = new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance);
+
+        Assert.Equal(MigrationRunner.Embedded.Count - 4, await runner.ApplyAsync(CancellationToken.None));
+
+        var plans = (await connection.QueryAsync<(string Slug, int MaxConnections, int PerSecond, int MessageSize, int HalfOpen, int Ports, int Certificates, int Psk, int Keys, int Names)>(
+            """
+            SELECT t.slug, p.max_connections, p.connections_per_second, p.max_message_size, p.max_half_open_handshakes,
+                   p.dedicated_ports, p.certificates, p.psk_identities, p.api_keys, p.host_names
+            FROM tenant_plans p JOIN tenants t ON t.id = p.tenant_id ORDER BY t.slug
+            """)).ToList();
+        Assert.Equal(
+            [("big", 50000, 5000, 4194304, 400, 5, 10, 1000, 10, 10), ("plain", 1000, 1000, 1048576, 256, 5, 10, 1000, 10, 10)],
+            plans);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Mvc;
 using Platform.AdminWeb.Config;
 using Platform.AdminWeb.Silo;
+using Platform.Contracts.Plans;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 
@@ -21,6 +22,12 @@ public sealed class DetailModel(SiloClient silo, TargetProbe probe) : PortalPage
 
     /// <summary>Form values by config path, from the stored config or from what the operator posted.</summary>
     public Dictionary<string, string> Values { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The tenant's plan and what it uses of it.</summary>
+    public TenantPlanResponse? Plan { get; private set; }
+
+    /// <summary>Plan form values by field name, from the stored plan or from what the operator posted.</summary>
+    public Dictionary<string, string> PlanValues { get; } = new(StringComparer.Ordinal);
 
     public ProbeResult? Probe { get; private set; }
 
@@ -60,6 +67,45 @@ public sealed class DetailModel(SiloClient silo, TargetProbe probe) : PortalPage
         }
 
         Flash($"Configuration saved as revision {result.Value!.Revision}; gateways pick it up within seconds.");
+        return RedirectToPage(new { Slug });
+    }
+
+    public async Task<IActionResult> OnPostSavePlanAsync(CancellationToken cancellationToken)
+    {
+        var values = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var field in PlanField.All)
+        {
+            var text = Request.Form[field.FormName].ToString().Trim();
+            PlanValues[field.Name] = text;
+            if (int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value))
+            {
+                values[field.Name] = value;
+            }
+            else
+            {
+                AddFieldError(field.FormName, "A whole number.");
+            }
+        }
+
+        if (FieldErrors.Count > 0)
+        {
+            return await RedisplayPlanAsync(StatusCodes.Status400BadRequest, cancellationToken);
+        }
+
+        var result = await silo.ReplacePlanAsync(Slug, PlanField.Build(values), cancellationToken);
+        if (result.Problem is { } problem)
+        {
+            // The silo names plan fields without a prefix; on this page they sit beside the configuration's fields.
+            foreach (var error in problem.Errors)
+            {
+                AddFieldError("plan." + error.Field, error.Message);
+            }
+
+            PageProblem = problem with { Errors = [] };
+            return await RedisplayPlanAsync(problem.Status is >= 400 and < 500 ? problem.Status : StatusCodes.Status502BadGateway, cancellationToken);
+        }
+
+        Flash("Plan saved; gateways apply its ceilings within seconds. The tenant's configuration is unchanged.");
         return RedirectToPage(new { Slug });
     }
 
@@ -125,6 +171,13 @@ public sealed class DetailModel(SiloClient silo, TargetProbe probe) : PortalPage
         return Page();
     }
 
+    private async Task<IActionResult> RedisplayPlanAsync(int status, CancellationToken cancellationToken)
+    {
+        var failure = await LoadAsync(fillValues: true, cancellationToken);
+        Response.StatusCode = status;
+        return failure ?? Page();
+    }
+
     private async Task<IActionResult?> LoadAsync(bool fillValues, CancellationToken cancellationToken)
     {
         var tenant = await silo.GetTenantAsync(Slug, cancellationToken);
@@ -139,6 +192,18 @@ public sealed class DetailModel(SiloClient silo, TargetProbe probe) : PortalPage
         {
             PageProblem ??= configProblem;
             return null;
+        }
+
+        var plan = await silo.GetPlanAsync(Slug, cancellationToken);
+        PageProblem ??= plan.Problem;
+        Plan = plan.Value;
+        if (Plan is not null)
+        {
+            // Values the operator posted stay as they were typed.
+            foreach (var field in PlanField.All)
+            {
+                PlanValues.TryAdd(field.Name, field.Read(Plan.Plan).ToString(CultureInfo.InvariantCulture));
+            }
         }
 
         Revision = config.Value!.Revision;
