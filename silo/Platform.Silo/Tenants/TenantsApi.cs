@@ -7,6 +7,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.HostNames;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -45,7 +46,7 @@ internal static class TenantsApi
 
     private static async Task<Results<Created<TenantResponse>, ProblemHttpResult>> CreateAsync(
         CreateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        SecretProtector protector, TimeProvider time)
+        SecretProtector protector, PublicSuffixList suffixes, TimeProvider time)
     {
         var errors = new List<FieldError>();
         if (string.IsNullOrEmpty(request.Slug))
@@ -65,6 +66,7 @@ internal static class TenantsApi
         ValidateDisplayName(request.DisplayName, errors);
         var config = request.Config ?? new TenantConfig();
         errors.AddRange(TenantConfigStore.Validate(config, "config.", platform.Domain));
+        errors.AddRange(HostNamePolicy.ConfigErrors(config.HostNames, "config.", suffixes));
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(errors);
@@ -90,11 +92,11 @@ internal static class TenantsApi
         var secret = TenantConfigStore.NextWebhookSecret(protector, tenantId, config, previous: null);
         await TenantConfigStore.InsertAsync(connection, transaction, tenantId, revision, config, secret, actor, now, ct);
 
-        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenantId, request.Slug, platform.Domain, config.HostNames, ct);
+        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenantId, request.Slug, platform.Domain, config.HostNames, now, ct);
         if (conflict is not null)
         {
-            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, $"Host name '{conflict}' belongs to another tenant.",
-                TenantConfigStore.ConflictField(conflict, request.Slug, platform.Domain, config, "config."));
+            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail,
+                TenantConfigStore.ConflictField(conflict.Name, request.Slug, platform.Domain, config, "config."));
         }
 
         await AuditWriter.WriteAsync(connection, transaction,
