@@ -41,9 +41,18 @@ internal static class CertificateValidator
         MaxKeys = 1,
     };
 
+    /// <param name="request">The upload.</param>
+    /// <param name="now">The time validity is judged at.</param>
+    /// <param name="certificate">What is stored, when accepted.</param>
+    /// <param name="rejection">Why not, otherwise.</param>
+    /// <param name="refusedWildcard">
+    /// True for a DNS name no tenant may claim (a wildcard directly under a public suffix); checked before the names'
+    /// format, so <c>*.com</c> is reported as that rather than as a malformed name.
+    /// </param>
     public static bool TryValidate(
         UploadCertificateRequest request, DateTimeOffset now,
-        [NotNullWhen(true)] out ValidatedCertificate? certificate, [NotNullWhen(false)] out CertificateRejection? rejection)
+        [NotNullWhen(true)] out ValidatedCertificate? certificate, [NotNullWhen(false)] out CertificateRejection? rejection,
+        Func<string, bool>? refusedWildcard = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         certificate = null;
@@ -70,7 +79,7 @@ internal static class CertificateValidator
                 return false;
             }
 
-            rejection = Check(source, certificates, key!, now, out certificate);
+            rejection = Check(source, certificates, key!, now, refusedWildcard, out certificate);
             return rejection is null;
         }
         finally
@@ -374,7 +383,8 @@ internal static class CertificateValidator
     }
 
     private static CertificateRejection? Check(
-        string source, List<X509Certificate2> certificates, AsymmetricAlgorithm key, DateTimeOffset now, out ValidatedCertificate? validated)
+        string source, List<X509Certificate2> certificates, AsymmetricAlgorithm key, DateTimeOffset now, Func<string, bool>? refusedWildcard,
+        out ValidatedCertificate? validated)
     {
         validated = null;
         var keySpki = key.ExportSubjectPublicKeyInfo();
@@ -422,6 +432,12 @@ internal static class CertificateValidator
         {
             return new(ErrorCodes.CertificateNoHostNames, source, FieldErrorCodes.Required,
                 "The certificate has no DNS subject alternative name; its host names route connections to the tenant.");
+        }
+
+        if (refusedWildcard is not null && hostNames.FirstOrDefault(refusedWildcard) is { } refused)
+        {
+            return new(ErrorCodes.ValidationFailed, source, FieldErrorCodes.PublicSuffix,
+                $"The subject alternative name '{Shorten(refused)}' is a wildcard directly under a public suffix: it would cover names anyone can register.");
         }
 
         if (hostNames.FirstOrDefault(n => !Names.IsValidHostName(n, allowWildcard: true)) is { } bad)

@@ -46,7 +46,7 @@ internal static partial class CertificatesApi
         var now = time.GetUtcNow();
         // PostgreSQL keeps microseconds; answering with the stored value keeps creation and later reads equal.
         now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
-        if (!CertificateValidator.TryValidate(request, now, out var certificate, out var rejection))
+        if (!CertificateValidator.TryValidate(request, now, out var certificate, out var rejection, suffixes.IsWildcardOverPublicSuffix))
         {
             return Rejected(rejection);
         }
@@ -54,10 +54,6 @@ internal static partial class CertificatesApi
         var source = string.IsNullOrWhiteSpace(request.Pem) ? "pfx" : "pem";
         try
         {
-            if (HostNamePolicy.PublicSuffixWildcard(certificate.HostNames, suffixes) is { } wildcard)
-            {
-                return ProblemResults.Validation(source, FieldErrorCodes.PublicSuffix, HostNamePolicy.Explain(wildcard));
-            }
 
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);

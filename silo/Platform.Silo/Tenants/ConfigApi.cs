@@ -69,7 +69,7 @@ internal static class ConfigApi
         }
 
         var errors = TenantConfigStore.Validate(config, "", platform.Domain);
-        errors.AddRange(HostNamePolicy.ConfigErrors(config.HostNames, "", suffixes));
+        HostNamePolicy.AddConfigErrors(errors, config.HostNames, "", suffixes);
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(errors);

@@ -66,7 +66,7 @@ internal static class TenantsApi
         ValidateDisplayName(request.DisplayName, errors);
         var config = request.Config ?? new TenantConfig();
         errors.AddRange(TenantConfigStore.Validate(config, "config.", platform.Domain));
-        errors.AddRange(HostNamePolicy.ConfigErrors(config.HostNames, "config.", suffixes));
+        HostNamePolicy.AddConfigErrors(errors, config.HostNames, "config.", suffixes);
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(errors);
