@@ -15,7 +15,7 @@ public sealed class CertificateKeyTests
 {
     [Theory]
     [InlineData("rsa1024")]
-    [InlineData("rsa8192")]
+    [InlineData("rsa4160")]
     [InlineData("p521")]
     [InlineData("secp256k1")]
     [InlineData("ed25519")]
@@ -85,13 +85,14 @@ public sealed class CertificateKeyTests
         Assert.DoesNotContain("PRIVATE KEY", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
-    // Each kind is made once per test run: an 8192-bit RSA key takes seconds.
+    // Each kind is made once per test run. Above the ceiling, 4160 bits stands for 8192 and more: an 8192-bit key
+    // takes a minute and more to generate on a busy machine, and the check is the same.
     private static readonly Dictionary<string, Lazy<string>> Pems = new()
     {
         ["rsa1024"] = new(() => Rsa(1024)),
         ["rsa2048"] = new(() => Rsa(2048)),
         ["rsa4096"] = new(() => Rsa(4096)),
-        ["rsa8192"] = new(() => Rsa(8192)),
+        ["rsa4160"] = new(() => Rsa(4160)),
         ["p256"] = new(() => Ec(ECCurve.NamedCurves.nistP256)),
         ["p384"] = new(() => Ec(ECCurve.NamedCurves.nistP384)),
         ["p521"] = new(() => Ec(ECCurve.NamedCurves.nistP521)),
