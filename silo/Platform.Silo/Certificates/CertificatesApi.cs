@@ -54,7 +54,6 @@ internal static partial class CertificatesApi
         var source = string.IsNullOrWhiteSpace(request.Pem) ? "pfx" : "pem";
         try
         {
-
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
             if (tenant is null)

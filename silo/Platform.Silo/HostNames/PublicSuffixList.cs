@@ -119,7 +119,8 @@ internal sealed class PublicSuffixList
 
     /// <summary>True for a wildcard <c>*.x</c> whose parent <c>x</c> is a public suffix (<c>*.com</c>, <c>*.co.uk</c>).</summary>
     public bool IsWildcardOverPublicSuffix(string name) =>
-        name.StartsWith("*.", StringComparison.Ordinal) && IsPublicSuffix(name[2..].TrimEnd('.').ToLowerInvariant());
+        name.StartsWith("*.", StringComparison.Ordinal) && name[2..].TrimEnd('.').ToLowerInvariant() is { Length: > 0 } parent
+        && IsPublicSuffix(parent);
 
     private static string Ascii(IdnMapping idn, string rule)
     {

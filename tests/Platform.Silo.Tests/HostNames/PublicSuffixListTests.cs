@@ -22,6 +22,8 @@ public sealed class PublicSuffixListTests
     [InlineData("*.acme.github.io", false)]
     [InlineData("*.xn--55qx5d.cn", true)]
     [InlineData("co.uk", false)]
+    [InlineData("*.", false)]
+    [InlineData("*..", false)]
     public void IsWildcardOverPublicSuffix_DebianList(string name, bool expected)
     {
         Assert.Equal(expected, Debian.Value.IsWildcardOverPublicSuffix(name));
