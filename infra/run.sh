@@ -102,6 +102,8 @@ alive_or_die() {
 log "checking tools"
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK (https://dot.net) and retry"
 command -v curl >/dev/null 2>&1 || apt_install curl ca-certificates
+# The silo refuses wildcards directly under a public suffix, and stops at start without the list (Platform:PublicSuffixListPath).
+[ -f /usr/share/publicsuffix/public_suffix_list.dat ] || apt_install publicsuffix
 pg_ensure_installed
 mkdir -p "$data_dir" "$logs"
 chmod 755 "$data_dir"

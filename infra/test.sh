@@ -41,6 +41,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The silo reads the public suffix list at start; host-name tests serve challenge records from a dnsmasq of their own.
+[ -f /usr/share/publicsuffix/public_suffix_list.dat ] || missing+=(publicsuffix)
+[ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 if [ "${#missing[@]}" -gt 0 ]; then
   step "install ${missing[*]}"
   apt_install "${missing[@]}"

@@ -274,7 +274,7 @@ public sealed class DtlsSession : ISslCallbackTarget
         if (_server.Options.DedicatedTenantId is { } dedicated)
         {
             tenant = directory.FindById(dedicated);
-            index = tenant is null ? 0 : directory.CertificateIndexFor(tenant, hostName);
+            index = tenant is null || hostName is null ? 0 : tenant.CertificateIndexFor(hostName);
         }
         else if (hostName is null)
         {

@@ -10,6 +10,7 @@ using Platform.Silo.Certificates;
 using Platform.Silo.Connections;
 using Platform.Silo.Data;
 using Platform.Silo.Gateways;
+using Platform.Silo.HostNames;
 using Platform.Silo.Internal;
 using Platform.Silo.Operators;
 using Platform.Silo.Plans;
@@ -53,6 +54,8 @@ builder.Services.AddAuthorizationBuilder()
     .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
 
 builder.Services.AddSiloInternals();
+// After the migrations' hosted service: its start-up reconciliation reads the migrated tables.
+builder.Services.AddHostNames(builder.Configuration);
 
 var app = builder.Build();
 
@@ -71,6 +74,7 @@ v1.MapConfigApi();
 v1.MapPlansApi();
 v1.MapPortsApi();
 v1.MapCertificatesApi();
+v1.MapHostNamesApi();
 v1.MapApiKeysApi();
 v1.MapPskApi();
 v1.MapConnectionsApi();

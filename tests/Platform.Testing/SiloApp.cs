@@ -32,6 +32,10 @@ public sealed class SiloApp : WebApplicationFactory<Program>
             ["Platform:OperatorKey"] = OperatorKey,
             ["Platform:ClusterSecret"] = ClusterSecret,
             ["Platform:Domain"] = "platform.test",
+            // Host-name checks ask DNS: a test that does not start its own server gets a closed loopback port, never the
+            // system's resolvers (tests send nothing off this machine).
+            ["Platform:DnsServers:0"] = "127.0.0.1:9",
+            ["Platform:DnsTimeoutMilliseconds"] = "1000",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

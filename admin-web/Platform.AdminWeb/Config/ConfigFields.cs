@@ -62,7 +62,7 @@ public static class ConfigFields
         F("delivery.webhook.url", "Delivery", "Webhook URL", Text, "absolute http(s) URL, at most 2048 characters"),
         F("delivery.webhook.secret", "Delivery", "Webhook signing secret (write-only)", Secret, "16..256 characters; empty keeps the stored one"),
         F("delivery.webhook.timeoutSeconds", "Delivery", "Webhook timeout, seconds", WholeNumber, "1..30"),
-        F("hostNames", "Host names", "Custom host names", Lines, $"DNS names, unique across tenants; at most {TenantConfigValidator.MaxHostNames}"),
+        F("hostNames", "Host names", "Custom host names", Lines, $"DNS names, a leading *. allowed, no wildcard over a public suffix; each routes once verified (see Host names above); at most {TenantConfigValidator.MaxHostNames}"),
     ];
 
     public static IEnumerable<IGrouping<string, ConfigField>> Sections => All.GroupBy(f => f.Section);

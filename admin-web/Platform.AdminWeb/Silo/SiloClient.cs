@@ -10,6 +10,7 @@ using Platform.Contracts.Certificates;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
+using Platform.Contracts.HostNames;
 using Platform.Contracts.Operators;
 using Platform.Contracts.Plans;
 using Platform.Contracts.Problems;
@@ -73,6 +74,16 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
 
     public Task<SiloResult<NoContent>> ReleasePortAsync(string slug, int port, CancellationToken ct) =>
         SendAsync<NoContent>(HttpMethod.Delete, $"v1/tenants/{Seg(slug)}/ports/{port}", null, null, ct);
+
+    // ---- host names and their proof
+    public Task<SiloResult<Page<HostNameResponse>>> ListHostNamesAsync(string slug, CancellationToken ct) =>
+        SendAsync<Page<HostNameResponse>>(HttpMethod.Get, $"v1/tenants/{Seg(slug)}/host-names?limit=1000", null, null, ct);
+
+    public Task<SiloResult<HostNameResponse>> VerifyHostNameAsync(string slug, string name, CancellationToken ct) =>
+        SendAsync<HostNameResponse>(HttpMethod.Post, $"v1/tenants/{Seg(slug)}/host-names/{Seg(name)}/verify", null, null, ct);
+
+    public Task<SiloResult<HostNameResponse>> ApproveHostNameAsync(string slug, string name, CancellationToken ct) =>
+        SendAsync<HostNameResponse>(HttpMethod.Post, $"v1/tenants/{Seg(slug)}/host-names/{Seg(name)}/approve", null, null, ct);
 
     // ---- certificates, API keys, PSK identities
     public Task<SiloResult<Page<CertificateResponse>>> ListCertificatesAsync(string slug, CancellationToken ct) =>

@@ -72,9 +72,9 @@ public static class TenantConfigValidator
         for (var i = 0; i < config.HostNames.Count; i++)
         {
             var name = config.HostNames[i];
-            if (!Names.IsValidHostName(name))
+            if (!Names.IsValidHostName(name, allowWildcard: true))
             {
-                errors.Add(new($"hostNames[{i}]", FieldErrorCodes.InvalidFormat, "Not a valid DNS host name."));
+                errors.Add(new($"hostNames[{i}]", FieldErrorCodes.InvalidFormat, "Not a valid DNS host name (a leading '*.' label is allowed)."));
             }
             else if (!seen.Add(name))
             {

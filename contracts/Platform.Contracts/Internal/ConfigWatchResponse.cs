@@ -20,7 +20,10 @@ public sealed record ConfigWatchResponse(long Revision, bool Full, IReadOnlyList
 /// <param name="Status"><c>active</c> or <c>suspended</c>.</param>
 /// <param name="Revision">Revision of the tenant's last change.</param>
 /// <param name="Config">Configuration, including the webhook secret.</param>
-/// <param name="HostNames">Every host name routing to the tenant: <c>{slug}.&lt;domain&gt;</c>, config host names, certificate SANs.</param>
+/// <param name="HostNames">
+/// The host names routing to the tenant: <c>{slug}.&lt;domain&gt;</c> and the verified names. Config host names and
+/// certificate SANs still pending proof are not listed and must not route.
+/// </param>
 /// <param name="DedicatedPorts">Dedicated listener ports.</param>
 /// <param name="Certificates">Server certificates with private keys.</param>
 /// <param name="PskIdentities">DTLS PSK identities with keys.</param>

@@ -20,7 +20,10 @@ public sealed record UpdateTenantRequest(string? DisplayName);
 /// <param name="DisplayName">Human-readable name.</param>
 /// <param name="Status"><c>active</c> or <c>suspended</c>.</param>
 /// <param name="ConfigRevision">Revision of the current configuration (the config ETag).</param>
-/// <param name="HostNames">Every host name that routes to the tenant.</param>
+/// <param name="HostNames">
+/// Every host name that routes to the tenant: <c>{slug}.&lt;domain&gt;</c> and the verified names; names claimed but
+/// not yet proven are listed, with their challenge, by <c>GET /v1/tenants/{slug}/host-names</c>.
+/// </param>
 /// <param name="DedicatedPorts">Dedicated listener ports allocated to the tenant.</param>
 /// <param name="CreatedAt">Creation time.</param>
 /// <param name="UpdatedAt">Last change time.</param>

@@ -42,12 +42,10 @@ public sealed class DtlsTenant : IDisposable
         }
 
         _contexts = [.. contexts];
-        if (_contexts.Length > 0)
-        {
-            names.AddRange(settings.HostNames.Select(n => (n, 0)));
-        }
-
         CertificateHostNames = names;
+        RoutingHostNames = _contexts.Length == 0
+            ? []
+            : [.. settings.HostNames, .. settings.RouteCertificateNames ? names.Select(n => n.Name) : []];
     }
 
     /// <summary>Tenant id.</summary>
@@ -63,7 +61,34 @@ public sealed class DtlsTenant : IDisposable
 
     internal int VerifyMode { get; }
 
+    /// <summary>DNS names of the certificates, each with the index of the first certificate naming it.</summary>
     internal IReadOnlyList<(string Name, int Index)> CertificateHostNames { get; }
+
+    /// <summary>The SNI names that select this tenant (none without a certificate to serve them with).</summary>
+    internal IReadOnlyList<string> RoutingHostNames { get; }
+
+    /// <summary>The certificate for an SNI name already routed here: one naming it exactly, else a wildcard over it, else the first.</summary>
+    internal int CertificateIndexFor(string host)
+    {
+        host = host.TrimEnd('.');
+        var dot = host.IndexOf('.', StringComparison.Ordinal);
+        var wildcard = dot > 0 ? string.Concat("*", host.AsSpan(dot)) : null;
+        var fallback = -1;
+        foreach (var (name, index) in CertificateHostNames)
+        {
+            if (string.Equals(name, host, StringComparison.OrdinalIgnoreCase))
+            {
+                return index;
+            }
+
+            if (fallback < 0 && wildcard is not null && string.Equals(name, wildcard, StringComparison.OrdinalIgnoreCase))
+            {
+                fallback = index;
+            }
+        }
+
+        return Math.Max(fallback, 0);
+    }
 
     internal bool HasCertificates => _contexts.Length > 0;
 

@@ -10,8 +10,8 @@ public sealed class DtlsTenantDirectory : IDisposable
 {
     private readonly FrozenDictionary<string, DtlsTenant> _byId;
     private readonly FrozenDictionary<string, DtlsTenant> _bySlug;
-    private readonly FrozenDictionary<string, (DtlsTenant Tenant, int Index)> _byHost;
-    private readonly FrozenDictionary<string, (DtlsTenant Tenant, int Index)> _byWildcard;
+    private readonly FrozenDictionary<string, DtlsTenant> _byHost;
+    private readonly FrozenDictionary<string, DtlsTenant> _byWildcard;
     private readonly HashSet<DtlsTenant> _handedOver = [];
     private bool _disposed;
 
@@ -20,16 +20,16 @@ public sealed class DtlsTenantDirectory : IDisposable
         Tenants = tenants;
         _byId = tenants.ToFrozenDictionary(t => t.TenantId, StringComparer.Ordinal);
         _bySlug = tenants.ToFrozenDictionary(t => t.Slug, StringComparer.Ordinal);
-        var hosts = new Dictionary<string, (DtlsTenant, int)>(StringComparer.OrdinalIgnoreCase);
-        var wildcards = new Dictionary<string, (DtlsTenant, int)>(StringComparer.OrdinalIgnoreCase);
+        var hosts = new Dictionary<string, DtlsTenant>(StringComparer.OrdinalIgnoreCase);
+        var wildcards = new Dictionary<string, DtlsTenant>(StringComparer.OrdinalIgnoreCase);
         foreach (var tenant in tenants)
         {
-            foreach (var (name, index) in tenant.CertificateHostNames)
+            foreach (var name in tenant.RoutingHostNames)
             {
                 var target = name.StartsWith("*.", StringComparison.Ordinal) ? wildcards : hosts;
                 var key = name.StartsWith("*.", StringComparison.Ordinal) ? name[2..] : name;
-                // Host names are unique across tenants (the silo enforces it); within a tenant the first certificate wins.
-                target.TryAdd(key.TrimEnd('.'), (tenant, index));
+                // Routing names are unique across tenants (the silo enforces it).
+                target.TryAdd(key.TrimEnd('.'), tenant);
             }
         }
 
@@ -84,7 +84,8 @@ public sealed class DtlsTenantDirectory : IDisposable
         if (_byHost.TryGetValue(host, out var match)
             || (host.IndexOf('.', StringComparison.Ordinal) is > 0 and var dot && _byWildcard.TryGetValue(host[(dot + 1)..], out match)))
         {
-            (tenant, certificateIndex) = match;
+            tenant = match;
+            certificateIndex = match.CertificateIndexFor(host);
             return true;
         }
 
@@ -92,10 +93,6 @@ public sealed class DtlsTenantDirectory : IDisposable
         certificateIndex = 0;
         return false;
     }
-
-    /// <summary>Certificate index of <paramref name="tenant"/> for an SNI name, or 0 when the name is not one of its own.</summary>
-    internal int CertificateIndexFor(DtlsTenant tenant, string? host) =>
-        host is not null && TryResolveHost(host, out var owner, out var index) && ReferenceEquals(owner, tenant) ? index : 0;
 
     internal bool TryResolvePsk(string identity, out DtlsTenant tenant, out byte[] key)
     {

@@ -15,10 +15,17 @@ public sealed record DtlsTenantSettings
     public IReadOnlyList<string> CertificatePems { get; init; } = [];
 
     /// <summary>
-    /// Host names routed to this tenant by SNI besides the DNS names of its certificates (for example
-    /// <c>{slug}.&lt;platform domain&gt;</c>); they are served with the first certificate.
+    /// Host names routed to this tenant by SNI (for example <c>{slug}.&lt;platform domain&gt;</c>); each is served with
+    /// the first certificate that names it, else the first certificate.
     /// </summary>
     public IReadOnlyList<string> HostNames { get; init; } = [];
+
+    /// <summary>
+    /// Whether the DNS names of <see cref="CertificatePems"/> route SNI to this tenant too. A server whose certificates
+    /// are trusted to name their owner may leave it on; the gateway turns it off, because there a certificate (possibly
+    /// self-signed) proves nothing: only <see cref="HostNames"/> route, and certificate names only choose the certificate.
+    /// </summary>
+    public bool RouteCertificateNames { get; init; } = true;
 
     /// <summary>PSK keys by device identity (the part after <c>{slug}/</c>).</summary>
     public IReadOnlyDictionary<string, byte[]> PreSharedKeys { get; init; } = new Dictionary<string, byte[]>();
@@ -44,14 +51,18 @@ public sealed record DtlsTenantSettings
     /// <summary>The longest a handshake may take once the tenant is known.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>Builds settings from a tenant's configuration plus its decrypted certificates and PSKs.</summary>
+    /// <summary>
+    /// Builds settings from a tenant's configuration plus its decrypted certificates and PSKs. Only
+    /// <paramref name="routingHostNames"/> route to the tenant (the names proven to be its own); neither the
+    /// configuration's host names nor the certificates' names do by themselves.
+    /// </summary>
     public static DtlsTenantSettings FromConfig(
         string tenantId,
         string slug,
         TenantConfig config,
         IReadOnlyList<string> certificatePems,
         IReadOnlyDictionary<string, byte[]> preSharedKeys,
-        IReadOnlyList<string> platformHostNames)
+        IReadOnlyList<string> routingHostNames)
     {
         ArgumentNullException.ThrowIfNull(config);
         return new DtlsTenantSettings
@@ -59,7 +70,8 @@ public sealed record DtlsTenantSettings
             TenantId = tenantId,
             Slug = slug,
             CertificatePems = certificatePems,
-            HostNames = [.. platformHostNames, .. config.HostNames],
+            HostNames = routingHostNames,
+            RouteCertificateNames = false,
             PreSharedKeys = preSharedKeys,
             ClientCertificates = config.Tls.ClientCertificates,
             ClientCaCertificatesPem = config.Tls.ClientCaCertificates,

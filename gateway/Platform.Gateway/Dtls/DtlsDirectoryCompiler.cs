@@ -69,6 +69,8 @@ internal sealed partial class DtlsDirectoryCompiler(ILogger<DtlsDirectoryCompile
             .OrderByDescending(c => c.NotAfter)
             .Select(c => c.CertificateChainPem.TrimEnd() + "\n" + c.PrivateKeyPem.TrimEnd() + "\n")
             .ToList();
+        // The compiled tenant's routing names only (its platform name and the names it has proven): a certificate's own
+        // names choose among its certificates but never route the handshake to it.
         return DtlsTenantSettings.FromConfig(tenant.Id.ToString(), tenant.Slug, tenant.Config, certificates, keys, tenant.HostNames);
     }
 

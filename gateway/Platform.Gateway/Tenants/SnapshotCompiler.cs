@@ -118,8 +118,11 @@ internal sealed partial class SnapshotCompiler(IOptions<GatewayOptions> options,
             }
         }
 
+        // Only the names the silo lists route: the tenant's platform name and the names it has proven. The config's
+        // host names and the certificates' names are claims until then; certificates still load, and their names
+        // choose among the tenant's certificates once a routing name has chosen the tenant.
         var hostNames = new List<string>(snapshot.HostNames.Count + 1);
-        foreach (var host in snapshot.HostNames.Concat(config.HostNames).Append($"{snapshot.Slug}.{_domain}"))
+        foreach (var host in snapshot.HostNames.Append($"{snapshot.Slug}.{_domain}"))
         {
             var lower = host.ToLowerInvariant();
             if (!hostNames.Contains(lower))

@@ -10,8 +10,9 @@ namespace Platform.Silo.Certificates;
 
 /// <summary>
 /// Decides whether an uploaded certificate can serve TLS for a tenant: it parses (PEM or PKCS#12),
-/// carries the private key of its leaf, is valid now, may be used by a TLS server and names at least
-/// one DNS host. Pure: no I/O, the clock is a parameter. Messages never quote key material.
+/// carries the private key of its leaf, has an allowed key (RSA 2048..4096 bits, ECDSA on P-256 or
+/// P-384), is valid now, may be used by a TLS server and names at least one DNS host. Pure: no I/O,
+/// the clock is a parameter. Messages never quote key material.
 /// </summary>
 internal static class CertificateValidator
 {
@@ -19,6 +20,10 @@ internal static class CertificateValidator
 
     private const string RsaOid = "1.2.840.113549.1.1.1";
     private const string EcOid = "1.2.840.10045.2.1";
+    private const string P256Oid = "1.2.840.10045.3.1.7";
+    private const string P384Oid = "1.3.132.0.34";
+    private const int MinRsaBits = 2048;
+    private const int MaxRsaBits = 4096;
     private const string Pbes2Oid = "1.2.840.113549.1.5.13";
     private const string Pbkdf2Oid = "1.2.840.113549.1.5.12";
     private const int MaxKdfIterations = 600_000;
@@ -36,9 +41,18 @@ internal static class CertificateValidator
         MaxKeys = 1,
     };
 
+    /// <param name="request">The upload.</param>
+    /// <param name="now">The time validity is judged at.</param>
+    /// <param name="certificate">What is stored, when accepted.</param>
+    /// <param name="rejection">Why not, otherwise.</param>
+    /// <param name="refusedWildcard">
+    /// True for a DNS name no tenant may claim (a wildcard directly under a public suffix); checked before the names'
+    /// format, so <c>*.com</c> is reported as that rather than as a malformed name.
+    /// </param>
     public static bool TryValidate(
         UploadCertificateRequest request, DateTimeOffset now,
-        [NotNullWhen(true)] out ValidatedCertificate? certificate, [NotNullWhen(false)] out CertificateRejection? rejection)
+        [NotNullWhen(true)] out ValidatedCertificate? certificate, [NotNullWhen(false)] out CertificateRejection? rejection,
+        Func<string, bool>? refusedWildcard = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         certificate = null;
@@ -65,7 +79,7 @@ internal static class CertificateValidator
                 return false;
             }
 
-            rejection = Check(source, certificates, key!, now, out certificate);
+            rejection = Check(source, certificates, key!, now, refusedWildcard, out certificate);
             return rejection is null;
         }
         finally
@@ -131,6 +145,8 @@ internal static class CertificateValidator
                         break;
                     case "EC PARAMETERS":
                         break;
+                    case "DSA PRIVATE KEY":
+                        return KeyNotAllowed(PemField, "DSA");
                     default:
                         return Invalid(PemField, $"The PEM holds an unsupported block labelled '{Shorten(label)}'.");
                 }
@@ -146,7 +162,7 @@ internal static class CertificateValidator
                 return new(ErrorCodes.CertificateNoPrivateKey, PemField, FieldErrorCodes.Required, "The PEM holds no private key.");
             }
 
-            return DecodeKey(keyLabel!, keyDer, password, out key);
+            return DecodeKey(keyLabel!, keyDer, password, certificates[0], out key);
         }
         finally
         {
@@ -157,7 +173,7 @@ internal static class CertificateValidator
         }
     }
 
-    private static CertificateRejection? DecodeKey(string label, byte[] der, string? password, out AsymmetricAlgorithm? key)
+    private static CertificateRejection? DecodeKey(string label, byte[] der, string? password, X509Certificate2 first, out AsymmetricAlgorithm? key)
     {
         key = null;
         try
@@ -181,7 +197,7 @@ internal static class CertificateValidator
                     }
 
                 case "ENCRYPTED PRIVATE KEY":
-                    return ImportEncryptedPkcs8(der, password, out key);
+                    return ImportEncryptedPkcs8(der, password, first, out key);
 
                 default:
                     return ImportPkcs8(der, out key);
@@ -218,11 +234,11 @@ internal static class CertificateValidator
                 }
 
             default:
-                return Invalid(PemField, $"The private key's algorithm ({Shorten(algorithm)}) is not supported; use RSA or ECDSA.");
+                return KeyNotAllowed(PemField, AlgorithmName(algorithm));
         }
     }
 
-    private static CertificateRejection? ImportEncryptedPkcs8(byte[] der, string? password, out AsymmetricAlgorithm? key)
+    private static CertificateRejection? ImportEncryptedPkcs8(byte[] der, string? password, X509Certificate2? first, out AsymmetricAlgorithm? key)
     {
         key = null;
         if (string.IsNullOrEmpty(password))
@@ -258,6 +274,12 @@ internal static class CertificateValidator
         catch (CryptographicException)
         {
             ec.Dispose();
+        }
+
+        // Neither algorithm could read it: a leaf with another key type explains that better than a wrong password.
+        if (first?.GetKeyAlgorithm() is { } leafAlgorithm && leafAlgorithm != RsaOid && leafAlgorithm != EcOid)
+        {
+            return KeyNotAllowed(PemField, AlgorithmName(leafAlgorithm));
         }
 
         return new(ErrorCodes.CertificateInvalid, PasswordField, FieldErrorCodes.InvalidFormat,
@@ -357,11 +379,12 @@ internal static class CertificateValidator
             return Invalid(PfxField, "The private key in the PKCS#12 file cannot be read.");
         }
 
-        return key is null ? Invalid(PfxField, "The certificate's key algorithm is not supported; use RSA or ECDSA.") : null;
+        return key is null ? KeyNotAllowed(PfxField, AlgorithmName(withKey[0].GetKeyAlgorithm())) : null;
     }
 
     private static CertificateRejection? Check(
-        string source, List<X509Certificate2> certificates, AsymmetricAlgorithm key, DateTimeOffset now, out ValidatedCertificate? validated)
+        string source, List<X509Certificate2> certificates, AsymmetricAlgorithm key, DateTimeOffset now, Func<string, bool>? refusedWildcard,
+        out ValidatedCertificate? validated)
     {
         validated = null;
         var keySpki = key.ExportSubjectPublicKeyInfo();
@@ -373,6 +396,11 @@ internal static class CertificateValidator
         }
 
         var keyAlgorithm = leaf.GetKeyAlgorithm() == RsaOid ? "RSA" : "ECDSA";
+        if (CheckKey(source, key) is { } weak)
+        {
+            return weak;
+        }
+
         var notBefore = new DateTimeOffset(leaf.NotBefore.ToUniversalTime());
         var notAfter = new DateTimeOffset(leaf.NotAfter.ToUniversalTime());
         if (now < notBefore)
@@ -404,6 +432,12 @@ internal static class CertificateValidator
         {
             return new(ErrorCodes.CertificateNoHostNames, source, FieldErrorCodes.Required,
                 "The certificate has no DNS subject alternative name; its host names route connections to the tenant.");
+        }
+
+        if (refusedWildcard is not null && hostNames.FirstOrDefault(refusedWildcard) is { } refused)
+        {
+            return new(ErrorCodes.ValidationFailed, source, FieldErrorCodes.PublicSuffix,
+                $"The subject alternative name '{Shorten(refused)}' is a wildcard directly under a public suffix: it would cover names anyone can register.");
         }
 
         if (hostNames.FirstOrDefault(n => !Names.IsValidHostName(n, allowWildcard: true)) is { } bad)
@@ -524,6 +558,44 @@ internal static class CertificateValidator
         ordered.AddRange(remaining);
         return ordered;
     }
+
+    /// <summary>RSA keys of 2048..4096 bits and ECDSA keys on P-256 or P-384; anything else is refused.</summary>
+    private static CertificateRejection? CheckKey(string source, AsymmetricAlgorithm key)
+    {
+        switch (key)
+        {
+            case RSA rsa when rsa.KeySize is < MinRsaBits or > MaxRsaBits:
+                return KeyNotAllowed(source, $"RSA {rsa.KeySize}");
+            case RSA:
+                return null;
+            case ECDsa ec:
+                {
+                    var curve = ec.ExportParameters(false).Curve;
+                    var oid = curve.IsNamed ? curve.Oid.Value : null;
+                    return oid is P256Oid or P384Oid
+                        ? null
+                        : KeyNotAllowed(source, $"ECDSA on {(curve.IsNamed ? curve.Oid.FriendlyName ?? oid : "explicit parameters")}");
+                }
+
+            default:
+                return KeyNotAllowed(source, key.SignatureAlgorithm ?? "unknown");
+        }
+    }
+
+    private static CertificateRejection KeyNotAllowed(string field, string what) =>
+        new(ErrorCodes.CertificateKeyNotAllowed, field, FieldErrorCodes.InvalidChoice,
+            $"The certificate's key ({Shorten(what)}) is not allowed; use RSA with {MinRsaBits} to {MaxRsaBits} bits or ECDSA on P-256 or P-384.");
+
+    private static string AlgorithmName(string? oid) => oid switch
+    {
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        "1.2.840.10040.4.1" => "DSA",
+        RsaOid => "RSA",
+        EcOid => "ECDSA",
+        null => "unknown",
+        _ => oid,
+    };
 
     private static CertificateRejection Invalid(string field, string detail) =>
         new(ErrorCodes.CertificateInvalid, field, FieldErrorCodes.InvalidFormat, detail);

@@ -7,6 +7,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.HostNames;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -16,8 +17,8 @@ namespace Platform.Silo.Certificates;
 
 /// <summary>
 /// <c>/v1/tenants/{slug}/certificates</c>: server certificates a tenant's TLS, WSS and DTLS
-/// connections are served with, chosen by SNI. Their DNS names route to the tenant, so every change
-/// rebuilds the tenant's host-name claims and bumps its revision for the gateways.
+/// connections are served with, chosen by SNI. Their DNS names are host-name claims (they route once
+/// proven), so every change rebuilds the tenant's claims and bumps its revision for the gateways.
 /// </summary>
 internal static partial class CertificatesApi
 {
@@ -33,7 +34,7 @@ internal static partial class CertificatesApi
 
     private static async Task<Results<Created<CertificateResponse>, ProblemHttpResult>> UploadAsync(
         string slug, UploadCertificateRequest request, HttpContext context, NpgsqlDataSource dataSource,
-        CertificateStore store, PlatformOptions platform, TimeProvider time, ILogger<CertificateStore> logger)
+        CertificateStore store, PlatformOptions platform, PublicSuffixList suffixes, TimeProvider time, ILogger<CertificateStore> logger)
     {
         var cancellationToken = context.RequestAborted;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -46,7 +47,7 @@ internal static partial class CertificatesApi
         var now = time.GetUtcNow();
         // PostgreSQL keeps microseconds; answering with the stored value keeps creation and later reads equal.
         now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
-        if (!CertificateValidator.TryValidate(request, now, out var certificate, out var rejection))
+        if (!CertificateValidator.TryValidate(request, now, out var certificate, out var rejection, suffixes.IsWildcardOverPublicSuffix))
         {
             return Rejected(rejection);
         }
@@ -61,12 +62,6 @@ internal static partial class CertificatesApi
                 return ProblemResults.NotFound($"Tenant '{slug}'");
             }
 
-            if (ReservedName(certificate.HostNames, tenant.Slug, platform.Domain) is { } reserved)
-            {
-                return ProblemResults.Conflict(ErrorCodes.HostNameTaken,
-                    $"The host name '{reserved}' is under the platform domain and belongs to another tenant's routing.", source);
-            }
-
             if (await PlanQuotas.CheckCertificateAsync(connection, transaction, tenant.Id, certificate.HostNames, platform.Domain, cancellationToken) is { } exceeded)
             {
                 return exceeded;
@@ -77,11 +72,12 @@ internal static partial class CertificatesApi
             var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
             var id = Guid.NewGuid();
             var response = await store.InsertAsync(connection, transaction, id, tenant.Id, certificate, now, cancellationToken);
-            var conflict = await RebuildClaimsAsync(connection, transaction, tenant, platform, cancellationToken);
+            // Its names start pending (they route nothing until proven); only a name another tenant has verified is refused.
+            var conflict = await RebuildClaimsAsync(connection, transaction, tenant, platform, now, cancellationToken);
             if (conflict is not null)
             {
                 await transaction.RollbackAsync(cancellationToken);
-                return ProblemResults.Conflict(ErrorCodes.HostNameTaken, $"The host name '{conflict}' is already claimed by another tenant.", source);
+                return ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail, source);
             }
 
             await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
@@ -142,9 +138,9 @@ internal static partial class CertificatesApi
         }
 
         // Removing names cannot collide with another tenant; a conflict here means the claims were already inconsistent.
-        if (await RebuildClaimsAsync(connection, transaction, tenant, platform, cancellationToken) is { } conflict)
+        if (await RebuildClaimsAsync(connection, transaction, tenant, platform, now, cancellationToken) is { } conflict)
         {
-            throw new InvalidOperationException($"Tenant {tenant.Id} holds host name '{conflict}' that another tenant claims.");
+            throw new InvalidOperationException($"Tenant {tenant.Id} holds host name '{conflict.Name}' that another tenant claims.");
         }
 
         await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
@@ -155,23 +151,12 @@ internal static partial class CertificatesApi
         return TypedResults.NoContent();
     }
 
-    private static async Task<string?> RebuildClaimsAsync(
-        DbConnection connection, DbTransaction transaction, TenantRef tenant, PlatformOptions platform, CancellationToken cancellationToken)
+    private static async Task<HostNameConflict?> RebuildClaimsAsync(
+        DbConnection connection, DbTransaction transaction, TenantRef tenant, PlatformOptions platform, DateTimeOffset now,
+        CancellationToken cancellationToken)
     {
         var configNames = await CertificateStore.ConfigHostNamesAsync(connection, transaction, tenant.Id, cancellationToken);
-        return await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, configNames, cancellationToken);
-    }
-
-    /// <summary>
-    /// A certificate name under the platform domain other than the tenant's own <c>{slug}.{domain}</c>
-    /// (including a wildcard over the domain) would shadow other tenants' routing names.
-    /// </summary>
-    internal static string? ReservedName(IEnumerable<string> hostNames, string slug, string domain)
-    {
-        var platformDomain = domain.ToLowerInvariant();
-        var own = $"{slug}.{platformDomain}";
-        return hostNames.FirstOrDefault(n =>
-            n != own && (n == platformDomain || n.EndsWith("." + platformDomain, StringComparison.Ordinal)));
+        return await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, configNames, now, cancellationToken);
     }
 
     private static ProblemHttpResult Rejected(CertificateRejection rejection)
@@ -183,6 +168,7 @@ internal static partial class CertificatesApi
             ErrorCodes.CertificateExpired => "Certificate not valid now",
             ErrorCodes.CertificateUsage => "Certificate not usable by a TLS server",
             ErrorCodes.CertificateNoHostNames => "Certificate names no host",
+            ErrorCodes.CertificateKeyNotAllowed => "Certificate key type or size not allowed",
             _ => "Certificate invalid",
         };
         return ProblemResults.Problem(StatusCodes.Status400BadRequest, rejection.Code, title, rejection.Detail,

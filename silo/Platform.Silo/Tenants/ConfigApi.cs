@@ -7,6 +7,7 @@ using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.HostNames;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -47,7 +48,7 @@ internal static class ConfigApi
 
     private static async Task<Results<Ok<ConfigResponse>, ProblemHttpResult>> ReplaceAsync(
         string slug, TenantConfig config, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        SecretProtector protector, TimeProvider time)
+        SecretProtector protector, PublicSuffixList suffixes, TimeProvider time)
     {
         var ct = context.RequestAborted;
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -70,6 +71,7 @@ internal static class ConfigApi
         }
 
         var errors = TenantConfigStore.Validate(config, "", platform.Domain, platform.EgressPolicy);
+        HostNamePolicy.AddConfigErrors(errors, config.HostNames, "", suffixes);
         if (errors.Count > 0)
         {
             return ProblemResults.Validation(errors);
@@ -114,11 +116,12 @@ internal static class ConfigApi
         await TenantConfigStore.InsertAsync(connection, transaction, tenant.Id, revision, config, secret, actor, now, ct);
         await TenantConfigStore.SetCurrentAsync(connection, transaction, tenant.Id, revision, EffectiveConfig.MaxConnections(config, plan), now, ct);
 
-        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, config.HostNames, ct);
+        // New names start pending; only a name another tenant has verified (or covers with a verified wildcard) is refused.
+        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, config.HostNames, now, ct);
         if (conflict is not null)
         {
-            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, $"Host name '{conflict}' belongs to another tenant.",
-                TenantConfigStore.ConflictField(conflict, tenant.Slug, platform.Domain, config, ""));
+            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail,
+                TenantConfigStore.ConflictField(conflict.Name, tenant.Slug, platform.Domain, config, ""));
         }
 
         await AuditWriter.WriteAsync(connection, transaction,

@@ -8,6 +8,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.HostNames;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -47,7 +48,7 @@ internal static class TenantsApi
 
     private static async Task<Results<Created<TenantResponse>, ProblemHttpResult>> CreateAsync(
         CreateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        SecretProtector protector, TimeProvider time)
+        SecretProtector protector, PublicSuffixList suffixes, TimeProvider time)
     {
         var errors = new List<FieldError>();
         if (string.IsNullOrEmpty(request.Slug))
@@ -68,6 +69,7 @@ internal static class TenantsApi
         var config = request.Config ?? new TenantConfig();
         var plan = request.Plan ?? new TenantPlan();
         var configErrors = TenantConfigStore.Validate(config, "config.", platform.Domain, platform.EgressPolicy);
+        HostNamePolicy.AddConfigErrors(configErrors, config.HostNames, "config.", suffixes);
         var planErrors = TenantPlanValidator.Validate(plan, "plan.");
         errors.AddRange(configErrors);
         errors.AddRange(planErrors);
@@ -108,11 +110,11 @@ internal static class TenantsApi
         var secret = TenantConfigStore.NextWebhookSecret(protector, tenantId, config, previous: null);
         await TenantConfigStore.InsertAsync(connection, transaction, tenantId, revision, config, secret, actor, now, ct);
 
-        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenantId, request.Slug, platform.Domain, config.HostNames, ct);
+        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenantId, request.Slug, platform.Domain, config.HostNames, now, ct);
         if (conflict is not null)
         {
-            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, $"Host name '{conflict}' belongs to another tenant.",
-                TenantConfigStore.ConflictField(conflict, request.Slug, platform.Domain, config, "config."));
+            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail,
+                TenantConfigStore.ConflictField(conflict.Name, request.Slug, platform.Domain, config, "config."));
         }
 
         await AuditWriter.WriteAsync(connection, transaction,

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.Admission;
 

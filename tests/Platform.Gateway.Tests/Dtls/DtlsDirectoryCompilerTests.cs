@@ -29,6 +29,22 @@ public sealed class DtlsDirectoryCompilerTests
     }
 
     [Fact]
+    public void Compile_RoutingNamesOnly_NeitherConfigNorCertificateNamesRoute()
+    {
+        var material = TestCertificates.ServerMaterial("cert.acme.example");
+        var snapshot = TestTenants.Snapshot("acme", new Contracts.Config.TenantConfig { HostNames = ["pending.acme.example"] },
+            certificates: [material], hostNames: ["acme.platform.test", "proven.acme.example"]);
+        var store = Store();
+        store.Apply(new ConfigWatchResponse(1, true, [snapshot], []));
+
+        using var directory = new DtlsDirectoryCompiler(NullLogger<DtlsDirectoryCompiler>.Instance).Compile(store.Current);
+
+        var settings = directory.FindById(snapshot.Id.ToString())!.Settings;
+        Assert.Equal(["acme.platform.test", "proven.acme.example"], settings.HostNames);
+        Assert.False(settings.RouteCertificateNames);
+    }
+
+    [Fact]
     public void Compile_OneTenantChanged_OthersTakenOverFromThePreviousDirectory()
     {
         var acme = TestTenants.Snapshot("acme", certificates: [TestCertificates.ServerMaterial("a.acme.example")]);

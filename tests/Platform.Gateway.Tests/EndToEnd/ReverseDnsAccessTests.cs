@@ -8,6 +8,7 @@ using Platform.Contracts.Config;
 using Platform.Contracts.Stats;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.EndToEnd;
 

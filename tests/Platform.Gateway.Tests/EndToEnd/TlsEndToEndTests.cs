@@ -15,6 +15,7 @@ using Platform.Contracts.Connections;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.EndToEnd;
 
@@ -132,6 +133,7 @@ public sealed class TlsEndToEndTests
         await silo.CreateTenantAsync("acme");
         await silo.CreateTenantAsync("beta");
         var wildcard = await UploadServerCertificateAsync(silo, "acme", "*.devices.acme.example");
+        await HostNameApproval.ApproveAsync(silo.Operator, "acme", "*.devices.acme.example");
         await UploadServerCertificateAsync(silo, "beta", "beta.platform.test");
         await using var gateway = await silo.StartGatewayAsync();
         await WaitForCertificatesAsync(gateway, "acme", 1);

@@ -65,6 +65,27 @@ public sealed class SnapshotCompilerTests
     }
 
     [Fact]
+    public void Apply_ConfigAndCertificateNames_RouteOnlyWhenTheSiloListsThem()
+    {
+        var material = TestCertificates.ServerMaterial("cert.acme.example", "*.devices.acme.example");
+        var acme = TestTenants.Snapshot("acme", new TenantConfig { HostNames = ["pending.acme.example", "proven.acme.example"] },
+            certificates: [material], hostNames: ["acme.platform.test", "proven.acme.example", "*.fleet.acme.example"]);
+
+        var snapshot = TestTenants.Compiler().Apply(GatewaySnapshot.Empty, new ConfigWatchResponse(1, true, [acme], []));
+
+        Assert.Null(snapshot.ByHost("pending.acme.example"));
+        Assert.Null(snapshot.ByHost("cert.acme.example"));
+        Assert.Null(snapshot.ByHost("d1.devices.acme.example"));
+        var tenant = snapshot.BySlug["acme"];
+        Assert.Same(tenant, snapshot.ByHost("proven.acme.example"));
+        Assert.Same(tenant, snapshot.ByHost("truck7.fleet.acme.example"));
+        Assert.Same(tenant, snapshot.ByHost("acme.platform.test"));
+        // Certificates still load: once a routing name chose the tenant, their names choose among them.
+        Assert.NotNull(tenant.CertificateFor("cert.acme.example"));
+        Assert.Equal(["acme.platform.test", "proven.acme.example", "*.fleet.acme.example"], tenant.HostNames);
+    }
+
+    [Fact]
     public void TryCompile_BrokenCertificate_OnlyThatTenantLosesTls()
     {
         var good = TestCertificates.ServerMaterial("good.platform.test");

@@ -11,7 +11,8 @@ public sealed class TenantResolverTests
     private static readonly Platform.Gateway.Tenants.GatewaySnapshot Snapshot = TestTenants.Compiler().Apply(
         Platform.Gateway.Tenants.GatewaySnapshot.Empty,
         new ConfigWatchResponse(5, true, [
-            TestTenants.Snapshot("acme", new TenantConfig { HostNames = ["devices.acme.example"] }),
+            TestTenants.Snapshot("acme", new TenantConfig { HostNames = ["devices.acme.example", "pending.acme.example"] },
+                hostNames: ["acme.platform.test", "devices.acme.example"]),
             TestTenants.Snapshot("beta"),
         ], []));
 
@@ -32,6 +33,7 @@ public sealed class TenantResolverTests
     [InlineData("unknown.platform.test", "/")]
     [InlineData("127.0.0.1", "/t/nobody/")]
     [InlineData("127.0.0.1", "/tx/acme/")]
+    [InlineData("pending.acme.example", "/")]
     public void Resolve_NoMatch_Null(string host, string path)
     {
         Assert.Null(TenantResolver.Resolve(Snapshot, null, host, new PathString(path), out _));

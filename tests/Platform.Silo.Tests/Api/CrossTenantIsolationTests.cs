@@ -201,6 +201,7 @@ public sealed class CrossTenantIsolationTests
                 _ when template.Contains("/api-keys/", StringComparison.Ordinal) => ApiKeyId.ToString(),
                 _ when template.Contains("/psk-identities/", StringComparison.Ordinal) => PskId.ToString(),
                 _ when template.Contains("/connections/", StringComparison.Ordinal) => ConnectionId,
+                _ when template.Contains("/host-names/", StringComparison.Ordinal) => "device.victim.example",
                 _ => "",
             };
             var path = new StringBuilder();

@@ -49,7 +49,7 @@ public sealed class CertificatesApiTests
         Assert.Equal(created, fetched with { HostNames = created.HostNames });
 
         var shown = (await ReadAsync<TenantResponse>(await client.GetAsync(Url("/v1/tenants/acme"))))!;
-        Assert.Equal(["*.iot.example.com", "acme.platform.test", "device.example.com"], shown.HostNames);
+        Assert.Equal(["acme.platform.test"], shown.HostNames);
 
         var stored = await connection.QuerySingleAsync<(byte[] KeyEnc, string ChainPem)>(
             "SELECT private_key_enc, chain_pem FROM certificates WHERE id = @Id AND tenant_id = @TenantId", new { created.Id, TenantId = tenant.Id });
@@ -74,6 +74,11 @@ public sealed class CertificatesApiTests
         {
             await listener.WaitAsync(timeout.Token);
         }
+
+        // The names are claims: they route once proven.
+        await HostNameApproval.ApproveAsync(client, "acme", "*.iot.example.com", "device.example.com");
+        shown = (await ReadAsync<TenantResponse>(await client.GetAsync(Url("/v1/tenants/acme"))))!;
+        Assert.Equal(["*.iot.example.com", "acme.platform.test", "device.example.com"], shown.HostNames);
     }
 
     [Fact]
@@ -127,6 +132,7 @@ public sealed class CertificatesApiTests
         using var clash = TestCertificates.Create(DateTimeOffset.UtcNow, ["other.example.com", "cert.example.com"]);
         var betaUpload = await client.PostAsync(Url("/v1/tenants/beta/certificates"), Json(new { pem = TestCertificates.Pem(byCertificate) }));
         Assert.Equal(HttpStatusCode.Created, betaUpload.StatusCode);
+        await HostNameApproval.ApproveAsync(client, "beta", "api.example.com", "cert.example.com");
         await using var dataSource = database.CreateDataSource();
         await using var connection = await dataSource.OpenConnectionAsync();
         var revisionBefore = await TenantRevisionAsync(connection, acme.Id);
@@ -149,7 +155,7 @@ public sealed class CertificatesApiTests
     }
 
     [Fact]
-    public async Task Upload_NameUnderThePlatformDomain_OnlyTheTenantsOwnIsAccepted()
+    public async Task Upload_NameUnderThePlatformDomain_LoadsButOnlyTheTenantsOwnIsClaimed()
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
@@ -164,8 +170,13 @@ public sealed class CertificatesApiTests
         var foreignResponse = await client.PostAsync(Url("/v1/tenants/acme/certificates"), Json(new { pem = TestCertificates.Pem(foreign) }));
 
         Assert.Equal(HttpStatusCode.Created, ownResponse.StatusCode);
-        await AssertProblemAsync(wildcardResponse, HttpStatusCode.Conflict, ErrorCodes.HostNameTaken, "pem");
-        await AssertProblemAsync(foreignResponse, HttpStatusCode.Conflict, ErrorCodes.HostNameTaken, "pem");
+        Assert.Equal(HttpStatusCode.Created, wildcardResponse.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, foreignResponse.StatusCode);
+        // Other names under the platform domain route nothing: they are not even claimed.
+        var shown = (await ReadAsync<TenantResponse>(await client.GetAsync(Url("/v1/tenants/acme"))))!;
+        Assert.Equal(["acme.platform.test"], shown.HostNames);
+        var claims = (await ReadAsync<Page<Platform.Contracts.HostNames.HostNameResponse>>(await client.GetAsync(Url("/v1/tenants/acme/host-names"))))!;
+        Assert.Equal(["acme.platform.test"], claims.Items.Select(c => c.Name));
     }
 
     [Fact]
@@ -240,6 +251,7 @@ public sealed class CertificatesApiTests
         using var rotated = TestCertificates.Create(DateTimeOffset.UtcNow, ["a.example.com"]);
         var oldId = (await ReadAsync<CertificateResponse>(await client.PostAsync(Url("/v1/tenants/acme/certificates"), Json(new { pem = TestCertificates.Pem(old) }))))!.Id;
         var rotatedId = (await ReadAsync<CertificateResponse>(await client.PostAsync(Url("/v1/tenants/acme/certificates"), Json(new { pem = TestCertificates.Pem(rotated) }))))!.Id;
+        await HostNameApproval.ApproveAsync(client, "acme", "a.example.com", "b.example.com");
         await using var dataSource = database.CreateDataSource();
         await using var connection = await dataSource.OpenConnectionAsync();
         var revisionBefore = await TenantRevisionAsync(connection, tenant.Id);

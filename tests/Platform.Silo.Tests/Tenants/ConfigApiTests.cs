@@ -51,7 +51,7 @@ public sealed class ConfigApiTests
         Assert.Equal($"\"{body.Revision}\"", read.Headers.ETag?.ToString());
         Assert.Equal(7, (await ReadAsync<ConfigResponse>(read))!.Config.Limits.MaxConnections);
         var refreshed = (await ReadAsync<TenantResponse>(await client.GetAsync(Url("/v1/tenants/acme"))))!;
-        Assert.Equal(["acme.platform.test", "devices.example.com"], refreshed.HostNames);
+        Assert.Equal(["acme.platform.test"], refreshed.HostNames);
         Assert.Equal(body.Revision, refreshed.ConfigRevision);
 
         await using var dataSource = database.CreateDataSource();
@@ -62,6 +62,11 @@ public sealed class ConfigApiTests
         var audit = await connection.QuerySingleAsync<(string Actor, long Before, long After)>(
             "SELECT actor, revision_before, revision_after FROM audit_log WHERE tenant_id = @Id AND action = 'config.replace'", new { tenant.Id });
         Assert.Equal(("operator", tenant.ConfigRevision, body.Revision), audit);
+
+        // The custom name is a claim: it routes once proven.
+        await HostNameApproval.ApproveAsync(client, "acme", "devices.example.com");
+        refreshed = (await ReadAsync<TenantResponse>(await client.GetAsync(Url("/v1/tenants/acme"))))!;
+        Assert.Equal(["acme.platform.test", "devices.example.com"], refreshed.HostNames);
     }
 
     [Fact]
@@ -198,6 +203,7 @@ public sealed class ConfigApiTests
         await using var silo = new SiloApp(database);
         var client = silo.OperatorClient();
         await CreateTenantAsync(client, "owner", new { hostNames = new[] { "taken.example.com" } });
+        await HostNameApproval.ApproveAsync(client, "owner", "taken.example.com");
         var tenant = await CreateTenantAsync(client, "acme");
 
         var response = await PutAsync(client, "acme", new TenantConfig { HostNames = ["free.example.com", "taken.example.com"] }, $"\"{tenant.ConfigRevision}\"");

@@ -58,7 +58,11 @@ public sealed class TenantsApiCreateTests
 
         var tenant = await CreateTenantAsync(silo.OperatorClient(), "hooked", config);
 
-        Assert.Equal(["devices.example.com", "hooked.platform.test"], tenant.HostNames);
+        // The custom name is claimed but routes only once proven.
+        Assert.Equal(["hooked.platform.test"], tenant.HostNames);
+        await HostNameApproval.ApproveAsync(silo.OperatorClient(), "hooked", "devices.example.com");
+        var approved = (await ReadAsync<TenantResponse>(await silo.OperatorClient().GetAsync(Url("/v1/tenants/hooked"))))!;
+        Assert.Equal(["devices.example.com", "hooked.platform.test"], approved.HostNames);
         await using var dataSource = database.CreateDataSource();
         await using var connection = await dataSource.OpenConnectionAsync();
         var row = await connection.QuerySingleAsync<(string Config, byte[] Secret)>(
@@ -108,6 +112,7 @@ public sealed class TenantsApiCreateTests
         await using var silo = new SiloApp(database);
         var client = silo.OperatorClient();
         await CreateTenantAsync(client, "first", new { hostNames = new[] { "shared.example.com" } });
+        await HostNameApproval.ApproveAsync(client, "first", "shared.example.com");
 
         var response = await client.PostAsync(Url("/v1/tenants"), Json(new
         {

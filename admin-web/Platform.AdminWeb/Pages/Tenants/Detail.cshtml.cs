@@ -8,7 +8,7 @@ using Platform.Contracts.Tenants;
 
 namespace Platform.AdminWeb.Pages.Tenants;
 
-public sealed class DetailModel(SiloClient silo, TargetProbe probe) : PortalPageModel
+public sealed partial class DetailModel(SiloClient silo, TargetProbe probe) : PortalPageModel
 {
     [BindProperty(SupportsGet = true)]
     public string Slug { get; set; } = "";
@@ -187,6 +187,7 @@ public sealed class DetailModel(SiloClient silo, TargetProbe probe) : PortalPage
         }
 
         Tenant = tenant.Value;
+        await LoadHostNamesAsync(cancellationToken);
         var config = await silo.GetConfigAsync(Slug, cancellationToken);
         if (config.Problem is { } configProblem)
         {

@@ -1,16 +1,16 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
-using Platform.Testing;
+using Xunit;
 
-namespace Platform.Gateway.Tests.Support;
+namespace Platform.Testing;
 
 /// <summary>
 /// A real DNS server for the test: dnsmasq on 127.0.0.1 and a free port, answering only the records it is given
-/// (NXDOMAIN for other names under <c>127.in-addr.arpa</c>, <c>ip6.arpa</c> and the zones named), and logging every
-/// query it receives so tests can count them.
+/// (NXDOMAIN for other names under <c>127.in-addr.arpa</c>, <c>ip6.arpa</c> and the zones named; it forwards nothing),
+/// and logging every query it receives so tests can count them. Killed on dispose.
 /// </summary>
-internal sealed partial class Dnsmasq : IAsyncDisposable
+public sealed partial class Dnsmasq : IAsyncDisposable
 {
     private const string Program = "/usr/sbin/dnsmasq";
     private readonly PeerProcess _process;
@@ -24,14 +24,18 @@ internal sealed partial class Dnsmasq : IAsyncDisposable
 
     public int Port { get; }
 
-    /// <summary>The value of <c>Platform:DnsServers:0</c> that points a gateway at this server.</summary>
+    /// <summary>The value of <c>Platform:DnsServers:0</c> that points a gateway or a silo at this server.</summary>
     public string Server => $"127.0.0.1:{Port}";
 
     /// <param name="records">dnsmasq record options such as <c>--ptr-record=…</c> and <c>--host-record=…</c>.</param>
     /// <param name="zones">Zones answered from <paramref name="records"/> alone (unknown names there are NXDOMAIN).</param>
-    public static async Task<Dnsmasq> StartAsync(IEnumerable<string> records, IEnumerable<string> zones, int ttlSeconds = 300)
+    /// <param name="ttlSeconds">TTL of the answers.</param>
+    /// <param name="port">The port to listen on (one chosen with <see cref="FreePort"/> before, when the server's address must be
+    /// known before its records are); a free one when null.</param>
+    public static async Task<Dnsmasq> StartAsync(IEnumerable<string> records, IEnumerable<string> zones, int ttlSeconds = 300, int? port = null)
     {
-        var port = FreePort();
+        Assert.True(File.Exists(Program), $"{Program} is missing: apt-get install -y dnsmasq-base (infra/test.sh does).");
+        port ??= FreePort();
         var arguments = string.Join(' ', new[]
         {
             "--conf-file=/dev/null", "--pid-file=", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
@@ -39,7 +43,7 @@ internal sealed partial class Dnsmasq : IAsyncDisposable
             $"--local-ttl={ttlSeconds}", "--local=/127.in-addr.arpa/", "--local=/ip6.arpa/",
         }.Concat(zones.Select(z => $"--local=/{z}/")).Concat(records));
         var process = PeerProcess.Start(Program, arguments);
-        var server = new Dnsmasq(process, port);
+        var server = new Dnsmasq(process, port.Value);
         await process.WaitForTextAsync("cleared cache");
         return server;
     }
@@ -72,8 +76,11 @@ internal sealed partial class Dnsmasq : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _process.DisposeAsync();
 
+    /// <summary>A dnsmasq option serving a TXT record.</summary>
+    public static string Txt(string name, string value) => $"--txt-record={name},{value}";
+
     /// <summary>A port free for UDP and TCP on 127.0.0.1 at this moment (dnsmasq listens on both).</summary>
-    private static int FreePort()
+    public static int FreePort()
     {
         for (var attempt = 0; ; attempt++)
         {

@@ -1,0 +1,183 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using Platform.Contracts.HostNames;
+using Platform.Contracts.Problems;
+using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
+using Platform.Silo.Audit;
+using Platform.Silo.Data;
+using Platform.Silo.Problems;
+using Platform.Silo.Security;
+using Platform.Silo.Tenants;
+
+namespace Platform.Silo.HostNames;
+
+/// <summary>
+/// <c>/v1/tenants/{slug}/host-names</c>: the names a tenant claims, and their proof. A pending name is verified by
+/// a DNS TXT record holding its token (<c>verify</c>, tenant keys and operators) or by an operator (<c>approve</c>);
+/// either takes a revision so gateways start routing it.
+/// </summary>
+internal static partial class HostNamesApi
+{
+    public static RouteGroupBuilder MapHostNamesApi(this RouteGroupBuilder group)
+    {
+        var names = group.MapGroup("/tenants/{slug}/host-names").WithTags("Host names");
+        names.MapGet("/", ListAsync).WithName("ListHostNames");
+        names.MapPost("/{name}/verify", VerifyAsync).WithName("VerifyHostName");
+        names.MapPost("/{name}/approve", ApproveAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithName("ApproveHostName");
+        return group;
+    }
+
+    private static Task<Results<Ok<Page<HostNameResponse>>, ProblemHttpResult>> ListAsync(
+        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource) =>
+        TenantLists.ListAsync(slug, offset, limit, context, dataSource,
+            static (connection, tenant, from, count, ct) => HostNameStore.ListAsync(connection, tenant.Id, from, count, ct));
+
+    private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> VerifyAsync(
+        string slug, string name, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
+        PublicSuffixList suffixes, ChallengeLookup lookup, CheckThrottle throttle, TimeProvider time, ILogger<ChallengeLookup> logger)
+    {
+        var ct = context.RequestAborted;
+        name = HostNameClaims.Normalize(name);
+        TenantRef? tenant;
+        HostNameResponse? claim;
+        await using (var connection = await dataSource.OpenConnectionAsync(ct))
+        {
+            tenant = await TenantAccess.ResolveAsync(connection, context, slug);
+            if (tenant is null)
+            {
+                return TenantsApi.TenantNotFound(slug);
+            }
+
+            claim = await HostNameStore.GetAsync(connection, tenant.Id, name, null, ct);
+        }
+
+        if (claim is null)
+        {
+            return NotClaimed(name);
+        }
+
+        if (claim.Status == HostNameStatuses.Verified)
+        {
+            return TypedResults.Ok(claim);
+        }
+
+        if (suffixes.IsWildcardOverPublicSuffix(name))
+        {
+            return PublicSuffix(name);
+        }
+
+        if (!throttle.TryAcquire(tenant.Id, out var retryAfter))
+        {
+            context.Response.Headers.RetryAfter = Math.Ceiling(retryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            return ProblemResults.Problem(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many checks",
+                $"This tenant may start a DNS check again in {Math.Ceiling(retryAfter.TotalSeconds)} s.");
+        }
+
+        // DNS is asked outside any transaction: a slow resolver holds no lock.
+        var outcome = await lookup.CheckAsync(claim.ChallengeRecord!, claim.ChallengeToken!, ct);
+        if (!outcome.Verified)
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+            await HostNameStore.RecordCheckAsync(connection, tenant.Id, name, outcome.Detail, time.GetUtcNow(), ct);
+            LogNotVerified(logger, tenant.Slug, name, outcome.Detail);
+            return ProblemResults.Problem(StatusCodes.Status409Conflict, ErrorCodes.HostNameUnverified, "Host name not verified",
+                $"{outcome.Detail} Publish a TXT record {claim.ChallengeRecord} with the value {claim.ChallengeToken} and check again.");
+        }
+
+        return await MarkVerifiedAsync(slug, name, claim.ChallengeToken, HostNameVerifiers.Dns, "host_name.verify",
+            context, dataSource, platform, time, logger);
+    }
+
+    private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> ApproveAsync(
+        string slug, string name, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
+        PublicSuffixList suffixes, TimeProvider time, ILogger<ChallengeLookup> logger)
+    {
+        name = HostNameClaims.Normalize(name);
+        if (suffixes.IsWildcardOverPublicSuffix(name))
+        {
+            return PublicSuffix(name);
+        }
+
+        return await MarkVerifiedAsync(slug, name, expectedToken: null, HostNameVerifiers.Operator, "host_name.approve",
+            context, dataSource, platform, time, logger);
+    }
+
+    /// <summary>
+    /// One transaction: the claim verified, the routing names rebuilt, the audit entry, and a revision with its
+    /// notification. Another tenant's verified names are checked again here, under the commit lock.
+    /// </summary>
+    private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> MarkVerifiedAsync(
+        string slug, string name, string? expectedToken, string verifiedBy, string action,
+        HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time, ILogger logger)
+    {
+        var ct = context.RequestAborted;
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
+        if (tenant is null)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        // Tenant row, then the revision (and with it the commit lock), then everything else: the order every
+        // revision writer follows. The commit lock also serialises this check with every other claim.
+        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+        var claim = await HostNameStore.GetAsync(connection, tenant.Id, name, transaction, ct);
+        if (claim is null)
+        {
+            return NotClaimed(name);
+        }
+
+        if (claim.Status == HostNameStatuses.Verified)
+        {
+            return TypedResults.Ok(claim);
+        }
+
+        if (expectedToken is not null && !string.Equals(claim.ChallengeToken, expectedToken, StringComparison.Ordinal))
+        {
+            return ProblemResults.Problem(StatusCodes.Status409Conflict, ErrorCodes.HostNameUnverified, "Host name not verified",
+                "The claim was replaced while DNS was checked; its token changed. Read the host names again and check once more.");
+        }
+
+        if (await HostNameClaims.FindConflictAsync(connection, transaction, tenant.Id, name, ct) is { } conflict)
+        {
+            return Taken(conflict);
+        }
+
+        await HostNameClaims.SetVerifiedAsync(connection, transaction, tenant.Id, name, verifiedBy, now, ct);
+        if (await HostNameClaims.SyncRoutingAsync(connection, transaction, tenant.Id, ct) is { } clash)
+        {
+            return Taken(clash);
+        }
+
+        await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
+        await AuditWriter.WriteAsync(connection, transaction,
+            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, action, name, tenant.Revision, revision, new { verifiedBy }),
+            now, ct);
+        var verified = await HostNameStore.GetAsync(connection, tenant.Id, name, transaction, ct)
+            ?? throw new InvalidOperationException($"Host name {name} of tenant {tenant.Id} vanished inside its own transaction.");
+        await transaction.CommitAsync(ct);
+        LogVerified(logger, tenant.Slug, name, verifiedBy, revision);
+        return TypedResults.Ok(verified);
+    }
+
+    private static ProblemHttpResult NotClaimed(string name) =>
+        ProblemResults.NotFound($"The host name claim '{(name.Length <= 253 ? name : "?")}'");
+
+    private static ProblemHttpResult Taken(HostNameConflict conflict) =>
+        ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail, "name");
+
+    private static ProblemHttpResult PublicSuffix(string name) =>
+        ProblemResults.Validation("name", FieldErrorCodes.PublicSuffix, HostNamePolicy.Explain(name));
+
+    [LoggerMessage(EventId = 1402, Level = LogLevel.Information, Message = "Tenant {Slug}: host name {Name} verified by {VerifiedBy}; revision {Revision}")]
+    private static partial void LogVerified(ILogger logger, string slug, string name, string verifiedBy, long revision);
+
+    [LoggerMessage(EventId = 1403, Level = LogLevel.Information, Message = "Tenant {Slug}: host name {Name} not verified: {Outcome}")]
+    private static partial void LogNotVerified(ILogger logger, string slug, string name, string outcome);
+}
