@@ -157,6 +157,8 @@ public sealed class SuspendedTenantWriteFilterTests
                 _ when template.Contains("/psk-identities/", StringComparison.Ordinal) => PskId.ToString(),
                 _ when template.Contains("/connections/", StringComparison.Ordinal) => ConnectionId,
                 _ when template.Contains("/gateways/", StringComparison.Ordinal) => "gw-suspend",
+                // The tenant's own platform name is always among its claimed host names.
+                _ when template.Contains("/host-names/", StringComparison.Ordinal) => "acme.platform.test",
                 _ => "",
             };
             var path = new StringBuilder();
