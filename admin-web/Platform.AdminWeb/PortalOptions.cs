@@ -1,4 +1,5 @@
 using System.Net;
+using Platform.Contracts.Egress;
 
 namespace Platform.AdminWeb;
 
@@ -25,6 +26,12 @@ public sealed class PortalOptions
     /// <summary>Networks (CIDR, <c>10.0.0.0/8</c>) of such proxies, for proxies without a fixed address.</summary>
     public string[] KnownNetworks { get; set; } = [];
 
+    /// <summary>
+    /// The operator's egress ranges, the same as the silo's and the gateways' (<c>Platform:Egress:AllowedRanges</c> /
+    /// <c>DeniedRanges</c>): the "test connection" buttons refuse what the gateways would refuse.
+    /// </summary>
+    public EgressOptions Egress { get; set; } = new();
+
     public void Validate()
     {
         if (!Uri.TryCreate(SiloUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
@@ -40,6 +47,11 @@ public sealed class PortalOptions
         if (SessionHours is < 1 or > 24 * 7)
         {
             throw new InvalidOperationException("Platform:SessionHours must be between 1 and 168.");
+        }
+
+        if ((Egress ?? new EgressOptions()).Validate() is { Count: > 0 } egressErrors)
+        {
+            throw new InvalidOperationException($"Platform:Egress: {string.Join(" ", egressErrors)}");
         }
 
         foreach (var proxy in KnownProxies)

@@ -37,7 +37,11 @@ public sealed class Program
         }).AddHttpMessageHandler<OperatorNameHandler>()
             .AddHttpMessageHandler(static () => new TransportFailureHandler());
         builder.Services.AddHttpClient(TargetProbe.WebhookClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false })
+            .ConfigurePrimaryHttpMessageHandler(static sp => new SocketsHttpHandler
+            {
+                AllowAutoRedirect = false,
+                ConnectCallback = sp.GetRequiredService<TargetProbe>().ConnectHttpAsync,
+            })
             .AddHttpMessageHandler(static () => new TransportFailureHandler());
         builder.Services.AddSingleton<TargetProbe>();
 
