@@ -40,6 +40,10 @@ public static class Format
         "backend_unreachable" => "forward backend unreachable",
         "bad_request" => "not a WebSocket upgrade",
         "tls_failed" => "TLS handshake refused or failed",
+        "backend_forbidden" => "forward target refused by the egress policy",
+        "protocol_not_allowed" => "listener kind the tenant does not accept",
+        "half_open_limit" => "too many unfinished handshakes",
+        "reverse_dns_pending" => "client's host names not confirmed yet",
         _ => reason.Replace('_', ' '),
     };
 }
