@@ -47,6 +47,21 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(576, 16384)]
     public int DtlsMtu { get; set; } = 1200;
 
+    /// <summary>
+    /// DTLS handshakes in progress (cookie verified, not complete) from one source on one DTLS listener, across tenants:
+    /// an IPv4 address or an IPv6 /64.
+    /// </summary>
+    [Range(1, 100_000)]
+    public int DtlsMaxHalfOpenHandshakesPerSource { get; set; } = 16;
+
+    /// <summary>DTLS handshakes in progress on one DTLS listener that no tenant has admitted yet, from every source together.</summary>
+    [Range(1, 1_000_000)]
+    public int DtlsMaxUnassignedHandshakes { get; set; } = 1024;
+
+    /// <summary>DTLS handshake steps run at once per DTLS listener; 0 means one per processor.</summary>
+    [Range(0, 1024)]
+    public int DtlsHandshakeWorkers { get; set; }
+
     /// <summary>Address of the internal API (commands from silos).</summary>
     public string InternalAddress { get; set; } = "127.0.0.1";
 
