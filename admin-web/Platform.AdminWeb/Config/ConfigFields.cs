@@ -24,8 +24,8 @@ public static class ConfigFields
         F("limits.maxConnections", "Limits", "Max connections (cluster-wide)", WholeNumber, $"1..{LimitsConfig.MaxMaxConnections}"),
         F("limits.connectionsPerSecond", "Limits", "New connections per second (0 = unlimited)", WholeNumber, "0..100000"),
         F("limits.maxConnectionsPerClient", "Limits", "Connections per client IP (0 = unlimited)", WholeNumber, $"0..{LimitsConfig.MaxMaxConnections}"),
-        F("limits.maxHalfOpenHandshakes", "Limits", "DTLS handshakes in progress", WholeNumber, "1..100000"),
-        F("limits.maxHalfOpenHandshakesPerClient", "Limits", "DTLS handshakes in progress per client IP", WholeNumber, "1..10000"),
+        F("limits.maxHalfOpenHandshakes", "Limits", "TLS, wss and DTLS handshakes in progress", WholeNumber, "1..100000"),
+        F("limits.maxHalfOpenHandshakesPerClient", "Limits", "Handshakes in progress per client (IPv4 address or IPv6 /64)", WholeNumber, "1..10000"),
         F("access.allowedClients", "Access lists", "Allowed clients", CommaList, "host names, IPs, * wildcards, CIDR, IPv6; * admits everyone"),
         F("access.blockedClients", "Access lists", "Blocked clients", CommaList, "same format; wins over allowed"),
         F("timeouts.idleTimeoutSeconds", "Timeouts", "Idle timeout, seconds (0 = none)", WholeNumber, "0..604800"),
@@ -58,10 +58,14 @@ public static class ConfigFields
         F("delivery.forward.connectTimeoutSeconds", "Delivery", "Forward connect timeout, seconds", WholeNumber, "1..60"),
         F("delivery.forward.messageFraming", "Delivery", "Message framing to the backend", Choice, "raw, line, lengthPrefix, lengthPrefix16",
             [MessageFramings.Raw, MessageFramings.Line, MessageFramings.LengthPrefix, MessageFramings.LengthPrefix16]),
+        F("delivery.forward.proxyProtocol", "Delivery", "PROXY protocol header to the backend", Choice, "none, v2 (tcp and tls backends)",
+            [ProxyProtocolVersions.None, ProxyProtocolVersions.V2]),
         F("delivery.forward.backendMessageType", "Delivery", "Backend message type", Choice, "binary, text", [BackendMessageTypes.Binary, BackendMessageTypes.Text]),
         F("delivery.webhook.url", "Delivery", "Webhook URL", Text, "absolute http(s) URL, at most 2048 characters"),
         F("delivery.webhook.secret", "Delivery", "Webhook signing secret (write-only)", Secret, "16..256 characters; empty keeps the stored one"),
         F("delivery.webhook.timeoutSeconds", "Delivery", "Webhook timeout, seconds", WholeNumber, "1..30"),
+        F("listeners", "Listeners", "Listener kinds that accept clients (empty = all; without ws and tcp while client certificates are required)", Lines,
+            string.Join(", ", ListenerProtocols.All)),
         F("hostNames", "Host names", "Custom host names", Lines, $"DNS names, a leading *. allowed, no wildcard over a public suffix; each routes once verified (see Host names above); at most {TenantConfigValidator.MaxHostNames}"),
     ];
 
@@ -124,6 +128,10 @@ public static class ConfigFields
                     break;
                 case Switch:
                     value = raw is "true" or "on";
+                    break;
+                case Lines when field.Path == "listeners" && SplitLines(raw).Length == 0:
+                    // No list is the automatic choice; an empty list would accept no client at all.
+                    value = null;
                     break;
                 case Lines:
                     value = new JsonArray(SplitLines(raw).Select(s => (JsonNode?)JsonValue.Create(s)).ToArray());

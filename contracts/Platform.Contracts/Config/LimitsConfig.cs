@@ -8,18 +8,21 @@ public sealed record LimitsConfig
     /// <summary>Upper bound for <see cref="MaxConnections"/> (the seeds' maximum).</summary>
     public const int MaxMaxConnections = 100_000;
 
-    /// <summary>Simultaneous connections across the whole cluster, 1..100000.</summary>
+    /// <summary>Simultaneous connections across the whole cluster, 1..100000; capped by the plan.</summary>
     public int MaxConnections { get; init; } = DefaultMaxConnections;
 
-    /// <summary>New connections accepted per second per tenant; 0 means unlimited.</summary>
+    /// <summary>New connections accepted per second per tenant; 0 means as many as the plan allows.</summary>
     public int ConnectionsPerSecond { get; init; }
 
     /// <summary>Simultaneous connections from one client IP address; 0 means unlimited.</summary>
     public int MaxConnectionsPerClient { get; init; }
 
-    /// <summary>DTLS handshakes in progress for the tenant at once (after the cookie exchange).</summary>
+    /// <summary>
+    /// TLS, wss and DTLS handshakes in progress for the tenant at once on one gateway (TLS from the ClientHello naming the
+    /// tenant, DTLS after the cookie exchange); capped by the plan.
+    /// </summary>
     public int MaxHalfOpenHandshakes { get; init; } = 256;
 
-    /// <summary>DTLS handshakes in progress from one client IP address at once.</summary>
+    /// <summary>Handshakes in progress from one client (an IPv4 address or an IPv6 /64) at once; capped by the plan.</summary>
     public int MaxHalfOpenHandshakesPerClient { get; init; } = 16;
 }

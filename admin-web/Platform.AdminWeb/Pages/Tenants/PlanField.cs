@@ -14,7 +14,7 @@ internal sealed record PlanField(string Name, string Label, Func<TenantPlan, int
         new("maxConnections", "Max connections", static p => p.MaxConnections, Bounds: "limits.maxConnections"),
         new("connectionsPerSecond", "Connections per second", static p => p.ConnectionsPerSecond, Bounds: "limits.connectionsPerSecond (0 = this ceiling)"),
         new("maxMessageSize", "Max message size (bytes)", static p => p.MaxMessageSize, Bounds: "webSocket.maxMessageSize, framing.maxLineLength, framing.recordLength"),
-        new("maxHalfOpenHandshakes", "Half-open DTLS handshakes", static p => p.MaxHalfOpenHandshakes, Bounds: "limits.maxHalfOpenHandshakes, limits.maxHalfOpenHandshakesPerClient"),
+        new("maxHalfOpenHandshakes", "Half-open handshakes (TLS, wss, DTLS)", static p => p.MaxHalfOpenHandshakes, Bounds: "limits.maxHalfOpenHandshakes, limits.maxHalfOpenHandshakesPerClient"),
         new("dedicatedPorts", "Dedicated ports", static p => p.DedicatedPorts, static u => u.DedicatedPorts),
         new("certificates", "Certificates", static p => p.Certificates, static u => u.Certificates),
         new("pskIdentities", "PSK identities", static p => p.PskIdentities, static u => u.PskIdentities),
