@@ -35,11 +35,11 @@ internal static class TenantsApi
         group.MapDelete("/tenants/{slug}", DeleteAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("DeleteTenant");
-        group.MapPost("/tenants/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time) =>
+        group.MapPost("/tenants/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
                 SetStatusAsync(slug, TenantStatuses.Suspended, context, dataSource, time))
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("SuspendTenant");
-        group.MapPost("/tenants/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time) =>
+        group.MapPost("/tenants/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
                 SetStatusAsync(slug, TenantStatuses.Active, context, dataSource, time))
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("ResumeTenant");
@@ -48,7 +48,7 @@ internal static class TenantsApi
 
     private static async Task<Results<Created<TenantResponse>, ProblemHttpResult>> CreateAsync(
         CreateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        SecretProtector protector, PublicSuffixList suffixes, TimeProvider time)
+        SecretProtector protector, PublicSuffixList suffixes, PlatformClock time)
     {
         var errors = new List<FieldError>();
         if (string.IsNullOrEmpty(request.Slug))
@@ -161,7 +161,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> UpdateAsync(
-        string slug, UpdateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        string slug, UpdateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         var errors = new List<FieldError>();
         if (request.DisplayName is not null)
@@ -204,7 +204,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         var ct = context.RequestAborted;
         var now = time.GetUtcNow();
@@ -235,7 +235,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> SetStatusAsync(
-        string slug, string status, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        string slug, string status, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         var ct = context.RequestAborted;
         var now = time.GetUtcNow();
