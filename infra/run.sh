@@ -2,7 +2,9 @@
 # Runs the platform on this machine: a private PostgreSQL (kept between runs), the silo, one or more
 # gateways and the admin portal. Ctrl-C stops everything, newest first.
 #
-#   infra/run.sh [--gateways N]   start the platform with N gateways (default 1, at most 20)
+#   infra/run.sh [--gateways N] [--no-build]
+#                                 start the platform with N gateways (default 1, at most 20); --no-build starts the
+#                                 Release build already there instead of building first
 #   infra/run.sh --restart NAME   ask the infra/run.sh running on the same data directory to start NAME
 #                                 (silo, gateway-1 .. gateway-N, portal) again, stopping it first if it runs
 #
@@ -48,12 +50,14 @@ fi
 
 gateway_count=1
 restart_name=""
+build=1
 while [ $# -gt 0 ]; do
   case $1 in
     --gateways) [ $# -ge 2 ] || die "--gateways needs a number"; gateway_count=$2; shift 2 ;;
     --gateways=*) gateway_count=${1#*=}; shift ;;
     --restart) [ $# -ge 2 ] || die "--restart needs a name: silo, gateway-1 .. gateway-N or portal"; restart_name=$2; shift 2 ;;
     --restart=*) restart_name=${1#*=}; shift ;;
+    --no-build) build=0; shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown argument '$1'; see infra/run.sh --help" ;;
   esac
@@ -264,7 +268,7 @@ start_app() {
   local name=$1 project_dir=$2; shift 2
   local assembly; assembly=$(basename "$project_dir")
   local out="$root/$project_dir/bin/Release/net10.0"
-  [ -f "$out/$assembly.dll" ] || die "$out/$assembly.dll not found after the build"
+  [ -f "$out/$assembly.dll" ] || die "$out/$assembly.dll not found; build it (infra/run.sh without --no-build)"
   : >"$logs/$name.log"
   # The output folder is the content root, so the app finds its appsettings.json. Its own session keeps
   # a terminal's Ctrl-C away from it: this script stops the apps itself, in order.
@@ -525,10 +529,12 @@ unset cluster_secret
 apps=(silo/Platform.Silo)
 [ -f gateway/Platform.Gateway/Platform.Gateway.csproj ] && apps+=(gateway/Platform.Gateway)
 [ -f admin-web/Platform.AdminWeb/Platform.AdminWeb.csproj ] && apps+=(admin-web/Platform.AdminWeb)
-for app in "${apps[@]}"; do
-  log "building $app"
-  dotnet build "$app" -c Release -nologo -v:quiet -clp:ErrorsOnly || die "build of $app failed"
-done
+if [ "$build" -eq 1 ]; then
+  for app in "${apps[@]}"; do
+    log "building $app"
+    dotnet build "$app" -c Release -nologo -v:quiet -clp:ErrorsOnly || die "build of $app failed"
+  done
+fi
 
 # Tenants' forward targets and webhook URLs may not reach loopback, private, link-local (cloud metadata) or other
 # internal addresses; this private instance keeps that default. To let tenants reach, say, a backend on this machine,

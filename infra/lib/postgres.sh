@@ -50,11 +50,16 @@ pg_ensure_installed() {
 }
 
 # pg_as_owner CMD... : runs CMD as the postgres user when root (PostgreSQL refuses to run as root),
-# otherwise as the current user.
+# otherwise as the current user. Paths given to it must be absolute: from a working directory the postgres user
+# cannot enter (a checkout under /root), it runs from / instead, where PostgreSQL's tools do not warn.
 pg_as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist (it comes with the postgresql package)"
-    runuser -u postgres -- "$@"
+    if runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
+      runuser -u postgres -- "$@"
+    else
+      (cd / && runuser -u postgres -- "$@")
+    fi
   else
     "$@"
   fi
