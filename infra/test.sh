@@ -44,6 +44,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 # The silo reads the public suffix list at start; host-name tests serve challenge records from a dnsmasq of their own.
 [ -f /usr/share/publicsuffix/public_suffix_list.dat ] || missing+=(publicsuffix)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
+# infra/tests/run-sh.sh looks for free TCP and UDP ports with ss.
+command -v ss >/dev/null 2>&1 || missing+=(iproute2)
 if [ "${#missing[@]}" -gt 0 ]; then
   step "install ${missing[*]}"
   apt_install "${missing[@]}"
@@ -91,6 +93,11 @@ test_rc=0
 dotnet test Platform.sln -c Release --no-build -nologo \
   --logger "trx;LogFileName=$run_id.trx" --logger "console;verbosity=normal" || test_rc=$?
 
+# infra/run.sh as a user runs it (on the Release build above): two gateways, the silo killed, fail-static, restart.
+step "infra/tests/run-sh.sh"
+run_sh_rc=0
+infra/tests/run-sh.sh --no-build || run_sh_rc=$?
+
 step "summarize test results"
 mapfile -t trx_files < <(find "$root" -path "$root/.git" -prune -o -type f -name "$run_id.trx" -print)
 mapfile -t test_projects < <(dotnet sln Platform.sln list | grep -E '\.csproj$' | while read -r p; do
@@ -116,6 +123,13 @@ if [ "$test_rc" -ne 0 ]; then
 fi
 if [ "$failed" -ne 0 ]; then
   result=1
+fi
+if [ "$run_sh_rc" -ne 0 ]; then
+  printf 'error: infra/tests/run-sh.sh (infra/run.sh end to end) failed with %d\n' "$run_sh_rc" >&2
+  failed=$((failed + 1))
+  result=1
+else
+  passed=$((passed + 1))
 fi
 rm -f "${trx_files[@]}"
 step_name="summary"

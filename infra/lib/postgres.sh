@@ -50,14 +50,46 @@ pg_ensure_installed() {
 }
 
 # pg_as_owner CMD... : runs CMD as the postgres user when root (PostgreSQL refuses to run as root),
-# otherwise as the current user.
+# otherwise as the current user. Paths given to it must be absolute: from a working directory the postgres user
+# cannot enter (a checkout under /root), it runs from / instead, where PostgreSQL's tools do not warn.
 pg_as_owner() {
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || die "user 'postgres' does not exist (it comes with the postgresql package)"
-    runuser -u postgres -- "$@"
+    if runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
+      runuser -u postgres -- "$@"
+    else
+      (cd / && runuser -u postgres -- "$@")
+    fi
   else
     "$@"
   fi
+}
+
+# pg_blocked_at DIR : when root, prints the first directory on the way from / to DIR (DIR included) that the
+# postgres user cannot enter (no search permission for it), or nothing when it can reach DIR. Directories that do
+# not exist yet are not checked (mkdir creates them searchable). Prints nothing when not root: PostgreSQL then runs
+# as the current user.
+pg_blocked_at() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  id postgres >/dev/null 2>&1 || return 0
+  local path current="" part
+  path=$(realpath -m -- "$1")
+  runuser -u postgres -- test -x "$path" 2>/dev/null && return 0
+  local -a parts
+  IFS=/ read -ra parts <<<"${path#/}"
+  for part in "" "${parts[@]}"; do
+    [ -n "$part" ] && current="$current/$part"
+    [ -e "${current:-/}" ] || return 0
+    if ! runuser -u postgres -- test -x "${current:-/}" 2>/dev/null; then
+      printf '%s\n' "${current:-/}"
+      return 0
+    fi
+  done
+}
+
+# pg_describe_dir DIR : "mode drwx------, owner root" for messages.
+pg_describe_dir() {
+  stat -c 'mode %A, owner %U' -- "$1" 2>/dev/null || printf 'not readable'
 }
 
 # pg_port_in_use PORT : true when something accepts TCP connections on 127.0.0.1:PORT.
@@ -89,8 +121,11 @@ pg_init() {
   chmod 700 "$data"
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres:postgres "$data"
-    pg_as_owner test -w "$data" \
-      || die "the postgres user cannot write $data (a parent folder is not accessible to it); choose another location"
+    if ! pg_as_owner test -w "$data"; then
+      local blocked; blocked=$(pg_blocked_at "$data")
+      [ -z "$blocked" ] || die "the postgres user cannot write $data: it cannot enter $blocked ($(pg_describe_dir "$blocked")). PostgreSQL runs as postgres, which needs search (x) permission on every directory above its data; choose a location it can reach"
+      die "the postgres user cannot write $data ($(pg_describe_dir "$data")); choose a location it can write"
+    fi
   fi
   pg_as_owner "$bin/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C >"$data.initdb.log" 2>&1 \
     || { cat "$data.initdb.log" >&2; die "initdb failed for $data"; }
