@@ -11,7 +11,7 @@ namespace Platform.Silo.Cluster;
 
 /// <summary>
 /// Orleans' membership table over the platform's PostgreSQL (tables <c>cluster_versions</c> and
-/// <c>cluster_silos</c>, migration 0007). Each write checks the etags its caller read, and a row change moves
+/// <c>cluster_silos</c>, migration 0008). Each write checks the etags its caller read, and a row change moves
 /// the cluster's version row forward in the same transaction, which is what the membership protocol relies
 /// on to let only one of two competing views win.
 /// </summary>
