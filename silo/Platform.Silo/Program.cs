@@ -40,7 +40,7 @@ builder.Services.AddSingleton<SecretProtector>();
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = platform.MaxRequestBodyBytes);
 builder.Services.Configure<JsonOptions>(o => PlatformJson.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(static o => o.CustomizeProblemDetails = StatusProblems.Customize);
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.AddOpenApi();
 
@@ -60,7 +60,8 @@ builder.Services.AddHostNames(builder.Configuration);
 var app = builder.Build();
 
 app.UseExceptionHandler();
-app.UseStatusCodePages();
+// An error status that nothing wrote a body for (no route, wrong method or media type) becomes a problem with a code.
+app.UseStatusCodePages(StatusProblems.WriteAsync);
 app.UseAuthentication();
 app.UseAuthorization();
 

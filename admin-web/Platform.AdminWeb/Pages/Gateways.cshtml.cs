@@ -15,7 +15,7 @@ public sealed class GatewaysModel(SiloClient silo, TimeProvider time) : PortalPa
         Now = time.GetUtcNow();
         var result = await silo.ListGatewaysAsync(cancellationToken);
         PageProblem ??= result.Problem;
-        Gateways = result.Value ?? [];
+        Gateways = result.Value?.Items ?? [];
     }
 
     public async Task<IActionResult> OnPostDrainAsync(string id, int deadlineSeconds, CancellationToken cancellationToken)

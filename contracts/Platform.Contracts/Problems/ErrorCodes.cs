@@ -80,6 +80,22 @@ public static class ErrorCodes
     public const string HostNameUnverified = "host_name_unverified";
     /// <summary>The uploaded certificate's key type or size is not allowed (RSA 2048..4096, EC P-256 or P-384 only).</summary>
     public const string CertificateKeyNotAllowed = "certificate_key_not_allowed";
+    /// <summary>The request could not be read: a malformed request line, header or path, or a route or query value of the wrong form.</summary>
+    public const string BadRequest = "bad_request";
+    /// <summary>The resource exists but does not support the HTTP method; the <c>Allow</c> header lists those it does.</summary>
+    public const string MethodNotAllowed = "method_not_allowed";
+    /// <summary>The request body's <c>Content-Type</c> is not one the endpoint reads (JSON bodies need <c>application/json</c>).</summary>
+    public const string UnsupportedMediaType = "unsupported_media_type";
+    /// <summary>The request's headers or body did not arrive in time.</summary>
+    public const string RequestTimeout = "request_timeout";
+    /// <summary>A request with a body was sent without <c>Content-Length</c> or chunked transfer encoding.</summary>
+    public const string LengthRequired = "length_required";
+    /// <summary>The request line (method, path and query) is longer than the server reads.</summary>
+    public const string UriTooLong = "uri_too_long";
+    /// <summary>The request headers are larger, or more numerous, than the server reads.</summary>
+    public const string HeadersTooLarge = "headers_too_large";
+    /// <summary>The request names an HTTP version the server does not speak.</summary>
+    public const string HttpVersionNotSupported = "http_version_not_supported";
     /// <summary>An unexpected server fault; the response carries a trace id, never details.</summary>
     public const string Internal = "internal_error";
 }

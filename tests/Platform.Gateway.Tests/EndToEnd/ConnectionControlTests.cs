@@ -7,6 +7,7 @@ using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
+using Platform.Contracts.Tenants;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Tests.Support;
 
@@ -259,8 +260,8 @@ public sealed class ConnectionControlTests
         var closed = await Wait.ListAsync(silo, "acme", "closed");
         Assert.Equal(2, closed.Count);
         Assert.All(closed, c => Assert.Equal((1001, "gateway stopping"), (c.CloseCode, c.CloseReason)));
-        var gateways = await silo.Operator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
-        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!, g => g.Id == stoppingId).Status);
+        var gateways = await silo.Operator.GetFromJsonAsync<Page<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!.Items, g => g.Id == stoppingId).Status);
         Assert.Equal(0, await LeasedSlotsAsync(silo, tenant.Id, stoppingId));
         await Wait.UntilAsync(async () =>
         {
@@ -285,8 +286,8 @@ public sealed class ConnectionControlTests
 
         await stopping.DisposeAsync();
 
-        var gateways = await silo.Operator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
-        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!, g => g.Id == stoppingId).Status);
+        var gateways = await silo.Operator.GetFromJsonAsync<Page<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!.Items, g => g.Id == stoppingId).Status);
         Assert.Equal(0, await LeasedSlotsAsync(silo, tenant.Id, stoppingId));
         var closed = Assert.Single(await Wait.ListAsync(silo, "acme", "closed"));
         Assert.Equal(1001, closed.CloseCode);
