@@ -104,7 +104,7 @@ public sealed class ConnectionControlTests
         var (status, head, problem) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(503, status);
         Assert.Contains("application/problem+json", head, StringComparison.Ordinal);
-        Assert.Contains("gateway_draining", problem, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"draining\"", problem, StringComparison.Ordinal);
         await WsClient.SendTextAsync(existing, "still served");
         Assert.Equal("still served", await WsClient.ReceiveTextAsync(existing));
 
@@ -221,7 +221,7 @@ public sealed class ConnectionControlTests
         await other.WaitRegisteredAsync();
         var (status, _, body) = await RawHttp.UpgradeAsync(other.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(503, status);
-        Assert.Contains("connection_limit", body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"max_connections\"", body, StringComparison.Ordinal);
         Assert.Equal(2, partitioned.Services.GetRequiredService<LeaseManager>().Get(tenant.Id).Held);
     }
 
