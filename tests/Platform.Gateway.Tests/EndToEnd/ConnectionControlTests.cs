@@ -144,7 +144,7 @@ public sealed class ConnectionControlTests
         Assert.Equal("tenant suspended", live.CloseStatusDescription);
         var (status, _, problem) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(403, status);
-        Assert.Contains("tenant_suspended", problem, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"suspended\"", problem, StringComparison.Ordinal);
         await WsClient.SendTextAsync(bystander, "unaffected");
         Assert.Equal("unaffected", await WsClient.ReceiveTextAsync(bystander));
         var closed = await silo.WaitForConnectionAsync("acme", c => c.Id == listed.Id, state: "closed");

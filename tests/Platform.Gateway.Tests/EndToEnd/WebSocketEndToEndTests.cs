@@ -70,7 +70,7 @@ public sealed class WebSocketEndToEndTests
         var (status, _, body) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "nobody.platform.test", "/");
 
         Assert.Equal(404, status);
-        Assert.Contains("\"code\":\"not_found\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"unknown_tenant\"", body, StringComparison.Ordinal);
     }
 
     [Fact]
