@@ -16,7 +16,7 @@ internal static class ProblemResults
             Status = status,
             Title = title,
             Detail = detail,
-            Type = TypeFor(code),
+            Type = ProblemTypes.For(code),
         };
         problem.Extensions["code"] = code;
         if (errors is { Count: > 0 })
@@ -27,9 +27,6 @@ internal static class ProblemResults
         problem.Extensions["traceId"] = Activity.Current?.Id;
         return TypedResults.Problem(problem);
     }
-
-    /// <summary>The problem <c>type</c> URI of a code.</summary>
-    public static string TypeFor(string code) => $"https://errors.platform.dev/{code}";
 
     public static ProblemHttpResult Validation(IReadOnlyList<FieldError> errors) =>
         Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed, "Validation failed",

@@ -70,7 +70,7 @@ internal static class StatusProblems
         problem.Status = status;
         problem.Title = title;
         problem.Detail = detail;
-        problem.Type = ProblemResults.TypeFor(code);
+        problem.Type = ProblemTypes.For(code);
         problem.Extensions["code"] = code;
         problem.Extensions["traceId"] = System.Diagnostics.Activity.Current?.Id ?? context.HttpContext.TraceIdentifier;
     }

@@ -105,7 +105,7 @@ public sealed class ConnectionControlTests
         var (status, head, problem) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(503, status);
         Assert.Contains("application/problem+json", head, StringComparison.Ordinal);
-        Assert.Contains("gateway_draining", problem, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"draining\"", problem, StringComparison.Ordinal);
         await WsClient.SendTextAsync(existing, "still served");
         Assert.Equal("still served", await WsClient.ReceiveTextAsync(existing));
 
@@ -145,7 +145,7 @@ public sealed class ConnectionControlTests
         Assert.Equal("tenant suspended", live.CloseStatusDescription);
         var (status, _, problem) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(403, status);
-        Assert.Contains("tenant_suspended", problem, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"suspended\"", problem, StringComparison.Ordinal);
         await WsClient.SendTextAsync(bystander, "unaffected");
         Assert.Equal("unaffected", await WsClient.ReceiveTextAsync(bystander));
         var closed = await silo.WaitForConnectionAsync("acme", c => c.Id == listed.Id, state: "closed");
@@ -222,7 +222,7 @@ public sealed class ConnectionControlTests
         await other.WaitRegisteredAsync();
         var (status, _, body) = await RawHttp.UpgradeAsync(other.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(503, status);
-        Assert.Contains("connection_limit", body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"max_connections\"", body, StringComparison.Ordinal);
         Assert.Equal(2, partitioned.Services.GetRequiredService<LeaseManager>().Get(tenant.Id).Held);
     }
 
