@@ -1,4 +1,5 @@
 using System.Globalization;
+using Platform.Contracts.Problems;
 
 namespace Platform.AdminWeb;
 
@@ -25,25 +26,7 @@ public static class Format
         _ => $"{value / (1024.0 * 1024 * 1024):0.#} GiB",
     };
 
-    /// <summary>What a gateway refusal reason means, for people.</summary>
-    public static string RefusalReason(string reason) => reason switch
-    {
-        "unknown_tenant" => "no tenant at that host, SNI name or path",
-        "suspended" => "tenant suspended",
-        "draining" => "gateway draining",
-        "blocked" => "client in BlockedClients",
-        "not_allowed" => "client not in AllowedClients",
-        "rate_limited" => "connection rate limit",
-        "per_client_limit" => "too many connections from one client",
-        "max_connections" => "MaxConnections reached",
-        "origin_not_allowed" => "WebSocket Origin not allowed",
-        "backend_unreachable" => "forward backend unreachable",
-        "bad_request" => "not a WebSocket upgrade",
-        "tls_failed" => "TLS handshake refused or failed",
-        "backend_forbidden" => "forward target refused by the egress policy",
-        "protocol_not_allowed" => "listener kind the tenant does not accept",
-        "half_open_limit" => "too many unfinished handshakes",
-        "reverse_dns_pending" => "client's host names not confirmed yet",
-        _ => reason.Replace('_', ' '),
-    };
+    /// <summary>What a gateway refusal reason means, for people: the meaning <see cref="RefusalReasons"/> gives it.</summary>
+    public static string RefusalReason(string reason) =>
+        RefusalReasons.TryParse(reason, out var known) ? RefusalReasons.Meaning(known) : reason.Replace('_', ' ');
 }

@@ -8,7 +8,8 @@ public static class PlatformJson
 {
     /// <summary>
     /// camelCase names, strings for enums, unknown members rejected (a misspelt setting is an error,
-    /// not a silently ignored field), no comments or trailing commas.
+    /// not a silently ignored field), a member given twice rejected (rather than the last one winning
+    /// unseen), no comments or trailing commas.
     /// </summary>
     public static JsonSerializerOptions Options { get; } = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
 
@@ -19,6 +20,7 @@ public static class PlatformJson
         options.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
         options.DictionaryKeyPolicy = JsonNamingPolicy.CamelCase;
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+        options.AllowDuplicateProperties = false;
         options.NumberHandling = JsonNumberHandling.Strict;
         options.ReadCommentHandling = JsonCommentHandling.Disallow;
         options.AllowTrailingCommas = false;

@@ -43,7 +43,7 @@ builder.AddPlatformCluster(platform);
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = platform.MaxRequestBodyBytes);
 builder.Services.Configure<JsonOptions>(o => PlatformJson.Configure(o.SerializerOptions));
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-builder.Services.AddProblemDetails();
+builder.Services.AddProblemDetails(static o => o.CustomizeProblemDetails = StatusProblems.Customize);
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.AddOpenApi();
 
@@ -63,7 +63,8 @@ builder.Services.AddHostNames(builder.Configuration);
 var app = builder.Build();
 
 app.UseExceptionHandler();
-app.UseStatusCodePages();
+// An error status that nothing wrote a body for (no route, wrong method or media type) becomes a problem with a code.
+app.UseStatusCodePages(StatusProblems.WriteAsync);
 app.UseAuthentication();
 app.UseAuthorization();
 

@@ -139,6 +139,13 @@ public sealed class PeerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Kills the peer at once (SIGKILL): it sends nothing more, not even an alert, as a crashed device would.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

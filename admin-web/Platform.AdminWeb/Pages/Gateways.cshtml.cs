@@ -19,7 +19,7 @@ public sealed class GatewaysModel(SiloClient silo, TimeProvider time) : PortalPa
         Now = time.GetUtcNow();
         var result = await silo.ListGatewaysAsync(cancellationToken);
         PageProblem ??= result.Problem;
-        Gateways = result.Value ?? [];
+        Gateways = result.Value?.Items ?? [];
         var silos = await silo.ListSilosAsync(cancellationToken);
         PageProblem ??= silos.Problem;
         Silos = silos.Value?.Items ?? [];

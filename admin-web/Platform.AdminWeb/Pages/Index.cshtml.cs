@@ -32,7 +32,7 @@ public sealed class IndexModel(SiloClient silo, TimeProvider time) : PortalPageM
         await Task.WhenAll(gateways, stats, refusals);
 
         PageProblem = (await gateways).Problem ?? (await stats).Problem ?? (await refusals).Problem;
-        Gateways = (await gateways).Value ?? [];
+        Gateways = (await gateways).Value?.Items ?? [];
         Stats = (await stats).Value;
         Refusals = (await refusals).Value;
     }

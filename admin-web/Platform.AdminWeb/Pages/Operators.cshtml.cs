@@ -32,6 +32,6 @@ public sealed class OperatorsModel(SiloClient silo) : PortalPageModel
     {
         var result = await silo.ListOperatorsAsync(cancellationToken);
         PageProblem ??= result.Problem;
-        Operators = result.Value ?? [];
+        Operators = result.Value?.Items ?? [];
     }
 }

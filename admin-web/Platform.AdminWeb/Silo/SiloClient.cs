@@ -30,8 +30,8 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
     public Task<SiloResult<VerifiedOperatorResponse>> VerifyOperatorAsync(string userName, string password, CancellationToken ct) =>
         SendAsync<VerifiedOperatorResponse>(HttpMethod.Post, "v1/operators/verify", new VerifyOperatorRequest(userName, password), null, ct);
 
-    public Task<SiloResult<IReadOnlyList<OperatorResponse>>> ListOperatorsAsync(CancellationToken ct) =>
-        SendAsync<IReadOnlyList<OperatorResponse>>(HttpMethod.Get, "v1/operators", null, null, ct);
+    public Task<SiloResult<Page<OperatorResponse>>> ListOperatorsAsync(CancellationToken ct) =>
+        SendAsync<Page<OperatorResponse>>(HttpMethod.Get, "v1/operators?limit=1000", null, null, ct);
 
     public Task<SiloResult<OperatorResponse>> CreateOperatorAsync(CreateOperatorRequest request, CancellationToken ct) =>
         SendAsync<OperatorResponse>(HttpMethod.Post, "v1/operators", request, null, ct);
@@ -145,14 +145,14 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
         SendAsync<NoContent>(HttpMethod.Post, $"v1/tenants/{Seg(slug)}/connections/{Seg(id)}/disconnect", request, null, ct);
 
     // ---- gateways, audit
-    public Task<SiloResult<IReadOnlyList<GatewayResponse>>> ListGatewaysAsync(CancellationToken ct) =>
-        SendAsync<IReadOnlyList<GatewayResponse>>(HttpMethod.Get, "v1/gateways", null, null, ct);
+    public Task<SiloResult<Page<GatewayResponse>>> ListGatewaysAsync(CancellationToken ct) =>
+        SendAsync<Page<GatewayResponse>>(HttpMethod.Get, "v1/gateways?limit=1000", null, null, ct);
 
     public Task<SiloResult<GatewayResponse>> DrainGatewayAsync(string id, int deadlineSeconds, CancellationToken ct) =>
         SendAsync<GatewayResponse>(HttpMethod.Post, $"v1/gateways/{Seg(id)}/drain", new DrainGatewayRequest(deadlineSeconds), null, ct);
 
     public Task<SiloResult<Page<SiloResponse>>> ListSilosAsync(CancellationToken ct) =>
-        SendAsync<Page<SiloResponse>>(HttpMethod.Get, "v1/silos", null, null, ct);
+        SendAsync<Page<SiloResponse>>(HttpMethod.Get, "v1/silos?limit=1000", null, null, ct);
 
     // ---- dashboard figures
     public Task<SiloResult<PlatformStatsResponse>> GetStatsAsync(CancellationToken ct) =>

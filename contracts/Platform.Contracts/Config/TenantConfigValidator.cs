@@ -49,7 +49,8 @@ public static class TenantConfigValidator
         ClientListField(errors, "access.allowedClients", config.Access.AllowedClients);
         ClientListField(errors, "access.blockedClients", config.Access.BlockedClients);
 
-        Range(errors, "timeouts.idleTimeoutSeconds", config.Timeouts.IdleTimeoutSeconds, 0, 7 * 24 * 3600);
+        Range(errors, "timeouts.idleTimeoutSeconds", config.Timeouts.IdleTimeoutSeconds, 0, TimeoutsConfig.MaxIdleTimeoutSeconds);
+        Range(errors, "timeouts.dtlsIdleTimeoutSeconds", config.Timeouts.DtlsIdleTimeoutSeconds, 1, TimeoutsConfig.MaxIdleTimeoutSeconds);
         Range(errors, "timeouts.handshakeTimeoutSeconds", config.Timeouts.HandshakeTimeoutSeconds, 1, 300);
 
         ValidateTls(errors, config.Tls);

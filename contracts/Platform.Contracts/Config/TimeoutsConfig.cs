@@ -3,11 +3,24 @@ namespace Platform.Contracts.Config;
 /// <summary>Connection timeouts, in seconds.</summary>
 public sealed record TimeoutsConfig
 {
+    /// <summary>Default of <see cref="DtlsIdleTimeoutSeconds"/>.</summary>
+    public const int DefaultDtlsIdleTimeoutSeconds = 300;
+
+    /// <summary>Upper limit of the idle timeouts: a week.</summary>
+    public const int MaxIdleTimeoutSeconds = 7 * 24 * 3600;
+
     /// <summary>
-    /// DefaultIdleTimeout: a connection with no byte in or out for this long is closed.
-    /// 0 (the seeds' default) disables the idle timeout.
+    /// DefaultIdleTimeout: a connection of any protocol with no byte in or out for this long is closed.
+    /// 0 (the seeds' default) disables it; DTLS sessions still end after <see cref="DtlsIdleTimeoutSeconds"/>.
     /// </summary>
     public int IdleTimeoutSeconds { get; init; }
+
+    /// <summary>
+    /// The idle timeout of DTLS sessions, which cannot be turned off: a UDP client that vanishes (killed, roamed, dropped
+    /// by a NAT) sends nothing that says so, unlike a TCP peer's FIN or reset, so its session would otherwise hold a
+    /// MaxConnections slot for ever. 1..604800, default 300; a shorter <see cref="IdleTimeoutSeconds"/> applies to DTLS too.
+    /// </summary>
+    public int DtlsIdleTimeoutSeconds { get; init; } = DefaultDtlsIdleTimeoutSeconds;
 
     /// <summary>
     /// DefaultConnectionTimeout: the longest a TLS, DTLS or WebSocket handshake may take.

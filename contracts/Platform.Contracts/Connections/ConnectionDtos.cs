@@ -9,7 +9,7 @@ namespace Platform.Contracts.Connections;
 /// <param name="LocalPort">Gateway port it arrived on.</param>
 /// <param name="OpenedAt">When admitted.</param>
 /// <param name="ClosedAt">When closed, if closed.</param>
-/// <param name="CloseCode">WebSocket close code or platform close reason code.</param>
+/// <param name="CloseCode">Close code, from one table for every protocol (docs/architecture.md): the platform's own, or the code a WebSocket client or a REST disconnect gave.</param>
 /// <param name="CloseReason">Reason text.</param>
 /// <param name="BytesIn">Bytes received from the client.</param>
 /// <param name="BytesOut">Bytes sent to the client.</param>
@@ -39,7 +39,7 @@ public sealed record ConnectionResponse(
 
 /// <summary>Negotiated TLS facts of one connection (the seeds' SSLNegotiated* values).</summary>
 /// <param name="Sni">Server name the client asked for.</param>
-/// <param name="Protocol">Negotiated protocol, for example <c>Tls13</c>.</param>
+/// <param name="Protocol">Negotiated protocol as the protocols name it: <c>TLSv1.2</c>, <c>TLSv1.3</c> or <c>DTLSv1.2</c> (<see cref="TlsProtocolNames"/>).</param>
 /// <param name="CipherSuite">Negotiated cipher suite.</param>
 /// <param name="ClientCertificateSubject">Client certificate subject, when one was presented.</param>
 /// <param name="ClientCertificateIssuer">Client certificate issuer.</param>

@@ -72,6 +72,33 @@ public static class ErrorCodes
     public const string WebSocketRequired = "websocket_required";
     /// <summary>The tenant's delivery mode is not available on this gateway.</summary>
     public const string DeliveryUnavailable = "delivery_unavailable";
+
+    // A refused ws or wss client reads the name of its refusal reason (RefusalReasons), the word the tenant's refusal
+    // counts use, as its code; the reasons not listed above follow. client_blocked, connection_limit, gateway_draining
+    // and websocket_required, which those refusals answered before, are no longer sent.
+
+    /// <summary>No tenant is served at the host name, SNI name or path the client used (ws/wss 404).</summary>
+    public const string UnknownTenant = "unknown_tenant";
+    /// <summary>The tenant is suspended (ws/wss 403).</summary>
+    public const string Suspended = "suspended";
+    /// <summary>The gateway is draining and admits no new connections; connect to another one (ws/wss 503).</summary>
+    public const string Draining = "draining";
+    /// <summary>The client address matches the tenant's blocked clients (ws/wss 403).</summary>
+    public const string Blocked = "blocked";
+    /// <summary>The client address is not in the tenant's allowed clients (ws/wss 403).</summary>
+    public const string NotAllowed = "not_allowed";
+    /// <summary>The client's host names, which a host-name entry of the tenant's access lists needs, are not confirmed yet; retry shortly (ws/wss 503 with Retry-After).</summary>
+    public const string ReverseDnsPending = "reverse_dns_pending";
+    /// <summary>The tenant's connections per client address are reached (ws/wss 429).</summary>
+    public const string PerClientLimit = "per_client_limit";
+    /// <summary>The tenant's MaxConnections is reached across the cluster (ws/wss 503).</summary>
+    public const string MaxConnections = "max_connections";
+    /// <summary>
+    /// The request could not be read: on the REST API a malformed request line, header or path, or a route or query value of
+    /// the wrong form; on a gateway, not a valid WebSocket upgrade, or a WebSocket version other than 13 (ws/wss 400 or 426).
+    /// </summary>
+    public const string BadRequest = "bad_request";
+
     /// <summary>Creating the resource would exceed the tenant's plan; the problem names the resource and its ceiling.</summary>
     public const string QuotaExceeded = "quota_exceeded";
     /// <summary>The tenant does not accept clients over this protocol (its <c>listeners</c> setting).</summary>
@@ -80,6 +107,20 @@ public static class ErrorCodes
     public const string HostNameUnverified = "host_name_unverified";
     /// <summary>The uploaded certificate's key type or size is not allowed (RSA 2048..4096, EC P-256 or P-384 only).</summary>
     public const string CertificateKeyNotAllowed = "certificate_key_not_allowed";
+    /// <summary>The resource exists but does not support the HTTP method; the <c>Allow</c> header lists those it does.</summary>
+    public const string MethodNotAllowed = "method_not_allowed";
+    /// <summary>The request body's <c>Content-Type</c> is not one the endpoint reads (JSON bodies need <c>application/json</c>).</summary>
+    public const string UnsupportedMediaType = "unsupported_media_type";
+    /// <summary>The request's headers or body did not arrive in time.</summary>
+    public const string RequestTimeout = "request_timeout";
+    /// <summary>A request with a body was sent without <c>Content-Length</c> or chunked transfer encoding.</summary>
+    public const string LengthRequired = "length_required";
+    /// <summary>The request line (method, path and query) is longer than the server reads.</summary>
+    public const string UriTooLong = "uri_too_long";
+    /// <summary>The request headers are larger, or more numerous, than the server reads.</summary>
+    public const string HeadersTooLarge = "headers_too_large";
+    /// <summary>The request names an HTTP version the server does not speak.</summary>
+    public const string HttpVersionNotSupported = "http_version_not_supported";
     /// <summary>An unexpected server fault; the response carries a trace id, never details.</summary>
     public const string Internal = "internal_error";
 }

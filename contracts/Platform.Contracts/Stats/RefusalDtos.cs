@@ -11,7 +11,7 @@ namespace Platform.Contracts.Stats;
 public sealed record RefusalReport(DateTimeOffset Since, long Total, IReadOnlyList<RefusalReasonTotal> ByReason, Tenants.Page<RefusalBucket> Buckets);
 
 /// <summary>Refusals of one reason.</summary>
-/// <param name="Reason">Reason in snake_case, for example <c>max_connections</c> or <c>not_allowed</c>.</param>
+/// <param name="Reason">A name of <see cref="Problems.RefusalReasons"/>, for example <c>max_connections</c> or <c>not_allowed</c>.</param>
 /// <param name="Count">Refusals.</param>
 public sealed record RefusalReasonTotal(string Reason, long Count);
 
@@ -19,6 +19,6 @@ public sealed record RefusalReasonTotal(string Reason, long Count);
 /// <param name="Minute">Start of the UTC minute.</param>
 /// <param name="Tenant">Tenant slug; null when the gateway could not tell which tenant was meant (unknown host or SNI name).</param>
 /// <param name="Protocol">Protocol; null when the refusing gateway did not record it.</param>
-/// <param name="Reason">Reason in snake_case.</param>
+/// <param name="Reason">A name of <see cref="Problems.RefusalReasons"/>.</param>
 /// <param name="Count">Refusals summed over every gateway.</param>
 public sealed record RefusalBucket(DateTimeOffset Minute, string? Tenant, string? Protocol, string Reason, long Count);

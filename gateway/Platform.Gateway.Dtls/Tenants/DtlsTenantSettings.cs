@@ -45,7 +45,7 @@ public sealed record DtlsTenantSettings
     /// <summary>Handshakes in progress for the tenant from one client address at once.</summary>
     public int MaxHalfOpenHandshakesPerClient { get; init; } = 16;
 
-    /// <summary>Sessions with no datagram in or out for this long are closed with close_notify; zero disables it.</summary>
+    /// <summary>Sessions with no datagram in or out for this long are closed with close_notify; zero disables it (only for tests of the library: tenants always have one).</summary>
     public TimeSpan IdleTimeout { get; init; }
 
     /// <summary>The longest a handshake may take once the tenant is known.</summary>
@@ -78,8 +78,15 @@ public sealed record DtlsTenantSettings
             CipherSuites = config.Tls.CipherSuites,
             MaxHalfOpenHandshakes = config.Limits.MaxHalfOpenHandshakes,
             MaxHalfOpenHandshakesPerClient = config.Limits.MaxHalfOpenHandshakesPerClient,
-            IdleTimeout = TimeSpan.FromSeconds(config.Timeouts.IdleTimeoutSeconds),
+            IdleTimeout = TimeSpan.FromSeconds(DtlsIdleSeconds(config.Timeouts)),
             HandshakeTimeout = TimeSpan.FromSeconds(config.Timeouts.HandshakeTimeoutSeconds),
         };
     }
+
+    /// <summary>
+    /// A datagram client that vanishes says nothing, so a DTLS session always ends after
+    /// <see cref="TimeoutsConfig.DtlsIdleTimeoutSeconds"/> of silence; a shorter general idle timeout wins.
+    /// </summary>
+    private static int DtlsIdleSeconds(TimeoutsConfig timeouts) =>
+        timeouts.IdleTimeoutSeconds > 0 ? Math.Min(timeouts.IdleTimeoutSeconds, timeouts.DtlsIdleTimeoutSeconds) : timeouts.DtlsIdleTimeoutSeconds;
 }

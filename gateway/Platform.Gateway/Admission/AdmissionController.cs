@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Tenants;
 
 namespace Platform.Gateway.Admission;

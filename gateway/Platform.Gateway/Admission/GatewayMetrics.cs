@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Platform.Contracts.Problems;
 
 namespace Platform.Gateway.Admission;
 
@@ -9,7 +10,6 @@ namespace Platform.Gateway.Admission;
 internal sealed class GatewayMetrics : IDisposable
 {
     public const string MeterName = "Platform.Gateway";
-    private static readonly string[] ReasonNames = Enum.GetNames<RefusalReason>().Select(ToSnake).ToArray();
     private readonly Meter _meter;
     private readonly Counter<long> _refusals;
     private readonly Counter<long> _opened;
@@ -27,20 +27,11 @@ internal sealed class GatewayMetrics : IDisposable
     /// <summary>Refusals not yet acknowledged by the silo.</summary>
     public RefusalLedger Refusals { get; }
 
-    public static string ReasonName(RefusalReason reason) => ReasonNames[(int)reason];
-
-    public static bool TryParseReason(string name, out RefusalReason reason)
-    {
-        var index = Array.IndexOf(ReasonNames, name);
-        reason = (RefusalReason)Math.Max(index, 0);
-        return index > 0;
-    }
-
     /// <summary>Counts a refusal; <paramref name="protocol"/> is empty where the refusing code does not know it.</summary>
     public void Refused(string tenant, string protocol, RefusalReason reason)
     {
         _refusals.Add(1, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("protocol", protocol),
-            new KeyValuePair<string, object?>("reason", ReasonNames[(int)reason]));
+            new KeyValuePair<string, object?>("reason", RefusalReasons.Name(reason)));
         Refusals.Count(tenant, protocol, reason);
     }
 
@@ -51,20 +42,4 @@ internal sealed class GatewayMetrics : IDisposable
         _closed.Add(1, new KeyValuePair<string, object?>("tenant", tenant), new KeyValuePair<string, object?>("protocol", protocol));
 
     public void Dispose() => _meter.Dispose();
-
-    private static string ToSnake(string name)
-    {
-        var builder = new System.Text.StringBuilder(name.Length + 4);
-        for (var i = 0; i < name.Length; i++)
-        {
-            if (char.IsUpper(name[i]) && i > 0)
-            {
-                builder.Append('_');
-            }
-
-            builder.Append(char.ToLowerInvariant(name[i]));
-        }
-
-        return builder.ToString();
-    }
 }

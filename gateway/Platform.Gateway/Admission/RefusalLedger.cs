@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Problems;
 
 namespace Platform.Gateway.Admission;
 
@@ -43,7 +44,7 @@ internal sealed class RefusalLedger(TimeProvider time)
 
             if (value > 0)
             {
-                taken.Add(new RefusalDelta(key.Minute, key.Tenant, key.Protocol, GatewayMetrics.ReasonName(key.Reason), value));
+                taken.Add(new RefusalDelta(key.Minute, key.Tenant, key.Protocol, RefusalReasons.Name(key.Reason), value));
             }
         }
 
@@ -60,7 +61,7 @@ internal sealed class RefusalLedger(TimeProvider time)
         var now = CurrentMinute();
         foreach (var delta in deltas)
         {
-            if (!GatewayMetrics.TryParseReason(delta.Reason, out var reason))
+            if (!RefusalReasons.TryParse(delta.Reason, out var reason))
             {
                 throw new ArgumentException($"Unknown refusal reason '{delta.Reason}'.", nameof(deltas));
             }

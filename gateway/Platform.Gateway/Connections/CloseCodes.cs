@@ -1,6 +1,10 @@
 namespace Platform.Gateway.Connections;
 
-/// <summary>Close codes recorded in the directory: WebSocket codes, plus 4xxx platform codes for stream protocols.</summary>
+/// <summary>
+/// The one table of close codes for every protocol (ws, wss, TCP, TLS, DTLS): the same event closes a connection with the
+/// same code and reason whatever the client speaks. WebSocket clients read it in their close frame; for the other
+/// protocols only the directory shows it. docs/architecture.md ("Close codes") documents it.
+/// </summary>
 internal static class CloseCodes
 {
     public const int Normal = 1000;
@@ -11,10 +15,10 @@ internal static class CloseCodes
     public const int MessageTooBig = 1009;
     public const int InternalError = 1011;
 
-    /// <summary>Closed after the tenant's idle timeout.</summary>
+    /// <summary>Closed after the tenant's idle timeout (for DTLS also its DTLS idle timeout, which is never off).</summary>
     public const int IdleTimeout = 4000;
 
-    /// <summary>The backend closed or failed.</summary>
+    /// <summary>The forward backend closed, failed or could not be reached after admission (every protocol).</summary>
     public const int BackendClosed = 4001;
 
     /// <summary>The tenant was suspended or deleted (a drain deadline and a stopping gateway close with 1001 going away).</summary>

@@ -1,3 +1,4 @@
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 
 namespace Platform.Gateway.Delivery;

@@ -76,7 +76,8 @@ internal static class ProxyProtocolHeader
             // Zero only when the client presented a certificate and it verified (the gateway admits no other certificate).
             BinaryPrimitives.WriteUInt32BigEndian(head[1..], certificate && tls.ClientCertificateAccepted != false ? 0u : 1u);
             ssl.Advance(5);
-            Text(ssl, SubtypeSslVersion, VersionName(tls.Protocol));
+            // TlsFacts name the version as the protocols (and OpenSSL) do: TlsProtocolNames.
+            Text(ssl, SubtypeSslVersion, tls.Protocol);
             if (certificate)
             {
                 Text(ssl, SubtypeSslCommonName, CommonName(tls.ClientCertificateSubject));
@@ -103,16 +104,6 @@ internal static class ProxyProtocolHeader
         body.WrittenSpan.CopyTo(header.AsSpan(16));
         return header;
     }
-
-    /// <summary>The version as OpenSSL names it (<c>TLSv1.3</c>, <c>DTLSv1.2</c>), from the runtime's or OpenSSL's name.</summary>
-    public static string VersionName(string protocol) => protocol switch
-    {
-        "Tls13" => "TLSv1.3",
-        "Tls12" => "TLSv1.2",
-        "Tls11" => "TLSv1.1",
-        "Tls" => "TLSv1",
-        _ => protocol,
-    };
 
     /// <summary>The first common name (OID 2.5.4.3) of a subject distinguished name.</summary>
     public static string? CommonName(string? subject)

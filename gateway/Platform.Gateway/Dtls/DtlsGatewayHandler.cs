@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts.Connections;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
 using Platform.Gateway.Delivery;
@@ -67,7 +68,7 @@ internal sealed partial class DtlsGatewayHandler(
         {
             // As for TCP and TLS clients: a delivery mode this gateway cannot serve refuses the client.
             ticket!.Dispose();
-            admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, RefusalReason.BackendUnreachable);
+            admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, RefusalReason.DeliveryUnavailable);
             Log.DeliveryUnavailable(logger, tenant.Slug, tenant.Config.Delivery.Mode);
             return DtlsAdmission.Refuse;
         }
@@ -96,7 +97,7 @@ internal sealed partial class DtlsGatewayHandler(
         {
             Tls = new TlsFacts(
                 session.ServerName,
-                session.ProtocolVersion ?? "DTLSv1.2",
+                session.ProtocolVersion ?? TlsProtocolNames.Dtls12,
                 session.CipherSuite ?? "",
                 client?.Subject,
                 client?.Issuer,

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts.Egress;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Delivery;
 

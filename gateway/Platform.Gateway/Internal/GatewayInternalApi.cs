@@ -36,7 +36,7 @@ internal static class GatewayInternalApi
             const string Prefix = "Bearer ";
             if (!header.StartsWith(Prefix, StringComparison.Ordinal) || !SecretMatches(header[Prefix.Length..], secret))
             {
-                await Results.Problem(statusCode: 401, title: "The cluster secret is required.", extensions: new Dictionary<string, object?> { ["code"] = ErrorCodes.Unauthenticated })
+                await Results.Problem(statusCode: 401, title: "The cluster secret is required.", type: ProblemTypes.For(ErrorCodes.Unauthenticated), extensions: new Dictionary<string, object?> { ["code"] = ErrorCodes.Unauthenticated })
                     .ExecuteAsync(context);
                 return;
             }
@@ -199,12 +199,13 @@ internal static class GatewayInternalApi
     }
 
     private static IResult NotFound() =>
-        Results.Problem(statusCode: 404, title: "The connection is not open on this gateway.", extensions: new Dictionary<string, object?> { ["code"] = ErrorCodes.ConnectionNotFound });
+        Results.Problem(statusCode: 404, title: "The connection is not open on this gateway.", type: ProblemTypes.For(ErrorCodes.ConnectionNotFound), extensions: new Dictionary<string, object?> { ["code"] = ErrorCodes.ConnectionNotFound });
 
     private static IResult Invalid(string field, string message) =>
         Results.Problem(
             statusCode: 400,
             title: "Validation failed.",
+            type: ProblemTypes.For(ErrorCodes.ValidationFailed),
             extensions: new Dictionary<string, object?>
             {
                 ["code"] = ErrorCodes.ValidationFailed,

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Tenants;

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts.Connections;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
 using Platform.Gateway.Delivery;
@@ -45,7 +46,7 @@ internal sealed partial class TcpPipeline(
         }
         catch (NotSupportedException)
         {
-            admission.CountRefusal(tenant.Slug, protocol, RefusalReason.BackendUnreachable);
+            admission.CountRefusal(tenant.Slug, protocol, RefusalReason.DeliveryUnavailable);
             return;
         }
 

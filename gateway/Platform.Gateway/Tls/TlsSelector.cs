@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Tenants;
@@ -314,7 +315,7 @@ internal sealed partial class TlsSelector(
     {
         items.TryGetValue(ClientCertificateKey, out var value);
         var client = value as ClientCertificateFacts;
-        return new TlsFacts(sni, protocol.ToString(), cipher?.ToString() ?? "", client?.Subject, client?.Issuer, client?.Thumbprint, client?.Accepted, null);
+        return new TlsFacts(sni, TlsProtocolNames.For(protocol), cipher?.ToString() ?? "", client?.Subject, client?.Issuer, client?.Thumbprint, client?.Accepted, null);
     }
 
     internal static bool ChainsTo(X509Certificate2 leaf, X509Certificate2Collection anchors, X509Certificate2Collection? intermediates = null)

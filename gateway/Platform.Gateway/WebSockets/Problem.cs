@@ -8,7 +8,6 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Platform.Contracts.Problems;
-using Platform.Gateway.Admission;
 
 namespace Platform.Gateway.WebSockets;
 
@@ -20,46 +19,61 @@ internal static class Problem
 {
     private const string WebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
+    /// <summary>
+    /// The answer to a refused upgrade: its status, its code (the name of the reason the refusal is counted under, so the
+    /// client reads the word the tenant's refusal counts show) and title. A forbidden backend is answered as an unreachable
+    /// one, so a tenant cannot tell a refused address from a closed port. Handshake refusals (<c>tls_failed</c>,
+    /// <c>half_open_limit</c>) are TLS alerts and never reach here.
+    /// </summary>
     public static (int Status, string Code, string Title) For(RefusalReason reason) => reason switch
     {
-        RefusalReason.UnknownTenant => (StatusCodes.Status404NotFound, ErrorCodes.NotFound, "No tenant is served at this host name or path."),
-        RefusalReason.Suspended => (StatusCodes.Status403Forbidden, ErrorCodes.TenantSuspended, "The tenant is suspended."),
-        RefusalReason.Draining => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.GatewayDraining, "This gateway is draining; connect to another one."),
-        RefusalReason.Blocked => (StatusCodes.Status403Forbidden, ErrorCodes.ClientBlocked, "The client address is blocked."),
-        RefusalReason.NotAllowed => (StatusCodes.Status403Forbidden, ErrorCodes.ClientBlocked, "The client address is not in the allowed list."),
-        RefusalReason.ReverseDnsPending => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ClientBlocked, "The client's host name is not verified yet; retry shortly."),
-        RefusalReason.OriginNotAllowed => (StatusCodes.Status403Forbidden, ErrorCodes.OriginNotAllowed, "The Origin is not allowed."),
-        RefusalReason.RateLimited => (StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many new connections for this tenant; retry shortly."),
-        RefusalReason.PerClientLimit => (StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited, "Too many connections from this client address."),
-        RefusalReason.MaxConnections => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.ConnectionLimit, "The tenant's MaxConnections is reached."),
-        RefusalReason.ProtocolNotAllowed => (StatusCodes.Status403Forbidden, ErrorCodes.ProtocolNotAllowed, "The tenant does not accept clients over this protocol."),
-        RefusalReason.BackendUnreachable => (StatusCodes.Status502BadGateway, ErrorCodes.BackendUnreachable, "The tenant's backend cannot be reached."),
-        _ => (StatusCodes.Status400BadRequest, ErrorCodes.WebSocketRequired, "A WebSocket upgrade request is required."),
+        RefusalReason.UnknownTenant => Answer(StatusCodes.Status404NotFound, reason, "No tenant is served at this host name or path."),
+        RefusalReason.Suspended => Answer(StatusCodes.Status403Forbidden, reason, "The tenant is suspended."),
+        RefusalReason.Draining => Answer(StatusCodes.Status503ServiceUnavailable, reason, "This gateway is draining; connect to another one."),
+        RefusalReason.Blocked => Answer(StatusCodes.Status403Forbidden, reason, "The client address is blocked."),
+        RefusalReason.NotAllowed => Answer(StatusCodes.Status403Forbidden, reason, "The client address is not in the allowed list."),
+        RefusalReason.ReverseDnsPending => Answer(StatusCodes.Status503ServiceUnavailable, reason, "The client's host name is not verified yet; retry shortly."),
+        RefusalReason.OriginNotAllowed => Answer(StatusCodes.Status403Forbidden, reason, "The Origin is not allowed."),
+        RefusalReason.RateLimited => Answer(StatusCodes.Status429TooManyRequests, reason, "Too many new connections for this tenant; retry shortly."),
+        RefusalReason.PerClientLimit => Answer(StatusCodes.Status429TooManyRequests, reason, "Too many connections from this client address."),
+        RefusalReason.MaxConnections => Answer(StatusCodes.Status503ServiceUnavailable, reason, "The tenant's MaxConnections is reached."),
+        RefusalReason.ProtocolNotAllowed => Answer(StatusCodes.Status403Forbidden, reason, "The tenant does not accept clients over this protocol."),
+        RefusalReason.BackendUnreachable or RefusalReason.BackendForbidden =>
+            Answer(StatusCodes.Status502BadGateway, RefusalReason.BackendUnreachable, "The tenant's backend cannot be reached."),
+        RefusalReason.DeliveryUnavailable => Answer(StatusCodes.Status503ServiceUnavailable, reason, "The tenant's delivery mode is not available on this gateway."),
+        RefusalReason.BadRequest => Answer(StatusCodes.Status400BadRequest, reason, "Not a valid WebSocket (version 13) upgrade request."),
+        _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Not answered with an HTTP status."),
     };
 
-    public static ValueTask WriteAsync(PipeWriter output, RefusalReason reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes the problem document of a refusal and closes; <paramref name="status"/> replaces the reason's own (426 for a
+    /// WebSocket version other than 13) and <paramref name="headers"/> are extra header lines.
+    /// </summary>
+    public static ValueTask WriteAsync(PipeWriter output, RefusalReason reason, CancellationToken cancellationToken, int? status = null, string headers = "")
     {
-        var (status, code, title) = For(reason);
-        return WriteAsync(output, status, code, title, cancellationToken, reason == RefusalReason.ReverseDnsPending ? "Retry-After: 1\r\n" : "");
+        var (own, code, title) = For(reason);
+        var retry = reason == RefusalReason.ReverseDnsPending || (status ?? own) == StatusCodes.Status429TooManyRequests ? "Retry-After: 1\r\n" : "";
+        return WriteAsync(output, status ?? own, code, title, retry + headers, cancellationToken);
     }
 
-    /// <summary>A problem document with <c>Connection: close</c>; <paramref name="headers"/> are extra header lines.</summary>
-    public static async ValueTask WriteAsync(PipeWriter output, int status, string code, string title, CancellationToken cancellationToken, string headers = "")
+    /// <summary>A problem document with <c>Connection: close</c>.</summary>
+    private static async ValueTask WriteAsync(PipeWriter output, int status, string code, string title, string headers, CancellationToken cancellationToken)
     {
         using var body = new MemoryStream();
         await using (var writer = new Utf8JsonWriter(body))
         {
             writer.WriteStartObject();
-            writer.WriteString("type", "about:blank");
+            writer.WriteString("type", ProblemTypes.For(code));
             writer.WriteString("title", title);
             writer.WriteNumber("status", status);
             writer.WriteString("code", code);
             writer.WriteEndObject();
         }
 
-        var retry = status == StatusCodes.Status429TooManyRequests ? "Retry-After: 1\r\n" : "";
-        await WriteClosingAsync(output, status, $"Content-Type: application/problem+json\r\n{retry}{headers}", body.GetBuffer().AsMemory(0, (int)body.Length), cancellationToken);
+        await WriteClosingAsync(output, status, $"Content-Type: application/problem+json\r\n{headers}", body.GetBuffer().AsMemory(0, (int)body.Length), cancellationToken);
     }
+
+    private static (int Status, string Code, string Title) Answer(int status, RefusalReason reason, string title) => (status, RefusalReasons.Name(reason), title);
 
     /// <summary>An answer without a body, for requests too broken to carry a problem document (408, 431).</summary>
     public static ValueTask WriteStatusAsync(PipeWriter output, int status, CancellationToken cancellationToken) =>

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Connections;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Tenants;

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts.Connections;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
 using Platform.Gateway.Delivery;
@@ -70,8 +71,8 @@ internal sealed partial class WebSocketHandler(
             if (request.AsksForWebSocket && request.Version is { Length: > 0 } && request.Version != SupportedVersion)
             {
                 // RFC 6455 section 4.4: refuse, naming the version this server speaks.
-                await Problem.WriteAsync(output, StatusCodes.Status426UpgradeRequired, Contracts.Problems.ErrorCodes.WebSocketRequired,
-                    "Only WebSocket version 13 is supported.", aborted, $"Sec-WebSocket-Version: {SupportedVersion}\r\nUpgrade: websocket\r\n");
+                await Problem.WriteAsync(output, RefusalReason.BadRequest, aborted, StatusCodes.Status426UpgradeRequired,
+                    $"Sec-WebSocket-Version: {SupportedVersion}\r\nUpgrade: websocket\r\n");
                 return;
             }
 
@@ -121,8 +122,8 @@ internal sealed partial class WebSocketHandler(
             }
             catch (NotSupportedException)
             {
-                await Problem.WriteAsync(output, StatusCodes.Status503ServiceUnavailable, Contracts.Problems.ErrorCodes.DeliveryUnavailable,
-                    "The tenant's delivery mode is not available on this gateway.", aborted);
+                admission.CountRefusal(tenant.Slug, protocol, RefusalReason.DeliveryUnavailable);
+                await Problem.WriteAsync(output, RefusalReason.DeliveryUnavailable, aborted);
                 return;
             }
 
@@ -255,9 +256,9 @@ internal sealed partial class WebSocketHandler(
         catch (IOException ex)
         {
             // The backend went away while a client message was being written to it.
-            connection.RecordClose(CloseCodes.InternalError, "backend write failed");
+            connection.RecordClose(CloseCodes.BackendClosed, "backend failed");
             Log.BackendWriteFailed(logger, connection.Id, ex.Message);
-            await connection.CloseAsync(CloseCodes.InternalError, "backend closed");
+            await connection.CloseAsync(CloseCodes.BackendClosed, "backend failed");
         }
         finally
         {
@@ -291,11 +292,11 @@ internal sealed partial class WebSocketHandler(
 
         if (end == DeliveryEnd.DestinationClosed)
         {
-            await connection.CloseAsync(CloseCodes.Normal, "backend closed");
+            await connection.CloseAsync(CloseCodes.BackendClosed, "backend closed");
         }
         else if (end == DeliveryEnd.DestinationFailed)
         {
-            await connection.CloseAsync(CloseCodes.InternalError, "backend failed");
+            await connection.CloseAsync(CloseCodes.BackendClosed, "backend failed");
         }
     }
 

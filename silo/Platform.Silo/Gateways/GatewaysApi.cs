@@ -4,6 +4,8 @@ using Npgsql;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
+using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -23,16 +25,27 @@ internal static partial class GatewaysApi
         return group;
     }
 
-    private static async Task<Ok<List<GatewayResponse>>> ListAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<Page<GatewayResponse>>, ProblemHttpResult>> ListAsync(
+        string? offset, string? limit, NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
+        var errors = new List<FieldError>();
+        var (from, count) = Paging.Parse(offset, limit, errors);
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM gateway_nodes", cancellationToken: cancellationToken));
         var rows = await connection.QueryAsync<GatewayRow>(new CommandDefinition(
             $"""
             {GatewaySelect}
             ORDER BY g.id
+            OFFSET @from LIMIT @count
             """,
-            cancellationToken: cancellationToken));
-        return TypedResults.Ok(rows.Select(r => r.ToResponse()).ToList());
+            new { from, count }, cancellationToken: cancellationToken));
+        return TypedResults.Ok(new Page<GatewayResponse>(rows.Select(r => r.ToResponse()).ToList(), total, from, count));
     }
 
     private static async Task<Results<Accepted<GatewayResponse>, ProblemHttpResult>> DrainAsync(

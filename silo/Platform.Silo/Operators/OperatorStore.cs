@@ -45,16 +45,18 @@ internal sealed partial class OperatorStore(
         return new OperatorResponse(id, request.UserName, now, null, null);
     }
 
-    public async Task<IReadOnlyList<OperatorResponse>> ListAsync(CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<OperatorResponse> Items, long Total)> ListAsync(int offset, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT count(*) FROM operators", cancellationToken: cancellationToken));
         var rows = await connection.QueryAsync<ListRow>(new CommandDefinition(
             """
             SELECT id AS Id, user_name AS UserName, created_at AS CreatedAt, last_sign_in_at AS LastSignInAt, locked_until AS LockedUntil
             FROM operators
-            ORDER BY lower(user_name)
-            """, cancellationToken: cancellationToken));
-        return rows.Select(r => new OperatorResponse(r.Id, r.UserName, Utc(r.CreatedAt), Utc(r.LastSignInAt), Utc(r.LockedUntil))).ToList();
+            ORDER BY lower(user_name), id
+            OFFSET @offset LIMIT @limit
+            """, new { offset, limit }, cancellationToken: cancellationToken));
+        return (rows.Select(r => new OperatorResponse(r.Id, r.UserName, Utc(r.CreatedAt), Utc(r.LastSignInAt), Utc(r.LockedUntil))).ToList(), total);
     }
 
     public async Task<VerifyResult> VerifyAsync(VerifyOperatorRequest request, CancellationToken cancellationToken)

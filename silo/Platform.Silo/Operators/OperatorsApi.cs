@@ -1,6 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Platform.Contracts.Operators;
 using Platform.Contracts.Problems;
+using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -55,8 +57,19 @@ internal static class OperatorsApi
             : TypedResults.Created($"/v1/operators/{created.Id}", created);
     }
 
-    private static async Task<Ok<IReadOnlyList<OperatorResponse>>> ListAsync(OperatorStore store, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await store.ListAsync(cancellationToken));
+    private static async Task<Results<Ok<Page<OperatorResponse>>, ProblemHttpResult>> ListAsync(
+        string? offset, string? limit, OperatorStore store, CancellationToken cancellationToken)
+    {
+        var errors = new List<FieldError>();
+        var (from, count) = Paging.Parse(offset, limit, errors);
+        if (errors.Count > 0)
+        {
+            return ProblemResults.Validation(errors);
+        }
+
+        var (items, total) = await store.ListAsync(from, count, cancellationToken);
+        return TypedResults.Ok(new Page<OperatorResponse>(items, total, from, count));
+    }
 
     private static async Task<Results<Ok<VerifiedOperatorResponse>, ProblemHttpResult>> VerifyAsync(
         VerifyOperatorRequest request, OperatorStore store, CancellationToken cancellationToken)

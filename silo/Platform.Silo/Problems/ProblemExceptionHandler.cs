@@ -1,12 +1,13 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
 using Platform.Contracts.Problems;
 
 namespace Platform.Silo.Problems;
 
 /// <summary>
-/// Turns request-binding failures into problem responses naming the offending field, and every
-/// other exception into a 500 that reveals nothing but a trace id.
+/// Turns request-binding failures into problem responses naming the offending field in the API's own words (never a
+/// .NET type, member or exception message), and every other exception into a 500 that reveals nothing but a trace id.
 /// </summary>
 internal sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
@@ -14,19 +15,7 @@ internal sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHa
     {
         if (exception is BadHttpRequestException bad)
         {
-            if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
-            {
-                await ProblemResults.Write(httpContext, 413, ErrorCodes.BodyTooLarge, "Body too large", "The request body exceeds the size limit.");
-                return true;
-            }
-
-            var json = FindJsonException(bad);
-            var field = json?.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
-            var detail = json is null
-                ? "The request body is missing or is not valid JSON of the expected shape."
-                : $"The request body is not valid: {Describe(json)}";
-            await ProblemResults.Write(httpContext, StatusCodes.Status400BadRequest, ErrorCodes.MalformedBody, "Malformed body", detail,
-                field is null ? null : [new FieldError(field, FieldErrorCodes.InvalidFormat, Describe(json!))]);
+            await WriteBadRequestAsync(httpContext, bad);
             return true;
         }
 
@@ -41,6 +30,39 @@ internal sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHa
         return true;
     }
 
+    // Kestrel's own limits (body too large, body too slow) arrive here with their status; a body the endpoint could not
+    // read as JSON is malformed_body in the API's words; anything else (a route or query value of the wrong form) is bad_request.
+    private static Task WriteBadRequestAsync(HttpContext context, BadHttpRequestException bad)
+    {
+        if (bad.StatusCode != StatusCodes.Status400BadRequest)
+        {
+            return StatusProblems.WriteAsync(context, bad.StatusCode);
+        }
+
+        if (FindJsonException(bad) is { } json)
+        {
+            var bodyType = Accepts(context)?.RequestType;
+            var described = JsonBodyErrors.Describe(json, bodyType);
+            return ProblemResults.Write(context, StatusCodes.Status400BadRequest, ErrorCodes.MalformedBody, "Malformed body", described.Message,
+                described.Field is null ? null : [new FieldError(described.Field, described.FieldCode, described.Message)]);
+        }
+
+        if (Accepts(context) is not null && !HasBody(context.Request))
+        {
+            return ProblemResults.Write(context, StatusCodes.Status400BadRequest, ErrorCodes.MalformedBody, "Malformed body",
+                "The request body is missing: this endpoint reads a JSON document sent with 'Content-Type: application/json'.");
+        }
+
+        return StatusProblems.WriteAsync(context, StatusCodes.Status400BadRequest);
+    }
+
+    // The exception handler middleware clears the endpoint before handlers run; its feature keeps the one that failed.
+    private static IAcceptsMetadata? Accepts(HttpContext context) =>
+        (context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint())?.Metadata.GetMetadata<IAcceptsMetadata>();
+
+    private static bool HasBody(HttpRequest request) =>
+        request.ContentLength is > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+
     private static JsonException? FindJsonException(Exception exception)
     {
         for (var e = exception.InnerException; e is not null; e = e.InnerException)
@@ -52,14 +74,6 @@ internal sealed partial class ProblemExceptionHandler(ILogger<ProblemExceptionHa
         }
 
         return null;
-    }
-
-    // JsonException messages can echo a fragment of the input; keep only the structural part.
-    private static string Describe(JsonException json)
-    {
-        var message = json.Message;
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
     }
 
     [LoggerMessage(EventId = 500, Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]

@@ -16,7 +16,7 @@ internal static class ProblemResults
             Status = status,
             Title = title,
             Detail = detail,
-            Type = $"https://errors.platform.dev/{code}",
+            Type = ProblemTypes.For(code),
         };
         problem.Extensions["code"] = code;
         if (errors is { Count: > 0 })

@@ -36,9 +36,10 @@ internal static class RefusalStore
                 errors.Add(new($"refusals.counts[{i}].count", FieldErrorCodes.OutOfRange, "Must be at least 1."));
             }
 
-            if (delta.Reason.Length is 0 or > MaxTextLength || !delta.Reason.All(c => c is (>= 'a' and <= 'z') or '_'))
+            // The one vocabulary of refusals: what is stored here is what /refusals lists and the refused ws clients read.
+            if (!RefusalReasons.TryParse(delta.Reason, out _))
             {
-                errors.Add(new($"refusals.counts[{i}].reason", FieldErrorCodes.InvalidFormat, "1..100 lower-case letters and '_'."));
+                errors.Add(new($"refusals.counts[{i}].reason", FieldErrorCodes.InvalidFormat, "Not a refusal reason (RefusalReasons)."));
             }
 
             if (delta.Tenant.Length > MaxTextLength || delta.Protocol.Length > MaxTextLength)

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
 using Platform.Silo.Plans;
@@ -79,19 +80,10 @@ internal static class PortsApi
         return TypedResults.Created($"/v1/tenants/{tenant.Slug}/ports/{port.Value}", new DedicatedPortResponse(port.Value, request.Protocol, now));
     }
 
-    private static async Task<Results<Ok<IReadOnlyList<DedicatedPortResponse>>, ProblemHttpResult>> ListAsync(
-        string slug, HttpContext context, NpgsqlDataSource dataSource)
-    {
-        var ct = context.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
-        if (tenant is null)
-        {
-            return TenantsApi.TenantNotFound(slug);
-        }
-
-        return TypedResults.Ok(await TenantStore.ListPortsAsync(connection, tenant.Id, null, ct));
-    }
+    private static Task<Results<Ok<Page<DedicatedPortResponse>>, ProblemHttpResult>> ListAsync(
+        string slug, string? offset, string? limit, HttpContext context, NpgsqlDataSource dataSource) =>
+        TenantLists.ListAsync(slug, offset, limit, context, dataSource,
+            static (connection, tenant, from, count, ct) => TenantStore.ListPortsAsync(connection, tenant.Id, from, count, ct));
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ReleaseAsync(
         string slug, string port, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)

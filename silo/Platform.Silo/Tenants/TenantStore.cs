@@ -131,15 +131,20 @@ internal static class TenantStore
         return (await DecorateAsync(connection, rows, null, cancellationToken), total);
     }
 
-    public static async Task<IReadOnlyList<DedicatedPortResponse>> ListPortsAsync(
-        DbConnection connection, Guid tenantId, DbTransaction? transaction, CancellationToken cancellationToken) =>
-        (await connection.QueryAsync<PortRow>(new CommandDefinition(
+    public static async Task<(IReadOnlyList<DedicatedPortResponse> Items, long Total)> ListPortsAsync(
+        DbConnection connection, Guid tenantId, int offset, int limit, CancellationToken cancellationToken)
+    {
+        var total = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT count(*) FROM dedicated_ports WHERE tenant_id = @tenantId", new { tenantId }, cancellationToken: cancellationToken));
+        var rows = await connection.QueryAsync<PortRow>(new CommandDefinition(
             """
             SELECT tenant_id AS TenantId, port AS Port, protocol AS Protocol, created_at AS CreatedAt
             FROM dedicated_ports WHERE tenant_id = @tenantId ORDER BY port
+            OFFSET @offset LIMIT @limit
             """,
-            new { tenantId }, transaction, cancellationToken: cancellationToken)))
-        .Select(p => p.ToResponse()).ToList();
+            new { tenantId, offset, limit }, cancellationToken: cancellationToken));
+        return (rows.Select(p => p.ToResponse()).ToList(), total);
+    }
 
     private static async Task<IReadOnlyList<TenantResponse>> DecorateAsync(
         DbConnection connection, IReadOnlyList<TenantRow> rows, DbTransaction? transaction, CancellationToken cancellationToken)

@@ -204,7 +204,7 @@ public sealed class PortalBrowserTests
         await page.WaitForURLAsync($"{baseUrl}/Tenants/acme/Connections/{connectionId}");
         var facts = await page.TextContentAsync("main");
         Assert.Contains("acme.platform.test", facts, StringComparison.Ordinal);
-        Assert.Contains("Tls1", facts, StringComparison.Ordinal);
+        Assert.Contains("TLSv1.", facts, StringComparison.Ordinal);
         Assert.Contains("/t/acme/live", facts, StringComparison.Ordinal);
         await Screenshot(page, "11-connection-detail", fullPage: true);
 

@@ -39,4 +39,21 @@ public sealed class ConfigFieldsTests
         Assert.Equal("wss\ntls", ConfigFields.Display(shown, ConfigFields.All.Single(f => f.Path == "listeners")));
         Assert.Equal("v2", ConfigFields.Display(shown, ConfigFields.All.Single(f => f.Path == "delivery.forward.proxyProtocol")));
     }
+
+    [Fact]
+    public void FromForm_DtlsIdleTimeout_ShownWithItsDefaultAndReachesTheConfig()
+    {
+        var field = ConfigFields.All.Single(f => f.Path == "timeouts.dtlsIdleTimeoutSeconds");
+        var form = ConfigFields.All.ToDictionary(f => f.FormName, f => ConfigFields.Display(ConfigFields.ToJson(new TenantConfig()), f));
+        Assert.Equal("300", form[field.FormName]);
+        form[field.FormName] = "45";
+
+        var (config, errors) = ConfigFields.FromForm(name => form.GetValueOrDefault(name), webhookHadSecret: false);
+
+        Assert.Empty(errors);
+        Assert.Equal((0, 45), (config!.Timeouts.IdleTimeoutSeconds, config.Timeouts.DtlsIdleTimeoutSeconds));
+        form[field.FormName] = "0";
+        var (zero, _) = ConfigFields.FromForm(name => form.GetValueOrDefault(name), webhookHadSecret: false);
+        Assert.Contains(TenantConfigValidator.Validate(zero!), e => e.Field == "timeouts.dtlsIdleTimeoutSeconds");
+    }
 }

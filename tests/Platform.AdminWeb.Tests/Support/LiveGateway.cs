@@ -5,6 +5,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts;
 using Platform.Contracts.Gateways;
+using Platform.Contracts.Tenants;
 using Platform.Gateway.Hosting;
 
 namespace Platform.AdminWeb.Tests.Support;
@@ -68,8 +69,8 @@ internal sealed class LiveGateway : IAsyncDisposable
             using var limit = new CancellationTokenSource(WaitLimit);
             while (true)
             {
-                var gateways = await siloOperator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options, limit.Token);
-                var listed = gateways!.FirstOrDefault(g => g.Id.StartsWith(nodeName, StringComparison.Ordinal) && g.Status == GatewayStatuses.Up);
+                var gateways = await siloOperator.GetFromJsonAsync<Page<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options, limit.Token);
+                var listed = gateways!.Items.FirstOrDefault(g => g.Id.StartsWith(nodeName, StringComparison.Ordinal) && g.Status == GatewayStatuses.Up);
                 if (listed is not null)
                 {
                     return new LiveGateway(app, stateDirectory, listed);

@@ -1,6 +1,7 @@
 using System.Net;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Tests.Support;
 

@@ -1,4 +1,5 @@
 using Platform.Contracts.Internal;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Testing;
 

@@ -37,7 +37,7 @@ public sealed class ProxyProtocolHeaderTests
     public void Build_TlsClientWithCertificate_FlagsVerifiedCnFingerprintAndSubject()
     {
         var facts = new ConnectionFacts("gw-1.2b", ConnectionProtocols.Tls, IPEndPoint.Parse("203.0.113.5:50000"), IPEndPoint.Parse("192.0.2.1:7443"),
-            "acme.platform.test", new TlsFacts("acme.platform.test", "Tls13", "TLS_AES_256_GCM_SHA384", "CN=device-17, O=Acme, C=DE", "CN=Acme CA", "AB12CD", true, null));
+            "acme.platform.test", new TlsFacts("acme.platform.test", "TLSv1.3", "TLS_AES_256_GCM_SHA384", "CN=device-17, O=Acme, C=DE", "CN=Acme CA", "AB12CD", true, null));
 
         var header = ProxyV2Header.Parse(ProxyProtocolHeader.Build(facts, datagram: false));
 
@@ -96,7 +96,7 @@ public sealed class ProxyProtocolHeaderTests
     {
         var subject = "CN=device, O=" + new string('x', 5000);
         var facts = new ConnectionFacts("gw-1.1", ConnectionProtocols.Wss, IPEndPoint.Parse("127.0.0.1:4000"), IPEndPoint.Parse("127.0.0.1:8443"),
-            new string('h', 3000), new TlsFacts(null, "Tls12", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", subject, "CN=CA", "ff", true, null));
+            new string('h', 3000), new TlsFacts(null, "TLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", subject, "CN=CA", "ff", true, null));
 
         var header = ProxyV2Header.Parse(ProxyProtocolHeader.Build(facts, datagram: false));
 

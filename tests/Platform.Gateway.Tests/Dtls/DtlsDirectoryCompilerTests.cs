@@ -63,5 +63,27 @@ public sealed class DtlsDirectoryCompilerTests
         Assert.Equal(2, second.Tenants.Count);
     }
 
+    [Theory]
+    [InlineData(0, null, 300)]
+    [InlineData(0, 45, 45)]
+    [InlineData(30, null, 30)]
+    [InlineData(600, 120, 120)]
+    public void Compile_IdleTimeouts_DtlsSessionsAlwaysGetOne(int idleSeconds, int? dtlsIdleSeconds, int expectedSeconds)
+    {
+        var timeouts = new Contracts.Config.TimeoutsConfig { IdleTimeoutSeconds = idleSeconds };
+        if (dtlsIdleSeconds is { } dtls)
+        {
+            timeouts = timeouts with { DtlsIdleTimeoutSeconds = dtls };
+        }
+
+        var snapshot = TestTenants.Snapshot("acme", new Contracts.Config.TenantConfig { Timeouts = timeouts });
+        var store = Store();
+        store.Apply(new ConfigWatchResponse(1, true, [snapshot], []));
+
+        using var directory = new DtlsDirectoryCompiler(NullLogger<DtlsDirectoryCompiler>.Instance).Compile(store.Current);
+
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), directory.FindById(snapshot.Id.ToString())!.Settings.IdleTimeout);
+    }
+
     private static TenantSnapshotStore Store() => new(TestTenants.Compiler(), NullLogger<TenantSnapshotStore>.Instance);
 }

@@ -9,6 +9,7 @@ using Platform.Contracts.Certificates;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Psk;
+using Platform.Contracts.Tenants;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
 using Platform.Gateway.Dtls;
@@ -392,6 +393,40 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     [Fact]
+    public async Task KilledClient_DefaultIdleTimeoutOff_SessionEndsAfterTheDtlsIdleTimeoutAndItsSlotComesBack()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        // idleTimeoutSeconds stays 0 (the seeds' default): only the DTLS idle timeout can end a vanished client's session.
+        await silo.CreateTenantAsync("acme", new TenantConfig
+        {
+            Limits = new LimitsConfig { MaxConnections = 1 },
+            Timeouts = new TimeoutsConfig { DtlsIdleTimeoutSeconds = 2 },
+        });
+        var key = RandomNumberGenerator.GetHexString(32);
+        await CreatePskAsync(silo, "acme", "dev1", key);
+        await using var gateway = await StartGatewayAsync(silo, "acme", t => t.Source.PskIdentities.Count == 1);
+        var arguments = $"s_client -dtls1_2 -connect 127.0.0.1:{gateway.DtlsPort} -psk_identity acme/dev1 -psk {key} -cipher PSK-AES128-GCM-SHA256";
+
+        await using (var crashed = PeerProcess.Start("openssl", arguments))
+        {
+            await crashed.WriteLineAsync("before-the-crash");
+            await crashed.WaitForTextAsync("before-the-crash");
+            await silo.WaitForConnectionAsync("acme", c => c.Protocol == ConnectionProtocols.Dtls);
+            await crashed.KillAsync();
+        }
+
+        var closed = await silo.WaitForConnectionAsync("acme", c => c.Protocol == ConnectionProtocols.Dtls, state: "closed");
+        Assert.Equal((CloseCodes.IdleTimeout, "idle timeout"), (closed.CloseCode, closed.CloseReason));
+        Assert.Equal(0, gateway.Registry.Count);
+        var open = await silo.Operator.GetFromJsonAsync<Page<ConnectionResponse>>(new Uri("/v1/tenants/acme/connections?state=open", UriKind.Relative), PlatformJson.Options);
+        Assert.Empty(open!.Items);
+
+        // The one MaxConnections slot came back with it: the device, restarted, gets in again.
+        var again = await PeerProcess.ExchangeLineAsync("openssl", arguments, "after-the-restart");
+        Assert.Contains("\nafter-the-restart", again, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RestSendAndDisconnect_ReachTheOpenSslClient()
     {
         await using var silo = await SiloFixture.StartAsync();
@@ -520,7 +555,7 @@ public sealed class DtlsEndToEndTests : IDisposable
 
         Assert.DoesNotContain("\nnever-echoed", output, StringComparison.Ordinal);
         Assert.Equal(0, gateway.Registry.Count);
-        await refusals.WaitForAsync("hook", "backend_unreachable", 1);
+        await refusals.WaitForAsync("hook", "delivery_unavailable", 1);
     }
 
     private static TenantConfig ForwardUdp(int port) => new()

@@ -76,7 +76,7 @@ public sealed class BadInputTests
 
         Assert.Equal(426, status);
         Assert.Contains("Sec-WebSocket-Version: 13", head, StringComparison.OrdinalIgnoreCase);
-        Assert.Contains("websocket_required", body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"bad_request\"", body, StringComparison.Ordinal);
     }
 
     [Fact]

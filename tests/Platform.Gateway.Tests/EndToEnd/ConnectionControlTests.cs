@@ -7,6 +7,7 @@ using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
+using Platform.Contracts.Tenants;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Tests.Support;
 
@@ -104,7 +105,7 @@ public sealed class ConnectionControlTests
         var (status, head, problem) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(503, status);
         Assert.Contains("application/problem+json", head, StringComparison.Ordinal);
-        Assert.Contains("gateway_draining", problem, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"draining\"", problem, StringComparison.Ordinal);
         await WsClient.SendTextAsync(existing, "still served");
         Assert.Equal("still served", await WsClient.ReceiveTextAsync(existing));
 
@@ -144,7 +145,7 @@ public sealed class ConnectionControlTests
         Assert.Equal("tenant suspended", live.CloseStatusDescription);
         var (status, _, problem) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(403, status);
-        Assert.Contains("tenant_suspended", problem, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"suspended\"", problem, StringComparison.Ordinal);
         await WsClient.SendTextAsync(bystander, "unaffected");
         Assert.Equal("unaffected", await WsClient.ReceiveTextAsync(bystander));
         var closed = await silo.WaitForConnectionAsync("acme", c => c.Id == listed.Id, state: "closed");
@@ -221,7 +222,7 @@ public sealed class ConnectionControlTests
         await other.WaitRegisteredAsync();
         var (status, _, body) = await RawHttp.UpgradeAsync(other.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(503, status);
-        Assert.Contains("connection_limit", body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"max_connections\"", body, StringComparison.Ordinal);
         Assert.Equal(2, partitioned.Services.GetRequiredService<LeaseManager>().Get(tenant.Id).Held);
     }
 
@@ -259,8 +260,8 @@ public sealed class ConnectionControlTests
         var closed = await Wait.ListAsync(silo, "acme", "closed");
         Assert.Equal(2, closed.Count);
         Assert.All(closed, c => Assert.Equal((1001, "gateway stopping"), (c.CloseCode, c.CloseReason)));
-        var gateways = await silo.Operator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
-        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!, g => g.Id == stoppingId).Status);
+        var gateways = await silo.Operator.GetFromJsonAsync<Page<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!.Items, g => g.Id == stoppingId).Status);
         Assert.Equal(0, await LeasedSlotsAsync(silo, tenant.Id, stoppingId));
         await Wait.UntilAsync(async () =>
         {
@@ -285,8 +286,8 @@ public sealed class ConnectionControlTests
 
         await stopping.DisposeAsync();
 
-        var gateways = await silo.Operator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
-        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!, g => g.Id == stoppingId).Status);
+        var gateways = await silo.Operator.GetFromJsonAsync<Page<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Stopped, Assert.Single(gateways!.Items, g => g.Id == stoppingId).Status);
         Assert.Equal(0, await LeasedSlotsAsync(silo, tenant.Id, stoppingId));
         var closed = Assert.Single(await Wait.ListAsync(silo, "acme", "closed"));
         Assert.Equal(1001, closed.CloseCode);

@@ -65,7 +65,7 @@ public sealed class ReverseDnsAccessTests
         var device = await ConnectAsync(gateway, "acme", "127.0.0.3");
 
         Assert.Equal(403, spoof.Status);
-        Assert.Contains("client_blocked", spoof.Body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"not_allowed\"", spoof.Body, StringComparison.Ordinal);
         Assert.Equal(101, device.Status);
         await dns.SyncAsync();
         Assert.Equal(1, dns.Queries("PTR", "2.0.0.127.in-addr.arpa"));
@@ -91,7 +91,7 @@ public sealed class ReverseDnsAccessTests
         var claimFirst = await ConnectAsync(gateway, "acme", "127.0.0.5");
         Assert.Equal(503, blockedFirst.Status);
         Assert.Contains("Retry-After: 1", blockedFirst.Head, StringComparison.Ordinal);
-        Assert.Contains("\"code\":\"client_blocked\"", blockedFirst.Body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"reverse_dns_pending\"", blockedFirst.Body, StringComparison.Ordinal);
         Assert.Equal(503, claimFirst.Status);
 
         await LookupsDoneAsync(gateway, () => dns.Queries("A") == 2);

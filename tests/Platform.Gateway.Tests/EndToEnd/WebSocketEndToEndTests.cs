@@ -70,7 +70,7 @@ public sealed class WebSocketEndToEndTests
         var (status, _, body) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "nobody.platform.test", "/");
 
         Assert.Equal(404, status);
-        Assert.Contains("\"code\":\"not_found\"", body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"unknown_tenant\"", body, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -83,7 +83,7 @@ public sealed class WebSocketEndToEndTests
 
         var (status, _, body) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/", key: "");
         Assert.Equal(400, status);
-        Assert.Contains("websocket_required", body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"bad_request\"", body, StringComparison.Ordinal);
 
         var (ok, head, _) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/");
         Assert.Equal(101, ok);
@@ -107,8 +107,9 @@ public sealed class WebSocketEndToEndTests
 
         Assert.Equal(101, allowed.Status);
         Assert.Equal(403, blocked.Status);
-        Assert.Contains("client_blocked", blocked.Body, StringComparison.Ordinal);
+        Assert.Contains("\"code\":\"blocked\"", blocked.Body, StringComparison.Ordinal);
         Assert.Equal(403, outside.Status);
+        Assert.Contains("\"code\":\"not_allowed\"", outside.Body, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts;
 using Platform.Contracts.Gateways;
+using Platform.Contracts.Tenants;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tests.Support;
@@ -55,9 +56,9 @@ public sealed class GatewayHostTests
                 await Task.Delay(20, limit.Token);
             }
 
-            var listed = await silo.Operator.GetFromJsonAsync<List<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
+            var listed = await silo.Operator.GetFromJsonAsync<Page<GatewayResponse>>(new Uri("/v1/gateways", UriKind.Relative), PlatformJson.Options);
 
-            Assert.Contains(listed!, g => g.Id.StartsWith(nodeName, StringComparison.Ordinal));
+            Assert.Contains(listed!.Items, g => g.Id.StartsWith(nodeName, StringComparison.Ordinal));
             await app.StopAsync();
         }
         finally

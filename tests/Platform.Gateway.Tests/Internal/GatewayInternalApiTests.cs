@@ -40,6 +40,27 @@ public sealed class GatewayInternalApiTests
     }
 
     [Fact]
+    public async Task Problems_TypeIsThePlatformsSchemeForTheirCode()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await using var gateway = await silo.StartGatewayAsync();
+        using var http = new HttpClient { BaseAddress = gateway.InternalUri };
+
+        foreach (var (authorization, code) in new[] { ("Bearer " + silo.ClusterSecret, "connection_not_found"), ("Bearer x", "unauthenticated") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/internal/v1/connections/gw-nobody.1/disconnect")
+            {
+                Content = JsonContent.Create(new DisconnectRequest(), options: PlatformJson.Options),
+            };
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+            using var response = await http.SendAsync(request);
+            using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.Equal((code, "https://errors.platform.dev/" + code),
+                (body.RootElement.GetProperty("code").GetString(), body.RootElement.GetProperty("type").GetString()));
+        }
+    }
+
+    [Fact]
     public void SecretMatches_ComparesWholeSecretsOfAnyLength()
     {
         var secret = new string('k', 32);

@@ -102,6 +102,43 @@ public sealed class MigrationRunnerTests
     }
 
     [Fact]
+    public async Task ApplyAsync_ConnectionsListedWithRuntimeProtocolNames_ConvertedToTheProtocolsOwnNames()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var dataSource = database.CreateDataSource();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        // Rows as gateways before migration 7 wrote them: .NET's enum names for TLS, OpenSSL's for DTLS.
+        await connection.ExecuteAsync("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+        foreach (var migration in MigrationRunner.Embedded.Where(m => m.Version < 7))
+        {
+            await connection.ExecuteAsync(migration.Sql);
+            await connection.ExecuteAsync("INSERT INTO schema_migrations (version, name) VALUES (@Version, @Name)", new { migration.Version, migration.Name });
+        }
+
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO tenants (id, slug, display_name, status, revision, config_revision, max_connections, created_at, updated_at)
+            VALUES ('00000000-0000-0000-0000-00000000000a', 'acme', 'Acme', 'active', 1, 1, 1000, now(), now());
+            INSERT INTO connections (id, tenant_id, gateway_id, protocol, remote_address, remote_port, local_port, opened_at, last_activity_at, tls)
+            SELECT 'gw-a.' || v.n, '00000000-0000-0000-0000-00000000000a', 'gw-a', v.protocol, '127.0.0.1', 40000, 7443, now(), now(), v.tls::jsonb
+            FROM (VALUES (1, 'tls', '{"sni":"acme.platform.test","protocol":"Tls13","cipherSuite":"TLS_AES_128_GCM_SHA256"}'),
+                         (2, 'wss', '{"sni":"acme.platform.test","protocol":"Tls12","cipherSuite":"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}'),
+                         (3, 'dtls', '{"sni":null,"protocol":"DTLSv1.2","cipherSuite":"PSK-AES128-GCM-SHA256","pskIdentity":"acme/dev1"}'),
+                         (4, 'ws', NULL)) AS v (n, protocol, tls);
+            """);
+        var runner = new MigrationRunner(dataSource, NullLogger<MigrationRunner>.Instance);
+
+        Assert.Equal(MigrationRunner.Embedded.Count - 6, await runner.ApplyAsync(CancellationToken.None));
+
+        var rows = (await connection.QueryAsync<(string Id, string? Protocol, string? Cipher)>(
+            "SELECT id, tls ->> 'protocol', tls ->> 'cipherSuite' FROM connections ORDER BY id")).ToList();
+        Assert.Equal(
+            [("gw-a.1", "TLSv1.3", "TLS_AES_128_GCM_SHA256"), ("gw-a.2", "TLSv1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+             ("gw-a.3", "DTLSv1.2", "PSK-AES128-GCM-SHA256"), ("gw-a.4", null, null)],
+            rows);
+    }
+
+    [Fact]
     public async Task ApplyAsync_DatabaseFromNewerVersion_RefusesToStart()
     {
         await using var database = await TestDatabase.CreateAsync();

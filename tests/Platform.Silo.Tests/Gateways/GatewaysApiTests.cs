@@ -4,6 +4,7 @@ using System.Text.Json;
 using Platform.Contracts;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Tenants;
 using Platform.Silo.Tests.Internal;
 using Platform.Testing;
 
@@ -26,9 +27,9 @@ public sealed class GatewaysApiTests
             [new ConnectionClosed(new ConnectionCounters("gw-1.3", 0, 0, 0, 0, now), now, 1000, null)]))).EnsureSuccessStatusCode();
         (await silo.HeartbeatAsync("gw-2", revision: 42, open: 0)).EnsureSuccessStatusCode();
 
-        var list = await silo.OperatorClient().GetFromJsonAsync<List<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
+        var list = await silo.OperatorClient().GetFromJsonAsync<Page<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
 
-        Assert.Equal([("gw-1", 2L, 0L), ("gw-2", 0L, 42L)], list!.Select(g => (g.Id, g.Connections, g.ConfigRevision)));
+        Assert.Equal([("gw-1", 2L, 0L), ("gw-2", 0L, 42L)], list!.Items.Select(g => (g.Id, g.Connections, g.ConfigRevision)));
     }
 
     [Fact]

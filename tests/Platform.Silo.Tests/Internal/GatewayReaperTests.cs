@@ -33,9 +33,9 @@ public sealed class GatewayReaperTests
         time.Advance(TimeSpan.FromSeconds(10));
         await silo.Services.GetRequiredService<GatewayReaper>().ReapOnceAsync(CancellationToken.None);
 
-        var gateways = await silo.OperatorClient().GetFromJsonAsync<List<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
-        Assert.Equal(GatewayStatuses.Dead, gateways!.Single(g => g.Id == "gw-silent").Status);
-        Assert.Equal(GatewayStatuses.Up, gateways!.Single(g => g.Id == "gw-alive").Status);
+        var gateways = await silo.OperatorClient().GetFromJsonAsync<Page<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Dead, gateways!.Items.Single(g => g.Id == "gw-silent").Status);
+        Assert.Equal(GatewayStatuses.Up, gateways!.Items.Single(g => g.Id == "gw-alive").Status);
         Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM quota_leases WHERE gateway_id = 'gw-silent'"));
         var open = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections", PlatformJson.Options);
         Assert.Equal(["gw-alive.1"], open!.Items.Select(c => c.Id));

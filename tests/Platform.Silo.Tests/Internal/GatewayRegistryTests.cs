@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Tenants;
 using Platform.Testing;
 
 namespace Platform.Silo.Tests.Internal;
@@ -23,8 +24,8 @@ public sealed class GatewayRegistryTests
         var registered = await silo.RegisterGatewayAsync("gw-1", "http://127.0.0.1:5090");
 
         Assert.Equal(new RegisterGatewayResponse("gw-1", 4, 12), registered);
-        var list = await silo.OperatorClient().GetFromJsonAsync<List<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
-        var node = Assert.Single(list!);
+        var list = await silo.OperatorClient().GetFromJsonAsync<Page<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
+        var node = Assert.Single(list!.Items);
         Assert.Equal(("gw-1", GatewayStatuses.Up, "http://127.0.0.1:5090", 0L), (node.Id, node.Status, node.InternalUrl, node.Connections));
         Assert.Equal(["ws:8080"], node.Listeners);
     }
@@ -102,8 +103,8 @@ public sealed class GatewayRegistryTests
         var leave = await silo.GatewayClient().PostAsync(InternalRoutes.Path(InternalRoutes.Leave, "gw-1"), null);
 
         Assert.Equal(HttpStatusCode.NoContent, leave.StatusCode);
-        var list = await silo.OperatorClient().GetFromJsonAsync<List<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
-        Assert.Equal(GatewayStatuses.Stopped, list!.Single(g => g.Id == "gw-1").Status);
+        var list = await silo.OperatorClient().GetFromJsonAsync<Page<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
+        Assert.Equal(GatewayStatuses.Stopped, list!.Items.Single(g => g.Id == "gw-1").Status);
         Assert.Equal("1001 gateway stopped", await InternalTestFixture.QueryScalarAsync<string>(
             silo, "SELECT close_code || ' ' || close_reason FROM connections WHERE id = 'gw-1.1' AND closed_at IS NOT NULL"));
         // The slots it held are the other gateway's to take at once.

@@ -148,7 +148,7 @@ internal static class InternalTestFixture
     {
         public ConnectionOpened Ws(DateTimeOffset? at = null) => new(
             id, tenantId, "wss", "192.0.2.10", 50123, 8443, at ?? DateTimeOffset.UtcNow,
-            new Platform.Contracts.Connections.TlsFacts("acme.platform.test", "Tls13", "TLS_AES_128_GCM_SHA256", null, null, null, null, null),
+            new Platform.Contracts.Connections.TlsFacts("acme.platform.test", "TLSv1.3", "TLS_AES_128_GCM_SHA256", null, null, null, null, null),
             new Platform.Contracts.Connections.WebSocketFacts("/t/acme/", "https://app.example", "chat", "acme.platform.test", true));
     }
 }

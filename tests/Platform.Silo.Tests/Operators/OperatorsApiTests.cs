@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Platform.Contracts;
 using Platform.Contracts.Operators;
+using Platform.Contracts.Tenants;
 using Platform.Testing;
 
 namespace Platform.Silo.Tests.Operators;
@@ -66,7 +67,7 @@ public sealed class OperatorsApiTests
 
         var fifth = await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("alice", "wrong password!"));
         var whileLocked = await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("alice", Password));
-        var listed = await client.GetFromJsonAsync<List<OperatorResponse>>("/v1/operators", PlatformJson.Options);
+        var listed = await client.GetFromJsonAsync<Page<OperatorResponse>>("/v1/operators", PlatformJson.Options);
         clock.Advance(TimeSpan.FromMinutes(OperatorPasswordPolicy.LockoutMinutes) + TimeSpan.FromSeconds(1));
         var after = await client.PostAsJsonAsync("/v1/operators/verify", new VerifyOperatorRequest("alice", Password));
 
@@ -74,7 +75,7 @@ public sealed class OperatorsApiTests
         Assert.Equal("invalid_credentials", await CodeOf(fifth));
         Assert.Equal(HttpStatusCode.Unauthorized, whileLocked.StatusCode);
         Assert.Equal("invalid_credentials", await CodeOf(whileLocked));
-        Assert.NotNull(Assert.Single(listed!).LockedUntil);
+        Assert.NotNull(Assert.Single(listed!.Items).LockedUntil);
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
         await using var source = database.CreateDataSource();
         await using var connection = await source.OpenConnectionAsync();
@@ -112,7 +113,7 @@ public sealed class OperatorsApiTests
             Assert.Equal(first, await DescribeAsync(answer));
         }
 
-        var locked = (await client.GetFromJsonAsync<List<OperatorResponse>>("/v1/operators", PlatformJson.Options))!.Single(o => o.UserName == "bob");
+        var locked = (await client.GetFromJsonAsync<Page<OperatorResponse>>("/v1/operators", PlatformJson.Options))!.Items.Single(o => o.UserName == "bob");
         Assert.NotNull(locked.LockedUntil);
     }
 

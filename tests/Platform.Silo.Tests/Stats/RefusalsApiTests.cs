@@ -108,6 +108,10 @@ public sealed class RefusalsApiTests
         await TenantApiClient.AssertProblemAsync(
             await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "Not Snake", 1)])),
             HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed, "refusals.counts[0].reason");
+        // Well formed but not one of the reasons: the counts speak only the vocabulary the gateways' answers use.
+        await TenantApiClient.AssertProblemAsync(
+            await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "client_blocked", 1)])),
+            HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed, "refusals.counts[0].reason");
         await TenantApiClient.AssertProblemAsync(
             await HeartbeatAsync(silo, "gw-1", new RefusalBatch(0, [])),
             HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed, "refusals.sequence");

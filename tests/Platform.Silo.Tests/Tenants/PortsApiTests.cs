@@ -29,8 +29,8 @@ public sealed class PortsApiTests
         Assert.Equal("/v1/tenants/acme/ports/30000", first.Headers.Location?.ToString());
         Assert.Equal((30000, "tcp"), Pick((await ReadAsync<DedicatedPortResponse>(first))!));
         Assert.Equal((30001, "dtls"), Pick((await ReadAsync<DedicatedPortResponse>(second))!));
-        var list = (await ReadAsync<List<DedicatedPortResponse>>(await client.GetAsync(Url("/v1/tenants/acme/ports"))))!;
-        Assert.Equal([(30000, "tcp"), (30001, "dtls")], list.Select(Pick));
+        var list = (await ReadAsync<Page<DedicatedPortResponse>>(await client.GetAsync(Url("/v1/tenants/acme/ports"))))!;
+        Assert.Equal([(30000, "tcp"), (30001, "dtls")], list.Items.Select(Pick));
         var refreshed = (await ReadAsync<TenantResponse>(await client.GetAsync(Url("/v1/tenants/acme"))))!;
         Assert.Equal([30000, 30001], refreshed.DedicatedPorts.Select(p => p.Port));
 
@@ -82,8 +82,8 @@ public sealed class PortsApiTests
         var response = await client.DeleteAsync(Url("/v1/tenants/bravo/ports/30000"));
 
         await AssertProblemAsync(response, HttpStatusCode.NotFound, "not_found");
-        var list = (await ReadAsync<List<DedicatedPortResponse>>(await client.GetAsync(Url("/v1/tenants/alpha/ports"))))!;
-        Assert.Single(list);
+        var list = (await ReadAsync<Page<DedicatedPortResponse>>(await client.GetAsync(Url("/v1/tenants/alpha/ports"))))!;
+        Assert.Single(list.Items);
     }
 
     [Fact]

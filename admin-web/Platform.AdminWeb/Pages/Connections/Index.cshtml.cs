@@ -46,7 +46,7 @@ public sealed class IndexModel(SiloClient silo, TimeProvider time) : PortalPageM
         Now = time.GetUtcNow();
         Connections = result.Value?.Items ?? [];
         Total = result.Value?.Total ?? 0;
-        Gateways = (await silo.ListGatewaysAsync(cancellationToken)).Value ?? [];
+        Gateways = (await silo.ListGatewaysAsync(cancellationToken)).Value?.Items ?? [];
         return Page();
     }
 

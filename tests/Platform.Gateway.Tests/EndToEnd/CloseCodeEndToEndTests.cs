@@ -1,0 +1,78 @@
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using Platform.Contracts;
+using Platform.Contracts.Config;
+using Platform.Contracts.Connections;
+using Platform.Contracts.Psk;
+using Platform.Gateway.Tests.Support;
+using Platform.Testing;
+
+namespace Platform.Gateway.Tests.EndToEnd;
+
+/// <summary>
+/// The same event closes a connection with the same code and reason whatever the client's protocol: real ws, TLS and
+/// DTLS clients (openssl s_client for DTLS) through one gateway, a real backend, a real silo over PostgreSQL.
+/// </summary>
+public sealed class CloseCodeEndToEndTests
+{
+    [Fact]
+    public async Task ForwardBackendCloses_WsTlsAndDtlsClients_AllClosedWith4001BackendClosed()
+    {
+        await using var backend = new ClosingBackend();
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", new TenantConfig
+        {
+            Delivery = new DeliveryConfig
+            {
+                Mode = DeliveryModes.Forward,
+                Forward = new ForwardConfig { Host = "127.0.0.1", Port = backend.Port, Protocol = ForwardProtocols.Tcp, MessageFraming = MessageFramings.Raw },
+            },
+        });
+        await TlsTenantSetup.UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        var key = RandomNumberGenerator.GetHexString(32);
+        using (var psk = await silo.Operator.PostAsJsonAsync(
+            new Uri("/v1/tenants/acme/psk-identities", UriKind.Relative), new CreatePskIdentityRequest("dev1", key), PlatformJson.Options))
+        {
+            Assert.True(psk.IsSuccessStatusCode, await psk.Content.ReadAsStringAsync());
+        }
+
+        await using var gateway = await silo.StartGatewayAsync();
+        await gateway.WaitForSnapshotAsync(s => s.BySlug.TryGetValue("acme", out var t) && t.Source.Certificates.Count == 1 && t.Source.PskIdentities.Count == 1);
+        await gateway.WaitForTenantAsync("acme");
+
+        // ws: the client's close frame carries the code and reason the directory records.
+        using (var ws = await WsClient.ConnectAsync(gateway.WsUri("acme")))
+        {
+            await WsClient.SendTextAsync(ws, "over ws");
+            var (type, _) = await WsClient.ReceiveAsync(ws);
+            Assert.Equal(WebSocketMessageType.Close, type);
+            Assert.Equal((4001, "backend closed"), ((int)ws.CloseStatus!, ws.CloseStatusDescription));
+        }
+
+        await AssertClosedAsync(silo, ConnectionProtocols.Ws);
+
+        await using (var tls = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test"))
+        {
+            await tls.WriteAsync("over tls\n");
+            await AssertClosedAsync(silo, ConnectionProtocols.Tls);
+        }
+
+        await using (var dtls = PeerProcess.Start("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{gateway.DtlsPort} -psk_identity acme/dev1 -psk {key} -cipher PSK-AES128-GCM-SHA256"))
+        {
+            await dtls.WaitForTextAsync("CONNECTED");
+            await dtls.WriteLineAsync("over dtls");
+            // close_notify ends s_client although its stdin stays open.
+            await dtls.WaitForExitAsync();
+            await AssertClosedAsync(silo, ConnectionProtocols.Dtls);
+        }
+
+        Assert.Equal(3, backend.Closed);
+    }
+
+    private static async Task AssertClosedAsync(SiloFixture silo, string protocol)
+    {
+        var closed = await silo.WaitForConnectionAsync("acme", c => c.Protocol == protocol, state: "closed");
+        Assert.Equal((protocol, 4001, "backend closed"), (closed.Protocol, closed.CloseCode, closed.CloseReason));
+    }
+}
