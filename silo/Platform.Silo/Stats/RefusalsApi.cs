@@ -1,3 +1,4 @@
+using Platform.Silo.OpenApi;
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -21,10 +22,15 @@ internal static class RefusalsApi
         group.MapGet("/refusals", ListAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("ListRefusals")
-            .WithTags("Stats");
+            .WithTags("Stats")
+            .WithSummary("Refused connections of every tenant")
+            .WithDescription("Connections the gateways refused since `since`, totalled per reason and listed per minute, tenant, protocol and reason.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Refusals);
         group.MapGet("/tenants/{slug}/refusals", ListForTenantAsync)
             .WithName("ListTenantRefusals")
-            .WithTags("Stats");
+            .WithTags("Stats")
+            .WithSummary("Refused connections of a tenant")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Refusals);
         return group;
     }
 
