@@ -1,4 +1,3 @@
-using Platform.Silo.OpenApi;
 using System.Data.Common;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -9,6 +8,7 @@ using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
 using Platform.Silo.HostNames;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;

@@ -1,4 +1,3 @@
-using Platform.Silo.OpenApi;
 using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -6,6 +5,7 @@ using Npgsql;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Stats;
 using Platform.Silo.Api;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;

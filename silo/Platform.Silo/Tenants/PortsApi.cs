@@ -1,4 +1,3 @@
-using Platform.Silo.OpenApi;
 using System.Data.Common;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -7,6 +6,7 @@ using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
