@@ -147,7 +147,9 @@ internal sealed class ApiOperationTransformer : IOpenApiOperationTransformer
             AddHeader(created, "Location", "The new resource's path.", required: true);
         }
 
-        AddHeader(operation.Responses["401"], "WWW-Authenticate", "`Bearer`.", required: true);
+        // The operators' password check answers 401 invalid_credentials without a challenge: the bearer key was fine.
+        var challengeOnly = problems[StatusCodes.Status401Unauthorized] is [ErrorCodes.Unauthenticated];
+        AddHeader(operation.Responses["401"], "WWW-Authenticate", challengeOnly ? "`Bearer`." : "`Bearer`, with `unauthenticated` only.", required: challengeOnly);
         foreach (var header in metadata.OfType<DocumentedHeader>().Where(h => h.Status is not null))
         {
             AddHeader(Response(operation, header.Status!.Value, method, route), header.Name, header.Description, header.Required);

@@ -25,11 +25,13 @@ internal static class OpenApiSetup
     {
         app.MapOpenApi(DocumentPath).AllowAnonymous();
 
-        // The page and its script are served by the silo itself: no CDN, no web fonts, no telemetry or assistant, so the
-        // reference works on a machine without internet access and tells no third party who reads it.
+        // The page and its script are served by the silo itself: no CDN, no web fonts, no telemetry or assistant, and no
+        // developer tools (their "share" and "generate SDK" send the document to a hosted service), so the reference works
+        // on a machine without internet access and tells no third party who reads it.
         app.MapScalarApiReference(ReferencePath, options => options
                 .WithTitle("Platform REST API")
                 .WithOpenApiRoutePattern(DocumentPath)
+                .HideDeveloperTools()
                 .DisableDefaultFonts()
                 .DisableTelemetry()
                 .DisableAgent()
