@@ -65,8 +65,9 @@ internal static class ApiExamples
 
     public static readonly Page<DedicatedPortResponse> Ports = new([Port], 1, 0, 100);
 
+    // A placeholder, not PEM: the document carries no key material, not even an example's (a test scans every answer for it).
     public static readonly UploadCertificateRequest UploadCertificate = new(
-        Pem: "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nMIGH...\n-----END PRIVATE KEY-----\n");
+        Pem: "<the certificate, any intermediates and the certificate's private key, each as a PEM block>");
 
     public static readonly CertificateResponse Certificate = new(Guid.Parse("6f1c2d9e-4b7a-4f0e-9a51-2c8d7e3b1a40"), "CN=devices.acme.example",
         "CN=Example Issuing CA", "9F2B6C0D4E8A1B3C5D7E9F0A2B4C6D8E0F1A3B5C7D9E1F3A5B7C9D1E3F5A7B9C", ["devices.acme.example"],
