@@ -13,6 +13,7 @@ using Platform.Silo.Data;
 using Platform.Silo.Gateways;
 using Platform.Silo.HostNames;
 using Platform.Silo.Internal;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Operators;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
@@ -45,7 +46,7 @@ builder.Services.Configure<JsonOptions>(o => PlatformJson.Configure(o.Serializer
 builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
 builder.Services.AddProblemDetails(static o => o.CustomizeProblemDetails = StatusProblems.Customize);
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
-builder.Services.AddOpenApi();
+builder.Services.AddPlatformOpenApi();
 
 // The internal API is authenticated by the cluster secret alone; its requests never go through API-key lookup.
 builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
@@ -68,7 +69,7 @@ app.UseStatusCodePages(StatusProblems.WriteAsync);
 app.UseAuthentication();
 app.UseAuthorization();
 
-app.MapOpenApi("/openapi/v1.json").AllowAnonymous();
+app.MapPlatformOpenApi();
 app.MapGet("/healthz", () => TypedResults.Ok(new { status = "ok" })).AllowAnonymous().ExcludeFromDescription();
 
 // A suspended tenant's keys may read but not write, on every endpoint of the group.

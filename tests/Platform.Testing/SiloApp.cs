@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Hosting;
@@ -13,11 +14,14 @@ namespace Platform.Testing;
 /// <summary>
 /// A real silo over a real, private PostgreSQL database. By default it is served in memory; with
 /// <c>useKestrel</c> it listens on a real loopback port (for gateways and real clients), see <see cref="BaseAddress"/>.
+/// Every answer of its public API is recorded and, when the silo is disposed, held to the silo's OpenAPI document: an
+/// undeclared status, media type or header, or a body that does not match its schema, fails the test that saw it.
 /// </summary>
 public sealed class SiloApp : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _services;
+    private readonly ConcurrentQueue<ApiExchange> _exchanges = new();
 
     public SiloApp(TestDatabase database, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null, bool useKestrel = false)
     {
@@ -107,10 +111,60 @@ public sealed class SiloApp : WebApplicationFactory<Program>
         {
             // The silo's own clock (PlatformClock.ServiceKey); Orleans inside the silo keeps the system's.
             services.AddKeyedSingleton("platform", Time);
+            services.AddSingleton<IStartupFilter>(new ApiRecorder(_exchanges));
             _services?.Invoke(services);
         });
     }
 
     /// <summary>The silo's clock: real by default; pass a <see cref="ManualTimeProvider"/> to drive it.</summary>
     public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>Every request to the public API so far, with its answer, in the order the answers completed.</summary>
+    public IReadOnlyCollection<ApiExchange> Exchanges => _exchanges;
+
+    /// <summary>What is wrong with the answers recorded so far, held to the silo's own OpenAPI document.</summary>
+    public async Task<IReadOnlyList<string>> CheckExchangesAsync()
+    {
+        if (_exchanges.IsEmpty)
+        {
+            return [];
+        }
+
+        var conformance = await ConformanceAsync();
+        return [.. _exchanges.SelectMany(conformance.Check)];
+    }
+
+    /// <summary>The silo's OpenAPI document, read once per test process (it does not depend on a silo's settings).</summary>
+    public async Task<ApiConformance> ConformanceAsync()
+    {
+        await DocumentLock.WaitAsync();
+        try
+        {
+            if (_document is null)
+            {
+                using var client = AnonymousClient();
+                _document = new ApiConformance(await client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative)));
+            }
+
+            return _document;
+        }
+        finally
+        {
+            DocumentLock.Release();
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        var problems = await CheckExchangesAsync();
+        await base.DisposeAsync();
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException(
+                $"The silo gave {problems.Count} answers its OpenAPI document does not declare:\n{string.Join("\n", problems)}");
+        }
+    }
+
+    private static readonly SemaphoreSlim DocumentLock = new(1, 1);
+    private static ApiConformance? _document;
 }

@@ -1,8 +1,8 @@
 namespace Platform.Contracts.Certificates;
 
 /// <summary>
-/// Body of <c>POST /v1/tenants/{slug}/certificates</c>: either <see cref="Pem"/> (certificate chain and
-/// private key, PEM) or <see cref="Pfx"/> (base64 PKCS#12) with an optional <see cref="Password"/>.
+/// Body of <c>POST /v1/tenants/{slug}/certificates</c>: either <c>pem</c> (certificate chain and
+/// private key, PEM) or <c>pfx</c> (base64 PKCS#12) with an optional <c>password</c>.
 /// </summary>
 /// <param name="Pem">PEM text with the certificate, any intermediates and the private key.</param>
 /// <param name="Pfx">Base64 of a PKCS#12 file.</param>

@@ -3,7 +3,7 @@ namespace Platform.Contracts.Config;
 /// <summary>
 /// Access lists in the IPWorks format: comma-separated host names or IP addresses with <c>*</c>
 /// wildcards, extended with CIDR blocks and IPv6 addresses. A client matching
-/// <see cref="BlockedClients"/> is refused even if it also matches <see cref="AllowedClients"/>.
+/// <c>blockedClients</c> is refused even if it also matches <c>allowedClients</c>.
 /// </summary>
 public sealed record AccessConfig
 {

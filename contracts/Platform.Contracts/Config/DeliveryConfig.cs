@@ -105,7 +105,7 @@ public sealed record WebhookConfig
 
     /// <summary>
     /// HMAC-SHA256 signing secret (16..256 characters). Write-only: responses always carry null here and
-    /// report <see cref="HasSecret"/>; a request with null keeps the stored secret.
+    /// report <c>hasSecret</c>; a request with null keeps the stored secret.
     /// </summary>
     public string? Secret { get; init; }
 

@@ -32,8 +32,8 @@ public sealed record TenantConfig
     public DeliveryConfig Delivery { get; init; } = new();
 
     /// <summary>
-    /// The listener kinds (<see cref="ListenerProtocols"/>) that accept the tenant's clients. Null (the default) means every
-    /// kind, except plain <c>ws</c> and <c>tcp</c> while <see cref="TlsConfig.ClientCertificates"/> is <c>required</c>; a
+    /// The listener kinds (<c>tcp</c>, <c>tls</c>, <c>ws</c>, <c>wss</c>, <c>dtls</c>) that accept the tenant's clients. Null (the default) means every
+    /// kind, except plain <c>ws</c> and <c>tcp</c> while <c>tls.clientCertificates</c> is <c>required</c>; a
     /// list names exactly the kinds allowed.
     /// </summary>
     public IReadOnlyList<string>? Listeners { get; init; }

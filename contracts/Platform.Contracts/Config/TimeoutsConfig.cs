@@ -11,14 +11,14 @@ public sealed record TimeoutsConfig
 
     /// <summary>
     /// DefaultIdleTimeout: a connection of any protocol with no byte in or out for this long is closed.
-    /// 0 (the seeds' default) disables it; DTLS sessions still end after <see cref="DtlsIdleTimeoutSeconds"/>.
+    /// 0 (the seeds' default) disables it; DTLS sessions still end after dtlsIdleTimeoutSeconds.
     /// </summary>
     public int IdleTimeoutSeconds { get; init; }
 
     /// <summary>
     /// The idle timeout of DTLS sessions, which cannot be turned off: a UDP client that vanishes (killed, roamed, dropped
     /// by a NAT) sends nothing that says so, unlike a TCP peer's FIN or reset, so its session would otherwise hold a
-    /// MaxConnections slot for ever. 1..604800, default 300; a shorter <see cref="IdleTimeoutSeconds"/> applies to DTLS too.
+    /// MaxConnections slot for ever. 1..604800, default 300; a shorter idleTimeoutSeconds applies to DTLS too.
     /// </summary>
     public int DtlsIdleTimeoutSeconds { get; init; } = DefaultDtlsIdleTimeoutSeconds;
 

@@ -1,7 +1,7 @@
 namespace Platform.Contracts.Connections;
 
 /// <summary>An open (or recently closed) connection as the directory knows it.</summary>
-/// <param name="Id">Connection id, see <see cref="ConnectionId"/>.</param>
+/// <param name="Id">Connection id, <c>{gateway node id}.{sequence in hex}</c>.</param>
 /// <param name="GatewayId">Owning gateway node.</param>
 /// <param name="Protocol"><c>tcp</c>, <c>tls</c>, <c>ws</c>, <c>wss</c> or <c>dtls</c>.</param>
 /// <param name="RemoteAddress">Client IP address.</param>
@@ -66,7 +66,7 @@ public sealed record WebSocketFacts(string Path, string? Origin, string? SubProt
 
 /// <summary>
 /// Body of <c>POST /v1/tenants/{slug}/connections/{id}/messages</c> and of the broadcast endpoint:
-/// exactly one of <see cref="Text"/> or <see cref="Binary"/> (base64).
+/// exactly one of <c>text</c> or <c>binary</c> (base64).
 /// </summary>
 /// <param name="Text">UTF-8 text (a WebSocket text message; raw bytes for stream protocols).</param>
 /// <param name="Binary">Base64 payload (a WebSocket binary message; raw bytes or a datagram otherwise).</param>

@@ -7,7 +7,7 @@ namespace Platform.Contracts.Gateways;
 /// <param name="SiloPort">Port other silos connect to.</param>
 /// <param name="GatewayPort">Port Orleans clients connect to.</param>
 /// <param name="Generation">Number of this start of the process; a restart on the same address gets a new one.</param>
-/// <param name="Status"><c>joining</c>, <c>active</c>, <c>shuttingDown</c>, <c>stopping</c> or <c>dead</c> (see <see cref="SiloStatuses"/>).</param>
+/// <param name="Status"><c>joining</c>, <c>active</c>, <c>shuttingDown</c>, <c>stopping</c> or <c>dead</c>.</param>
 /// <param name="StartedAt">When this silo started.</param>
 /// <param name="LastAliveAt">Its last liveness write to the table.</param>
 /// <param name="SuspectedBy">How many silos currently suspect it of having failed.</param>

@@ -2,7 +2,7 @@ namespace Platform.Contracts.HostNames;
 
 /// <summary>
 /// One host name a tenant claims, and whether it routes. Names outside the platform domain route only once verified:
-/// by a DNS TXT record <see cref="ChallengeRecord"/> holding <see cref="ChallengeToken"/>, or by an operator's approval.
+/// by a DNS TXT record named <c>challengeRecord</c> holding <c>challengeToken</c>, or by an operator's approval.
 /// </summary>
 /// <param name="Name">The host name, lower case; a wildcard starts with <c>*.</c>.</param>
 /// <param name="Sources">Where the claim comes from: <c>platform</c> (the tenant's <c>{slug}.&lt;domain&gt;</c>), <c>config</c>, <c>certificate</c>.</param>

@@ -2,7 +2,7 @@ namespace Platform.Contracts.Operators;
 
 /// <summary>Body of <c>POST /v1/operators</c>.</summary>
 /// <param name="UserName">1..100 of letters, digits, '.', '-', '_', '@'; unique ignoring case.</param>
-/// <param name="Password">At least <see cref="OperatorPasswordPolicy.MinLength"/> characters. Write-only.</param>
+/// <param name="Password">At least 12 characters. Write-only.</param>
 public sealed record CreateOperatorRequest(string UserName, string Password);
 
 /// <summary>Body of <c>POST /v1/operators/verify</c>.</summary>

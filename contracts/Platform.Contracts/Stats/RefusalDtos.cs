@@ -5,7 +5,7 @@ namespace Platform.Contracts.Stats;
 /// refused since a point in time, totalled per reason and listed per minute.
 /// </summary>
 /// <param name="Since">Start of the first minute counted.</param>
-/// <param name="Total">Refusals since <paramref name="Since"/>.</param>
+/// <param name="Total">Refusals since <c>since</c>.</param>
 /// <param name="ByReason">Totals per reason, largest first.</param>
 /// <param name="Buckets">Per-minute counts, newest first, paged with <c>offset</c> and <c>limit</c>.</param>
 public sealed record RefusalReport(DateTimeOffset Since, long Total, IReadOnlyList<RefusalReasonTotal> ByReason, Tenants.Page<RefusalBucket> Buckets);

@@ -4,10 +4,10 @@ using Platform.Contracts.Plans;
 namespace Platform.Contracts.Tenants;
 
 /// <summary>Body of <c>POST /v1/tenants</c>.</summary>
-/// <param name="Slug">Unique routing name, see <see cref="Names.IsValidSlug"/>.</param>
+/// <param name="Slug">Unique routing name: 3..40 lower-case letters, digits and single hyphens, starting with a letter and not ending with a hyphen.</param>
 /// <param name="DisplayName">Human-readable name, 1..200 characters.</param>
-/// <param name="Config">Initial configuration; defaults apply when omitted. Its values must fit <paramref name="Plan"/>.</param>
-/// <param name="Plan">The tenant's plan; the defaults of <see cref="TenantPlan"/> apply when omitted.</param>
+/// <param name="Config">Initial configuration; defaults apply when omitted. Its values must fit <c>plan</c>.</param>
+/// <param name="Plan">The tenant's plan; the default plan applies when omitted.</param>
 public sealed record CreateTenantRequest(string Slug, string DisplayName, TenantConfig? Config = null, TenantPlan? Plan = null);
 
 /// <summary>Body of <c>PATCH /v1/tenants/{slug}</c>.</summary>

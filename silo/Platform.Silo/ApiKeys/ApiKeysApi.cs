@@ -5,6 +5,7 @@ using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -24,10 +25,26 @@ internal static partial class ApiKeysApi
     public static RouteGroupBuilder MapApiKeysApi(this RouteGroupBuilder group)
     {
         var keys = group.MapGroup("/tenants/{slug}/api-keys").WithTags("API keys");
-        keys.MapPost("/", CreateAsync);
-        keys.MapGet("/", ListAsync);
-        keys.MapGet("/{id}", GetAsync);
-        keys.MapDelete("/{id}", RevokeAsync);
+        keys.MapPost("/", CreateAsync)
+            .WithName("CreateApiKey")
+            .WithSummary("Create an API key")
+            .WithDescription("A key for the tenant's own systems. `secret` is the whole bearer token and is shown in this answer only; the silo keeps a hash of it.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.QuotaExceeded)
+            .RequestExample(ApiExamples.CreateApiKey)
+            .ResponseExample(StatusCodes.Status201Created, ApiExamples.CreatedApiKey);
+        keys.MapGet("/", ListAsync)
+            .WithName("ListApiKeys")
+            .WithSummary("List a tenant's API keys")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.ApiKeys);
+        keys.MapGet("/{id}", GetAsync)
+            .WithName("GetApiKey")
+            .WithSummary("Get an API key")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.ApiKey);
+        keys.MapDelete("/{id}", RevokeAsync)
+            .WithName("RevokeApiKey")
+            .WithSummary("Revoke an API key")
+            .WithDescription("The key stops working at once. Revoking a revoked key succeeds again.");
         return group;
     }
 

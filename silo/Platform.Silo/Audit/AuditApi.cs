@@ -6,6 +6,7 @@ using Platform.Contracts.Audit;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -19,9 +20,15 @@ internal static class AuditApi
     {
         group.MapGet("/audit", ListAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("ListAuditEntries");
+            .WithName("ListAuditEntries")
+            .WithTags("Audit")
+            .WithSummary("The audit log of every tenant")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.AuditEntries);
         group.MapGet("/tenants/{slug}/audit", ListForTenantAsync)
-            .WithName("ListTenantAuditEntries");
+            .WithName("ListTenantAuditEntries")
+            .WithTags("Audit")
+            .WithSummary("A tenant's audit log")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.AuditEntries);
         return group;
     }
 

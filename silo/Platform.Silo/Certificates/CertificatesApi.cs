@@ -8,6 +8,7 @@ using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
 using Platform.Silo.HostNames;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -25,10 +26,27 @@ internal static partial class CertificatesApi
     public static RouteGroupBuilder MapCertificatesApi(this RouteGroupBuilder group)
     {
         var certificates = group.MapGroup("/tenants/{slug}/certificates").WithTags("Certificates");
-        certificates.MapPost("/", UploadAsync);
-        certificates.MapGet("/", ListAsync);
-        certificates.MapGet("/{id}", GetAsync);
-        certificates.MapDelete("/{id}", DeleteAsync);
+        certificates.MapPost("/", UploadAsync)
+            .WithName("UploadCertificate")
+            .WithSummary("Upload a server certificate")
+            .WithDescription("A certificate chain with its private key, as PEM or as base64 PKCS#12. It must be valid now, allow TLS server authentication and name at least one DNS host; gateways choose it by SNI. Its names are host-name claims that route once verified. The private key is encrypted at rest and never returned.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed, ErrorCodes.CertificateInvalid, ErrorCodes.CertificateNoPrivateKey,
+                ErrorCodes.CertificateExpired, ErrorCodes.CertificateUsage, ErrorCodes.CertificateNoHostNames, ErrorCodes.CertificateKeyNotAllowed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.HostNameTaken, ErrorCodes.QuotaExceeded)
+            .RequestExample(ApiExamples.UploadCertificate)
+            .ResponseExample(StatusCodes.Status201Created, ApiExamples.Certificate);
+        certificates.MapGet("/", ListAsync)
+            .WithName("ListCertificates")
+            .WithSummary("List a tenant's certificates")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Certificates);
+        certificates.MapGet("/{id}", GetAsync)
+            .WithName("GetCertificate")
+            .WithSummary("Get a certificate")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Certificate);
+        certificates.MapDelete("/{id}", DeleteAsync)
+            .WithName("DeleteCertificate")
+            .WithSummary("Delete a certificate")
+            .WithDescription("Gateways stop serving it; its names no longer count as claimed by it.");
         return group;
     }
 

@@ -7,6 +7,7 @@ using Platform.Contracts.Gateways;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -17,7 +18,13 @@ internal static class SilosApi
 {
     public static RouteGroupBuilder MapSilosApi(this RouteGroupBuilder group)
     {
-        group.MapGet("/silos", ListAsync).RequireAuthorization(Claims.OperatorPolicy).WithTags("Gateways").WithName("ListSilos");
+        group.MapGet("/silos", ListAsync)
+            .RequireAuthorization(Claims.OperatorPolicy)
+            .WithTags("Gateways")
+            .WithName("ListSilos")
+            .WithSummary("List the control plane's silos")
+            .WithDescription("The silos of the control plane's Orleans cluster as its membership table records them: live ones first, then those that stopped or were declared dead.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Silos);
         return group;
     }
 

@@ -9,6 +9,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Gateways;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -24,11 +25,40 @@ internal static class ConnectionsApi
     public static RouteGroupBuilder MapConnectionsApi(this RouteGroupBuilder group)
     {
         var tenant = group.MapGroup("/tenants/{slug}").WithTags("Connections");
-        tenant.MapGet("/connections", ListAsync);
-        tenant.MapGet("/connections/{id}", GetAsync);
-        tenant.MapPost("/connections/{id}/messages", SendAsync);
-        tenant.MapPost("/connections/{id}/disconnect", DisconnectAsync);
-        tenant.MapPost("/broadcast", BroadcastAsync);
+        tenant.MapGet("/connections", ListAsync)
+            .WithName("ListConnections")
+            .WithSummary("List a tenant's connections")
+            .WithDescription("The connection directory: open connections on every gateway, and those closed within the silo's retention window.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Connections);
+        tenant.MapGet("/connections/{id}", GetAsync)
+            .WithName("GetConnection")
+            .WithSummary("Get a connection")
+            .Problem(StatusCodes.Status404NotFound, ErrorCodes.ConnectionNotFound)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Connection);
+        tenant.MapPost("/connections/{id}/messages", SendAsync)
+            .WithName("SendMessage")
+            .WithSummary("Send a message to a connection")
+            .WithDescription("Routed to the gateway holding the connection; `202` means that gateway took it for delivery.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status404NotFound, ErrorCodes.ConnectionNotFound)
+            .Problem(StatusCodes.Status503ServiceUnavailable, ErrorCodes.NoGateway, ErrorCodes.GatewayUnavailable)
+            .RequestExample(ApiExamples.SendMessage);
+        tenant.MapPost("/connections/{id}/disconnect", DisconnectAsync)
+            .WithName("DisconnectConnection")
+            .WithSummary("Disconnect a connection")
+            .WithDescription("Closes the connection on its gateway, with the WebSocket close code and reason for ws and wss.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status404NotFound, ErrorCodes.ConnectionNotFound)
+            .Problem(StatusCodes.Status503ServiceUnavailable, ErrorCodes.NoGateway, ErrorCodes.GatewayUnavailable)
+            .RequestExample(ApiExamples.Disconnect);
+        tenant.MapPost("/broadcast", BroadcastAsync)
+            .WithName("Broadcast")
+            .WithSummary("Send a message to every open connection")
+            .WithDescription("Sent through every running gateway; the answer counts the connections it was delivered to.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status503ServiceUnavailable, ErrorCodes.NoGateway, ErrorCodes.GatewayUnavailable)
+            .RequestExample(ApiExamples.SendMessage)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Broadcast);
         return group;
     }
 

@@ -7,6 +7,7 @@ using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -20,8 +21,20 @@ internal static partial class GatewaysApi
     public static RouteGroupBuilder MapGatewaysApi(this RouteGroupBuilder group)
     {
         var gateways = group.MapGroup("/gateways").RequireAuthorization(Claims.OperatorPolicy).WithTags("Gateways");
-        gateways.MapGet("", ListAsync);
-        gateways.MapPost("/{id}/drain", DrainAsync);
+        gateways.MapGet("", ListAsync)
+            .WithName("ListGateways")
+            .WithSummary("List gateway nodes")
+            .DocumentedBody<Page<GatewayResponse>>(StatusCodes.Status200OK)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Gateways);
+        gateways.MapPost("/{id}/drain", DrainAsync)
+            .WithName("DrainGateway")
+            .WithSummary("Drain a gateway")
+            .WithDescription("The gateway refuses new connections and lets open ones finish; at the deadline (0: none) it closes the rest.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status404NotFound, ErrorCodes.NotFound)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.GatewayUnknown)
+            .RequestExample(ApiExamples.DrainGateway)
+            .ResponseExample(StatusCodes.Status202Accepted, ApiExamples.Gateway with { Status = GatewayStatuses.Draining });
         return group;
     }
 

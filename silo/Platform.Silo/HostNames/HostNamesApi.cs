@@ -7,6 +7,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -23,11 +24,28 @@ internal static partial class HostNamesApi
     public static RouteGroupBuilder MapHostNamesApi(this RouteGroupBuilder group)
     {
         var names = group.MapGroup("/tenants/{slug}/host-names").WithTags("Host names");
-        names.MapGet("/", ListAsync).WithName("ListHostNames");
-        names.MapPost("/{name}/verify", VerifyAsync).WithName("VerifyHostName");
+        names.MapGet("/", ListAsync)
+            .WithName("ListHostNames")
+            .WithSummary("List a tenant's host names")
+            .WithDescription("Every name the tenant claims (its platform name, its configuration's host names, its certificates' DNS names), whether it routes, and the DNS challenge that proves a pending one.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.HostNames);
+        names.MapPost("/{name}/verify", VerifyAsync)
+            .WithName("VerifyHostName")
+            .WithSummary("Verify a host name by DNS")
+            .WithDescription("Looks up the TXT record `challengeRecord`; when it holds `challengeToken` the name is verified and gateways start routing it. Each tenant may start a limited number of checks per minute.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.HostNameUnverified, ErrorCodes.HostNameTaken)
+            .Problem(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimited)
+            .ResponseHeader(StatusCodes.Status429TooManyRequests, "Retry-After", "Seconds until the tenant may start its next check.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.VerifiedHostName);
         names.MapPost("/{name}/approve", ApproveAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("ApproveHostName");
+            .WithName("ApproveHostName")
+            .WithSummary("Approve a host name")
+            .WithDescription("The operator vouches for the tenant's control of the name; it is verified without DNS.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.HostNameTaken)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.VerifiedHostName with { VerifiedBy = HostNameVerifiers.Operator });
         return group;
     }
 

@@ -3,6 +3,7 @@ using Platform.Contracts.Operators;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 
@@ -16,9 +17,24 @@ internal static class OperatorsApi
     public static RouteGroupBuilder MapOperatorsApi(this RouteGroupBuilder group)
     {
         var operators = group.MapGroup("/operators").RequireAuthorization(Claims.OperatorPolicy).WithTags("Operators");
-        operators.MapPost("/", CreateAsync);
-        operators.MapGet("/", ListAsync);
-        operators.MapPost("/verify", VerifyAsync);
+        operators.MapPost("/", CreateAsync)
+            .WithName("CreateOperator")
+            .WithSummary("Create a portal operator account")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.OperatorNameTaken)
+            .RequestExample(ApiExamples.CreateOperator)
+            .ResponseExample(StatusCodes.Status201Created, ApiExamples.Operator with { LastSignInAt = null });
+        operators.MapGet("/", ListAsync)
+            .WithName("ListOperators")
+            .WithSummary("List portal operator accounts")
+            .ResponseExample(StatusCodes.Status200OK, new Page<OperatorResponse>([ApiExamples.Operator], 1, 0, 100));
+        operators.MapPost("/verify", VerifyAsync)
+            .WithName("VerifyOperator")
+            .WithSummary("Check an operator's password")
+            .WithDescription("The portal's sign-in. Repeated failures lock the account for a while; a wrong password and a locked account answer alike.")
+            .Problem(StatusCodes.Status401Unauthorized, ErrorCodes.InvalidCredentials)
+            .RequestExample(ApiExamples.VerifyOperator)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.VerifiedOperator);
         return group;
     }
 

@@ -1,8 +1,10 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Platform.Contracts.Plans;
+using Platform.Contracts.Problems;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -20,11 +22,19 @@ internal static partial class PlansApi
 
     public static RouteGroupBuilder MapPlansApi(this RouteGroupBuilder group)
     {
-        group.MapGet("/tenants/{slug}/plan", GetAsync)
-            .WithName("GetTenantPlan");
-        group.MapPut("/tenants/{slug}/plan", ReplaceAsync)
+        var plan = group.MapGroup("/tenants/{slug}/plan").WithTags("Plans");
+        plan.MapGet("", GetAsync)
+            .WithName("GetTenantPlan")
+            .WithSummary("Get a tenant's plan and usage")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.PlanAnswer);
+        plan.MapPut("", ReplaceAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("ReplaceTenantPlan");
+            .WithName("ReplaceTenantPlan")
+            .WithSummary("Replace a tenant's plan")
+            .WithDescription("Sets the ceilings the tenant's configuration is capped by and the counts its resources must fit. A lower plan never deletes anything: configuration values above it are capped where gateways apply them, and new resources are refused until the tenant is back under the counts.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .RequestExample(ApiExamples.Plan)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.PlanAnswer);
         return group;
     }
 

@@ -6,6 +6,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -22,10 +23,26 @@ internal static partial class PskApi
     public static RouteGroupBuilder MapPskApi(this RouteGroupBuilder group)
     {
         var identities = group.MapGroup("/tenants/{slug}/psk-identities").WithTags("PSK identities");
-        identities.MapPost("/", CreateAsync);
-        identities.MapGet("/", ListAsync);
-        identities.MapGet("/{id}", GetAsync);
-        identities.MapDelete("/{id}", DeleteAsync);
+        identities.MapPost("/", CreateAsync)
+            .WithName("CreatePskIdentity")
+            .WithSummary("Create a DTLS PSK identity")
+            .WithDescription("A pre-shared key DTLS clients of this tenant may use. Clients send `fullIdentity` (`{slug}/{identity}`). The key is hex, encrypted at rest and never returned.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.PskIdentityTaken, ErrorCodes.QuotaExceeded)
+            .RequestExample(ApiExamples.CreatePskIdentity)
+            .ResponseExample(StatusCodes.Status201Created, ApiExamples.PskIdentity);
+        identities.MapGet("/", ListAsync)
+            .WithName("ListPskIdentities")
+            .WithSummary("List a tenant's PSK identities")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.PskIdentities);
+        identities.MapGet("/{id}", GetAsync)
+            .WithName("GetPskIdentity")
+            .WithSummary("Get a PSK identity")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.PskIdentity);
+        identities.MapDelete("/{id}", DeleteAsync)
+            .WithName("DeletePskIdentity")
+            .WithSummary("Delete a PSK identity")
+            .WithDescription("New handshakes with it fail; sessions already established are not closed.");
         return group;
     }
 

@@ -5,6 +5,7 @@ using Npgsql;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Stats;
 using Platform.Silo.Api;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
@@ -21,10 +22,15 @@ internal static class RefusalsApi
         group.MapGet("/refusals", ListAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("ListRefusals")
-            .WithTags("Stats");
+            .WithTags("Stats")
+            .WithSummary("Refused connections of every tenant")
+            .WithDescription("Connections the gateways refused since `since`, totalled per reason and listed per minute, tenant, protocol and reason.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Refusals);
         group.MapGet("/tenants/{slug}/refusals", ListForTenantAsync)
             .WithName("ListTenantRefusals")
-            .WithTags("Stats");
+            .WithTags("Stats")
+            .WithSummary("Refused connections of a tenant")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Refusals);
         return group;
     }
 

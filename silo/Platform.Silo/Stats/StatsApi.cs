@@ -2,6 +2,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Platform.Contracts.Stats;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
 
@@ -18,7 +19,10 @@ internal static class StatsApi
         group.MapGet("/stats", GetAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("GetPlatformStats")
-            .WithTags("Stats");
+            .WithTags("Stats")
+            .WithSummary("Platform-wide figures")
+            .WithDescription("Tenants, open connections per protocol, the last hour per minute, and certificates expiring within 30 days.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Stats);
         return group;
     }
 

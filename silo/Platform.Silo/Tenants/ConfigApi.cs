@@ -8,6 +8,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
 using Platform.Silo.HostNames;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -22,10 +23,25 @@ internal static class ConfigApi
 {
     public static RouteGroupBuilder MapConfigApi(this RouteGroupBuilder group)
     {
-        group.MapGet("/tenants/{slug}/config", GetAsync)
-            .WithName("GetTenantConfig");
-        group.MapPut("/tenants/{slug}/config", ReplaceAsync)
-            .WithName("ReplaceTenantConfig");
+        var config = group.MapGroup("/tenants/{slug}/config").WithTags("Configuration");
+        config.MapGet("", GetAsync)
+            .WithName("GetTenantConfig")
+            .WithSummary("Get a tenant's configuration")
+            .WithDescription("The configuration and its revision. Write-only members (the webhook secret) are null; `hasSecret` says whether one is stored.")
+            .ResponseHeader(StatusCodes.Status200OK, "ETag", "The configuration's revision as a strong ETag, for example `\"42\"`; send it back in `If-Match` to replace it.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.ConfigAnswer);
+        config.MapPut("", ReplaceAsync)
+            .WithName("ReplaceTenantConfig")
+            .WithSummary("Replace a tenant's configuration")
+            .WithDescription("Replaces the whole configuration under optimistic concurrency: `If-Match` names the ETag of the configuration the new one is based on. Its values must fit the tenant's plan. The answer carries the new ETag and, in `warnings`, settings that are valid but probably not meant.")
+            .RequestHeader("If-Match", "The ETag of the configuration this replacement is based on, as `GET` answered it (one strong ETag, for example `\"42\"`).", required: true)
+            .ResponseHeader(StatusCodes.Status200OK, "ETag", "The new configuration's revision as a strong ETag.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.HostNameTaken, ErrorCodes.QuotaExceeded)
+            .Problem(StatusCodes.Status412PreconditionFailed, ErrorCodes.StaleRevision)
+            .Problem(StatusCodes.Status428PreconditionRequired, ErrorCodes.PreconditionRequired)
+            .RequestExample(ApiExamples.Config)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.ConfigAnswer with { Revision = 43 });
         return group;
     }
 

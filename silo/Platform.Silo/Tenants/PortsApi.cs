@@ -7,6 +7,7 @@ using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -22,12 +23,25 @@ internal static class PortsApi
 {
     public static RouteGroupBuilder MapPortsApi(this RouteGroupBuilder group)
     {
-        group.MapPost("/tenants/{slug}/ports", AllocateAsync)
-            .WithName("AllocateDedicatedPort");
-        group.MapGet("/tenants/{slug}/ports", ListAsync)
-            .WithName("ListDedicatedPorts");
-        group.MapDelete("/tenants/{slug}/ports/{port}", ReleaseAsync)
-            .WithName("ReleaseDedicatedPort");
+        var ports = group.MapGroup("/tenants/{slug}/ports").WithTags("Dedicated ports");
+        ports.MapPost("", AllocateAsync)
+            .WithName("AllocateDedicatedPort")
+            .WithSummary("Allocate a dedicated port")
+            .WithDescription("Reserves the next free port of the operator's range on every gateway for this tenant, serving `tcp`, `tls` or `dtls`.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.PortsExhausted, ErrorCodes.QuotaExceeded)
+            .RequestExample(ApiExamples.AllocatePort)
+            .ResponseExample(StatusCodes.Status201Created, ApiExamples.Port);
+        ports.MapGet("", ListAsync)
+            .WithName("ListDedicatedPorts")
+            .WithSummary("List a tenant's dedicated ports")
+            .DocumentedBody<Page<DedicatedPortResponse>>(StatusCodes.Status200OK)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Ports);
+        ports.MapDelete("/{port}", ReleaseAsync)
+            .WithName("ReleaseDedicatedPort")
+            .WithSummary("Release a dedicated port")
+            .WithDescription("Gateways close the port's connections. The port cools down before any other tenant can get it.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed);
         return group;
     }
 

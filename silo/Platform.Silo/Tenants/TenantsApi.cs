@@ -9,6 +9,7 @@ using Platform.Silo.Api;
 using Platform.Silo.Audit;
 using Platform.Silo.Data;
 using Platform.Silo.HostNames;
+using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -21,28 +22,50 @@ internal static class TenantsApi
 
     public static RouteGroupBuilder MapTenantsApi(this RouteGroupBuilder group)
     {
-        group.MapPost("/tenants", CreateAsync)
+        var tenants = group.MapGroup("/tenants").WithTags("Tenants");
+        tenants.MapPost("", CreateAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("CreateTenant");
-        group.MapGet("/tenants", ListAsync)
+            .WithName("CreateTenant")
+            .WithSummary("Create a tenant")
+            .WithDescription("Creates a tenant with an optional initial configuration and plan. It is reachable at `{slug}.{domain}` at once; other host names route once verified.")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .Problem(StatusCodes.Status409Conflict, ErrorCodes.SlugTaken, ErrorCodes.HostNameTaken, ErrorCodes.QuotaExceeded)
+            .RequestExample(ApiExamples.CreateTenant)
+            .ResponseExample(StatusCodes.Status201Created, ApiExamples.Tenant);
+        tenants.MapGet("", ListAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("ListTenants");
-        group.MapGet("/tenants/{slug}", GetAsync)
-            .WithName("GetTenant");
-        group.MapPatch("/tenants/{slug}", UpdateAsync)
+            .WithName("ListTenants")
+            .WithSummary("List tenants")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Tenants);
+        tenants.MapGet("/{slug}", GetAsync)
+            .WithName("GetTenant")
+            .WithSummary("Get a tenant")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Tenant);
+        tenants.MapPatch("/{slug}", UpdateAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("UpdateTenant");
-        group.MapDelete("/tenants/{slug}", DeleteAsync)
+            .WithName("UpdateTenant")
+            .WithSummary("Change a tenant's display name")
+            .Problem(StatusCodes.Status400BadRequest, ErrorCodes.ValidationFailed)
+            .RequestExample(ApiExamples.UpdateTenant)
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Tenant with { DisplayName = ApiExamples.UpdateTenant.DisplayName! });
+        tenants.MapDelete("/{slug}", DeleteAsync)
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("DeleteTenant");
-        group.MapPost("/tenants/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
+            .WithName("DeleteTenant")
+            .WithSummary("Delete a tenant")
+            .WithDescription("Deletes the tenant and everything it owns; gateways close its connections. Its dedicated ports cool down before another tenant can get them.");
+        tenants.MapPost("/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
                 SetStatusAsync(slug, TenantStatuses.Suspended, context, dataSource, time))
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("SuspendTenant");
-        group.MapPost("/tenants/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
+            .WithName("SuspendTenant")
+            .WithSummary("Suspend a tenant")
+            .WithDescription("Gateways refuse the tenant's connections and its keys can only read. Suspending a suspended tenant changes nothing.")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Tenant with { Status = TenantStatuses.Suspended });
+        tenants.MapPost("/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
                 SetStatusAsync(slug, TenantStatuses.Active, context, dataSource, time))
             .RequireAuthorization(Claims.OperatorPolicy)
-            .WithName("ResumeTenant");
+            .WithName("ResumeTenant")
+            .WithSummary("Resume a suspended tenant")
+            .ResponseExample(StatusCodes.Status200OK, ApiExamples.Tenant);
         return group;
     }
 
