@@ -16,6 +16,8 @@
 #   PLATFORM_PG_PORT                port of the private PostgreSQL             (default 55433)
 #   PLATFORM_SILO_PORT              port of the silo REST API                  (default 5080)
 #   PLATFORM_PORTAL_PORT            port of the admin portal                   (default 5000)
+#   PLATFORM_CLUSTER_SILO_PORT      the silo's Orleans silo-to-silo port       (default 11111)
+#   PLATFORM_CLUSTER_GATEWAY_PORT   the silo's Orleans client port             (default 30000)
 #   PLATFORM_LISTEN_ADDRESS         address of the gateways' public listeners  (default 127.0.0.1; 0.0.0.0 opens
 #                                   them on every IPv4 address of this machine)
 #   PLATFORM_GATEWAY_WS_PORT        ws port of gateway-1                       (default 8080)
@@ -24,7 +26,7 @@
 #   PLATFORM_GATEWAY_DTLS_PORT      DTLS port (UDP) of gateway-1               (default 5684)
 #   PLATFORM_GATEWAY_INTERNAL_PORT  internal API port of gateway-1             (default 5090)
 # Gateway k (1-based) uses each of those ports plus k-1; -1 turns a ws, wss, TLS or DTLS listener off. The silo,
-# the portal, the gateways' internal APIs and PostgreSQL always listen on 127.0.0.1.
+# the silo's Orleans ports, the portal, the gateways' internal APIs and PostgreSQL always listen on 127.0.0.1.
 #
 # Secrets never reach a process through its environment or command line (both readable under /proc):
 # each app reads its own directory under .data/secrets (PLATFORM_SECRETS_DIR, one file per setting), and
@@ -118,6 +120,8 @@ fi
 pg_port=${PLATFORM_PG_PORT:-55433}
 silo_port=${PLATFORM_SILO_PORT:-5080}
 portal_port=${PLATFORM_PORTAL_PORT:-5000}
+cluster_silo_port=${PLATFORM_CLUSTER_SILO_PORT:-11111}
+cluster_gateway_port=${PLATFORM_CLUSTER_GATEWAY_PORT:-30000}
 listen_address=${PLATFORM_LISTEN_ADDRESS:-127.0.0.1}
 gw_ws=${PLATFORM_GATEWAY_WS_PORT:-8080}
 gw_wss=${PLATFORM_GATEWAY_WSS_PORT:-8443}
@@ -145,6 +149,8 @@ check_port() {
 check_port PLATFORM_PG_PORT "$pg_port"
 check_port PLATFORM_SILO_PORT "$silo_port"
 check_port PLATFORM_PORTAL_PORT "$portal_port"
+check_port PLATFORM_CLUSTER_SILO_PORT "$cluster_silo_port"
+check_port PLATFORM_CLUSTER_GATEWAY_PORT "$cluster_gateway_port"
 check_port PLATFORM_GATEWAY_WS_PORT "$gw_ws" off
 check_port PLATFORM_GATEWAY_WSS_PORT "$gw_wss" off
 check_port PLATFORM_GATEWAY_TLS_PORT "$gw_tls" off
@@ -176,6 +182,8 @@ claim_port() {
 }
 claim_port tcp "$pg_port" "PostgreSQL"
 claim_port tcp "$silo_port" "the silo"
+claim_port tcp "$cluster_silo_port" "the silo (Orleans silo port)"
+claim_port tcp "$cluster_gateway_port" "the silo (Orleans client port)"
 claim_port tcp "$portal_port" "the portal"
 for ((k = 1; k <= gateway_count; k++)); do
   claim_port tcp "$(gateway_port "$gw_ws" "$k")" "gateway-$k (ws)"
@@ -540,7 +548,9 @@ fi
 # internal addresses; this private instance keeps that default. To let tenants reach, say, a backend on this machine,
 # give the silo and the gateways the same ranges in their environment below, for example:
 #   "Platform__Egress__AllowedRanges__0=127.0.0.0/8"   (and DeniedRanges__0=... to refuse more)
-start_app silo silo/Platform.Silo "PLATFORM_SECRETS_DIR=$silo_secrets" "Urls=$silo_url"
+start_app silo silo/Platform.Silo "PLATFORM_SECRETS_DIR=$silo_secrets" "Urls=$silo_url" \
+  "Platform__Cluster__ListenAddress=127.0.0.1" "Platform__Cluster__SiloPort=$cluster_silo_port" \
+  "Platform__Cluster__GatewayPort=$cluster_gateway_port"
 log "waiting for $silo_url/healthz"
 wait_ready silo || die "the silo did not start; log: $logs/silo.log"
 
@@ -627,6 +637,7 @@ cat <<INFO
 
 Platform is running. Ctrl-C stops it; data stays in $data_dir.
   silo REST API     $silo_url          (OpenAPI: $silo_url/openapi/v1.json)
+  silo Orleans      127.0.0.1:$cluster_silo_port (silos) / 127.0.0.1:$cluster_gateway_port (clients)
 INFO
 if [ -n "$(index_of portal)" ]; then
   printf '  admin portal      %s\n' "$portal_url"

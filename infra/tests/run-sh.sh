@@ -78,23 +78,24 @@ base=""
 for _ in $(seq 1 40); do
   candidate=$((21000 + (RANDOM % 580) * 20))
   all_free=1
-  for offset in $(seq 0 12); do
+  for offset in $(seq 0 14); do
     port_free $((candidate + offset)) || { all_free=0; break; }
   done
   if [ "$all_free" -eq 1 ]; then base=$candidate; break; fi
 done
-[ -n "$base" ] || fail "found no 13 free ports in 21000-32599"
+[ -n "$base" ] || fail "found no 15 free ports in 21000-32599"
 
 export PLATFORM_DATA_DIR="$data"
 export PLATFORM_PG_PORT=$base PLATFORM_SILO_PORT=$((base + 1)) PLATFORM_PORTAL_PORT=$((base + 2))
 export PLATFORM_GATEWAY_WS_PORT=$((base + 3)) PLATFORM_GATEWAY_WSS_PORT=$((base + 5))
 export PLATFORM_GATEWAY_TLS_PORT=$((base + 7)) PLATFORM_GATEWAY_DTLS_PORT=$((base + 9))
 export PLATFORM_GATEWAY_INTERNAL_PORT=$((base + 11))
+export PLATFORM_CLUSTER_SILO_PORT=$((base + 13)) PLATFORM_CLUSTER_GATEWAY_PORT=$((base + 14))
 unset PLATFORM_LISTEN_ADDRESS
 silo_url="http://127.0.0.1:$PLATFORM_SILO_PORT"
 ws1="ws://127.0.0.1:$PLATFORM_GATEWAY_WS_PORT/t/demo/"
 ws2="ws://127.0.0.1:$((PLATFORM_GATEWAY_WS_PORT + 1))/t/demo/"
-log "infra/run.sh ${run_args[*]} with data in $data and ports $base-$((base + 12))"
+log "infra/run.sh ${run_args[*]} with data in $data and ports $base-$((base + 14))"
 
 # Its own session: the test stops it with SIGTERM, as a terminal's Ctrl-C would with SIGINT.
 setsid infra/run.sh "${run_args[@]}" >"$out" 2>&1 </dev/null &

@@ -53,6 +53,9 @@ internal sealed class PlatformOptions
     /// </summary>
     public EgressOptions Egress { get; set; } = new();
 
+    /// <summary>The Orleans cluster this silo joins.</summary>
+    public Cluster.ClusterSettings Cluster { get; set; } = new();
+
     /// <summary>The policy compiled from <see cref="Egress"/> by <see cref="Validate"/>.</summary>
     public EgressPolicy EgressPolicy { get; private set; } = EgressPolicy.Default;
 
@@ -95,5 +98,7 @@ internal sealed class PlatformOptions
         }
 
         EgressPolicy = (Egress ?? new EgressOptions()).ToPolicy();
+        Cluster ??= new Cluster.ClusterSettings();
+        Cluster.Validate();
     }
 }

@@ -7,6 +7,7 @@ using Platform.Silo;
 using Platform.Silo.ApiKeys;
 using Platform.Silo.Audit;
 using Platform.Silo.Certificates;
+using Platform.Silo.Cluster;
 using Platform.Silo.Connections;
 using Platform.Silo.Data;
 using Platform.Silo.Gateways;
@@ -32,11 +33,13 @@ if (builder.Configuration["PLATFORM_SECRETS_DIR"] is { Length: > 0 } secretsDire
 var platform = builder.Configuration.GetSection(PlatformOptions.Section).Get<PlatformOptions>() ?? new PlatformOptions();
 platform.Validate();
 builder.Services.AddSingleton(platform);
-builder.Services.AddSingleton(TimeProvider.System);
+// The platform's clock is its own service, so a test may drive it (a keyed TimeProvider "platform") while Orleans keeps real time.
+builder.Services.AddSingleton(sp => new PlatformClock(sp.GetKeyedService<TimeProvider>(PlatformClock.ServiceKey) ?? TimeProvider.System));
 builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(platform.ConnectionString));
 builder.Services.AddSingleton<MigrationRunner>();
 builder.Services.AddHostedService<MigrationHostedService>();
 builder.Services.AddSingleton<SecretProtector>();
+builder.AddPlatformCluster(platform);
 
 builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = platform.MaxRequestBodyBytes);
 builder.Services.Configure<JsonOptions>(o => PlatformJson.Configure(o.SerializerOptions));
@@ -81,6 +84,7 @@ v1.MapApiKeysApi();
 v1.MapPskApi();
 v1.MapConnectionsApi();
 v1.MapGatewaysApi();
+v1.MapSilosApi();
 v1.MapAuditApi();
 v1.MapOperatorsApi();
 v1.MapRefusalsApi();

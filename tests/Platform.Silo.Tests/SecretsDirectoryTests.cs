@@ -29,7 +29,7 @@ public sealed class SecretsDirectoryTests
             ["Platform__ClusterSecret"] = "cs_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
         };
         var directory = WriteSecretsDirectory(secrets);
-        var url = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var url = new Uri($"http://127.0.0.1:{FreePorts.Tcp()}/");
         var log = new StringBuilder();
         using var silo = StartSilo(directory, url, log);
         using var client = new HttpClient { BaseAddress = url };
@@ -101,6 +101,8 @@ public sealed class SecretsDirectoryTests
         info.Environment["PLATFORM_SECRETS_DIR"] = secretsDirectory;
         info.Environment["Urls"] = url.ToString().TrimEnd('/');
         info.Environment["Platform__Domain"] = "platform.test";
+        info.Environment["Platform__Cluster__SiloPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        info.Environment["Platform__Cluster__GatewayPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, e) => Append(log, e.Data);
         process.ErrorDataReceived += (_, e) => Append(log, e.Data);
@@ -167,11 +169,4 @@ public sealed class SecretsDirectoryTests
 
     private static bool Contains(byte[] haystack, string value) =>
         haystack.AsSpan().IndexOf(Encoding.UTF8.GetBytes(value)) >= 0;
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -40,6 +40,9 @@ public sealed class SiloApp : WebApplicationFactory<Program>
             // system's resolvers (tests send nothing off this machine).
             ["Platform:DnsServers:0"] = "127.0.0.1:9",
             ["Platform:DnsTimeoutMilliseconds"] = "1000",
+            // Each test silo is its own Orleans cluster (its own database) on ports of its own.
+            ["Platform:Cluster:SiloPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Platform:Cluster:GatewayPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -106,8 +109,8 @@ public sealed class SiloApp : WebApplicationFactory<Program>
         builder.UseSetting("Urls", "http://127.0.0.1:0");
         builder.ConfigureServices(services =>
         {
-            services.RemoveAll<TimeProvider>();
-            services.AddSingleton(Time);
+            // The silo's own clock (PlatformClock.ServiceKey); Orleans inside the silo keeps the system's.
+            services.AddKeyedSingleton("platform", Time);
             services.AddSingleton<IStartupFilter>(new ApiRecorder(_exchanges));
             _services?.Invoke(services);
         });

@@ -1,12 +1,16 @@
 using Microsoft.AspNetCore.Mvc;
 using Platform.AdminWeb.Silo;
 using Platform.Contracts.Gateways;
+using Platform.Contracts.Tenants;
 
 namespace Platform.AdminWeb.Pages;
 
 public sealed class GatewaysModel(SiloClient silo, TimeProvider time) : PortalPageModel
 {
     public IReadOnlyList<GatewayResponse> Gateways { get; private set; } = [];
+
+    /// <summary>The control plane's silos, live first.</summary>
+    public IReadOnlyList<SiloResponse> Silos { get; private set; } = [];
 
     public DateTimeOffset Now { get; private set; }
 
@@ -16,6 +20,9 @@ public sealed class GatewaysModel(SiloClient silo, TimeProvider time) : PortalPa
         var result = await silo.ListGatewaysAsync(cancellationToken);
         PageProblem ??= result.Problem;
         Gateways = result.Value?.Items ?? [];
+        var silos = await silo.ListSilosAsync(cancellationToken);
+        PageProblem ??= silos.Problem;
+        Silos = silos.Value?.Items ?? [];
     }
 
     public async Task<IActionResult> OnPostDrainAsync(string id, int deadlineSeconds, CancellationToken cancellationToken)

@@ -151,6 +151,9 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
     public Task<SiloResult<GatewayResponse>> DrainGatewayAsync(string id, int deadlineSeconds, CancellationToken ct) =>
         SendAsync<GatewayResponse>(HttpMethod.Post, $"v1/gateways/{Seg(id)}/drain", new DrainGatewayRequest(deadlineSeconds), null, ct);
 
+    public Task<SiloResult<Page<SiloResponse>>> ListSilosAsync(CancellationToken ct) =>
+        SendAsync<Page<SiloResponse>>(HttpMethod.Get, "v1/silos?limit=1000", null, null, ct);
+
     // ---- dashboard figures
     public Task<SiloResult<PlatformStatsResponse>> GetStatsAsync(CancellationToken ct) =>
         SendAsync<PlatformStatsResponse>(HttpMethod.Get, "v1/stats", null, null, ct);

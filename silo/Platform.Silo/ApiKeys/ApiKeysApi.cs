@@ -49,7 +49,7 @@ internal static partial class ApiKeysApi
     }
 
     private static async Task<Results<Created<CreatedApiKeyResponse>, ProblemHttpResult>> CreateAsync(
-        string slug, CreateApiKeyRequest request, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time,
+        string slug, CreateApiKeyRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time,
         ILoggerFactory loggers)
     {
         var name = request.Name?.Trim();
@@ -109,7 +109,7 @@ internal static partial class ApiKeysApi
 
     /// <summary>Revoking an already revoked key succeeds without a new audit entry.</summary>
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeAsync(
-        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time, ILoggerFactory loggers)
+        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time, ILoggerFactory loggers)
     {
         var cancellationToken = context.RequestAborted;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);

@@ -52,7 +52,7 @@ internal static partial class CertificatesApi
 
     private static async Task<Results<Created<CertificateResponse>, ProblemHttpResult>> UploadAsync(
         string slug, UploadCertificateRequest request, HttpContext context, NpgsqlDataSource dataSource,
-        CertificateStore store, PlatformOptions platform, PublicSuffixList suffixes, TimeProvider time, ILogger<CertificateStore> logger)
+        CertificateStore store, PlatformOptions platform, PublicSuffixList suffixes, PlatformClock time, ILogger<CertificateStore> logger)
     {
         var cancellationToken = context.RequestAborted;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -133,7 +133,7 @@ internal static partial class CertificatesApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time,
+        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time,
         ILogger<CertificateStore> logger)
     {
         var cancellationToken = context.RequestAborted;

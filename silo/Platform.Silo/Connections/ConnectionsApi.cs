@@ -132,7 +132,7 @@ internal static class ConnectionsApi
 
     private static async Task<Results<Accepted, ProblemHttpResult>> DisconnectAsync(
         string slug, string id, DisconnectRequest request, HttpContext context, NpgsqlDataSource dataSource,
-        ConnectionDirectory directory, GatewayCommandClient commands, TimeProvider time)
+        ConnectionDirectory directory, GatewayCommandClient commands, PlatformClock time)
     {
         var errors = ConnectionCommandValidation.Validate(request);
         if (errors.Count > 0)

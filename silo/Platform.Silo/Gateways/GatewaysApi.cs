@@ -63,7 +63,7 @@ internal static partial class GatewaysApi
 
     private static async Task<Results<Accepted<GatewayResponse>, ProblemHttpResult>> DrainAsync(
         string id, DrainGatewayRequest request, HttpContext context, NpgsqlDataSource dataSource, GatewayCommandClient commands,
-        TimeProvider time, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+        PlatformClock time, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         if (request.DeadlineSeconds is < 0 or > MaxDrainDeadlineSeconds)
         {

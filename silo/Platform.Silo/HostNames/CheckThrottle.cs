@@ -6,7 +6,7 @@ namespace Platform.Silo.HostNames;
 /// Bounds the DNS checks one tenant can make this silo send: <see cref="HostNameOptions.HostNameChecksPerMinute"/>
 /// per fixed one-minute window. Windows of idle tenants are dropped as the map grows.
 /// </summary>
-internal sealed class CheckThrottle(HostNameOptions options, TimeProvider time)
+internal sealed class CheckThrottle(HostNameOptions options, PlatformClock time)
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
     private const int PruneAbove = 10_000;

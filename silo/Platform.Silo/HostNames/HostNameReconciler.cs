@@ -13,7 +13,7 @@ namespace Platform.Silo.HostNames;
 /// names became pending), and all tenants after the platform domain changed. A tenant already in order costs nothing.
 /// </summary>
 internal sealed partial class HostNameReconciler(
-    NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time, ILogger<HostNameReconciler> logger) : IHostedService
+    NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time, ILogger<HostNameReconciler> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {

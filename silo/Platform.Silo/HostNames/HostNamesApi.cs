@@ -56,7 +56,7 @@ internal static partial class HostNamesApi
 
     private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> VerifyAsync(
         string slug, string name, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        PublicSuffixList suffixes, ChallengeLookup lookup, CheckThrottle throttle, TimeProvider time, ILogger<ChallengeLookup> logger)
+        PublicSuffixList suffixes, ChallengeLookup lookup, CheckThrottle throttle, PlatformClock time, ILogger<ChallengeLookup> logger)
     {
         var ct = context.RequestAborted;
         name = HostNameClaims.Normalize(name);
@@ -112,7 +112,7 @@ internal static partial class HostNamesApi
 
     private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> ApproveAsync(
         string slug, string name, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        PublicSuffixList suffixes, TimeProvider time, ILogger<ChallengeLookup> logger)
+        PublicSuffixList suffixes, PlatformClock time, ILogger<ChallengeLookup> logger)
     {
         name = HostNameClaims.Normalize(name);
         if (suffixes.IsWildcardOverPublicSuffix(name))
@@ -130,7 +130,7 @@ internal static partial class HostNamesApi
     /// </summary>
     private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> MarkVerifiedAsync(
         string slug, string name, string? expectedToken, string verifiedBy, string action,
-        HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time, ILogger logger)
+        HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time, ILogger logger)
     {
         var ct = context.RequestAborted;
         var now = time.GetUtcNow();

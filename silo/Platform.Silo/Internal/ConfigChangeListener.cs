@@ -11,7 +11,7 @@ namespace Platform.Silo.Internal;
 internal sealed partial class ConfigChangeListener(
     NpgsqlDataSource dataSource,
     ConfigChangeSignal signal,
-    TimeProvider time,
+    PlatformClock time,
     ILogger<ConfigChangeListener> logger) : BackgroundService
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);

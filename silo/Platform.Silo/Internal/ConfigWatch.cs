@@ -25,7 +25,7 @@ internal sealed class ConfigWatch(
     CertificateStore certificateStore,
     PskStore pskStore,
     SecretProtector protector,
-    TimeProvider time)
+    PlatformClock time)
 {
     // While no notifications arrive (listener reconnecting), watchers re-query at this pace instead.
     private static readonly TimeSpan PollWithoutNotifications = TimeSpan.FromSeconds(1);

@@ -11,7 +11,7 @@ namespace Platform.Silo.Internal;
 internal sealed partial class GatewayReaper(
     NpgsqlDataSource dataSource,
     PlatformOptions options,
-    TimeProvider time,
+    PlatformClock time,
     ILogger<GatewayReaper> logger) : BackgroundService
 {
     public const string LostReason = "gateway lost";

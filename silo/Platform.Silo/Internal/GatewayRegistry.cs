@@ -6,7 +6,7 @@ using Platform.Contracts.Internal;
 namespace Platform.Silo.Internal;
 
 /// <summary>Gateway membership: registration and heartbeats in <c>gateway_nodes</c>.</summary>
-internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, TimeProvider time, ILogger<GatewayRegistry> logger)
+internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, PlatformClock time, ILogger<GatewayRegistry> logger)
 {
     public const string RestartedReason = "gateway restarted";
 

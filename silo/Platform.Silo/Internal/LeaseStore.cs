@@ -11,7 +11,7 @@ namespace Platform.Silo.Internal;
 /// grants racing from many gateways are serialised per tenant and their sum never exceeds the tenant's
 /// max_connections.
 /// </summary>
-internal sealed class LeaseStore(NpgsqlDataSource dataSource, TimeProvider time)
+internal sealed class LeaseStore(NpgsqlDataSource dataSource, PlatformClock time)
 {
     /// <summary>Applies the wanted totals; null when the gateway is unknown or dead.</summary>
     public async Task<LeaseSyncResponse?> SyncAsync(string gatewayId, LeaseSyncRequest request, CancellationToken cancellationToken)

@@ -107,6 +107,12 @@ internal static class ApiExamples
 
     public static readonly Page<GatewayResponse> Gateways = new([Gateway], 1, 0, 100);
 
+    public static readonly Page<SiloResponse> Silos = new(
+        [
+            new SiloResponse("silo-a", "cp-1", "10.0.0.11", 11111, 30000, 345678901, SiloStatuses.Active, At.AddDays(-2), At, 0),
+            new SiloResponse("silo-b", "cp-2", "10.0.0.12", 11111, 30000, 345600000, SiloStatuses.Dead, At.AddDays(-3), At.AddDays(-2), 1),
+        ], 2, 0, 100);
+
     public static readonly DrainGatewayRequest DrainGateway = new(300);
 
     public static readonly AuditEntryResponse AuditEntry = new(1207, At, "operator:alice", "acme", "config.replace", "acme", 41, 42,

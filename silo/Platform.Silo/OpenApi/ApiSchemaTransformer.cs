@@ -28,6 +28,8 @@ internal sealed class ApiSchemaTransformer : IOpenApiSchemaTransformer
         [(typeof(HostNameResponse), "sources")] = [HostNameSources.Platform, HostNameSources.Config, HostNameSources.Certificate],
         [(typeof(HostNameResponse), "verifiedBy")] = [HostNameVerifiers.Dns, HostNameVerifiers.Operator, HostNameVerifiers.Platform],
         [(typeof(GatewayResponse), "status")] = [GatewayStatuses.Up, GatewayStatuses.Draining, GatewayStatuses.Stopped, GatewayStatuses.Dead],
+        [(typeof(SiloResponse), "status")] =
+            [SiloStatuses.Created, SiloStatuses.Joining, SiloStatuses.Active, SiloStatuses.ShuttingDown, SiloStatuses.Stopping, SiloStatuses.Dead],
         [(typeof(TenantConfig), "listeners")] = [.. ListenerProtocols.All],
         [(typeof(TlsConfig), "minProtocol")] = [TlsProtocols.Tls12, TlsProtocols.Tls13],
         [(typeof(TlsConfig), "clientCertificates")] = [ClientCertificateModes.None, ClientCertificateModes.Optional, ClientCertificateModes.Required],

@@ -11,7 +11,7 @@ namespace Platform.Silo.Operators;
 internal sealed partial class OperatorStore(
     NpgsqlDataSource dataSource,
     IPasswordHasher<OperatorAccount> hasher,
-    TimeProvider time,
+    PlatformClock time,
     ILogger<OperatorStore> logger)
 {
     // Verifying against this hash when the user does not exist keeps the answer time the same

@@ -55,7 +55,7 @@ internal static partial class PlansApi
     }
 
     private static async Task<Results<Ok<TenantPlanResponse>, ProblemHttpResult>> ReplaceAsync(
-        string slug, TenantPlan plan, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time,
+        string slug, TenantPlan plan, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time,
         ILoggerFactory loggers)
     {
         var errors = TenantPlanValidator.Validate(plan);

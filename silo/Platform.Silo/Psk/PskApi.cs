@@ -48,7 +48,7 @@ internal static partial class PskApi
 
     private static async Task<Results<Created<PskIdentityResponse>, ProblemHttpResult>> CreateAsync(
         string slug, CreatePskIdentityRequest request, HttpContext context, NpgsqlDataSource dataSource, PskStore store,
-        TimeProvider time, ILogger<PskStore> logger)
+        PlatformClock time, ILogger<PskStore> logger)
     {
         var errors = PskRequestValidator.Validate(request, out var key);
         if (errors.Count > 0)
@@ -120,7 +120,7 @@ internal static partial class PskApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time, ILogger<PskStore> logger)
+        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time, ILogger<PskStore> logger)
     {
         var cancellationToken = context.RequestAborted;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);

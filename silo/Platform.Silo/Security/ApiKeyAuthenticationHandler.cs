@@ -20,7 +20,7 @@ internal sealed class ApiKeyAuthenticationHandler(
     UrlEncoder encoder,
     NpgsqlDataSource dataSource,
     PlatformOptions platform,
-    TimeProvider time)
+    PlatformClock time)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, loggerFactory, encoder)
 {
     public const string SchemeName = "ApiKey";

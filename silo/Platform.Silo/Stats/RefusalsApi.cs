@@ -36,7 +36,7 @@ internal static class RefusalsApi
 
     private static async Task<Results<Ok<RefusalReport>, ProblemHttpResult>> ListAsync(
         [FromQuery] string? since, [FromQuery] string? offset, [FromQuery] string? limit,
-        HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         var errors = new List<FieldError>();
         var from = ParseSince(since, time.GetUtcNow(), errors);
@@ -52,7 +52,7 @@ internal static class RefusalsApi
 
     private static async Task<Results<Ok<RefusalReport>, ProblemHttpResult>> ListForTenantAsync(
         string slug, [FromQuery] string? since, [FromQuery] string? offset, [FromQuery] string? limit,
-        HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         await using var connection = await dataSource.OpenConnectionAsync(context.RequestAborted);
         var tenant = await TenantAccess.ResolveAsync(connection, context, slug);

@@ -26,7 +26,7 @@ internal static class StatsApi
         return group;
     }
 
-    private static async Task<Ok<PlatformStatsResponse>> GetAsync(NpgsqlDataSource dataSource, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<Ok<PlatformStatsResponse>> GetAsync(NpgsqlDataSource dataSource, PlatformClock time, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);

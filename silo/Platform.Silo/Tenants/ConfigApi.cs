@@ -64,7 +64,7 @@ internal static class ConfigApi
 
     private static async Task<Results<Ok<ConfigResponse>, ProblemHttpResult>> ReplaceAsync(
         string slug, TenantConfig config, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        SecretProtector protector, PublicSuffixList suffixes, TimeProvider time)
+        SecretProtector protector, PublicSuffixList suffixes, PlatformClock time)
     {
         var ct = context.RequestAborted;
         await using var connection = await dataSource.OpenConnectionAsync(ct);

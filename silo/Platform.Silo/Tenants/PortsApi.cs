@@ -46,7 +46,7 @@ internal static class PortsApi
     }
 
     private static async Task<Results<Created<DedicatedPortResponse>, ProblemHttpResult>> AllocateAsync(
-        string slug, AllocatePortRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, TimeProvider time)
+        string slug, AllocatePortRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time)
     {
         var ct = context.RequestAborted;
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -100,7 +100,7 @@ internal static class PortsApi
             static (connection, tenant, from, count, ct) => TenantStore.ListPortsAsync(connection, tenant.Id, from, count, ct));
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ReleaseAsync(
-        string slug, string port, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        string slug, string port, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
             || number is < 1 or > 65535)

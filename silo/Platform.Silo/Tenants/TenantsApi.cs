@@ -53,14 +53,14 @@ internal static class TenantsApi
             .WithName("DeleteTenant")
             .WithSummary("Delete a tenant")
             .WithDescription("Deletes the tenant and everything it owns; gateways close its connections. Its dedicated ports cool down before another tenant can get them.");
-        tenants.MapPost("/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time) =>
+        tenants.MapPost("/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
                 SetStatusAsync(slug, TenantStatuses.Suspended, context, dataSource, time))
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("SuspendTenant")
             .WithSummary("Suspend a tenant")
             .WithDescription("Gateways refuse the tenant's connections and its keys can only read. Suspending a suspended tenant changes nothing.")
             .ResponseExample(StatusCodes.Status200OK, ApiExamples.Tenant with { Status = TenantStatuses.Suspended });
-        tenants.MapPost("/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time) =>
+        tenants.MapPost("/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
                 SetStatusAsync(slug, TenantStatuses.Active, context, dataSource, time))
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("ResumeTenant")
@@ -71,7 +71,7 @@ internal static class TenantsApi
 
     private static async Task<Results<Created<TenantResponse>, ProblemHttpResult>> CreateAsync(
         CreateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        SecretProtector protector, PublicSuffixList suffixes, TimeProvider time)
+        SecretProtector protector, PublicSuffixList suffixes, PlatformClock time)
     {
         var errors = new List<FieldError>();
         if (string.IsNullOrEmpty(request.Slug))
@@ -184,7 +184,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> UpdateAsync(
-        string slug, UpdateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        string slug, UpdateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         var errors = new List<FieldError>();
         if (request.DisplayName is not null)
@@ -227,7 +227,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string slug, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         var ct = context.RequestAborted;
         var now = time.GetUtcNow();
@@ -258,7 +258,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> SetStatusAsync(
-        string slug, string status, HttpContext context, NpgsqlDataSource dataSource, TimeProvider time)
+        string slug, string status, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
     {
         var ct = context.RequestAborted;
         var now = time.GetUtcNow();

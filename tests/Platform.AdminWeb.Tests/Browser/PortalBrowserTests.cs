@@ -255,6 +255,8 @@ public sealed class PortalBrowserTests
         await Screenshot(page, "02-dashboard", fullPage: true);
         await page.GotoAsync(baseUrl + "/Gateways");
         Assert.Contains(gateway.Id, await page.TextContentAsync("table"), StringComparison.Ordinal);
+        // The control plane's own silo, from the cluster's membership table.
+        Assert.Contains("active", await page.TextContentAsync("#silos table"), StringComparison.Ordinal);
         await Screenshot(page, "08-gateways");
 
         await page.SetViewportSizeAsync(390, 844);

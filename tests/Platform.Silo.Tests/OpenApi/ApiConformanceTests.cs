@@ -137,6 +137,9 @@ public sealed class ApiConformanceTests
         // Gateways (operators).
         await Expect(HttpStatusCode.OK, op.GetAsync(Url("/v1/gateways")));
         await Expect(HttpStatusCode.Forbidden, tk.GetAsync(Url("/v1/gateways")));
+        await Expect(HttpStatusCode.OK, op.GetAsync(Url("/v1/silos")));
+        await Expect(HttpStatusCode.Forbidden, tk.GetAsync(Url("/v1/silos")));
+        await Expect(HttpStatusCode.BadRequest, op.GetAsync(Url("/v1/silos?offset=-1")));
         await Expect(HttpStatusCode.BadRequest, op.PostAsync(Url("/v1/gateways/gw-1/drain"), Json(new { deadlineSeconds = -1 })));
         await Expect(HttpStatusCode.NotFound, op.PostAsync(Url("/v1/gateways/gw-9/drain"), Json(new { deadlineSeconds = 0 })));
         await Expect(HttpStatusCode.Accepted, op.PostAsync(Url("/v1/gateways/gw-1/drain"), Json(new { deadlineSeconds = 60 })));

@@ -1,0 +1,30 @@
+using Orleans.Configuration;
+
+namespace Platform.Silo.Cluster;
+
+/// <summary>Hosts Orleans in the silo process, beside the REST API, on the platform's PostgreSQL.</summary>
+internal static class ClusterHosting
+{
+    /// <summary>The Orleans service id: one per product, stable across deployments and cluster ids.</summary>
+    public const string ServiceId = "platform";
+
+    /// <summary>
+    /// Adds the Orleans silo. Call after the migrations' hosted service: hosted services start in order, and the
+    /// membership table must exist before Orleans reads it.
+    /// </summary>
+    public static WebApplicationBuilder AddPlatformCluster(this WebApplicationBuilder builder, PlatformOptions platform)
+    {
+        var cluster = platform.Cluster;
+        builder.UseOrleans(silo =>
+        {
+            silo.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = cluster.ClusterId;
+                o.ServiceId = ServiceId;
+            });
+            silo.ConfigureEndpoints(cluster.Address, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+            silo.Services.AddSingleton<Orleans.IMembershipTable, PostgresMembershipTable>();
+        });
+        return builder;
+    }
+}
