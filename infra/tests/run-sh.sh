@@ -119,11 +119,11 @@ pass "infra/run.sh started"
 operator_key=$(<"$data/secrets/silo/Platform__OperatorKey")
 silo_get() { curl -sS --max-time 10 -H @<(printf 'Authorization: Bearer %s\n' "$operator_key") "$silo_url$1"; }
 
-# gateways_up PATTERN... : GET /v1/gateways lists a gateway with status "up" for each "prefix:internal port".
+# gateways_up PATTERN... : GET /v1/gateways (a page: {items, ...}) lists a gateway with status "up" for each "prefix:internal port".
 gateways_up() {
   silo_get /v1/gateways | node -e '
     const wanted = process.argv.slice(1);
-    const list = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const list = JSON.parse(require("fs").readFileSync(0, "utf8")).items;
     const ok = wanted.every((w) => { const [prefix, port] = w.split(":");
       return list.some((g) => g.status === "up" && g.id.startsWith(prefix + "-") && g.internalUrl.endsWith(":" + port)); });
     process.exit(ok ? 0 : 1);' "$@"
