@@ -97,6 +97,20 @@ internal sealed partial class LeaseManager : BackgroundService
             return true;
         }
 
+        var waiting = _leases.GetOrAdd(tenantId, static _ => new TenantLease());
+        Interlocked.Increment(ref waiting.Waiters);
+        try
+        {
+            return await WaitAndAcquireAsync(tenantId, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref waiting.Waiters);
+        }
+    }
+
+    private async ValueTask<bool> WaitAndAcquireAsync(Guid tenantId, CancellationToken cancellationToken)
+    {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(_acquireWait);
         while (_leases.TryGetValue(tenantId, out var lease) && !lease.Exhausted)
@@ -243,7 +257,7 @@ internal sealed partial class LeaseManager : BackgroundService
             {
                 want = inUse;
             }
-            else if (inUse == 0 && demand == 0)
+            else if (inUse == 0 && demand == 0 && Volatile.Read(ref lease.Waiters) == 0)
             {
                 // Idle here: a small share, so that the tenant's slots can be where its connections are.
                 want = Math.Min(_idleSlots, max);
@@ -271,7 +285,7 @@ internal sealed partial class LeaseManager : BackgroundService
             {
                 // The silo reclaims what a gateway holds beyond its last reported use: that report must not go stale.
                 lease.ReportedInUse = inUseNow;
-                wants.Add(new LeaseWant(tenantId, want, inUseNow, heldNow, missed));
+                wants.Add(new LeaseWant(tenantId, want, inUseNow, heldNow, Math.Max(missed, Volatile.Read(ref lease.Waiters))));
             }
         }
 
@@ -440,6 +454,9 @@ internal sealed partial class LeaseManager : BackgroundService
     {
         public long State;
         public long Demand;
+
+        /// <summary>Connections waiting in <see cref="AcquireAsync"/> for a slot: while there are any the tenant is not idle.</summary>
+        public int Waiters;
 
         /// <summary>In use as last reported to the silo; -1 before the first report.</summary>
         public int ReportedInUse = -1;

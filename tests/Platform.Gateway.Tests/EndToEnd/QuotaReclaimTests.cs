@@ -32,7 +32,7 @@ public sealed class QuotaReclaimTests
         var leasesA = a.Services.GetRequiredService<LeaseManager>();
         var leasesB = b.Services.GetRequiredService<LeaseManager>();
         // Both have made their first lease rounds: each holds its idle share, as far as the tenant has slots.
-        await Wait.UntilAsync(() => leasesA.Get(tenant.Id).Held + leasesB.Get(tenant.Id).Held == Math.Min(2, max), "the idle shares leased");
+        await Wait.UntilAsync(() => leasesA.Get(tenant.Id).Held + leasesB.Get(tenant.Id).Held >= Math.Min(2, max), "the first lease rounds");
 
         foreach (var (full, idle) in new[] { (b, a), (a, b) })
         {

@@ -1,9 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Orleans;
 using Orleans.Configuration;
 using Orleans.Runtime;
-using Microsoft.Extensions.Hosting;
 using Orleans.TestingHost;
 using Platform.Contracts.Internal;
 using Platform.Silo.Cluster;
