@@ -15,8 +15,8 @@ public sealed record LeaseSyncRequest(IReadOnlyList<LeaseWant> Leases);
 /// <param name="InUse">Connections of the tenant open on the gateway when it sent this want (0 from gateways that do not say).</param>
 /// <param name="Held">
 /// Slots the gateway held when it sent this want; it holds no more until the answer arrives. Null from gateways
-/// that do not say: the silo then assumes the smaller of <paramref name="Slots"/> and its last grant, and cannot
-/// reclaim unused slots from that gateway.
+/// that do not say: the silo then counts what it answers, as before this field existed, and never reclaims unused
+/// slots from that gateway.
 /// </param>
 /// <param name="Waiting">
 /// Connections that found no free slot on the gateway since its previous sync (waiting for this answer, or

@@ -68,9 +68,9 @@ internal sealed class QuotaLedger
         var reports = request.Held is not null;
 
         // What the gateway may hold or fill until it applies this answer: it holds no more than it reported, and never
-        // more than it was granted (local fail-static slots beyond a grant are not the silo's to count).
-        var footprint = Math.Min(previous, reports ? Math.Max(request.Held!.Value, request.InUse) : request.Slots);
-        footprint = Math.Max(0, footprint);
+        // more than it was granted (local fail-static slots beyond a grant are not the silo's to count). A gateway that
+        // does not report is stored at its answer, as before reports existed, and is never reclaimed from.
+        var footprint = reports ? Math.Max(0, Math.Min(previous, Math.Max(request.Held!.Value, request.InUse))) : 0;
 
         var others = 0;
         var unusedElsewhere = 0;
