@@ -42,6 +42,12 @@ public static class InternalRoutes
     /// <summary>Gateway: POST <see cref="Gateways.DrainGatewayRequest"/> → 202.</summary>
     public const string GatewayDrain = "/internal/v1/drain";
 
+    /// <summary>
+    /// Gateway: POST <see cref="LeaseSyncCommand"/> → 202. The gateway syncs the named tenants' leases with the silo at
+    /// once; the silo asks this of gateways holding unused slots another gateway is short of.
+    /// </summary>
+    public const string GatewayLeaseSync = "/internal/v1/leases/sync";
+
     /// <summary>Builds a concrete path from a route template and values for its placeholders, in order.</summary>
     public static string Path(string template, params string[] values)
     {

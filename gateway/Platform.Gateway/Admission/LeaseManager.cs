@@ -12,9 +12,15 @@ namespace Platform.Gateway.Admission;
 /// MaxConnections slots leased from the silo, per tenant. Admission takes a slot from memory; a
 /// background loop asks for another batch when free slots fall below half a batch and gives back
 /// slots beyond two batches. A batch is the configured size or, when more connections arrived since
-/// the last round trip, twice that many: a burst is met by larger grants instead of refusals. Held and
+/// the last round trip, twice that many: a burst is met by larger grants instead of refusals. A tenant
+/// with no connection here and none arriving since the last round is idle: the gateway holds
+/// <c>LeaseIdleSlots</c> of it and gives back the rest, so slots sit where the connections are. Held and
 /// in-use counts live in one 64-bit word per tenant so a take never races a give-back: in use never
 /// exceeds what the silo granted.
+/// Every want reports what is held and in use and how many connections found no free slot; with that the
+/// silo reclaims unused slots of other gateways for this one (its answer then says <c>Reclaiming</c>, and
+/// waiting connections ask again every <see cref="ReclaimRetry"/>), and it may lower this gateway's grant
+/// for another one: the held count drops at once, and the next round, sent at once, confirms it.
 /// Fail-static: a gateway that has not had one lease answer since it started and cannot reach the silo
 /// holds local slots up to each tenant's MaxConnections, so a snapshot loaded from disk is served at
 /// once. Each such gateway then enforces MaxConnections on its own; the first answer from the silo
@@ -23,11 +29,15 @@ namespace Platform.Gateway.Admission;
 /// </summary>
 internal sealed partial class LeaseManager : BackgroundService
 {
+    /// <summary>How often connections waiting for slots the silo is reclaiming for this gateway ask again.</summary>
+    public static readonly TimeSpan ReclaimRetry = TimeSpan.FromMilliseconds(75);
+
     private readonly ConcurrentDictionary<Guid, TenantLease> _leases = new();
     private readonly ILeaseSyncClient _client;
     private readonly TenantSnapshotStore _store;
     private readonly ILogger<LeaseManager> _logger;
     private readonly int _batch;
+    private readonly int _idleSlots;
     private readonly TimeSpan _interval;
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly TimeSpan _acquireWait;
@@ -41,6 +51,7 @@ internal sealed partial class LeaseManager : BackgroundService
         _store = store;
         _logger = logger;
         _batch = options.Value.LeaseBatch;
+        _idleSlots = options.Value.LeaseIdleSlots;
         _interval = TimeSpan.FromMilliseconds(options.Value.LeaseSyncMilliseconds);
         _acquireWait = TimeSpan.FromMilliseconds(options.Value.LeaseWaitMilliseconds);
         _store.Changed += (_, _) => RequestSync();
@@ -57,6 +68,7 @@ internal sealed partial class LeaseManager : BackgroundService
             var (held, inUse) = Split(state);
             if (inUse >= held)
             {
+                Interlocked.Increment(ref lease.Missed);
                 RequestSync();
                 return false;
             }
@@ -85,14 +97,34 @@ internal sealed partial class LeaseManager : BackgroundService
             return true;
         }
 
+        var waiting = _leases.GetOrAdd(tenantId, static _ => new TenantLease());
+        Interlocked.Increment(ref waiting.Waiters);
+        try
+        {
+            return await WaitAndAcquireAsync(tenantId, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref waiting.Waiters);
+        }
+    }
+
+    private async ValueTask<bool> WaitAndAcquireAsync(Guid tenantId, CancellationToken cancellationToken)
+    {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         limit.CancelAfter(_acquireWait);
         while (_leases.TryGetValue(tenantId, out var lease) && !lease.Exhausted)
         {
-            var synced = Volatile.Read(ref _synced).Task;
-            RequestSync();
             try
             {
+                if (lease.Reclaiming)
+                {
+                    // The silo is freeing slots held unused elsewhere: ask again shortly, not in a tight loop.
+                    await Task.Delay(ReclaimRetry, limit.Token);
+                }
+
+                var synced = Volatile.Read(ref _synced).Task;
+                RequestSync();
                 await synced.WaitAsync(limit.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -157,6 +189,21 @@ internal sealed partial class LeaseManager : BackgroundService
         RequestSync();
     }
 
+    /// <summary>The silo asks for these tenants' leases (it reclaims unused slots): the next round, at once, reports them.</summary>
+    public void ReportNow(IEnumerable<Guid> tenantIds)
+    {
+        ArgumentNullException.ThrowIfNull(tenantIds);
+        foreach (var tenantId in tenantIds)
+        {
+            if (_leases.TryGetValue(tenantId, out var lease))
+            {
+                lease.Pending = true;
+            }
+        }
+
+        RequestSync();
+    }
+
     public void RequestSync()
     {
         if (_signal.CurrentCount == 0)
@@ -200,26 +247,30 @@ internal sealed partial class LeaseManager : BackgroundService
             snapshot.ById.TryGetValue(tenantId, out var tenant);
             var (held, inUse) = Split(Volatile.Read(ref lease.State));
             var max = tenant is null || tenant.Suspended ? 0 : tenant.Config.Limits.MaxConnections;
+            var demand = Interlocked.Exchange(ref lease.Demand, 0);
+            var missed = (int)Math.Min(Interlocked.Exchange(ref lease.Missed, 0), int.MaxValue);
             // Room for twice the connections that arrived since the last round: a burst still growing is met too.
-            var batch = Math.Max(_batch, (int)Math.Min(2 * Interlocked.Exchange(ref lease.Demand, 0), max));
+            var batch = Math.Max(_batch, (int)Math.Min(2 * demand, max));
             int want;
             var free = held - inUse;
             if (tenant is null || tenant.Suspended)
             {
                 want = inUse;
             }
+            else if (inUse == 0 && demand == 0 && Volatile.Read(ref lease.Waiters) == 0)
+            {
+                // Idle here: a small share, so that the tenant's slots can be where its connections are.
+                want = Math.Min(_idleSlots, max);
+            }
             else if (free < (batch + 1) / 2 || free > 2 * batch || held > max)
             {
                 want = Math.Min(max, inUse + batch);
             }
-            else if (lease.Pending)
-            {
-                // Not confirmed by the silo (a failed round, or local fail-static slots): ask for what is held.
-                want = held;
-            }
             else
             {
-                continue;
+                // Nothing to change; reported anyway when not confirmed by the silo (a failed round, local fail-static
+                // slots, a lowered grant, a request of the silo) or when the count in use moved since the last report.
+                want = held;
             }
 
             want = Math.Max(want, 0);
@@ -228,9 +279,13 @@ internal sealed partial class LeaseManager : BackgroundService
                 want = Lower(lease, want);
             }
 
-            if (want != held || lease.Pending)
+            // Held and in use as they are now: until the answer arrives the gateway holds no more than this.
+            var (heldNow, inUseNow) = Split(Volatile.Read(ref lease.State));
+            if (want != held || lease.Pending || inUseNow != lease.ReportedInUse)
             {
-                wants.Add(new LeaseWant(tenantId, want));
+                // The silo reclaims what a gateway holds beyond its last reported use: that report must not go stale.
+                lease.ReportedInUse = inUseNow;
+                wants.Add(new LeaseWant(tenantId, want, inUseNow, heldNow, Math.Max(missed, Volatile.Read(ref lease.Waiters))));
             }
         }
 
@@ -249,6 +304,7 @@ internal sealed partial class LeaseManager : BackgroundService
         var response = await _client.SyncLeasesAsync(new LeaseSyncRequest(wants), cancellationToken);
         _siloAnswered = true;
         _failStatic = false;
+        var lowered = false;
         foreach (var grant in response.Leases)
         {
             if (!_leases.TryGetValue(grant.TenantId, out var lease))
@@ -257,21 +313,37 @@ internal sealed partial class LeaseManager : BackgroundService
             }
 
             lease.Pending = false;
-            lease.Exhausted = grant.Slots < asked.GetValueOrDefault(grant.TenantId) || grant.Slots >= grant.MaxConnections;
+            lease.Reclaiming = grant.Reclaiming;
+            // Short of the ask while nothing can be reclaimed elsewhere: the tenant is at its MaxConnections.
+            lease.Exhausted = !grant.Reclaiming && (grant.Slots < asked.GetValueOrDefault(grant.TenantId) || grant.Slots >= grant.MaxConnections);
+            int heldBefore;
             while (true)
             {
                 var state = Volatile.Read(ref lease.State);
-                var (_, inUse) = Split(state);
+                (heldBefore, var inUse) = Split(state);
                 if (Interlocked.CompareExchange(ref lease.State, Join(grant.Slots, inUse), state) == state)
                 {
                     break;
                 }
             }
 
+            if (grant.Slots < heldBefore)
+            {
+                // The silo lowered this grant for another gateway; it counts the slots free only once this gateway has
+                // reported holding no more, so the next round reports at once.
+                lease.Pending = true;
+                lowered = true;
+            }
+
             if (grant.Slots == 0 && inUseOf(lease) == 0 && !snapshot.ById.ContainsKey(grant.TenantId))
             {
                 _leases.TryRemove(grant.TenantId, out _);
             }
+        }
+
+        if (lowered)
+        {
+            RequestSync();
         }
 
         static int inUseOf(TenantLease lease) => Split(Volatile.Read(ref lease.State)).InUse;
@@ -382,7 +454,19 @@ internal sealed partial class LeaseManager : BackgroundService
     {
         public long State;
         public long Demand;
+
+        /// <summary>Connections waiting in <see cref="AcquireAsync"/> for a slot: while there are any the tenant is not idle.</summary>
+        public int Waiters;
+
+        /// <summary>In use as last reported to the silo; -1 before the first report.</summary>
+        public int ReportedInUse = -1;
+
+        /// <summary>Takes that found no free slot since the last round: connections waiting, deferred or refused.</summary>
+        public long Missed;
         public volatile bool Pending;
+
+        /// <summary>The last grant fell short while the silo reclaims unused slots of other gateways for this one.</summary>
+        public volatile bool Reclaiming;
 
         /// <summary>
         /// The last grant was short of what was asked, or this gateway holds the whole MaxConnections: no

@@ -106,6 +106,14 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(1, 10_000)]
     public int LeaseBatch { get; set; } = 16;
 
+    /// <summary>
+    /// MaxConnections slots the gateway keeps of a tenant with no connection open here and none arriving, 0..10000: its
+    /// first connection is admitted without a lease round trip, and the rest of the tenant's slots stay free for the
+    /// gateways its connections reach. Other gateways short of slots reclaim idle ones, at the cost of a few round trips.
+    /// </summary>
+    [Range(0, 10_000)]
+    public int LeaseIdleSlots { get; set; } = 1;
+
     /// <summary>Milliseconds between lease syncs when nothing asks for one earlier.</summary>
     [Range(50, 60_000)]
     public int LeaseSyncMilliseconds { get; set; } = 2000;

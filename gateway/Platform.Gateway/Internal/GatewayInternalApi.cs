@@ -70,6 +70,7 @@ internal static class GatewayInternalApi
         group.MapPost(InternalRoutes.GatewayDisconnect, Disconnect);
         group.MapPost(InternalRoutes.GatewayBroadcast, Broadcast);
         group.MapPost(InternalRoutes.GatewayDrain, Drain);
+        group.MapPost(InternalRoutes.GatewayLeaseSync, LeaseSync);
         return app;
     }
 
@@ -152,6 +153,17 @@ internal static class GatewayInternalApi
         }
 
         drain.Begin(request.DeadlineSeconds == 0 ? null : time.GetUtcNow().AddSeconds(request.DeadlineSeconds));
+        return Results.Accepted();
+    }
+
+    private static IResult LeaseSync(LeaseSyncCommand command, LeaseManager leases)
+    {
+        if (command.TenantIds.Count > 10_000)
+        {
+            return Invalid("tenantIds", "At most 10000 tenants.");
+        }
+
+        leases.ReportNow(command.TenantIds);
         return Results.Accepted();
     }
 

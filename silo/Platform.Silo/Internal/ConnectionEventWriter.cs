@@ -31,7 +31,7 @@ internal sealed partial class ConnectionEventWriter(NpgsqlDataSource dataSource,
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        if (!await LeaseStore.LockLiveGatewayAsync(connection, transaction, gatewayId, cancellationToken))
+        if (!await GatewayRegistry.LockLiveGatewayAsync(connection, transaction, gatewayId, cancellationToken))
         {
             return false;
         }

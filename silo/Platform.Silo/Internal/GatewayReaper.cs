@@ -41,6 +41,7 @@ internal sealed partial class GatewayReaper(
         if (dead.Count > 0)
         {
             var ids = dead.ToArray();
+            await Quotas.QuotaVersions.BumpForGatewaysAsync(connection, transaction, ids, cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM quota_leases WHERE gateway_id = ANY(@ids)", new { ids }, transaction, cancellationToken: cancellationToken));
             var closed = await connection.ExecuteAsync(new CommandDefinition(

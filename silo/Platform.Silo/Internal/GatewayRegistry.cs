@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dapper;
 using Npgsql;
 using Platform.Contracts.Gateways;
@@ -38,6 +39,7 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, Platf
             transaction, cancellationToken: cancellationToken));
         if (existed)
         {
+            await Quotas.QuotaVersions.BumpForGatewaysAsync(connection, transaction, [request.NodeId], cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM quota_leases WHERE gateway_id = @NodeId",
                 new { request.NodeId }, transaction, cancellationToken: cancellationToken));
@@ -110,6 +112,7 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, Platf
             return false;
         }
 
+        await Quotas.QuotaVersions.BumpForGatewaysAsync(connection, transaction, [nodeId], cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM quota_leases WHERE gateway_id = @nodeId", new { nodeId }, transaction, cancellationToken: cancellationToken));
         var closed = await connection.ExecuteAsync(new CommandDefinition(
@@ -122,6 +125,15 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, Platf
         LogLeft(logger, nodeId, closed);
         return true;
     }
+
+    /// <summary>
+    /// Share-locks the gateway's row if it is live. The reaper's update of that row waits for this
+    /// transaction, and its lease deletion then sees what this transaction granted.
+    /// </summary>
+    public static async Task<bool> LockLiveGatewayAsync(DbConnection connection, DbTransaction transaction, string gatewayId, CancellationToken cancellationToken) =>
+        await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT status FROM gateway_nodes WHERE id = @gatewayId FOR SHARE",
+            new { gatewayId }, transaction, cancellationToken: cancellationToken)) is GatewayStatuses.Up or GatewayStatuses.Draining;
 
     private sealed record HeartbeatRow(string Status, DateTime? DrainDeadline, long AppliedSequence);
 

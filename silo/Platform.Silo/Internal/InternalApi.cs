@@ -4,6 +4,7 @@ using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
 using Platform.Silo.Problems;
+using Platform.Silo.Quotas;
 
 namespace Platform.Silo.Internal;
 
@@ -12,6 +13,7 @@ internal static class InternalApi
 {
     private const int DefaultWaitSeconds = 30;
     private const int MaxWaitSeconds = 60;
+    private const int MaxSlots = 100_000;
 
     public static WebApplication MapInternalApi(this WebApplication app)
     {
@@ -76,18 +78,39 @@ internal static class InternalApi
     }
 
     private static async Task<Results<Ok<LeaseSyncResponse>, ProblemHttpResult>> LeasesAsync(
-        string gatewayId, LeaseSyncRequest request, LeaseStore leases, CancellationToken cancellationToken)
+        string gatewayId, LeaseSyncRequest request, IGrainFactory grains)
     {
+        // The last want per tenant counts, as if the entries had been sent one after another.
+        var wants = new Dictionary<Guid, LeaseWant>();
         for (var i = 0; i < request.Leases.Count; i++)
         {
-            if (request.Leases[i].Slots is < 0 or > 100_000)
+            var want = request.Leases[i];
+            var (field, value) = want switch
             {
-                return ProblemResults.Validation($"leases[{i}].slots", FieldErrorCodes.OutOfRange, "Slots must be between 0 and 100000.");
+                { Slots: < 0 or > MaxSlots } => ("slots", want.Slots),
+                { InUse: < 0 or > MaxSlots } => ("inUse", want.InUse),
+                { Held: < 0 or > MaxSlots } => ("held", want.Held.Value),
+                { Waiting: < 0 or > MaxSlots } => ("waiting", want.Waiting),
+                _ => (null, 0),
+            };
+            if (field is not null)
+            {
+                return ProblemResults.Validation($"leases[{i}].{field}", FieldErrorCodes.OutOfRange, $"Must be between 0 and {MaxSlots} (was {value}).");
             }
+
+            wants[want.TenantId] = want;
         }
 
-        var answer = await leases.SyncAsync(gatewayId, request, cancellationToken);
-        return answer is null ? GatewayUnknown(gatewayId) : TypedResults.Ok(answer);
+        // One grain per tenant, all at once; each stores its grant before it answers.
+        var answers = await Task.WhenAll(wants.Values.Select(w => grains.GetGrain<ITenantQuotaGrain>(w.TenantId)
+            .SyncAsync(new QuotaRequest(gatewayId, w.Slots, w.InUse, w.Held, w.Waiting))));
+        if (answers.Any(a => !a.GatewayLive))
+        {
+            return GatewayUnknown(gatewayId);
+        }
+
+        return TypedResults.Ok(new LeaseSyncResponse(
+            wants.Keys.Zip(answers, static (tenantId, a) => new LeaseGrant(tenantId, a.Slots, a.MaxConnections, a.Reclaiming)).ToList()));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> ConnectionEventsAsync(

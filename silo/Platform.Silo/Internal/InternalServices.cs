@@ -16,7 +16,8 @@ internal static class InternalServices
         services.AddSingleton<GatewayReaper>();
         services.AddHostedService(sp => sp.GetRequiredService<GatewayReaper>());
         services.AddSingleton<ConfigWatch>();
-        services.AddSingleton<LeaseStore>();
+        services.AddSingleton<Quotas.LeaseSyncNotifier>();
+        services.AddHostedService(sp => sp.GetRequiredService<Quotas.LeaseSyncNotifier>());
         services.AddSingleton<ConnectionEventWriter>();
         services.AddGatewayCommands();
         services.AddSingleton<Connections.ConnectionDirectory>();

@@ -1,4 +1,5 @@
 using Platform.Contracts.Config;
+using Platform.Contracts.Internal;
 using Platform.Gateway.Tests.Support;
 
 namespace Platform.Gateway.Tests.Admission;
@@ -154,5 +155,72 @@ public sealed class LeaseManagerTests
 
         Assert.True(refused.IsCompleted, "a tenant whose last grant fell short is at its maximum: no wait");
         Assert.False(await refused);
+    }
+
+    [Fact]
+    public async Task SyncOnceAsync_IdleTenant_HoldsTheIdleShareOnlyAndReportsUse()
+    {
+        using var rig = new AdmissionRig(batch: 4, idleSlots: 1);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Max(100))))[0];
+        Assert.Equal((1, 0), rig.Leases.Get(tenant.Id));
+
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        Assert.False(rig.Leases.TryAcquire(tenant.Id));
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        Assert.Equal(new LeaseWant(tenant.Id, 5, InUse: 1, Held: 1, Waiting: 1), rig.LeaseClient.Requests[^1].Leases.Single());
+        Assert.Equal((5, 1), rig.Leases.Get(tenant.Id));
+
+        // The connection closes; a round without new arrivals finds the tenant idle here and gives back all but the share.
+        rig.Leases.Release(tenant.Id);
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        Assert.Equal((1, 0), rig.Leases.Get(tenant.Id));
+        Assert.Equal(1, rig.Authority.Held(tenant.Id, "gw-a"));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ShortGrantWhileTheSiloReclaims_KeepsWaitingUntilTheSlotArrives()
+    {
+        using var rig = new AdmissionRig(batch: 4, idleSlots: 0);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Max(1))))[0];
+        var reclaiming = 3;
+        rig.Authority.Script = (_, want) => want.Waiting > 0 && Interlocked.Decrement(ref reclaiming) >= 0
+            ? new LeaseGrant(want.TenantId, 0, 1, Reclaiming: true)
+            : null;
+        await rig.Leases.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.True(await rig.Leases.AcquireAsync(tenant.Id, CancellationToken.None));
+
+            Assert.Equal((1, 1), rig.Leases.Get(tenant.Id));
+            Assert.True(reclaiming < 0, "the silo answered Reclaiming three times before the slot came");
+        }
+        finally
+        {
+            await rig.Leases.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task ReportNow_SiloLowersTheGrant_HeldDropsAtOnceAndTheNextRoundConfirms()
+    {
+        using var rig = new AdmissionRig(batch: 4, idleSlots: 4);
+        var tenant = (await rig.PublishAsync(TestTenants.Snapshot("acme", Max(100))))[0];
+        Assert.True(rig.Leases.TryAcquire(tenant.Id));
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+        var held = rig.Leases.Get(tenant.Id).Held;
+        rig.Authority.Script = (_, want) => want.Held == held ? new LeaseGrant(want.TenantId, 1, 100) : null;
+
+        rig.Leases.ReportNow([tenant.Id]);
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        Assert.Equal(new LeaseWant(tenant.Id, held, InUse: 1, Held: held), rig.LeaseClient.Requests[^1].Leases.Single());
+        Assert.Equal((1, 1), rig.Leases.Get(tenant.Id));
+        var before = rig.LeaseClient.Requests.Count;
+        await rig.Leases.SyncOnceAsync(CancellationToken.None);
+
+        Assert.Equal(before + 1, rig.LeaseClient.Requests.Count);
+        Assert.Equal(1, rig.LeaseClient.Requests[^1].Leases.Single().Held);
     }
 }

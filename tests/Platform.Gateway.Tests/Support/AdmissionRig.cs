@@ -15,11 +15,12 @@ internal sealed class AdmissionRig : IDisposable
 {
     private readonly ServiceProvider _services;
 
-    public AdmissionRig(FakeLeaseAuthority? authority = null, string gatewayId = "gw-a", int batch = 4)
+    /// <param name="idleSlots">Slots kept of an idle tenant; by default a whole batch, so a published tenant has room at once.</param>
+    public AdmissionRig(FakeLeaseAuthority? authority = null, string gatewayId = "gw-a", int batch = 4, int? idleSlots = null)
     {
         Authority = authority ?? new FakeLeaseAuthority();
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var options = Options.Create(new GatewayOptions { ClusterSecret = new string('s', 32), LeaseBatch = batch, PlatformDomain = "platform.test" });
+        var options = Options.Create(new GatewayOptions { ClusterSecret = new string('s', 32), LeaseBatch = batch, LeaseIdleSlots = idleSlots ?? batch, PlatformDomain = "platform.test" });
         Store = new TenantSnapshotStore(TestTenants.Compiler(), NullLogger<TenantSnapshotStore>.Instance);
         LeaseClient = new FakeLeaseClient(Authority, gatewayId);
         Leases = new LeaseManager(LeaseClient, Store, options, NullLogger<LeaseManager>.Instance);

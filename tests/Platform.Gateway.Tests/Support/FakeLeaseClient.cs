@@ -32,6 +32,9 @@ internal sealed class FakeLeaseAuthority
 
     public bool Unavailable { get; set; }
 
+    /// <summary>Answers a want itself instead of the silo's rule when it returns a grant (what it grants is then held).</summary>
+    public Func<string, LeaseWant, LeaseGrant?>? Script { get; set; }
+
     public int Held(Guid tenant, string gateway)
     {
         lock (_lock)
@@ -47,6 +50,13 @@ internal sealed class FakeLeaseAuthority
             var grants = new List<LeaseGrant>();
             foreach (var want in request.Leases)
             {
+                if (Script?.Invoke(gatewayId, want) is { } scripted)
+                {
+                    _held[(want.TenantId, gatewayId)] = scripted.Slots;
+                    grants.Add(scripted);
+                    continue;
+                }
+
                 var max = Max.GetValueOrDefault(want.TenantId);
                 var others = _held.Where(h => h.Key.Tenant == want.TenantId && h.Key.Gateway != gatewayId).Sum(h => h.Value);
                 var slots = Math.Max(0, Math.Min(want.Slots, max - others));

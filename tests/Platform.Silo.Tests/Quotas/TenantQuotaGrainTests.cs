@@ -1,0 +1,276 @@
+using System.Net;
+using System.Net.Http.Json;
+using Platform.Contracts;
+using Platform.Contracts.Internal;
+using Platform.Silo.Tests.Internal;
+using Platform.Testing;
+
+namespace Platform.Silo.Tests.Quotas;
+
+public sealed class TenantQuotaGrainTests
+{
+    [Fact]
+    public async Task Leases_ManyConcurrentGatewaysForOneTenant_NeverExceedMaxConnections()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 100);
+        var gateways = Enumerable.Range(0, 4).Select(i => $"gw-{i}").ToArray();
+        foreach (var gateway in gateways)
+        {
+            await silo.RegisterGatewayAsync(gateway);
+        }
+
+        // 12 callers over 4 gateways, each wanting 40 slots, several rounds of grabbing and shrinking.
+        var callers = Enumerable.Range(0, 12).Select(async i =>
+        {
+            var granted = new List<int>();
+            for (var round = 0; round < 5; round++)
+            {
+                var answer = await silo.SyncLeasesAsync(gateways[i % gateways.Length], new LeaseWant(tenantId, round % 2 == 0 ? 40 : 15 + i));
+                granted.Add(answer.Leases.Single().Slots);
+                var sum = await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT COALESCE(sum(slots), 0) FROM quota_leases WHERE tenant_id = @tenantId", new { tenantId });
+                Assert.InRange(sum, 0, 100);
+            }
+
+            return granted;
+        }).ToList();
+        await Task.WhenAll(callers);
+
+        var final = await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT COALESCE(sum(slots), 0) FROM quota_leases WHERE tenant_id = @tenantId", new { tenantId });
+        Assert.InRange(final, 1, 100);
+        var grants = await Task.WhenAll(gateways.Select(g => silo.SyncLeasesAsync(g, new LeaseWant(tenantId, 40))));
+        Assert.InRange(grants.Sum(g => g.Leases[0].Slots), 1, 100);
+        Assert.All(grants, g => Assert.Equal(100, g.Leases[0].MaxConnections));
+    }
+
+    [Fact]
+    public async Task Leases_GiveBack_FreesSlotsForOthersAndZeroDeletesRow()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 10);
+        await silo.RegisterGatewayAsync("gw-a");
+        await silo.RegisterGatewayAsync("gw-b");
+
+        var a = await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 8));
+        var bWhileFull = await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 8));
+        var aShrunk = await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 3));
+        var bAfter = await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 8));
+        var aReleased = await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 0));
+
+        Assert.Equal(new LeaseGrant(tenantId, 8, 10), a.Leases.Single());
+        Assert.Equal(2, bWhileFull.Leases.Single().Slots);
+        Assert.Equal(3, aShrunk.Leases.Single().Slots);
+        Assert.Equal(7, bAfter.Leases.Single().Slots);
+        Assert.Equal(0, aReleased.Leases.Single().Slots);
+        Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM quota_leases WHERE gateway_id = 'gw-a'"));
+    }
+
+    [Fact]
+    public async Task Leases_UnknownTenant_GrantsNothing()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        await silo.RegisterGatewayAsync("gw-a");
+        var unknown = Guid.NewGuid();
+
+        var answer = await silo.SyncLeasesAsync("gw-a", new LeaseWant(unknown, 5));
+
+        Assert.Equal(new LeaseGrant(unknown, 0, 0), answer.Leases.Single());
+    }
+
+    [Fact]
+    public async Task Leases_UnknownOrDeadGateway_Answers404GatewayUnknown()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-dead");
+        await InternalTestFixture.ExecuteAsync(silo, "UPDATE gateway_nodes SET status = 'dead', dead_at = now() WHERE id = 'gw-dead'");
+
+        foreach (var node in new[] { "gw-dead", "gw-never" })
+        {
+            var response = await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.Leases, node),
+                new LeaseSyncRequest([new LeaseWant(tenantId, 5)]), PlatformJson.Options);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+            Assert.Contains("gateway_unknown", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM quota_leases"));
+    }
+
+    [Fact]
+    public async Task Leases_EightGatewaysSyncingConcurrently_NoRoundEverGrantsBeyondMax()
+    {
+        const int Max = 40;
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: Max);
+        var gateways = Enumerable.Range(0, 8).Select(i => new SimulatedGateway($"gw-{i}", new Random(i))).ToArray();
+        foreach (var gateway in gateways)
+        {
+            await silo.RegisterGatewayAsync(gateway.Id);
+        }
+
+        for (var round = 0; round < 20; round++)
+        {
+            await Task.WhenAll(gateways.Select(g => g.SyncAsync(silo, tenantId)));
+
+            var stored = await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT COALESCE(sum(slots), 0) FROM quota_leases WHERE tenant_id = @tenantId", new { tenantId });
+            Assert.InRange(stored, 0, Max);
+            // What the gateways may really fill: each holds its last answer, or more connections if a grant was lowered under them.
+            Assert.InRange(gateways.Sum(g => Math.Max(g.Held, g.InUse)), 0, Max);
+        }
+
+        Assert.True(gateways.Sum(g => g.InUse) > 0, "the simulated gateways admitted connections");
+    }
+
+    [Fact]
+    public async Task Reclaim_IdleGatewayHoldsEverySlot_ShortGatewayGetsThemOnlyAfterTheIdleOneConfirmed()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 5);
+        await silo.RegisterGatewayAsync("gw-a");
+        await silo.RegisterGatewayAsync("gw-b");
+        Assert.Equal(5, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 5, InUse: 0, Held: 0))).Leases[0].Slots);
+        Assert.Equal(5, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 5, InUse: 0, Held: 5))).Leases[0].Slots);
+
+        // gw-b has a connection waiting: nothing is free, gw-a's five are unused.
+        var short1 = (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 5, InUse: 0, Held: 0, Waiting: 1))).Leases[0];
+        Assert.Equal(new LeaseGrant(tenantId, 0, 5, Reclaiming: true), short1);
+
+        // gw-a is told to hold what it uses; until it says it holds no more, its five still count as its own.
+        var lowered = (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 5, InUse: 0, Held: 5))).Leases[0];
+        Assert.Equal(0, lowered.Slots);
+        Assert.Equal(5L, await LeasedAsync(silo, tenantId, "gw-a"));
+        var short2 = (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 5, InUse: 0, Held: 0, Waiting: 1))).Leases[0];
+        Assert.Equal(0, short2.Slots);
+        Assert.True(short2.Reclaiming);
+
+        // gw-a confirms; the freed slots are reserved for gw-b, so gw-a's own idle ask does not take them back first.
+        Assert.Equal(0, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 1, InUse: 0, Held: 0))).Leases[0].Slots);
+        Assert.Equal(0L, await LeasedAsync(silo, tenantId, "gw-a"));
+        Assert.Equal(0, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 1, InUse: 0, Held: 0))).Leases[0].Slots);
+        var filled = (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 5, InUse: 0, Held: 0, Waiting: 1))).Leases[0];
+        Assert.Equal(new LeaseGrant(tenantId, 5, 5), filled);
+        Assert.Equal(5L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT COALESCE(sum(slots), 0) FROM quota_leases WHERE tenant_id = @tenantId", new { tenantId }));
+    }
+
+    [Fact]
+    public async Task Reclaim_GatewayWithOpenConnections_LoweredToItsInUseNeverBelow()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 10);
+        await silo.RegisterGatewayAsync("gw-a");
+        await silo.RegisterGatewayAsync("gw-b");
+        Assert.Equal(10, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 10, InUse: 0, Held: 0))).Leases[0].Slots);
+        Assert.Equal(10, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 10, InUse: 4, Held: 10))).Leases[0].Slots);
+
+        Assert.True((await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 16, InUse: 0, Held: 0, Waiting: 3))).Leases[0].Reclaiming);
+        // Seven in use by now (three more arrived since gw-a last reported): lowered to seven, not to the four the silo knew.
+        Assert.Equal(7, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 10, InUse: 7, Held: 10))).Leases[0].Slots);
+        Assert.Equal(7, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 23, InUse: 7, Held: 7))).Leases[0].Slots);
+
+        var b = (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 16, InUse: 0, Held: 0, Waiting: 3))).Leases[0];
+        Assert.Equal(3, b.Slots);
+        Assert.Equal(10L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT COALESCE(sum(slots), 0) FROM quota_leases WHERE tenant_id = @tenantId", new { tenantId }));
+    }
+
+    [Fact]
+    public async Task Reclaim_GatewayThatDoesNotReportHeld_IsNeverLoweredAndOthersAreNotToldToWait()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 4);
+        await silo.RegisterGatewayAsync("gw-old");
+        await silo.RegisterGatewayAsync("gw-new");
+        Assert.Equal(4, (await silo.SyncLeasesAsync("gw-old", new LeaseWant(tenantId, 4))).Leases[0].Slots);
+
+        var answer = (await silo.SyncLeasesAsync("gw-new", new LeaseWant(tenantId, 4, InUse: 0, Held: 0, Waiting: 2))).Leases[0];
+        Assert.Equal(new LeaseGrant(tenantId, 0, 4), answer);
+        Assert.Equal(4, (await silo.SyncLeasesAsync("gw-old", new LeaseWant(tenantId, 4))).Leases[0].Slots);
+    }
+
+    [Fact]
+    public async Task Leave_DeletesLeasesAndMovesTheVersion_TheGrainGrantsTheFreedSlots()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 10);
+        await silo.RegisterGatewayAsync("gw-a");
+        await silo.RegisterGatewayAsync("gw-b");
+        Assert.Equal(10, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 10))).Leases[0].Slots);
+        var before = await VersionAsync(silo, tenantId);
+
+        using var left = await silo.GatewayClient().PostAsync(new Uri(InternalRoutes.Path(InternalRoutes.Leave, "gw-a"), UriKind.Relative), null);
+        Assert.Equal(HttpStatusCode.NoContent, left.StatusCode);
+
+        Assert.Equal(before + 1, await VersionAsync(silo, tenantId));
+        Assert.Equal(10, (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 10))).Leases[0].Slots);
+    }
+
+    [Fact]
+    public async Task Leases_NegativeInUseHeldOrWaiting_ValidationProblem()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-a");
+
+        foreach (var (want, field) in new[]
+        {
+            (new LeaseWant(tenantId, 1, InUse: -1), "leases[0].inUse"),
+            (new LeaseWant(tenantId, 1, Held: -1), "leases[0].held"),
+            (new LeaseWant(tenantId, 1, Waiting: 100_001), "leases[0].waiting"),
+        })
+        {
+            using var response = await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.Leases, "gw-a"),
+                new LeaseSyncRequest([want]), PlatformJson.Options);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains($"\"{field}\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM quota_leases"));
+    }
+
+    private static Task<long> LeasedAsync(SiloApp silo, Guid tenantId, string gatewayId) =>
+        InternalTestFixture.QueryScalarAsync<long>(silo,
+            "SELECT COALESCE(sum(slots), 0) FROM quota_leases WHERE tenant_id = @tenantId AND gateway_id = @gatewayId", new { tenantId, gatewayId });
+
+    private static Task<long> VersionAsync(SiloApp silo, Guid tenantId) =>
+        InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT quota_version FROM tenant_quotas WHERE tenant_id = @tenantId", new { tenantId });
+
+    /// <summary>
+    /// A gateway as the lease manager behaves: it admits only within what it holds, lowers what it holds before it
+    /// asks for less, reports held, in use and waiting, and holds exactly the answer afterwards.
+    /// </summary>
+    private sealed class SimulatedGateway(string id, Random random)
+    {
+        public string Id { get; } = id;
+
+        public int Held { get; private set; }
+
+        public int InUse { get; private set; }
+
+        public async Task SyncAsync(SiloApp silo, Guid tenantId)
+        {
+            // Connections close at any time; new ones only take free held slots.
+            InUse = InUse > Held ? random.Next(0, InUse + 1) : random.Next(0, Held + 1);
+            var want = random.Next(0, 21);
+            var waiting = want > Held ? random.Next(0, 4) : 0;
+            if (want < Held)
+            {
+                Held = Math.Min(Held, Math.Max(want, InUse));
+                want = Held;
+            }
+
+            var answer = await silo.SyncLeasesAsync(Id, new LeaseWant(tenantId, want, InUse, Held, waiting));
+            // Connections admitted while the request was on its way, within what was held then.
+            InUse = random.Next(InUse, Math.Max(InUse, Held) + 1);
+            Held = answer.Leases.Single().Slots;
+        }
+    }
+}
