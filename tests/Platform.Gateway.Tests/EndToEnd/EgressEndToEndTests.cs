@@ -11,6 +11,7 @@ using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
+using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
 namespace Platform.Gateway.Tests.EndToEnd;
 
@@ -96,8 +97,8 @@ public sealed class EgressEndToEndTests
         });
         await silo.CreateTenantAsync("postgres", ForwardTo("127.0.0.1", postgresPort));
         await silo.CreateTenantAsync("closed", ForwardTo("127.0.0.2", TcpEchoBackend.UnusedPort()));
-        var pgPort = await AllocatePortAsync(silo, "postgres");
-        var closedPort = await AllocatePortAsync(silo, "closed");
+        var pgPort = (await AllocatePortAsync(silo, "postgres", DedicatedPortProtocols.Tcp)).Port;
+        var closedPort = (await AllocatePortAsync(silo, "closed", DedicatedPortProtocols.Tcp)).Port;
         var listeners = (DedicatedPortListeners)gateway.Services.GetService(typeof(DedicatedPortListeners))!;
         await gateway.WaitForTenantAsync("postgres");
         await gateway.WaitForTenantAsync("closed");
@@ -209,15 +210,6 @@ public sealed class EgressEndToEndTests
         }
     }
 
-    private static async Task<int> AllocatePortAsync(SiloFixture silo, string slug)
-    {
-        using var response = await silo.Operator.PostAsJsonAsync(
-            new Uri($"/v1/tenants/{slug}/ports", UriKind.Relative), new AllocatePortRequest(DedicatedPortProtocols.Tcp), PlatformJson.Options);
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{response.StatusCode}: {body}");
-        return JsonSerializer.Deserialize<DedicatedPortResponse>(body, PlatformJson.Options)!.Port;
-    }
-
     private static long Count(RefusalReport report, string reason) => report.ByReason.Where(r => r.Reason == reason).Sum(r => r.Count);
 
     private static async Task<RefusalReport> WaitForReportAsync(SiloFixture silo, Func<RefusalReport, bool> condition)
@@ -233,33 +225,4 @@ public sealed class EgressEndToEndTests
         return report!;
     }
 
-    /// <summary>A run of ports nothing listens on now, away from the shared default dedicated range.</summary>
-    private static (int First, int Last) FreePortRange(int width)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var first = Random.Shared.Next(21_000, 29_000);
-            var free = true;
-            for (var port = first; port < first + width && free; port++)
-            {
-                try
-                {
-                    using var probe = new TcpListener(IPAddress.Loopback, port);
-                    probe.Start();
-                    probe.Stop();
-                }
-                catch (SocketException)
-                {
-                    free = false;
-                }
-            }
-
-            if (free)
-            {
-                return (first, first + width - 1);
-            }
-        }
-
-        throw new InvalidOperationException("No free port range found.");
-    }
 }

@@ -19,6 +19,7 @@ using Platform.Gateway.Dtls;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
 using Platform.Testing;
+using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
 namespace Platform.Gateway.Tests.EndToEnd;
 
@@ -53,7 +54,7 @@ public sealed class ProxyProtocolEndToEndTests
             },
         });
         var serverCertificate = await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
-        var dedicatedPort = await AllocatePortAsync(silo, "acme");
+        var dedicatedPort = (await AllocatePortAsync(silo, "acme", DedicatedPortProtocols.Tcp)).Port;
         await using var gateway = await silo.StartGatewayAsync(settings: new Dictionary<string, string?>
         {
             ["Platform:DedicatedPortMin"] = first.ToString(CultureInfo.InvariantCulture),
@@ -225,53 +226,4 @@ public sealed class ProxyProtocolEndToEndTests
         return (socket, client!);
     }
 
-    private static async Task<CertificateResponse> UploadServerCertificateAsync(SiloFixture silo, string slug, string hostName)
-    {
-        using var ca = TestCertificates.CreateCa($"Server CA {Guid.NewGuid():N}");
-        using var leaf = TestCertificates.CreateSigned(ca, hostName, server: true, hostName);
-        var pem = leaf.ExportCertificatePem() + "\n" + ca.ExportCertificatePem() + "\n" + leaf.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem() + "\n";
-        using var response = await silo.Operator.PostAsJsonAsync(
-            new Uri($"/v1/tenants/{slug}/certificates", UriKind.Relative), new UploadCertificateRequest(Pem: pem), PlatformJson.Options);
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        return (await response.Content.ReadFromJsonAsync<CertificateResponse>(PlatformJson.Options))!;
-    }
-
-    private static async Task<int> AllocatePortAsync(SiloFixture silo, string slug)
-    {
-        using var response = await silo.Operator.PostAsJsonAsync(
-            new Uri($"/v1/tenants/{slug}/ports", UriKind.Relative), new AllocatePortRequest(DedicatedPortProtocols.Tcp), PlatformJson.Options);
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{response.StatusCode}: {body}");
-        return JsonSerializer.Deserialize<DedicatedPortResponse>(body, PlatformJson.Options)!.Port;
-    }
-
-    /// <summary>A run of ports nothing listens on now, away from the shared default dedicated range.</summary>
-    private static (int First, int Last) FreePortRange(int width)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var first = Random.Shared.Next(21_000, 29_000);
-            var free = true;
-            for (var port = first; port < first + width && free; port++)
-            {
-                try
-                {
-                    using var probe = new TcpListener(IPAddress.Loopback, port);
-                    probe.Start();
-                    probe.Stop();
-                }
-                catch (SocketException)
-                {
-                    free = false;
-                }
-            }
-
-            if (free)
-            {
-                return (first, first + width - 1);
-            }
-        }
-
-        throw new InvalidOperationException("No free port range found.");
-    }
 }

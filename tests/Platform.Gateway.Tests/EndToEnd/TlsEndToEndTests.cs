@@ -16,6 +16,7 @@ using Platform.Contracts.Tenants;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
 using Platform.Testing;
+using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
 namespace Platform.Gateway.Tests.EndToEnd;
 
@@ -1066,49 +1067,10 @@ public sealed class TlsEndToEndTests
         }
     }
 
-    private static async Task<CertificateResponse> UploadServerCertificateAsync(SiloFixture silo, string slug, params string[] hostNames)
-    {
-        using var ca = TestCertificates.CreateCa($"Server CA {Guid.NewGuid():N}");
-        using var leaf = TestCertificates.CreateSigned(ca, hostNames[0], server: true, hostNames);
-        var pem = leaf.ExportCertificatePem() + "\n" + ca.ExportCertificatePem() + "\n" + leaf.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem() + "\n";
-        using var response = await silo.Operator.PostAsJsonAsync(
-            new Uri($"/v1/tenants/{slug}/certificates", UriKind.Relative), new UploadCertificateRequest(Pem: pem), PlatformJson.Options);
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        var uploaded = (await response.Content.ReadFromJsonAsync<CertificateResponse>(PlatformJson.Options))!;
-        Assert.Equal(TestCertificates.Thumbprint(leaf.RawData), uploaded.Thumbprint);
-        return uploaded;
-    }
-
-    private static async Task ReplaceConfigAsync(SiloFixture silo, string slug, TenantConfig config)
-    {
-        var uri = new Uri($"/v1/tenants/{slug}/config", UriKind.Relative);
-        using var current = await silo.Operator.GetAsync(uri);
-        Assert.Equal(HttpStatusCode.OK, current.StatusCode);
-        using var request = new HttpRequestMessage(HttpMethod.Put, uri) { Content = JsonContent.Create(config, options: PlatformJson.Options) };
-        request.Headers.IfMatch.Add(current.Headers.ETag!);
-        using var response = await silo.Operator.SendAsync(request);
-        Assert.True(response.IsSuccessStatusCode, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-    }
-
     private static async Task DeleteCertificateAsync(SiloFixture silo, string slug, Guid id)
     {
         using var response = await silo.Operator.DeleteAsync(new Uri($"/v1/tenants/{slug}/certificates/{id}", UriKind.Relative));
         Assert.True(response.StatusCode == HttpStatusCode.NoContent, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-    }
-
-    private static async Task<DedicatedPortResponse> AllocatePortAsync(SiloFixture silo, string slug, string protocol)
-    {
-        using var response = await silo.Operator.PostAsJsonAsync(
-            new Uri($"/v1/tenants/{slug}/ports", UriKind.Relative), new AllocatePortRequest(protocol), PlatformJson.Options);
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Created, $"{response.StatusCode}: {body}");
-        return JsonSerializer.Deserialize<DedicatedPortResponse>(body, PlatformJson.Options)!;
-    }
-
-    private static async Task WaitForCertificatesAsync(TestGateway gateway, string slug, int count)
-    {
-        await gateway.WaitForSnapshotAsync(s => s.BySlug.TryGetValue(slug, out var t) && t.Source.Certificates.Count == count);
-        await gateway.WaitForTenantAsync(slug);
     }
 
     private static Task WaitUntilAsync(Func<bool> condition, string what) =>
@@ -1130,45 +1092,4 @@ public sealed class TlsEndToEndTests
         }
     }
 
-    private static Dictionary<string, string?> SiloPortRange((int First, int Last) range) => new()
-    {
-        ["Platform:DedicatedPortFirst"] = range.First.ToString(CultureInfo.InvariantCulture),
-        ["Platform:DedicatedPortLast"] = range.Last.ToString(CultureInfo.InvariantCulture),
-    };
-
-    private static Dictionary<string, string?> GatewayPortRange((int First, int Last) range) => new()
-    {
-        ["Platform:DedicatedPortMin"] = range.First.ToString(CultureInfo.InvariantCulture),
-        ["Platform:DedicatedPortMax"] = range.Last.ToString(CultureInfo.InvariantCulture),
-    };
-
-    /// <summary>A run of ports nothing listens on now, away from the shared default dedicated range.</summary>
-    private static (int First, int Last) FreePortRange(int width)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var first = Random.Shared.Next(21_000, 29_000);
-            var free = true;
-            for (var port = first; port < first + width && free; port++)
-            {
-                try
-                {
-                    using var probe = new TcpListener(IPAddress.Loopback, port);
-                    probe.Start();
-                    probe.Stop();
-                }
-                catch (SocketException)
-                {
-                    free = false;
-                }
-            }
-
-            if (free)
-            {
-                return (first, first + width - 1);
-            }
-        }
-
-        throw new InvalidOperationException("No free port range found.");
-    }
 }

@@ -23,7 +23,9 @@ internal static class TlsTenantSetup
         using var response = await silo.Operator.PostAsJsonAsync(
             new Uri($"/v1/tenants/{slug}/certificates", UriKind.Relative), new UploadCertificateRequest(Pem: pem), PlatformJson.Options);
         Assert.True(response.StatusCode == HttpStatusCode.Created, $"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-        return (await response.Content.ReadFromJsonAsync<CertificateResponse>(PlatformJson.Options))!;
+        var uploaded = (await response.Content.ReadFromJsonAsync<CertificateResponse>(PlatformJson.Options))!;
+        Assert.Equal(TestCertificates.Thumbprint(leaf.RawData), uploaded.Thumbprint);
+        return uploaded;
     }
 
     public static async Task<DedicatedPortResponse> AllocatePortAsync(SiloFixture silo, string slug, string protocol)
