@@ -4,6 +4,7 @@ using Npgsql;
 using Platform.Contracts;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Connections.Live;
 
 namespace Platform.Silo.Connections;
 
@@ -13,8 +14,11 @@ internal sealed record ConnectionQuery(string State, string? Protocol, string? R
 /// <summary>Where a command for a connection goes.</summary>
 internal sealed record ConnectionRoute(string GatewayId, string? InternalUrl, string? GatewayStatus);
 
-/// <summary>Reads of the connection directory, always within one tenant.</summary>
-internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource)
+/// <summary>
+/// Reads of the connection directory, always within one tenant. Open connections are answered by the tenant's
+/// <see cref="ITenantConnectionsGrain"/> from its memory; closed ones (kept for the retention window) from PostgreSQL.
+/// </summary>
+internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource, IGrainFactory grains)
 {
     public const string StateOpen = "open";
     public const string StateClosed = "closed";
@@ -22,6 +26,14 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource)
 
     public async Task<Page<ConnectionResponse>> ListAsync(Guid tenantId, ConnectionQuery query, CancellationToken cancellationToken)
     {
+        if (query.State == StateOpen)
+        {
+            var live = await grains.GetGrain<ITenantConnectionsGrain>(tenantId)
+                .ListAsync(new LiveConnectionQuery(query.Protocol, query.RemoteAddress, query.Gateway, query.Offset, query.Limit))
+                .WaitAsync(cancellationToken);
+            return new Page<ConnectionResponse>(live.Items.Select(ToResponse).ToList(), live.Total, query.Offset, query.Limit);
+        }
+
         const string Filter = """
             WHERE c.tenant_id = @tenantId
               AND (@state = 'all' OR (@state = 'open') = (c.closed_at IS NULL))
@@ -44,13 +56,20 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource)
         return new Page<ConnectionResponse>(rows.Select(r => r.ToResponse()).ToList(), total, query.Offset, query.Limit);
     }
 
+    /// <summary>The connection, open (from the tenant's grain) or closed within retention (from PostgreSQL); null when neither.</summary>
     public async Task<ConnectionResponse?> GetAsync(Guid tenantId, string id, CancellationToken cancellationToken)
     {
+        if (await grains.GetGrain<ITenantConnectionsGrain>(tenantId).GetAsync(id).WaitAsync(cancellationToken) is { } live)
+        {
+            return ToResponse(live);
+        }
+
+        // Not open: closed, unknown, or another tenant's. Only a closed row of this tenant answers.
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var row = await connection.QuerySingleOrDefaultAsync<ConnectionRow>(new CommandDefinition(
             $"""
             {Select}
-            WHERE c.tenant_id = @tenantId AND c.id = @id
+            WHERE c.tenant_id = @tenantId AND c.id = @id AND c.closed_at IS NOT NULL
             """,
             new { tenantId, id }, cancellationToken: cancellationToken));
         return row?.ToResponse();
@@ -105,6 +124,15 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource)
         FROM connections c
         """;
 
+    private static ConnectionResponse ToResponse(LiveConnection c) => new(
+        c.Id, c.GatewayId, c.Protocol, c.RemoteAddress, c.RemotePort, c.LocalPort, Utc(c.OpenedAt), null, null, null,
+        c.BytesIn, c.BytesOut, c.MessagesIn, c.MessagesOut, Utc(c.LastActivityAt), Facts<TlsFacts>(c.TlsJson), Facts<WebSocketFacts>(c.WebSocketJson));
+
+    private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+
+    private static T? Facts<T>(string? json)
+        where T : class => json is null ? null : JsonSerializer.Deserialize<T>(json, PlatformJson.Options);
+
     private sealed record ConnectionRow(
         string Id, string GatewayId, string Protocol, string RemoteAddress, int RemotePort, int LocalPort,
         DateTime OpenedAt, DateTime? ClosedAt, int? CloseCode, string? CloseReason,
@@ -113,9 +141,6 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource)
         public ConnectionResponse ToResponse() => new(
             Id, GatewayId, Protocol, RemoteAddress, RemotePort, LocalPort, Utc(OpenedAt), ClosedAt is { } closed ? Utc(closed) : null,
             CloseCode, CloseReason, BytesIn, BytesOut, MessagesIn, MessagesOut, Utc(LastActivityAt),
-            TlsJson is null ? null : JsonSerializer.Deserialize<TlsFacts>(TlsJson, PlatformJson.Options),
-            WebSocketJson is null ? null : JsonSerializer.Deserialize<WebSocketFacts>(WebSocketJson, PlatformJson.Options));
-
-        private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+            Facts<TlsFacts>(TlsJson), Facts<WebSocketFacts>(WebSocketJson));
     }
 }

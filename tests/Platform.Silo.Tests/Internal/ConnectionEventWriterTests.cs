@@ -68,6 +68,64 @@ public sealed class ConnectionEventWriterTests
     }
 
     [Fact]
+    public async Task ConnectionEvents_TwoTenantsInOneBatch_EachListsItsOwnAndLaterEventsFindTheirTenant()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
+        await silo.RegisterGatewayAsync("gw-1");
+        var at = DateTimeOffset.UtcNow;
+
+        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
+            [InternalTestFixture.Opened("gw-1.1", acme).Ws(at), InternalTestFixture.Opened("gw-1.2", beta).Ws(at), InternalTestFixture.Opened("gw-1.3", acme).Ws(at.AddSeconds(1))],
+            [new ConnectionCounters("gw-1.1", 5, 6, 1, 1, at.AddSeconds(2))], []))).EnsureSuccessStatusCode();
+        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
+            [],
+            [new ConnectionCounters("gw-1.2", 70, 80, 7, 8, at.AddSeconds(3))],
+            [new ConnectionClosed(new ConnectionCounters("gw-1.3", 1, 2, 1, 1, at.AddSeconds(3)), at.AddSeconds(4), 1000, null)]))).EnsureSuccessStatusCode();
+
+        var acmeOpen = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections", PlatformJson.Options);
+        var betaOpen = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/beta/connections", PlatformJson.Options);
+        Assert.Equal((1L, "gw-1.1", 5L), (acmeOpen!.Total, acmeOpen.Items[0].Id, acmeOpen.Items[0].BytesIn));
+        Assert.Equal((1L, "gw-1.2", 70L), (betaOpen!.Total, betaOpen.Items[0].Id, betaOpen.Items[0].BytesIn));
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.OperatorClient().GetAsync(new Uri("/v1/tenants/beta/connections/gw-1.1", UriKind.Relative))).StatusCode);
+    }
+
+    [Fact]
+    public async Task ConnectionEvents_OneTenantsPartFails_BatchAnswersAnErrorAndItsRetryStoresEverythingOnce()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
+        await silo.RegisterGatewayAsync("gw-1");
+        // The database refuses beta's rows for now, as a failing write would.
+        await InternalTestFixture.ExecuteAsync(silo, $"""
+            CREATE FUNCTION refuse_beta() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'refused for the test'; END $$;
+            CREATE TRIGGER refuse_beta BEFORE INSERT ON connections FOR EACH ROW
+            WHEN (NEW.tenant_id = '{beta}') EXECUTE FUNCTION refuse_beta();
+            """);
+        var batch = new ConnectionEventBatch(
+            [InternalTestFixture.Opened("gw-1.1", acme).Ws(), InternalTestFixture.Opened("gw-1.2", beta).Ws()], [], []);
+
+        var failed = await silo.SendEventsAsync("gw-1", batch);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, failed.StatusCode);
+        Assert.Equal("gw-1.1", await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT string_agg(id, ',' ORDER BY id) FROM connections"));
+        Assert.Empty((await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/beta/connections", PlatformJson.Options))!.Items);
+
+        // The gateway sends the same batch again once the database takes it.
+        await InternalTestFixture.ExecuteAsync(silo, "DROP TRIGGER refuse_beta ON connections");
+        Assert.Equal(HttpStatusCode.NoContent, (await silo.SendEventsAsync("gw-1", batch)).StatusCode);
+
+        Assert.Equal("gw-1.1,gw-1.2", await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT string_agg(id, ',' ORDER BY id) FROM connections"));
+        Assert.Equal(["gw-1.1"], (await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections", PlatformJson.Options))!.Items.Select(c => c.Id));
+        Assert.Equal(["gw-1.2"], (await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/beta/connections", PlatformJson.Options))!.Items.Select(c => c.Id));
+    }
+
+    [Fact]
     public async Task ConnectionEvents_UnknownGateway_Answers404GatewayUnknown()
     {
         await using var database = await TestDatabase.CreateAsync();
