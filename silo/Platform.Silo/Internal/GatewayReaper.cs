@@ -44,12 +44,7 @@ internal sealed partial class GatewayReaper(
             await Quotas.QuotaVersions.BumpForGatewaysAsync(connection, transaction, ids, cancellationToken);
             await connection.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM quota_leases WHERE gateway_id = ANY(@ids)", new { ids }, transaction, cancellationToken: cancellationToken));
-            var closed = await connection.ExecuteAsync(new CommandDefinition(
-                """
-                UPDATE connections SET closed_at = @now, close_reason = @reason
-                WHERE gateway_id = ANY(@ids) AND closed_at IS NULL
-                """,
-                new { ids, now, reason = LostReason }, transaction, cancellationToken: cancellationToken));
+            var closed = await GatewayConnections.CloseAsync(connection, transaction, ids, LostReason, null, now, cancellationToken);
             foreach (var id in dead)
             {
                 LogDeclaredDead(logger, id, options.HeartbeatTimeoutSeconds);

@@ -43,12 +43,7 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, Platf
             await connection.ExecuteAsync(new CommandDefinition(
                 "DELETE FROM quota_leases WHERE gateway_id = @NodeId",
                 new { request.NodeId }, transaction, cancellationToken: cancellationToken));
-            var closed = await connection.ExecuteAsync(new CommandDefinition(
-                """
-                UPDATE connections SET closed_at = @now, close_reason = @reason
-                WHERE gateway_id = @NodeId AND closed_at IS NULL
-                """,
-                new { request.NodeId, now, reason = RestartedReason }, transaction, cancellationToken: cancellationToken));
+            var closed = await GatewayConnections.CloseAsync(connection, transaction, [request.NodeId], RestartedReason, null, now, cancellationToken);
             LogReregistered(logger, request.NodeId, closed);
         }
         else
@@ -115,12 +110,7 @@ internal sealed partial class GatewayRegistry(NpgsqlDataSource dataSource, Platf
         await Quotas.QuotaVersions.BumpForGatewaysAsync(connection, transaction, [nodeId], cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM quota_leases WHERE gateway_id = @nodeId", new { nodeId }, transaction, cancellationToken: cancellationToken));
-        var closed = await connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE connections SET closed_at = @now, close_code = 1001, close_reason = @reason
-            WHERE gateway_id = @nodeId AND closed_at IS NULL
-            """,
-            new { nodeId, now, reason = StoppedReason }, transaction, cancellationToken: cancellationToken));
+        var closed = await GatewayConnections.CloseAsync(connection, transaction, [nodeId], StoppedReason, 1001, now, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         LogLeft(logger, nodeId, closed);
         return true;
