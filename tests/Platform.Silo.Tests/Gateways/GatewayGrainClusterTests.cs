@@ -27,7 +27,8 @@ namespace Platform.Silo.Tests.Gateways;
 public sealed class GatewayGrainClusterTests
 {
     private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(60);
-    private static readonly DateTimeOffset Minute = new(2026, 1, 5, 10, 0, 0, TimeSpan.Zero);
+    // Recent: the silo app's reaper prunes refusal counts past their retention.
+    private static readonly DateTimeOffset Minute = new(DateTimeOffset.UtcNow.Ticks / TimeSpan.TicksPerMinute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
 
     [Fact]
     public async Task Heartbeat_SiloHoldingTheGrainKilled_StatusDrainAndRefusalSequenceComeBackIntact()
@@ -75,9 +76,9 @@ public sealed class GatewayGrainClusterTests
         // Another writer (SQL standing for a second activation) drains the node and applies batch 2.
         await ExecuteAsync(database, """
             UPDATE gateway_nodes SET status = 'draining', drain_deadline = '2030-01-01T00:00:00Z', refusal_sequence = 2 WHERE id = 'gw-a';
-            INSERT INTO refusal_counts (minute, tenant_id, protocol, reason, count) VALUES ('2026-01-05T10:00:00Z', NULL, 'ws', 'max_connections', 4)
+            INSERT INTO refusal_counts (minute, tenant_id, protocol, reason, count) VALUES (@minute, NULL, 'ws', 'max_connections', 4)
                 ON CONFLICT ON CONSTRAINT refusal_counts_key DO UPDATE SET count = refusal_counts.count + excluded.count;
-            """);
+            """, Minute);
 
         var answer = await grain.HeartbeatAsync(Heartbeat(2, 4));
 
@@ -208,11 +209,16 @@ public sealed class GatewayGrainClusterTests
         return (T)(await command.ExecuteScalarAsync())!;
     }
 
-    private static async Task ExecuteAsync(TestDatabase database, string sql)
+    private static async Task ExecuteAsync(TestDatabase database, string sql, DateTimeOffset? minute = null)
     {
         await using var dataSource = database.CreateDataSource();
         await using var connection = await dataSource.OpenConnectionAsync();
         await using var command = new NpgsqlCommand(sql, connection);
+        if (minute is { } value)
+        {
+            command.Parameters.AddWithValue("minute", value);
+        }
+
         await command.ExecuteNonQueryAsync();
     }
 }
