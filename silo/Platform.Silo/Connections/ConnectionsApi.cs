@@ -186,7 +186,7 @@ internal static class ConnectionsApi
 
         var path = InternalRoutes.Path(InternalRoutes.GatewayBroadcast, tenant.Id.ToString());
         var results = await Task.WhenAll(holding.Select(async g =>
-            (g.Id, Result: await commands.PostAsync<SendMessageRequest, GatewayBroadcastResponse>(g.Id, g.InternalUrl, path, request, context.RequestAborted))));
+            (g.Id, Result: await commands.PostAsync<SendMessageRequest, GatewayBroadcastResponse>(g.Id, path, request, context.RequestAborted))));
         var delivered = results.Where(r => r.Result.Status == GatewayCallStatus.Accepted).Sum(r => r.Result.Body?.Delivered ?? 0);
         var failed = results.Where(r => r.Result.Status != GatewayCallStatus.Accepted).Select(r => r.Id).ToList();
         if (failed.Count > 0)
@@ -214,7 +214,7 @@ internal static class ConnectionsApi
         }
 
         var call = await commands.PostAsync<TRequest, GatewayCommandClient.NoBody>(
-            target.GatewayId, target.InternalUrl, InternalRoutes.Path(route, id), request, cancellationToken);
+            target.GatewayId, InternalRoutes.Path(route, id), request, cancellationToken);
         return call.Status switch
         {
             GatewayCallStatus.Accepted => (null, target.GatewayId),

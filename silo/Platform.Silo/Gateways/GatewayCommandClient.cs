@@ -1,12 +1,12 @@
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
+using System.Text.Json;
 using Platform.Contracts;
 using Platform.Contracts.Problems;
+using Platform.Silo.Gateways.Nodes;
 
 namespace Platform.Silo.Gateways;
 
 /// <summary>Outcome of one call to a gateway's internal API.</summary>
+[GenerateSerializer]
 internal enum GatewayCallStatus
 {
     /// <summary>The gateway took the command.</summary>
@@ -18,7 +18,7 @@ internal enum GatewayCallStatus
     /// <summary>The gateway found the command itself invalid for its target (for example a datagram over the DTLS MTU).</summary>
     Invalid,
 
-    /// <summary>The gateway failed, refused, or did not answer in time.</summary>
+    /// <summary>The gateway failed, refused, did not answer in time, or is not live.</summary>
     Unavailable,
 }
 
@@ -26,73 +26,41 @@ internal enum GatewayCallStatus
 internal sealed record GatewayCallResult<TResponse>(GatewayCallStatus Status, TResponse? Body = null, IReadOnlyList<FieldError>? Errors = null)
     where TResponse : class;
 
-/// <summary>Calls a gateway's internal API with the cluster secret, under a short timeout.</summary>
-internal sealed partial class GatewayCommandClient(IHttpClientFactory httpClientFactory, PlatformOptions options, ILogger<GatewayCommandClient> logger)
+/// <summary>
+/// Sends commands to gateways through their grains (<see cref="IGatewayGrain.CommandAsync"/>), which know how to reach
+/// them; the request and answer bodies are the JSON the gateway's internal API takes and gives.
+/// </summary>
+internal sealed partial class GatewayCommandClient(IGrainFactory grains, ILogger<GatewayCommandClient> logger)
 {
-    public const string HttpClientName = "gateway-commands";
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
-
     public async Task<GatewayCallResult<TResponse>> PostAsync<TRequest, TResponse>(
-        string gatewayId, string internalUrl, string path, TRequest body, CancellationToken cancellationToken)
+        string gatewayId, string path, TRequest body, CancellationToken cancellationToken)
         where TResponse : class
     {
-        var client = httpClientFactory.CreateClient(HttpClientName);
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(internalUrl.TrimEnd('/') + path, UriKind.Absolute))
-        {
-            Content = JsonContent.Create(body, options: PlatformJson.Options),
-        };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", options.ClusterSecret);
+        GatewayCommandAnswer answer;
         try
         {
-            using var response = await client.SendAsync(request, cancellationToken);
-            if (response.StatusCode == HttpStatusCode.NotFound)
-            {
-                return new(GatewayCallStatus.NotFound);
-            }
-
-            if (response.StatusCode == HttpStatusCode.BadRequest
-                && await response.Content.ReadFromJsonAsync<GatewayProblem>(PlatformJson.Options, cancellationToken) is { Errors.Count: > 0 } problem)
-            {
-                return new(GatewayCallStatus.Invalid, Errors: problem.Errors);
-            }
-
-            if (!response.IsSuccessStatusCode)
-            {
-                LogGatewayRefused(logger, gatewayId, path, (int)response.StatusCode);
-                return new(GatewayCallStatus.Unavailable);
-            }
-
-            var answer = typeof(TResponse) == typeof(NoBody) || response.StatusCode == HttpStatusCode.NoContent
-                ? null
-                : await response.Content.ReadFromJsonAsync<TResponse>(PlatformJson.Options, cancellationToken);
-            return new(GatewayCallStatus.Accepted, answer);
+            answer = await grains.GetGrain<IGatewayGrain>(gatewayId)
+                .CommandAsync(new GatewayCommand(path, JsonSerializer.SerializeToUtf8Bytes(body, PlatformJson.Options)), cancellationToken);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is TimeoutException or OrleansException)
         {
-            LogGatewayUnreachable(logger, e, gatewayId, path);
-        }
-        catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            LogGatewayUnreachable(logger, e, gatewayId, path);
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            LogGatewayUnreachable(logger, e, gatewayId, path);
+            // The grain could not be reached (a silo failing over): the gateway did not get the command.
+            LogGrainUnreachable(logger, e, gatewayId, path);
+            return new(GatewayCallStatus.Unavailable);
         }
 
-        return new(GatewayCallStatus.Unavailable);
+        return answer.Status switch
+        {
+            GatewayCallStatus.Accepted => new(GatewayCallStatus.Accepted,
+                typeof(TResponse) == typeof(NoBody) || answer.Body is not { Length: > 0 } accepted ? null : JsonSerializer.Deserialize<TResponse>(accepted, PlatformJson.Options)),
+            GatewayCallStatus.Invalid => new(GatewayCallStatus.Invalid, Errors: JsonSerializer.Deserialize<List<FieldError>>(answer.Body!, PlatformJson.Options)),
+            _ => new(answer.Status),
+        };
     }
 
     /// <summary>Marker for commands whose answer has no body worth reading.</summary>
     public sealed class NoBody;
 
-    /// <summary>The part of a gateway's 400 problem document the silo passes on (the rest is left unread).</summary>
-    [System.Text.Json.Serialization.JsonUnmappedMemberHandling(System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip)]
-    private sealed record GatewayProblem(IReadOnlyList<FieldError>? Errors);
-
-    [LoggerMessage(EventId = 3400, Level = LogLevel.Warning, Message = "Gateway {GatewayId} answered {StatusCode} to {Path}")]
-    private static partial void LogGatewayRefused(ILogger logger, string gatewayId, string path, int statusCode);
-
-    [LoggerMessage(EventId = 3401, Level = LogLevel.Warning, Message = "Gateway {GatewayId} did not answer {Path}")]
-    private static partial void LogGatewayUnreachable(ILogger logger, Exception exception, string gatewayId, string path);
+    [LoggerMessage(EventId = 3402, Level = LogLevel.Warning, Message = "The grain of gateway {GatewayId} could not be reached for {Path}")]
+    private static partial void LogGrainUnreachable(ILogger logger, Exception exception, string gatewayId, string path);
 }

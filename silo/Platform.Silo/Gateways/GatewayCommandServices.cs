@@ -2,13 +2,14 @@ using Platform.Contracts.Http;
 
 namespace Platform.Silo.Gateways;
 
-/// <summary>Registration of the gateway command client.</summary>
+/// <summary>Registration of the gateway command client and the transport gateway grains use.</summary>
 internal static class GatewayCommandServices
 {
     public static IServiceCollection AddGatewayCommands(this IServiceCollection services)
     {
-        services.AddHttpClient(GatewayCommandClient.HttpClientName, client => client.Timeout = GatewayCommandClient.Timeout)
+        services.AddHttpClient(GatewayHttpTransport.HttpClientName, client => client.Timeout = GatewayHttpTransport.Timeout)
             .AddHttpMessageHandler(static () => new TransportFailureHandler());
+        services.AddSingleton<GatewayHttpTransport>();
         services.AddSingleton<GatewayCommandClient>();
         return services;
     }

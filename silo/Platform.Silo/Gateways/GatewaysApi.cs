@@ -1,12 +1,12 @@
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
-using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Api;
-using Platform.Silo.Audit;
+using Platform.Silo.Gateways.Nodes;
 using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
@@ -62,59 +62,43 @@ internal static partial class GatewaysApi
     }
 
     private static async Task<Results<Accepted<GatewayResponse>, ProblemHttpResult>> DrainAsync(
-        string id, DrainGatewayRequest request, HttpContext context, NpgsqlDataSource dataSource, GatewayCommandClient commands,
-        PlatformClock time, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+        string id, DrainGatewayRequest request, HttpContext context, NpgsqlDataSource dataSource, IGrainFactory grains,
+        ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         if (request.DeadlineSeconds is < 0 or > MaxDrainDeadlineSeconds)
         {
             return ProblemResults.Validation("deadlineSeconds", FieldErrorCodes.OutOfRange, $"Must be between 0 and {MaxDrainDeadlineSeconds} (0 waits indefinitely).");
         }
 
-        var now = time.GetUtcNow();
-        DateTimeOffset? deadline = request.DeadlineSeconds == 0 ? null : now.AddSeconds(request.DeadlineSeconds);
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var status = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT status FROM gateway_nodes WHERE id = @id FOR UPDATE", new { id }, transaction, cancellationToken: cancellationToken));
-        if (status is null)
+        // A registered node's id is always valid: anything else names no node, and activates no grain.
+        var answer = ConnectionId.IsValidNodeId(id)
+            ? await grains.GetGrain<IGatewayGrain>(id).DrainAsync(new GatewayDrain(request.DeadlineSeconds, context.ActorName()))
+            : new GatewayDrainAnswer(null, false, false);
+        if (answer.Status is null)
         {
             return ProblemResults.NotFound($"Gateway '{id}'");
         }
 
-        if (status is GatewayStatuses.Dead or GatewayStatuses.Stopped)
+        if (!answer.Drained)
         {
             return ProblemResults.Problem(StatusCodes.Status409Conflict, ErrorCodes.GatewayUnknown, "Gateway not running",
-                status == GatewayStatuses.Dead
+                answer.Status == GatewayStatuses.Dead
                     ? $"Gateway '{id}' stopped heartbeating and was declared dead; there is nothing to drain."
                     : $"Gateway '{id}' has stopped; there is nothing to drain.");
         }
 
-        var rows = await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE gateway_nodes SET status = 'draining', drain_deadline = @deadline WHERE id = @id AND status IN ('up', 'draining')",
-            new { id, deadline }, transaction, cancellationToken: cancellationToken));
-        if (rows != 1)
+        if (!answer.Delivered)
         {
-            throw new InvalidOperationException($"Gateway {id} changed under its row lock.");
+            LogDrainNotDelivered(loggerFactory.CreateLogger(typeof(GatewaysApi)), id);
         }
 
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(context.ActorName(), null, null, "gateway.drain", id, Details: new { request.DeadlineSeconds, deadline }), now, cancellationToken);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var row = await connection.QuerySingleAsync<GatewayRow>(new CommandDefinition(
             $"""
             {GatewaySelect}
             WHERE g.id = @id
             """,
-            new { id }, transaction, cancellationToken: cancellationToken));
-        await transaction.CommitAsync(cancellationToken);
-
-        // The heartbeat answer carries the drain too, so a gateway that misses this call still learns of it.
-        var call = await commands.PostAsync<DrainGatewayRequest, GatewayCommandClient.NoBody>(
-            id, row.InternalUrl, InternalRoutes.GatewayDrain, request, cancellationToken);
-        if (call.Status != GatewayCallStatus.Accepted)
-        {
-            LogDrainNotDelivered(loggerFactory.CreateLogger(typeof(GatewaysApi)), id);
-        }
-
+            new { id }, cancellationToken: cancellationToken));
         return TypedResults.Accepted($"/v1/gateways/{id}", row.ToResponse());
     }
 

@@ -1,58 +1,57 @@
 using Dapper;
 using Npgsql;
+using Platform.Silo.Gateways.Nodes;
 
 namespace Platform.Silo.Internal;
 
 /// <summary>
-/// Declares gateways that stopped heartbeating dead, frees their leases, closes their connections in the
-/// directory, and prunes closed connections and refusal counts past retention. Every silo runs it; the row locks taken by
-/// the status update make concurrent runs harmless (a node is declared dead once).
+/// Finds gateways that stopped heartbeating and asks each one's grain to declare it dead (the grain frees its leases
+/// and closes its connections in the directory), then prunes closed connections, dead and stopped nodes and refusal
+/// counts past retention. Every silo runs it: a node's grain handles one call at a time and writes under the row's
+/// version, so a node is declared dead once. It stops as soon as the host begins stopping, before anything else: while
+/// a silo shuts down it no longer answers heartbeats, and a reaper still running would take that silence for dead gateways.
 /// </summary>
 internal sealed partial class GatewayReaper(
     NpgsqlDataSource dataSource,
+    IGrainFactory grains,
+    IHostApplicationLifetime lifetime,
     PlatformOptions options,
     PlatformClock time,
     ILogger<GatewayReaper> logger) : BackgroundService
 {
     public const string LostReason = "gateway lost";
 
-    /// <summary>One pass; returns the node ids declared dead by this pass.</summary>
+    /// <summary>One pass; returns the node ids declared dead by this pass (none once the host is stopping).</summary>
     public async Task<IReadOnlyList<string>> ReapOnceAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var heartbeatCutoff = now - TimeSpan.FromSeconds(options.HeartbeatTimeoutSeconds);
         var retentionCutoff = now - TimeSpan.FromMinutes(options.ClosedConnectionRetentionMinutes);
+        var dead = new List<string>();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-
-        // Rows are locked in id order so that reapers of several silos cannot deadlock each other.
-        // Separate statements on purpose: each later one takes a fresh snapshot, so it also sees a lease
-        // granted by a sync that held the node's row lock while the status update waited for it.
-        var dead = (await connection.QueryAsync<string>(new CommandDefinition(
+        var stale = await connection.QueryAsync<string>(new CommandDefinition(
             """
-            UPDATE gateway_nodes g SET status = 'dead', dead_at = @now
-            FROM (SELECT id FROM gateway_nodes
-                  WHERE status IN ('up', 'draining') AND last_heartbeat_at < @heartbeatCutoff
-                  ORDER BY id FOR UPDATE) stale
-            WHERE g.id = stale.id
-            RETURNING g.id
+            SELECT id FROM gateway_nodes
+            WHERE status IN ('up', 'draining') AND last_heartbeat_at < @heartbeatCutoff
+            ORDER BY id
             """,
-            new { now, heartbeatCutoff }, transaction, cancellationToken: cancellationToken))).AsList();
-        if (dead.Count > 0)
+            new { heartbeatCutoff }, cancellationToken: cancellationToken));
+        foreach (var id in stale)
         {
-            var ids = dead.ToArray();
-            await Quotas.QuotaVersions.BumpForGatewaysAsync(connection, transaction, ids, cancellationToken);
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM quota_leases WHERE gateway_id = ANY(@ids)", new { ids }, transaction, cancellationToken: cancellationToken));
-            var closed = await GatewayConnections.CloseAsync(connection, transaction, ids, now, null, LostReason, cancellationToken);
-            foreach (var id in dead)
+            // Checked before every node: the host may begin stopping while a pass runs.
+            if (lifetime.ApplicationStopping.IsCancellationRequested)
             {
-                LogDeclaredDead(logger, id, options.HeartbeatTimeoutSeconds);
+                LogStopping(logger);
+                return dead;
             }
 
-            LogConnectionsClosed(logger, closed);
+            if (await grains.GetGrain<IGatewayGrain>(id).DeclareDeadAsync())
+            {
+                dead.Add(id);
+            }
         }
 
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM connections WHERE closed_at < @retentionCutoff",
             new { retentionCutoff }, transaction, cancellationToken: cancellationToken));
@@ -67,33 +66,32 @@ internal sealed partial class GatewayReaper(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // ApplicationStopping is signalled before any hosted service (Kestrel, Orleans) begins to stop.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, lifetime.ApplicationStopping);
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(options.HeartbeatIntervalSeconds), time);
         try
         {
-            while (await timer.WaitForNextTickAsync(stoppingToken))
+            while (await timer.WaitForNextTickAsync(stopping.Token))
             {
                 try
                 {
-                    await ReapOnceAsync(stoppingToken);
+                    await ReapOnceAsync(stopping.Token);
                 }
-                catch (Exception e) when (e is NpgsqlException or TimeoutException)
+                catch (Exception e) when (e is NpgsqlException or TimeoutException or OrleansException)
                 {
                     LogReapFailed(logger, e);
                 }
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             // Shutdown.
         }
     }
 
-    [LoggerMessage(EventId = 3200, Level = LogLevel.Warning, Message = "Gateway {NodeId} sent no heartbeat for {TimeoutSeconds}s; declared dead")]
-    private static partial void LogDeclaredDead(ILogger logger, string nodeId, int timeoutSeconds);
-
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "Closed {Count} connections of dead gateways")]
-    private static partial void LogConnectionsClosed(ILogger logger, int count);
-
     [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Reaping gateways failed; retrying on the next tick")]
     private static partial void LogReapFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Information, Message = "The silo is stopping; gateways are no longer reaped here")]
+    private static partial void LogStopping(ILogger logger);
 }

@@ -28,7 +28,7 @@ internal static class InternalApi
     }
 
     private static async Task<Results<Ok<RegisterGatewayResponse>, ProblemHttpResult>> RegisterAsync(
-        RegisterGatewayRequest request, GatewayRegistry registry, PlatformOptions options, CancellationToken cancellationToken)
+        RegisterGatewayRequest request, GatewayRegistry registry, PlatformOptions options)
     {
         var errors = GatewayRequestValidation.Validate(request);
         if (errors.Count > 0)
@@ -36,12 +36,12 @@ internal static class InternalApi
             return ProblemResults.Validation(errors);
         }
 
-        await registry.RegisterAsync(request, cancellationToken);
+        await registry.RegisterAsync(request);
         return TypedResults.Ok(new RegisterGatewayResponse(request.NodeId, options.HeartbeatIntervalSeconds, options.HeartbeatTimeoutSeconds));
     }
 
     private static async Task<Results<Ok<HeartbeatResponse>, ProblemHttpResult>> HeartbeatAsync(
-        string gatewayId, HeartbeatRequest request, GatewayRegistry registry, CancellationToken cancellationToken)
+        string gatewayId, HeartbeatRequest request, GatewayRegistry registry)
     {
         if (request.ConfigRevision < 0 || request.OpenConnections < 0)
         {
@@ -54,12 +54,12 @@ internal static class InternalApi
             return ProblemResults.Validation(errors);
         }
 
-        var answer = await registry.HeartbeatAsync(gatewayId, request, cancellationToken);
+        var answer = await registry.HeartbeatAsync(gatewayId, request);
         return answer is null ? GatewayUnknown(gatewayId) : TypedResults.Ok(answer);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> LeaveAsync(string gatewayId, GatewayRegistry registry, CancellationToken cancellationToken) =>
-        await registry.LeaveAsync(gatewayId, cancellationToken) ? TypedResults.NoContent() : GatewayUnknown(gatewayId);
+    private static async Task<Results<NoContent, ProblemHttpResult>> LeaveAsync(string gatewayId, GatewayRegistry registry) =>
+        await registry.LeaveAsync(gatewayId) ? TypedResults.NoContent() : GatewayUnknown(gatewayId);
 
     private static async Task<Results<Ok<ConfigWatchResponse>, ProblemHttpResult>> WatchAsync(
         ConfigWatch watch, CancellationToken cancellationToken, [FromQuery] long after = 0, [FromQuery] int waitSeconds = DefaultWaitSeconds)

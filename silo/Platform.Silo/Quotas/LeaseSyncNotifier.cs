@@ -1,6 +1,4 @@
 using System.Threading.Channels;
-using Dapper;
-using Npgsql;
 using Platform.Contracts.Internal;
 using Platform.Silo.Gateways;
 
@@ -13,7 +11,6 @@ namespace Platform.Silo.Quotas;
 /// its own within its sync interval.
 /// </summary>
 internal sealed partial class LeaseSyncNotifier(
-    NpgsqlDataSource dataSource,
     GatewayCommandClient commands,
     ILogger<LeaseSyncNotifier> logger) : BackgroundService
 {
@@ -58,35 +55,17 @@ internal sealed partial class LeaseSyncNotifier(
 
     private async Task SendAsync(string gatewayId, HashSet<Guid> tenantIds, CancellationToken cancellationToken)
     {
-        try
+        // The gateway's grain knows whether it is live and how to reach it.
+        var call = await commands.PostAsync<LeaseSyncCommand, GatewayCommandClient.NoBody>(
+            gatewayId, InternalRoutes.GatewayLeaseSync, new LeaseSyncCommand([.. tenantIds]), cancellationToken);
+        if (call.Status != GatewayCallStatus.Accepted)
         {
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            var internalUrl = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-                "SELECT internal_url FROM gateway_nodes WHERE id = @gatewayId AND status IN ('up', 'draining')",
-                new { gatewayId }, cancellationToken: cancellationToken));
-            if (internalUrl is null)
-            {
-                return;
-            }
-
-            var call = await commands.PostAsync<LeaseSyncCommand, GatewayCommandClient.NoBody>(
-                gatewayId, internalUrl, InternalRoutes.GatewayLeaseSync, new LeaseSyncCommand([.. tenantIds]), cancellationToken);
-            if (call.Status != GatewayCallStatus.Accepted)
-            {
-                LogNotSynced(logger, gatewayId, call.Status);
-            }
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException)
-        {
-            LogLookupFailed(logger, e, gatewayId);
+            LogNotSynced(logger, gatewayId, call.Status);
         }
     }
 
     [LoggerMessage(EventId = 7101, Level = LogLevel.Warning, Message = "Gateway {GatewayId} was not asked to sync its leases ({Status}); it syncs on its own within its interval")]
     private static partial void LogNotSynced(ILogger logger, string gatewayId, GatewayCallStatus status);
-
-    [LoggerMessage(EventId = 7102, Level = LogLevel.Warning, Message = "Looking up gateway {GatewayId} to ask for a lease sync failed")]
-    private static partial void LogLookupFailed(ILogger logger, Exception exception, string gatewayId);
 
     [LoggerMessage(EventId = 7103, Level = LogLevel.Warning, Message = "Lease sync requests are queued faster than gateways take them; one for gateway {GatewayId} was dropped")]
     private static partial void LogQueueFull(ILogger logger, string gatewayId);
