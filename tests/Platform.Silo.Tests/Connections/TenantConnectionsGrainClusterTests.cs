@@ -11,6 +11,7 @@ using Platform.Contracts.Internal;
 using Platform.Silo.Cluster;
 using Platform.Silo.Connections.Live;
 using Platform.Silo.Internal;
+using Platform.Silo.Tests.Cluster;
 using Platform.Silo.Tests.Internal;
 using Platform.Testing;
 
@@ -23,7 +24,6 @@ namespace Platform.Silo.Tests.Connections;
 /// </summary>
 public sealed class TenantConnectionsGrainClusterTests
 {
-    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(60);
     private static readonly DateTime At = new(2026, 3, 1, 12, 0, 0, DateTimeKind.Utc);
     private static readonly LiveConnectionQuery Everything = new(null, null, null, 0, 1000);
 
@@ -34,8 +34,8 @@ public sealed class TenantConnectionsGrainClusterTests
         await using var silo = Silo(database);
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
         await silo.RegisterGatewayAsync("gw-a");
-        await using var cluster = await StartClusterAsync(database);
-        var grain = Grains(cluster.Silos[0]).GetGrain<ITenantConnectionsGrain>(tenantId);
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var grain = PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<ITenantConnectionsGrain>(tenantId);
 
         Assert.True(await grain.ApplyAsync(Events("gw-a", opened: [Opened("gw-a.1", 0), Opened("gw-a.2", 1), Opened("gw-a.3", 2)])));
         Assert.True(await grain.ApplyAsync(Events("gw-a", counters: [Counters("gw-a.1", 100, 30)], closed: [Closed("gw-a.2", 10, 5)])));
@@ -61,23 +61,23 @@ public sealed class TenantConnectionsGrainClusterTests
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
         await silo.RegisterGatewayAsync("gw-a");
         await silo.RegisterGatewayAsync("gw-b");
-        await using var cluster = await StartClusterAsync(database);
-        var grain = Grains(cluster.Silos[1]).GetGrain<ITenantConnectionsGrain>(tenantId);
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var grain = PlatformTestCluster.Grains(cluster.Silos[1]).GetGrain<ITenantConnectionsGrain>(tenantId);
         Assert.True(await grain.ApplyAsync(Events("gw-a", opened: [Opened("gw-a.1", 0), Opened("gw-a.2", 1)], counters: [Counters("gw-a.1", 50, 9)])));
         Assert.True(await grain.ApplyAsync(Events("gw-b", opened: [Opened("gw-b.1", 2)], closed: [])));
         Assert.True(await grain.ApplyAsync(Events("gw-a", closed: [Closed("gw-a.2", 1, 3)])));
         var before = await grain.ListAsync(Everything);
-        var holder = await Grains(cluster.Silos[0]).GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
+        var holder = await PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
         var dying = cluster.Silos.Single(s => s.SiloAddress.Equals(holder));
         var survivor = cluster.Silos.Single(s => !s.SiloAddress.Equals(holder));
 
         await cluster.KillSiloAsync(dying);
 
-        var again = Grains(survivor).GetGrain<ITenantConnectionsGrain>(tenantId);
-        var after = await UntilAnsweredAsync(() => again.ListAsync(Everything));
+        var again = PlatformTestCluster.Grains(survivor).GetGrain<ITenantConnectionsGrain>(tenantId);
+        var after = await PlatformTestCluster.UntilAnsweredAsync(() => again.ListAsync(Everything));
         Assert.Equal(["gw-a.1", "gw-b.1"], after.Items.Select(c => c.Id));
         Assert.Equal(before.Items, after.Items);
-        Assert.Equal(survivor.SiloAddress, await Grains(survivor).GetGrain<IManagementGrain>(0).GetActivationAddress(again));
+        Assert.Equal(survivor.SiloAddress, await PlatformTestCluster.Grains(survivor).GetGrain<IManagementGrain>(0).GetActivationAddress(again));
         // It goes on from there: the next batch is stored on top of what was loaded.
         Assert.True(await again.ApplyAsync(Events("gw-b", counters: [Counters("gw-b.1", 70, 12)])));
         Assert.Equal(await StoredOpenAsync(database, tenantId), (await again.ListAsync(Everything)).Items);
@@ -90,8 +90,8 @@ public sealed class TenantConnectionsGrainClusterTests
         await using var silo = Silo(database);
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
         await silo.RegisterGatewayAsync("gw-a");
-        await using var cluster = await StartClusterAsync(database);
-        var grain = Grains(cluster.Silos[0]).GetGrain<ITenantConnectionsGrain>(tenantId);
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var grain = PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<ITenantConnectionsGrain>(tenantId);
         var first = Events("gw-a", opened: [Opened("gw-a.1", 0), Opened("gw-a.2", 1)]);
         var second = Events("gw-a", counters: [Counters("gw-a.1", 500, 40)], closed: [Closed("gw-a.2", 20, 8)]);
         Assert.True(await grain.ApplyAsync(first));
@@ -119,8 +119,8 @@ public sealed class TenantConnectionsGrainClusterTests
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
         await silo.RegisterGatewayAsync("gw-a");
         // The silo app is a cluster of its own on the same database: its grain and this cluster's are two activations.
-        await using var cluster = await StartClusterAsync(database);
-        var grain = Grains(cluster.Silos[0]).GetGrain<ITenantConnectionsGrain>(tenantId);
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var grain = PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<ITenantConnectionsGrain>(tenantId);
         Assert.True(await grain.ApplyAsync(Events("gw-a", opened: [Opened("gw-a.1", 0), Opened("gw-a.2", 1)])));
         Assert.Equal(2, (await grain.ListAsync(Everything)).Total);
 
@@ -146,9 +146,9 @@ public sealed class TenantConnectionsGrainClusterTests
         var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
         await silo.RegisterGatewayAsync("gw-dead");
         await silo.RegisterGatewayAsync("gw-live");
-        await using var cluster = await StartClusterAsync(database);
-        var acmeGrain = Grains(cluster.Silos[0]).GetGrain<ITenantConnectionsGrain>(acme);
-        var betaGrain = Grains(cluster.Silos[1]).GetGrain<ITenantConnectionsGrain>(beta);
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var acmeGrain = PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<ITenantConnectionsGrain>(acme);
+        var betaGrain = PlatformTestCluster.Grains(cluster.Silos[1]).GetGrain<ITenantConnectionsGrain>(beta);
         Assert.True(await acmeGrain.ApplyAsync(Events("gw-dead", opened: [Opened("gw-dead.1", 0), Opened("gw-dead.2", 1)])));
         Assert.True(await acmeGrain.ApplyAsync(Events("gw-live", opened: [Opened("gw-live.1", 2)])));
         Assert.True(await betaGrain.ApplyAsync(Events("gw-dead", opened: [Opened("gw-dead.3", 3)])));
@@ -159,7 +159,10 @@ public sealed class TenantConnectionsGrainClusterTests
         await ExecuteAsync(database, "UPDATE gateway_nodes SET last_heartbeat_at = CASE id WHEN 'gw-dead' THEN now() - interval '1 hour' ELSE now() END");
         await using (var dataSource = database.CreateDataSource())
         {
-            var reaper = new GatewayReaper(dataSource, new PlatformOptions(), new PlatformClock(TimeProvider.System), NullLogger<GatewayReaper>.Instance);
+            var services = PlatformTestCluster.Services(cluster.Silos[0]);
+            var reaper = new GatewayReaper(
+                dataSource, PlatformTestCluster.Grains(cluster.Silos[0]), services.GetRequiredService<IHostApplicationLifetime>(),
+                new PlatformOptions(), new PlatformClock(TimeProvider.System), NullLogger<GatewayReaper>.Instance);
             Assert.Equal(["gw-dead"], await reaper.ReapOnceAsync(CancellationToken.None));
         }
 
@@ -222,67 +225,5 @@ public sealed class TenantConnectionsGrainClusterTests
         await using var dataSource = database.CreateDataSource();
         await using var connection = await dataSource.OpenConnectionAsync();
         await connection.ExecuteAsync(sql);
-    }
-
-    private static IGrainFactory Grains(SiloHandle silo) => ((InProcessSiloHandle)silo).ServiceProvider.GetRequiredService<IGrainFactory>();
-
-    private static async Task<TestCluster> StartClusterAsync(TestDatabase database)
-    {
-        var builder = new TestClusterBuilder(2);
-        builder.Options.UseTestClusterMembership = false;
-        // Calls go through the silos' own grain factories: an external client would need a gateway list provider.
-        builder.Options.InitializeClientOnDeploy = false;
-        builder.Properties[ConnectionStringKey] = database.ConnectionString;
-        builder.AddSiloBuilderConfigurator<PlatformSiloConfigurator>();
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
-
-    private const string ConnectionStringKey = "PlatformTest:ConnectionString";
-
-    /// <summary>What ClusterHosting gives a silo that the connections grain needs: the platform's database, clock and membership table.</summary>
-    private sealed class PlatformSiloConfigurator : IHostConfigurator
-    {
-        public void Configure(IHostBuilder hostBuilder)
-        {
-            var configuration = hostBuilder.GetConfiguration();
-            var connectionString = configuration[ConnectionStringKey]!;
-            var platform = new PlatformOptions { ConnectionString = connectionString, ClusterSecret = "cs_cluster_test" };
-            platform.Cluster.ClusterId = configuration["Orleans:ClusterId"] ?? throw new InvalidOperationException("The test cluster has no cluster id.");
-            hostBuilder.ConfigureServices(services =>
-            {
-                services.AddSingleton(platform);
-                services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
-                services.AddSingleton(new PlatformClock(TimeProvider.System));
-                services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
-                // A killed silo is declared dead within seconds rather than after the production defaults.
-                services.Configure<ClusterMembershipOptions>(o =>
-                {
-                    o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                    o.NumMissedProbesLimit = 2;
-                    o.NumVotesForDeathDeclaration = 1;
-                    o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
-                });
-                services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
-            });
-        }
-    }
-
-    /// <summary>Calls until the cluster has noticed a lost silo and the call is answered.</summary>
-    private static async Task<T> UntilAnsweredAsync<T>(Func<Task<T>> call)
-    {
-        using var limit = new CancellationTokenSource(WaitLimit);
-        while (true)
-        {
-            try
-            {
-                return await call();
-            }
-            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException && !limit.IsCancellationRequested)
-            {
-                await Task.Delay(200, limit.Token);
-            }
-        }
     }
 }

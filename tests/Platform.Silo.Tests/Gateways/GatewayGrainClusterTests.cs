@@ -13,6 +13,7 @@ using Platform.Contracts.Internal;
 using Platform.Silo.Cluster;
 using Platform.Silo.Gateways;
 using Platform.Silo.Gateways.Nodes;
+using Platform.Silo.Tests.Cluster;
 using Platform.Silo.Tests.Internal;
 using Platform.Testing;
 
@@ -26,7 +27,6 @@ namespace Platform.Silo.Tests.Gateways;
 /// </summary>
 public sealed class GatewayGrainClusterTests
 {
-    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(60);
     // Recent: the silo app's reaper prunes refusal counts past their retention.
     private static readonly DateTimeOffset Minute = new(DateTimeOffset.UtcNow.Ticks / TimeSpan.TicksPerMinute * TimeSpan.TicksPerMinute, TimeSpan.Zero);
 
@@ -36,8 +36,8 @@ public sealed class GatewayGrainClusterTests
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
         _ = silo.Services; // applies the migrations
-        await using var cluster = await StartClusterAsync(database);
-        var grain = Grains(cluster.Silos[1]).GetGrain<IGatewayGrain>("gw-a");
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var grain = PlatformTestCluster.Grains(cluster.Silos[1]).GetGrain<IGatewayGrain>("gw-a");
         await grain.RegisterAsync(new GatewayRegistration("1.0", "http://127.0.0.1:1", ["ws:8080"]));
         Assert.Equal(GatewayStatuses.Up, (await grain.HeartbeatAsync(Heartbeat(1, 3)))!.Status);
         var drained = await grain.DrainAsync(new GatewayDrain(600, "operator:test"));
@@ -45,21 +45,21 @@ public sealed class GatewayGrainClusterTests
         var before = await grain.HeartbeatAsync(Heartbeat(2, 4));
         Assert.Equal(GatewayStatuses.Draining, before!.Status);
         Assert.NotNull(before.DrainDeadline);
-        var holder = await Grains(cluster.Silos[0]).GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
+        var holder = await PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
         var dying = cluster.Silos.Single(s => s.SiloAddress.Equals(holder));
         var survivor = cluster.Silos.Single(s => !s.SiloAddress.Equals(holder));
 
         await cluster.KillSiloAsync(dying);
 
         // The gateway re-sends batch 2, whose answer it never got: the new activation knows it was applied.
-        var again = Grains(survivor).GetGrain<IGatewayGrain>("gw-a");
-        var after = await UntilAnsweredAsync(() => again.HeartbeatAsync(Heartbeat(2, 4)));
+        var again = PlatformTestCluster.Grains(survivor).GetGrain<IGatewayGrain>("gw-a");
+        var after = await PlatformTestCluster.UntilAnsweredAsync(() => again.HeartbeatAsync(Heartbeat(2, 4)));
         Assert.Equal(new GatewayHeartbeatAnswer(GatewayStatuses.Draining, before.DrainDeadline), after);
         Assert.Equal(7L, await ScalarAsync<long>(database, "SELECT COALESCE(sum(count), 0)::bigint FROM refusal_counts"));
         Assert.Equal(GatewayStatuses.Draining, (await again.HeartbeatAsync(Heartbeat(3, 5)))!.Status);
         Assert.Equal(12L, await ScalarAsync<long>(database, "SELECT COALESCE(sum(count), 0)::bigint FROM refusal_counts"));
         Assert.Equal(3L, await ScalarAsync<long>(database, "SELECT refusal_sequence FROM gateway_nodes WHERE id = 'gw-a'"));
-        Assert.Equal(survivor.SiloAddress, await Grains(survivor).GetGrain<IManagementGrain>(0).GetActivationAddress(again));
+        Assert.Equal(survivor.SiloAddress, await PlatformTestCluster.Grains(survivor).GetGrain<IManagementGrain>(0).GetActivationAddress(again));
     }
 
     [Fact]
@@ -68,8 +68,8 @@ public sealed class GatewayGrainClusterTests
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
         _ = silo.Services;
-        await using var cluster = await StartClusterAsync(database);
-        var grain = Grains(cluster.Silos[0]).GetGrain<IGatewayGrain>("gw-a");
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var grain = PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<IGatewayGrain>("gw-a");
         await grain.RegisterAsync(new GatewayRegistration("1.0", "http://127.0.0.1:1", ["ws:8080"]));
         Assert.NotNull(await grain.HeartbeatAsync(Heartbeat(1, 3)));
 
@@ -103,8 +103,8 @@ public sealed class GatewayGrainClusterTests
         await using var silo = new SiloApp(database);
         await silo.RegisterGatewayAsync("gw-a");
         // The silo app is a cluster of its own on the same database: its grain and this cluster's are two activations.
-        await using var cluster = await StartClusterAsync(database);
-        var other = Grains(cluster.Silos[0]).GetGrain<IGatewayGrain>("gw-a");
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var other = PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<IGatewayGrain>("gw-a");
 
         // Every batch reaches both activations, as a gateway re-sending after a lost answer through another silo.
         for (var sequence = 1; sequence <= 4; sequence++)
@@ -137,69 +137,6 @@ public sealed class GatewayGrainClusterTests
     private static Task<HttpResponseMessage> HttpHeartbeatAsync(SiloApp silo, long sequence) =>
         silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.Heartbeat, "gw-a"),
             new HeartbeatRequest(0, 0, Batch(sequence, sequence)), PlatformJson.Options);
-
-    private static IGrainFactory Grains(SiloHandle silo) => ((InProcessSiloHandle)silo).ServiceProvider.GetRequiredService<IGrainFactory>();
-
-    private static async Task<TestCluster> StartClusterAsync(TestDatabase database)
-    {
-        var builder = new TestClusterBuilder(2);
-        builder.Options.UseTestClusterMembership = false;
-        // Calls go through the silos' own grain factories: an external client would need a gateway list provider.
-        builder.Options.InitializeClientOnDeploy = false;
-        builder.Properties[ConnectionStringKey] = database.ConnectionString;
-        builder.AddSiloBuilderConfigurator<PlatformSiloConfigurator>();
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
-
-    private const string ConnectionStringKey = "PlatformTest:ConnectionString";
-
-    /// <summary>What ClusterHosting gives a silo: the platform's database, clock and membership table, and the grain's services.</summary>
-    private sealed class PlatformSiloConfigurator : IHostConfigurator
-    {
-        public void Configure(IHostBuilder hostBuilder)
-        {
-            var configuration = hostBuilder.GetConfiguration();
-            var connectionString = configuration[ConnectionStringKey]!;
-            var platform = new PlatformOptions { ConnectionString = connectionString, ClusterSecret = "cs_cluster_test" };
-            platform.Cluster.ClusterId = configuration["Orleans:ClusterId"] ?? throw new InvalidOperationException("The test cluster has no cluster id.");
-            hostBuilder.ConfigureServices(services =>
-            {
-                services.AddSingleton(platform);
-                services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
-                services.AddSingleton(new PlatformClock(TimeProvider.System));
-                services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
-                services.AddGatewayCommands();
-                // A killed silo is declared dead within seconds rather than after the production defaults.
-                services.Configure<ClusterMembershipOptions>(o =>
-                {
-                    o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                    o.NumMissedProbesLimit = 2;
-                    o.NumVotesForDeathDeclaration = 1;
-                    o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
-                });
-                services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
-            });
-        }
-    }
-
-    /// <summary>Calls until the cluster has noticed a lost silo and the call is answered.</summary>
-    private static async Task<T> UntilAnsweredAsync<T>(Func<Task<T>> call)
-    {
-        using var limit = new CancellationTokenSource(WaitLimit);
-        while (true)
-        {
-            try
-            {
-                return await call();
-            }
-            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException && !limit.IsCancellationRequested)
-            {
-                await Task.Delay(200, limit.Token);
-            }
-        }
-    }
 
     private static async Task<T> ScalarAsync<T>(TestDatabase database, string sql)
     {

@@ -9,6 +9,7 @@ using Platform.Contracts.Internal;
 using Platform.Silo.Cluster;
 using Platform.Silo.Gateways;
 using Platform.Silo.Quotas;
+using Platform.Silo.Tests.Cluster;
 using Platform.Silo.Tests.Internal;
 using Platform.Testing;
 
@@ -20,8 +21,6 @@ namespace Platform.Silo.Tests.Quotas;
 /// </summary>
 public sealed class TenantQuotaGrainClusterTests
 {
-    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(60);
-
     [Fact]
     public async Task Grant_SiloHoldingTheActivationKilled_NextActivationLoadsTheLeasesAndNeverOvershoots()
     {
@@ -30,22 +29,22 @@ public sealed class TenantQuotaGrainClusterTests
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 10);
         await silo.RegisterGatewayAsync("gw-a");
         await silo.RegisterGatewayAsync("gw-b");
-        await using var cluster = await StartClusterAsync(database);
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
 
-        var grain = Grains(cluster.Silos[1]).GetGrain<ITenantQuotaGrain>(tenantId);
+        var grain = PlatformTestCluster.Grains(cluster.Silos[1]).GetGrain<ITenantQuotaGrain>(tenantId);
         Assert.Equal(7, (await grain.SyncAsync(new QuotaRequest("gw-a", 7, 0, 0, 0))).Slots);
-        var holder = await Grains(cluster.Silos[0]).GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
+        var holder = await PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<IManagementGrain>(0).GetActivationAddress(grain);
         var dying = cluster.Silos.Single(s => s.SiloAddress.Equals(holder));
         var survivor = cluster.Silos.Single(s => !s.SiloAddress.Equals(holder));
 
         await cluster.KillSiloAsync(dying);
 
-        var again = Grains(survivor).GetGrain<ITenantQuotaGrain>(tenantId);
-        var b = await UntilAnsweredAsync(() => again.SyncAsync(new QuotaRequest("gw-b", 10, 0, 0, 0)));
+        var again = PlatformTestCluster.Grains(survivor).GetGrain<ITenantQuotaGrain>(tenantId);
+        var b = await PlatformTestCluster.UntilAnsweredAsync(() => again.SyncAsync(new QuotaRequest("gw-b", 10, 0, 0, 0)));
         Assert.Equal(3, b.Slots);
         Assert.Equal(7, (await again.SyncAsync(new QuotaRequest("gw-a", 10, 7, 7, 0))).Slots);
         Assert.Equal(10L, await SumAsync(database, tenantId));
-        Assert.Equal(survivor.SiloAddress, await Grains(survivor).GetGrain<IManagementGrain>(0).GetActivationAddress(again));
+        Assert.Equal(survivor.SiloAddress, await PlatformTestCluster.Grains(survivor).GetGrain<IManagementGrain>(0).GetActivationAddress(again));
     }
 
     [Fact]
@@ -56,8 +55,8 @@ public sealed class TenantQuotaGrainClusterTests
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 10);
         await silo.RegisterGatewayAsync("gw-a");
         await silo.RegisterGatewayAsync("gw-b");
-        await using var cluster = await StartClusterAsync(database);
-        var grain = Grains(cluster.Silos[0]).GetGrain<ITenantQuotaGrain>(tenantId);
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var grain = PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<ITenantQuotaGrain>(tenantId);
         Assert.Equal(4, (await grain.SyncAsync(new QuotaRequest("gw-a", 4, 0, 0, 0))).Slots);
 
         // Another writer (here: SQL standing for a second activation) grants gw-b six and moves the version on.
@@ -93,8 +92,8 @@ public sealed class TenantQuotaGrainClusterTests
         }
 
         // The silo app is a cluster of its own on the same database: its grain and this cluster's are two activations.
-        await using var cluster = await StartClusterAsync(database);
-        var other = Grains(cluster.Silos[0]).GetGrain<ITenantQuotaGrain>(tenantId);
+        await using var cluster = await PlatformTestCluster.StartAsync(database);
+        var other = PlatformTestCluster.Grains(cluster.Silos[0]).GetGrain<ITenantQuotaGrain>(tenantId);
         var random = new Random(7);
         for (var round = 0; round < 8; round++)
         {
@@ -107,70 +106,6 @@ public sealed class TenantQuotaGrainClusterTests
         }
 
         Assert.True(await SumAsync(database, tenantId) > 0);
-    }
-
-    private static IGrainFactory Grains(SiloHandle silo) => ((InProcessSiloHandle)silo).ServiceProvider.GetRequiredService<IGrainFactory>();
-
-    private static async Task<TestCluster> StartClusterAsync(TestDatabase database)
-    {
-        var builder = new TestClusterBuilder(2);
-        builder.Options.UseTestClusterMembership = false;
-        // Calls go through the silos' own grain factories: an external client would need a gateway list provider.
-        builder.Options.InitializeClientOnDeploy = false;
-        builder.Properties[ConnectionStringKey] = database.ConnectionString;
-        builder.AddSiloBuilderConfigurator<PlatformSiloConfigurator>();
-        var cluster = builder.Build();
-        await cluster.DeployAsync();
-        return cluster;
-    }
-
-    private const string ConnectionStringKey = "PlatformTest:ConnectionString";
-
-    /// <summary>What ClusterHosting gives a silo: the platform's database, clock and membership table, and the grain's services.</summary>
-    private sealed class PlatformSiloConfigurator : IHostConfigurator
-    {
-        public void Configure(IHostBuilder hostBuilder)
-        {
-            var configuration = hostBuilder.GetConfiguration();
-            var connectionString = configuration[ConnectionStringKey]!;
-            var platform = new PlatformOptions { ConnectionString = connectionString, ClusterSecret = "cs_cluster_test" };
-            platform.Cluster.ClusterId = configuration["Orleans:ClusterId"] ?? throw new InvalidOperationException("The test cluster has no cluster id.");
-            hostBuilder.ConfigureServices(services =>
-            {
-                services.AddSingleton(platform);
-                services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
-                services.AddSingleton(new PlatformClock(TimeProvider.System));
-                services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
-                services.AddGatewayCommands();
-                services.AddSingleton<LeaseSyncNotifier>();
-                // A killed silo is declared dead within seconds rather than after the production defaults.
-                services.Configure<ClusterMembershipOptions>(o =>
-                {
-                    o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                    o.NumMissedProbesLimit = 2;
-                    o.NumVotesForDeathDeclaration = 1;
-                    o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
-                });
-                services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
-            });
-        }
-    }
-
-    /// <summary>Calls until the cluster has noticed a lost silo and the call is answered.</summary>
-    private static async Task<T> UntilAnsweredAsync<T>(Func<Task<T>> call)
-    {
-        using var limit = new CancellationTokenSource(WaitLimit);
-        while (true)
-        {
-            try
-            {
-                return await call();
-            }
-            catch (Exception e) when (e is SiloUnavailableException or TimeoutException or OrleansMessageRejectionException && !limit.IsCancellationRequested)
-            {
-                await Task.Delay(200, limit.Token);
-            }
-        }
     }
 
     private static async Task<long> SumAsync(TestDatabase database, Guid tenantId)
