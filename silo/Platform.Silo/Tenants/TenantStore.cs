@@ -128,24 +128,6 @@ internal static class TenantStore
             JsonSerializer.Serialize(config, PlatformJson.Options));
     }
 
-    public static async Task<TenantResponse?> GetAsync(DbConnection connection, Guid tenantId, DbTransaction? transaction, CancellationToken cancellationToken)
-    {
-        var row = await connection.QuerySingleOrDefaultAsync<TenantRow>(new CommandDefinition(
-            """
-            SELECT id AS Id, slug AS Slug, display_name AS DisplayName, status AS Status,
-                   config_revision AS ConfigRevision, created_at AS CreatedAt, updated_at AS UpdatedAt
-            FROM tenants WHERE id = @tenantId
-            """,
-            new { tenantId }, transaction, cancellationToken: cancellationToken));
-        if (row is null)
-        {
-            return null;
-        }
-
-        var page = await DecorateAsync(connection, [row], transaction, cancellationToken);
-        return page[0];
-    }
-
     public static async Task<(IReadOnlyList<TenantResponse> Items, long Total)> ListAsync(
         DbConnection connection, string? search, int offset, int limit, CancellationToken cancellationToken)
     {
