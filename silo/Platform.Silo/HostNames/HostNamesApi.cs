@@ -140,7 +140,11 @@ internal static partial class HostNamesApi
         }
 
         var verified = reply.Answer<HostNameResponse>();
-        LogVerified(logger, slug, name, verifiedBy, reply.Tenant!.Row.Revision);
+        if (reply.Changed)
+        {
+            LogVerified(logger, slug, name, verifiedBy, reply.Tenant!.Row.Revision);
+        }
+
         return TypedResults.Ok(verified);
     }
 

@@ -105,7 +105,7 @@ internal sealed partial class TenantGrain(
             DeactivateOnIdle();
         }
 
-        return new TenantReply(null, after, Json(edit.Answer));
+        return new TenantReply(null, after, Json(edit.Answer), Changed: true);
     }
 
     private static Task<TenantState?> LoadAsync(
