@@ -4,6 +4,7 @@ using Dapper;
 using Platform.Contracts.Certificates;
 using Platform.Contracts.Internal;
 using Platform.Silo.Security;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.Certificates;
 
@@ -19,22 +20,31 @@ internal sealed class CertificateStore(SecretProtector protector)
         not_before AS NotBefore, not_after AS NotAfter, key_algorithm AS KeyAlgorithm, created_at AS CreatedAt
         """;
 
-    public async Task<CertificateResponse> InsertAsync(
-        DbConnection connection, DbTransaction transaction, Guid id, Guid tenantId, ValidatedCertificate certificate,
+    /// <summary>The certificate as it is stored, its private key encrypted for the new certificate id.</summary>
+    public CertificateRecord Seal(ValidatedCertificate certificate)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        var id = Guid.NewGuid();
+        return new CertificateRecord(id, certificate.Subject, certificate.Issuer, certificate.Thumbprint, [.. certificate.HostNames],
+            certificate.NotBefore, certificate.NotAfter, certificate.KeyAlgorithm, certificate.ChainPem,
+            protector.Protect(certificate.PrivateKeyPkcs8, SecretPurposes.CertificateKey, id), certificate.ChainLength);
+    }
+
+    public static async Task<CertificateResponse> InsertAsync(
+        DbConnection connection, DbTransaction transaction, Guid tenantId, CertificateRecord certificate,
         DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(certificate);
-        var privateKeyEnc = protector.Protect(certificate.PrivateKeyPkcs8, SecretPurposes.CertificateKey, id);
         var rows = await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO certificates (id, tenant_id, subject, issuer, thumbprint, host_names, not_before, not_after,
                                       key_algorithm, chain_pem, private_key_enc, created_at)
-            VALUES (@id, @tenantId, @Subject, @Issuer, @Thumbprint, @hostNames, @NotBefore, @NotAfter,
-                    @KeyAlgorithm, @ChainPem, @privateKeyEnc, @now)
+            VALUES (@Id, @tenantId, @Subject, @Issuer, @Thumbprint, @hostNames, @NotBefore, @NotAfter,
+                    @KeyAlgorithm, @ChainPem, @PrivateKeyEnc, @now)
             """,
             new
             {
-                id,
+                certificate.Id,
                 tenantId,
                 certificate.Subject,
                 certificate.Issuer,
@@ -44,16 +54,16 @@ internal sealed class CertificateStore(SecretProtector protector)
                 certificate.NotAfter,
                 certificate.KeyAlgorithm,
                 certificate.ChainPem,
-                privateKeyEnc,
+                certificate.PrivateKeyEnc,
                 now,
             },
             transaction, cancellationToken: cancellationToken));
         if (rows != 1)
         {
-            throw new InvalidOperationException($"Inserting certificate {id} affected {rows} rows.");
+            throw new InvalidOperationException($"Inserting certificate {certificate.Id} affected {rows} rows.");
         }
 
-        return new CertificateResponse(id, certificate.Subject, certificate.Issuer, certificate.Thumbprint, certificate.HostNames,
+        return new CertificateResponse(certificate.Id, certificate.Subject, certificate.Issuer, certificate.Thumbprint, certificate.HostNames,
             certificate.NotBefore, certificate.NotAfter, certificate.KeyAlgorithm, now);
     }
 

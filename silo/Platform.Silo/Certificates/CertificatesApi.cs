@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Platform.Contracts.Certificates;
@@ -13,6 +12,7 @@ using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.Certificates;
 
@@ -51,64 +51,41 @@ internal static partial class CertificatesApi
     }
 
     private static async Task<Results<Created<CertificateResponse>, ProblemHttpResult>> UploadAsync(
-        string slug, UploadCertificateRequest request, HttpContext context, NpgsqlDataSource dataSource,
-        CertificateStore store, PlatformOptions platform, PublicSuffixList suffixes, PlatformClock time, ILogger<CertificateStore> logger)
+        string slug, UploadCertificateRequest request, HttpContext context, IGrainFactory grains,
+        CertificateStore store, PublicSuffixList suffixes, PlatformClock time, ILogger<CertificateStore> logger)
     {
-        var cancellationToken = context.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         // Resolving first keeps a caller from spending the validation's key-derivation work on a tenant it cannot see.
-        if (await TenantAccess.ResolveAsync(connection, context, slug) is null)
+        if (await grains.GetVisibleAsync(context, slug) is not { } tenant)
         {
-            return ProblemResults.NotFound($"Tenant '{slug}'");
+            return TenantsApi.TenantNotFound(slug);
         }
 
-        var now = time.GetUtcNow();
-        // PostgreSQL keeps microseconds; answering with the stored value keeps creation and later reads equal.
-        now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
-        if (!CertificateValidator.TryValidate(request, now, out var certificate, out var rejection, suffixes.IsWildcardOverPublicSuffix))
+        if (!CertificateValidator.TryValidate(request, time.GetUtcNow(), out var certificate, out var rejection, suffixes.IsWildcardOverPublicSuffix))
         {
             return Rejected(rejection);
         }
 
-        var source = string.IsNullOrWhiteSpace(request.Pem) ? "pfx" : "pem";
+        CertificateRecord sealedCertificate;
         try
         {
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-            if (tenant is null)
-            {
-                return ProblemResults.NotFound($"Tenant '{slug}'");
-            }
-
-            if (await PlanQuotas.CheckCertificateAsync(connection, transaction, tenant.Id, certificate.HostNames, platform.Domain, cancellationToken) is { } exceeded)
-            {
-                return exceeded;
-            }
-
-            // The revision (and its commit-order lock) is taken before the host-name claims are touched, in
-            // the same order as every other writer, so two writers racing for one name cannot deadlock.
-            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
-            var id = Guid.NewGuid();
-            var response = await store.InsertAsync(connection, transaction, id, tenant.Id, certificate, now, cancellationToken);
-            // Its names start pending (they route nothing until proven); only a name another tenant has verified is refused.
-            var conflict = await RebuildClaimsAsync(connection, transaction, tenant, platform, now, cancellationToken);
-            if (conflict is not null)
-            {
-                await transaction.RollbackAsync(cancellationToken);
-                return ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail, source);
-            }
-
-            await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
-                context.ActorName(), tenant.Id, tenant.Slug, "certificate.upload", id.ToString(), tenant.Revision, revision,
-                new { thumbprint = response.Thumbprint, hostNames = response.HostNames }), now, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            LogUploaded(logger, tenant.Slug, id, response.Thumbprint, certificate.ChainLength, revision);
-            return TypedResults.Created($"/v1/tenants/{tenant.Slug}/certificates/{id}", response);
+            // Validated and encrypted here, outside the tenant's turn: only the ciphertext of the key travels to the grain.
+            sealedCertificate = store.Seal(certificate);
         }
         finally
         {
             certificate.ClearKey();
         }
+
+        var source = string.IsNullOrWhiteSpace(request.Pem) ? "pfx" : "pem";
+        var reply = await grains.GetGrain<ITenantGrain>(tenant.Slug).UploadCertificateAsync(context.Scope(), sealedCertificate, source, context.ActorName());
+        if (reply.Problem is { } problem)
+        {
+            return problem.ToResult();
+        }
+
+        var response = reply.Answer<CertificateResponse>();
+        LogUploaded(logger, tenant.Slug, response.Id, response.Thumbprint, sealedCertificate.ChainLength, reply.Tenant!.Row.Revision);
+        return TypedResults.Created($"/v1/tenants/{tenant.Slug}/certificates/{response.Id}", response);
     }
 
     private static Task<Results<Ok<Page<CertificateResponse>>, ProblemHttpResult>> ListAsync(
@@ -133,48 +110,22 @@ internal static partial class CertificatesApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time,
-        ILogger<CertificateStore> logger)
+        string slug, string id, HttpContext context, IGrainFactory grains, ILogger<CertificateStore> logger)
     {
-        var cancellationToken = context.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        if (grains.For(slug) is not { } grain)
         {
-            return ProblemResults.NotFound($"Tenant '{slug}'");
+            return TenantsApi.TenantNotFound(slug);
         }
 
-        var now = time.GetUtcNow();
-        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
-        var deleted = Guid.TryParse(id, out var certificateId)
-            ? await CertificateStore.DeleteAsync(connection, transaction, tenant.Id, certificateId, cancellationToken)
-            : null;
-        if (deleted is null)
+        var reply = await grain.DeleteCertificateAsync(context.Scope(), Guid.TryParse(id, out var certificateId) ? certificateId : null, context.ActorName());
+        if (reply.Problem is { } problem)
         {
-            return ProblemResults.NotFound("The certificate");
+            return problem.ToResult();
         }
 
-        // Removing names cannot collide with another tenant; a conflict here means the claims were already inconsistent.
-        if (await RebuildClaimsAsync(connection, transaction, tenant, platform, now, cancellationToken) is { } conflict)
-        {
-            throw new InvalidOperationException($"Tenant {tenant.Id} holds host name '{conflict.Name}' that another tenant claims.");
-        }
-
-        await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
-            context.ActorName(), tenant.Id, tenant.Slug, "certificate.delete", deleted.Id.ToString(), tenant.Revision, revision,
-            new { thumbprint = deleted.Thumbprint, hostNames = deleted.HostNames }), now, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        LogDeleted(logger, tenant.Slug, deleted.Id, deleted.Thumbprint, revision);
+        var deleted = reply.Answer<CertificateResponse>();
+        LogDeleted(logger, slug, deleted.Id, deleted.Thumbprint, reply.Tenant!.Row.Revision);
         return TypedResults.NoContent();
-    }
-
-    private static async Task<HostNameConflict?> RebuildClaimsAsync(
-        DbConnection connection, DbTransaction transaction, TenantRef tenant, PlatformOptions platform, DateTimeOffset now,
-        CancellationToken cancellationToken)
-    {
-        var configNames = await CertificateStore.ConfigHostNamesAsync(connection, transaction, tenant.Id, cancellationToken);
-        return await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, configNames, now, cancellationToken);
     }
 
     private static ProblemHttpResult Rejected(CertificateRejection rejection)

@@ -1,9 +1,6 @@
 using Dapper;
 using Npgsql;
-using Platform.Silo.Audit;
-using Platform.Silo.Certificates;
-using Platform.Silo.Data;
-using Platform.Silo.Tenants;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.HostNames;
 
@@ -13,7 +10,7 @@ namespace Platform.Silo.HostNames;
 /// names became pending), and all tenants after the platform domain changed. A tenant already in order costs nothing.
 /// </summary>
 internal sealed partial class HostNameReconciler(
-    NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time, ILogger<HostNameReconciler> logger) : IHostedService
+    NpgsqlDataSource dataSource, IGrainFactory grains, PlatformOptions platform, ILogger<HostNameReconciler> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -30,38 +27,27 @@ internal sealed partial class HostNameReconciler(
             new { domain }, cancellationToken: cancellationToken))).AsList();
         foreach (var slug in stale)
         {
-            await ReconcileAsync(connection, slug, domain, cancellationToken);
+            // Through the tenant's grain, like every write to a tenant; a tenant deleted meanwhile is answered as missing.
+            await ReconcileAsync(slug, domain);
         }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private async Task ReconcileAsync(NpgsqlConnection connection, string slug, string domain, CancellationToken cancellationToken)
+    private async Task ReconcileAsync(string slug, string domain)
     {
-        var now = time.GetUtcNow();
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var tenant = await connection.QuerySingleOrDefaultAsync<(Guid Id, long Revision)?>(new CommandDefinition(
-            "SELECT id, revision FROM tenants WHERE slug = @slug FOR UPDATE", new { slug }, transaction, cancellationToken: cancellationToken));
-        if (tenant is not { } row)
-        {
-            return;
-        }
-
-        // Tenant row, then the revision and its commit lock, then the claims: the order every revision writer follows.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, cancellationToken);
-        var configNames = await CertificateStore.ConfigHostNamesAsync(connection, transaction, row.Id, cancellationToken);
-        if (await HostNameClaims.RebuildAsync(connection, transaction, row.Id, slug, domain, configNames, now, cancellationToken) is { } conflict)
+        var reply = await grains.GetGrain<ITenantGrain>(slug).ReconcileHostNamesAsync(domain);
+        if (reply.Problem is { } problem)
         {
             // New names start pending and never conflict; a clash here means routing rows another silo wrote meanwhile.
-            LogConflict(logger, slug, conflict.Detail);
+            LogConflict(logger, slug, problem.Detail ?? problem.Code);
             return;
         }
 
-        await TenantStore.StampRevisionAsync(connection, transaction, row.Id, revision, now, cancellationToken);
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry("system", row.Id, slug, "host_name.reconcile", slug, row.Revision, revision, new { domain }), now, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        LogReconciled(logger, slug, domain, revision);
+        if (reply.Tenant is { } tenant)
+        {
+            LogReconciled(logger, slug, domain, tenant.Row.Revision);
+        }
     }
 
     [LoggerMessage(EventId = 1404, Level = LogLevel.Information, Message = "Tenant {Slug}: host-name claims rebuilt for platform domain {Domain}; revision {Revision}")]

@@ -11,6 +11,7 @@ using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.HostNames;
 
@@ -55,21 +56,20 @@ internal static partial class HostNamesApi
             static (connection, tenant, from, count, ct) => HostNameStore.ListAsync(connection, tenant.Id, from, count, ct));
 
     private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> VerifyAsync(
-        string slug, string name, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
+        string slug, string name, HttpContext context, IGrainFactory grains, NpgsqlDataSource dataSource,
         PublicSuffixList suffixes, ChallengeLookup lookup, CheckThrottle throttle, PlatformClock time, ILogger<ChallengeLookup> logger)
     {
         var ct = context.RequestAborted;
         name = HostNameClaims.Normalize(name);
-        TenantRef? tenant;
+        if (await grains.GetVisibleAsync(context, slug) is not { } tenant)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        // Claims and their challenges are read from SQL: the grain holds the names that route, not the pending ones.
         HostNameResponse? claim;
         await using (var connection = await dataSource.OpenConnectionAsync(ct))
         {
-            tenant = await TenantAccess.ResolveAsync(connection, context, slug);
-            if (tenant is null)
-            {
-                return TenantsApi.TenantNotFound(slug);
-            }
-
             claim = await HostNameStore.GetAsync(connection, tenant.Id, name, null, ct);
         }
 
@@ -106,13 +106,11 @@ internal static partial class HostNamesApi
                 $"{outcome.Detail} Publish a TXT record {claim.ChallengeRecord} with the value {claim.ChallengeToken} and check again.");
         }
 
-        return await MarkVerifiedAsync(slug, name, claim.ChallengeToken, HostNameVerifiers.Dns, "host_name.verify",
-            context, dataSource, platform, time, logger);
+        return await MarkVerifiedAsync(slug, name, claim.ChallengeToken, HostNameVerifiers.Dns, "host_name.verify", context, grains, logger);
     }
 
     private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> ApproveAsync(
-        string slug, string name, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        PublicSuffixList suffixes, PlatformClock time, ILogger<ChallengeLookup> logger)
+        string slug, string name, HttpContext context, IGrainFactory grains, PublicSuffixList suffixes, ILogger<ChallengeLookup> logger)
     {
         name = HostNameClaims.Normalize(name);
         if (suffixes.IsWildcardOverPublicSuffix(name))
@@ -120,75 +118,38 @@ internal static partial class HostNamesApi
             return PublicSuffix(name);
         }
 
-        return await MarkVerifiedAsync(slug, name, expectedToken: null, HostNameVerifiers.Operator, "host_name.approve",
-            context, dataSource, platform, time, logger);
+        return await MarkVerifiedAsync(slug, name, expectedToken: null, HostNameVerifiers.Operator, "host_name.approve", context, grains, logger);
     }
 
     /// <summary>
-    /// One transaction: the claim verified, the routing names rebuilt, the audit entry, and a revision with its
-    /// notification. Another tenant's verified names are checked again here, under the commit lock.
+    /// Through the tenant's grain, in one transaction: the claim verified, the routing names rebuilt, the audit entry, and a
+    /// revision with its notification. Another tenant's verified names are checked again there, under the commit lock.
     /// </summary>
     private static async Task<Results<Ok<HostNameResponse>, ProblemHttpResult>> MarkVerifiedAsync(
-        string slug, string name, string? expectedToken, string verifiedBy, string action,
-        HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time, ILogger logger)
+        string slug, string name, string? expectedToken, string verifiedBy, string action, HttpContext context, IGrainFactory grains, ILogger logger)
     {
-        var ct = context.RequestAborted;
-        var now = time.GetUtcNow();
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        if (grains.For(slug) is not { } grain)
         {
             return TenantsApi.TenantNotFound(slug);
         }
 
-        // Tenant row, then the revision (and with it the commit lock), then everything else: the order every
-        // revision writer follows. The commit lock also serialises this check with every other claim.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
-        var claim = await HostNameStore.GetAsync(connection, tenant.Id, name, transaction, ct);
-        if (claim is null)
+        var reply = await grain.VerifyHostNameAsync(context.Scope(), name, expectedToken, verifiedBy, action, context.ActorName());
+        if (reply.Problem is { } problem)
         {
-            return NotClaimed(name);
+            return problem.ToResult();
         }
 
-        if (claim.Status == HostNameStatuses.Verified)
+        var verified = reply.Answer<HostNameResponse>();
+        if (reply.Changed)
         {
-            return TypedResults.Ok(claim);
+            LogVerified(logger, slug, name, verifiedBy, reply.Tenant!.Row.Revision);
         }
 
-        if (expectedToken is not null && !string.Equals(claim.ChallengeToken, expectedToken, StringComparison.Ordinal))
-        {
-            return ProblemResults.Problem(StatusCodes.Status409Conflict, ErrorCodes.HostNameUnverified, "Host name not verified",
-                "The claim was replaced while DNS was checked; its token changed. Read the host names again and check once more.");
-        }
-
-        if (await HostNameClaims.FindConflictAsync(connection, transaction, tenant.Id, name, ct) is { } conflict)
-        {
-            return Taken(conflict);
-        }
-
-        await HostNameClaims.SetVerifiedAsync(connection, transaction, tenant.Id, name, verifiedBy, now, ct);
-        if (await HostNameClaims.SyncRoutingAsync(connection, transaction, tenant.Id, ct) is { } clash)
-        {
-            return Taken(clash);
-        }
-
-        await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, action, name, tenant.Revision, revision, new { verifiedBy }),
-            now, ct);
-        var verified = await HostNameStore.GetAsync(connection, tenant.Id, name, transaction, ct)
-            ?? throw new InvalidOperationException($"Host name {name} of tenant {tenant.Id} vanished inside its own transaction.");
-        await transaction.CommitAsync(ct);
-        LogVerified(logger, tenant.Slug, name, verifiedBy, revision);
         return TypedResults.Ok(verified);
     }
 
     private static ProblemHttpResult NotClaimed(string name) =>
         ProblemResults.NotFound($"The host name claim '{(name.Length <= 253 ? name : "?")}'");
-
-    private static ProblemHttpResult Taken(HostNameConflict conflict) =>
-        ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail, "name");
 
     private static ProblemHttpResult PublicSuffix(string name) =>
         ProblemResults.Validation("name", FieldErrorCodes.PublicSuffix, HostNamePolicy.Explain(name));

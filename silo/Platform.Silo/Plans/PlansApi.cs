@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
+using Platform.Contracts;
 using Platform.Contracts.Plans;
 using Platform.Contracts.Problems;
 using Platform.Silo.Audit;
@@ -8,6 +10,7 @@ using Platform.Silo.OpenApi;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.Plans;
 
@@ -55,8 +58,7 @@ internal static partial class PlansApi
     }
 
     private static async Task<Results<Ok<TenantPlanResponse>, ProblemHttpResult>> ReplaceAsync(
-        string slug, TenantPlan plan, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time,
-        ILoggerFactory loggers)
+        string slug, TenantPlan plan, HttpContext context, IGrainFactory grains, ILoggerFactory loggers)
     {
         var errors = TenantPlanValidator.Validate(plan);
         if (errors.Count > 0)
@@ -64,36 +66,20 @@ internal static partial class PlansApi
             return ProblemResults.Validation(errors);
         }
 
-        var ct = context.RequestAborted;
-        var now = time.GetUtcNow();
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        if (grains.For(slug) is not { } grain)
         {
             return TenantsApi.TenantNotFound(slug);
         }
 
-        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
-        // every revision writer follows, so that none waits on another while holding the commit lock.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
+        var reply = await grain.ReplacePlanAsync(context.Scope(), JsonSerializer.Serialize(plan, PlatformJson.Options), context.ActorName());
+        if (reply.Problem is { } problem)
+        {
+            return problem.ToResult();
+        }
 
-        var previous = await PlanStore.GetAsync(connection, transaction, tenant.Id, ct);
-        var config = await TenantConfigStore.GetAsync(connection, tenant.Id, tenant.ConfigRevision, ct)
-            ?? throw new InvalidOperationException($"Tenant {tenant.Id} has no configuration row for revision {tenant.ConfigRevision}.");
-        await PlanStore.UpsertAsync(connection, transaction, tenant.Id, plan, now, ct);
-        await TenantConfigStore.StampEffectiveAsync(connection, transaction, tenant.Id, revision,
-            EffectiveConfig.MaxConnections(config, plan), now, ct);
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "plan.replace", tenant.Slug,
-                RevisionBefore: tenant.Revision, RevisionAfter: revision, Details: new { from = previous, to = plan }),
-            now, ct);
-        await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
-        var usage = await PlanStore.UsageAsync(connection, transaction, tenant.Id, platform.Domain, ct);
-        await transaction.CommitAsync(ct);
         var logger = loggers.CreateLogger(LogCategory);
-        LogReplaced(logger, tenant.Slug, plan.MaxConnections, revision);
-        return TypedResults.Ok(new TenantPlanResponse(plan, usage));
+        LogReplaced(logger, slug, plan.MaxConnections, reply.Tenant!.Row.Revision);
+        return TypedResults.Ok(reply.Answer<TenantPlanResponse>());
     }
 
     [LoggerMessage(EventId = 1400, Level = LogLevel.Information,

@@ -11,6 +11,7 @@ using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
 using Platform.Silo.Tenants;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.Psk;
 
@@ -47,8 +48,8 @@ internal static partial class PskApi
     }
 
     private static async Task<Results<Created<PskIdentityResponse>, ProblemHttpResult>> CreateAsync(
-        string slug, CreatePskIdentityRequest request, HttpContext context, NpgsqlDataSource dataSource, PskStore store,
-        PlatformClock time, ILogger<PskStore> logger)
+        string slug, CreatePskIdentityRequest request, HttpContext context, IGrainFactory grains, PskStore store,
+        ILogger<PskStore> logger)
     {
         var errors = PskRequestValidator.Validate(request, out var key);
         if (errors.Count > 0)
@@ -56,45 +57,32 @@ internal static partial class PskApi
             return ProblemResults.Validation(errors);
         }
 
-        var cancellationToken = context.RequestAborted;
+        byte[] keyEnc;
+        var id = Guid.NewGuid();
         try
         {
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-            if (tenant is null)
-            {
-                return ProblemResults.NotFound($"Tenant '{slug}'");
-            }
-
-            if (await PlanQuotas.CheckCreateAsync(connection, transaction, tenant.Id, PlanResource.PskIdentities, cancellationToken) is { } exceeded)
-            {
-                return exceeded;
-            }
-
-            var now = time.GetUtcNow();
-            // PostgreSQL keeps microseconds; answering with the stored value keeps creation and later reads equal.
-            now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
-            var id = Guid.NewGuid();
-            if (!await store.InsertAsync(connection, transaction, id, tenant.Id, request.Identity, key!, now, cancellationToken))
-            {
-                return ProblemResults.Conflict(ErrorCodes.PskIdentityTaken,
-                    $"The tenant already has a PSK identity '{request.Identity}'.", "identity");
-            }
-
-            var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
-            await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
-                context.ActorName(), tenant.Id, tenant.Slug, "psk.create", id.ToString(), tenant.Revision, revision,
-                new { identity = request.Identity }), now, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-            LogCreated(logger, tenant.Slug, request.Identity, revision);
-            var response = new PskIdentityResponse(id, request.Identity, $"{tenant.Slug}/{request.Identity}", now);
-            return TypedResults.Created($"/v1/tenants/{tenant.Slug}/psk-identities/{id}", response);
+            // Encrypted here, bound to the new identity's id: only the ciphertext travels to the grain.
+            keyEnc = store.Seal(key!, id);
         }
         finally
         {
             System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);
         }
+
+        if (grains.For(slug) is not { } grain)
+        {
+            return TenantsApi.TenantNotFound(slug);
+        }
+
+        var reply = await grain.CreatePskAsync(context.Scope(), id, request.Identity, keyEnc, context.ActorName());
+        if (reply.Problem is { } problem)
+        {
+            return problem.ToResult();
+        }
+
+        var response = reply.Answer<PskIdentityResponse>();
+        LogCreated(logger, slug, request.Identity, reply.Tenant!.Row.Revision);
+        return TypedResults.Created($"/v1/tenants/{slug}/psk-identities/{id}", response);
     }
 
     private static Task<Results<Ok<Page<PskIdentityResponse>>, ProblemHttpResult>> ListAsync(
@@ -120,32 +108,21 @@ internal static partial class PskApi
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string slug, string id, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time, ILogger<PskStore> logger)
+        string slug, string id, HttpContext context, IGrainFactory grains, ILogger<PskStore> logger)
     {
-        var cancellationToken = context.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        if (grains.For(slug) is not { } grain)
         {
-            return ProblemResults.NotFound($"Tenant '{slug}'");
+            return TenantsApi.TenantNotFound(slug);
         }
 
-        var deleted = Guid.TryParse(id, out var identityId)
-            ? await PskStore.DeleteAsync(connection, transaction, tenant.Id, identityId, cancellationToken)
-            : null;
-        if (deleted is null)
+        var reply = await grain.DeletePskAsync(context.Scope(), Guid.TryParse(id, out var identityId) ? identityId : null, context.ActorName());
+        if (reply.Problem is { } problem)
         {
-            return ProblemResults.NotFound("The PSK identity");
+            return problem.ToResult();
         }
 
-        var now = time.GetUtcNow();
-        var revision = await ConfigRevisions.BumpTenantAsync(connection, transaction, tenant.Id, now, cancellationToken);
-        await AuditWriter.WriteAsync(connection, transaction, new AuditEntry(
-            context.ActorName(), tenant.Id, tenant.Slug, "psk.delete", deleted.Id.ToString(), tenant.Revision, revision,
-            new { identity = deleted.Identity }), now, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        LogDeleted(logger, tenant.Slug, deleted.Identity, revision);
+        var deleted = reply.Answer<PskIdentityResponse>();
+        LogDeleted(logger, slug, deleted.Identity, reply.Tenant!.Row.Revision);
         return TypedResults.NoContent();
     }
 

@@ -13,12 +13,14 @@ namespace Platform.Silo.Psk;
 /// </summary>
 internal sealed class PskStore(SecretProtector protector)
 {
-    /// <summary>Inserts the identity; false when the tenant already has one with the same name.</summary>
-    public async Task<bool> InsertAsync(
-        DbConnection connection, DbTransaction transaction, Guid id, Guid tenantId, string identity, byte[] key,
+    /// <summary>The key as it is stored: encrypted for the identity's row id.</summary>
+    public byte[] Seal(byte[] key, Guid id) => protector.Protect(key, SecretPurposes.PskKey, id);
+
+    /// <summary>Inserts the identity with its sealed key; false when the tenant already has one with the same name.</summary>
+    public static async Task<bool> InsertAsync(
+        DbConnection connection, DbTransaction transaction, Guid id, Guid tenantId, string identity, byte[] keyEnc,
         DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var keyEnc = protector.Protect(key, SecretPurposes.PskKey, id);
         var rows = await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO psk_identities (id, tenant_id, identity, key_enc, created_at)

@@ -12,6 +12,7 @@ using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.Tenants;
 
@@ -45,31 +46,24 @@ internal static class ConfigApi
         return group;
     }
 
-    private static async Task<Results<Ok<ConfigResponse>, ProblemHttpResult>> GetAsync(
-        string slug, HttpContext context, NpgsqlDataSource dataSource)
+    private static async Task<Results<Ok<ConfigResponse>, ProblemHttpResult>> GetAsync(string slug, HttpContext context, IGrainFactory grains)
     {
-        var ct = context.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
-        if (tenant is null)
+        // From the grain's memory: the configuration as last committed, secret removed.
+        if (await grains.GetVisibleAsync(context, slug) is not { } tenant)
         {
             return TenantsApi.TenantNotFound(slug);
         }
 
-        var config = await TenantConfigStore.GetAsync(connection, tenant.Id, tenant.ConfigRevision, ct)
-            ?? throw new InvalidOperationException($"Tenant {tenant.Id} has no configuration row for revision {tenant.ConfigRevision}.");
-        context.Response.Headers.ETag = ETag(tenant.ConfigRevision);
-        return TypedResults.Ok(new ConfigResponse(tenant.ConfigRevision, config));
+        context.Response.Headers.ETag = ETag(tenant.Row.ConfigRevision);
+        return TypedResults.Ok(new ConfigResponse(tenant.Row.ConfigRevision, tenant.Config()));
     }
 
     private static async Task<Results<Ok<ConfigResponse>, ProblemHttpResult>> ReplaceAsync(
-        string slug, TenantConfig config, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
-        SecretProtector protector, PublicSuffixList suffixes, PlatformClock time)
+        string slug, TenantConfig config, HttpContext context, IGrainFactory grains, PlatformOptions platform,
+        SecretProtector protector, PublicSuffixList suffixes)
     {
-        var ct = context.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
         // Visibility first, so another tenant's slug answers 404 whatever the request looks like.
-        if (await TenantAccess.ResolveAsync(connection, context, slug) is null)
+        if (await grains.GetVisibleAsync(context, slug) is not { } tenant)
         {
             return TenantsApi.TenantNotFound(slug);
         }
@@ -93,63 +87,18 @@ internal static class ConfigApi
             return ProblemResults.Validation(errors);
         }
 
-        var now = time.GetUtcNow();
-        var actor = context.ActorName();
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        // A new webhook secret is encrypted here, bound to the tenant read above; the grain refuses it for any other tenant.
+        var newSecret = config.Delivery.Webhook?.Secret is { } plain ? protector.Protect(plain, SecretPurposes.WebhookSecret, tenant.Id) : null;
+        var reply = await grains.GetGrain<ITenantGrain>(tenant.Slug).ReplaceConfigAsync(
+            new ReplaceConfigCommand(context.Scope(), tenant.Id, expected, TenantsApi.ConfigJson(config), newSecret, context.ActorName()));
+        if (reply.Problem is { } problem)
         {
-            return TenantsApi.TenantNotFound(slug);
+            return problem.ToResult();
         }
 
-        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
-        // every revision writer follows, so that none waits on another while holding the commit lock.
-        // Of two writers holding the same ETag, the second reads the first's revision once it gets the row lock.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
-
-        if (tenant.ConfigRevision != expected)
-        {
-            return StaleRevision($"The configuration changed; its current ETag is {ETag(tenant.ConfigRevision)}.");
-        }
-
-        // Read under the tenant row lock, which a plan change takes too: the configuration is checked against the plan
-        // it will run under.
-        var plan = await PlanStore.GetAsync(connection, transaction, tenant.Id, ct);
-        var abovePlan = TenantPlanValidator.ValidateConfig(config, plan);
-        if (abovePlan.Count > 0)
-        {
-            return ProblemResults.Validation(abovePlan);
-        }
-
-        var hostNames = await PlanStore.CustomHostNamesAsync(connection, transaction, tenant.Id, platform.Domain, config.HostNames, ct);
-        if (PlanQuotas.CheckHostNames(plan, hostNames.Count) is { } exceeded)
-        {
-            return exceeded;
-        }
-
-        var previousSecret = await TenantConfigStore.GetWebhookSecretAsync(connection, transaction, tenant.Id, tenant.ConfigRevision, ct);
-        var secret = TenantConfigStore.NextWebhookSecret(protector, tenant.Id, config, previousSecret);
-        await TenantConfigStore.InsertAsync(connection, transaction, tenant.Id, revision, config, secret, actor, now, ct);
-        await TenantConfigStore.SetCurrentAsync(connection, transaction, tenant.Id, revision, EffectiveConfig.MaxConnections(config, plan), now, ct);
-
-        // New names start pending; only a name another tenant has verified (or covers with a verified wildcard) is refused.
-        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenant.Id, tenant.Slug, platform.Domain, config.HostNames, now, ct);
-        if (conflict is not null)
-        {
-            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail,
-                TenantConfigStore.ConflictField(conflict.Name, tenant.Slug, platform.Domain, config, ""));
-        }
-
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(actor, tenant.Id, tenant.Slug, "config.replace", tenant.Slug,
-                RevisionBefore: tenant.ConfigRevision, RevisionAfter: revision,
-                Details: new { webhookSecretChanged = config.Delivery.Webhook?.Secret is not null }),
-            now, ct);
-        await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
-        await transaction.CommitAsync(ct);
-
-        context.Response.Headers.ETag = ETag(revision);
-        return TypedResults.Ok(new ConfigResponse(revision, TenantConfigStore.WithoutSecret(config, secret is not null), TenantConfigValidator.Warnings(config)));
+        var after = reply.Tenant ?? throw new InvalidOperationException($"Tenant {tenant.Id} vanished inside its own write.");
+        context.Response.Headers.ETag = ETag(after.Row.ConfigRevision);
+        return TypedResults.Ok(new ConfigResponse(after.Row.ConfigRevision, after.Config(), TenantConfigValidator.Warnings(config)));
     }
 
     public static string ETag(long revision) => $"\"{revision.ToString(CultureInfo.InvariantCulture)}\"";
@@ -163,6 +112,6 @@ internal static class ConfigApi
             && long.TryParse(trimmed.AsSpan(1, trimmed.Length - 2), NumberStyles.None, CultureInfo.InvariantCulture, out revision);
     }
 
-    private static ProblemHttpResult StaleRevision(string detail) =>
+    public static ProblemHttpResult StaleRevision(string detail) =>
         ProblemResults.Problem(StatusCodes.Status412PreconditionFailed, ErrorCodes.StaleRevision, "Stale revision", detail);
 }

@@ -11,6 +11,7 @@ using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.Tenants;
 
@@ -46,11 +47,9 @@ internal static class PortsApi
     }
 
     private static async Task<Results<Created<DedicatedPortResponse>, ProblemHttpResult>> AllocateAsync(
-        string slug, AllocatePortRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform, PlatformClock time)
+        string slug, AllocatePortRequest request, HttpContext context, IGrainFactory grains)
     {
-        var ct = context.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        if (await TenantAccess.ResolveAsync(connection, context, slug) is null)
+        if (await grains.GetVisibleAsync(context, slug) is not { } tenant)
         {
             return TenantsApi.TenantNotFound(slug);
         }
@@ -60,38 +59,14 @@ internal static class PortsApi
             return ProblemResults.Validation("protocol", FieldErrorCodes.InvalidChoice, "Must be one of: tcp, tls, dtls.");
         }
 
-        var now = time.GetUtcNow();
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        var reply = await grains.GetGrain<ITenantGrain>(tenant.Slug).AllocatePortAsync(context.Scope(), request.Protocol, context.ActorName());
+        if (reply.Problem is { } problem)
         {
-            return TenantsApi.TenantNotFound(slug);
+            return problem.ToResult();
         }
 
-        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
-        // every revision writer follows, so that none waits on another while holding the commit lock.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
-
-        if (await PlanQuotas.CheckCreateAsync(connection, transaction, tenant.Id, PlanResource.DedicatedPorts, ct) is { } exceeded)
-        {
-            return exceeded;
-        }
-
-        var port = await TryAllocateAsync(connection, transaction, tenant.Id, request.Protocol, platform.DedicatedPortFirst, platform.DedicatedPortLast,
-            now, TimeSpan.FromHours(platform.PortCooldownHours), ct);
-        if (port is null)
-        {
-            return ProblemResults.Conflict(ErrorCodes.PortsExhausted,
-                $"Every dedicated port from {platform.DedicatedPortFirst} to {platform.DedicatedPortLast} is allocated or cooling down after another tenant released it.");
-        }
-
-        await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "port.allocate", port.Value.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                RevisionBefore: tenant.Revision, RevisionAfter: revision, Details: new { request.Protocol }),
-            now, ct);
-        await transaction.CommitAsync(ct);
-        return TypedResults.Created($"/v1/tenants/{tenant.Slug}/ports/{port.Value}", new DedicatedPortResponse(port.Value, request.Protocol, now));
+        var port = reply.Answer<DedicatedPortResponse>();
+        return TypedResults.Created($"/v1/tenants/{tenant.Slug}/ports/{port.Port}", port);
     }
 
     private static Task<Results<Ok<Page<DedicatedPortResponse>>, ProblemHttpResult>> ListAsync(
@@ -99,8 +74,7 @@ internal static class PortsApi
         TenantLists.ListAsync(slug, offset, limit, context, dataSource,
             static (connection, tenant, from, count, ct) => TenantStore.ListPortsAsync(connection, tenant.Id, from, count, ct));
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> ReleaseAsync(
-        string slug, string port, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
+    private static async Task<Results<NoContent, ProblemHttpResult>> ReleaseAsync(string slug, string port, HttpContext context, IGrainFactory grains)
     {
         if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number)
             || number is < 1 or > 65535)
@@ -108,80 +82,12 @@ internal static class PortsApi
             return ProblemResults.Validation("port", FieldErrorCodes.OutOfRange, "A port number from 1 to 65535.");
         }
 
-        var ct = context.RequestAborted;
-        var now = time.GetUtcNow();
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        if (grains.For(slug) is not { } grain)
         {
             return TenantsApi.TenantNotFound(slug);
         }
 
-        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
-        // every revision writer follows, so that none waits on another while holding the commit lock.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
-
-        var protocol = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-            "DELETE FROM dedicated_ports WHERE tenant_id = @tenantId AND port = @port RETURNING protocol",
-            new { tenantId = tenant.Id, port = number }, transaction, cancellationToken: ct));
-        if (protocol is null)
-        {
-            return ProblemResults.NotFound($"Dedicated port {number} of tenant '{tenant.Slug}'");
-        }
-
-        await PortCooldowns.ReleaseAsync(connection, transaction, tenant.Id, number, now, ct);
-        await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "port.release", number.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                RevisionBefore: tenant.Revision, RevisionAfter: revision, Details: new { protocol }),
-            now, ct);
-        await transaction.CommitAsync(ct);
-        return TypedResults.NoContent();
-    }
-
-    /// <summary>
-    /// Claims the lowest free port that is not cooling down after another tenant released it (the
-    /// release and its cool-down row commit together, so no statement sees the one without the other).
-    /// ON CONFLICT DO NOTHING makes a port taken concurrently by another tenant's allocation come back
-    /// empty instead of aborting the transaction; the next attempt (a new statement, so a new snapshot)
-    /// then sees that port as taken and moves on.
-    /// </summary>
-    private static async Task<int?> TryAllocateAsync(
-        DbConnection connection, DbTransaction transaction, Guid tenantId, string protocol, int first, int last,
-        DateTimeOffset now, TimeSpan cooldown, CancellationToken cancellationToken)
-    {
-        var coolingSince = now - cooldown;
-        for (var attempt = 0; attempt <= last - first; attempt++)
-        {
-            var free = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
-                """
-                SELECT p FROM generate_series(@first, @last) AS p
-                WHERE NOT EXISTS (SELECT 1 FROM dedicated_ports d WHERE d.port = p)
-                  AND NOT EXISTS (SELECT 1 FROM port_cooldowns c
-                                  WHERE c.port = p AND c.tenant_id <> @tenantId AND c.released_at > @coolingSince)
-                ORDER BY p LIMIT 1
-                """,
-                new { first, last, tenantId, coolingSince }, transaction, cancellationToken: cancellationToken));
-            if (free is null)
-            {
-                return null;
-            }
-
-            var claimed = await connection.QuerySingleOrDefaultAsync<int?>(new CommandDefinition(
-                """
-                INSERT INTO dedicated_ports (port, tenant_id, protocol, created_at)
-                VALUES (@port, @tenantId, @protocol, @now)
-                ON CONFLICT (port) DO NOTHING
-                RETURNING port
-                """,
-                new { port = free.Value, tenantId, protocol, now }, transaction, cancellationToken: cancellationToken));
-            if (claimed is not null)
-            {
-                return claimed;
-            }
-        }
-
-        return null;
+        var reply = await grain.ReleasePortAsync(context.Scope(), number, context.ActorName());
+        return reply.Problem is { } problem ? problem.ToResult() : TypedResults.NoContent();
     }
 }

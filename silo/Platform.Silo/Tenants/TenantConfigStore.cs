@@ -68,14 +68,15 @@ internal static class TenantConfigStore
     }
 
     /// <summary>The tenant's configuration at <paramref name="revision"/>, secret removed.</summary>
-    public static async Task<TenantConfig?> GetAsync(DbConnection connection, Guid tenantId, long revision, CancellationToken cancellationToken)
+    public static async Task<TenantConfig?> GetAsync(
+        DbConnection connection, DbTransaction? transaction, Guid tenantId, long revision, CancellationToken cancellationToken)
     {
         var row = await connection.QuerySingleOrDefaultAsync<ConfigRow>(new CommandDefinition(
             """
             SELECT config::text AS Config, webhook_secret_enc IS NOT NULL AS HasSecret
             FROM tenant_configs WHERE tenant_id = @tenantId AND revision = @revision
             """,
-            new { tenantId, revision }, cancellationToken: cancellationToken));
+            new { tenantId, revision }, transaction, cancellationToken: cancellationToken));
         if (row is null)
         {
             return null;

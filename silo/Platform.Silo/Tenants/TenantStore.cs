@@ -1,7 +1,10 @@
 using System.Data.Common;
+using System.Text.Json;
 using Dapper;
+using Platform.Contracts;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Data;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.Tenants;
 
@@ -54,7 +57,7 @@ internal static class TenantStore
         }
     }
 
-    /// <summary>Stamps the tenant with a revision taken from <see cref="ConfigRevisions.NextAsync"/> and queues the watch notification.</summary>
+    /// <summary>Stamps the tenant with a revision taken from <see cref="ConfigRevisions.NextAsync"/>; the caller queues the watch notification.</summary>
     public static async Task StampRevisionAsync(
         DbConnection connection, DbTransaction transaction, Guid tenantId, long revision, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -65,8 +68,6 @@ internal static class TenantStore
         {
             throw new InvalidOperationException($"Tenant {tenantId} vanished inside its own transaction.");
         }
-
-        await ConfigRevisions.NotifyAsync(connection, transaction, revision, cancellationToken);
     }
 
     /// <summary>Removes the tenant (its configs, claims, keys, certificates and ports cascade) and leaves a tombstone.</summary>
@@ -88,22 +89,43 @@ internal static class TenantStore
         }
     }
 
-    public static async Task<TenantResponse?> GetAsync(DbConnection connection, Guid tenantId, DbTransaction? transaction, CancellationToken cancellationToken)
+    /// <summary>The tenant row by slug, locked <c>FOR UPDATE</c> when <paramref name="forUpdate"/>; null when there is none.</summary>
+    public static async Task<TenantRowState?> GetRowAsync(
+        DbConnection connection, DbTransaction? transaction, string slug, bool forUpdate, CancellationToken cancellationToken)
     {
-        var row = await connection.QuerySingleOrDefaultAsync<TenantRow>(new CommandDefinition(
+        var row = await connection.QuerySingleOrDefaultAsync<StateRow>(new CommandDefinition(
+            $"""
+            SELECT id AS Id, slug AS Slug, display_name AS DisplayName, status AS Status, revision AS Revision,
+                   config_revision AS ConfigRevision, max_connections AS MaxConnections, created_at AS CreatedAt, updated_at AS UpdatedAt
+            FROM tenants WHERE slug = @slug
+            {(forUpdate ? "FOR UPDATE" : "")}
+            """,
+            new { slug }, transaction, cancellationToken: cancellationToken));
+        return row is null
+            ? null
+            : new TenantRowState(row.Id, row.Slug, row.DisplayName, row.Status, row.Revision, row.ConfigRevision, row.MaxConnections,
+                Utc(row.CreatedAt), Utc(row.UpdatedAt));
+    }
+
+    /// <summary>Everything a tenant grain holds for <paramref name="row"/>: its routing names, ports and current configuration.</summary>
+    public static async Task<TenantState> LoadStateAsync(
+        DbConnection connection, DbTransaction? transaction, TenantRowState row, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        var tenantId = row.Id;
+        var names = await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT host_name FROM host_name_claims WHERE tenant_id = @tenantId ORDER BY host_name",
+            new { tenantId }, transaction, cancellationToken: cancellationToken));
+        var ports = await connection.QueryAsync<PortRow>(new CommandDefinition(
             """
-            SELECT id AS Id, slug AS Slug, display_name AS DisplayName, status AS Status,
-                   config_revision AS ConfigRevision, created_at AS CreatedAt, updated_at AS UpdatedAt
-            FROM tenants WHERE id = @tenantId
+            SELECT tenant_id AS TenantId, port AS Port, protocol AS Protocol, created_at AS CreatedAt
+            FROM dedicated_ports WHERE tenant_id = @tenantId ORDER BY port
             """,
             new { tenantId }, transaction, cancellationToken: cancellationToken));
-        if (row is null)
-        {
-            return null;
-        }
-
-        var page = await DecorateAsync(connection, [row], transaction, cancellationToken);
-        return page[0];
+        var config = await TenantConfigStore.GetAsync(connection, transaction, tenantId, row.ConfigRevision, cancellationToken)
+            ?? throw new InvalidOperationException($"Tenant {tenantId} has no configuration row for revision {row.ConfigRevision}.");
+        return new TenantState(row, names.ToList(), ports.Select(p => new TenantPortState(p.Port, p.Protocol, Utc(p.CreatedAt))).ToList(),
+            JsonSerializer.Serialize(config, PlatformJson.Options));
     }
 
     public static async Task<(IReadOnlyList<TenantResponse> Items, long Total)> ListAsync(
@@ -181,6 +203,19 @@ internal static class TenantStore
         public string DisplayName { get; init; } = "";
         public string Status { get; init; } = "";
         public long ConfigRevision { get; init; }
+        public DateTime CreatedAt { get; init; }
+        public DateTime UpdatedAt { get; init; }
+    }
+
+    private sealed class StateRow
+    {
+        public Guid Id { get; init; }
+        public string Slug { get; init; } = "";
+        public string DisplayName { get; init; } = "";
+        public string Status { get; init; } = "";
+        public long Revision { get; init; }
+        public long ConfigRevision { get; init; }
+        public int MaxConnections { get; init; }
         public DateTime CreatedAt { get; init; }
         public DateTime UpdatedAt { get; init; }
     }

@@ -1,6 +1,8 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Plans;
 using Platform.Contracts.Problems;
@@ -13,6 +15,7 @@ using Platform.Silo.OpenApi;
 using Platform.Silo.Plans;
 using Platform.Silo.Problems;
 using Platform.Silo.Security;
+using Platform.Silo.Tenants.Grains;
 
 namespace Platform.Silo.Tenants;
 
@@ -53,15 +56,15 @@ internal static class TenantsApi
             .WithName("DeleteTenant")
             .WithSummary("Delete a tenant")
             .WithDescription("Deletes the tenant and everything it owns; gateways close its connections. Its dedicated ports cool down before another tenant can get them.");
-        tenants.MapPost("/{slug}/suspend", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
-                SetStatusAsync(slug, TenantStatuses.Suspended, context, dataSource, time))
+        tenants.MapPost("/{slug}/suspend", (string slug, HttpContext context, IGrainFactory grains) =>
+                SetStatusAsync(slug, TenantStatuses.Suspended, context, grains))
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("SuspendTenant")
             .WithSummary("Suspend a tenant")
             .WithDescription("Gateways refuse the tenant's connections and its keys can only read. Suspending a suspended tenant changes nothing.")
             .ResponseExample(StatusCodes.Status200OK, ApiExamples.Tenant with { Status = TenantStatuses.Suspended });
-        tenants.MapPost("/{slug}/resume", (string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time) =>
-                SetStatusAsync(slug, TenantStatuses.Active, context, dataSource, time))
+        tenants.MapPost("/{slug}/resume", (string slug, HttpContext context, IGrainFactory grains) =>
+                SetStatusAsync(slug, TenantStatuses.Active, context, grains))
             .RequireAuthorization(Claims.OperatorPolicy)
             .WithName("ResumeTenant")
             .WithSummary("Resume a suspended tenant")
@@ -70,7 +73,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Created<TenantResponse>, ProblemHttpResult>> CreateAsync(
-        CreateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformOptions platform,
+        CreateTenantRequest request, HttpContext context, IGrainFactory grains, PlatformOptions platform,
         SecretProtector protector, PublicSuffixList suffixes, PlatformClock time)
     {
         var errors = new List<FieldError>();
@@ -112,60 +115,27 @@ internal static class TenantsApi
             return exceeded;
         }
 
-        var ct = context.RequestAborted;
-        var now = time.GetUtcNow();
-        var actor = context.ActorName();
-        var tenantId = Guid.CreateVersion7(now);
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
-        try
-        {
-            await TenantStore.InsertAsync(connection, transaction, tenantId, request.Slug, request.DisplayName, revision,
-                EffectiveConfig.MaxConnections(config, plan), now, ct);
-        }
-        catch (PostgresException e) when (e.IsUniqueViolation("tenants_slug_key"))
-        {
-            return ProblemResults.Conflict(ErrorCodes.SlugTaken, $"A tenant with slug '{request.Slug}' already exists.", "slug");
-        }
-
-        await PlanStore.UpsertAsync(connection, transaction, tenantId, plan, now, ct);
+        // The slug is valid here, so it has a grain; the grain orders concurrent creates of one slug.
+        var tenantId = Guid.CreateVersion7(time.GetUtcNow());
+        // The webhook secret is encrypted here, bound to the new tenant: only its ciphertext travels to the grain.
         var secret = TenantConfigStore.NextWebhookSecret(protector, tenantId, config, previous: null);
-        await TenantConfigStore.InsertAsync(connection, transaction, tenantId, revision, config, secret, actor, now, ct);
-
-        var conflict = await HostNameClaims.RebuildAsync(connection, transaction, tenantId, request.Slug, platform.Domain, config.HostNames, now, ct);
-        if (conflict is not null)
+        var reply = await grains.GetGrain<ITenantGrain>(request.Slug).CreateAsync(new CreateTenantCommand(
+            tenantId, request.DisplayName, ConfigJson(config), secret, JsonSerializer.Serialize(plan, PlatformJson.Options), context.ActorName()));
+        if (reply.Problem is { } problem)
         {
-            return ProblemResults.Conflict(ErrorCodes.HostNameTaken, conflict.Detail,
-                TenantConfigStore.ConflictField(conflict.Name, request.Slug, platform.Domain, config, "config."));
+            return problem.ToResult();
         }
 
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(actor, tenantId, request.Slug, "tenant.create", request.Slug, RevisionAfter: revision,
-                Details: new { request.DisplayName, plan }),
-            now, ct);
-        await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
-        await transaction.CommitAsync(ct);
-
-        var created = await TenantStore.GetAsync(connection, tenantId, null, ct)
-            ?? throw new InvalidOperationException($"Tenant {tenantId} vanished after its creation.");
-        return TypedResults.Created($"/v1/tenants/{created.Slug}", created);
+        var created = reply.Tenant ?? throw new InvalidOperationException($"Tenant {tenantId} vanished after its creation.");
+        return TypedResults.Created($"/v1/tenants/{created.Slug}", created.ToResponse());
     }
 
-    private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> GetAsync(
-        string slug, HttpContext context, NpgsqlDataSource dataSource)
-    {
-        var ct = context.RequestAborted;
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug);
-        if (tenant is null)
-        {
-            return TenantNotFound(slug);
-        }
+    /// <summary>The configuration as it is sent to a tenant grain: without the webhook secret, which travels only encrypted.</summary>
+    internal static string ConfigJson(TenantConfig config) =>
+        JsonSerializer.Serialize(TenantConfigStore.WithoutSecret(config, hasSecret: false), PlatformJson.Options);
 
-        var response = await TenantStore.GetAsync(connection, tenant.Id, null, ct);
-        return response is null ? TenantNotFound(slug) : TypedResults.Ok(response);
-    }
+    private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> GetAsync(string slug, HttpContext context, IGrainFactory grains) =>
+        await grains.GetVisibleAsync(context, slug) is { } tenant ? TypedResults.Ok(tenant.ToResponse()) : TenantNotFound(slug);
 
     private static async Task<Results<Ok<Page<TenantResponse>>, ProblemHttpResult>> ListAsync(
         [FromQuery] string? search, [FromQuery] string? offset, [FromQuery] string? limit, HttpContext context, NpgsqlDataSource dataSource)
@@ -184,7 +154,7 @@ internal static class TenantsApi
     }
 
     private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> UpdateAsync(
-        string slug, UpdateTenantRequest request, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
+        string slug, UpdateTenantRequest request, HttpContext context, IGrainFactory grains)
     {
         var errors = new List<FieldError>();
         if (request.DisplayName is not null)
@@ -197,99 +167,38 @@ internal static class TenantsApi
             return ProblemResults.Validation(errors);
         }
 
-        var ct = context.RequestAborted;
-        var now = time.GetUtcNow();
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        if (grains.For(slug) is not { } grain)
         {
             return TenantNotFound(slug);
         }
 
-        if (request.DisplayName is { } displayName)
-        {
-            var previous = await TenantStore.UpdateDisplayNameAsync(connection, transaction, tenant.Id, displayName, now, ct);
-            if (!string.Equals(previous, displayName, StringComparison.Ordinal))
-            {
-                // The display name is not part of what gateways serve, so no revision is taken.
-                await AuditWriter.WriteAsync(connection, transaction,
-                    new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "tenant.update", tenant.Slug,
-                        Details: new { displayName = new { from = previous, to = displayName } }),
-                    now, ct);
-            }
-        }
-
-        var response = await TenantStore.GetAsync(connection, tenant.Id, transaction, ct)
-            ?? throw new InvalidOperationException($"Tenant {tenant.Id} vanished inside its own transaction.");
-        await transaction.CommitAsync(ct);
-        return TypedResults.Ok(response);
+        var reply = request.DisplayName is { } displayName
+            ? await grain.RenameAsync(context.Scope(), displayName, context.ActorName())
+            : new TenantReply(null, await grains.GetVisibleAsync(context, slug));
+        return Answer(slug, reply);
     }
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string slug, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string slug, HttpContext context, IGrainFactory grains)
     {
-        var ct = context.RequestAborted;
-        var now = time.GetUtcNow();
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
+        if (grains.For(slug) is not { } grain)
         {
             return TenantNotFound(slug);
         }
 
-        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
-        // every revision writer follows, so that none waits on another while holding the commit lock.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
-
-        // Its ports cool down before they can go to another tenant; the rows outlive the tenant.
-        await PortCooldowns.ReleaseAllAsync(connection, transaction, tenant.Id, now, ct);
-
-        // The tombstone carries a fresh revision so that watches past the tenant's last revision still see it go.
-        await TenantStore.DeleteAsync(connection, transaction, tenant.Id, revision, now, ct);
-        await AuditWriter.WriteAsync(connection, transaction,
-            new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug, "tenant.delete", tenant.Slug,
-                RevisionBefore: tenant.Revision, RevisionAfter: revision),
-            now, ct);
-        await ConfigRevisions.NotifyAsync(connection, transaction, revision, ct);
-        await transaction.CommitAsync(ct);
-        return TypedResults.NoContent();
+        var reply = await grain.DeleteAsync(context.Scope(), context.ActorName());
+        return reply.Problem is { } problem ? problem.ToResult() : TypedResults.NoContent();
     }
 
     private static async Task<Results<Ok<TenantResponse>, ProblemHttpResult>> SetStatusAsync(
-        string slug, string status, HttpContext context, NpgsqlDataSource dataSource, PlatformClock time)
-    {
-        var ct = context.RequestAborted;
-        var now = time.GetUtcNow();
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var tenant = await TenantAccess.ResolveAsync(connection, context, slug, transaction, forUpdate: true);
-        if (tenant is null)
-        {
-            return TenantNotFound(slug);
-        }
+        string slug, string status, HttpContext context, IGrainFactory grains) =>
+        grains.For(slug) is { } grain
+            ? Answer(slug, await grain.SetStatusAsync(context.Scope(), status, context.ActorName()))
+            : TenantNotFound(slug);
 
-        // Tenant row, then the revision (and with it the commit lock), then everything else: the order
-        // every revision writer follows, so that none waits on another while holding the commit lock.
-        var revision = await ConfigRevisions.NextAsync(connection, transaction, ct);
-
-        if (tenant.Status != status)
-        {
-            await TenantStore.SetStatusAsync(connection, transaction, tenant.Id, status, ct);
-            await TenantStore.StampRevisionAsync(connection, transaction, tenant.Id, revision, now, ct);
-            await AuditWriter.WriteAsync(connection, transaction,
-                new AuditEntry(context.ActorName(), tenant.Id, tenant.Slug,
-                    status == TenantStatuses.Suspended ? "tenant.suspend" : "tenant.resume", tenant.Slug,
-                    RevisionBefore: tenant.Revision, RevisionAfter: revision),
-                now, ct);
-        }
-
-        var response = await TenantStore.GetAsync(connection, tenant.Id, transaction, ct)
-            ?? throw new InvalidOperationException($"Tenant {tenant.Id} vanished inside its own transaction.");
-        await transaction.CommitAsync(ct);
-        return TypedResults.Ok(response);
-    }
+    private static Results<Ok<TenantResponse>, ProblemHttpResult> Answer(string slug, TenantReply reply) =>
+        reply.Problem is { } problem ? problem.ToResult()
+        : reply.Tenant is { } tenant ? TypedResults.Ok(tenant.ToResponse())
+        : TenantNotFound(slug);
 
     /// <summary>The one answer for a slug that does not exist and a slug the caller may not see.</summary>
     public static ProblemHttpResult TenantNotFound(string slug) =>

@@ -65,7 +65,7 @@ internal static class PlatformTestCluster
         {
             var configuration = hostBuilder.GetConfiguration();
             var connectionString = configuration[ConnectionStringKey]!;
-            var platform = new PlatformOptions { ConnectionString = connectionString, ClusterSecret = "cs_cluster_test" };
+            var platform = new PlatformOptions { ConnectionString = connectionString, ClusterSecret = "cs_cluster_test", Domain = "platform.test" };
             platform.Cluster.ClusterId = configuration["Orleans:ClusterId"] ?? throw new InvalidOperationException("The test cluster has no cluster id.");
             hostBuilder.ConfigureServices(services =>
             {

@@ -1,0 +1,35 @@
+using System.Text.Json;
+using Platform.Contracts;
+using Platform.Contracts.Config;
+using Platform.Contracts.Tenants;
+
+namespace Platform.Silo.Tenants.Grains;
+
+/// <summary>
+/// What a tenant grain holds in memory and answers reads from: the tenant row, its routing host names, its dedicated
+/// ports and its current configuration with the webhook secret removed (<c>hasSecret</c> kept). The configuration
+/// travels as its stored JSON, so the contracts' types need no Orleans serializer.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("platform.tenants.state")]
+internal sealed record TenantState(
+    [property: Id(0)] TenantRowState Row,
+    [property: Id(1)] IReadOnlyList<string> HostNames,
+    [property: Id(2)] IReadOnlyList<TenantPortState> Ports,
+    [property: Id(3)] string ConfigJson)
+{
+    public Guid Id => Row.Id;
+
+    public string Slug => Row.Slug;
+
+    public TenantConfig Config() =>
+        JsonSerializer.Deserialize<TenantConfig>(ConfigJson, PlatformJson.Options)
+        ?? throw new InvalidOperationException($"Tenant {Row.Id} has an empty configuration at revision {Row.ConfigRevision}.");
+
+    public TenantResponse ToResponse() => new(
+        Row.Id, Row.Slug, Row.DisplayName, Row.Status, Row.ConfigRevision,
+        [.. HostNames], [.. Ports.Select(p => new DedicatedPortResponse(p.Port, p.Protocol, p.CreatedAt))],
+        Row.CreatedAt, Row.UpdatedAt);
+
+    /// <summary>Whether a caller limited to <paramref name="scope"/> (null: an operator) may see this tenant.</summary>
+    public bool VisibleTo(Guid? scope) => scope is null || scope == Row.Id;
+}
