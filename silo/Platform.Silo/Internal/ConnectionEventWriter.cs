@@ -18,11 +18,13 @@ internal sealed partial class ConnectionEventWriter(NpgsqlDataSource dataSource,
     /// <summary>Applies the batch; false when the gateway is unknown or dead.</summary>
     public async Task<bool> ApplyAsync(string gatewayId, ConnectionEventBatch batch, CancellationToken cancellationToken)
     {
-        var opened = batch.Opened.Where(o => Owns(gatewayId, o.Id)).ToList();
+        // One connection may be opened twice in a batch: a gateway that registers again announces its live connections
+        // beside the open events it still had queued. One INSERT … ON CONFLICT must not name a row twice.
+        var opened = batch.Opened.Where(o => Owns(gatewayId, o.Id)).GroupBy(o => o.Id).Select(g => g.First()).ToList();
         // Counters are absolute and only grow, so of several reports for one connection the largest wins.
         var counters = batch.Counters.Where(c => Owns(gatewayId, c.Id)).GroupBy(c => c.Id).Select(g => g.MaxBy(c => c.BytesIn + c.BytesOut + c.MessagesIn + c.MessagesOut)!).ToList();
         var closed = batch.Closed.Where(c => Owns(gatewayId, c.Counters.Id)).GroupBy(c => c.Counters.Id).Select(g => g.First()).ToList();
-        var foreign = batch.Opened.Count + batch.Counters.Count + batch.Closed.Count - opened.Count
+        var foreign = batch.Opened.Count + batch.Counters.Count + batch.Closed.Count - batch.Opened.Count(o => Owns(gatewayId, o.Id))
             - batch.Counters.Count(c => Owns(gatewayId, c.Id)) - batch.Closed.Count(c => Owns(gatewayId, c.Counters.Id));
         if (foreign > 0)
         {
