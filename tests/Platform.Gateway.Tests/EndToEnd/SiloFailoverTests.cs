@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Platform.Contracts;
 using Platform.Contracts.Config;
+using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Admission;
@@ -140,6 +141,7 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
 
                 await FillAndRefuseAsync(open, g1, g2, tenant.Id);
                 await EchoAllAsync(open, "after the failover");
+                await WaitUntilAsync(() => DirectoryListsAsync(operatorB, g1, g2), "the connection directory to list exactly the open connections");
             }
             finally
             {
@@ -226,6 +228,9 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
 
                 await FillAndRefuseAsync(open, g1, g2, tenant.Id);
                 await EchoAllAsync(open, "after silo-1 is back");
+                // The gateways announced their live connections again when they re-registered, beside the events they
+                // had queued while the silo was away: the directory takes both and lists each connection once.
+                await WaitUntilAsync(() => DirectoryListsAsync(operatorA, g1, g2), "the connection directory to list exactly the open connections");
             }
             finally
             {
@@ -411,6 +416,24 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
         await SilosAsync(client) is { } listed
         && listed.Any(l => l.SiloPort == silo.SiloPort)
         && listed.Where(l => l.SiloPort == silo.SiloPort).All(l => l.Status == SiloStatuses.Dead);
+
+    /// <summary>Whether the tenant's open connections in the directory are exactly those the gateways have open.</summary>
+    private static async Task<bool> DirectoryListsAsync(HttpClient client, TestGateway g1, TestGateway g2)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            var page = await client.GetFromJsonAsync<Page<ConnectionResponse>>(
+                new Uri($"/v1/tenants/{Slug}/connections?state=open&limit=100", UriKind.Relative), PlatformJson.Options, timeout.Token);
+            var listed = page!.Items.Select(c => c.Id).Order(StringComparer.Ordinal);
+            var live = g1.Registry.All.Concat(g2.Registry.All).Select(c => c.Id).Order(StringComparer.Ordinal);
+            return listed.SequenceEqual(live);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
 
     private static async Task<Dictionary<string, int>> StoredLeasesAsync(TestDatabase database, Guid tenantId)
     {
