@@ -6,7 +6,10 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
+using Orleans.Configuration;
+using Orleans.Runtime;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
@@ -102,6 +105,7 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
             await using var g2 = await TestGateway.StartAsync(b.BaseAddress, b.ClusterSecret, settings: GatewaySettings);
             await g1.WaitForTenantAsync(Slug);
             await g2.WaitForTenantAsync(Slug);
+            Assert.Equal([a.SiloPort], await QuotaGrainSilosAsync(b, tenant.Id));
 
             // A write acknowledged by silo-1 before it dies.
             var etag = await ReplaceDtlsIdleTimeoutAsync(operatorA, 301);
@@ -139,6 +143,7 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
                     $"the survivor declared it dead after {deadAfter.TotalSeconds:F1} s, the first new grant came after {grantedAfter.TotalSeconds:F1} s");
                 Assert.True(grantedAfter < TimeSpan.FromSeconds(30), $"the first grant after the kill took {grantedAfter.TotalSeconds:F1} s");
 
+                Assert.Equal([b.SiloPort], await QuotaGrainSilosAsync(b, tenant.Id));
                 await FillAndRefuseAsync(open, g1, g2, tenant.Id);
                 await EchoAllAsync(open, "after the failover");
                 await WaitUntilAsync(() => DirectoryListsAsync(operatorB, g1, g2), "the connection directory to list exactly the open connections");
@@ -416,6 +421,33 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
         await SilosAsync(client) is { } listed
         && listed.Any(l => l.SiloPort == silo.SiloPort)
         && listed.Where(l => l.SiloPort == silo.SiloPort).All(l => l.Status == SiloStatuses.Dead);
+
+    /// <summary>
+    /// The silo ports of the silos that hold an activation of the tenant's quota grain, as Orleans' management grain
+    /// reports them to a cluster client connected through <paramref name="via"/>.
+    /// </summary>
+    private static async Task<int[]> QuotaGrainSilosAsync(SiloProcess via, Guid tenantId)
+    {
+        using var host = new HostBuilder()
+            .UseOrleansClient(client => client
+                .UseStaticClustering(new IPEndPoint(IPAddress.Loopback, via.GatewayPort))
+                .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("platform", "platform")))
+            .Build();
+        await host.StartAsync();
+        try
+        {
+            var management = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IManagementGrain>(0);
+            var activations = await management.GetDetailedGrainStatistics();
+            return [.. activations
+                .Where(g => g.GrainType.Contains("TenantQuotaGrain", StringComparison.Ordinal) && g.GrainId.GetGuidKey() == tenantId)
+                .Select(g => g.SiloAddress.Endpoint.Port)
+                .Order()];
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
 
     /// <summary>Whether the tenant's open connections in the directory are exactly those the gateways have open.</summary>
     private static async Task<bool> DirectoryListsAsync(HttpClient client, TestGateway g1, TestGateway g2)
