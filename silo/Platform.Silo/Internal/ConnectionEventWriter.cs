@@ -21,6 +21,8 @@ internal sealed partial class ConnectionEventWriter(NpgsqlDataSource dataSource,
     /// <summary>Applies the batch; false when the gateway is unknown or dead.</summary>
     public async Task<bool> ApplyAsync(string gatewayId, ConnectionEventBatch batch, CancellationToken cancellationToken)
     {
+        // One connection may be opened twice in a batch: a gateway that registers again announces its live connections
+        // beside the open events it still had queued; it is stored once.
         var opened = batch.Opened.Where(o => Owns(gatewayId, o.Id)).DistinctBy(o => o.Id).ToList();
         // Counters are absolute and only grow, so of several reports for one connection the largest wins.
         var counters = batch.Counters.Where(c => Owns(gatewayId, c.Id)).GroupBy(c => c.Id).Select(g => g.MaxBy(c => c.BytesIn + c.BytesOut + c.MessagesIn + c.MessagesOut)!).ToList();

@@ -137,4 +137,22 @@ public sealed class ConnectionEventWriterTests
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM connections"));
     }
+
+    [Fact]
+    public async Task ConnectionEvents_OneConnectionOpenedTwiceInABatch_StoredOnce()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-1");
+        // A gateway that registers again announces its live connections beside the open events it still had queued
+        // from while the silo was away: one batch then names the same connection twice.
+        var queued = InternalTestFixture.Opened("gw-1.a", tenantId).Ws();
+        var announced = InternalTestFixture.Opened("gw-1.b", tenantId).Ws();
+
+        var response = await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([queued, announced, queued], [], []));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("gw-1.a,gw-1.b", await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT string_agg(id, ',' ORDER BY id) FROM connections WHERE closed_at IS NULL"));
+    }
 }
