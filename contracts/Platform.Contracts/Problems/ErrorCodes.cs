@@ -44,6 +44,8 @@ public static class ErrorCodes
     public const string NoGateway = "no_gateway";
     /// <summary>The gateway that owns the connection did not answer.</summary>
     public const string GatewayUnavailable = "gateway_unavailable";
+    /// <summary>The part of the cluster that holds the tenant's state is being recovered (a silo was lost); retry shortly.</summary>
+    public const string ClusterUnavailable = "cluster_unavailable";
     /// <summary>The connection is not (or no longer) open.</summary>
     public const string ConnectionNotFound = "connection_not_found";
     /// <summary>No dedicated port is free in the configured range.</summary>

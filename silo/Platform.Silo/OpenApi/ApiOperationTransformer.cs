@@ -115,6 +115,8 @@ internal sealed class ApiOperationTransformer : IOpenApiOperationTransformer
         }
 
         Add(StatusCodes.Status500InternalServerError, [ErrorCodes.Internal]);
+        // ProblemExceptionHandler: a grain call that found its silo lost, before the cluster moved the grain.
+        Add(StatusCodes.Status503ServiceUnavailable, [ErrorCodes.ClusterUnavailable]);
 
         operation.Responses ??= [];
         foreach (var (status, codes) in problems)

@@ -42,6 +42,7 @@ internal static class ProblemCatalog
         [ErrorCodes.BadRequest] = ("Bad request", "a route or query value is not of the form the endpoint takes"),
         [ErrorCodes.MethodNotAllowed] = ("Method not allowed", "the path exists but not with this method; `Allow` lists the methods it takes"),
         [ErrorCodes.UnsupportedMediaType] = ("Unsupported media type", "the body is not sent as `application/json`"),
+        [ErrorCodes.ClusterUnavailable] = ("Cluster unavailable", "the silo holding this state was lost and the cluster has not yet moved it (at most the failure-detection time); nothing was changed; retry after `Retry-After` seconds"),
         [ErrorCodes.Internal] = ("Internal error", "an unexpected fault; the answer carries only a trace id to quote"),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
