@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Runs the benchmark harness (bench/Platform.Benchmarks) against a throwaway PostgreSQL with default
-# durability (fsync and synchronous_commit on), removed on exit. Arguments go to the harness, e.g.
+# Runs the silo benchmark harness (bench/Platform.Benchmarks) against a throwaway PostgreSQL with default
+# durability (fsync and synchronous_commit on), removed on exit. Each scenario runs first on the previous silo
+# (built from --baseline-ref, by default the last silo before the Orleans state tier) and then on this checkout's
+# silo, in the same run. Other arguments go to the harness, e.g.
 #   infra/bench.sh --scenario all
+#   infra/bench.sh --baseline-ref HEAD~3 --scenario put-config --count 500
+#   infra/bench.sh --no-baseline --scenario failover
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -9,8 +13,20 @@ cd "$root"
 # shellcheck source=infra/lib/postgres.sh
 source "$root/infra/lib/postgres.sh"
 
-[ "$#" -gt 0 ] || set -- --scenario all
+# The silo as it was before tenant state moved into grains: REST and leases straight over PostgreSQL.
+baseline_ref=3d23a11b196b49067f8cef64052291ff0440d4a1
+args=()
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --baseline-ref) [ "$#" -ge 2 ] || die "--baseline-ref needs a commit"; baseline_ref=$2; shift 2 ;;
+    --no-baseline) baseline_ref=""; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+[ "${#args[@]}" -gt 0 ] || args=(--scenario all)
+
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK (https://dot.net) and retry"
+command -v git >/dev/null 2>&1 || die "git not found: install git (apt-get install -y git) and retry"
 pg_ensure_installed
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/platform-bench.XXXXXX")
@@ -18,6 +34,9 @@ chmod 755 "$work"
 cleanup() {
   local rc=$?
   pg_stop "$work/pg"
+  if [ -d "$work/baseline" ]; then
+    git -C "$root" worktree remove --force "$work/baseline" || log "could not remove the baseline worktree $work/baseline"
+  fi
   rm -rf "$work"
   exit "$rc"
 }
@@ -26,8 +45,20 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-log "building bench/Platform.Benchmarks"
-dotnet build bench/Platform.Benchmarks -c Release -nologo -v:quiet -clp:ErrorsOnly >&2 || die "build failed"
+build() { dotnet build "$1" -c Release -nologo -v:quiet -clp:ErrorsOnly >&2 || die "build of $1 failed"; }
+log "building bench/Platform.Benchmarks and silo/Platform.Silo"
+build bench/Platform.Benchmarks
+build silo/Platform.Silo
+harness=(--silo "$root/silo/Platform.Silo/bin/Release/net10.0/Platform.Silo.dll")
+
+if [ -n "$baseline_ref" ]; then
+  git -C "$root" rev-parse --verify --quiet "$baseline_ref^{commit}" >/dev/null \
+    || die "baseline $baseline_ref is not a commit of this repository (a shallow clone lacks history: git fetch --unshallow)"
+  log "building the previous silo at $(git -C "$root" rev-parse --short "$baseline_ref")"
+  git -C "$root" worktree add --quiet --detach "$work/baseline" "$baseline_ref"
+  build "$work/baseline/silo/Platform.Silo"
+  harness+=(--previous-silo "$work/baseline/silo/Platform.Silo/bin/Release/net10.0/Platform.Silo.dll")
+fi
 
 log "starting PostgreSQL"
 pg_init "$work/pg"
@@ -35,4 +66,4 @@ port=$(pg_free_port)
 pg_start "$work/pg" "$port" "$work/postgres.log"
 
 dotnet bench/Platform.Benchmarks/bin/Release/net10.0/Platform.Benchmarks.dll \
-  --pg "Host=127.0.0.1;Port=$port;Username=postgres" "$@"
+  --pg "Host=127.0.0.1;Port=$port;Username=postgres" "${harness[@]}" "${args[@]}"

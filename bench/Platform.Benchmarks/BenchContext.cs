@@ -12,8 +12,8 @@ using Platform.Testing;
 
 namespace Platform.Benchmarks;
 
-/// <summary>A running silo on a loopback port over a fresh database, and HTTP clients for it.</summary>
-internal sealed class BenchContext(BenchOptions options, TestDatabase database, SiloApp silo) : IDisposable
+/// <summary>A running silo of one build on a loopback port over a fresh database, and HTTP clients for it.</summary>
+internal sealed class BenchContext(BenchOptions options, TestDatabase database, SiloBuild build, SiloKeys keys, Uri siloAddress) : IDisposable
 {
     private readonly SocketsHttpHandler _handler = new()
     {
@@ -32,13 +32,20 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
 
     public TestDatabase Database { get; } = database;
 
-    public SiloApp Silo { get; } = silo;
+    public SiloBuild Build { get; } = build;
 
-    public HttpClient Operator => _operator ??= Client(Silo.OperatorKey);
+    public SiloKeys Keys { get; } = keys;
 
-    public HttpClient Cluster => _cluster ??= Client(Silo.ClusterSecret);
+    public Uri SiloAddress { get; } = siloAddress;
 
-    public HttpClient Anonymous => _anonymous ??= Client(null);
+    public HttpClient Operator => _operator ??= Client(SiloAddress, Keys.OperatorKey);
+
+    public HttpClient Cluster => _cluster ??= Client(SiloAddress, Keys.ClusterSecret);
+
+    public HttpClient Anonymous => _anonymous ??= Client(SiloAddress, null);
+
+    /// <summary>A recorder whose figures are labelled with the build they were measured on.</summary>
+    public LatencyRecorder Recorder(string what) => new($"{Build.Name,-8} {what}");
 
     public static async Task<T> ReadAsync<T>(HttpResponseMessage response, HttpStatusCode expected, string what)
     {
@@ -55,6 +62,12 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
                 $"{what}: expected HTTP {(int)expected}, got {(int)response.StatusCode} {body[..Math.Min(body.Length, 400)]}");
         }
     }
+
+    /// <summary>
+    /// A lease sync asking for <paramref name="slots"/> of one tenant, in the shape every silo build accepts (the
+    /// fields later gateways add about slots in use are left out, so a previous silo can be measured too).
+    /// </summary>
+    public static object LeaseRequest(Guid tenantId, int slots) => new { leases = new[] { new { tenantId, slots } } };
 
     public async Task<TenantResponse> CreateTenantAsync(string slug, TenantConfig? config = null, TenantPlan? plan = null)
     {
@@ -105,9 +118,10 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
         _handler.Dispose();
     }
 
-    private HttpClient Client(string? bearer)
+    /// <summary>A client of another silo of the same run (the caller disposes it).</summary>
+    public HttpClient Client(Uri siloAddress, string? bearer, TimeSpan? timeout = null)
     {
-        var client = new HttpClient(_handler, disposeHandler: false) { BaseAddress = Silo.BaseAddress, Timeout = TimeSpan.FromSeconds(90) };
+        var client = new HttpClient(_handler, disposeHandler: false) { BaseAddress = siloAddress, Timeout = timeout ?? TimeSpan.FromSeconds(90) };
         if (bearer is not null)
         {
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);

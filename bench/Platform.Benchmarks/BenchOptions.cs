@@ -6,15 +6,24 @@ namespace Platform.Benchmarks;
 internal sealed class BenchOptions
 {
     public const string Usage = """
-        Usage: Platform.Benchmarks --scenario <name> [options]
-          --scenario      baseline | create-tenants | leases | watch | all
-          --count N       operations to measure (default: 500 create-tenants, 4000 leases, 100 watch)
-          --concurrency C concurrent clients (default: 8)
-          --gateways G    gateways registered for the leases scenario (default: 4)
-          --time-limit S  stop issuing operations after S seconds per scenario (default: 120)
-          --pg CONN       PostgreSQL server without a database name (default: $PLATFORM_TEST_PG)
-        A fresh database is created on the server for the run and dropped afterwards.
+        Usage: Platform.Benchmarks --scenario <name> --silo DLL [--previous-silo DLL] [options]
+          --scenario        baseline | create-tenants | get-config | put-config | leases | watch | failover | all
+          --silo DLL        Platform.Silo.dll of the build to measure ("current")
+          --previous-silo DLL  Platform.Silo.dll of the build to compare with ("previous"), measured first in each scenario
+          --count N         operations to measure (default: 500 create-tenants, 4000 get-config, 1000 put-config,
+                            4000 leases, 100 watch)
+          --concurrency C   concurrent clients (default: 8)
+          --gateways G      gateways registered for the leases scenario (default: 8)
+          --time-limit S    stop issuing operations after S seconds per scenario (default: 120); in failover, how
+                            long the surviving silo may take to serve again
+          --silo-setting K=V  an extra setting for every silo of the current build, as an environment variable
+                            (repeatable), e.g. Platform__Cluster__ProbeTimeoutSeconds=2
+          --pg CONN         PostgreSQL server without a database name (default: $PLATFORM_TEST_PG)
+        Each scenario of each build gets a fresh database on the server, dropped afterwards, and silo processes of its own.
         """;
+
+    /// <summary>The scenarios <c>all</c> runs, in order.</summary>
+    public static IReadOnlyList<string> Scenarios { get; } = ["create-tenants", "get-config", "put-config", "leases", "watch", "failover"];
 
     public string Scenario { get; private set; } = "";
 
@@ -22,7 +31,13 @@ internal sealed class BenchOptions
 
     public int Concurrency { get; private set; } = 8;
 
-    public int Gateways { get; private set; } = 4;
+    public int Gateways { get; private set; } = 8;
+
+    public string? Silo { get; private set; }
+
+    public string? PreviousSilo { get; private set; }
+
+    public Dictionary<string, string> SiloSettings { get; } = [];
 
     public TimeSpan TimeLimit { get; private set; } = TimeSpan.FromSeconds(120);
 
@@ -57,6 +72,21 @@ internal sealed class BenchOptions
                 case "--time-limit":
                     options.TimeLimit = TimeSpan.FromSeconds(Positive(name, value));
                     break;
+                case "--silo":
+                    options.Silo = value;
+                    break;
+                case "--previous-silo":
+                    options.PreviousSilo = value;
+                    break;
+                case "--silo-setting":
+                    var equals = value.IndexOf('=', StringComparison.Ordinal);
+                    if (equals < 1)
+                    {
+                        throw new ArgumentException($"--silo-setting needs NAME=VALUE, not '{value}'.");
+                    }
+
+                    options.SiloSettings[value[..equals]] = value[(equals + 1)..];
+                    break;
                 case "--pg":
                     options.Postgres = value;
                     break;
@@ -65,9 +95,22 @@ internal sealed class BenchOptions
             }
         }
 
-        if (options.Scenario is not ("baseline" or "create-tenants" or "leases" or "watch" or "all"))
+        if (!Scenarios.Contains(options.Scenario) && options.Scenario is not ("baseline" or "all"))
         {
-            throw new ArgumentException("--scenario must be baseline, create-tenants, leases, watch or all.");
+            throw new ArgumentException($"--scenario must be baseline, {string.Join(", ", Scenarios)} or all.");
+        }
+
+        foreach (var (name, dll) in new[] { ("--silo", options.Silo), ("--previous-silo", options.PreviousSilo) })
+        {
+            if (dll is not null && !File.Exists(dll))
+            {
+                throw new ArgumentException($"{name}: {dll} does not exist (build the silo first).");
+            }
+        }
+
+        if (options.Silo is null)
+        {
+            throw new ArgumentException("--silo is required.");
         }
 
         return options;

@@ -8,7 +8,7 @@ internal static class CreateTenantsScenario
     public static async Task RunAsync(BenchContext context)
     {
         var count = context.Options.Count ?? 500;
-        var recorder = new LatencyRecorder($"POST /v1/tenants ({context.Options.Concurrency} concurrent)");
+        var recorder = context.Recorder($"POST /v1/tenants ({context.Options.Concurrency} concurrent)");
         await context.RunAsync(recorder, count, context.Options.Concurrency, async (_, index) =>
         {
             var slug = string.Create(CultureInfo.InvariantCulture, $"bench-{index:D6}");

@@ -44,7 +44,7 @@ internal static class LeasesScenario
         using var stopHeartbeats = new CancellationTokenSource();
         var heartbeats = HeartbeatAsync(context, gateways, TimeSpan.FromSeconds(timing!.HeartbeatIntervalSeconds), stopHeartbeats.Token);
 
-        var recorder = new LatencyRecorder(
+        var recorder = context.Recorder(
             $"POST {InternalRoutes.Leases} ({context.Options.Concurrency} concurrent callers, {gateways.Count} gateways, {Tenants} tenants)");
         await context.RunAsync(recorder, count, context.Options.Concurrency, async (worker, index) =>
         {
@@ -54,7 +54,7 @@ internal static class LeasesScenario
             var wanted = (index * 37 % 200) + 1;
             using var response = await context.Cluster.PostAsJsonAsync(
                 InternalRoutes.Path(InternalRoutes.Leases, gateway),
-                new LeaseSyncRequest([new LeaseWant(tenant, wanted)]),
+                BenchContext.LeaseRequest(tenant, wanted),
                 PlatformJson.Options);
             var result = await BenchContext.ReadAsync<LeaseSyncResponse>(response, HttpStatusCode.OK, "POST leases");
             if (result.Leases is not [var grant] || grant.TenantId != tenant || grant.Slots > wanted || grant.Slots > grant.MaxConnections)

@@ -7,14 +7,15 @@ namespace Platform.Benchmarks;
 /// <summary>Prints what the figures depend on: date, machine, runtime, PostgreSQL and its durability settings.</summary>
 internal static class Machine
 {
-    public static async Task PrintAsync(BenchContext context)
+    public static async Task PrintAsync(IReadOnlyList<SiloBuild> builds)
     {
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"date        {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cpus        {Environment.ProcessorCount} x {CpuModel()}"));
         Console.WriteLine($"memory      {MemoryTotal()}");
         Console.WriteLine($"load        {LoadAverage()} (1, 5, 15 min averages at start: other work on the machine shares the CPUs)");
         Console.WriteLine($"runtime     {RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription}");
-        await using var connection = new NpgsqlConnection(context.Database.ConnectionString);
+        await using var database = await Platform.Testing.TestDatabase.CreateAsync();
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             """
@@ -23,7 +24,11 @@ internal static class Machine
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         Console.WriteLine($"postgresql  {reader.GetString(0)} (fsync {reader.GetString(1)}, synchronous_commit {reader.GetString(2)}), 127.0.0.1");
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"silo        in-process Kestrel on {context.Silo.BaseAddress}, clients over loopback TCP"));
+        foreach (var build in builds)
+        {
+            var settings = build.Settings.Count == 0 ? "" : $", with {string.Join(' ', build.Settings.Select(s => $"{s.Key}={s.Value}"))}";
+            Console.WriteLine($"silo        {build.Name,-8} {build.SiloDll} (own processes on loopback ports, clients over loopback TCP{settings})");
+        }
     }
 
     private static string CpuModel() =>

@@ -15,33 +15,27 @@ catch (ArgumentException ex)
     return 2;
 }
 
-// WebApplicationFactory finds the silo's content root through a manifest it looks up relative to
-// the current directory; the build puts that manifest beside this program.
-Directory.SetCurrentDirectory(AppContext.BaseDirectory);
-
 if (options.Postgres is not null)
 {
     Environment.SetEnvironmentVariable("PLATFORM_TEST_PG", options.Postgres);
 }
 
+var current = new SiloBuild("current", Path.GetFullPath(options.Silo!), options.SiloSettings);
+SiloBuild[] builds = options.PreviousSilo is { } previous
+    ? [new SiloBuild("previous", Path.GetFullPath(previous), new Dictionary<string, string>()), current]
+    : [current];
+
 try
 {
-    await using var database = await TestDatabase.CreateAsync();
-    using var silo = new SiloApp(database, new Dictionary<string, string?>
-    {
-        ["Logging:LogLevel:Default"] = "Warning",
-        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
-    }, useKestrel: true);
-    using var context = new BenchContext(options, database, silo);
-    await Machine.PrintAsync(context);
+    await Machine.PrintAsync(builds);
 
     Console.WriteLine();
-    Console.WriteLine("Baselines");
-    await Baselines.RunAsync(context);
+    Console.WriteLine("Baselines (current silo)");
+    await OnSilosAsync(current, 1, (context, _) => Baselines.RunAsync(context));
 
     string[] scenarios = options.Scenario switch
     {
-        "all" => ["create-tenants", "leases", "watch"],
+        "all" => [.. BenchOptions.Scenarios],
         "baseline" => [],
         _ => [options.Scenario],
     };
@@ -49,13 +43,19 @@ try
     {
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Scenario {scenario}"));
-        await (scenario switch
+        foreach (var build in builds)
         {
-            "create-tenants" => CreateTenantsScenario.RunAsync(context),
-            "leases" => LeasesScenario.RunAsync(context),
-            "watch" => WatchScenario.RunAsync(context),
-            _ => Task.CompletedTask,
-        });
+            await OnSilosAsync(build, scenario == "failover" ? 2 : 1, (context, silos) => scenario switch
+            {
+                "create-tenants" => CreateTenantsScenario.RunAsync(context),
+                "get-config" => ConfigScenarios.GetConfigAsync(context),
+                "put-config" => ConfigScenarios.PutConfigAsync(context),
+                "leases" => LeasesScenario.RunAsync(context),
+                "watch" => WatchScenario.RunAsync(context),
+                "failover" => FailoverScenario.RunAsync(context, silos[0], silos[1]),
+                _ => throw new InvalidOperationException($"unknown scenario {scenario}"),
+            });
+        }
     }
 
     Console.WriteLine();
@@ -71,4 +71,29 @@ catch (NpgsqlException ex)
 {
     Console.Error.WriteLine($"PostgreSQL error: {ex.Message}");
     return 1;
+}
+
+// A fresh database and `count` silo processes of `build` on it (the first runs the migrations before the next starts).
+async Task OnSilosAsync(SiloBuild build, int count, Func<BenchContext, IReadOnlyList<BenchSilo>, Task> run)
+{
+    await using var database = await TestDatabase.CreateAsync();
+    var keys = SiloKeys.Create();
+    var silos = new List<BenchSilo>();
+    try
+    {
+        for (var i = 0; i < count; i++)
+        {
+            silos.Add(await BenchSilo.StartAsync(build, database.ConnectionString, keys, ((char)('a' + i)).ToString()));
+        }
+
+        using var context = new BenchContext(options, database, build, keys, silos[0].BaseAddress);
+        await run(context, silos);
+    }
+    finally
+    {
+        foreach (var silo in silos)
+        {
+            await silo.DisposeAsync();
+        }
+    }
 }

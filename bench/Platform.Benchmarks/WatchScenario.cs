@@ -36,7 +36,7 @@ internal static class WatchScenario
         using var stop = new CancellationTokenSource();
         var watcher = Task.Run(() => WatchLoopAsync(context, tenant.Id, initial.Revision, seen.Writer, stop.Token));
 
-        var recorder = new LatencyRecorder("PUT config -> watch response with the new revision");
+        var recorder = context.Recorder("PUT config -> watch response with the new revision");
         var visibleBeforeAnswer = 0;
         var deadline = Stopwatch.GetTimestamp() + (long)(context.Options.TimeLimit.TotalSeconds * Stopwatch.Frequency);
         for (var i = 1 - Warmup; i <= count && Stopwatch.GetTimestamp() < deadline; i++)

@@ -22,6 +22,12 @@ internal static class ClusterHosting
                 o.ClusterId = cluster.ClusterId;
                 o.ServiceId = ServiceId;
             });
+            // Failure detection: how soon grains of a silo that died come back on the others.
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(cluster.ProbeTimeoutSeconds);
+                o.NumMissedProbesLimit = cluster.MissedProbesLimit;
+            });
             silo.ConfigureEndpoints(cluster.Address, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
             silo.Services.AddSingleton<Orleans.IMembershipTable, PostgresMembershipTable>();
         });

@@ -24,6 +24,16 @@ internal sealed class ClusterSettings
     /// <summary>Port Orleans clients connect to.</summary>
     public int GatewayPort { get; set; } = 30000;
 
+    /// <summary>
+    /// Initial timeout of a liveness probe between silos (Orleans adapts it between half and four times this to the
+    /// response times it sees). With <see cref="MissedProbesLimit"/>, how soon a silo that died is noticed and its grains
+    /// come back elsewhere; lower values also make a silo stalled by load more likely to be declared dead.
+    /// </summary>
+    public int ProbeTimeoutSeconds { get; set; } = 5;
+
+    /// <summary>Probes in a row a silo may miss before the others suspect it and vote it dead.</summary>
+    public int MissedProbesLimit { get; set; } = 3;
+
     /// <summary>The parsed <see cref="ListenAddress"/>, set by <see cref="Validate"/>.</summary>
     public IPAddress Address { get; private set; } = IPAddress.Loopback;
 
@@ -48,6 +58,16 @@ internal sealed class ClusterSettings
         if (SiloPort is < 1 or > 65535 || GatewayPort is < 1 or > 65535 || SiloPort == GatewayPort)
         {
             throw new InvalidOperationException("Platform:Cluster:SiloPort and GatewayPort must be two different ports.");
+        }
+
+        if (ProbeTimeoutSeconds is < 1 or > 60)
+        {
+            throw new InvalidOperationException("Platform:Cluster:ProbeTimeoutSeconds must be between 1 and 60.");
+        }
+
+        if (MissedProbesLimit is < 1 or > 10)
+        {
+            throw new InvalidOperationException("Platform:Cluster:MissedProbesLimit must be between 1 and 10.");
         }
 
         Address = address;

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans;
+using Orleans.Configuration;
 using Orleans.Runtime;
 using Platform.Contracts;
 using Platform.Contracts.Gateways;
@@ -35,6 +37,38 @@ public sealed class ClusterMembershipTests
         var after = await WaitForAsync(first.OperatorClient(), page => page.Items.Count(s => s.Status == SiloStatuses.Dead) == 1);
         Assert.Single(after.Items, s => s.Status == SiloStatuses.Active);
         Assert.Equal(SiloStatuses.Active, after.Items[0].Status);
+    }
+
+    [Fact]
+    public async Task FailureDetectionSettings_ReachOrleans()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database, new Dictionary<string, string?>
+        {
+            ["Platform:Cluster:ProbeTimeoutSeconds"] = "2",
+            ["Platform:Cluster:MissedProbesLimit"] = "4",
+        });
+
+        var membership = silo.Services.GetRequiredService<IOptions<ClusterMembershipOptions>>().Value;
+
+        Assert.Equal(TimeSpan.FromSeconds(2), membership.ProbeTimeout);
+        Assert.Equal(4, membership.NumMissedProbesLimit);
+    }
+
+    [Theory]
+    [InlineData("ProbeTimeoutSeconds", 0)]
+    [InlineData("ProbeTimeoutSeconds", 61)]
+    [InlineData("MissedProbesLimit", 0)]
+    [InlineData("MissedProbesLimit", 11)]
+    public void FailureDetectionSettings_OutOfRange_Refused(string setting, int value)
+    {
+        var settings = setting == "ProbeTimeoutSeconds"
+            ? new ClusterSettings { ProbeTimeoutSeconds = value }
+            : new ClusterSettings { MissedProbesLimit = value };
+
+        var error = Assert.Throws<InvalidOperationException>(settings.Validate);
+
+        Assert.Contains($"Platform:Cluster:{setting}", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
