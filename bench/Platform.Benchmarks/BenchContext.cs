@@ -13,7 +13,7 @@ using Platform.Testing;
 namespace Platform.Benchmarks;
 
 /// <summary>A running silo of one build on a loopback port over a fresh database, and HTTP clients for it.</summary>
-internal sealed class BenchContext(BenchOptions options, TestDatabase database, SiloBuild build, SiloKeys keys, Uri siloAddress) : IDisposable
+internal sealed class BenchContext(BenchOptions options, TestDatabase database, SiloBuild build, SiloSecrets keys, Uri siloAddress) : IDisposable
 {
     private readonly SocketsHttpHandler _handler = new()
     {
@@ -34,7 +34,7 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
 
     public SiloBuild Build { get; } = build;
 
-    public SiloKeys Keys { get; } = keys;
+    public SiloSecrets Keys { get; } = keys;
 
     public Uri SiloAddress { get; } = siloAddress;
 

@@ -8,6 +8,7 @@ using Platform.Contracts;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Tenants;
+using Platform.Testing;
 
 namespace Platform.Benchmarks;
 
@@ -29,7 +30,7 @@ internal static class FailoverScenario
     private static readonly TimeSpan AttemptTimeout = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan WritesBeforeKill = TimeSpan.FromSeconds(1);
 
-    public static async Task RunAsync(BenchContext context, BenchSilo a, BenchSilo b)
+    public static async Task RunAsync(BenchContext context, SiloProcess a, SiloProcess b)
     {
         var recoverWithin = context.Options.TimeLimit;
         using var operatorB = context.Client(b.BaseAddress, context.Keys.OperatorKey, AttemptTimeout);
@@ -88,7 +89,7 @@ internal static class FailoverScenario
 
         await Task.Delay(WritesBeforeKill);
         var killedAt = Stopwatch.GetTimestamp();
-        a.Kill();
+        await a.KillAsync();
         await Task.WhenAll(writers);
 
         var healthz = ProbeAsync(killedAt, recoverWithin, async ct =>
@@ -157,7 +158,7 @@ internal static class FailoverScenario
     }
 
     /// <summary>B's request paths warmed on a tenant outside the measured set.</summary>
-    private static async Task WarmUpAsync(BenchContext context, BenchSilo b)
+    private static async Task WarmUpAsync(BenchContext context, SiloProcess b)
     {
         using var operatorB = context.Client(b.BaseAddress, context.Keys.OperatorKey);
         using var clusterB = context.Client(b.BaseAddress, context.Keys.ClusterSecret);
@@ -214,7 +215,7 @@ internal static class FailoverScenario
         throw new BenchmarkFailedException($"no success within {within.TotalSeconds:F0} s of the kill");
     }
 
-    private static async Task<string> ClusterMembersAsync(BenchContext context, BenchSilo b)
+    private static async Task<string> ClusterMembersAsync(BenchContext context, SiloProcess b)
     {
         using var client = context.Client(b.BaseAddress, context.Keys.OperatorKey);
         var deadline = Stopwatch.GetTimestamp() + (long)(60 * Stopwatch.Frequency);

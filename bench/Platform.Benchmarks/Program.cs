@@ -73,21 +73,35 @@ catch (NpgsqlException ex)
     return 1;
 }
 
-// A fresh database and `count` silo processes of `build` on it (the first runs the migrations before the next starts).
-async Task OnSilosAsync(SiloBuild build, int count, Func<BenchContext, IReadOnlyList<BenchSilo>, Task> run)
+// A fresh database and `count` silo processes of `build` on it (the first runs the migrations before the next joins).
+async Task OnSilosAsync(SiloBuild build, int count, Func<BenchContext, IReadOnlyList<SiloProcess>, Task> run)
 {
     await using var database = await TestDatabase.CreateAsync();
-    var keys = SiloKeys.Create();
-    var silos = new List<BenchSilo>();
+    var settings = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Default"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+    };
+    foreach (var (key, value) in build.Settings)
+    {
+        settings[key] = value;
+    }
+
+    var silos = new List<SiloProcess>();
     try
     {
-        for (var i = 0; i < count; i++)
+        silos.Add(await SiloProcess.StartAsync(database, settings, build.SiloDll));
+        while (silos.Count < count)
         {
-            silos.Add(await BenchSilo.StartAsync(build, database.ConnectionString, keys, ((char)('a' + i)).ToString()));
+            silos.Add(await SiloProcess.StartAsync(silos[0]));
         }
 
-        using var context = new BenchContext(options, database, build, keys, silos[0].BaseAddress);
+        using var context = new BenchContext(options, database, build, silos[0].Secrets, silos[0].BaseAddress);
         await run(context, silos);
+    }
+    catch (InvalidOperationException ex) when (silos.Count < count)
+    {
+        throw new BenchmarkFailedException($"the {build.Name} silo did not start: {ex.Message}");
     }
     finally
     {

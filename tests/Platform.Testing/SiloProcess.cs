@@ -27,9 +27,11 @@ public sealed class SiloProcess : IAsyncDisposable
     private Process? _process;
     private int _starts;
 
-    private SiloProcess(string name, Dictionary<string, string?> environment, string secretsDirectory, SiloSecrets secrets, int httpPort, int siloPort, int gatewayPort)
+    private SiloProcess(
+        string name, string assembly, Dictionary<string, string?> environment, string secretsDirectory, SiloSecrets secrets, int httpPort, int siloPort, int gatewayPort)
     {
         Name = name;
+        AssemblyPath = assembly;
         _environment = environment;
         _secretsDirectory = secretsDirectory;
         Secrets = secrets;
@@ -41,6 +43,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     /// <summary>A short name for messages ("silo-1" for the first of a cluster).</summary>
     public string Name { get; }
+
+    /// <summary>The <c>Platform.Silo.dll</c> this process runs: <see cref="SiloAssemblyPath"/> unless another build was named.</summary>
+    public string AssemblyPath { get; }
 
     /// <summary>The keys every silo of the cluster shares.</summary>
     public SiloSecrets Secrets { get; }
@@ -76,8 +81,11 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the first silo of a new cluster on <paramref name="database"/>; it runs the migrations.</summary>
-    public static Task<SiloProcess> StartAsync(TestDatabase database, IDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// Starts the first silo of a new cluster on <paramref name="database"/>; it runs the migrations. <paramref name="assembly"/>
+    /// names another build of the silo (a benchmark's baseline); by default, <see cref="SiloAssemblyPath"/>.
+    /// </summary>
+    public static Task<SiloProcess> StartAsync(TestDatabase database, IDictionary<string, string?>? settings = null, string? assembly = null)
     {
         ArgumentNullException.ThrowIfNull(database);
         var secrets = new SiloSecrets(
@@ -85,7 +93,7 @@ public sealed class SiloProcess : IAsyncDisposable
             Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
             "cs_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
-        return StartAsync("silo-1", secrets, settings);
+        return StartAsync("silo-1", assembly ?? SiloAssemblyPath, secrets, settings);
     }
 
     /// <summary>Starts another silo that joins <paramref name="member"/>'s cluster: same database, keys and settings, ports of its own.</summary>
@@ -99,10 +107,11 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         var index = int.Parse(member.Name.AsSpan("silo-".Length), CultureInfo.InvariantCulture) + 1;
-        return StartAsync($"silo-{index.ToString(CultureInfo.InvariantCulture)}", member.Secrets, settings, joined);
+        return StartAsync($"silo-{index.ToString(CultureInfo.InvariantCulture)}", member.AssemblyPath, member.Secrets, settings, joined);
     }
 
-    private static async Task<SiloProcess> StartAsync(string name, SiloSecrets secrets, IDictionary<string, string?>? settings, Dictionary<string, string?>? inherited = null)
+    private static async Task<SiloProcess> StartAsync(
+        string name, string assembly, SiloSecrets secrets, IDictionary<string, string?>? settings, Dictionary<string, string?>? inherited = null)
     {
         var httpPort = FreePorts.Tcp();
         var siloPort = FreePorts.Tcp();
@@ -131,7 +140,7 @@ public sealed class SiloProcess : IAsyncDisposable
         await WriteSecretAsync(secretsDirectory, "Platform__OperatorKey", secrets.OperatorKey);
         await WriteSecretAsync(secretsDirectory, "Platform__ClusterSecret", secrets.ClusterSecret);
 
-        var silo = new SiloProcess(name, environment, secretsDirectory, secrets, httpPort, siloPort, gatewayPort);
+        var silo = new SiloProcess(name, assembly, environment, secretsDirectory, secrets, httpPort, siloPort, gatewayPort);
         try
         {
             await silo.StartAgainAsync();
@@ -158,7 +167,7 @@ public sealed class SiloProcess : IAsyncDisposable
 
         _process?.Dispose();
         var run = ++_starts;
-        var directory = Path.GetDirectoryName(SiloAssemblyPath)!;
+        var directory = Path.GetDirectoryName(AssemblyPath)!;
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = directory,
@@ -167,7 +176,7 @@ public sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.ArgumentList.Add(SiloAssemblyPath);
+        info.ArgumentList.Add(AssemblyPath);
         // Secrets reach the process as files only, never through its environment (readable under /proc).
         info.Environment["PLATFORM_SECRETS_DIR"] = _secretsDirectory;
         info.Environment["DOTNET_ENVIRONMENT"] = "Production";
@@ -262,7 +271,9 @@ public sealed class SiloProcess : IAsyncDisposable
     /// The silo's own build output, of the configuration the tests were built in: the test projects reference the
     /// silo project, so it is built with them.
     /// </summary>
-    public static string SiloAssemblyPath { get; } = FindSiloAssembly();
+    public static string SiloAssemblyPath => LazySiloAssemblyPath.Value;
+
+    private static readonly Lazy<string> LazySiloAssemblyPath = new(FindSiloAssembly);
 
     private static string FindSiloAssembly()
     {
