@@ -133,7 +133,6 @@ internal sealed partial class WebSocketHandler(
                 WebSocketDeflateOptions? deflate = null;
                 string? extensions = null;
                 var compression = policy.PerMessageDeflate && PerMessageDeflate.TryNegotiate(request.Extensions, out deflate, out extensions);
-                await Problem.WriteSwitchingProtocolsAsync(output, request.Key!, subProtocol, extensions, aborted);
                 var stream = new TransportStream(context);
                 var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
                 {
@@ -151,9 +150,12 @@ internal sealed partial class WebSocketHandler(
                     WebSocket = new WebSocketFacts(request.Path, string.IsNullOrEmpty(request.Origin) ? null : request.Origin, subProtocol, request.Host, compression),
                 };
 
+                // Listed before the 101 goes out: a client that holds an open WebSocket finds it in the registry (and the
+                // directory) at once, and commands can reach it.
                 registry.Add(connection);
                 try
                 {
+                    await Problem.WriteSwitchingProtocolsAsync(output, request.Key!, subProtocol, extensions, aborted);
                     await PumpAsync(connection, delivery, policy.MaxMessageSize, pings: policy.PingInterval > TimeSpan.Zero);
                 }
                 finally
