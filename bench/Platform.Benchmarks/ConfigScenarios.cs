@@ -78,10 +78,19 @@ internal static class ConfigScenarios
     /// <summary>Replaces <paramref name="slug"/>'s configuration based on <paramref name="revision"/>; returns the new revision.</summary>
     public static async Task<long> ReplaceAsync(HttpClient client, string slug, long revision, TenantConfig config, CancellationToken cancellationToken = default)
     {
+        using var response = await PutAsync(client, slug, revision, config, cancellationToken);
+        return (await BenchContext.ReadAsync<ConfigResponse>(response, HttpStatusCode.OK, $"PUT config of {slug}")).Revision;
+    }
+
+    /// <summary>
+    /// <c>PUT /v1/tenants/{slug}/config</c> with <c>If-Match</c> naming <paramref name="revision"/>; the caller reads
+    /// (and disposes) the answer.
+    /// </summary>
+    public static async Task<HttpResponseMessage> PutAsync(HttpClient client, string slug, long revision, TenantConfig config, CancellationToken cancellationToken = default)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Put, ConfigPath(slug)) { Content = JsonContent.Create(config, options: PlatformJson.Options) };
         request.Headers.IfMatch.Add(new EntityTagHeaderValue(ETag(revision)));
-        using var response = await client.SendAsync(request, cancellationToken);
-        return (await BenchContext.ReadAsync<ConfigResponse>(response, HttpStatusCode.OK, $"PUT config of {slug}")).Revision;
+        return await client.SendAsync(request, cancellationToken);
     }
 
     private static string ETag(long revision) => string.Create(CultureInfo.InvariantCulture, $"\"{revision}\"");

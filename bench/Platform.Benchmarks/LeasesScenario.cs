@@ -35,7 +35,7 @@ internal static class LeasesScenario
         var tenants = new List<Guid>();
         for (var t = 0; t < Tenants; t++)
         {
-            var config = new TenantConfig { Limits = new LimitsConfig { MaxConnections = LimitsConfig.MaxMaxConnections } };
+            var config = ConfigScenarios.Config(LimitsConfig.MaxMaxConnections);
             // Above the default plan's ceiling: the operator gives these tenants a plan that allows it.
             var plan = new TenantPlan { MaxConnections = LimitsConfig.MaxMaxConnections };
             tenants.Add((await context.CreateTenantAsync(string.Create(CultureInfo.InvariantCulture, $"lease-{t}"), config, plan)).Id);

@@ -27,7 +27,6 @@ internal static class WatchScenario
         const int Warmup = 5;
         // Every replacement raises maxConnections past the default plan's 1000: the plan allows up to the maximum.
         var tenant = await context.CreateTenantAsync("watched", plan: new TenantPlan { MaxConnections = LimitsConfig.MaxMaxConnections });
-        var configPath = new Uri($"/v1/tenants/{tenant.Slug}/config", UriKind.Relative);
         // Replacements name the revision they are based on (If-Match with the config ETag).
         var configRevision = tenant.ConfigRevision;
 
@@ -47,10 +46,7 @@ internal static class WatchScenario
             }
 
             var maxConnections = 1000 + Warmup + i;
-            var config = new TenantConfig { Limits = new LimitsConfig { MaxConnections = maxConnections } };
-            using var request = new HttpRequestMessage(HttpMethod.Put, configPath) { Content = JsonContent.Create(config, options: PlatformJson.Options) };
-            request.Headers.IfMatch.Add(new EntityTagHeaderValue(string.Create(CultureInfo.InvariantCulture, $"\"{configRevision}\"")));
-            using var response = await context.Operator.SendAsync(request);
+            using var response = await ConfigScenarios.PutAsync(context.Operator, tenant.Slug, configRevision, ConfigScenarios.Config(maxConnections));
             var answered = Stopwatch.GetTimestamp();
             var revision = (await BenchContext.ReadAsync<ConfigResponse>(response, HttpStatusCode.OK, "PUT config")).Revision;
             configRevision = revision;
