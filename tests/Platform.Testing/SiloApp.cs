@@ -35,16 +35,11 @@ public sealed class SiloApp : WebApplicationFactory<Program>
             ["Platform:MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Platform:OperatorKey"] = OperatorKey,
             ["Platform:ClusterSecret"] = ClusterSecret,
-            ["Platform:Domain"] = "platform.test",
-            // Host-name checks ask DNS: a test that does not start its own server gets a closed loopback port, never the
-            // system's resolvers (tests send nothing off this machine).
-            ["Platform:DnsServers:0"] = "127.0.0.1:9",
-            ["Platform:DnsTimeoutMilliseconds"] = "1000",
             // Each test silo is its own Orleans cluster (its own database) on ports of its own.
             ["Platform:Cluster:SiloPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Platform:Cluster:GatewayPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        foreach (var (key, value) in SiloTestSettings.Defaults().Concat(settings ?? new Dictionary<string, string?>()))
         {
             _settings[key] = value;
         }

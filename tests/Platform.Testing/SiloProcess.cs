@@ -116,13 +116,7 @@ public sealed class SiloProcess : IAsyncDisposable
         var httpPort = FreePorts.Tcp();
         var siloPort = FreePorts.Tcp();
         var gatewayPort = FreePorts.Tcp();
-        var environment = inherited ?? new Dictionary<string, string?>
-        {
-            ["Platform:Domain"] = "platform.test",
-            // As SiloApp: DNS questions go to a closed loopback port unless a test starts its own server.
-            ["Platform:DnsServers:0"] = "127.0.0.1:9",
-            ["Platform:DnsTimeoutMilliseconds"] = "1000",
-        };
+        var environment = inherited ?? SiloTestSettings.Defaults();
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             environment[key] = value;

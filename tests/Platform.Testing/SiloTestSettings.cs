@@ -1,0 +1,16 @@
+namespace Platform.Testing;
+
+/// <summary>Settings every test silo starts with, in process (<see cref="SiloApp"/>) or as a process (<see cref="SiloProcess"/>).</summary>
+internal static class SiloTestSettings
+{
+    /// <summary>
+    /// The platform domain of the tests, and DNS: host-name checks ask DNS, and a test that does not start its own server
+    /// gets a closed loopback port, never the system's resolvers (tests send nothing off this machine).
+    /// </summary>
+    public static Dictionary<string, string?> Defaults() => new()
+    {
+        ["Platform:Domain"] = "platform.test",
+        ["Platform:DnsServers:0"] = "127.0.0.1:9",
+        ["Platform:DnsTimeoutMilliseconds"] = "1000",
+    };
+}
