@@ -131,6 +131,26 @@ if [ "$run_sh_rc" -ne 0 ]; then
 else
   passed=$((passed + 1))
 fi
+if [ "$failed" -ne 0 ]; then
+  # The console log of a long run scrolls; name each failed test and its message's first lines here, at the end.
+  log "failed tests"
+  command -v python3 >/dev/null 2>&1 || log "python3 is missing: search the log above for 'Failed ' to find them"
+  for f in "${trx_files[@]}"; do
+    command -v python3 >/dev/null 2>&1 || break
+    python3 - "$f" <<'PY' || log "could not read $f"
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns):
+    if r.get("outcome") in ("Passed", "NotExecuted", "Inconclusive"):
+        continue
+    message = r.find(".//t:ErrorInfo/t:Message", ns)
+    lines = (message.text or "").strip().splitlines() if message is not None else []
+    print(f"FAILED {r.get('testName')} ({r.get('duration')})")
+    for line in lines[:6]:
+        print(f"    {line}")
+PY
+  done
+fi
 rm -f "${trx_files[@]}"
 step_name="summary"
 printf '%d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"
