@@ -280,16 +280,27 @@ internal sealed partial class GatewayGrain(
             return GatewayCommandAnswer.Unavailable;
         }
 
+        GatewayCommandAnswer? answer;
         try
         {
-            return await commands.ExecuteAsync(command).WaitAsync(CommandTimeout, cancellationToken);
+            answer = await commands.ExecuteAsync(command).WaitAsync(CommandTimeout, cancellationToken);
         }
-        catch (Exception e) when (e is TimeoutException or OrleansException)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            // Not answered in time, or the gateway's client is gone (ClientNotAvailableException is an OrleansException).
+            // Whatever failed on the way or at the gateway (not answered in time, its client gone, its handler threw)
+            // means the gateway did not take the command; only the caller giving up is the caller's to hear.
             LogGatewayUnreachable(logger, e, NodeId, command.GetType().Name);
             return GatewayCommandAnswer.Unavailable;
         }
+
+        // "Invalid" must say what to fix; without field errors it tells the caller nothing, as a refusal would not.
+        if (answer is null or { Status: GatewayCallStatus.Invalid, Errors: null or { Count: 0 } })
+        {
+            LogUnexplainedAnswer(logger, NodeId, command.GetType().Name);
+            return GatewayCommandAnswer.Unavailable;
+        }
+
+        return answer;
     }
 
     private bool IsStale(DateTimeOffset cutoff) => _row is { IsLive: true } row && GatewayNodeRow.Utc(row.LastHeartbeatAt) < cutoff;
@@ -357,6 +368,9 @@ internal sealed partial class GatewayGrain(
 
     [LoggerMessage(EventId = 3401, Level = LogLevel.Warning, Message = "Gateway {NodeId} did not take {Command}")]
     private static partial void LogGatewayUnreachable(ILogger logger, Exception exception, string nodeId, string command);
+
+    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "Gateway {NodeId} answered {Command} as invalid without naming a field, or not at all; taken as unavailable")]
+    private static partial void LogUnexplainedAnswer(ILogger logger, string nodeId, string command);
 
     [LoggerMessage(EventId = 3403, Level = LogLevel.Information, Message = "Gateway {NodeId} has not heartbeated to this activation yet; {Command} is unavailable until it does")]
     private static partial void LogNoObserver(ILogger logger, string nodeId, string command);
