@@ -1,13 +1,20 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Orleans;
 using Orleans.Configuration;
 using Orleans.Runtime;
+using Orleans.Serialization;
 using Orleans.TestingHost;
+using Platform.Cluster;
+using Platform.Silo.Certificates;
 using Platform.Silo.Cluster;
 using Platform.Silo.Gateways;
+using Platform.Silo.Internal;
+using Platform.Silo.Psk;
 using Platform.Silo.Quotas;
+using Platform.Silo.Security;
 using Platform.Testing;
 
 namespace Platform.Silo.Tests.Cluster;
@@ -15,7 +22,8 @@ namespace Platform.Silo.Tests.Cluster;
 /// <summary>
 /// A <see cref="TestCluster"/> of two silos on the platform's own membership table over a real test database, with
 /// what <c>ClusterHosting</c> and the silo's services give the grains. Silos are declared dead within seconds of a
-/// kill instead of after the production defaults. Calls go through a silo's own grain factory (<see cref="Grains"/>).
+/// kill instead of after the production defaults. Calls go through a silo's own grain factory (<see cref="Grains"/>), or
+/// through a cluster client as a gateway's (<see cref="ConnectClientAsync"/>).
 /// </summary>
 internal static class PlatformTestCluster
 {
@@ -24,9 +32,14 @@ internal static class PlatformTestCluster
 
     private const string ConnectionStringKey = "PlatformTest:ConnectionString";
 
-    public static async Task<TestCluster> StartAsync(TestDatabase database)
+    /// <summary>
+    /// Starts the two silos; they talk over memory unless <paramref name="transport"/> says otherwise (a client of
+    /// <see cref="ConnectClientAsync"/> needs real sockets).
+    /// </summary>
+    public static async Task<TestCluster> StartAsync(TestDatabase database, ConnectionTransportType transport = ConnectionTransportType.InMemory)
     {
         var builder = new TestClusterBuilder(2);
+        builder.Options.ConnectionTransport = transport;
         builder.Options.UseTestClusterMembership = false;
         // Calls go through the silos' own grain factories: an external client would need a gateway list provider.
         builder.Options.InitializeClientOnDeploy = false;
@@ -40,6 +53,32 @@ internal static class PlatformTestCluster
     public static IGrainFactory Grains(SiloHandle silo) => Services(silo).GetRequiredService<IGrainFactory>();
 
     public static IServiceProvider Services(SiloHandle silo) => ((InProcessSiloHandle)silo).ServiceProvider;
+
+    /// <summary>
+    /// An Orleans client of the cluster as a gateway runs one: a static list of the silos' gateway endpoints and the
+    /// serializer of the contracts' shapes. Dispose the host to disconnect it.
+    /// </summary>
+    public static async Task<IHost> ConnectClientAsync(TestCluster cluster)
+    {
+        if (cluster.Options.ConnectionTransport != ConnectionTransportType.TcpSocket)
+        {
+            throw new InvalidOperationException("A client reaches the silos' gateway ports over TCP only: start the cluster with TcpSocket.");
+        }
+
+        var gateways = cluster.Silos.Select(s => s.GatewayAddress.Endpoint).ToArray();
+        var options = cluster.Options;
+        var host = new HostBuilder()
+            .UseOrleansClient(client =>
+            {
+                client.UseStaticClustering(gateways);
+                client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
+                client.Services.AddSerializer(static s => s.AddPlatformContracts());
+            })
+            .Build();
+        using var limit = new CancellationTokenSource(WaitLimit);
+        await host.StartAsync(limit.Token);
+        return host;
+    }
 
     /// <summary>Calls until the cluster has noticed a lost silo and the call is answered.</summary>
     public static async Task<T> UntilAnsweredAsync<T>(Func<Task<T>> call)
@@ -65,7 +104,13 @@ internal static class PlatformTestCluster
         {
             var configuration = hostBuilder.GetConfiguration();
             var connectionString = configuration[ConnectionStringKey]!;
-            var platform = new PlatformOptions { ConnectionString = connectionString, ClusterSecret = "cs_cluster_test", Domain = "platform.test" };
+            var platform = new PlatformOptions
+            {
+                ConnectionString = connectionString,
+                ClusterSecret = "cs_cluster_test",
+                Domain = "platform.test",
+                MasterKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            };
             platform.Cluster.ClusterId = configuration["Orleans:ClusterId"] ?? throw new InvalidOperationException("The test cluster has no cluster id.");
             hostBuilder.ConfigureServices(services =>
             {
@@ -75,6 +120,15 @@ internal static class PlatformTestCluster
                 services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
                 services.AddGatewayCommands();
                 services.AddSingleton<LeaseSyncNotifier>();
+                // What the gateways' link grain passes their calls to.
+                services.AddSerializer(static s => s.AddPlatformContracts());
+                services.AddSingleton<SecretProtector>();
+                services.AddSingleton<CertificateStore>();
+                services.AddSingleton<PskStore>();
+                services.AddSingleton<ConfigChangeSignal>();
+                services.AddSingleton<ConfigWatch>();
+                services.AddSingleton<GatewayRegistry>();
+                services.AddSingleton<ConnectionEventWriter>();
                 services.Configure<ClusterMembershipOptions>(o =>
                 {
                     o.ProbeTimeout = TimeSpan.FromSeconds(1);

@@ -22,11 +22,11 @@ public sealed class ConnectionDirectoryTests
         await silo.RegisterGatewayAsync("gw-1");
         await silo.RegisterGatewayAsync("gw-2");
         var at = silo.Time.GetUtcNow();
-        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([InternalTestFixture.Opened("gw-1.1", tenantId).Ws(at)], [], []))).EnsureSuccessStatusCode();
-        (await silo.SendEventsAsync("gw-2", new ConnectionEventBatch([InternalTestFixture.Opened("gw-2.1", tenantId).Ws(at.AddSeconds(1))], [], []))).EnsureSuccessStatusCode();
+        Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([InternalTestFixture.Opened("gw-1.1", tenantId).Ws(at)], [], [])));
+        Assert.True(await silo.SendEventsAsync("gw-2", new ConnectionEventBatch([InternalTestFixture.Opened("gw-2.1", tenantId).Ws(at.AddSeconds(1))], [], [])));
         Assert.Equal(["gw-1.1", "gw-2.1"], await OpenIdsAsync(silo));
 
-        (await silo.GatewayClient().PostAsync(InternalRoutes.Path(InternalRoutes.Leave, "gw-1"), null)).EnsureSuccessStatusCode();
+        Assert.True(await silo.LeaveAsync("gw-1"));
 
         Assert.Equal(["gw-2.1"], await OpenIdsAsync(silo));
         var left = await silo.OperatorClient().GetFromJsonAsync<ConnectionResponse>("/v1/tenants/acme/connections/gw-1.1", PlatformJson.Options);
@@ -36,7 +36,7 @@ public sealed class ConnectionDirectoryTests
 
         Assert.Empty(await OpenIdsAsync(silo));
         // The same process registered again after the silo forgot it: it announces what is still open, which reopens.
-        (await silo.SendEventsAsync("gw-2", new ConnectionEventBatch([InternalTestFixture.Opened("gw-2.1", tenantId).Ws(at.AddSeconds(1))], [], []))).EnsureSuccessStatusCode();
+        Assert.True(await silo.SendEventsAsync("gw-2", new ConnectionEventBatch([InternalTestFixture.Opened("gw-2.1", tenantId).Ws(at.AddSeconds(1))], [], [])));
         Assert.Equal(["gw-2.1"], await OpenIdsAsync(silo));
         var reopened = await silo.OperatorClient().GetFromJsonAsync<ConnectionResponse>("/v1/tenants/acme/connections/gw-2.1", PlatformJson.Options);
         Assert.Null(reopened!.ClosedAt);

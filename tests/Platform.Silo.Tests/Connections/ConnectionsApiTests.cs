@@ -1,10 +1,16 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
+using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Problems;
 using Platform.Contracts.Tenants;
+using Platform.Silo.Gateways.Nodes;
 using Platform.Silo.Tests.Gateways;
 using Platform.Silo.Tests.Internal;
 using Platform.Testing;
@@ -14,24 +20,21 @@ namespace Platform.Silo.Tests.Connections;
 public sealed class ConnectionsApiTests
 {
     [Fact]
-    public async Task SendMessage_OpenConnection_ReachesOwningGatewayWithClusterSecret()
+    public async Task SendMessage_OpenConnection_ReachesOwningGatewaysObserverOnly()
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
-        await using var gateway = await FakeGateway.StartAsync();
-        await using var other = await FakeGateway.StartAsync();
+        using var gateway = silo.NewGateway();
+        using var other = silo.NewGateway();
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        await silo.RegisterGatewayAsync("gw-1", gateway.Url);
-        await silo.RegisterGatewayAsync("gw-2", other.Url);
+        await silo.RegisterGatewayAsync("gw-1", gateway);
+        await silo.RegisterGatewayAsync("gw-2", other);
         await OpenAsync(silo, "gw-1", "gw-1.1f", tenantId);
 
         var response = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1f/messages", new SendMessageRequest(Text: "hello"), PlatformJson.Options);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var command = Assert.Single(gateway.Received);
-        Assert.Equal("/internal/v1/connections/gw-1.1f/send", command.Path);
-        Assert.Equal($"Bearer {silo.ClusterSecret}", command.Authorization);
-        Assert.Equal("hello", JsonSerializer.Deserialize<SendMessageRequest>(command.Body, PlatformJson.Options)!.Text);
+        Assert.Equal(new SendCommand("gw-1.1f", new SendMessageRequest(Text: "hello")), Assert.Single(gateway.Received));
         Assert.Empty(other.Received);
     }
 
@@ -40,18 +43,16 @@ public sealed class ConnectionsApiTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
-        await using var gateway = await FakeGateway.StartAsync();
+        using var gateway = silo.NewGateway();
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        await silo.RegisterGatewayAsync("gw-1", gateway.Url);
+        await silo.RegisterGatewayAsync("gw-1", gateway);
         await OpenAsync(silo, "gw-1", "gw-1.2", tenantId);
         var key = await InternalTestFixture.InsertTenantKeyAsync(silo, tenantId);
 
         var response = await silo.ClientWith(key).PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.2/disconnect", new DisconnectRequest(4001, "maintenance"), PlatformJson.Options);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var command = Assert.Single(gateway.Received);
-        Assert.Equal("/internal/v1/connections/gw-1.2/disconnect", command.Path);
-        Assert.Equal(new DisconnectRequest(4001, "maintenance"), JsonSerializer.Deserialize<DisconnectRequest>(command.Body, PlatformJson.Options));
+        Assert.Equal(new DisconnectCommand("gw-1.2", new DisconnectRequest(4001, "maintenance")), Assert.Single(gateway.Received));
         Assert.Equal(1L, await InternalTestFixture.QueryScalarAsync<long>(silo,
             "SELECT count(*) FROM audit_log WHERE action = 'connection.disconnect' AND target = 'gw-1.2' AND tenant_id = @tenantId AND actor LIKE 'api-key:%'", new { tenantId }));
     }
@@ -61,15 +62,15 @@ public sealed class ConnectionsApiTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
-        await using var one = await FakeGateway.StartAsync();
-        await using var two = await FakeGateway.StartAsync();
-        await using var idle = await FakeGateway.StartAsync();
+        using var one = silo.NewGateway();
+        using var two = silo.NewGateway();
+        using var idle = silo.NewGateway();
         one.BroadcastDelivered = 3;
         two.BroadcastDelivered = 4;
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        await silo.RegisterGatewayAsync("gw-1", one.Url);
-        await silo.RegisterGatewayAsync("gw-2", two.Url);
-        await silo.RegisterGatewayAsync("gw-3", idle.Url);
+        await silo.RegisterGatewayAsync("gw-1", one);
+        await silo.RegisterGatewayAsync("gw-2", two);
+        await silo.RegisterGatewayAsync("gw-3", idle);
         await OpenAsync(silo, "gw-1", "gw-1.1", tenantId);
         await OpenAsync(silo, "gw-2", "gw-2.1", tenantId);
 
@@ -77,8 +78,9 @@ public sealed class ConnectionsApiTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(new BroadcastResponse(7, 2), await response.Content.ReadFromJsonAsync<BroadcastResponse>(PlatformJson.Options));
-        Assert.Equal($"/internal/v1/tenants/{tenantId}/broadcast", Assert.Single(one.Received).Path);
-        Assert.Equal($"Bearer {silo.ClusterSecret}", Assert.Single(two.Received).Authorization);
+        var command = new BroadcastCommand(tenantId, new SendMessageRequest(Binary: "AQID"));
+        Assert.Equal(command, Assert.Single(one.Received));
+        Assert.Equal(command, Assert.Single(two.Received));
         Assert.Empty(idle.Received);
     }
 
@@ -104,24 +106,98 @@ public sealed class ConnectionsApiTests
     }
 
     [Fact]
-    public async Task Commands_GatewayFailsOrUnreachable_Answer503GatewayUnavailable()
+    public async Task Commands_GatewayThrowsOrIsGone_Answer503GatewayUnavailable()
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
-        await using var failing = await FakeGateway.StartAsync();
-        failing.CommandStatus = 500;
+        using var failing = silo.NewGateway();
+        failing.Failure = new InvalidOperationException("the gateway's command handler failed");
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        await silo.RegisterGatewayAsync("gw-1", failing.Url);
+        await silo.RegisterGatewayAsync("gw-1", failing);
         await OpenAsync(silo, "gw-1", "gw-1.1", tenantId);
 
-        var refused = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/messages", new SendMessageRequest(Text: "hi"), PlatformJson.Options);
-        await failing.DisposeAsync();
-        var unreachable = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/disconnect", new DisconnectRequest(), PlatformJson.Options);
+        var failed = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/messages", new SendMessageRequest(Text: "hi"), PlatformJson.Options);
+        var broadcast = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/broadcast", new SendMessageRequest(Text: "hi"), PlatformJson.Options);
+        // The gateway's cluster client drops the observer, as a gateway that stopped without leaving.
+        failing.Dispose();
+        var gone = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/disconnect", new DisconnectRequest(), PlatformJson.Options);
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
-        Assert.Contains("\"code\":\"gateway_unavailable\"", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, unreachable.StatusCode);
-        Assert.Contains("\"code\":\"gateway_unavailable\"", await unreachable.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await AssertProblemAsync(failed, HttpStatusCode.ServiceUnavailable, "gateway_unavailable");
+        await AssertProblemAsync(broadcast, HttpStatusCode.ServiceUnavailable, "gateway_unavailable");
+        await AssertProblemAsync(gone, HttpStatusCode.ServiceUnavailable, "gateway_unavailable");
+        Assert.Equal(2, failing.Received.Count);
+        Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM audit_log WHERE action = 'connection.disconnect'"));
+    }
+
+    [Fact]
+    public async Task Commands_GatewayDoesNotAnswerWithinCommandTimeout_Answer503GatewayUnavailable()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        using var silent = silo.NewGateway();
+        silent.Silent = true;
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-1", silent);
+        await OpenAsync(silo, "gw-1", "gw-1.1", tenantId);
+
+        var stopwatch = Stopwatch.StartNew();
+        var send = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/messages", new SendMessageRequest(Text: "hi"), PlatformJson.Options);
+        var elapsed = stopwatch.Elapsed;
+
+        await AssertProblemAsync(send, HttpStatusCode.ServiceUnavailable, "gateway_unavailable");
+        Assert.IsType<SendCommand>(Assert.Single(silent.Received));
+        // Not before the timeout, and well before Orleans' own 30 s response timeout.
+        Assert.InRange(elapsed, GatewayGrain.CommandTimeout - TimeSpan.FromMilliseconds(100), GatewayGrain.CommandTimeout + TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public async Task Commands_NoRegistrationOrHeartbeatReachedTheActivation_Answer503UntilTheNextHeartbeat()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        using var gateway = silo.NewGateway();
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-1", gateway);
+        await OpenAsync(silo, "gw-1", "gw-1.1", tenantId);
+        // The node's grain is deactivated (idle, or moved): the new activation reads the row, live, but knows no observer.
+        var grains = silo.Services.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<IGatewayGrain>("gw-1").Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+        var before = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/messages", new SendMessageRequest(Text: "lost"), PlatformJson.Options);
+        Assert.NotNull(await silo.HeartbeatAsync("gw-1"));
+        var after = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/messages", new SendMessageRequest(Text: "found"), PlatformJson.Options);
+
+        await AssertProblemAsync(before, HttpStatusCode.ServiceUnavailable, "gateway_unavailable");
+        Assert.Equal(HttpStatusCode.Accepted, after.StatusCode);
+        Assert.Equal(new SendCommand("gw-1.1", new SendMessageRequest(Text: "found")), Assert.Single(gateway.Received));
+    }
+
+    [Fact]
+    public async Task Commands_GatewayFindsTheCommandInvalid_Answer400WithTheGatewaysFieldErrors()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        using var gateway = silo.NewGateway();
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-1", gateway);
+        await OpenAsync(silo, "gw-1", "gw-1.1", tenantId);
+        gateway.Answer = GatewayCommandAnswer.Invalid(new FieldError("binary", FieldErrorCodes.TooLong, "A DTLS datagram carries at most 1200 bytes."));
+
+        var send = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/messages", new SendMessageRequest(Binary: "AQID"), PlatformJson.Options);
+        var disconnect = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/disconnect", new DisconnectRequest(), PlatformJson.Options);
+        // An invalid answer that names no field says nothing the caller could fix: the gateway did not take the command.
+        gateway.Answer = GatewayCommandAnswer.Invalid();
+        var unexplained = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/messages", new SendMessageRequest(Binary: "AQID"), PlatformJson.Options);
+
+        foreach (var response in new[] { send, disconnect })
+        {
+            var problem = await AssertProblemAsync(response, HttpStatusCode.BadRequest, "validation_failed");
+            var error = Assert.Single(problem.GetProperty("errors").EnumerateArray());
+            Assert.Equal(("binary", FieldErrorCodes.TooLong, "A DTLS datagram carries at most 1200 bytes."),
+                (error.GetProperty("field").GetString(), error.GetProperty("code").GetString(), error.GetProperty("message").GetString()));
+        }
+
+        await AssertProblemAsync(unexplained, HttpStatusCode.ServiceUnavailable, "gateway_unavailable");
         Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM audit_log WHERE action = 'connection.disconnect'"));
     }
 
@@ -130,13 +206,13 @@ public sealed class ConnectionsApiTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
-        await using var gateway = await FakeGateway.StartAsync();
+        using var gateway = silo.NewGateway();
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        await silo.RegisterGatewayAsync("gw-1", gateway.Url);
+        await silo.RegisterGatewayAsync("gw-1", gateway);
         await OpenAsync(silo, "gw-1", "gw-1.1", tenantId);
         await OpenAsync(silo, "gw-1", "gw-1.2", tenantId);
-        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([], [],
-            [new ConnectionClosed(new ConnectionCounters("gw-1.2", 0, 0, 0, 0, DateTimeOffset.UtcNow), DateTimeOffset.UtcNow, 1000, null)]))).EnsureSuccessStatusCode();
+        Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([], [],
+            [new ConnectionClosed(new ConnectionCounters("gw-1.2", 0, 0, 0, 0, DateTimeOffset.UtcNow), DateTimeOffset.UtcNow, 1000, null)])));
         gateway.GoneConnections["gw-1.1"] = true;
 
         foreach (var id in new[] { "gw-1.99", "not-an-id", "gw-1.2", "gw-1.1" })
@@ -146,8 +222,10 @@ public sealed class ConnectionsApiTests
             Assert.Contains("\"code\":\"connection_not_found\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
+        var disconnect = await silo.OperatorClient().PostAsJsonAsync("/v1/tenants/acme/connections/gw-1.1/disconnect", new DisconnectRequest(), PlatformJson.Options);
+        await AssertProblemAsync(disconnect, HttpStatusCode.NotFound, "connection_not_found");
         Assert.Equal(HttpStatusCode.NotFound, (await silo.OperatorClient().GetAsync(new Uri("/v1/tenants/acme/connections/gw-1.99", UriKind.Relative))).StatusCode);
-        Assert.Single(gateway.Received);
+        Assert.Equal([new SendCommand("gw-1.1", new SendMessageRequest(Text: "hi")), new DisconnectCommand("gw-1.1", new DisconnectRequest())], gateway.Received);
     }
 
     [Fact]
@@ -155,10 +233,10 @@ public sealed class ConnectionsApiTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
-        await using var gateway = await FakeGateway.StartAsync();
+        using var gateway = silo.NewGateway();
         var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
         var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
-        await silo.RegisterGatewayAsync("gw-1", gateway.Url);
+        await silo.RegisterGatewayAsync("gw-1", gateway);
         await OpenAsync(silo, "gw-1", "gw-1.b", beta);
         var acmeKey = await InternalTestFixture.InsertTenantKeyAsync(silo, acme);
         var client = silo.ClientWith(acmeKey);
@@ -222,8 +300,8 @@ public sealed class ConnectionsApiTests
         await silo.RegisterGatewayAsync("gw-1");
         await silo.RegisterGatewayAsync("gw-2");
         var at = DateTimeOffset.UtcNow;
-        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
-            [InternalTestFixture.Opened("gw-1.1", tenantId).Ws(at), InternalTestFixture.Opened("gw-1.2", tenantId).Ws(at.AddSeconds(1)) with { Protocol = "tcp", RemoteAddress = "198.51.100.7" }], [], []))).EnsureSuccessStatusCode();
+        Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
+            [InternalTestFixture.Opened("gw-1.1", tenantId).Ws(at), InternalTestFixture.Opened("gw-1.2", tenantId).Ws(at.AddSeconds(1)) with { Protocol = "tcp", RemoteAddress = "198.51.100.7" }], [], [])));
         await OpenAsync(silo, "gw-2", "gw-2.1", tenantId);
 
         var tcp = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections?protocol=tcp", PlatformJson.Options);
@@ -243,5 +321,14 @@ public sealed class ConnectionsApiTests
     }
 
     private static async Task OpenAsync(SiloApp silo, string gatewayId, string connectionId, Guid tenantId) =>
-        (await silo.SendEventsAsync(gatewayId, new ConnectionEventBatch([InternalTestFixture.Opened(connectionId, tenantId).Ws()], [], []))).EnsureSuccessStatusCode();
+        Assert.True(await silo.SendEventsAsync(gatewayId, new ConnectionEventBatch([InternalTestFixture.Opened(connectionId, tenantId).Ws()], [], [])));
+
+    private static async Task<JsonElement> AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string code)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"{response.StatusCode}: {body}");
+        var problem = JsonSerializer.Deserialize<JsonElement>(body);
+        Assert.Equal(code, problem.GetProperty("code").GetString());
+        return problem;
+    }
 }

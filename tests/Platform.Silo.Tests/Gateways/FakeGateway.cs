@@ -1,81 +1,75 @@
 using System.Collections.Concurrent;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Platform.Contracts.Internal;
+using Platform.Cluster;
 
 namespace Platform.Silo.Tests.Gateways;
 
-/// <summary>A gateway's internal API on a real loopback port, recording every command it receives.</summary>
-internal sealed class FakeGateway : IAsyncDisposable
+/// <summary>
+/// A gateway as the cluster reaches it: an <see cref="IGatewayObserver"/> registered with the grain factory of the
+/// silo or client it stands behind (<see cref="Reference"/> is what it hands to its link grain), recording every
+/// command it receives and answering what the test sets. The test holds it for as long as the silo may call it: a
+/// grain observer is referenced weakly.
+/// </summary>
+internal sealed class FakeGateway : IGatewayObserver, IDisposable
 {
-    private readonly WebApplication _app;
+    private readonly IGrainFactory _grains;
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private FakeGateway(WebApplication app, string url)
+    public FakeGateway(IGrainFactory grains)
     {
-        _app = app;
-        Url = url;
+        _grains = grains;
+        Reference = grains.CreateObjectReference<IGatewayObserver>(this);
     }
 
-    public string Url { get; }
+    /// <summary>The reference the gateway passes with its registration and heartbeats.</summary>
+    public IGatewayObserver Reference { get; }
 
-    public ConcurrentQueue<ReceivedCommand> Received { get; } = new();
+    public ConcurrentQueue<GatewayCommand> Received { get; } = new();
 
-    /// <summary>Status answered to connection commands; 202 unless a test wants a failure.</summary>
-    public int CommandStatus { get; set; } = StatusCodes.Status202Accepted;
+    /// <summary>
+    /// The answer to a connection command the gateway holds; accepted unless a test wants another outcome (broadcasts
+    /// answer <see cref="BroadcastDelivered"/>, connections in <see cref="GoneConnections"/> are not found).
+    /// </summary>
+    public GatewayCommandAnswer Answer { get; set; } = GatewayCommandAnswer.Accepted;
 
-    /// <summary>Connection ids the gateway answers 404 for (closed on the gateway meanwhile).</summary>
+    /// <summary>Thrown instead of answering, as a gateway whose command handler failed.</summary>
+    public Exception? Failure { get; set; }
+
+    /// <summary>When set, commands are recorded but not answered until the gateway is disposed.</summary>
+    public bool Silent { get; set; }
+
+    /// <summary>Connection ids the gateway does not hold (closed on the gateway meanwhile).</summary>
     public ConcurrentDictionary<string, bool> GoneConnections { get; } = new();
 
     public long BroadcastDelivered { get; set; } = 3;
 
-    public static async Task<FakeGateway> StartAsync()
+    public async Task<GatewayCommandAnswer> ExecuteAsync(GatewayCommand command)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        FakeGateway? gateway = null;
-        app.MapPost("/internal/v1/{**rest}", async (HttpContext context) =>
+        Received.Enqueue(command);
+        if (Silent)
         {
-            using var reader = new StreamReader(context.Request.Body);
-            var body = await reader.ReadToEndAsync(context.RequestAborted);
-            var path = context.Request.Path.Value!;
-            gateway!.Received.Enqueue(new ReceivedCommand(path, context.Request.Headers.Authorization.ToString(), body));
-            if (gateway.CommandStatus >= 300)
-            {
-                return Results.StatusCode(gateway.CommandStatus);
-            }
+            await _release.Task;
+            return GatewayCommandAnswer.Unavailable;
+        }
 
-            if (path.EndsWith("/broadcast", StringComparison.Ordinal))
-            {
-                return Results.Json(new GatewayBroadcastResponse(gateway.BroadcastDelivered));
-            }
+        if (Failure is { } failure)
+        {
+            throw failure;
+        }
 
-            var segments = path.Split('/');
-            if (segments.Length > 4 && segments[3] == "connections" && gateway.GoneConnections.ContainsKey(Uri.UnescapeDataString(segments[4])))
-            {
-                return Results.NotFound();
-            }
-
-            return Results.StatusCode(StatusCodes.Status202Accepted);
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        gateway = new FakeGateway(app, address);
-        return gateway;
+        return command switch
+        {
+            SendCommand send when GoneConnections.ContainsKey(send.ConnectionId) => GatewayCommandAnswer.NotFound,
+            DisconnectCommand disconnect when GoneConnections.ContainsKey(disconnect.ConnectionId) => GatewayCommandAnswer.NotFound,
+            BroadcastCommand when Answer.Status == GatewayCallStatus.Accepted => new GatewayCommandAnswer(GatewayCallStatus.Accepted, BroadcastDelivered),
+            _ => Answer,
+        };
     }
 
-    public async ValueTask DisposeAsync()
+    public void Dispose()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        if (_release.TrySetResult())
+        {
+            _grains.DeleteObjectReference<IGatewayObserver>(Reference);
+        }
     }
 }
-
-/// <summary>One command as the gateway received it.</summary>
-internal sealed record ReceivedCommand(string Path, string Authorization, string Body);

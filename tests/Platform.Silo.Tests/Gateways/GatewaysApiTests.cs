@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json;
+using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
@@ -21,11 +21,11 @@ public sealed class GatewaysApiTests
         await silo.RegisterGatewayAsync("gw-1");
         await silo.RegisterGatewayAsync("gw-2");
         var now = DateTimeOffset.UtcNow;
-        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
+        Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
             [InternalTestFixture.Opened("gw-1.1", tenantId).Ws(now), InternalTestFixture.Opened("gw-1.2", tenantId).Ws(now), InternalTestFixture.Opened("gw-1.3", tenantId).Ws(now)],
             [],
-            [new ConnectionClosed(new ConnectionCounters("gw-1.3", 0, 0, 0, 0, now), now, 1000, null)]))).EnsureSuccessStatusCode();
-        (await silo.HeartbeatAsync("gw-2", revision: 42, open: 0)).EnsureSuccessStatusCode();
+            [new ConnectionClosed(new ConnectionCounters("gw-1.3", 0, 0, 0, 0, now), now, 1000, null)])));
+        Assert.NotNull(await silo.HeartbeatAsync("gw-2", revision: 42, open: 0));
 
         var list = await silo.OperatorClient().GetFromJsonAsync<Page<GatewayResponse>>("/v1/gateways", PlatformJson.Options);
 
@@ -37,18 +37,15 @@ public sealed class GatewaysApiTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
-        await using var gateway = await FakeGateway.StartAsync();
-        await silo.RegisterGatewayAsync("gw-1", gateway.Url);
+        using var gateway = silo.NewGateway();
+        await silo.RegisterGatewayAsync("gw-1", gateway);
 
         var response = await silo.OperatorClient().PostAsJsonAsync("/v1/gateways/gw-1/drain", new DrainGatewayRequest(120), PlatformJson.Options);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
         Assert.Equal(GatewayStatuses.Draining, (await response.Content.ReadFromJsonAsync<GatewayResponse>(PlatformJson.Options))!.Status);
-        var command = Assert.Single(gateway.Received);
-        Assert.Equal(InternalRoutes.GatewayDrain, command.Path);
-        Assert.Equal($"Bearer {silo.ClusterSecret}", command.Authorization);
-        Assert.Equal(new DrainGatewayRequest(120), JsonSerializer.Deserialize<DrainGatewayRequest>(command.Body, PlatformJson.Options));
-        var heartbeat = await (await silo.HeartbeatAsync("gw-1")).Content.ReadFromJsonAsync<HeartbeatResponse>(PlatformJson.Options);
+        Assert.Equal(new DrainCommand(new DrainGatewayRequest(120)), Assert.Single(gateway.Received));
+        var heartbeat = await silo.HeartbeatAsync("gw-1");
         Assert.Equal(GatewayStatuses.Draining, heartbeat!.Status);
         Assert.NotNull(heartbeat.DrainDeadline);
         Assert.InRange(heartbeat.DrainDeadline!.Value - DateTimeOffset.UtcNow, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(121));
@@ -61,13 +58,15 @@ public sealed class GatewaysApiTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
-        await silo.RegisterGatewayAsync("gw-1", "http://127.0.0.1:1");
+        using var gateway = silo.NewGateway();
+        gateway.Failure = new InvalidOperationException("the gateway's command handler failed");
+        await silo.RegisterGatewayAsync("gw-1", gateway);
 
         var response = await silo.OperatorClient().PostAsJsonAsync("/v1/gateways/gw-1/drain", new DrainGatewayRequest(), PlatformJson.Options);
 
         Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var heartbeat = await (await silo.HeartbeatAsync("gw-1")).Content.ReadFromJsonAsync<HeartbeatResponse>(PlatformJson.Options);
-        Assert.Equal(new HeartbeatResponse(GatewayStatuses.Draining, null), heartbeat);
+        Assert.IsType<DrainCommand>(Assert.Single(gateway.Received));
+        Assert.Equal(new HeartbeatResponse(GatewayStatuses.Draining, null), await silo.HeartbeatAsync("gw-1"));
     }
 
     [Fact]

@@ -2,7 +2,10 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Platform.Cluster;
 using Platform.Contracts.Config;
+using Platform.Contracts.Problems;
 using Platform.Silo.Internal;
 using Platform.Silo.Security;
 using Platform.Testing;
@@ -172,15 +175,41 @@ public sealed class ConfigWatchTests
     }
 
     [Fact]
-    public async Task Watch_WaitSecondsOutOfRange_Answers400()
+    public async Task Watch_SiloStopping_AnswersAtOnceWithNoChange()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.Services.GetRequiredService<ConfigChangeSignal>().FirstListening.WaitAsync(TimeSpan.FromSeconds(10));
+        var cursor = (await silo.WatchAsync(0)).Revision;
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var waiting = silo.WatchAsync(cursor, waitSeconds: 60, bound.Token);
+        await Task.Delay(300, bound.Token);
+        Assert.False(waiting.IsCompleted);
+
+        // SIGTERM: the watch must not hold the silo's shutdown for the rest of its minute.
+        var stopwatch = Stopwatch.StartNew();
+        silo.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        var answer = await waiting;
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"answered after {stopwatch.Elapsed}");
+        Assert.Equal((cursor, false), (answer.Revision, answer.Full));
+        Assert.Empty(answer.Tenants);
+        Assert.Empty(answer.RemovedTenantIds);
+    }
+
+    [Fact]
+    public async Task Watch_CursorOrWaitOutOfRange_RejectedNamingTheField()
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
 
-        var response = await silo.GatewayClient().GetAsync(new Uri("/internal/v1/config/watch?after=0&waitSeconds=61", UriKind.Relative));
-
-        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("\"field\":\"waitSeconds\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        foreach (var (after, waitSeconds, field) in new[] { (0L, 61, "waitSeconds"), (0L, -1, "waitSeconds"), (-1L, 0, "after") })
+        {
+            var rejected = await Assert.ThrowsAsync<GatewayRequestRejectedException>(() => silo.WatchAsync(after, waitSeconds));
+            var error = Assert.Single(rejected.Errors);
+            Assert.Equal((field, FieldErrorCodes.OutOfRange), (error.Field, error.Code));
+        }
     }
 
     private static async Task<(Guid CertificateId, byte[] KeyDer)> InsertCertificateAndPskAsync(SiloApp silo, Guid tenantId)

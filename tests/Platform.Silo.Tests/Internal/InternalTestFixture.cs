@@ -1,20 +1,22 @@
-using System.Net.Http.Json;
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
+using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Internal;
 using Platform.Silo.Data;
 using Platform.Silo.Security;
+using Platform.Silo.Tests.Gateways;
 using Platform.Testing;
 
 namespace Platform.Silo.Tests.Internal;
 
 /// <summary>
-/// Test-only shortcuts for the internal API tests: tenants, keys and secrets inserted directly as
-/// 0001_initial.sql lays them out, and gateway calls with the cluster secret.
+/// Test-only shortcuts for the gateway-facing tests: tenants, keys and secrets inserted directly as
+/// 0001_initial.sql lays them out, and a gateway's calls through its link grain (<see cref="IGatewayLinkGrain"/>).
 /// </summary>
 internal static class InternalTestFixture
 {
@@ -108,38 +110,48 @@ internal static class InternalTestFixture
         await connection.ExecuteAsync(sql, parameters);
     }
 
-    public static HttpClient GatewayClient(this SiloApp silo) => silo.ClientWith(silo.ClusterSecret);
+    /// <summary>The grain a gateway with this node id calls, reached through the silo's own grain factory.</summary>
+    public static IGatewayLinkGrain Link(this SiloApp silo, string nodeId) =>
+        silo.Services.GetRequiredService<IGrainFactory>().GetGrain<IGatewayLinkGrain>(nodeId);
 
-    public static async Task<RegisterGatewayResponse> RegisterGatewayAsync(this SiloApp silo, string nodeId, string internalUrl = "http://127.0.0.1:1")
+    /// <summary>A gateway observer behind this silo; dispose it to take it away.</summary>
+    public static FakeGateway NewGateway(this SiloApp silo) => new(silo.Services.GetRequiredService<IGrainFactory>());
+
+    /// <summary>
+    /// Registers the node with <paramref name="gateway"/> as its observer, or with the one it registered with before, or
+    /// with a new one that lives as long as the silo; its heartbeats pass the same observer.
+    /// </summary>
+    public static Task<RegisterGatewayResponse> RegisterGatewayAsync(this SiloApp silo, string nodeId, FakeGateway? gateway = null)
     {
-        var response = await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Register,
-            new RegisterGatewayRequest(nodeId, "1.0.0", internalUrl, ["ws:8080"]), PlatformJson.Options);
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<RegisterGatewayResponse>(PlatformJson.Options))!;
+        var nodes = Gateways.GetOrCreateValue(silo);
+        gateway = gateway is null ? nodes.GetOrAdd(nodeId, _ => silo.NewGateway()) : nodes[nodeId] = gateway;
+        return silo.Link(nodeId).RegisterAsync(new RegisterGatewayRequest(nodeId, "1.0.0", ["ws:8080"]), gateway.Reference);
     }
 
-    public static async Task<HttpResponseMessage> HeartbeatAsync(this SiloApp silo, string nodeId, long revision = 0, long open = 0) =>
-        await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.Heartbeat, nodeId),
-            new HeartbeatRequest(revision, open), PlatformJson.Options);
+    /// <summary>The observer the node registered with (a new one for a node that never registered).</summary>
+    public static FakeGateway GatewayOf(this SiloApp silo, string nodeId) =>
+        Gateways.GetOrCreateValue(silo).GetOrAdd(nodeId, _ => silo.NewGateway());
 
-    public static async Task<HttpResponseMessage> SendEventsAsync(this SiloApp silo, string nodeId, ConnectionEventBatch batch) =>
-        await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.ConnectionEvents, nodeId), batch, PlatformJson.Options);
+    /// <summary>A heartbeat; null is the old 404 <c>gateway_unknown</c>: the node must register again.</summary>
+    public static Task<HeartbeatResponse?> HeartbeatAsync(this SiloApp silo, string nodeId, long revision = 0, long open = 0, RefusalBatch? refusals = null) =>
+        silo.Link(nodeId).HeartbeatAsync(new HeartbeatRequest(revision, open, refusals), silo.GatewayOf(nodeId).Reference);
 
-    public static async Task<LeaseSyncResponse> SyncLeasesAsync(this SiloApp silo, string nodeId, params LeaseWant[] wants)
-    {
-        var response = await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.Leases, nodeId),
-            new LeaseSyncRequest(wants), PlatformJson.Options);
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<LeaseSyncResponse>(PlatformJson.Options))!;
-    }
+    /// <summary>Connection events; false when the node is not live.</summary>
+    public static Task<bool> SendEventsAsync(this SiloApp silo, string nodeId, ConnectionEventBatch batch) =>
+        silo.Link(nodeId).PostConnectionEventsAsync(batch);
 
-    public static async Task<ConfigWatchResponse> WatchAsync(this SiloApp silo, long after, int waitSeconds = 0, CancellationToken cancellationToken = default)
-    {
-        var response = await silo.GatewayClient().GetAsync(
-            new Uri($"{InternalRoutes.ConfigWatch}?after={after}&waitSeconds={waitSeconds}", UriKind.Relative), cancellationToken);
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<ConfigWatchResponse>(PlatformJson.Options, cancellationToken))!;
-    }
+    /// <summary>A lease sync of a live node.</summary>
+    public static async Task<LeaseSyncResponse> SyncLeasesAsync(this SiloApp silo, string nodeId, params LeaseWant[] wants) =>
+        await silo.Link(nodeId).SyncLeasesAsync(new LeaseSyncRequest(wants)) ?? throw new InvalidOperationException($"Gateway '{nodeId}' is not live.");
+
+    /// <summary>A clean stop; false when the node was not live.</summary>
+    public static Task<bool> LeaveAsync(this SiloApp silo, string nodeId) => silo.Link(nodeId).LeaveAsync();
+
+    /// <summary>A config watch as a gateway that never registered sends it (the watch does not depend on registration).</summary>
+    public static Task<ConfigWatchResponse> WatchAsync(this SiloApp silo, long after, int waitSeconds = 0, CancellationToken cancellationToken = default) =>
+        silo.Link("gw-watch").WatchConfigAsync(after, waitSeconds, cancellationToken);
+
+    private static readonly ConditionalWeakTable<SiloApp, ConcurrentDictionary<string, FakeGateway>> Gateways = new();
 
     public static ConnectionOpenedBuilder Opened(string id, Guid tenantId) => new(id, tenantId);
 

@@ -2,11 +2,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.ApiKeys;
 using Platform.Contracts.Certificates;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Problems;
 using Platform.Contracts.Psk;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Tests.Certificates;
@@ -29,7 +31,7 @@ public sealed class ApiConformanceTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database, new Dictionary<string, string?> { ["Platform:HostNameChecksPerMinute"] = "1" });
-        await using var gateway = await FakeGateway.StartAsync();
+        using var gateway = silo.NewGateway();
         var op = silo.OperatorClient();
         var anonymous = silo.AnonymousClient();
 
@@ -117,10 +119,10 @@ public sealed class ApiConformanceTests
         await Expect(HttpStatusCode.NoContent, tk.DeleteAsync(Url($"/v1/tenants/acme/psk-identities/{psk.Id}")));
         await Expect(HttpStatusCode.NotFound, tk.DeleteAsync(Url($"/v1/tenants/acme/psk-identities/{psk.Id}")));
 
-        // Connections and commands, through a gateway's internal API on a loopback port.
+        // Connections and commands, through the observer a gateway registered.
         await Expect(HttpStatusCode.ServiceUnavailable, tk.PostAsync(Url("/v1/tenants/acme/broadcast"), Json(new SendMessageRequest(Text: "hi"))));
-        await silo.RegisterGatewayAsync("gw-1", gateway.Url);
-        (await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([InternalTestFixture.Opened("gw-1.1", tenant!.Id).Ws()], [], []))).EnsureSuccessStatusCode();
+        await silo.RegisterGatewayAsync("gw-1", gateway);
+        Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([InternalTestFixture.Opened("gw-1.1", tenant!.Id).Ws()], [], [])));
         await Expect(HttpStatusCode.OK, tk.GetAsync(Url("/v1/tenants/acme/connections?state=all&protocol=ws")));
         await Expect(HttpStatusCode.BadRequest, tk.GetAsync(Url("/v1/tenants/acme/connections?state=sleeping")));
         await Expect(HttpStatusCode.OK, tk.GetAsync(Url("/v1/tenants/acme/connections/gw-1.1")));
@@ -131,7 +133,9 @@ public sealed class ApiConformanceTests
         await Expect(HttpStatusCode.OK, tk.PostAsync(Url("/v1/tenants/acme/broadcast"), Json(new SendMessageRequest(Binary: "AQID"))));
         await Expect(HttpStatusCode.Accepted, tk.PostAsync(Url("/v1/tenants/acme/connections/gw-1.1/disconnect"), Json(new DisconnectRequest(4000, "bye"))));
         await Expect(HttpStatusCode.BadRequest, tk.PostAsync(Url("/v1/tenants/acme/connections/gw-1.1/disconnect"), Json(new DisconnectRequest(999))));
-        gateway.CommandStatus = (int)HttpStatusCode.InternalServerError;
+        gateway.Answer = GatewayCommandAnswer.Invalid(new FieldError("binary", FieldErrorCodes.TooLong, "A DTLS datagram carries at most 1200 bytes."));
+        await Expect(HttpStatusCode.BadRequest, tk.PostAsync(Url("/v1/tenants/acme/connections/gw-1.1/messages"), Json(new SendMessageRequest(Binary: "AQID"))));
+        gateway.Failure = new InvalidOperationException("the gateway's command handler failed");
         await Expect(HttpStatusCode.ServiceUnavailable, tk.PostAsync(Url("/v1/tenants/acme/connections/gw-1.1/messages"), Json(new SendMessageRequest(Text: "hello"))));
 
         // Gateways (operators).

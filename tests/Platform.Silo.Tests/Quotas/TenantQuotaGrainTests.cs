@@ -1,7 +1,6 @@
-using System.Net;
-using System.Net.Http.Json;
-using Platform.Contracts;
+using Platform.Cluster;
 using Platform.Contracts.Internal;
+using Platform.Contracts.Problems;
 using Platform.Silo.Tests.Internal;
 using Platform.Testing;
 
@@ -81,7 +80,7 @@ public sealed class TenantQuotaGrainTests
     }
 
     [Fact]
-    public async Task Leases_UnknownOrDeadGateway_Answers404GatewayUnknown()
+    public async Task Leases_UnknownOrDeadGateway_AnswersNullGatewayUnknown()
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
@@ -91,10 +90,7 @@ public sealed class TenantQuotaGrainTests
 
         foreach (var node in new[] { "gw-dead", "gw-never" })
         {
-            var response = await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.Leases, node),
-                new LeaseSyncRequest([new LeaseWant(tenantId, 5)]), PlatformJson.Options);
-            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-            Assert.Contains("gateway_unknown", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Null(await silo.Link(node).SyncLeasesAsync(new LeaseSyncRequest([new LeaseWant(tenantId, 5)])));
         }
 
         Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM quota_leases"));
@@ -205,32 +201,35 @@ public sealed class TenantQuotaGrainTests
         Assert.Equal(10, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 10))).Leases[0].Slots);
         var before = await VersionAsync(silo, tenantId);
 
-        using var left = await silo.GatewayClient().PostAsync(new Uri(InternalRoutes.Path(InternalRoutes.Leave, "gw-a"), UriKind.Relative), null);
-        Assert.Equal(HttpStatusCode.NoContent, left.StatusCode);
+        Assert.True(await silo.LeaveAsync("gw-a"));
 
         Assert.Equal(before + 1, await VersionAsync(silo, tenantId));
         Assert.Equal(10, (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 10))).Leases[0].Slots);
     }
 
     [Fact]
-    public async Task Leases_NegativeInUseHeldOrWaiting_ValidationProblem()
+    public async Task Leases_OutOfRangeSlotsInUseHeldOrWaiting_RejectedNamingTheField()
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database);
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
         await silo.RegisterGatewayAsync("gw-a");
 
-        foreach (var (want, field) in new[]
+        foreach (var (wants, field) in new[]
         {
-            (new LeaseWant(tenantId, 1, InUse: -1), "leases[0].inUse"),
-            (new LeaseWant(tenantId, 1, Held: -1), "leases[0].held"),
-            (new LeaseWant(tenantId, 1, Waiting: 100_001), "leases[0].waiting"),
+            (new[] { new LeaseWant(tenantId, -1) }, "leases[0].slots"),
+            (new[] { new LeaseWant(tenantId, 100_001) }, "leases[0].slots"),
+            (new[] { new LeaseWant(tenantId, 1, InUse: -1) }, "leases[0].inUse"),
+            (new[] { new LeaseWant(tenantId, 1, Held: -1) }, "leases[0].held"),
+            (new[] { new LeaseWant(tenantId, 1, Held: 100_001) }, "leases[0].held"),
+            (new[] { new LeaseWant(tenantId, 1, Waiting: 100_001) }, "leases[0].waiting"),
+            // Every entry is checked, not only the first; a valid one before it is not granted either.
+            (new[] { new LeaseWant(tenantId, 1), new LeaseWant(tenantId, 1, Waiting: -1) }, "leases[1].waiting"),
         })
         {
-            using var response = await silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.Leases, "gw-a"),
-                new LeaseSyncRequest([want]), PlatformJson.Options);
-            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-            Assert.Contains($"\"{field}\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            var rejected = await Assert.ThrowsAsync<GatewayRequestRejectedException>(() => silo.Link("gw-a").SyncLeasesAsync(new LeaseSyncRequest(wants)));
+            var error = Assert.Single(rejected.Errors);
+            Assert.Equal((field, FieldErrorCodes.OutOfRange), (error.Field, error.Code));
         }
 
         Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM quota_leases"));

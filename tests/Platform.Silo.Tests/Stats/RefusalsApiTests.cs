@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
@@ -26,14 +27,14 @@ public sealed class RefusalsApiTests
         await InternalTestFixture.InsertTenantRowsAsync(silo, "globex");
         await silo.RegisterGatewayAsync("gw-1");
         var minute = Minute(Start);
-        (await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1,
+        Assert.NotNull(await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1,
         [
             new(minute, "acme", "ws", "max_connections", 3),
             new(minute.AddMinutes(-1), "acme", "ws", "max_connections", 2),
             new(minute, "globex", "wss", "not_allowed", 4),
             new(minute, "", "", "unknown_tenant", 1),
             new(minute, "gone", "ws", "suspended", 5),
-        ]))).EnsureSuccessStatusCode();
+        ])));
 
         var all = await silo.OperatorClient().GetFromJsonAsync<RefusalReport>("/v1/refusals", PlatformJson.Options);
         Assert.Equal(15, all!.Total);
@@ -72,15 +73,15 @@ public sealed class RefusalsApiTests
         await silo.RegisterGatewayAsync("gw-1");
         var minute = Minute(Start);
         var first = new RefusalBatch(1, [new(minute, "acme", "ws", "rate_limited", 2)]);
-        (await HeartbeatAsync(silo, "gw-1", first)).EnsureSuccessStatusCode();
+        Assert.NotNull(await HeartbeatAsync(silo, "gw-1", first));
         // The answer was lost, so the gateway sends the same batch again: it must not count twice.
-        (await HeartbeatAsync(silo, "gw-1", first)).EnsureSuccessStatusCode();
-        (await HeartbeatAsync(silo, "gw-1", new RefusalBatch(2, [new(minute, "acme", "ws", "rate_limited", 3)]))).EnsureSuccessStatusCode();
+        Assert.NotNull(await HeartbeatAsync(silo, "gw-1", first));
+        Assert.NotNull(await HeartbeatAsync(silo, "gw-1", new RefusalBatch(2, [new(minute, "acme", "ws", "rate_limited", 3)])));
         Assert.Equal(5, await TotalAsync(silo));
 
         // A new registration (a restarted process) numbers its batches from 1 again.
         await silo.RegisterGatewayAsync("gw-1");
-        (await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(minute, "acme", "ws", "rate_limited", 1)]))).EnsureSuccessStatusCode();
+        Assert.NotNull(await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(minute, "acme", "ws", "rate_limited", 1)])));
         Assert.Equal(6, await TotalAsync(silo));
         Assert.Equal(1L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM refusal_counts"));
     }
@@ -91,30 +92,21 @@ public sealed class RefusalsApiTests
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database) { Time = new ManualTimeProvider(Start) };
         await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        var response = await HeartbeatAsync(silo, "gw-never", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "blocked", 1)]));
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Null(await HeartbeatAsync(silo, "gw-never", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "blocked", 1)])));
         Assert.Equal(0, await TotalAsync(silo));
     }
 
     [Fact]
-    public async Task Heartbeat_InvalidRefusalBatch_ProblemNamesTheField()
+    public async Task Heartbeat_InvalidRefusalBatch_RejectedNamingTheField()
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database) { Time = new ManualTimeProvider(Start) };
         await silo.RegisterGatewayAsync("gw-1");
-        await TenantApiClient.AssertProblemAsync(
-            await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "blocked", 0)])),
-            HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed, "refusals.counts[0].count");
-        await TenantApiClient.AssertProblemAsync(
-            await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "Not Snake", 1)])),
-            HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed, "refusals.counts[0].reason");
+        await AssertRejectedAsync("refusals.counts[0].count", () => HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "blocked", 0)])));
+        await AssertRejectedAsync("refusals.counts[0].reason", () => HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "Not Snake", 1)])));
         // Well formed but not one of the reasons: the counts speak only the vocabulary the gateways' answers use.
-        await TenantApiClient.AssertProblemAsync(
-            await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "client_blocked", 1)])),
-            HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed, "refusals.counts[0].reason");
-        await TenantApiClient.AssertProblemAsync(
-            await HeartbeatAsync(silo, "gw-1", new RefusalBatch(0, [])),
-            HttpStatusCode.BadRequest, ErrorCodes.ValidationFailed, "refusals.sequence");
+        await AssertRejectedAsync("refusals.counts[0].reason", () => HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "client_blocked", 1)])));
+        await AssertRejectedAsync("refusals.sequence", () => HeartbeatAsync(silo, "gw-1", new RefusalBatch(0, [])));
     }
 
     [Theory]
@@ -143,11 +135,11 @@ public sealed class RefusalsApiTests
         await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
         await silo.RegisterGatewayAsync("gw-1");
         var minute = Minute(Start);
-        (await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1,
+        Assert.NotNull(await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1,
         [
             new(minute.AddHours(-3), "acme", "ws", "blocked", 7),
             new(minute.AddMinutes(-10), "acme", "ws", "blocked", 1),
-        ]))).EnsureSuccessStatusCode();
+        ])));
 
         Assert.Equal(1, await TotalAsync(silo));
         var since = Uri.EscapeDataString(minute.AddHours(-4).AddSeconds(30).ToString("O"));
@@ -167,11 +159,11 @@ public sealed class RefusalsApiTests
         await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
         await silo.RegisterGatewayAsync("gw-1");
         var minute = Minute(Start);
-        (await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1,
+        Assert.NotNull(await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1,
         [
             new(minute.AddDays(-8), "acme", "ws", "blocked", 1),
             new(minute.AddDays(-6), "acme", "ws", "blocked", 2),
-        ]))).EnsureSuccessStatusCode();
+        ])));
         Assert.Equal(2L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM refusal_counts"));
 
         await silo.Services.GetRequiredService<GatewayReaper>().ReapOnceAsync(CancellationToken.None);
@@ -179,8 +171,14 @@ public sealed class RefusalsApiTests
         Assert.Equal(2L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT sum(count)::bigint FROM refusal_counts"));
     }
 
-    internal static Task<HttpResponseMessage> HeartbeatAsync(SiloApp silo, string nodeId, RefusalBatch batch) =>
-        silo.GatewayClient().PostAsJsonAsync(InternalRoutes.Path(InternalRoutes.Heartbeat, nodeId), new HeartbeatRequest(0, 0, batch), PlatformJson.Options);
+    internal static Task<HeartbeatResponse?> HeartbeatAsync(SiloApp silo, string nodeId, RefusalBatch batch) =>
+        silo.HeartbeatAsync(nodeId, refusals: batch);
+
+    private static async Task AssertRejectedAsync(string field, Func<Task> heartbeat)
+    {
+        var rejected = await Assert.ThrowsAsync<GatewayRequestRejectedException>(heartbeat);
+        Assert.Contains(field, rejected.Errors.Select(e => e.Field));
+    }
 
     private static async Task<long> TotalAsync(SiloApp silo) =>
         (await silo.OperatorClient().GetFromJsonAsync<RefusalReport>("/v1/refusals", PlatformJson.Options))!.Total;
