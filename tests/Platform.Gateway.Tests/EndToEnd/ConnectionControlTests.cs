@@ -169,8 +169,8 @@ public sealed class ConnectionControlTests
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("acme");
         await using var survivor = await StartRegisteredAsync(silo, "acme");
-        await using var relay = new TcpRelay(silo.Url.Port);
-        await using var doomed = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret);
+        await using var relay = new TcpRelay(silo.Silo.ClusterGatewayPort);
+        await using var doomed = await TestGateway.StartAsync(relay.Endpoint);
         await doomed.WaitForTenantAsync("acme");
         await doomed.WaitRegisteredAsync();
         using var kept = await WsClient.ConnectAsync(survivor.WsUri("acme"));
@@ -194,8 +194,8 @@ public sealed class ConnectionControlTests
     {
         await using var silo = await SiloFixture.StartAsync();
         var tenant = await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 2 } });
-        await using var relay = new TcpRelay(silo.Url.Port);
-        await using var partitioned = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret);
+        await using var relay = new TcpRelay(silo.Silo.ClusterGatewayPort);
+        await using var partitioned = await TestGateway.StartAsync(relay.Endpoint);
         await partitioned.WaitForTenantAsync("acme");
         await partitioned.WaitRegisteredAsync();
         using var first = await WsClient.ConnectAsync(partitioned.WsUri("acme", "first"));

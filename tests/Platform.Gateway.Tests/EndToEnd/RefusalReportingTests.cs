@@ -39,8 +39,8 @@ public sealed class RefusalReportingTests
     {
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("acme", new TenantConfig { Access = new AccessConfig { BlockedClients = "127.0.0.3" } });
-        await using var relay = new TcpRelay(silo.Url.Port);
-        await using var gateway = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret);
+        await using var relay = new TcpRelay(silo.Silo.ClusterGatewayPort);
+        await using var gateway = await TestGateway.StartAsync(relay.Endpoint);
         await gateway.WaitForTenantAsync("acme");
         var registration = gateway.Services.GetRequiredService<GatewayRegistration>();
 

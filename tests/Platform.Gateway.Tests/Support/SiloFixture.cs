@@ -29,7 +29,8 @@ internal sealed class SiloFixture : IAsyncDisposable
 
     public Uri Url => Silo.BaseAddress;
 
-    public string ClusterSecret => Silo.ClusterSecret;
+    /// <summary>The silo's Orleans gateway endpoint, which gateways connect to.</summary>
+    public string ClusterEndpoint => Silo.ClusterGatewayEndpoint;
 
     public static async Task<SiloFixture> StartAsync(IDictionary<string, string?>? settings = null)
     {
@@ -52,7 +53,7 @@ internal sealed class SiloFixture : IAsyncDisposable
     }
 
     public Task<TestGateway> StartGatewayAsync(string? stateDirectory = null, TimeProvider? time = null, IDictionary<string, string?>? settings = null) =>
-        TestGateway.StartAsync(Url, ClusterSecret, stateDirectory, time, settings);
+        TestGateway.StartAsync(ClusterEndpoint, stateDirectory, time, settings);
 
     public async Task<TenantResponse> CreateTenantAsync(string slug, TenantConfig? config = null)
     {

@@ -24,7 +24,8 @@ internal sealed class TcpRelay : IAsyncDisposable
         _loop = AcceptAsync();
     }
 
-    public Uri Url => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+    /// <summary>The relay as <c>127.0.0.1:port</c> (for a gateway's <c>Platform:SiloEndpoints</c>).</summary>
+    public string Endpoint => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
     private async Task AcceptAsync()
     {
