@@ -20,7 +20,7 @@ namespace Platform.Gateway.Silo;
 internal sealed partial class ClusterConnection(
     IOptions<GatewayOptions> options,
     GatewayNode node,
-    GatewayCommands commands,
+    IServiceProvider services,
     IHostApplicationLifetime lifetime,
     ILoggerFactory loggerFactory,
     ILogger<ClusterConnection> logger) : IHostedService, IAsyncDisposable
@@ -108,6 +108,8 @@ internal sealed partial class ClusterConnection(
         }
 
         var client = host.Services.GetRequiredService<IClusterClient>();
+        // Resolved here, not injected: the commands reach the lease manager, whose lease calls go through this class.
+        var commands = services.GetRequiredService<GatewayCommands>();
         var observer = client.CreateObjectReference<IGatewayObserver>(commands);
         Volatile.Write(ref _linked, new Linked(client.GetGrain<IGatewayLinkGrain>(node.NodeId), observer));
         _lost = false;
@@ -131,7 +133,10 @@ internal sealed partial class ClusterConnection(
     private void OnLost()
     {
         _lost = true;
-        Log.Lost(logger);
+        if (!_stopping.IsCancellationRequested)
+        {
+            Log.Lost(logger);
+        }
     }
 
     private void OnGatewayCount(int connected)

@@ -65,7 +65,7 @@ internal sealed partial class GatewayRegistration(
                 if (needsRegistration)
                 {
                     var registered = await silo.RegisterAsync(
-                        new RegisterGatewayRequest(NodeId: node.NodeId, Version: Version, InternalUrl: "", Listeners: listeners.Describe()), stoppingToken);
+                        new RegisterGatewayRequest(NodeId: node.NodeId, Version: Version, Listeners: listeners.Describe()), stoppingToken);
                     interval = TimeSpan.FromSeconds(Math.Max(1, registered.HeartbeatIntervalSeconds));
                     needsRegistration = false;
                     if (Registered)

@@ -1,7 +1,10 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
@@ -13,10 +16,11 @@ namespace Platform.Gateway.Tests.Support;
 /// <summary>A real silo on a real port over a fresh PostgreSQL database, with tenant helpers.</summary>
 internal sealed class SiloFixture : IAsyncDisposable
 {
-    private SiloFixture(TestDatabase database, SiloApp silo)
+    private SiloFixture(TestDatabase database, SiloApp silo, TcpRelay? relay)
     {
         Database = database;
         Silo = silo;
+        Relay = relay;
         Operator = silo.OperatorClient();
         Operator.BaseAddress = silo.BaseAddress;
     }
@@ -29,10 +33,19 @@ internal sealed class SiloFixture : IAsyncDisposable
 
     public Uri Url => Silo.BaseAddress;
 
-    /// <summary>The silo's Orleans gateway endpoint, which gateways connect to.</summary>
-    public string ClusterEndpoint => Silo.ClusterGatewayEndpoint;
+    /// <summary>The silo's Orleans gateway endpoint, which gateways connect to (the relay's, when there is one).</summary>
+    public string ClusterEndpoint => Relay?.Endpoint ?? Silo.ClusterGatewayEndpoint;
 
-    public static async Task<SiloFixture> StartAsync(IDictionary<string, string?>? settings = null)
+    /// <summary>With <c>behindRelay</c>: the relay every gateway reaches the silo through, which can be cut.</summary>
+    public TcpRelay? Relay { get; }
+
+    /// <param name="behindRelay">
+    /// Gateways reach the silo's Orleans gateway through a <see cref="TcpRelay"/> (<see cref="Relay"/>), to cut them off
+    /// as a partition would. The silo advertises the relay's port, since an Orleans client accepts a connection only
+    /// from the address it dialled; so every gateway of the silo goes through it, and a cut may spare the connections
+    /// accepted before a mark.
+    /// </param>
+    public static async Task<SiloFixture> StartAsync(IDictionary<string, string?>? settings = null, bool behindRelay = false)
     {
         var database = await TestDatabase.CreateAsync();
         var values = new Dictionary<string, string?>
@@ -47,9 +60,24 @@ internal sealed class SiloFixture : IAsyncDisposable
             values[key] = value;
         }
 
-        var silo = new SiloApp(database, values, useKestrel: true);
+        TcpRelay? relay = null;
+        Action<IServiceCollection>? services = null;
+        if (behindRelay)
+        {
+            var listening = FreePorts.Tcp();
+            relay = new TcpRelay(listening);
+            var advertised = int.Parse(relay.Endpoint.Split(':')[1], CultureInfo.InvariantCulture);
+            values["Platform:Cluster:GatewayPort"] = listening.ToString(CultureInfo.InvariantCulture);
+            services = s => s.PostConfigure<EndpointOptions>(o =>
+            {
+                o.GatewayPort = advertised;
+                o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Loopback, listening);
+            });
+        }
+
+        var silo = new SiloApp(database, values, services, useKestrel: true);
         _ = silo.BaseAddress;
-        return new SiloFixture(database, silo);
+        return new SiloFixture(database, silo, relay);
     }
 
     public Task<TestGateway> StartGatewayAsync(string? stateDirectory = null, TimeProvider? time = null, IDictionary<string, string?>? settings = null) =>
@@ -85,6 +113,11 @@ internal sealed class SiloFixture : IAsyncDisposable
     {
         Operator.Dispose();
         await Silo.DisposeAsync();
+        if (Relay is not null)
+        {
+            await Relay.DisposeAsync();
+        }
+
         await Database.DisposeAsync();
     }
 }

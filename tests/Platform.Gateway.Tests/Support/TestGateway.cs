@@ -89,7 +89,7 @@ internal sealed class TestGateway : IAsyncDisposable
         var app = GatewayHost.Build([], builder =>
         {
             builder.Configuration.AddInMemoryCollection(values);
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("GW_TEST_LOG") == "1" ? LogLevel.Information : LogLevel.Warning);
             if (time is not null)
             {
                 builder.Services.AddSingleton(time);
