@@ -148,7 +148,7 @@ public sealed class ForwardConfirmedResolverTests
     [Fact]
     public void Options_BadDnsServer_Refused()
     {
-        var options = new GatewayOptions();
+        var options = new GatewayOptions { SnapshotKey = TestGateway.SnapshotKey };
         options.DnsServers.Add("dns.example.com");
 
         var error = Assert.Throws<OptionsValidationException>(() => new ForwardConfirmedResolver(Options.Create(options)));

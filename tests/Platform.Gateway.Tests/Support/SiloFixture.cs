@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,20 +17,55 @@ namespace Platform.Gateway.Tests.Support;
 /// <summary>A real silo on a real port over a fresh PostgreSQL database, with tenant helpers.</summary>
 internal sealed class SiloFixture : IAsyncDisposable
 {
-    private SiloFixture(TestDatabase database, SiloApp silo, TcpRelay? relay)
+    private readonly Dictionary<string, string?> _values;
+    private readonly Action<IServiceCollection>? _services;
+    private readonly string _operatorKey;
+    private SiloApp? _silo;
+    private HttpClient? _operator;
+
+    private SiloFixture(TestDatabase database, Dictionary<string, string?> values, Action<IServiceCollection>? services, TcpRelay? relay)
     {
         Database = database;
-        Silo = silo;
+        _values = values;
+        _services = services;
+        _operatorKey = values["Platform:OperatorKey"]!;
         Relay = relay;
-        Operator = silo.OperatorClient();
-        Operator.BaseAddress = silo.BaseAddress;
+        StartSilo();
     }
 
     public TestDatabase Database { get; }
 
-    public SiloApp Silo { get; }
+    public SiloApp Silo => _silo ?? throw new InvalidOperationException("The silo is stopped.");
 
-    public HttpClient Operator { get; }
+    public HttpClient Operator => _operator ?? throw new InvalidOperationException("The silo is stopped.");
+
+    /// <summary>Stops the silo (its database and ports stay, for <see cref="StartSiloAgainAsync"/>).</summary>
+    public async Task StopSiloAsync()
+    {
+        _operator?.Dispose();
+        _operator = null;
+        if (_silo is { } silo)
+        {
+            _silo = null;
+            await silo.DisposeAsync();
+        }
+    }
+
+    /// <summary>Starts the silo again over the same database, with the same keys and Orleans ports.</summary>
+    public Task StartSiloAgainAsync()
+    {
+        StartSilo();
+        return Task.CompletedTask;
+    }
+
+    private void StartSilo()
+    {
+        var silo = new SiloApp(Database, _values, _services, useKestrel: true);
+        _ = silo.BaseAddress;
+        _silo = silo;
+        _operator = silo.ClientWith(_operatorKey);
+        _operator.BaseAddress = silo.BaseAddress;
+    }
 
     public Uri Url => Silo.BaseAddress;
 
@@ -54,6 +90,11 @@ internal sealed class SiloFixture : IAsyncDisposable
             ["Platform:HeartbeatTimeoutSeconds"] = "5",
             // Forward targets on loopback (the tests' backends) pass the silo's egress check; "" restores the default.
             ["Platform:Egress:AllowedRanges:0"] = "127.0.0.0/8",
+            // Fixed here rather than drawn by each SiloApp: a silo started again keeps them.
+            ["Platform:MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            ["Platform:OperatorKey"] = "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
+            ["Platform:Cluster:SiloPort"] = FreePorts.Tcp().ToString(CultureInfo.InvariantCulture),
+            ["Platform:Cluster:GatewayPort"] = FreePorts.Tcp().ToString(CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -75,9 +116,7 @@ internal sealed class SiloFixture : IAsyncDisposable
             });
         }
 
-        var silo = new SiloApp(database, values, services, useKestrel: true);
-        _ = silo.BaseAddress;
-        return new SiloFixture(database, silo, relay);
+        return new SiloFixture(database, values, services, relay);
     }
 
     public Task<TestGateway> StartGatewayAsync(string? stateDirectory = null, TimeProvider? time = null, IDictionary<string, string?>? settings = null) =>
@@ -111,8 +150,7 @@ internal sealed class SiloFixture : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Operator.Dispose();
-        await Silo.DisposeAsync();
+        await StopSiloAsync();
         if (Relay is not null)
         {
             await Relay.DisposeAsync();

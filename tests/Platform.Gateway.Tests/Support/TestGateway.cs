@@ -89,6 +89,7 @@ internal sealed class TestGateway : IAsyncDisposable
         var app = GatewayHost.Build([], builder =>
         {
             builder.Configuration.AddInMemoryCollection(values);
+            // GW_TEST_LOG=1 shows the gateways' information logs (cluster connection, registration) when a test needs looking into.
             builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("GW_TEST_LOG") == "1" ? LogLevel.Information : LogLevel.Warning);
             if (time is not null)
             {
