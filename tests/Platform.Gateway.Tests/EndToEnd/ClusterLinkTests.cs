@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
+using Platform.Contracts.Tenants;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tenants;
@@ -92,7 +93,7 @@ public sealed class ClusterLinkTests(ITestOutputHelper output)
 
             // Nothing listens on the silo's Orleans port now: the cluster client keeps trying, and the start does not wait for it.
             var starting = Stopwatch.StartNew();
-            await using var gateway = await TestGateway.StartAsync(silo.ClusterEndpoint, state);
+            await using var gateway = await TestGateway.StartAsync(silo.ClusterEndpoint, state).WaitAsync(Bound);
             output.WriteLine($"started in {starting.Elapsed.TotalSeconds:F1} s with no silo");
             Assert.True(starting.Elapsed < TimeSpan.FromSeconds(15), $"the start took {starting.Elapsed}");
             await gateway.WaitForLeaseAsync(tenant.Id, 1);
@@ -189,6 +190,46 @@ public sealed class ClusterLinkTests(ITestOutputHelper output)
         // Nothing on the admin listener changes state.
         using var post = await http.PostAsync(new Uri(gateway.AdminUri, "/healthz"), content: null);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminListener_TheFormerInternalCommandRoutes_NotServedAndTheConnectionStaysOpen()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme");
+        await using var gateway = await silo.StartGatewayAsync();
+        await gateway.WaitForTenantAsync("acme");
+        await using var node = Listen(gateway.WsUri("acme", "target"));
+        await node.WaitForTextAsync("open");
+        var listed = await silo.WaitForConnectionAsync("acme", c => c.WebSocket?.Path == "/t/acme/target");
+
+        // What a cluster secret used to authorize on this port (401 without it): commands now arrive only through the
+        // cluster connection the gateway opened itself, so the port serves no such route, whatever a caller presents.
+        using var http = new HttpClient { BaseAddress = gateway.AdminUri };
+        foreach (var (path, body) in new (string, object)[]
+        {
+            ($"/internal/v1/connections/{listed.Id}/disconnect", new DisconnectRequest(4000, "from the admin port")),
+            ($"/internal/v1/connections/{listed.Id}/send", new SendMessageRequest(Text: "from the admin port")),
+            ("/internal/v1/drain", new DrainGatewayRequest(0)),
+        })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative))
+            {
+                Content = JsonContent.Create(body, body.GetType(), options: PlatformJson.Options),
+            };
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer cs_" + new string('0', 32));
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+
+        Assert.False(gateway.Services.GetRequiredService<DrainState>().IsDraining);
+        using (var send = await PostAsync(silo, $"/v1/tenants/acme/connections/{listed.Id}/messages", new SendMessageRequest(Text: "still open")))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, send.StatusCode);
+        }
+
+        await node.WaitForTextAsync("text still open");
+        Assert.DoesNotContain("from the admin port", node.Output, StringComparison.Ordinal);
     }
 
     private static PeerProcess Listen(Uri uri) =>

@@ -74,7 +74,8 @@ public sealed class EgressEndToEndTests
         }
 
         Assert.Equal(0, guarded.Registry.Count);
-        var report = await WaitForReportAsync(silo, r => Count(r, "backend_forbidden") >= targets.Length);
+        // Two gateways report, each with its own heartbeat: wait for both reports.
+        var report = await WaitForReportAsync(silo, r => Count(r, "backend_forbidden") >= targets.Length && Count(r, "backend_unreachable") >= 1);
         Assert.Contains(report.Buckets.Items, b => b is { Tenant: "postgres", Protocol: "ws", Reason: "backend_forbidden" });
         Assert.Contains(report.Buckets.Items, b => b is { Tenant: "closed", Protocol: "ws", Reason: "backend_unreachable" });
     }

@@ -70,7 +70,7 @@ internal sealed class SiloFixture : IAsyncDisposable
     public Uri Url => Silo.BaseAddress;
 
     /// <summary>The silo's Orleans gateway endpoint, which gateways connect to (the relay's, when there is one).</summary>
-    public string ClusterEndpoint => Relay?.Endpoint ?? Silo.ClusterGatewayEndpoint;
+    public string ClusterEndpoint => Relay?.Endpoint ?? $"127.0.0.1:{_values["Platform:Cluster:GatewayPort"]}";
 
     /// <summary>With <c>behindRelay</c>: the relay every gateway reaches the silo through, which can be cut.</summary>
     public TcpRelay? Relay { get; }
