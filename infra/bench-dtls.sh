@@ -45,13 +45,13 @@ gateway_pid='' # set by start
 # start_gateway : the gateway on fresh ports; false when it exits before its WebSocket port answers (a port
 # picked as free was taken meanwhile by another process on this machine), so it can be tried again.
 start_gateway() {
-  local ws_port wss_port tls_port internal_port
-  ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); internal_port=$(pg_free_port)
+  local ws_port wss_port tls_port admin_port
+  ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); admin_port=$(pg_free_port)
   dtls_port=$(pg_free_port)
   bench_start gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0" env "${bench_egress_env[@]}" \
-    "Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$cluster_secret" "Platform__NodeName=dtlsbench" \
+    "PLATFORM_SECRETS_DIR=$gateway_secrets" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=dtlsbench" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
-    "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__InternalPort=$internal_port" \
+    "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__AdminPort=$admin_port" \
     "Platform__StateDirectory=$work/gateway" dotnet Platform.Gateway.dll
   # The WebSocket port answering means the gateway has its snapshot; the harness then waits for each DTLS tenant.
   for _ in $(seq 1 240); do

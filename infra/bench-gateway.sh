@@ -44,12 +44,12 @@ bench_start tcpecho "$work" "${bench[@]}" tcp-echo --port "$echo_port"
 # Server i of each kind: gateway i (ws, wss) and Kestrel echo i (ws, wss). Target lists: the first alone, and all.
 declare -a gw_ws gw_wss kestrel_ws kestrel_wss gw_pids kestrel_pids
 for i in $(seq 1 "$servers"); do
-  ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); internal_port=$(pg_free_port)
+  ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); admin_port=$(pg_free_port)
   # shellcheck disable=SC2086 # PLATFORM_BENCH_GATEWAY_ENV is words, split on purpose
   bench_start "gateway$i" "$root/gateway/Platform.Gateway/bin/Release/net10.0" env "${bench_egress_env[@]}" \
-    "Platform__SiloUrl=$silo_url" "Platform__ClusterSecret=$cluster_secret" "Platform__NodeName=bench$i" \
+    "PLATFORM_SECRETS_DIR=$gateway_secrets" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=bench$i" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
-    "Platform__TlsPort=$tls_port" "Platform__DtlsPort=-1" "Platform__InternalPort=$internal_port" \
+    "Platform__TlsPort=$tls_port" "Platform__DtlsPort=-1" "Platform__AdminPort=$admin_port" \
     "Platform__StateDirectory=$work/gateway$i" \
     ${PLATFORM_BENCH_GATEWAY_ENV:-} dotnet Platform.Gateway.dll
   gw_ws+=("127.0.0.1:$ws_port"); gw_wss+=("127.0.0.1:$wss_port"); eval "gw_pids+=(\$gateway${i}_pid)"

@@ -24,9 +24,9 @@
 #   PLATFORM_GATEWAY_WSS_PORT       wss port of gateway-1                      (default 8443)
 #   PLATFORM_GATEWAY_TLS_PORT       SNI-routed TLS port of gateway-1           (default 7443)
 #   PLATFORM_GATEWAY_DTLS_PORT      DTLS port (UDP) of gateway-1               (default 5684)
-#   PLATFORM_GATEWAY_INTERNAL_PORT  internal API port of gateway-1             (default 5090)
+#   PLATFORM_GATEWAY_ADMIN_PORT     admin port (health) of gateway-1           (default 5090)
 # Gateway k (1-based) uses each of those ports plus k-1; -1 turns a ws, wss, TLS or DTLS listener off. The silo,
-# the silo's Orleans ports, the portal, the gateways' internal APIs and PostgreSQL always listen on 127.0.0.1.
+# the silo's Orleans ports, the portal, the gateways' admin ports and PostgreSQL always listen on 127.0.0.1.
 #
 # Secrets never reach a process through its environment or command line (both readable under /proc):
 # each app reads its own directory under .data/secrets (PLATFORM_SECRETS_DIR, one file per setting), and
@@ -127,7 +127,7 @@ gw_ws=${PLATFORM_GATEWAY_WS_PORT:-8080}
 gw_wss=${PLATFORM_GATEWAY_WSS_PORT:-8443}
 gw_tls=${PLATFORM_GATEWAY_TLS_PORT:-7443}
 gw_dtls=${PLATFORM_GATEWAY_DTLS_PORT:-5684}
-gw_internal=${PLATFORM_GATEWAY_INTERNAL_PORT:-5090}
+gw_admin=${PLATFORM_GATEWAY_ADMIN_PORT:-5090}
 silo_url="http://127.0.0.1:$silo_port"
 portal_url="http://127.0.0.1:$portal_port"
 secrets_dir="$data_dir/secrets"
@@ -155,7 +155,7 @@ check_port PLATFORM_GATEWAY_WS_PORT "$gw_ws" off
 check_port PLATFORM_GATEWAY_WSS_PORT "$gw_wss" off
 check_port PLATFORM_GATEWAY_TLS_PORT "$gw_tls" off
 check_port PLATFORM_GATEWAY_DTLS_PORT "$gw_dtls" off
-check_port PLATFORM_GATEWAY_INTERNAL_PORT "$gw_internal"
+check_port PLATFORM_GATEWAY_ADMIN_PORT "$gw_admin"
 # The gateway parses the address itself (IPAddress.Parse); this catches a host name or a typo before the build.
 [[ $listen_address =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ || $listen_address =~ ^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$ ]] \
   || die "PLATFORM_LISTEN_ADDRESS must be an IP address (127.0.0.1, 0.0.0.0, ::), not '$listen_address'"
@@ -189,7 +189,7 @@ for ((k = 1; k <= gateway_count; k++)); do
   claim_port tcp "$(gateway_port "$gw_ws" "$k")" "gateway-$k (ws)"
   claim_port tcp "$(gateway_port "$gw_wss" "$k")" "gateway-$k (wss)"
   claim_port tcp "$(gateway_port "$gw_tls" "$k")" "gateway-$k (TLS)"
-  claim_port tcp "$(gateway_port "$gw_internal" "$k")" "gateway-$k (internal API)"
+  claim_port tcp "$(gateway_port "$gw_admin" "$k")" "gateway-$k (admin)"
   claim_port udp "$(gateway_port "$gw_dtls" "$k")" "gateway-$k (DTLS)"
 done
 
@@ -282,7 +282,7 @@ start_app() {
   # a terminal's Ctrl-C away from it: this script stops the apps itself, in order.
   # Settings that would carry a secret are dropped from what the app inherits; it reads its own from files.
   (cd "$out" && exec setsid env -u Platform__ConnectionString -u Platform__MasterKey -u Platform__OperatorKey \
-    -u Platform__ClusterSecret -u PGPASSWORD -u PGPASSFILE "$@" dotnet "$assembly.dll") >>"$logs/$name.log" 2>&1 &
+    -u Platform__ClusterSecret -u Platform__SnapshotKey -u PGPASSWORD -u PGPASSFILE "$@" dotnet "$assembly.dll") >>"$logs/$name.log" 2>&1 &
   local pid=$! i index=${#names[@]}
   for i in "${!names[@]}"; do [ "${names[$i]}" != "$name" ] || index=$i; done
   pids[$index]=$pid
@@ -410,7 +410,6 @@ fi
 [ -s "$silo_secrets/Platform__OperatorKey" ] || write_secret "$silo_secrets/Platform__OperatorKey" "op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 [ -s "$silo_secrets/Platform__ClusterSecret" ] || write_secret "$silo_secrets/Platform__ClusterSecret" "cs_$(new_password)"
 operator_key=$(<"$silo_secrets/Platform__OperatorKey")
-cluster_secret=$(<"$silo_secrets/Platform__ClusterSecret")
 
 for port in "${!tcp_owner[@]}"; do
   [ "$port" = "$pg_port" ] || port_busy_or_die "$port" "${tcp_owner[$port]}"
@@ -523,16 +522,19 @@ write_secret "$silo_secrets/Platform__ConnectionString" \
   "Host=127.0.0.1;Port=$pg_port;Username=platform;Password=$platform_password;Database=platform"
 unset platform_password
 
-# The gateway and the portal get their own directories, rewritten whole on every run, each with only
-# what that process needs: the gateway never sees the master key, the operator key or the connection string.
-gateway_secrets="$secrets_dir/gateway"
+# The portal gets its own directory, rewritten whole on every run, with only what it needs. Each gateway has its
+# own too, holding only the key its fail-static snapshot is sealed with: generated on the gateway's first run and
+# kept (a new key would make the saved snapshot unreadable). No gateway sees the master key, the operator key or
+# the connection string. The directory shared by every gateway of earlier runs held the cluster secret: it goes.
 portal_secrets="$secrets_dir/portal"
-rm -rf "$gateway_secrets" "$portal_secrets"
-secret_dir "$gateway_secrets"
+rm -rf "$portal_secrets" "$secrets_dir/gateway"
 secret_dir "$portal_secrets"
-write_secret "$gateway_secrets/Platform__ClusterSecret" "$cluster_secret"
 write_secret "$portal_secrets/Platform__OperatorKey" "$operator_key"
-unset cluster_secret
+for ((k = 1; k <= gateway_count; k++)); do
+  secret_dir "$secrets_dir/gateway-$k"
+  [ -s "$secrets_dir/gateway-$k/Platform__SnapshotKey" ] \
+    || write_secret "$secrets_dir/gateway-$k/Platform__SnapshotKey" "$(head -c 32 /dev/urandom | base64 -w0)"
+done
 
 apps=(silo/Platform.Silo)
 [ -f gateway/Platform.Gateway/Platform.Gateway.csproj ] && apps+=(gateway/Platform.Gateway)
@@ -595,11 +597,12 @@ has_gateway=0
 if [[ " ${apps[*]} " == *" gateway/Platform.Gateway "* ]]; then
   has_gateway=1
   for ((k = 1; k <= gateway_count; k++)); do
-    gateway_env=("PLATFORM_SECRETS_DIR=$gateway_secrets" "Platform__SiloUrl=$silo_url" "Platform__NodeName=gw$k"
+    gateway_env=("PLATFORM_SECRETS_DIR=$secrets_dir/gateway-$k" "Platform__SiloEndpoints__0=127.0.0.1:$cluster_gateway_port"
+      "Platform__NodeName=gw$k"
       "Platform__ListenAddress=$listen_address"
       "Platform__WsPort=$(gateway_port "$gw_ws" "$k")" "Platform__WssPort=$(gateway_port "$gw_wss" "$k")"
       "Platform__TlsPort=$(gateway_port "$gw_tls" "$k")" "Platform__DtlsPort=$(gateway_port "$gw_dtls" "$k")"
-      "Platform__InternalPort=$(gateway_port "$gw_internal" "$k")" "Platform__StateDirectory=$data_dir/state/gateway-$k")
+      "Platform__AdminPort=$(gateway_port "$gw_admin" "$k")" "Platform__StateDirectory=$data_dir/state/gateway-$k")
     if [ "$k" -gt 1 ]; then
       gateway_env+=("Platform__DedicatedPortMin=65535" "Platform__DedicatedPortMax=1")
     fi
@@ -661,7 +664,7 @@ if [ "$has_gateway" -eq 1 ]; then
     show_endpoint "wss" "wss://" "$(gateway_port "$gw_wss" "$k")" "/t/demo/"
     show_endpoint "TLS (SNI)" "" "$(gateway_port "$gw_tls" "$k")" ""
     show_endpoint "DTLS (UDP)" "" "$(gateway_port "$gw_dtls" "$k")" ""
-    printf '    %-12s http://127.0.0.1:%s\n' "internal API" "$(gateway_port "$gw_internal" "$k")"
+    printf '    %-12s http://127.0.0.1:%s/healthz\n' "admin" "$(gateway_port "$gw_admin" "$k")"
     if [ "$k" -eq 1 ]; then
       printf '    %-12s %s-%s (allocated per tenant on request)\n' "dedicated" "$dedicated_first" "$dedicated_last"
     fi

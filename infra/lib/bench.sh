@@ -25,7 +25,8 @@ bench_cleanup() {
 
 # bench_init NAME PROJECT... : creates the work folder (in $work), installs the exit traps, builds the projects in
 # Release, starts PostgreSQL with a database `platform`, and starts the silo (sets silo_url, operator_key,
-# cluster_secret).
+# cluster_endpoint: the silo's Orleans gateway port, which gateways connect to; gateway_secrets: a secrets directory
+# with a snapshot key for the gateways the benchmark starts).
 bench_init() {
   local name=$1; shift
   command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK (https://dot.net) and retry"
@@ -56,13 +57,20 @@ bench_init() {
   operator_key="op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   cluster_secret="cs_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   silo_url="http://127.0.0.1:$(pg_free_port)"
+  local cluster_silo_port cluster_gateway_port
+  cluster_silo_port=$(pg_free_port); cluster_gateway_port=$(pg_free_port)
+  cluster_endpoint="127.0.0.1:$cluster_gateway_port"
+  gateway_secrets="$work/gateway-secrets"
+  mkdir -m 700 "$gateway_secrets"
+  (umask 077 && head -c 32 /dev/urandom | base64 -w0 >"$gateway_secrets/Platform__SnapshotKey")
   # The benchmarks' echo backends listen on loopback, which the egress policy refuses by default: allow it here, and
   # on every gateway the benchmarks start (bench_egress_env).
   # shellcheck disable=SC2154 # root is the caller's
   bench_start silo "$root/silo/Platform.Silo/bin/Release/net10.0" env "${bench_egress_env[@]}" \
     "Platform__ConnectionString=Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=platform" \
     "Platform__MasterKey=$(head -c 32 /dev/urandom | base64 -w0)" "Platform__OperatorKey=$operator_key" \
-    "Platform__ClusterSecret=$cluster_secret" "Urls=$silo_url" dotnet Platform.Silo.dll
+    "Platform__ClusterSecret=$cluster_secret" "Platform__Cluster__SiloPort=$cluster_silo_port" \
+    "Platform__Cluster__GatewayPort=$cluster_gateway_port" "Urls=$silo_url" dotnet Platform.Silo.dll
   bench_wait_for "the silo" curl -fsS "$silo_url/healthz"
 }
 

@@ -89,7 +89,7 @@ export PLATFORM_DATA_DIR="$data"
 export PLATFORM_PG_PORT=$base PLATFORM_SILO_PORT=$((base + 1)) PLATFORM_PORTAL_PORT=$((base + 2))
 export PLATFORM_GATEWAY_WS_PORT=$((base + 3)) PLATFORM_GATEWAY_WSS_PORT=$((base + 5))
 export PLATFORM_GATEWAY_TLS_PORT=$((base + 7)) PLATFORM_GATEWAY_DTLS_PORT=$((base + 9))
-export PLATFORM_GATEWAY_INTERNAL_PORT=$((base + 11))
+export PLATFORM_GATEWAY_ADMIN_PORT=$((base + 11))
 export PLATFORM_CLUSTER_SILO_PORT=$((base + 13)) PLATFORM_CLUSTER_GATEWAY_PORT=$((base + 14))
 unset PLATFORM_LISTEN_ADDRESS
 silo_url="http://127.0.0.1:$PLATFORM_SILO_PORT"
@@ -119,17 +119,25 @@ pass "infra/run.sh started"
 operator_key=$(<"$data/secrets/silo/Platform__OperatorKey")
 silo_get() { curl -sS --max-time 10 -H @<(printf 'Authorization: Bearer %s\n' "$operator_key") "$silo_url$1"; }
 
-# gateways_up PATTERN... : GET /v1/gateways (a page: {items, ...}) lists a gateway with status "up" for each "prefix:internal port".
+# gateways_up PATTERN... : for each "prefix:admin port", GET /v1/gateways (a page: {items, ...}) lists a gateway with
+# status "up" whose id starts with the prefix, and that gateway's admin listener says it is connected and registered
+# under that id.
 gateways_up() {
-  silo_get /v1/gateways | node -e '
-    const wanted = process.argv.slice(1);
-    const list = JSON.parse(require("fs").readFileSync(0, "utf8")).items;
-    const ok = wanted.every((w) => { const [prefix, port] = w.split(":");
-      return list.some((g) => g.status === "up" && g.id.startsWith(prefix + "-") && g.internalUrl.endsWith(":" + port)); });
-    process.exit(ok ? 0 : 1);' "$@"
+  local listed; listed=$(silo_get /v1/gateways) || return 1
+  local w prefix port health
+  for w in "$@"; do
+    prefix=${w%%:*} port=${w#*:}
+    health=$(curl -fsS --max-time 5 "http://127.0.0.1:$port/healthz") || return 1
+    node -e '
+      const [prefix, listedJson, healthJson] = process.argv.slice(1);
+      const list = JSON.parse(listedJson).items, health = JSON.parse(healthJson);
+      const ok = health.clusterConnected && health.registered && health.nodeId.startsWith(prefix + "-")
+        && list.some((g) => g.status === "up" && g.id === health.nodeId);
+      process.exit(ok ? 0 : 1);' "$prefix" "$listed" "$health" || return 1
+  done
 }
-up1="gw1:$PLATFORM_GATEWAY_INTERNAL_PORT"
-up2="gw2:$((PLATFORM_GATEWAY_INTERNAL_PORT + 1))"
+up1="gw1:$PLATFORM_GATEWAY_ADMIN_PORT"
+up2="gw2:$((PLATFORM_GATEWAY_ADMIN_PORT + 1))"
 wait_for 30 "two registered gateways in /v1/gateways" gateways_up "$up1" "$up2"
 pass "gateway-1 and gateway-2 registered with the silo"
 grep -q "gateway-2 *node gw2-" "$out" || fail "run.sh did not print gateway-2's endpoints"

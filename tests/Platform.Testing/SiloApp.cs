@@ -60,6 +60,12 @@ public sealed class SiloApp : WebApplicationFactory<Program>
 
     public string ClusterSecret { get; }
 
+    /// <summary>The silo's Orleans gateway port on 127.0.0.1, where cluster clients (the gateways) connect.</summary>
+    public int ClusterGatewayPort => int.Parse(_settings["Platform:Cluster:GatewayPort"]!, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary><see cref="ClusterGatewayPort"/> as a gateway's <c>Platform:SiloEndpoints</c> entry.</summary>
+    public string ClusterGatewayEndpoint => $"127.0.0.1:{ClusterGatewayPort}";
+
     /// <summary>Base address of the running silo (a real port when started with Kestrel).</summary>
     public Uri BaseAddress
     {

@@ -374,10 +374,10 @@ internal sealed partial class LeaseManager : BackgroundService
                 // The registration loop signals when it has registered.
                 await ((Task)_signal.WaitAsync(_interval, stoppingToken)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
-            catch (Exception ex) when (ex is HttpRequestException or Silo.SiloException or TaskCanceledException or System.Text.Json.JsonException)
+            catch (Exception ex) when (Silo.SiloFailure.IsExpected(ex))
             {
                 Log.SyncFailed(_logger, ex.Message);
-                if (ex is Silo.SiloException or System.Text.Json.JsonException)
+                if (Silo.SiloFailure.IsAnswered(ex))
                 {
                     // An error answer still proves the silo is there: only an unreachable silo means fail-static.
                     _siloAnswered = true;

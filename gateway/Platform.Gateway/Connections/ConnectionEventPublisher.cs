@@ -6,7 +6,7 @@ using Platform.Gateway.Hosting;
 
 namespace Platform.Gateway.Connections;
 
-/// <summary>The seam the publisher posts batches through (the silo's connection-events route).</summary>
+/// <summary>The seam the publisher posts batches through (the link grain's connection events).</summary>
 internal interface IConnectionEventClient
 {
     Task PostConnectionEventsAsync(ConnectionEventBatch batch, CancellationToken cancellationToken);
@@ -75,7 +75,7 @@ internal sealed partial class ConnectionEventPublisher(
             {
                 return;
             }
-            catch (Exception ex) when (ex is HttpRequestException or Silo.SiloException or TaskCanceledException)
+            catch (Exception ex) when (Silo.SiloFailure.IsExpected(ex))
             {
                 failures++;
                 Log.PostFailed(logger, _pending?.Opened.Count + _pending?.Closed.Count ?? 0, ex.Message);

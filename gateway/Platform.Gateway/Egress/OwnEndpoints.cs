@@ -9,9 +9,9 @@ namespace Platform.Gateway.Egress;
 
 /// <summary>
 /// The gateway's own addresses and ports, which a tenant's backend must not be: a forward into the gateway itself (its
-/// listeners, its internal API) would loop or reach what tenants may not. Local addresses are loopback, unspecified and
+/// listeners, its admin listener) would loop or reach what tenants may not. Local addresses are loopback, unspecified and
 /// every address of the host's interfaces, re-read at most every <see cref="RefreshInterval"/>; own ports are the bound
-/// ws, wss, TLS, DTLS and internal API ports and the whole dedicated port range (any of which a snapshot may open).
+/// ws, wss, TLS, DTLS and admin ports and the whole dedicated port range (any of which a snapshot may open).
 /// </summary>
 internal sealed class OwnEndpoints(GatewayListeners listeners, IOptions<GatewayOptions> options, TimeProvider time)
 {
@@ -51,9 +51,9 @@ internal sealed class OwnEndpoints(GatewayListeners listeners, IOptions<GatewayO
         }
 
         // The bound ports once listening, the configured ones before (0 means "pick one" and is never a target port).
-        return port == listeners.WsPort || port == listeners.WssPort || port == listeners.TlsPort || port == listeners.InternalPort
+        return port == listeners.WsPort || port == listeners.WssPort || port == listeners.TlsPort || port == listeners.AdminPort
             || port == listeners.DtlsPort || port == _options.WsPort || port == _options.WssPort || port == _options.TlsPort
-            || port == _options.InternalPort || port == _options.DtlsPort;
+            || port == _options.AdminPort || port == _options.DtlsPort;
     }
 
     /// <summary>IPv4-mapped addresses as IPv4, and no IPv6 zone: the form addresses are compared in.</summary>

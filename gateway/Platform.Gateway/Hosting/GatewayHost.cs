@@ -5,13 +5,13 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Platform.Contracts;
-using Platform.Contracts.Http;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
 using Platform.Gateway.Delivery;
 using Platform.Gateway.Dtls;
 using Platform.Gateway.Egress;
-using Platform.Gateway.Internal;
+using Platform.Gateway.Admin;
+using Platform.Gateway.Commands;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tenants;
@@ -27,7 +27,7 @@ public static class GatewayHost
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
-        // Secrets arrive as files, one per key (Platform__ClusterSecret), not as environment variables, which
+        // Secrets arrive as files, one per key (Platform__SnapshotKey), not as environment variables, which
         // /proc/<pid>/environ shows. Added last, so a file wins over appsettings and the environment.
         if (builder.Configuration["PLATFORM_SECRETS_DIR"] is { Length: > 0 } secretsDirectory)
         {
@@ -51,8 +51,7 @@ public static class GatewayHost
             app.Services.GetRequiredService<TenantSnapshotStore>().Apply(loaded);
         }
 
-        app.UseInternalApiGuard();
-        app.MapGatewayInternalApi();
+        app.MapGatewayAdminApi();
         return app;
     }
 
@@ -63,11 +62,9 @@ public static class GatewayHost
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(static sp => new GatewayNode(sp.GetRequiredService<IOptions<GatewayOptions>>().Value.NodeName));
         services.AddSingleton<GatewayListeners>();
-        services.AddSingleton(static sp => new SiloClient(
-            new HttpClient(new TransportFailureHandler(
-                new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(2), ConnectTimeout = TimeSpan.FromSeconds(5) })),
-            sp.GetRequiredService<IOptions<GatewayOptions>>(),
-            sp.GetRequiredService<GatewayNode>()));
+        services.AddSingleton<GatewayCommands>();
+        services.AddSingleton<ClusterConnection>();
+        services.AddSingleton<SiloClient>();
         services.AddSingleton<ILeaseSyncClient>(static sp => sp.GetRequiredService<SiloClient>());
         services.AddSingleton<IConnectionEventClient>(static sp => sp.GetRequiredService<SiloClient>());
         services.AddSingleton<SnapshotCompiler>();
@@ -77,7 +74,9 @@ public static class GatewayHost
         services.AddSingleton<DrainState>();
         services.AddSingleton<IReverseDnsResolver, ForwardConfirmedResolver>();
         services.AddSingleton<ReverseDnsCache>();
-        // Registered first so that it stops last, after the listeners and the event publisher.
+        // The cluster client first, so that it stops last: the departure below still leaves through it.
+        services.AddHostedService(static sp => sp.GetRequiredService<ClusterConnection>());
+        // Registered next so that it stops next to last, after the listeners and the event publisher.
         services.AddHostedService<GatewayDeparture>();
         services.AddSingleton<LeaseManager>();
         services.AddHostedService(static sp => sp.GetRequiredService<LeaseManager>());
@@ -117,7 +116,7 @@ public static class GatewayHost
         var address = IPAddress.Parse(options.ListenAddress);
         kestrel.AddServerHeader = false;
         // The ws and wss ports read the upgrade request themselves (WebSocketConnectionHandler), which also
-        // bounds the time to a complete head; Kestrel's HTTP limits below cover the internal API.
+        // bounds the time to a complete head; Kestrel's HTTP limits below cover the admin listener.
         kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
         kestrel.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(options.RequestHeadersTimeoutSeconds);
         kestrel.Limits.MaxRequestHeadersTotalSize = 16 * 1024;
@@ -151,10 +150,10 @@ public static class GatewayHost
             });
         }
 
-        kestrel.Listen(IPAddress.Parse(options.InternalAddress), options.InternalPort, l =>
+        kestrel.Listen(IPAddress.Parse(options.AdminAddress), options.AdminPort, l =>
         {
             l.Protocols = HttpProtocols.Http1;
-            listeners.Internal = l;
+            listeners.Admin = l;
         });
     }
 }

@@ -1,12 +1,11 @@
 using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Options;
 
 namespace Platform.Gateway.Hosting;
 
 /// <summary>The listeners Kestrel bound, with their actual ports once started (port 0 picks a free one).</summary>
-internal sealed class GatewayListeners(IOptions<GatewayOptions> options)
+internal sealed class GatewayListeners
 {
     public ListenOptions? Ws { get; set; }
 
@@ -14,7 +13,8 @@ internal sealed class GatewayListeners(IOptions<GatewayOptions> options)
 
     public ListenOptions? Tls { get; set; }
 
-    public ListenOptions? Internal { get; set; }
+    /// <summary>The admin listener (health, metrics); the only one that serves HTTP routes.</summary>
+    public ListenOptions? Admin { get; set; }
 
     /// <summary>The shared DTLS listener's bound UDP port; 0 when it is off.</summary>
     public int DtlsPort { get; set; }
@@ -25,14 +25,10 @@ internal sealed class GatewayListeners(IOptions<GatewayOptions> options)
 
     public int TlsPort => PortOf(Tls);
 
-    public int InternalPort => PortOf(Internal);
+    public int AdminPort => PortOf(Admin);
 
-    public bool IsInternal(int localPort) => Internal is not null && localPort == InternalPort;
-
-    public string InternalUrl =>
-        options.Value.InternalUrl is { Length: > 0 } configured
-            ? configured
-            : string.Create(CultureInfo.InvariantCulture, $"http://{FormatHost(options.Value.InternalAddress)}:{InternalPort}");
+    /// <summary>Whether a request arrived on the admin listener: the one check every admin route goes through.</summary>
+    public bool IsAdmin(int localPort) => Admin is not null && localPort == AdminPort;
 
     public IReadOnlyList<string> Describe()
     {
@@ -61,7 +57,4 @@ internal sealed class GatewayListeners(IOptions<GatewayOptions> options)
     }
 
     private static int PortOf(ListenOptions? listen) => (listen?.EndPoint as IPEndPoint)?.Port ?? 0;
-
-    private static string FormatHost(string address) =>
-        IPAddress.TryParse(address, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address;
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
 using Platform.Contracts.Egress;
 using Platform.Gateway.Admission;
 
@@ -9,14 +10,23 @@ public sealed class GatewayOptions : IValidatableObject
 {
     public const string Section = "Platform";
 
-    /// <summary>Base URL of a silo's internal API.</summary>
-    [Required]
-    public string SiloUrl { get; set; } = "http://127.0.0.1:5080";
+    /// <summary>The silos' Orleans gateway endpoints (<c>address:port</c>) the cluster client connects to; empty: <see cref="DefaultSiloEndpoint"/>.</summary>
+    public List<string> SiloEndpoints { get; } = [];
 
-    /// <summary>Shared secret authenticating the internal API in both directions.</summary>
+    /// <summary>Used when <see cref="SiloEndpoints"/> is empty: one silo on this machine with the silo's default gateway port.</summary>
+    public const string DefaultSiloEndpoint = "127.0.0.1:30000";
+
+    /// <summary>The Orleans cluster id: the silos' <c>Platform:Cluster:ClusterId</c>.</summary>
     [Required]
-    [MinLength(24)]
-    public string ClusterSecret { get; set; } = "";
+    [MaxLength(100)]
+    public string ClusterId { get; set; } = "platform";
+
+    /// <summary>
+    /// Base64 of the 32-byte key the fail-static snapshot is sealed with (it holds tenants' private keys and PSKs).
+    /// A file in the secrets directory; never logged.
+    /// </summary>
+    [Required]
+    public string SnapshotKey { get; set; } = "";
 
     /// <summary>Prefix of the node id; a random suffix is added per process.</summary>
     public string NodeName { get; set; } = "gw";
@@ -62,15 +72,12 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(0, 1024)]
     public int DtlsHandshakeWorkers { get; set; }
 
-    /// <summary>Address of the internal API (commands from silos).</summary>
-    public string InternalAddress { get; set; } = "127.0.0.1";
+    /// <summary>Address of the admin listener (health, metrics): nothing tenants or the public reach.</summary>
+    public string AdminAddress { get; set; } = "127.0.0.1";
 
-    /// <summary>Port of the internal API.</summary>
+    /// <summary>Port of the admin listener; 0 picks a free port.</summary>
     [Range(0, 65535)]
-    public int InternalPort { get; set; } = 5090;
-
-    /// <summary>URL silos use to reach the internal API; defaults to http://{InternalAddress}:{bound port}.</summary>
-    public string? InternalUrl { get; set; }
+    public int AdminPort { get; set; } = 5090;
 
     /// <summary>
     /// Longest any TLS handshake may take on this gateway, from the first byte awaited to the last: the
@@ -199,6 +206,44 @@ public sealed class GatewayOptions : IValidatableObject
     /// </summary>
     public EgressOptions Egress { get; set; } = new();
 
-    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
-        (Egress ?? new EgressOptions()).Validate().Select(static error => new ValidationResult(error, [nameof(Egress)]));
+    /// <summary>The silo endpoints to connect to, parsed; <see cref="Validate"/> has checked them.</summary>
+    public IReadOnlyList<IPEndPoint> ParsedSiloEndpoints() =>
+        [.. (SiloEndpoints.Count == 0 ? [DefaultSiloEndpoint] : SiloEndpoints).Select(static e => IPEndPoint.Parse(e))];
+
+    /// <summary>The snapshot key's bytes; <see cref="Validate"/> has checked it.</summary>
+    public byte[] SnapshotKeyBytes() => Convert.FromBase64String(SnapshotKey.Trim());
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        foreach (var error in (Egress ?? new EgressOptions()).Validate())
+        {
+            yield return new ValidationResult(error, [nameof(Egress)]);
+        }
+
+        foreach (var endpoint in SiloEndpoints)
+        {
+            if (!IPEndPoint.TryParse(endpoint ?? "", out var parsed) || parsed.Port == 0)
+            {
+                yield return new ValidationResult(
+                    $"The SiloEndpoints entry '{endpoint}' is not an IP address with a port (127.0.0.1:30000, [::1]:30000).", [nameof(SiloEndpoints)]);
+            }
+        }
+
+        if (!IPAddress.TryParse(AdminAddress, out _))
+        {
+            yield return new ValidationResult("The AdminAddress is not an IP address.", [nameof(AdminAddress)]);
+        }
+
+        // Only the length is said: the value is a secret.
+        if (!string.IsNullOrEmpty(SnapshotKey) && !IsKey(SnapshotKey))
+        {
+            yield return new ValidationResult("The SnapshotKey must be base64 of exactly 32 bytes.", [nameof(SnapshotKey)]);
+        }
+    }
+
+    private static bool IsKey(string value)
+    {
+        Span<byte> bytes = stackalloc byte[33];
+        return Convert.TryFromBase64String(value.Trim(), bytes, out var written) && written == 32;
+    }
 }

@@ -7,11 +7,13 @@ using Platform.Gateway.Tenants;
 namespace Platform.Gateway.Silo;
 
 /// <summary>
-/// Long-polls the silo for config changes after the applied revision, applies each answer as one
-/// snapshot swap, and saves the result for fail-static starts.
+/// Long-polls the cluster for config changes after the applied revision, applies each answer as one
+/// snapshot swap, and saves the result for fail-static starts. While the cluster cannot be reached it
+/// keeps the current snapshot and asks again, a little later after each failure.
 /// </summary>
 internal sealed partial class ConfigWatcher(
     SiloClient silo,
+    ClusterConnection cluster,
     TenantSnapshotStore store,
     SnapshotPersistence persistence,
     IOptions<GatewayOptions> options,
@@ -47,7 +49,12 @@ internal sealed partial class ConfigWatcher(
             {
                 return;
             }
-            catch (Exception ex) when (ex is HttpRequestException or SiloException or TaskCanceledException or System.Text.Json.JsonException or IOException)
+            catch (ClusterUnavailableException)
+            {
+                // Not connected yet (a fail-static start): watch as soon as the client connects.
+                await cluster.FirstConnected.WaitAsync(stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            catch (Exception ex) when (ex is IOException || SiloFailure.IsExpected(ex))
             {
                 failures++;
                 Log.WatchFailed(logger, ex.Message, store.Current.Revision);

@@ -70,7 +70,7 @@ internal sealed partial class GatewayDeparture(
             flushing.CancelAfter(StepLimit);
             await publisher.FlushAsync(flushing.Token);
         }
-        catch (Exception ex) when (ex is HttpRequestException or SiloException or OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException || SiloFailure.IsExpected(ex))
         {
             Log.FlushFailed(logger, ex.Message);
         }
@@ -87,7 +87,7 @@ internal sealed partial class GatewayDeparture(
             // The silo had already declared this node dead: nothing is left to give back.
             Log.AlreadyGone(logger);
         }
-        catch (Exception ex) when (ex is HttpRequestException or SiloException or OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException || SiloFailure.IsExpected(ex))
         {
             Log.LeaveFailed(logger, ex.Message);
         }

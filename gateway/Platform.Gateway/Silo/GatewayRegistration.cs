@@ -1,6 +1,7 @@
 using System.Reflection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Platform.Cluster;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
 using Platform.Gateway.Admission;
@@ -20,6 +21,7 @@ namespace Platform.Gateway.Silo;
 /// </summary>
 internal sealed partial class GatewayRegistration(
     SiloClient silo,
+    ClusterConnection cluster,
     GatewayNode node,
     GatewayListeners listeners,
     TenantSnapshotStore store,
@@ -63,7 +65,7 @@ internal sealed partial class GatewayRegistration(
                 if (needsRegistration)
                 {
                     var registered = await silo.RegisterAsync(
-                        new RegisterGatewayRequest(node.NodeId, Version, listeners.InternalUrl, listeners.Describe()), stoppingToken);
+                        new RegisterGatewayRequest(NodeId: node.NodeId, Version: Version, Listeners: listeners.Describe()), stoppingToken);
                     interval = TimeSpan.FromSeconds(Math.Max(1, registered.HeartbeatIntervalSeconds));
                     needsRegistration = false;
                     if (Registered)
@@ -86,7 +88,7 @@ internal sealed partial class GatewayRegistration(
                         _unacknowledged = pending with { Sequence = ++_sequence };
                     }
 
-                    Log.Registered(logger, node.NodeId, listeners.InternalUrl);
+                    Log.Registered(logger, node.NodeId);
                 }
 
                 _unacknowledged ??= NextBatch();
@@ -110,13 +112,20 @@ internal sealed partial class GatewayRegistration(
                 Log.Unknown(logger, node.NodeId);
                 needsRegistration = true;
             }
-            catch (SiloException ex) when (ex.Status == System.Net.HttpStatusCode.BadRequest && _unacknowledged is { } refused)
+            catch (GatewayRequestRejectedException ex) when (_unacknowledged is { } refused)
             {
                 // Sending a batch the silo rejects again would only stop the heartbeats and get the node declared dead.
-                Log.RefusalsRejected(logger, refused.Counts.Count, ex.Code);
+                Log.RefusalsRejected(logger, refused.Counts.Count, ex.Message);
                 _unacknowledged = null;
             }
-            catch (Exception ex) when (ex is HttpRequestException or SiloException or TaskCanceledException or System.Text.Json.JsonException)
+            catch (ClusterUnavailableException)
+            {
+                // Not connected yet (a fail-static start): register as soon as the client connects.
+                Interlocked.Increment(ref _failedHeartbeats);
+                Log.WaitingForCluster(logger);
+                await cluster.FirstConnected.WaitAsync(stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            catch (Exception ex) when (SiloFailure.IsExpected(ex))
             {
                 failures++;
                 Interlocked.Increment(ref _failedHeartbeats);
@@ -149,8 +158,8 @@ internal sealed partial class GatewayRegistration(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Registered as {NodeId}; internal API at {InternalUrl}")]
-        public static partial void Registered(ILogger logger, string nodeId, string internalUrl);
+        [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Registered as {NodeId}")]
+        public static partial void Registered(ILogger logger, string nodeId);
 
         [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "The silo does not know node {NodeId}; registering again")]
         public static partial void Unknown(ILogger logger, string nodeId);
@@ -161,7 +170,10 @@ internal sealed partial class GatewayRegistration(
         [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Silo unreachable ({Error}); attempt {Failures}, serving from the current snapshot")]
         public static partial void SiloUnreachable(ILogger logger, string error, int failures);
 
-        [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "The silo rejected {Count} refusal counts ({Code}); they are dropped")]
-        public static partial void RefusalsRejected(ILogger logger, int count, string? code);
+        [LoggerMessage(EventId = 1005, Level = LogLevel.Error, Message = "The silo rejected {Count} refusal counts ({Error}); they are dropped")]
+        public static partial void RefusalsRejected(ILogger logger, int count, string error);
+
+        [LoggerMessage(EventId = 1009, Level = LogLevel.Information, Message = "Not connected to the cluster yet; registering once connected, serving from the current snapshot meanwhile")]
+        public static partial void WaitingForCluster(ILogger logger);
     }
 }

@@ -12,7 +12,7 @@ namespace Platform.Gateway.Tenants;
 /// <summary>
 /// The fail-static file: the last applied snapshot, so a gateway restarted while no silo answers still
 /// serves. It holds private keys and PSKs, so it is sealed with AES-GCM under a key derived from the
-/// cluster secret, and replaced atomically (temp file, then rename) so a crash never leaves half a file.
+/// gateway's snapshot key (<c>Platform:SnapshotKey</c>), and replaced atomically (temp file, then rename) so a crash never leaves half a file.
 /// File layout: version byte, 12-byte nonce, 16-byte tag, ciphertext of the JSON <see cref="ConfigWatchResponse"/>.
 /// </summary>
 internal sealed partial class SnapshotPersistence
@@ -27,7 +27,9 @@ internal sealed partial class SnapshotPersistence
     public SnapshotPersistence(IOptions<GatewayOptions> options, ILogger<SnapshotPersistence> logger)
     {
         var settings = options.Value;
-        _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, Encoding.UTF8.GetBytes(settings.ClusterSecret), 32, Salt, "snapshot-v1"u8.ToArray());
+        var secret = settings.SnapshotKeyBytes();
+        _key = HKDF.DeriveKey(HashAlgorithmName.SHA256, secret, 32, Salt, "snapshot-v1"u8.ToArray());
+        CryptographicOperations.ZeroMemory(secret);
         _path = Path.GetFullPath(Path.Combine(settings.StateDirectory, FileName));
         _logger = logger;
     }
@@ -66,7 +68,7 @@ internal sealed partial class SnapshotPersistence
         Log.Saved(_logger, snapshot.Revision, _path);
     }
 
-    /// <summary>Reads the file; null when there is none or it cannot be opened with this cluster secret (logged).</summary>
+    /// <summary>Reads the file; null when there is none or it cannot be opened with this snapshot key (logged).</summary>
     public ConfigWatchResponse? TryLoad()
     {
         if (!File.Exists(_path))
@@ -95,7 +97,7 @@ internal sealed partial class SnapshotPersistence
         }
         catch (AuthenticationTagMismatchException)
         {
-            Log.Unreadable(_logger, _path, "sealed under another cluster secret or damaged");
+            Log.Unreadable(_logger, _path, "sealed under another snapshot key or damaged");
             return null;
         }
         catch (JsonException ex)

@@ -153,7 +153,7 @@ public sealed class PortalBrowserTests
         }
 
         (await siloOperator.PostAsJsonAsync("/v1/tenants/acme/certificates", new UploadCertificateRequest(Pem: pem), PlatformJson.Options)).EnsureSuccessStatusCode();
-        await using var gateway = await LiveGateway.StartAsync(app.Silo.BaseAddress, app.Silo.ClusterSecret, siloOperator);
+        await using var gateway = await LiveGateway.StartAsync(app.Silo.ClusterGatewayEndpoint, siloOperator);
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await LaunchAsync(playwright);

@@ -35,7 +35,8 @@ internal sealed class LiveGateway : IAsyncDisposable
 
     public int WssPort { get; }
 
-    public static async Task<LiveGateway> StartAsync(Uri siloUrl, string clusterSecret, HttpClient siloOperator)
+    /// <param name="siloEndpoint">The silo's Orleans gateway endpoint (<c>127.0.0.1:port</c>).</param>
+    public static async Task<LiveGateway> StartAsync(string siloEndpoint, HttpClient siloOperator)
     {
         ArgumentNullException.ThrowIfNull(siloOperator);
         var nodeName = "gwlive" + Guid.NewGuid().ToString("N")[..6];
@@ -44,15 +45,15 @@ internal sealed class LiveGateway : IAsyncDisposable
         {
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
-                ["Platform:SiloUrl"] = siloUrl.ToString(),
-                ["Platform:ClusterSecret"] = clusterSecret,
+                ["Platform:SiloEndpoints:0"] = siloEndpoint,
+                ["Platform:SnapshotKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
                 ["Platform:NodeName"] = nodeName,
                 ["Platform:PlatformDomain"] = "platform.test",
                 ["Platform:ListenAddress"] = "127.0.0.1",
                 ["Platform:WsPort"] = "0",
                 ["Platform:WssPort"] = "0",
                 ["Platform:TlsPort"] = "0",
-                ["Platform:InternalPort"] = "0",
+                ["Platform:AdminPort"] = "0",
                 ["Platform:StateDirectory"] = stateDirectory,
                 ["Platform:LeaseSyncMilliseconds"] = "100",
                 ["Platform:EventFlushMilliseconds"] = "100",

@@ -15,7 +15,7 @@ public sealed class ForwardConfirmedResolverTests
 {
     private static ForwardConfirmedResolver Resolver(string server, int timeoutMilliseconds = 1000)
     {
-        var options = new GatewayOptions { ClusterSecret = new string('s', 32), ReverseDnsTimeoutMilliseconds = timeoutMilliseconds };
+        var options = new GatewayOptions { ReverseDnsTimeoutMilliseconds = timeoutMilliseconds };
         options.DnsServers.Add(server);
         return new ForwardConfirmedResolver(Options.Create(options));
     }
@@ -135,7 +135,7 @@ public sealed class ForwardConfirmedResolverTests
     [Fact]
     public void NameServers_Configured_AskedInOrderWithPort53ByDefault()
     {
-        var options = new GatewayOptions { ClusterSecret = new string('s', 32) };
+        var options = new GatewayOptions();
         options.DnsServers.AddRange(["127.0.0.1:5353", "127.0.0.2", "[::1]:5300"]);
 
         var resolver = new ForwardConfirmedResolver(Options.Create(options));
@@ -148,7 +148,7 @@ public sealed class ForwardConfirmedResolverTests
     [Fact]
     public void Options_BadDnsServer_Refused()
     {
-        var options = new GatewayOptions { ClusterSecret = new string('s', 32) };
+        var options = new GatewayOptions { SnapshotKey = TestGateway.SnapshotKey };
         options.DnsServers.Add("dns.example.com");
 
         var error = Assert.Throws<OptionsValidationException>(() => new ForwardConfirmedResolver(Options.Create(options)));

@@ -10,7 +10,7 @@ namespace Platform.Gateway.Tests.Admission;
 public sealed class HalfOpenCounterTests
 {
     private static HalfOpenCounter Counter(int pending = 100, int pendingPerClient = 100) =>
-        new(Options.Create(new GatewayOptions { ClusterSecret = new string('s', 32), MaxPendingTlsHandshakes = pending, MaxPendingTlsHandshakesPerClient = pendingPerClient }));
+        new(Options.Create(new GatewayOptions { MaxPendingTlsHandshakes = pending, MaxPendingTlsHandshakesPerClient = pendingPerClient }));
 
     private static Platform.Gateway.Tenants.TenantRuntime Tenant(string slug, int total, int perClient) =>
         TestTenants.Tenant(slug, new TenantConfig { Limits = new LimitsConfig { MaxHalfOpenHandshakes = total, MaxHalfOpenHandshakesPerClient = perClient } });

@@ -97,7 +97,7 @@ public sealed class LeaseManagerTests
         Assert.True(rig.Leases.TryAcquire(tenant.Id));
         Assert.True(rig.Leases.TryAcquire(tenant.Id));
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => rig.Leases.SyncOnceAsync(CancellationToken.None));
+        await Assert.ThrowsAsync<Orleans.Runtime.SiloUnavailableException>(() => rig.Leases.SyncOnceAsync(CancellationToken.None));
 
         Assert.Equal((4, 3), rig.Leases.Get(tenant.Id));
         Assert.True(rig.Leases.TryAcquire(tenant.Id));

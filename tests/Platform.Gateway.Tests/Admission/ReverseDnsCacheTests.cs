@@ -18,7 +18,7 @@ public sealed class ReverseDnsCacheTests
     {
         public Rig(Action<GatewayOptions>? configure = null)
         {
-            var options = new GatewayOptions { ClusterSecret = new string('s', 32) };
+            var options = new GatewayOptions();
             configure?.Invoke(options);
             Cache = new ReverseDnsCache(Resolver, Options.Create(options), Time, NullLogger<ReverseDnsCache>.Instance);
         }

@@ -342,13 +342,14 @@ public sealed class DtlsEndToEndTests : IDisposable
     [Fact]
     public async Task PskBurstBeyondTheLeasedSlots_DeferredWithoutAlertAndServedOnceTheLeaseArrives()
     {
-        await using var silo = await SiloFixture.StartAsync();
+        // The gateway reaches the silo through a relay that can be cut.
+        await using var silo = await SiloFixture.StartAsync(behindRelay: true);
         await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 10 } });
         var key = RandomNumberGenerator.GetHexString(32);
         await CreatePskAsync(silo, "acme", "dev1", key);
-        await using var relay = new TcpRelay(silo.Url.Port);
-        // One slot per lease round, and the gateway reaches the silo through a relay that can be cut.
-        await using var gateway = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret,
+        var relay = silo.Relay!;
+        // One slot per lease round.
+        await using var gateway = await silo.StartGatewayAsync(
             settings: new Dictionary<string, string?> { ["Platform:LeaseBatch"] = "1", ["Platform:LeaseSyncMilliseconds"] = "200" });
         await gateway.WaitForTenantAsync("acme");
         await WaitForDtlsAsync(gateway, d => d.FindById(gateway.Store.Current.BySlug["acme"].Id.ToString()) is { Settings.PreSharedKeys.Count: 1 });

@@ -161,7 +161,7 @@ public sealed class EgressConnectorTests
     public void IsLocal_EveryAddressOfThisHostsInterfaces_Local()
     {
         var settings = Options.Create(new GatewayOptions());
-        var own = new OwnEndpoints(new GatewayListeners(settings), settings, TimeProvider.System);
+        var own = new OwnEndpoints(new GatewayListeners(), settings, TimeProvider.System);
         var addresses = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces()
             .SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(u => u.Address).ToList();
 

@@ -166,11 +166,12 @@ public sealed class ConnectionControlTests
     [Fact]
     public async Task GatewayLost_ItsConnectionsLeaveTheListingsWithinTheHeartbeatTimeout()
     {
-        await using var silo = await SiloFixture.StartAsync();
+        await using var silo = await SiloFixture.StartAsync(behindRelay: true);
         await silo.CreateTenantAsync("acme");
         await using var survivor = await StartRegisteredAsync(silo, "acme");
-        await using var relay = new TcpRelay(silo.Url.Port);
-        await using var doomed = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret);
+        var relay = silo.Relay!;
+        var doomedFrom = relay.Accepted;
+        await using var doomed = await silo.StartGatewayAsync();
         await doomed.WaitForTenantAsync("acme");
         await doomed.WaitRegisteredAsync();
         using var kept = await WsClient.ConnectAsync(survivor.WsUri("acme"));
@@ -178,7 +179,7 @@ public sealed class ConnectionControlTests
         await Wait.UntilAsync(async () => (await Wait.ListAsync(silo, "acme")).Count == 2, "both connections listed");
 
         // The gateway is cut off from the silo: no heartbeat, no close event ever arrives.
-        relay.Cut();
+        relay.Cut(from: doomedFrom);
 
         await Wait.UntilAsync(
             async () => (await Wait.ListAsync(silo, "acme")).All(c => c.GatewayId != doomed.NodeId),
@@ -192,10 +193,10 @@ public sealed class ConnectionControlTests
     [Fact]
     public async Task GatewayLost_ThenBack_AnnouncesLiveConnectionsAndHeldSlotsAgain()
     {
-        await using var silo = await SiloFixture.StartAsync();
+        await using var silo = await SiloFixture.StartAsync(behindRelay: true);
         var tenant = await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 2 } });
-        await using var relay = new TcpRelay(silo.Url.Port);
-        await using var partitioned = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret);
+        var relay = silo.Relay!;
+        await using var partitioned = await silo.StartGatewayAsync();
         await partitioned.WaitForTenantAsync("acme");
         await partitioned.WaitRegisteredAsync();
         using var first = await WsClient.ConnectAsync(partitioned.WsUri("acme", "first"));

@@ -44,7 +44,8 @@ public sealed class EgressEndToEndTests
             ("postgres-localhost", "localhost", postgresPort),
             ("silo", "127.0.0.1", silo.Url.Port),
             ("self", "127.0.0.1", guarded.Listeners.WsPort),
-            ("internal", "127.0.0.1", guarded.Listeners.InternalPort),
+            ("silo-cluster", "127.0.0.1", silo.Silo.ClusterGatewayPort),
+            ("admin", "127.0.0.1", guarded.Listeners.AdminPort),
         };
         foreach (var (slug, host, port) in targets)
         {
@@ -73,7 +74,8 @@ public sealed class EgressEndToEndTests
         }
 
         Assert.Equal(0, guarded.Registry.Count);
-        var report = await WaitForReportAsync(silo, r => Count(r, "backend_forbidden") >= targets.Length);
+        // Two gateways report, each with its own heartbeat: wait for both reports.
+        var report = await WaitForReportAsync(silo, r => Count(r, "backend_forbidden") >= targets.Length && Count(r, "backend_unreachable") >= 1);
         Assert.Contains(report.Buckets.Items, b => b is { Tenant: "postgres", Protocol: "ws", Reason: "backend_forbidden" });
         Assert.Contains(report.Buckets.Items, b => b is { Tenant: "closed", Protocol: "ws", Reason: "backend_unreachable" });
     }
@@ -129,7 +131,7 @@ public sealed class EgressEndToEndTests
             ("own-ws", gateway.Listeners.WsPort),
             ("own-wss", gateway.Listeners.WssPort),
             ("own-tls", gateway.Listeners.TlsPort),
-            ("own-internal", gateway.Listeners.InternalPort),
+            ("own-admin", gateway.Listeners.AdminPort),
         };
         foreach (var (slug, port) in own)
         {
@@ -168,7 +170,7 @@ public sealed class EgressEndToEndTests
         try
         {
             var error = await Assert.ThrowsAnyAsync<Exception>(() => TestGateway.StartAsync(
-                new Uri("http://127.0.0.1:9/"), new string('s', 32), state.FullName, settings: new Dictionary<string, string?> { ["Platform:Egress:DeniedRanges:0"] = "10.0.0.0/33" }));
+                "127.0.0.1:9", state.FullName, settings: new Dictionary<string, string?> { ["Platform:Egress:DeniedRanges:0"] = "10.0.0.0/33" }));
 
             Assert.Contains("Platform:Egress:DeniedRanges: '10.0.0.0/33'", error.GetBaseException().Message, StringComparison.Ordinal);
         }

@@ -37,10 +37,10 @@ public sealed class RefusalReportingTests
     [Fact]
     public async Task SiloUnreachable_RefusalsKeptAndReportedOnceItIsBack()
     {
-        await using var silo = await SiloFixture.StartAsync();
+        await using var silo = await SiloFixture.StartAsync(behindRelay: true);
         await silo.CreateTenantAsync("acme", new TenantConfig { Access = new AccessConfig { BlockedClients = "127.0.0.3" } });
-        await using var relay = new TcpRelay(silo.Url.Port);
-        await using var gateway = await TestGateway.StartAsync(relay.Url, silo.ClusterSecret);
+        var relay = silo.Relay!;
+        await using var gateway = await silo.StartGatewayAsync();
         await gateway.WaitForTenantAsync("acme");
         var registration = gateway.Services.GetRequiredService<GatewayRegistration>();
 

@@ -96,13 +96,13 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
             // The quota grain is placed on the silo that first receives a call for the tenant (PreferLocalPlacement):
             // a gateway whose first lease round goes to silo-1 activates it there. It leaves (and frees its slots)
             // before the gateways under test start; they reach the grain on silo-1 through silo-2.
-            await using (var first = await TestGateway.StartAsync(a.BaseAddress, a.ClusterSecret, settings: GatewaySettings))
+            await using (var first = await TestGateway.StartAsync(ClusterEndpoint(a), settings: GatewaySettings))
             {
                 await first.WaitForTenantAsync(Slug);
             }
 
-            await using var g1 = await TestGateway.StartAsync(b.BaseAddress, b.ClusterSecret, settings: GatewaySettings);
-            await using var g2 = await TestGateway.StartAsync(b.BaseAddress, b.ClusterSecret, settings: GatewaySettings);
+            await using var g1 = await TestGateway.StartAsync(ClusterEndpoint(b), settings: GatewaySettings);
+            await using var g2 = await TestGateway.StartAsync(ClusterEndpoint(b), settings: GatewaySettings);
             await g1.WaitForTenantAsync(Slug);
             await g2.WaitForTenantAsync(Slug);
             Assert.Equal([a.SiloPort], await QuotaGrainSilosAsync(b, tenant.Id));
@@ -166,7 +166,7 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task KillSilo_TheGatewaysSiloUrl_GatewaysServeFailStaticAndResyncWithoutOvershootWhenItIsBack()
+    public async Task KillSilo_TheGatewaysOnlySilo_GatewaysServeFailStaticAndResyncWithoutOvershootWhenItIsBack()
     {
         await ShowingSiloOutputAsync(async () =>
         {
@@ -184,9 +184,9 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
             var tenant = await CreateTenantAsync(operatorA, Slug);
             await using var leases = LeaseSampler.Start(database, tenant.Id);
 
-            // A gateway has one silo URL: both use silo-1's, so every lease round (and the quota grain) is on silo-1.
-            await using var g1 = await TestGateway.StartAsync(a.BaseAddress, a.ClusterSecret, settings: GatewaySettings);
-            await using var g2 = await TestGateway.StartAsync(a.BaseAddress, a.ClusterSecret, settings: GatewaySettings);
+            // Both gateways know only silo-1's Orleans gateway, so every lease round (and the quota grain) is on silo-1.
+            await using var g1 = await TestGateway.StartAsync(ClusterEndpoint(a), settings: GatewaySettings);
+            await using var g2 = await TestGateway.StartAsync(ClusterEndpoint(a), settings: GatewaySettings);
             await g1.WaitForTenantAsync(Slug);
             await g2.WaitForTenantAsync(Slug);
 
@@ -510,6 +510,9 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
 
         return since.Elapsed;
     }
+
+    /// <summary>A silo process's Orleans gateway, where a gateway's cluster client connects.</summary>
+    private static string ClusterEndpoint(SiloProcess silo) => $"127.0.0.1:{silo.GatewayPort}";
 
     private SiloProcess Track(SiloProcess silo)
     {

@@ -20,7 +20,7 @@ internal sealed class AdmissionRig : IDisposable
     {
         Authority = authority ?? new FakeLeaseAuthority();
         _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var options = Options.Create(new GatewayOptions { ClusterSecret = new string('s', 32), LeaseBatch = batch, LeaseIdleSlots = idleSlots ?? batch, PlatformDomain = "platform.test" });
+        var options = Options.Create(new GatewayOptions { LeaseBatch = batch, LeaseIdleSlots = idleSlots ?? batch, PlatformDomain = "platform.test" });
         Store = new TenantSnapshotStore(TestTenants.Compiler(), NullLogger<TenantSnapshotStore>.Instance);
         LeaseClient = new FakeLeaseClient(Authority, gatewayId);
         Leases = new LeaseManager(LeaseClient, Store, options, NullLogger<LeaseManager>.Instance);

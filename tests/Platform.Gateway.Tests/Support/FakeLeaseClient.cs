@@ -16,7 +16,7 @@ internal sealed class FakeLeaseClient(FakeLeaseAuthority authority, string gatew
         Requests.Add(request);
         if (authority.Unavailable)
         {
-            throw new HttpRequestException("silo down");
+            throw new Orleans.Runtime.SiloUnavailableException("silo down");
         }
 
         return Task.FromResult(authority.Sync(gatewayId, request));

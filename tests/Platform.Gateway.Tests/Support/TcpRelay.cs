@@ -4,15 +4,16 @@ using System.Net.Sockets;
 namespace Platform.Gateway.Tests.Support;
 
 /// <summary>
-/// A loopback TCP relay in front of a target; <see cref="Cut"/> resets every relayed connection and every
-/// new one, as a network partition would, until <see cref="Restore"/>.
+/// A loopback TCP relay in front of a target; <see cref="Cut"/> resets relayed connections (every one, or those
+/// accepted since a mark) and every new one, as a network partition would, until <see cref="Restore"/>.
 /// </summary>
 internal sealed class TcpRelay : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _lock = new();
-    private readonly List<TcpClient> _open = [];
+    private readonly List<(TcpClient Socket, long Ordinal)> _open = [];
+    private long _accepted;
     private readonly int _targetPort;
     private readonly Task _loop;
     private volatile bool _cut;
@@ -24,7 +25,8 @@ internal sealed class TcpRelay : IAsyncDisposable
         _loop = AcceptAsync();
     }
 
-    public Uri Url => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+    /// <summary>The relay as <c>127.0.0.1:port</c> (for a gateway's <c>Platform:SiloEndpoints</c>).</summary>
+    public string Endpoint => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
     private async Task AcceptAsync()
     {
@@ -46,11 +48,14 @@ internal sealed class TcpRelay : IAsyncDisposable
                 continue;
             }
 
-            _ = RelayAsync(client);
+            _ = RelayAsync(client, Interlocked.Increment(ref _accepted) - 1);
         }
     }
 
-    private async Task RelayAsync(TcpClient client)
+    /// <summary>Connections accepted so far: a mark for <see cref="Cut"/> that spares the connections already there.</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    private async Task RelayAsync(TcpClient client, long ordinal)
     {
         using var target = new TcpClient();
         using (client)
@@ -60,8 +65,8 @@ internal sealed class TcpRelay : IAsyncDisposable
                 await target.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
                 lock (_lock)
                 {
-                    _open.Add(client);
-                    _open.Add(target);
+                    _open.Add((client, ordinal));
+                    _open.Add((target, ordinal));
                 }
 
                 var up = client.GetStream().CopyToAsync(target.GetStream(), _stop.Token);
@@ -76,25 +81,30 @@ internal sealed class TcpRelay : IAsyncDisposable
             {
                 lock (_lock)
                 {
-                    _open.Remove(client);
-                    _open.Remove(target);
+                    _open.Remove((client, ordinal));
+                    _open.Remove((target, ordinal));
                 }
             }
         }
     }
 
-    /// <summary>Resets every relayed connection, and every new one until <see cref="Restore"/>.</summary>
-    public void Cut()
+    /// <summary>
+    /// Resets the relayed connections accepted from <paramref name="from"/> on (by default every one), and every new
+    /// one until <see cref="Restore"/>.
+    /// </summary>
+    public void Cut(long from = 0)
     {
         _cut = true;
         lock (_lock)
         {
-            foreach (var client in _open)
+            foreach (var (socket, ordinal) in _open.ToList())
             {
-                Reset(client);
+                if (ordinal >= from)
+                {
+                    Reset(socket);
+                    _open.Remove((socket, ordinal));
+                }
             }
-
-            _open.Clear();
         }
     }
 

@@ -26,10 +26,10 @@ internal static class TestEgress
             DeniedRanges = [.. deniedRanges ?? []],
         }.ToPolicy();
         var settings = Options.Create(options ?? new GatewayOptions());
-        var own = new OwnEndpoints(new GatewayListeners(settings), settings, time ?? TimeProvider.System);
+        var own = new OwnEndpoints(new GatewayListeners(), settings, time ?? TimeProvider.System);
         if (interfaceAddresses is not null)
         {
-            own = new OwnEndpoints(new GatewayListeners(settings), settings, time ?? TimeProvider.System) { ReadAddresses = () => interfaceAddresses };
+            own = new OwnEndpoints(new GatewayListeners(), settings, time ?? TimeProvider.System) { ReadAddresses = () => interfaceAddresses };
         }
 
         return new EgressConnector(policy, resolver ?? new SystemEgressResolver(), own, time ?? TimeProvider.System,

@@ -46,11 +46,15 @@ internal sealed class TestGateway : IAsyncDisposable
 
     public Uri WsUri(string slug, string path = "") => new($"ws://127.0.0.1:{Listeners.WsPort}/t/{slug}/{path}");
 
-    public Uri InternalUri => new(Listeners.InternalUrl);
+    /// <summary>The admin listener (health).</summary>
+    public Uri AdminUri => new($"http://127.0.0.1:{Listeners.AdminPort}/");
 
+    /// <summary>The snapshot key of every test gateway of this test run, so a gateway started again on a state directory opens its snapshot.</summary>
+    public static string SnapshotKey { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Starts a gateway whose cluster client connects to <paramref name="siloEndpoint"/> (<c>127.0.0.1:port</c>, an Orleans gateway port).</summary>
     public static async Task<TestGateway> StartAsync(
-        Uri siloUrl,
-        string clusterSecret,
+        string siloEndpoint,
         string? stateDirectory = null,
         TimeProvider? time = null,
         IDictionary<string, string?>? settings = null)
@@ -59,8 +63,8 @@ internal sealed class TestGateway : IAsyncDisposable
         stateDirectory ??= Directory.CreateTempSubdirectory("gw-test-").FullName;
         var values = new Dictionary<string, string?>
         {
-            ["Platform:SiloUrl"] = siloUrl.ToString(),
-            ["Platform:ClusterSecret"] = clusterSecret,
+            ["Platform:SiloEndpoints:0"] = siloEndpoint,
+            ["Platform:SnapshotKey"] = SnapshotKey,
             ["Platform:NodeName"] = "gwtest",
             ["Platform:PlatformDomain"] = "platform.test",
             ["Platform:ListenAddress"] = "127.0.0.1",
@@ -68,7 +72,7 @@ internal sealed class TestGateway : IAsyncDisposable
             ["Platform:WssPort"] = "0",
             ["Platform:TlsPort"] = "0",
             ["Platform:DtlsPort"] = "0",
-            ["Platform:InternalPort"] = "0",
+            ["Platform:AdminPort"] = "0",
             ["Platform:StateDirectory"] = stateDirectory,
             ["Platform:LeaseSyncMilliseconds"] = "100",
             ["Platform:EventFlushMilliseconds"] = "100",
@@ -85,7 +89,8 @@ internal sealed class TestGateway : IAsyncDisposable
         var app = GatewayHost.Build([], builder =>
         {
             builder.Configuration.AddInMemoryCollection(values);
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            // GW_TEST_LOG=1 shows the gateways' information logs (cluster connection, registration) when a test needs looking into.
+            builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("GW_TEST_LOG") == "1" ? LogLevel.Information : LogLevel.Warning);
             if (time is not null)
             {
                 builder.Services.AddSingleton(time);

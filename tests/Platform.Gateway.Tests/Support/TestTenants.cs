@@ -31,7 +31,7 @@ internal static class TestTenants
             []);
 
     public static SnapshotCompiler Compiler() =>
-        new(Options.Create(new GatewayOptions { PlatformDomain = "platform.test", ClusterSecret = new string('s', 32) }), NullLogger<SnapshotCompiler>.Instance);
+        new(Options.Create(new GatewayOptions { PlatformDomain = "platform.test" }), NullLogger<SnapshotCompiler>.Instance);
 
     public static TenantRuntime Compile(TenantSnapshot snapshot) =>
         Compiler().TryCompile(snapshot) ?? throw new InvalidOperationException("The test tenant does not compile.");

@@ -11,15 +11,15 @@ public sealed class SnapshotPersistenceTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("gw-state-").FullName;
 
-    private SnapshotPersistence Persistence(string secret) =>
-        new(Options.Create(new GatewayOptions { ClusterSecret = secret, StateDirectory = _directory }), NullLogger<SnapshotPersistence>.Instance);
+    private SnapshotPersistence Persistence(byte fill) =>
+        new(Options.Create(new GatewayOptions { SnapshotKey = Convert.ToBase64String(Enumerable.Repeat(fill, 32).ToArray()), StateDirectory = _directory }), NullLogger<SnapshotPersistence>.Instance);
 
     [Fact]
     public async Task SaveAsync_ThenTryLoad_RoundTripsWithoutPlaintextSecrets()
     {
         var material = TestCertificates.ServerMaterial("acme.platform.test");
         var snapshot = TestTenants.Compiler().Apply(GatewaySnapshot.Empty, new ConfigWatchResponse(7, true, [TestTenants.Snapshot("acme", certificates: [material])], []));
-        var persistence = Persistence(new string('k', 32));
+        var persistence = Persistence((byte)'k');
 
         await persistence.SaveAsync(snapshot, CancellationToken.None);
         var loaded = persistence.TryLoad();
@@ -35,18 +35,18 @@ public sealed class SnapshotPersistenceTests : IDisposable
     }
 
     [Fact]
-    public async Task TryLoad_OtherClusterSecret_Null()
+    public async Task TryLoad_OtherSnapshotKey_Null()
     {
         var snapshot = TestTenants.Compiler().Apply(GatewaySnapshot.Empty, new ConfigWatchResponse(1, true, [TestTenants.Snapshot("acme")], []));
-        await Persistence(new string('a', 32)).SaveAsync(snapshot, CancellationToken.None);
+        await Persistence((byte)'a').SaveAsync(snapshot, CancellationToken.None);
 
-        Assert.Null(Persistence(new string('b', 32)).TryLoad());
+        Assert.Null(Persistence((byte)'b').TryLoad());
     }
 
     [Fact]
     public void TryLoad_NoFile_Null()
     {
-        Assert.Null(Persistence(new string('a', 32)).TryLoad());
+        Assert.Null(Persistence((byte)'a').TryLoad());
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
