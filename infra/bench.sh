@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the silo benchmark harness (bench/Platform.Benchmarks) against a throwaway PostgreSQL with default
-# durability (fsync and synchronous_commit on), removed on exit. Each scenario runs first on the previous silo
-# (built from --baseline-ref, by default the last silo before the Orleans state tier) and then on this checkout's
-# silo, in the same run. Other arguments go to the harness, e.g.
+# durability (fsync and synchronous_commit on), removed on exit. Each scenario runs first on the previous build
+# (silo and gateway built from --baseline-ref, by default the last silo before the Orleans state tier) and then on
+# this checkout's silo and gateway, in the same run. Other arguments go to the harness, e.g.
 #   infra/bench.sh --scenario all
 #   infra/bench.sh --baseline-ref HEAD~3 --scenario put-config --count 500
 #   infra/bench.sh --no-baseline --scenario failover
+#   infra/bench.sh --baseline-ref HEAD --scenario config-fanout    # the cluster path: config-fanout, lease-rtt, rest-send
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,18 +47,22 @@ trap 'exit 143' TERM
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 build() { dotnet build "$1" -c Release -nologo -v:quiet -clp:ErrorsOnly >&2 || die "build of $1 failed"; }
-log "building bench/Platform.Benchmarks and silo/Platform.Silo"
+log "building bench/Platform.Benchmarks, silo/Platform.Silo and gateway/Platform.Gateway"
 build bench/Platform.Benchmarks
 build silo/Platform.Silo
-harness=(--silo "$root/silo/Platform.Silo/bin/Release/net10.0/Platform.Silo.dll")
+build gateway/Platform.Gateway
+harness=(--silo "$root/silo/Platform.Silo/bin/Release/net10.0/Platform.Silo.dll"
+  --gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0/Platform.Gateway.dll")
 
 if [ -n "$baseline_ref" ]; then
   git -C "$root" rev-parse --verify --quiet "$baseline_ref^{commit}" >/dev/null \
     || die "baseline $baseline_ref is not a commit of this repository (a shallow clone lacks history: git fetch --unshallow)"
-  log "building the previous silo at $(git -C "$root" rev-parse --short "$baseline_ref")"
+  log "building the previous silo and gateway at $(git -C "$root" rev-parse --short "$baseline_ref")"
   git -C "$root" worktree add --quiet --detach "$work/baseline" "$baseline_ref"
   build "$work/baseline/silo/Platform.Silo"
-  harness+=(--previous-silo "$work/baseline/silo/Platform.Silo/bin/Release/net10.0/Platform.Silo.dll")
+  build "$work/baseline/gateway/Platform.Gateway"
+  harness+=(--previous-silo "$work/baseline/silo/Platform.Silo/bin/Release/net10.0/Platform.Silo.dll"
+    --previous-gateway "$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0/Platform.Gateway.dll")
 fi
 
 log "starting PostgreSQL"
