@@ -6,7 +6,7 @@
 #   infra/bench.sh --scenario all
 #   infra/bench.sh --baseline-ref HEAD~3 --scenario put-config --count 500
 #   infra/bench.sh --no-baseline --scenario failover
-#   infra/bench.sh --baseline-ref HEAD --scenario config-fanout    # the cluster path: config-fanout, lease-rtt, rest-send
+#   infra/bench.sh --baseline-ref HEAD --scenario config-fanout,lease-rtt,rest-send   # the cluster path
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

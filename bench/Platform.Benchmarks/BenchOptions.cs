@@ -7,8 +7,8 @@ internal sealed class BenchOptions
 {
     public const string Usage = """
         Usage: Platform.Benchmarks --scenario <name> --silo DLL [--gateway DLL] [--previous-silo DLL --previous-gateway DLL] [options]
-          --scenario        baseline | create-tenants | get-config | put-config | leases | watch | failover |
-                            config-fanout | lease-rtt | rest-send | all
+          --scenario        baseline | all | a comma-separated list of create-tenants, get-config, put-config,
+                            leases, watch, failover, config-fanout, lease-rtt, rest-send
           --silo DLL        Platform.Silo.dll of the build to measure ("current")
           --gateway DLL     Platform.Gateway.dll of the same commit as --silo (config-fanout, rest-send)
           --previous-silo DLL  Platform.Silo.dll of the build to compare with ("previous"), measured first in each scenario
@@ -36,6 +36,14 @@ internal sealed class BenchOptions
     public static IReadOnlyList<string> GatewayScenarios { get; } = ["config-fanout", "rest-send"];
 
     public string Scenario { get; private set; } = "";
+
+    /// <summary>The scenarios to run, in order: every one for <c>all</c>, none for <c>baseline</c>.</summary>
+    public IReadOnlyList<string> ScenarioList => Scenario switch
+    {
+        "all" => Scenarios,
+        "baseline" => [],
+        _ => Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+    };
 
     public int? Count { get; private set; }
 
@@ -125,9 +133,9 @@ internal sealed class BenchOptions
             }
         }
 
-        if (!Scenarios.Contains(options.Scenario) && options.Scenario is not ("baseline" or "all"))
+        if (options.Scenario is not ("baseline" or "all") && (options.ScenarioList.Count == 0 || options.ScenarioList.Any(s => !Scenarios.Contains(s))))
         {
-            throw new ArgumentException($"--scenario must be baseline, {string.Join(", ", Scenarios)} or all.");
+            throw new ArgumentException($"--scenario must be baseline, all, or one or more (comma-separated) of {string.Join(", ", Scenarios)}.");
         }
 
         foreach (var (name, dll) in new[]
@@ -147,7 +155,7 @@ internal sealed class BenchOptions
             throw new ArgumentException("--silo is required.");
         }
 
-        var needsGateways = options.Scenario == "all" || GatewayScenarios.Contains(options.Scenario);
+        var needsGateways = options.Scenario == "all" || options.ScenarioList.Any(GatewayScenarios.Contains);
         if (needsGateways && (options.Gateway is null || (options.PreviousSilo is not null && options.PreviousGateway is null)))
         {
             throw new ArgumentException($"--scenario {options.Scenario} starts gateways: give --gateway (and --previous-gateway with --previous-silo).");

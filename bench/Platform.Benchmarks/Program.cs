@@ -43,13 +43,7 @@ try
     Console.WriteLine("Baselines (current silo)");
     await OnSilosAsync(current, 1, (context, _) => Baselines.RunAsync(context));
 
-    string[] scenarios = options.Scenario switch
-    {
-        "all" => [.. BenchOptions.Scenarios],
-        "baseline" => [],
-        _ => [options.Scenario],
-    };
-    foreach (var scenario in scenarios)
+    foreach (var scenario in options.ScenarioList)
     {
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Scenario {scenario}"));
