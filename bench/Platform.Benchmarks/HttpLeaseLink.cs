@@ -11,14 +11,13 @@ namespace Platform.Benchmarks;
 /// </summary>
 internal sealed class HttpLeaseLink(BenchContext context) : LeaseLink
 {
-    private static readonly string[] Listeners = ["ws:8080"];
     private string _nodeId = "";
 
     public override async Task<TimeSpan> RegisterAsync(string nodeId)
     {
         using var response = await context.Cluster.PostAsJsonAsync(
             InternalRoutes.Register,
-            new { nodeId, version = "bench", internalUrl = "http://127.0.0.1:9", listeners = Listeners },
+            BenchContext.RegisterRequest(nodeId, "http://127.0.0.1:9"),
             PlatformJson.Options);
         var registered = await BenchContext.ReadAsync<RegisterGatewayResponse>(response, HttpStatusCode.OK, $"POST {InternalRoutes.Register}");
         _nodeId = registered.NodeId;

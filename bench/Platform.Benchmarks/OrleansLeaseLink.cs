@@ -14,7 +14,6 @@ namespace Platform.Benchmarks;
 /// </summary>
 internal sealed class OrleansLeaseLink : LeaseLink
 {
-    private static readonly string[] Listeners = ["ws:8080"];
     private readonly IHost _host;
     private readonly IClusterClient _client;
     private readonly BenchGatewayObserver _observer = new();
@@ -69,10 +68,10 @@ internal sealed class OrleansLeaseLink : LeaseLink
         _host.Dispose();
     }
 
-    // Built from JSON rather than a constructor: the record loses its internal URL when gateways stop serving an
-    // internal API, and this compiles against either shape (a member the record lacks is skipped).
+    // Built from JSON rather than a constructor, so it compiles against either shape of the record: a member the
+    // record lacks (the internal URL, gone once gateways serve no internal API) is skipped.
     private static RegisterGatewayRequest Registration(string nodeId) =>
         JsonSerializer.Deserialize<RegisterGatewayRequest>(
-            JsonSerializer.Serialize(new { nodeId, version = "bench", internalUrl = "http://127.0.0.1:9", listeners = Listeners }, PlatformJson.Options),
+            JsonSerializer.Serialize(BenchContext.RegisterRequest(nodeId, "http://127.0.0.1:9"), PlatformJson.Options),
             BenchContext.ReadJson)!;
 }
