@@ -2,7 +2,6 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.Json;
 using Npgsql;
 using Platform.Contracts;
-using Platform.Contracts.Internal;
 using Platform.Silo;
 using Platform.Silo.ApiKeys;
 using Platform.Silo.Audit;
@@ -48,11 +47,8 @@ builder.Services.AddProblemDetails(static o => o.CustomizeProblemDetails = Statu
 builder.Services.AddExceptionHandler<ProblemExceptionHandler>();
 builder.Services.AddPlatformOpenApi();
 
-// The internal API is authenticated by the cluster secret alone; its requests never go through API-key lookup.
 builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, o =>
-        o.ForwardDefaultSelector = static context =>
-            context.Request.Path.StartsWithSegments(InternalRoutes.Root, StringComparison.Ordinal) ? ClusterSecretAuthenticationHandler.SchemeName : null);
+    .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
 builder.Services.AddAuthorizationBuilder()
     .AddPolicy(Claims.OperatorPolicy, p => p.RequireClaim(Claims.Role, Claims.OperatorRole))
     .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
@@ -89,7 +85,6 @@ v1.MapAuditApi();
 v1.MapOperatorsApi();
 v1.MapRefusalsApi();
 v1.MapStatsApi();
-app.MapInternalApi();
 
 app.Run();
 

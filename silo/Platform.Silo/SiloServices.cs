@@ -6,7 +6,7 @@ namespace Platform.Silo;
 internal static class SiloServices
 {
     public static IServiceCollection AddSiloInternals(this IServiceCollection services) => services
-        .AddInternalApi()
+        .AddGatewayServices()
         .AddSingleton<Certificates.CertificateStore>()
         .AddSingleton<Psk.PskStore>()
         .AddSingleton<Microsoft.AspNetCore.Identity.IPasswordHasher<Operators.OperatorAccount>, Microsoft.AspNetCore.Identity.PasswordHasher<Operators.OperatorAccount>>()

@@ -3,7 +3,6 @@ namespace Platform.Contracts.Gateways;
 /// <summary>A gateway node as the REST API shows it.</summary>
 /// <param name="Id">Node id, which prefixes every connection id it issues.</param>
 /// <param name="Version">Software version.</param>
-/// <param name="InternalUrl">Base URL of its internal API.</param>
 /// <param name="Listeners">Listeners it serves, for example <c>ws:8080</c>.</param>
 /// <param name="Status"><c>up</c>, <c>draining</c>, <c>stopped</c> or <c>dead</c>.</param>
 /// <param name="StartedAt">Registration time.</param>
@@ -13,7 +12,6 @@ namespace Platform.Contracts.Gateways;
 public sealed record GatewayResponse(
     string Id,
     string Version,
-    string InternalUrl,
     IReadOnlyList<string> Listeners,
     string Status,
     DateTimeOffset StartedAt,

@@ -3,9 +3,8 @@ namespace Platform.Contracts.Internal;
 /// <summary>A gateway announcing itself.</summary>
 /// <param name="NodeId">Node id chosen by the gateway for this process lifetime (see <see cref="Connections.ConnectionId.IsValidNodeId"/>).</param>
 /// <param name="Version">Software version.</param>
-/// <param name="InternalUrl">Base URL of the gateway's internal API, reachable from silos.</param>
 /// <param name="Listeners">Listeners served, for example <c>ws:8080</c>, <c>dtls:5684</c>.</param>
-public sealed record RegisterGatewayRequest(string NodeId, string Version, string InternalUrl, IReadOnlyList<string> Listeners);
+public sealed record RegisterGatewayRequest(string NodeId, string Version, IReadOnlyList<string> Listeners);
 
 /// <summary>Registration answer: the timing the gateway must keep.</summary>
 /// <param name="NodeId">The registered node id.</param>

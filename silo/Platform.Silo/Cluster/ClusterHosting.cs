@@ -1,4 +1,6 @@
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Platform.Cluster;
 
 namespace Platform.Silo.Cluster;
 
@@ -30,6 +32,8 @@ internal static class ClusterHosting
             });
             silo.ConfigureEndpoints(cluster.Address, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
             silo.Services.AddSingleton<Orleans.IMembershipTable, PostgresMembershipTable>();
+            // Gateways' calls carry the shapes of Platform.Contracts.
+            silo.Services.AddSerializer(static s => s.AddPlatformContracts());
         });
         return builder;
     }

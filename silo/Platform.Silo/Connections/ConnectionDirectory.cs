@@ -12,7 +12,7 @@ namespace Platform.Silo.Connections;
 internal sealed record ConnectionQuery(string State, string? Protocol, string? RemoteAddress, string? Gateway, int Offset, int Limit);
 
 /// <summary>Where a command for a connection goes.</summary>
-internal sealed record ConnectionRoute(string GatewayId, string? InternalUrl, string? GatewayStatus);
+internal sealed record ConnectionRoute(string GatewayId, string? GatewayStatus);
 
 /// <summary>
 /// Reads of the connection directory, always within one tenant. Open connections are answered by the tenant's
@@ -89,7 +89,7 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource, IGrainFac
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<ConnectionRoute>(new CommandDefinition(
             """
-            SELECT @nodeId AS GatewayId, g.internal_url AS InternalUrl, g.status AS GatewayStatus
+            SELECT @nodeId AS GatewayId, g.status AS GatewayStatus
             FROM connections c
             LEFT JOIN gateway_nodes g ON g.id = @nodeId
             WHERE c.tenant_id = @tenantId AND c.id = @id AND c.closed_at IS NULL
@@ -98,12 +98,12 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource, IGrainFac
     }
 
     /// <summary>Live gateways holding open connections of the tenant, and whether any gateway is live at all.</summary>
-    public async Task<(IReadOnlyList<(string Id, string InternalUrl)> Holding, bool AnyLive)> BroadcastTargetsAsync(Guid tenantId, CancellationToken cancellationToken)
+    public async Task<(IReadOnlyList<string> Holding, bool AnyLive)> BroadcastTargetsAsync(Guid tenantId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        var holding = (await connection.QueryAsync<(string Id, string InternalUrl)>(new CommandDefinition(
+        var holding = (await connection.QueryAsync<string>(new CommandDefinition(
             """
-            SELECT g.id, g.internal_url
+            SELECT g.id
             FROM gateway_nodes g
             WHERE g.status IN ('up', 'draining')
               AND EXISTS (SELECT 1 FROM connections c WHERE c.tenant_id = @tenantId AND c.gateway_id = g.id AND c.closed_at IS NULL)

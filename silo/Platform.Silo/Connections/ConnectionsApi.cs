@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Npgsql;
+using Platform.Cluster;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
@@ -126,7 +127,7 @@ internal static class ConnectionsApi
             return ProblemResults.NotFound($"Tenant '{slug}'");
         }
 
-        var (problem, _) = await RouteCommandAsync(directory, commands, tenant.Id, id, InternalRoutes.GatewaySend, request, context.RequestAborted);
+        var (problem, _) = await RouteCommandAsync(directory, commands, tenant.Id, id, new SendCommand(id, request), context.RequestAborted);
         return problem ?? (Results<Accepted, ProblemHttpResult>)TypedResults.Accepted((string?)null);
     }
 
@@ -146,7 +147,7 @@ internal static class ConnectionsApi
             return ProblemResults.NotFound($"Tenant '{slug}'");
         }
 
-        var (problem, gatewayId) = await RouteCommandAsync(directory, commands, tenant.Id, id, InternalRoutes.GatewayDisconnect, request, context.RequestAborted);
+        var (problem, gatewayId) = await RouteCommandAsync(directory, commands, tenant.Id, id, new DisconnectCommand(id, request), context.RequestAborted);
         if (problem is not null)
         {
             return problem;
@@ -184,10 +185,10 @@ internal static class ConnectionsApi
             return NoGateway("No gateway is running, so the broadcast cannot be delivered.");
         }
 
-        var path = InternalRoutes.Path(InternalRoutes.GatewayBroadcast, tenant.Id.ToString());
-        var results = await Task.WhenAll(holding.Select(async g =>
-            (g.Id, Result: await commands.PostAsync<SendMessageRequest, GatewayBroadcastResponse>(g.Id, path, request, context.RequestAborted))));
-        var delivered = results.Where(r => r.Result.Status == GatewayCallStatus.Accepted).Sum(r => r.Result.Body?.Delivered ?? 0);
+        var command = new BroadcastCommand(tenant.Id, request);
+        var results = await Task.WhenAll(holding.Select(async gatewayId =>
+            (Id: gatewayId, Result: await commands.ExecuteAsync(gatewayId, command, context.RequestAborted))));
+        var delivered = results.Where(r => r.Result.Status == GatewayCallStatus.Accepted).Sum(r => r.Result.Delivered);
         var failed = results.Where(r => r.Result.Status != GatewayCallStatus.Accepted).Select(r => r.Id).ToList();
         if (failed.Count > 0)
         {
@@ -199,8 +200,8 @@ internal static class ConnectionsApi
     }
 
     /// <summary>Sends a command to the gateway named by the connection id; a problem when it cannot be delivered.</summary>
-    private static async Task<(ProblemHttpResult? Problem, string? GatewayId)> RouteCommandAsync<TRequest>(
-        ConnectionDirectory directory, GatewayCommandClient commands, Guid tenantId, string id, string route, TRequest request, CancellationToken cancellationToken)
+    private static async Task<(ProblemHttpResult? Problem, string? GatewayId)> RouteCommandAsync(
+        ConnectionDirectory directory, GatewayCommandClient commands, Guid tenantId, string id, GatewayCommand command, CancellationToken cancellationToken)
     {
         var target = await directory.RouteAsync(tenantId, id, cancellationToken);
         if (target is null)
@@ -208,18 +209,17 @@ internal static class ConnectionsApi
             return (ConnectionNotFound(id), null);
         }
 
-        if (target.InternalUrl is null || target.GatewayStatus is not (GatewayStatuses.Up or GatewayStatuses.Draining))
+        if (target.GatewayStatus is not (GatewayStatuses.Up or GatewayStatuses.Draining))
         {
             return (NoGateway($"Gateway '{target.GatewayId}', which holds connection '{id}', is not running."), target.GatewayId);
         }
 
-        var call = await commands.PostAsync<TRequest, GatewayCommandClient.NoBody>(
-            target.GatewayId, InternalRoutes.Path(route, id), request, cancellationToken);
+        var call = await commands.ExecuteAsync(target.GatewayId, command, cancellationToken);
         return call.Status switch
         {
             GatewayCallStatus.Accepted => (null, target.GatewayId),
             GatewayCallStatus.NotFound => (ConnectionNotFound(id), target.GatewayId),
-            GatewayCallStatus.Invalid => (ProblemResults.Validation(call.Errors!), target.GatewayId),
+            GatewayCallStatus.Invalid => (ProblemResults.Validation([.. call.Errors ?? []]), target.GatewayId),
             _ => (ProblemResults.Problem(StatusCodes.Status503ServiceUnavailable, ErrorCodes.GatewayUnavailable, "Gateway unavailable",
                 $"Gateway '{target.GatewayId}', which holds connection '{id}', did not take the command; retry later."), target.GatewayId),
         };

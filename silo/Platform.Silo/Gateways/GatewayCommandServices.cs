@@ -1,16 +1,8 @@
-using Platform.Contracts.Http;
-
 namespace Platform.Silo.Gateways;
 
-/// <summary>Registration of the gateway command client and the transport gateway grains use.</summary>
+/// <summary>Registration of the gateway command client.</summary>
 internal static class GatewayCommandServices
 {
-    public static IServiceCollection AddGatewayCommands(this IServiceCollection services)
-    {
-        services.AddHttpClient(GatewayHttpTransport.HttpClientName, client => client.Timeout = GatewayHttpTransport.Timeout)
-            .AddHttpMessageHandler(static () => new TransportFailureHandler());
-        services.AddSingleton<GatewayHttpTransport>();
+    public static IServiceCollection AddGatewayCommands(this IServiceCollection services) =>
         services.AddSingleton<GatewayCommandClient>();
-        return services;
-    }
 }

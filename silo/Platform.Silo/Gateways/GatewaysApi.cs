@@ -103,7 +103,7 @@ internal static partial class GatewaysApi
     }
 
     private const string GatewaySelect = """
-        SELECT g.id AS Id, g.version AS Version, g.internal_url AS InternalUrl, g.listeners AS Listeners, g.status AS Status,
+        SELECT g.id AS Id, g.version AS Version, g.listeners AS Listeners, g.status AS Status,
                g.started_at AS StartedAt, g.last_heartbeat_at AS LastHeartbeatAt, g.config_revision AS ConfigRevision,
                (SELECT count(*) FROM connections c WHERE c.gateway_id = g.id AND c.closed_at IS NULL) AS Connections
         FROM gateway_nodes g
@@ -115,7 +115,6 @@ internal static partial class GatewaysApi
     {
         public string Id { get; init; } = "";
         public string Version { get; init; } = "";
-        public string InternalUrl { get; init; } = "";
         public string[] Listeners { get; init; } = [];
         public string Status { get; init; } = "";
         public DateTime StartedAt { get; init; }
@@ -124,7 +123,7 @@ internal static partial class GatewaysApi
         public long Connections { get; init; }
 
         public GatewayResponse ToResponse() => new(
-            Id, Version, InternalUrl, Listeners, Status, Utc(StartedAt), Utc(LastHeartbeatAt), Connections, ConfigRevision);
+            Id, Version, Listeners, Status, Utc(StartedAt), Utc(LastHeartbeatAt), Connections, ConfigRevision);
 
         private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
     }

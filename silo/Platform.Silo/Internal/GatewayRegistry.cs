@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using Dapper;
+using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
@@ -10,7 +11,7 @@ using Platform.Silo.Gateways.Nodes;
 namespace Platform.Silo.Internal;
 
 /// <summary>
-/// Gateway membership as the internal API sees it: registration, heartbeats and leave, each handed to the node's
+/// Gateway membership as the gateways' link grain sees it: registration, heartbeats and leave, each handed to the node's
 /// <see cref="IGatewayGrain"/>, which stores it in <c>gateway_nodes</c>.
 /// </summary>
 internal sealed class GatewayRegistry(IGrainFactory grains)
@@ -24,15 +25,15 @@ internal sealed class GatewayRegistry(IGrainFactory grains)
     /// Registers the node as up. A node id seen before means its process restarted: the connections it held are gone
     /// and its leases describe a process that no longer exists, so both go in the same transaction as the registration.
     /// </summary>
-    public Task RegisterAsync(RegisterGatewayRequest request) =>
+    public Task RegisterAsync(RegisterGatewayRequest request, IGatewayObserver commands) =>
         grains.GetGrain<IGatewayGrain>(request.NodeId)
-            .RegisterAsync(new GatewayRegistration(request.Version, request.InternalUrl, [.. request.Listeners]));
+            .RegisterAsync(new GatewayRegistration(request.Version, [.. request.Listeners], commands));
 
     /// <summary>
     /// Records a heartbeat and, in the same transaction, its refusal batch unless that batch's sequence number was
     /// applied before (a re-send after a lost answer); null when the node is unknown, declared dead or stopped.
     /// </summary>
-    public async Task<HeartbeatResponse?> HeartbeatAsync(string nodeId, HeartbeatRequest request)
+    public async Task<HeartbeatResponse?> HeartbeatAsync(string nodeId, HeartbeatRequest request, IGatewayObserver commands)
     {
         if (!ConnectionId.IsValidNodeId(nodeId))
         {
@@ -42,7 +43,7 @@ internal sealed class GatewayRegistry(IGrainFactory grains)
         var answer = await grains.GetGrain<IGatewayGrain>(nodeId).HeartbeatAsync(new GatewayHeartbeat(
             request.ConfigRevision, request.OpenConnections,
             request.Refusals is { } batch ? JsonSerializer.SerializeToUtf8Bytes(batch, PlatformJson.Options) : null,
-            request.Refusals?.Sequence ?? 0));
+            request.Refusals?.Sequence ?? 0, commands));
         return answer is null ? null : new HeartbeatResponse(answer.Status, answer.DrainDeadline);
     }
 

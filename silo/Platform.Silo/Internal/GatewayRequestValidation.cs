@@ -20,12 +20,6 @@ internal static class GatewayRequestValidation
             errors.Add(new("version", FieldErrorCodes.Required, "A version of 1..100 characters is required."));
         }
 
-        if (request.InternalUrl.Length > 300 || !Uri.TryCreate(request.InternalUrl, UriKind.Absolute, out var url)
-            || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
-        {
-            errors.Add(new("internalUrl", FieldErrorCodes.InvalidFormat, "An absolute http or https URL of at most 300 characters is required."));
-        }
-
         if (request.Listeners.Count > 64 || request.Listeners.Any(l => string.IsNullOrWhiteSpace(l) || l.Length > 100))
         {
             errors.Add(new("listeners", FieldErrorCodes.InvalidFormat, "At most 64 listeners of 1..100 characters each."));

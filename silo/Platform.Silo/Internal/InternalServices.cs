@@ -1,15 +1,12 @@
-using Microsoft.AspNetCore.Authentication;
 using Platform.Silo.Gateways;
 
 namespace Platform.Silo.Internal;
 
-/// <summary>Services of the internal API, the gateway registry and gateway commands.</summary>
+/// <summary>Services gateways reach through their link grain: the registry, the config watch, events and commands.</summary>
 internal static class InternalServices
 {
-    public static IServiceCollection AddInternalApi(this IServiceCollection services)
+    public static IServiceCollection AddGatewayServices(this IServiceCollection services)
     {
-        services.AddAuthentication()
-            .AddScheme<AuthenticationSchemeOptions, ClusterSecretAuthenticationHandler>(ClusterSecretAuthenticationHandler.SchemeName, null);
         services.AddSingleton<ConfigChangeSignal>();
         services.AddHostedService<ConfigChangeListener>();
         services.AddSingleton<GatewayRegistry>();

@@ -102,7 +102,7 @@ internal static class ApiExamples
 
     public static readonly BroadcastResponse Broadcast = new(37, 2);
 
-    public static readonly GatewayResponse Gateway = new("gw-eu-1", "1.4.0", "http://10.0.0.11:5090", ["ws:8080", "wss:8443", "tls:7443"],
+    public static readonly GatewayResponse Gateway = new("gw-eu-1", "1.4.0", ["ws:8080", "wss:8443", "tls:7443"],
         GatewayStatuses.Up, At.AddDays(-2), At, 1250, 42);
 
     public static readonly Page<GatewayResponse> Gateways = new([Gateway], 1, 0, 100);

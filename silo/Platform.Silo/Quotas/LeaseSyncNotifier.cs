@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using Platform.Contracts.Internal;
+using Platform.Cluster;
 using Platform.Silo.Gateways;
 
 namespace Platform.Silo.Quotas;
@@ -56,8 +56,7 @@ internal sealed partial class LeaseSyncNotifier(
     private async Task SendAsync(string gatewayId, HashSet<Guid> tenantIds, CancellationToken cancellationToken)
     {
         // The gateway's grain knows whether it is live and how to reach it.
-        var call = await commands.PostAsync<LeaseSyncCommand, GatewayCommandClient.NoBody>(
-            gatewayId, InternalRoutes.GatewayLeaseSync, new LeaseSyncCommand([.. tenantIds]), cancellationToken);
+        var call = await commands.ExecuteAsync(gatewayId, new SyncLeasesCommand([.. tenantIds]), cancellationToken);
         if (call.Status != GatewayCallStatus.Accepted)
         {
             LogNotSynced(logger, gatewayId, call.Status);

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Dapper;
 using Npgsql;
 using Orleans.Placement;
+using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Internal;
@@ -30,13 +31,18 @@ internal sealed partial class GatewayGrain(
     NpgsqlDataSource dataSource,
     PlatformClock clock,
     PlatformOptions options,
-    GatewayHttpTransport transport,
     ILogger<GatewayGrain> logger) : Grain, IGatewayGrain
 {
     /// <summary>Writes that keep finding another version than the one just read point at a fault, not at contention.</summary>
     private const int MaxAttempts = 5;
 
+    /// <summary>How long a command may take at the gateway before the caller hears it was unavailable.</summary>
+    public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(5);
+
     private GatewayNodeRow? _row;
+
+    /// <summary>The gateway's observer as its latest registration or heartbeat to this activation gave it.</summary>
+    private IGatewayObserver? _commands;
 
     private string NodeId => this.GetPrimaryKeyString();
 
@@ -55,11 +61,11 @@ internal sealed partial class GatewayGrain(
             // cannot match the new one.
             var stored = await connection.QuerySingleOrDefaultAsync<GatewayNodeRow>(new CommandDefinition(
                 $"""
-                INSERT INTO gateway_nodes (id, version, internal_url, listeners, status, started_at, last_heartbeat_at,
+                INSERT INTO gateway_nodes (id, version, listeners, status, started_at, last_heartbeat_at,
                                            config_revision, open_connections, drain_deadline, dead_at, refusal_sequence, row_version)
-                VALUES (@id, @Version, @InternalUrl, @Listeners, 'up', @now, @now, 0, 0, NULL, NULL, 0, @next)
+                VALUES (@id, @Version, @Listeners, 'up', @now, @now, 0, 0, NULL, NULL, 0, @next)
                 ON CONFLICT (id) DO UPDATE SET
-                    version = excluded.version, internal_url = excluded.internal_url, listeners = excluded.listeners,
+                    version = excluded.version, listeners = excluded.listeners,
                     status = 'up', started_at = excluded.started_at, last_heartbeat_at = excluded.last_heartbeat_at,
                     config_revision = 0, open_connections = 0, drain_deadline = NULL, dead_at = NULL, refusal_sequence = 0,
                     row_version = gateway_nodes.row_version + 1
@@ -70,7 +76,6 @@ internal sealed partial class GatewayGrain(
                 {
                     id = NodeId,
                     registration.Version,
-                    registration.InternalUrl,
                     registration.Listeners,
                     now,
                     expected = _row?.RowVersion ?? -1,
@@ -93,10 +98,11 @@ internal sealed partial class GatewayGrain(
             else
             {
                 await transaction.CommitAsync(cancellationToken);
-                LogRegistered(logger, NodeId, registration.InternalUrl);
+                LogRegistered(logger, NodeId);
             }
 
             _row = stored;
+            _commands = registration.Commands;
             return;
         }
     }
@@ -151,6 +157,7 @@ internal sealed partial class GatewayGrain(
 
             await transaction.CommitAsync(cancellationToken);
             _row = stored;
+            _commands = heartbeat.Commands;
             return new GatewayHeartbeatAnswer(stored.Status, stored.DrainDeadline is { } deadline ? GatewayNodeRow.Utc(deadline) : null);
         }
     }
@@ -213,8 +220,7 @@ internal sealed partial class GatewayGrain(
             _row = stored;
 
             // The heartbeat answer carries the drain too, so a gateway that misses this call still learns of it.
-            var call = await transport.PostAsync(NodeId, stored.InternalUrl, new GatewayCommand(InternalRoutes.GatewayDrain,
-                JsonSerializer.SerializeToUtf8Bytes(new DrainGatewayRequest(drain.DeadlineSeconds), PlatformJson.Options)), cancellationToken);
+            var call = await SendAsync(new DrainCommand(new DrainGatewayRequest(drain.DeadlineSeconds)), cancellationToken);
             return new GatewayDrainAnswer(stored.Status, true, call.Status == GatewayCallStatus.Accepted);
         }
     }
@@ -255,13 +261,35 @@ internal sealed partial class GatewayGrain(
         }
     }
 
-    public async Task<GatewayCommandAnswer> CommandAsync(GatewayCommand command, CancellationToken cancellationToken)
+    public Task<GatewayCommandAnswer> CommandAsync(GatewayCommand command, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(command);
-        // Interleaved: reads the row once and changes nothing.
-        return _row is { IsLive: true } row
-            ? await transport.PostAsync(NodeId, row.InternalUrl, command, cancellationToken)
-            : new GatewayCommandAnswer(GatewayCallStatus.Unavailable);
+        // Interleaved: reads the row and the observer once and changes nothing.
+        return _row is { IsLive: true } ? SendAsync(command, cancellationToken) : Task.FromResult(GatewayCommandAnswer.Unavailable);
+    }
+
+    /// <summary>
+    /// Passes a command to the gateway's observer under <see cref="CommandTimeout"/>. Until the gateway registers or
+    /// heartbeats to this activation it has no observer, and the command is unavailable (the caller may retry).
+    /// </summary>
+    private async Task<GatewayCommandAnswer> SendAsync(GatewayCommand command, CancellationToken cancellationToken)
+    {
+        if (_commands is not { } commands)
+        {
+            LogNoObserver(logger, NodeId, command.GetType().Name);
+            return GatewayCommandAnswer.Unavailable;
+        }
+
+        try
+        {
+            return await commands.ExecuteAsync(command).WaitAsync(CommandTimeout, cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            // Not answered in time, or the gateway's client is gone (ClientNotAvailableException is an OrleansException).
+            LogGatewayUnreachable(logger, e, NodeId, command.GetType().Name);
+            return GatewayCommandAnswer.Unavailable;
+        }
     }
 
     private bool IsStale(DateTimeOffset cutoff) => _row is { IsLive: true } row && GatewayNodeRow.Utc(row.LastHeartbeatAt) < cutoff;
@@ -324,8 +352,14 @@ internal sealed partial class GatewayGrain(
             new { id = NodeId }, cancellationToken: cancellationToken));
     }
 
-    [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Gateway {NodeId} registered at {InternalUrl}")]
-    private static partial void LogRegistered(ILogger logger, string nodeId, string internalUrl);
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Gateway {NodeId} registered")]
+    private static partial void LogRegistered(ILogger logger, string nodeId);
+
+    [LoggerMessage(EventId = 3401, Level = LogLevel.Warning, Message = "Gateway {NodeId} did not take {Command}")]
+    private static partial void LogGatewayUnreachable(ILogger logger, Exception exception, string nodeId, string command);
+
+    [LoggerMessage(EventId = 3403, Level = LogLevel.Information, Message = "Gateway {NodeId} has not heartbeated to this activation yet; {Command} is unavailable until it does")]
+    private static partial void LogNoObserver(ILogger logger, string nodeId, string command);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Gateway {NodeId} registered again after a restart; {Closed} stale connections closed and its leases dropped")]
     private static partial void LogReregistered(ILogger logger, string nodeId, int closed);

@@ -11,7 +11,7 @@ internal sealed class GatewayNodeRow
 {
     /// <summary>The columns every read and write of the grain returns, named after the properties.</summary>
     public const string Columns = """
-        id AS Id, version AS Version, internal_url AS InternalUrl, listeners AS Listeners, status AS Status,
+        id AS Id, version AS Version, listeners AS Listeners, status AS Status,
         started_at AS StartedAt, last_heartbeat_at AS LastHeartbeatAt, config_revision AS ConfigRevision,
         open_connections AS OpenConnections, drain_deadline AS DrainDeadline, dead_at AS DeadAt,
         refusal_sequence AS RefusalSequence, row_version AS RowVersion
@@ -19,7 +19,6 @@ internal sealed class GatewayNodeRow
 
     public string Id { get; init; } = "";
     public string Version { get; init; } = "";
-    public string InternalUrl { get; init; } = "";
     public string[] Listeners { get; init; } = [];
     public string Status { get; init; } = "";
     public DateTime StartedAt { get; init; }

@@ -1,5 +1,7 @@
 using Orleans.Concurrency;
 
+using Platform.Cluster;
+
 namespace Platform.Silo.Gateways.Nodes;
 
 /// <summary>
