@@ -55,7 +55,8 @@ internal static class ConfigFanoutScenario
             var all = context.Recorder("PUT config -> applied on all 3 gateways");
             var put = context.Recorder("PUT config answered");
             var strays = 0;
-            for (var i = 1 - Warmup; i <= count; i++)
+            var deadline = Stopwatch.GetTimestamp() + (long)(context.Options.TimeLimit.TotalSeconds * Stopwatch.Frequency);
+            for (var i = 1 - Warmup; i <= count && Stopwatch.GetTimestamp() < deadline; i++)
             {
                 if (i == 1)
                 {
@@ -114,7 +115,11 @@ internal static class ConfigFanoutScenario
 
             await ExpectListedAsync(context, gateways, revision);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {count} changes {Pause.TotalMilliseconds:F0} ms apart; every gateway listed at revision {revision} afterwards; saves outside a change: {strays}"));
+                $"  {all.Count} changes {Pause.TotalMilliseconds:F0} ms apart; every gateway listed at revision {revision} afterwards; saves outside a change: {strays}"));
+            if (all.Count < count)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  note: time limit {context.Options.TimeLimit.TotalSeconds:F0} s reached after {all.Count} of {count} changes"));
+            }
         }
         finally
         {

@@ -45,7 +45,8 @@ internal static class RestSendScenario
         var delivered = context.Recorder("POST .../connections/{id}/messages -> message at the WebSocket client (sequential)");
         var accepted = context.Recorder("POST .../connections/{id}/messages answered 202");
         var beforeAnswer = 0;
-        for (var i = -Warmup; i < count; i++)
+        var deadline = Stopwatch.GetTimestamp() + (long)(context.Options.TimeLimit.TotalSeconds * Stopwatch.Frequency);
+        for (var i = -Warmup; i < count && Stopwatch.GetTimestamp() < deadline; i++)
         {
             if (i == 0)
             {
@@ -74,6 +75,10 @@ internal static class RestSendScenario
         Console.WriteLine(delivered.Summary("messages/s"));
         Console.WriteLine(accepted.Summary());
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {beforeAnswer} of {delivered.Count} messages reached the client before the 202 reached the harness"));
+        if (delivered.Count < count)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  note: time limit {context.Options.TimeLimit.TotalSeconds:F0} s reached after {delivered.Count} of {count} sends"));
+        }
 
         // The closing handshake: the reader sees the gateway's close and ends.
         using var close = new CancellationTokenSource(TimeSpan.FromSeconds(10));
