@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the silo benchmark harness (bench/Platform.Benchmarks) against a throwaway PostgreSQL with default
-# durability (fsync and synchronous_commit on), removed on exit. Each scenario runs first on the previous silo
-# (built from --baseline-ref, by default the last silo before the Orleans state tier) and then on this checkout's
-# silo, in the same run. Other arguments go to the harness, e.g.
+# durability (fsync and synchronous_commit on), removed on exit. Each scenario runs first on the previous build
+# (silo and gateway built from --baseline-ref, by default the last silo before the Orleans state tier) and then on
+# this checkout's silo and gateway, in the same run. Other arguments go to the harness, e.g.
 #   infra/bench.sh --scenario all
 #   infra/bench.sh --baseline-ref HEAD~3 --scenario put-config --count 500
 #   infra/bench.sh --no-baseline --scenario failover
+#   infra/bench.sh --baseline-ref HEAD --scenario config-fanout,lease-rtt,rest-send   # the cluster path
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +25,16 @@ while [ "$#" -gt 0 ]; do
   esac
 done
 [ "${#args[@]}" -gt 0 ] || args=(--scenario all)
+# Gateways are built only for the scenarios that start gateway processes (a commit whose gateway does not build can
+# still be measured in the others).
+scenario=all
+for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+  [ "${args[i]}" != --scenario ] || scenario=${args[i + 1]}
+done
+with_gateways=false
+case ",$scenario," in
+  *,all,* | *,config-fanout,* | *,rest-send,*) with_gateways=true ;;
+esac
 
 command -v dotnet >/dev/null 2>&1 || die "dotnet not found: install the .NET 10 SDK (https://dot.net) and retry"
 command -v git >/dev/null 2>&1 || die "git not found: install git (apt-get install -y git) and retry"
@@ -46,18 +57,26 @@ trap 'exit 143' TERM
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 build() { dotnet build "$1" -c Release -nologo -v:quiet -clp:ErrorsOnly >&2 || die "build of $1 failed"; }
-log "building bench/Platform.Benchmarks and silo/Platform.Silo"
+log "building bench/Platform.Benchmarks, silo/Platform.Silo$($with_gateways && echo " and gateway/Platform.Gateway")"
 build bench/Platform.Benchmarks
 build silo/Platform.Silo
 harness=(--silo "$root/silo/Platform.Silo/bin/Release/net10.0/Platform.Silo.dll")
+if $with_gateways; then
+  build gateway/Platform.Gateway
+  harness+=(--gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0/Platform.Gateway.dll")
+fi
 
 if [ -n "$baseline_ref" ]; then
   git -C "$root" rev-parse --verify --quiet "$baseline_ref^{commit}" >/dev/null \
     || die "baseline $baseline_ref is not a commit of this repository (a shallow clone lacks history: git fetch --unshallow)"
-  log "building the previous silo at $(git -C "$root" rev-parse --short "$baseline_ref")"
+  log "building the previous silo$($with_gateways && echo " and gateway") at $(git -C "$root" rev-parse --short "$baseline_ref")"
   git -C "$root" worktree add --quiet --detach "$work/baseline" "$baseline_ref"
   build "$work/baseline/silo/Platform.Silo"
   harness+=(--previous-silo "$work/baseline/silo/Platform.Silo/bin/Release/net10.0/Platform.Silo.dll")
+  if $with_gateways; then
+    build "$work/baseline/gateway/Platform.Gateway"
+    harness+=(--previous-gateway "$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0/Platform.Gateway.dll")
+  fi
 fi
 
 log "starting PostgreSQL"

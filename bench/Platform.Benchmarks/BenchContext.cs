@@ -69,6 +69,14 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
     /// </summary>
     public static object LeaseRequest(Guid tenantId, int slots) => new { leases = new[] { new { tenantId, slots } } };
 
+    /// <summary>
+    /// A gateway registration in the shape of the HTTP builds, which name the gateway's internal URL (later builds
+    /// drop that member, so the harness does not construct the record and compiles against either shape).
+    /// </summary>
+    public static object RegisterRequest(string nodeId, string internalUrl) => new { nodeId, version = "bench", internalUrl, listeners = BenchListeners };
+
+    private static readonly string[] BenchListeners = ["ws:8080"];
+
     public async Task<TenantResponse> CreateTenantAsync(string slug, TenantConfig? config = null, TenantPlan? plan = null)
     {
         using var response = await Operator.PostAsJsonAsync("/v1/tenants", new CreateTenantRequest(slug, $"Benchmark {slug}", config, plan), PlatformJson.Options);

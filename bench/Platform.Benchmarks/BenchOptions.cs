@@ -6,12 +6,18 @@ namespace Platform.Benchmarks;
 internal sealed class BenchOptions
 {
     public const string Usage = """
-        Usage: Platform.Benchmarks --scenario <name> --silo DLL [--previous-silo DLL] [options]
-          --scenario        baseline | create-tenants | get-config | put-config | leases | watch | failover | all
+        Usage: Platform.Benchmarks --scenario <name> --silo DLL [--gateway DLL] [--previous-silo DLL --previous-gateway DLL] [options]
+          --scenario        baseline | all | a comma-separated list of create-tenants, get-config, put-config,
+                            leases, watch, failover, config-fanout, lease-rtt, rest-send
           --silo DLL        Platform.Silo.dll of the build to measure ("current")
+          --gateway DLL     Platform.Gateway.dll of the same commit as --silo (config-fanout, rest-send)
           --previous-silo DLL  Platform.Silo.dll of the build to compare with ("previous"), measured first in each scenario
+          --previous-gateway DLL  Platform.Gateway.dll of the same commit as --previous-silo
+          --flavor F        http | orleans: how the current build's gateways reach its silos (default: read from the
+                            gateway's options; http without --gateway)
+          --previous-flavor F  the same for the previous build
           --count N         operations to measure (default: 500 create-tenants, 4000 get-config, 1000 put-config,
-                            4000 leases, 100 watch)
+                            4000 leases, 100 watch, 300 config-fanout, 2000 lease-rtt per size, 1000 rest-send)
           --concurrency C   concurrent clients (default: 8)
           --gateways G      gateways registered for the leases scenario (default: 8)
           --time-limit S    stop issuing operations after S seconds per scenario (default: 120); in failover, how
@@ -23,9 +29,21 @@ internal sealed class BenchOptions
         """;
 
     /// <summary>The scenarios <c>all</c> runs, in order.</summary>
-    public static IReadOnlyList<string> Scenarios { get; } = ["create-tenants", "get-config", "put-config", "leases", "watch", "failover"];
+    public static IReadOnlyList<string> Scenarios { get; } =
+        ["create-tenants", "get-config", "put-config", "leases", "watch", "failover", "config-fanout", "lease-rtt", "rest-send"];
+
+    /// <summary>The scenarios that start gateway processes of the build.</summary>
+    public static IReadOnlyList<string> GatewayScenarios { get; } = ["config-fanout", "rest-send"];
 
     public string Scenario { get; private set; } = "";
+
+    /// <summary>The scenarios to run, in order: every one for <c>all</c>, none for <c>baseline</c>.</summary>
+    public IReadOnlyList<string> ScenarioList => Scenario switch
+    {
+        "all" => Scenarios,
+        "baseline" => [],
+        _ => Scenario.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+    };
 
     public int? Count { get; private set; }
 
@@ -36,6 +54,14 @@ internal sealed class BenchOptions
     public string? Silo { get; private set; }
 
     public string? PreviousSilo { get; private set; }
+
+    public string? Gateway { get; private set; }
+
+    public string? PreviousGateway { get; private set; }
+
+    public ClusterFlavor? Flavor { get; private set; }
+
+    public ClusterFlavor? PreviousFlavor { get; private set; }
 
     public Dictionary<string, string> SiloSettings { get; } = [];
 
@@ -78,6 +104,18 @@ internal sealed class BenchOptions
                 case "--previous-silo":
                     options.PreviousSilo = value;
                     break;
+                case "--gateway":
+                    options.Gateway = value;
+                    break;
+                case "--previous-gateway":
+                    options.PreviousGateway = value;
+                    break;
+                case "--flavor":
+                    options.Flavor = ClusterFlavors.Parse(name, value);
+                    break;
+                case "--previous-flavor":
+                    options.PreviousFlavor = ClusterFlavors.Parse(name, value);
+                    break;
                 case "--silo-setting":
                     var equals = value.IndexOf('=', StringComparison.Ordinal);
                     if (equals < 1)
@@ -95,22 +133,32 @@ internal sealed class BenchOptions
             }
         }
 
-        if (!Scenarios.Contains(options.Scenario) && options.Scenario is not ("baseline" or "all"))
+        if (options.Scenario is not ("baseline" or "all") && (options.ScenarioList.Count == 0 || options.ScenarioList.Any(s => !Scenarios.Contains(s))))
         {
-            throw new ArgumentException($"--scenario must be baseline, {string.Join(", ", Scenarios)} or all.");
+            throw new ArgumentException($"--scenario must be baseline, all, or one or more (comma-separated) of {string.Join(", ", Scenarios)}.");
         }
 
-        foreach (var (name, dll) in new[] { ("--silo", options.Silo), ("--previous-silo", options.PreviousSilo) })
+        foreach (var (name, dll) in new[]
+        {
+            ("--silo", options.Silo), ("--previous-silo", options.PreviousSilo),
+            ("--gateway", options.Gateway), ("--previous-gateway", options.PreviousGateway),
+        })
         {
             if (dll is not null && !File.Exists(dll))
             {
-                throw new ArgumentException($"{name}: {dll} does not exist (build the silo first).");
+                throw new ArgumentException($"{name}: {dll} does not exist (build it first).");
             }
         }
 
         if (options.Silo is null)
         {
             throw new ArgumentException("--silo is required.");
+        }
+
+        var needsGateways = options.Scenario == "all" || options.ScenarioList.Any(GatewayScenarios.Contains);
+        if (needsGateways && (options.Gateway is null || (options.PreviousSilo is not null && options.PreviousGateway is null)))
+        {
+            throw new ArgumentException($"--scenario {options.Scenario} starts gateways: give --gateway (and --previous-gateway with --previous-silo).");
         }
 
         return options;

@@ -45,7 +45,7 @@ internal static class FailoverScenario
         }
 
         using (var register = await context.Cluster.PostAsJsonAsync(
-            InternalRoutes.Register, new RegisterGatewayRequest(GatewayId, "bench", "http://127.0.0.1:9", ["ws:8080"]), PlatformJson.Options))
+            InternalRoutes.Register, BenchContext.RegisterRequest(GatewayId, "http://127.0.0.1:9"), PlatformJson.Options))
         {
             await BenchContext.EnsureAsync(register, HttpStatusCode.OK, $"POST {InternalRoutes.Register}");
         }

@@ -26,7 +26,7 @@ internal static class LeasesScenario
             var nodeId = string.Create(CultureInfo.InvariantCulture, $"bench-gw-{g}");
             using var response = await context.Cluster.PostAsJsonAsync(
                 InternalRoutes.Register,
-                new RegisterGatewayRequest(nodeId, "bench", string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{59000 + g}"), ["ws:8080"]),
+                BenchContext.RegisterRequest(nodeId, string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{59000 + g}")),
                 PlatformJson.Options);
             timing = await BenchContext.ReadAsync<RegisterGatewayResponse>(response, HttpStatusCode.OK, $"POST {InternalRoutes.Register}");
             gateways.Add(timing.NodeId);

@@ -28,6 +28,10 @@ internal static class Machine
         {
             var settings = build.Settings.Count == 0 ? "" : $", with {string.Join(' ', build.Settings.Select(s => $"{s.Key}={s.Value}"))}";
             Console.WriteLine($"silo        {build.Name,-8} {build.SiloDll} (own processes on loopback ports, clients over loopback TCP{settings})");
+            var link = build.Flavor.ToString().ToLowerInvariant();
+            Console.WriteLine(build.GatewayDll is null
+                ? $"gateway     {build.Name,-8} none built; gateway link: {link}"
+                : $"gateway     {build.Name,-8} {build.GatewayDll} (gateway link: {link})");
         }
     }
 

@@ -20,10 +20,20 @@ if (options.Postgres is not null)
     Environment.SetEnvironmentVariable("PLATFORM_TEST_PG", options.Postgres);
 }
 
-var current = new SiloBuild("current", Path.GetFullPath(options.Silo!), options.SiloSettings);
-SiloBuild[] builds = options.PreviousSilo is { } previous
-    ? [new SiloBuild("previous", Path.GetFullPath(previous), new Dictionary<string, string>()), current]
-    : [current];
+SiloBuild current;
+SiloBuild[] builds;
+try
+{
+    current = Build("current", options.Silo!, options.Gateway, options.Flavor, options.SiloSettings);
+    builds = options.PreviousSilo is { } previous
+        ? [Build("previous", previous, options.PreviousGateway, options.PreviousFlavor, new Dictionary<string, string>()), current]
+        : [current];
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}
 
 try
 {
@@ -33,19 +43,13 @@ try
     Console.WriteLine("Baselines (current silo)");
     await OnSilosAsync(current, 1, (context, _) => Baselines.RunAsync(context));
 
-    string[] scenarios = options.Scenario switch
-    {
-        "all" => [.. BenchOptions.Scenarios],
-        "baseline" => [],
-        _ => [options.Scenario],
-    };
-    foreach (var scenario in scenarios)
+    foreach (var scenario in options.ScenarioList)
     {
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Scenario {scenario}"));
         foreach (var build in builds)
         {
-            await OnSilosAsync(build, scenario == "failover" ? 2 : 1, (context, silos) => scenario switch
+            await OnSilosAsync(build, scenario is "failover" or "config-fanout" ? 2 : 1, (context, silos) => scenario switch
             {
                 "create-tenants" => CreateTenantsScenario.RunAsync(context),
                 "get-config" => ConfigScenarios.GetConfigAsync(context),
@@ -53,6 +57,9 @@ try
                 "leases" => LeasesScenario.RunAsync(context),
                 "watch" => WatchScenario.RunAsync(context),
                 "failover" => FailoverScenario.RunAsync(context, silos[0], silos[1]),
+                "config-fanout" => ConfigFanoutScenario.RunAsync(context, silos),
+                "lease-rtt" => LeaseRttScenario.RunAsync(context, silos[0]),
+                "rest-send" => RestSendScenario.RunAsync(context, silos[0]),
                 _ => throw new InvalidOperationException($"unknown scenario {scenario}"),
             });
         }
@@ -71,6 +78,14 @@ catch (NpgsqlException ex)
 {
     Console.Error.WriteLine($"PostgreSQL error: {ex.Message}");
     return 1;
+}
+
+// A build of the run: its gateway's flavor is read from the gateway unless given (http when there is no gateway).
+static SiloBuild Build(string name, string silo, string? gateway, ClusterFlavor? flavor, IReadOnlyDictionary<string, string> settings)
+{
+    var gatewayDll = gateway is null ? null : Path.GetFullPath(gateway);
+    return new SiloBuild(
+        name, Path.GetFullPath(silo), settings, gatewayDll, flavor ?? (gatewayDll is null ? ClusterFlavor.Http : ClusterFlavors.Detect(gatewayDll)));
 }
 
 // A fresh database and `count` silo processes of `build` on it (the first runs the migrations before the next joins).
