@@ -1,11 +1,11 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ClusterOptions = Orleans.Configuration.ClusterOptions;
 using Orleans.Serialization;
 using Platform.Cluster;
 using Platform.Gateway.Commands;
 using Platform.Gateway.Hosting;
+using ClusterOptions = Orleans.Configuration.ClusterOptions;
 
 namespace Platform.Gateway.Silo;
 
