@@ -4,7 +4,10 @@ using Npgsql;
 using Orleans;
 using Orleans.Configuration;
 using Orleans.Runtime;
+using Orleans.Serialization;
 using Orleans.TestingHost;
+using Platform.Cluster;
+using Platform.Cluster.Tls;
 using Platform.Silo.Cluster;
 using Platform.Silo.Gateways;
 using Platform.Silo.Quotas;
@@ -15,7 +18,8 @@ namespace Platform.Silo.Tests.Cluster;
 /// <summary>
 /// A <see cref="TestCluster"/> of two silos on the platform's own membership table over a real test database, with
 /// what <c>ClusterHosting</c> and the silo's services give the grains. Silos are declared dead within seconds of a
-/// kill instead of after the production defaults. Calls go through a silo's own grain factory (<see cref="Grains"/>).
+/// kill instead of after the production defaults. The silos talk TLS with the test process's cluster certificates, as
+/// production silos do. Calls go through a silo's own grain factory (<see cref="Grains"/>).
 /// </summary>
 internal static class PlatformTestCluster
 {
@@ -32,6 +36,7 @@ internal static class PlatformTestCluster
         builder.Options.InitializeClientOnDeploy = false;
         builder.Properties[ConnectionStringKey] = database.ConnectionString;
         builder.AddSiloBuilderConfigurator<PlatformSiloConfigurator>();
+        builder.AddSiloBuilderConfigurator<PlatformTlsConfigurator>();
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return cluster;
@@ -73,6 +78,7 @@ internal static class PlatformTestCluster
                 services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
                 services.AddSingleton(new PlatformClock(TimeProvider.System));
                 services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
+                services.AddSerializer(static s => s.AddPlatformContracts());
                 services.AddGatewayCommands();
                 services.AddSingleton<LeaseSyncNotifier>();
                 services.Configure<ClusterMembershipOptions>(o =>
@@ -85,5 +91,11 @@ internal static class PlatformTestCluster
                 services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
             });
         }
+    }
+
+    /// <summary>The cluster transport's TLS, as <c>ClusterHosting</c> sets it up, with the test process's silo certificate.</summary>
+    private sealed class PlatformTlsConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) => siloBuilder.UsePlatformTls(ClusterCertificates.Cluster.Silo.Load(ClusterTlsRole.Silo));
     }
 }
