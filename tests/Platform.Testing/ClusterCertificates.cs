@@ -43,7 +43,7 @@ public sealed class ClusterCertificates
     /// <summary>A silo certificate of this CA (server and client authentication), issued once.</summary>
     public ClusterCertificateFiles Silo => _silo.Value;
 
-    /// <summary>A new CA, with a certificate valid from a day ago for ten years.</summary>
+    /// <summary>A new CA, with a certificate valid from a year ago for ten years (so expired leaves can be issued too).</summary>
     public static ClusterCertificates CreateAuthority(string name)
     {
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -52,7 +52,7 @@ public sealed class ClusterCertificates
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, critical: true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
         var now = DateTimeOffset.UtcNow;
-        using var withKey = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(10));
+        using var withKey = request.CreateSelfSigned(now.AddYears(-1), now.AddYears(10));
         var certificate = X509CertificateLoader.LoadCertificate(withKey.RawData);
         var caPath = Write($"{name}-ca-{Next()}.crt", certificate.ExportCertificatePem());
         return new ClusterCertificates(name, certificate, key, caPath);
