@@ -5,8 +5,8 @@
 #
 # Layout of the CA directory (mode 700, every key mode 600):
 #   ca.key, ca.crt     the CA; its key never leaves this directory and no process is given it
-#   ca-bundle.crt      the CAs the processes trust (CaPath); written from ca.crt when missing, kept otherwise, so
-#                      an operator can add an old or a new CA to it during a rotation
+#   ca-bundle.crt      the CAs the processes trust (CaPath): ca.crt is added when it is not in it, nothing is ever
+#                      removed, so during a rotation it holds the old and the new CA until the operator drops the old
 #   NAME.key, NAME.crt a leaf: silo (server and client authentication), gateway-N (client authentication)
 
 # Days a leaf certificate of infra/run.sh is valid, and how close to its end it is issued again.
@@ -27,14 +27,19 @@ cluster_ca_init() {
     (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ca.key.tmp" 2>/dev/null) \
       || die "openssl could not create the cluster CA key"
     mv -f "$dir/ca.key.tmp" "$dir/ca.key"
-    openssl req -x509 -new -key "$dir/ca.key" -sha256 -days 3650 -subj "/CN=Platform cluster CA $(date -u +%Y-%m-%d)" \
+    openssl req -x509 -new -key "$dir/ca.key" -sha256 -days 3650 -subj "/CN=Platform cluster CA $(date -u +%Y-%m-%d) $(openssl rand -hex 4)" \
       -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
       -addext "subjectKeyIdentifier=hash" -out "$dir/ca.crt.tmp" 2>/dev/null || die "openssl could not create the cluster CA certificate"
     mv -f "$dir/ca.crt.tmp" "$dir/ca.crt"
   fi
   chmod 600 "$dir/ca.key"
-  if [ ! -s "$dir/ca-bundle.crt" ]; then
-    cp "$dir/ca.crt" "$dir/ca-bundle.crt.tmp" && mv -f "$dir/ca-bundle.crt.tmp" "$dir/ca-bundle.crt"
+  # The bundle compared as one line of base64: it holds ca.crt when ca.crt's body appears in it.
+  local body
+  body=$(sed '/^-----/d' "$dir/ca.crt" | tr -d '\r\n')
+  if [ ! -s "$dir/ca-bundle.crt" ] || [[ "$(tr -d '\r\n' <"$dir/ca-bundle.crt")" != *"$body"* ]]; then
+    [ ! -s "$dir/ca-bundle.crt" ] || log "adding the current cluster CA to $dir/ca-bundle.crt (the CAs already there stay)"
+    { if [ -s "$dir/ca-bundle.crt" ]; then cat "$dir/ca-bundle.crt"; echo; fi; cat "$dir/ca.crt"; } >"$dir/ca-bundle.crt.tmp" \
+      && mv -f "$dir/ca-bundle.crt.tmp" "$dir/ca-bundle.crt" || die "could not write $dir/ca-bundle.crt"
   fi
 }
 

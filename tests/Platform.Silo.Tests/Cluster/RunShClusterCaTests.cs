@@ -92,6 +92,35 @@ public sealed class RunShClusterCaTests : IDisposable
     }
 
     [Fact]
+    public async Task NewCa_AddedToBundleBesideOld_LeavesOfBothLoad()
+    {
+        const string Run = "cluster_ca_init \"$1\"; cluster_ca_leaf \"$1\" silo serverAuth,clientAuth; cluster_ca_leaf \"$1\" gateway-1 clientAuth";
+        await RunAsync(Run);
+        // A gateway elsewhere keeps a certificate of the old CA while this machine moves to a new one.
+        var old = Path.Combine(_directory, "old");
+        Directory.CreateDirectory(old);
+        foreach (var file in new[] { "ca.key", "ca.crt", "gateway-1.crt", "gateway-1.key" })
+        {
+            File.Move(Path.Combine(CaDirectory, file), Path.Combine(old, file));
+        }
+
+        await RunAsync(Run);
+
+        var bundle = new X509Certificate2Collection();
+        bundle.ImportFromPemFile(Path.Combine(CaDirectory, "ca-bundle.crt"));
+        Assert.Equal(2, bundle.Count);
+        Files("silo").Load(ClusterTlsRole.Silo);
+        Files("gateway-1").Load(ClusterTlsRole.Client);
+        var oldGateway = new ClusterCertificateFiles(Path.Combine(old, "gateway-1.crt"), Path.Combine(old, "gateway-1.key"), Path.Combine(CaDirectory, "ca-bundle.crt"));
+        oldGateway.Load(ClusterTlsRole.Client);
+        using var silo = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(CaDirectory, "silo.crt"));
+        using var newCa = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(CaDirectory, "ca.crt"));
+        using var oldCa = X509CertificateLoader.LoadCertificateFromFile(Path.Combine(old, "ca.crt"));
+        Assert.NotEqual(oldCa.Subject, newCa.Subject);
+        Assert.Equal(newCa.Subject, silo.Issuer);
+    }
+
+    [Fact]
     public async Task LaterRun_CaKeyLost_StopsInsteadOfReplacingCa()
     {
         await RunAsync("cluster_ca_init \"$1\"");
