@@ -28,6 +28,10 @@
 # Gateway k (1-based) uses each of those ports plus k-1; -1 turns a ws, wss, TLS or DTLS listener off. The silo,
 # the silo's Orleans ports, the portal, the gateways' admin ports and PostgreSQL always listen on 127.0.0.1.
 #
+# The Orleans ports speak TLS only, with a certificate from the cluster CA at both ends: the first run creates the
+# CA in .data/cluster-ca (EC P-256; its key stays there, mode 600) and every run issues the silo's certificate and
+# one per gateway (gateway-N) again when missing, not from the current CA, or expiring within 30 days.
+#
 # Secrets never reach a process through its environment or command line (both readable under /proc):
 # each app reads its own directory under .data/secrets (PLATFORM_SECRETS_DIR, one file per setting), and
 # PostgreSQL asks every connection for a password (SCRAM-SHA-256); the silo signs in as the role
@@ -42,6 +46,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 # shellcheck source=infra/lib/postgres.sh
 source "$root/infra/lib/postgres.sh"
+# shellcheck source=infra/lib/cluster-ca.sh
+source "$root/infra/lib/cluster-ca.sh"
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -536,6 +542,20 @@ for ((k = 1; k <= gateway_count; k++)); do
     || write_secret "$secrets_dir/gateway-$k/Platform__SnapshotKey" "$(head -c 32 /dev/urandom | base64 -w0)"
 done
 
+# The cluster CA and the leaf certificates of this run (docs/cluster-transport.md). Processes get the paths of their
+# own certificate, key and the CA bundle; none is given the CA key.
+cluster_ca_dir="$data_dir/cluster-ca"
+cluster_ca_init "$cluster_ca_dir"
+cluster_ca_leaf "$cluster_ca_dir" silo serverAuth,clientAuth
+for ((k = 1; k <= gateway_count; k++)); do
+  cluster_ca_leaf "$cluster_ca_dir" "gateway-$k" clientAuth
+done
+# cluster_tls NAME : the Platform:Cluster:Tls settings of the process holding leaf NAME.
+cluster_tls() {
+  printf '%s\n' "Platform__Cluster__Tls__CertificatePath=$cluster_ca_dir/$1.crt" \
+    "Platform__Cluster__Tls__KeyPath=$cluster_ca_dir/$1.key" "Platform__Cluster__Tls__CaPath=$cluster_ca_dir/ca-bundle.crt"
+}
+
 apps=(silo/Platform.Silo)
 [ -f gateway/Platform.Gateway/Platform.Gateway.csproj ] && apps+=(gateway/Platform.Gateway)
 [ -f admin-web/Platform.AdminWeb/Platform.AdminWeb.csproj ] && apps+=(admin-web/Platform.AdminWeb)
@@ -550,9 +570,10 @@ fi
 # internal addresses; this private instance keeps that default. To let tenants reach, say, a backend on this machine,
 # give the silo and the gateways the same ranges in their environment below, for example:
 #   "Platform__Egress__AllowedRanges__0=127.0.0.0/8"   (and DeniedRanges__0=... to refuse more)
+mapfile -t silo_tls < <(cluster_tls silo)
 start_app silo silo/Platform.Silo "PLATFORM_SECRETS_DIR=$silo_secrets" "Urls=$silo_url" \
   "Platform__Cluster__ListenAddress=127.0.0.1" "Platform__Cluster__SiloPort=$cluster_silo_port" \
-  "Platform__Cluster__GatewayPort=$cluster_gateway_port"
+  "Platform__Cluster__GatewayPort=$cluster_gateway_port" "${silo_tls[@]}"
 log "waiting for $silo_url/healthz"
 wait_ready silo || die "the silo did not start; log: $logs/silo.log"
 
@@ -606,6 +627,9 @@ if [[ " ${apps[*]} " == *" gateway/Platform.Gateway "* ]]; then
     if [ "$k" -gt 1 ]; then
       gateway_env+=("Platform__DedicatedPortMin=65535" "Platform__DedicatedPortMax=1")
     fi
+    # Its client certificate for the silo's Orleans gateway port.
+    mapfile -t gateway_tls < <(cluster_tls "gateway-$k")
+    gateway_env+=("${gateway_tls[@]}")
     start_app "gateway-$k" gateway/Platform.Gateway "${gateway_env[@]}"
   done
 fi

@@ -100,6 +100,10 @@ public sealed class SecretsDirectoryTests
         info.Environment["Platform__Domain"] = "platform.test";
         info.Environment["Platform__Cluster__SiloPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture);
         info.Environment["Platform__Cluster__GatewayPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (key, value) in ClusterCertificates.Cluster.Silo.Settings())
+        {
+            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
         var process = Process.Start(info)!;
         process.OutputDataReceived += (_, e) => Append(log, e.Data);
         process.ErrorDataReceived += (_, e) => Append(log, e.Data);

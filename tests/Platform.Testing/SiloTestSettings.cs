@@ -5,12 +5,22 @@ internal static class SiloTestSettings
 {
     /// <summary>
     /// The platform domain of the tests, and DNS: host-name checks ask DNS, and a test that does not start its own server
-    /// gets a closed loopback port, never the system's resolvers (tests send nothing off this machine).
+    /// gets a closed loopback port, never the system's resolvers (tests send nothing off this machine). The Orleans
+    /// transport's TLS: the silo certificate of the test process's cluster CA (<see cref="ClusterCertificates.Cluster"/>).
     /// </summary>
-    public static Dictionary<string, string?> Defaults() => new()
+    public static Dictionary<string, string?> Defaults()
     {
-        ["Platform:Domain"] = "platform.test",
-        ["Platform:DnsServers:0"] = "127.0.0.1:9",
-        ["Platform:DnsTimeoutMilliseconds"] = "1000",
-    };
+        var settings = new Dictionary<string, string?>
+        {
+            ["Platform:Domain"] = "platform.test",
+            ["Platform:DnsServers:0"] = "127.0.0.1:9",
+            ["Platform:DnsTimeoutMilliseconds"] = "1000",
+        };
+        foreach (var (key, value) in ClusterCertificates.Cluster.Silo.Settings())
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
 }

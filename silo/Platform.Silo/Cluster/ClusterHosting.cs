@@ -1,6 +1,8 @@
+using System.Net;
 using Orleans.Configuration;
 using Orleans.Serialization;
 using Platform.Cluster;
+using Platform.Cluster.Tls;
 
 namespace Platform.Silo.Cluster;
 
@@ -12,11 +14,13 @@ internal static class ClusterHosting
 
     /// <summary>
     /// Adds the Orleans silo. Call after the migrations' hosted service: hosted services start in order, and the
-    /// membership table must exist before Orleans reads it.
+    /// membership table must exist before Orleans reads it. Loads the cluster TLS material first, so a missing or unusable
+    /// certificate stops the process before anything starts.
     /// </summary>
     public static WebApplicationBuilder AddPlatformCluster(this WebApplicationBuilder builder, PlatformOptions platform)
     {
         var cluster = platform.Cluster;
+        var tls = ClusterTlsMaterial.Load(cluster.Tls, ClusterTlsRole.Silo, TimeProvider.System);
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(o =>
@@ -30,10 +34,18 @@ internal static class ClusterHosting
                 o.ProbeTimeout = TimeSpan.FromSeconds(cluster.ProbeTimeoutSeconds);
                 o.NumMissedProbesLimit = cluster.MissedProbesLimit;
             });
-            silo.ConfigureEndpoints(cluster.Address, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
-            silo.Services.AddSingleton<Orleans.IMembershipTable, PostgresMembershipTable>();
+            silo.Configure<EndpointOptions>(o =>
+            {
+                o.AdvertisedIPAddress = cluster.Advertised;
+                o.SiloPort = cluster.SiloPort;
+                o.GatewayPort = cluster.GatewayPort;
+                o.SiloListeningEndpoint = new IPEndPoint(cluster.Address, cluster.SiloPort);
+                o.GatewayListeningEndpoint = new IPEndPoint(cluster.Address, cluster.GatewayPort);
+            });
+            silo.UsePlatformTls(tls);
             // Gateways' calls carry the shapes of Platform.Contracts.
             silo.Services.AddSerializer(static s => s.AddPlatformContracts());
+            silo.Services.AddSingleton<Orleans.IMembershipTable, PostgresMembershipTable>();
         });
         return builder;
     }

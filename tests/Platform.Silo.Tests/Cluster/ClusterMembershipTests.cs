@@ -150,30 +150,77 @@ public sealed class ClusterMembershipTests
     }
 
     [Theory]
-    [InlineData("8.8.8.8")]
-    [InlineData("0.0.0.0")]
-    [InlineData("169.254.169.254")]
     [InlineData("not-an-address")]
-    public void ClusterSettings_AddressOutsideLoopbackOrPrivate_Refused(string address)
+    [InlineData("silo.example")]
+    [InlineData("224.0.0.1")]
+    [InlineData("255.255.255.255")]
+    [InlineData("ff02::1")]
+    public void ClusterSettings_ListenAddressNotBindable_Refused(string address)
     {
-        var settings = new ClusterSettings { ListenAddress = address };
+        var settings = WithTls(new ClusterSettings { ListenAddress = address });
 
         var error = Assert.Throws<InvalidOperationException>(settings.Validate);
 
-        Assert.Contains("ListenAddress", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Platform:Cluster:ListenAddress", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData("127.0.0.1")]
-    [InlineData("10.1.2.3")]
-    [InlineData("fd00::5")]
-    public void ClusterSettings_LoopbackOrPrivate_Accepted(string address)
+    [InlineData("127.0.0.1", "", "127.0.0.1")]
+    [InlineData("10.1.2.3", "", "10.1.2.3")]
+    [InlineData("203.0.113.5", "", "203.0.113.5")]
+    [InlineData("2001:db8::5", "", "2001:db8::5")]
+    [InlineData("0.0.0.0", "198.51.100.7", "198.51.100.7")]
+    [InlineData("::", "fd00::5", "fd00::5")]
+    [InlineData("10.1.2.3", "192.0.2.9", "192.0.2.9")]
+    public void ClusterSettings_AnyAddressWithTls_Accepted(string listen, string advertised, string expected)
     {
-        var settings = new ClusterSettings { ListenAddress = address };
+        var settings = WithTls(new ClusterSettings { ListenAddress = listen, AdvertisedAddress = advertised });
 
         settings.Validate();
 
-        Assert.Equal(IPAddress.Parse(address), settings.Address);
+        Assert.Equal(IPAddress.Parse(listen), settings.Address);
+        Assert.Equal(IPAddress.Parse(expected), settings.Advertised);
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0", "")]
+    [InlineData("::", "")]
+    [InlineData("127.0.0.1", "0.0.0.0")]
+    [InlineData("127.0.0.1", "224.0.0.1")]
+    [InlineData("127.0.0.1", "silo.example")]
+    public void ClusterSettings_NoAddressOthersCanDial_Refused(string listen, string advertised)
+    {
+        var settings = WithTls(new ClusterSettings { ListenAddress = listen, AdvertisedAddress = advertised });
+
+        var error = Assert.Throws<InvalidOperationException>(settings.Validate);
+
+        Assert.Contains("Platform:Cluster:AdvertisedAddress", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("CertificatePath")]
+    [InlineData("KeyPath")]
+    [InlineData("CaPath")]
+    public void ClusterSettings_TlsPathMissing_RefusedNamingTheSetting(string setting)
+    {
+        var settings = WithTls(new ClusterSettings());
+        _ = setting switch
+        {
+            "CertificatePath" => settings.Tls.CertificatePath = "",
+            "KeyPath" => settings.Tls.KeyPath = " ",
+            _ => settings.Tls.CaPath = "",
+        };
+
+        var error = Assert.Throws<InvalidOperationException>(settings.Validate);
+
+        Assert.StartsWith($"Platform:Cluster:Tls:{setting} is required", error.Message, StringComparison.Ordinal);
+    }
+
+    private static ClusterSettings WithTls(ClusterSettings settings)
+    {
+        var files = ClusterCertificates.Cluster.Silo;
+        settings.Tls = new() { CertificatePath = files.CertificatePath, KeyPath = files.KeyPath, CaPath = files.CaPath };
+        return settings;
     }
 
     private static MembershipEntry Entry(int port, SiloStatus status, DateTime? aliveAt = null) => new()

@@ -9,6 +9,7 @@ using Orleans.Serialization;
 using Orleans.TestingHost;
 using Platform.Cluster;
 using Platform.Silo.Certificates;
+using Platform.Cluster.Tls;
 using Platform.Silo.Cluster;
 using Platform.Silo.Gateways;
 using Platform.Silo.Internal;
@@ -22,8 +23,9 @@ namespace Platform.Silo.Tests.Cluster;
 /// <summary>
 /// A <see cref="TestCluster"/> of two silos on the platform's own membership table over a real test database, with
 /// what <c>ClusterHosting</c> and the silo's services give the grains. Silos are declared dead within seconds of a
-/// kill instead of after the production defaults. Calls go through a silo's own grain factory (<see cref="Grains"/>), or
-/// through a cluster client as a gateway's (<see cref="ConnectClientAsync"/>).
+/// kill instead of after the production defaults. The silos talk TLS with the test process's cluster certificates, as
+/// production silos do. Calls go through a silo's own grain factory (<see cref="Grains"/>), or through a cluster client
+/// as a gateway's (<see cref="ConnectClientAsync"/>).
 /// </summary>
 internal static class PlatformTestCluster
 {
@@ -45,6 +47,7 @@ internal static class PlatformTestCluster
         builder.Options.InitializeClientOnDeploy = false;
         builder.Properties[ConnectionStringKey] = database.ConnectionString;
         builder.AddSiloBuilderConfigurator<PlatformSiloConfigurator>();
+        builder.AddSiloBuilderConfigurator<PlatformTlsConfigurator>();
         var cluster = builder.Build();
         await cluster.DeployAsync();
         return cluster;
@@ -55,8 +58,8 @@ internal static class PlatformTestCluster
     public static IServiceProvider Services(SiloHandle silo) => ((InProcessSiloHandle)silo).ServiceProvider;
 
     /// <summary>
-    /// An Orleans client of the cluster as a gateway runs one: a static list of the silos' gateway endpoints and the
-    /// serializer of the contracts' shapes. Dispose the host to disconnect it.
+    /// An Orleans client of the cluster as a gateway runs one: a static list of the silos' gateway endpoints, the
+    /// serializer of the contracts' shapes and a client certificate of the test cluster CA. Dispose the host to disconnect it.
     /// </summary>
     public static async Task<IHost> ConnectClientAsync(TestCluster cluster)
     {
@@ -73,6 +76,7 @@ internal static class PlatformTestCluster
                 client.UseStaticClustering(gateways);
                 client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (options.ClusterId, options.ServiceId));
                 client.Services.AddSerializer(static s => s.AddPlatformContracts());
+                client.UsePlatformTls(ClusterCertificates.Cluster.Gateway.Load(ClusterTlsRole.Client));
             })
             .Build();
         using var limit = new CancellationTokenSource(WaitLimit);
@@ -118,10 +122,10 @@ internal static class PlatformTestCluster
                 services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
                 services.AddSingleton(new PlatformClock(TimeProvider.System));
                 services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
+                services.AddSerializer(static s => s.AddPlatformContracts());
                 services.AddGatewayCommands();
                 services.AddSingleton<LeaseSyncNotifier>();
                 // What the gateways' link grain passes their calls to.
-                services.AddSerializer(static s => s.AddPlatformContracts());
                 services.AddSingleton<SecretProtector>();
                 services.AddSingleton<CertificateStore>();
                 services.AddSingleton<PskStore>();
@@ -139,5 +143,11 @@ internal static class PlatformTestCluster
                 services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
             });
         }
+    }
+
+    /// <summary>The cluster transport's TLS, as <c>ClusterHosting</c> sets it up, with the test process's silo certificate.</summary>
+    private sealed class PlatformTlsConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) => siloBuilder.UsePlatformTls(ClusterCertificates.Cluster.Silo.Load(ClusterTlsRole.Silo));
     }
 }
