@@ -49,7 +49,7 @@ start_gateway() {
   ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); admin_port=$(pg_free_port)
   dtls_port=$(pg_free_port)
   bench_start gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0" env "${bench_egress_env[@]}" \
-    "PLATFORM_SECRETS_DIR=$gateway_secrets" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=dtlsbench" \
+    "PLATFORM_SECRETS_DIR=$gateway_secrets" "${bench_gateway_tls[@]}" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=dtlsbench" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
     "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__AdminPort=$admin_port" \
     "Platform__StateDirectory=$work/gateway" dotnet Platform.Gateway.dll

@@ -47,7 +47,7 @@ for i in $(seq 1 "$servers"); do
   ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); admin_port=$(pg_free_port)
   # shellcheck disable=SC2086 # PLATFORM_BENCH_GATEWAY_ENV is words, split on purpose
   bench_start "gateway$i" "$root/gateway/Platform.Gateway/bin/Release/net10.0" env "${bench_egress_env[@]}" \
-    "PLATFORM_SECRETS_DIR=$gateway_secrets" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=bench$i" \
+    "PLATFORM_SECRETS_DIR=$gateway_secrets" "${bench_gateway_tls[@]}" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=bench$i" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
     "Platform__TlsPort=$tls_port" "Platform__DtlsPort=-1" "Platform__AdminPort=$admin_port" \
     "Platform__StateDirectory=$work/gateway$i" \

@@ -91,6 +91,12 @@ internal sealed class GatewayProcess : IAsyncDisposable
                 environment["Platform:SiloEndpoints:0"] = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{silo.GatewayPort}");
                 environment["Platform:AdminPort"] = FreePorts.Tcp().ToString(CultureInfo.InvariantCulture);
                 secrets["Platform__SnapshotKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+                // The silos of the harness run with the test cluster CA (SiloTestSettings); the gateway presents a client certificate of it.
+                foreach (var (key, value) in ClusterCertificates.Cluster.Gateway.Settings())
+                {
+                    environment[key] = value;
+                }
+
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(flavor), flavor, null);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 using Orleans.Serialization;
 using Platform.Cluster;
+using Platform.Cluster.Tls;
 using Platform.Testing;
 
 namespace Platform.Benchmarks;
@@ -32,6 +33,8 @@ internal static class OrleansLink
                 o.ClusterId = ClusterId;
                 o.ServiceId = ServiceId;
             });
+            // The harness's silos trust the test cluster CA; this client presents a gateway certificate of it.
+            client.UsePlatformTls(ClusterCertificates.Cluster.Gateway.Load(ClusterTlsRole.Client));
         });
         builder.Services.AddSerializer(s => s.AddPlatformContracts());
         var host = builder.Build();

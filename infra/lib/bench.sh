@@ -4,6 +4,9 @@
 # PostgreSQL, the silo, a REST helper and a test certificate. Sourced after infra/lib/postgres.sh, with $root
 # set to the repository.
 
+# shellcheck source=infra/lib/cluster-ca.sh
+source "$root/infra/lib/cluster-ca.sh"
+
 pids=()
 # The operator's egress setting for the silo and the gateways of a benchmark: loopback backends allowed.
 bench_egress_env=("Platform__Egress__AllowedRanges__0=127.0.0.0/8")
@@ -63,6 +66,17 @@ bench_init() {
   gateway_secrets="$work/gateway-secrets"
   mkdir -m 700 "$gateway_secrets"
   (umask 077 && head -c 32 /dev/urandom | base64 -w0 >"$gateway_secrets/Platform__SnapshotKey")
+  # A cluster CA of this run: the silo's certificate and one every gateway of the benchmark presents.
+  cluster_ca_init "$work/cluster-ca"
+  cluster_ca_leaf "$work/cluster-ca" silo serverAuth,clientAuth
+  cluster_ca_leaf "$work/cluster-ca" gateway clientAuth
+  bench_cluster_tls() {
+    printf '%s\n' "Platform__Cluster__Tls__CertificatePath=$work/cluster-ca/$1.crt" \
+      "Platform__Cluster__Tls__KeyPath=$work/cluster-ca/$1.key" "Platform__Cluster__Tls__CaPath=$work/cluster-ca/ca-bundle.crt"
+  }
+  mapfile -t bench_gateway_tls < <(bench_cluster_tls gateway)
+  local silo_tls
+  mapfile -t silo_tls < <(bench_cluster_tls silo)
   # The benchmarks' echo backends listen on loopback, which the egress policy refuses by default: allow it here, and
   # on every gateway the benchmarks start (bench_egress_env).
   # shellcheck disable=SC2154 # root is the caller's
@@ -70,7 +84,7 @@ bench_init() {
     "Platform__ConnectionString=Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=platform" \
     "Platform__MasterKey=$(head -c 32 /dev/urandom | base64 -w0)" "Platform__OperatorKey=$operator_key" \
     "Platform__ClusterSecret=$cluster_secret" "Platform__Cluster__SiloPort=$cluster_silo_port" \
-    "Platform__Cluster__GatewayPort=$cluster_gateway_port" "Urls=$silo_url" dotnet Platform.Silo.dll
+    "Platform__Cluster__GatewayPort=$cluster_gateway_port" "${silo_tls[@]}" "Urls=$silo_url" dotnet Platform.Silo.dll
   bench_wait_for "the silo" curl -fsS "$silo_url/healthz"
 }
 

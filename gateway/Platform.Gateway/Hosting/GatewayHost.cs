@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using Platform.Cluster.Tls;
 using Platform.Contracts;
 using Platform.Gateway.Admin;
 using Platform.Gateway.Admission;
@@ -38,6 +39,8 @@ public static class GatewayHost
             .Bind(builder.Configuration.GetSection(GatewayOptions.Section))
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        // The cluster transport's certificate, key and CA bundle (Platform:Cluster:Tls), loaded when the client starts.
+        builder.Services.AddOptions<ClusterTlsOptions>().Bind(builder.Configuration.GetSection(ClusterTlsOptions.Section));
         AddGatewayServices(builder.Services);
         configure?.Invoke(builder);
         builder.WebHost.ConfigureKestrel(ConfigureKestrel);

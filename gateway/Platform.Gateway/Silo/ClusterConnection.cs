@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Serialization;
 using Platform.Cluster;
+using Platform.Cluster.Tls;
 using Platform.Gateway.Commands;
 using Platform.Gateway.Hosting;
 using ClusterOptions = Orleans.Configuration.ClusterOptions;
@@ -19,6 +20,7 @@ namespace Platform.Gateway.Silo;
 /// </summary>
 internal sealed partial class ClusterConnection(
     IOptions<GatewayOptions> options,
+    IOptions<ClusterTlsOptions> tlsOptions,
     GatewayNode node,
     IServiceProvider services,
     IHostApplicationLifetime lifetime,
@@ -60,6 +62,10 @@ internal sealed partial class ClusterConnection(
     {
         var settings = options.Value;
         var endpoints = settings.ParsedSiloEndpoints().ToArray();
+        // Checked here, so a gateway with a missing, mismatched or expired certificate refuses to start and names the
+        // setting, instead of serving while every connection to a silo fails its handshake. Real time: a test driving
+        // the gateway's clock must not make the certificate look expired.
+        var tls = ClusterTlsMaterial.Load(tlsOptions.Value, ClusterTlsRole.Client, TimeProvider.System);
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
 
         // The gateway's logging, so the client's warnings land where the gateway's do. Orleans keeps the system clock:
@@ -78,6 +84,7 @@ internal sealed partial class ClusterConnection(
             client.AddClusterConnectionLostHandler((_, _) => OnLost());
             client.AddGatewayCountChangedHandler((_, e) => OnGatewayCount(e.NumberOfConnectedGateways));
             client.Services.AddSerializer(static s => s.AddPlatformContracts());
+            client.UsePlatformTls(tls);
         });
         _host = builder.Build();
         var described = string.Join(", ", endpoints.Select(static e => e.ToString()));

@@ -7,6 +7,7 @@ using Platform.Contracts;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Hosting;
+using Platform.Testing;
 
 namespace Platform.AdminWeb.Tests.Support;
 
@@ -62,6 +63,8 @@ internal sealed class LiveGateway : IAsyncDisposable
                 // Backends of tests run on loopback, which the default egress policy refuses.
                 ["Platform:Egress:AllowedRanges:0"] = "127.0.0.0/8",
             });
+            // The test silos run with the test process's cluster CA; the gateway presents a client certificate of it.
+            builder.Configuration.AddInMemoryCollection(ClusterCertificates.Cluster.Gateway.Settings());
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
         });
         try

@@ -14,6 +14,7 @@ using Platform.Gateway.Hosting;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.Hosting;
 
@@ -90,6 +91,25 @@ public sealed class GatewayHostTests
         }
     }
 
+    [Fact]
+    public async Task Start_ClusterCertificateMissing_RefusesToStartNamingIt()
+    {
+        var state = Directory.CreateTempSubdirectory("gw-state-");
+        try
+        {
+            var settings = Settings("127.0.0.1:9", "gwnocert", state.FullName);
+            settings["Platform:SnapshotKey"] = TestGateway.SnapshotKey;
+            settings["Platform:Cluster:Tls:CertificatePath"] = Path.Combine(state.FullName, "missing.crt");
+
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => BuildAndStartAsync(settings));
+            Assert.Contains("Platform:Cluster:Tls:CertificatePath", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            state.Delete(recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("silo.example:30000")]
     [InlineData("127.0.0.1")]
@@ -122,7 +142,7 @@ public sealed class GatewayHostTests
         await app.StopAsync();
     }
 
-    private static Dictionary<string, string?> Settings(string siloEndpoint, string nodeName, string state) => new()
+    private static Dictionary<string, string?> Settings(string siloEndpoint, string nodeName, string state) => new(ClusterCertificates.Cluster.Gateway.Settings())
     {
         ["Platform:SiloEndpoints:0"] = siloEndpoint,
         ["Platform:NodeName"] = nodeName,

@@ -7,6 +7,7 @@ using Platform.Gateway.Connections;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tenants;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.Support;
 
@@ -81,6 +82,12 @@ internal sealed class TestGateway : IAsyncDisposable
             // The tests' backends listen on loopback, which the default egress policy refuses; "" restores the default.
             ["Platform:Egress:AllowedRanges:0"] = "127.0.0.0/8",
         };
+        // The test silos run with the test process's cluster CA; a gateway presents a client certificate of it.
+        foreach (var (key, value) in ClusterCertificates.Cluster.Gateway.Settings())
+        {
+            values[key] = value;
+        }
+
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             values[key] = value;
