@@ -14,6 +14,7 @@ using Platform.Gateway.Egress;
 using Platform.Gateway.Internal;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tcp;
+using Platform.Gateway.Telemetry;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tls;
 using Platform.Gateway.WebSockets;
@@ -51,6 +52,7 @@ public static class GatewayHost
             app.Services.GetRequiredService<TenantSnapshotStore>().Apply(loaded);
         }
 
+        app.UseGatewayTelemetry();
         app.UseInternalApiGuard();
         app.MapGatewayInternalApi();
         return app;
@@ -74,6 +76,7 @@ public static class GatewayHost
         services.AddSingleton<TenantSnapshotStore>();
         services.AddSingleton<SnapshotPersistence>();
         services.AddSingleton<GatewayMetrics>();
+        services.AddGatewayTelemetry();
         services.AddSingleton<DrainState>();
         services.AddSingleton<IReverseDnsResolver, ForwardConfirmedResolver>();
         services.AddSingleton<ReverseDnsCache>();

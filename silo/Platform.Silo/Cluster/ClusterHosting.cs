@@ -1,4 +1,7 @@
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Platform.Cluster;
+using Platform.Cluster.Telemetry;
 
 namespace Platform.Silo.Cluster;
 
@@ -30,6 +33,9 @@ internal static class ClusterHosting
             });
             silo.ConfigureEndpoints(cluster.Address, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
             silo.Services.AddSingleton<Orleans.IMembershipTable, PostgresMembershipTable>();
+            // The grain call filter brings in Platform.Cluster, whose grain interfaces carry Platform.Contracts shapes.
+            silo.Services.AddSerializer(static s => s.AddPlatformContracts());
+            silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
         });
         return builder;
     }

@@ -75,6 +75,8 @@ internal static class PlatformTestCluster
                 services.AddSingleton<IMembershipTable, PostgresMembershipTable>();
                 services.AddGatewayCommands();
                 services.AddSingleton<LeaseSyncNotifier>();
+                services.AddMetrics();
+                services.AddSingleton<Platform.Silo.Telemetry.SiloMetrics>();
                 services.Configure<ClusterMembershipOptions>(o =>
                 {
                     o.ProbeTimeout = TimeSpan.FromSeconds(1);
