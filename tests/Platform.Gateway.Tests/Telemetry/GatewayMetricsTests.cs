@@ -68,6 +68,27 @@ public sealed class GatewayMetricsTests
     }
 
     [Fact]
+    public async Task Metrics_AfterATlsConnection_ShowItsHandshakeAndAdmission()
+    {
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme");
+        await TlsTenantSetup.UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
+        await using var gateway = await silo.StartGatewayAsync();
+        await TlsTenantSetup.WaitForCertificatesAsync(gateway, "acme", 1);
+        var metrics = new Uri(gateway.InternalUri, "/metrics");
+
+        await using var client = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test");
+        Assert.Equal("hello\n", await client.EchoAsync("hello\n"));
+        var scrape = await PrometheusScrape.WaitAsync(metrics, s => s.Find("platform_gateway_connections_open", ("tenant", "acme"), ("protocol", "tls")).Any());
+
+        Assert.Equal(1, scrape.Value("platform_gateway_connections_open", ("tenant", "acme"), ("protocol", "tls")));
+        Assert.Equal(1, scrape.Value("platform_gateway_admissions_total", ("protocol", "tls")));
+        Assert.Equal(1, scrape.Value("platform_gateway_handshake_duration_seconds_count", ("handshake", "tls"), ("protocol", "tls")));
+        Assert.True(scrape.Value("platform_gateway_handshake_duration_seconds_sum", ("handshake", "tls"), ("protocol", "tls")) > 0, scrape.Text);
+        Assert.Empty(scrape.Find("platform_gateway_handshake_duration_seconds_count", ("handshake", "websocket")));
+    }
+
+    [Fact]
     public async Task Metrics_OnThePublicWsListener_Answers404AndTheInternalListenerServesThem()
     {
         await using var silo = await SiloFixture.StartAsync();

@@ -4,7 +4,9 @@ using Npgsql;
 using Orleans;
 using Orleans.Configuration;
 using Orleans.Runtime;
+using Orleans.Serialization;
 using Orleans.TestingHost;
+using Platform.Cluster;
 using Platform.Silo.Cluster;
 using Platform.Silo.Gateways;
 using Platform.Silo.Quotas;
@@ -76,6 +78,8 @@ internal static class PlatformTestCluster
                 services.AddGatewayCommands();
                 services.AddSingleton<LeaseSyncNotifier>();
                 services.AddMetrics();
+                // As ClusterHosting: the silo's grain call filter brings in Platform.Cluster and its contract shapes.
+                services.AddSerializer(static s => s.AddPlatformContracts());
                 services.AddSingleton<Platform.Silo.Telemetry.SiloMetrics>();
                 services.Configure<ClusterMembershipOptions>(o =>
                 {
