@@ -5,6 +5,7 @@ using Platform.Testing;
 
 namespace Platform.AdminWeb.Tests.Telemetry;
 
+[Collection(RunAlone.Name)]
 public sealed class PortalMetricsTests
 {
     [Fact]

@@ -11,6 +11,7 @@ namespace Platform.Gateway.Tests.Telemetry;
 /// Prometheus scrapes of a real gateway (its internal listener) and a real silo (its admin listener) over PostgreSQL,
 /// after real WebSocket traffic: one connection admitted after waiting for its lease, one refused.
 /// </summary>
+[Collection(RunAlone.Name)]
 public sealed class GatewayMetricsTests
 {
     [Fact]

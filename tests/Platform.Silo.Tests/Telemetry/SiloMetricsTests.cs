@@ -8,6 +8,7 @@ using Platform.Testing;
 
 namespace Platform.Silo.Tests.Telemetry;
 
+[Collection(RunAlone.Name)]
 public sealed class SiloMetricsTests
 {
     [Fact]
