@@ -16,6 +16,8 @@
 #   PLATFORM_PG_PORT                port of the private PostgreSQL             (default 55433)
 #   PLATFORM_SILO_PORT              port of the silo REST API                  (default 5080)
 #   PLATFORM_PORTAL_PORT            port of the admin portal                   (default 5000)
+#   PLATFORM_SILO_ADMIN_PORT        the silo's admin port: /metrics, /healthz  (default 5081)
+#   PLATFORM_PORTAL_ADMIN_PORT      the portal's admin port: /metrics, /healthz (default 5001)
 #   PLATFORM_CLUSTER_SILO_PORT      the silo's Orleans silo-to-silo port       (default 11111)
 #   PLATFORM_CLUSTER_GATEWAY_PORT   the silo's Orleans client port             (default 30000)
 #   PLATFORM_LISTEN_ADDRESS         address of the gateways' public listeners  (default 127.0.0.1; 0.0.0.0 opens
@@ -24,9 +26,9 @@
 #   PLATFORM_GATEWAY_WSS_PORT       wss port of gateway-1                      (default 8443)
 #   PLATFORM_GATEWAY_TLS_PORT       SNI-routed TLS port of gateway-1           (default 7443)
 #   PLATFORM_GATEWAY_DTLS_PORT      DTLS port (UDP) of gateway-1               (default 5684)
-#   PLATFORM_GATEWAY_ADMIN_PORT     admin port (health) of gateway-1           (default 5090)
+#   PLATFORM_GATEWAY_ADMIN_PORT     admin port (health, /metrics) of gateway-1 (default 5090)
 # Gateway k (1-based) uses each of those ports plus k-1; -1 turns a ws, wss, TLS or DTLS listener off. The silo,
-# the silo's Orleans ports, the portal, the gateways' admin ports and PostgreSQL always listen on 127.0.0.1.
+# the silo's Orleans ports, the portal, the admin ports and PostgreSQL always listen on 127.0.0.1.
 #
 # The Orleans ports speak TLS only, with a certificate from the cluster CA at both ends: the first run creates the
 # CA in .data/cluster-ca (EC P-256; its key stays there, mode 600) and every run issues the silo's certificate and
@@ -126,6 +128,8 @@ fi
 pg_port=${PLATFORM_PG_PORT:-55433}
 silo_port=${PLATFORM_SILO_PORT:-5080}
 portal_port=${PLATFORM_PORTAL_PORT:-5000}
+silo_admin_port=${PLATFORM_SILO_ADMIN_PORT:-5081}
+portal_admin_port=${PLATFORM_PORTAL_ADMIN_PORT:-5001}
 cluster_silo_port=${PLATFORM_CLUSTER_SILO_PORT:-11111}
 cluster_gateway_port=${PLATFORM_CLUSTER_GATEWAY_PORT:-30000}
 listen_address=${PLATFORM_LISTEN_ADDRESS:-127.0.0.1}
@@ -155,6 +159,8 @@ check_port() {
 check_port PLATFORM_PG_PORT "$pg_port"
 check_port PLATFORM_SILO_PORT "$silo_port"
 check_port PLATFORM_PORTAL_PORT "$portal_port"
+check_port PLATFORM_SILO_ADMIN_PORT "$silo_admin_port"
+check_port PLATFORM_PORTAL_ADMIN_PORT "$portal_admin_port"
 check_port PLATFORM_CLUSTER_SILO_PORT "$cluster_silo_port"
 check_port PLATFORM_CLUSTER_GATEWAY_PORT "$cluster_gateway_port"
 check_port PLATFORM_GATEWAY_WS_PORT "$gw_ws" off
@@ -191,6 +197,8 @@ claim_port tcp "$silo_port" "the silo"
 claim_port tcp "$cluster_silo_port" "the silo (Orleans silo port)"
 claim_port tcp "$cluster_gateway_port" "the silo (Orleans client port)"
 claim_port tcp "$portal_port" "the portal"
+claim_port tcp "$silo_admin_port" "the silo (admin port)"
+claim_port tcp "$portal_admin_port" "the portal (admin port)"
 for ((k = 1; k <= gateway_count; k++)); do
   claim_port tcp "$(gateway_port "$gw_ws" "$k")" "gateway-$k (ws)"
   claim_port tcp "$(gateway_port "$gw_wss" "$k")" "gateway-$k (wss)"
@@ -572,6 +580,7 @@ fi
 #   "Platform__Egress__AllowedRanges__0=127.0.0.0/8"   (and DeniedRanges__0=... to refuse more)
 mapfile -t silo_tls < <(cluster_tls silo)
 start_app silo silo/Platform.Silo "PLATFORM_SECRETS_DIR=$silo_secrets" "Urls=$silo_url" \
+  "Platform__AdminUrls=http://127.0.0.1:$silo_admin_port" \
   "Platform__Cluster__ListenAddress=127.0.0.1" "Platform__Cluster__SiloPort=$cluster_silo_port" \
   "Platform__Cluster__GatewayPort=$cluster_gateway_port" "${silo_tls[@]}"
 log "waiting for $silo_url/healthz"
@@ -636,7 +645,7 @@ fi
 if [[ " ${apps[*]} " == *" admin-web/Platform.AdminWeb "* ]]; then
   # AllowedHosts: the portal answers only to the address printed below (another Host header gets 400).
   start_app portal admin-web/Platform.AdminWeb "PLATFORM_SECRETS_DIR=$portal_secrets" "Platform__SiloUrl=$silo_url" \
-    "Urls=$portal_url" "AllowedHosts=127.0.0.1"
+    "Urls=$portal_url" "AllowedHosts=127.0.0.1" "Platform__AdminUrls=http://127.0.0.1:$portal_admin_port"
 fi
 for name in "${names[@]}"; do
   [ "$name" = silo ] && continue
@@ -665,9 +674,11 @@ cat <<INFO
 Platform is running. Ctrl-C stops it; data stays in $data_dir.
   silo REST API     $silo_url          (OpenAPI: $silo_url/openapi/v1.json)
   silo Orleans      127.0.0.1:$cluster_silo_port (silos) / 127.0.0.1:$cluster_gateway_port (clients)
+  silo admin        http://127.0.0.1:$silo_admin_port   (/metrics for Prometheus, /healthz)
 INFO
 if [ -n "$(index_of portal)" ]; then
   printf '  admin portal      %s\n' "$portal_url"
+  printf '  portal admin      http://127.0.0.1:%s   (/metrics, /healthz)\n' "$portal_admin_port"
   if [ -n "$operator_password" ]; then
     printf '  portal sign-in    admin / %s   (shown once; stored hashed)\n' "$operator_password"
   fi
@@ -688,7 +699,7 @@ if [ "$has_gateway" -eq 1 ]; then
     show_endpoint "wss" "wss://" "$(gateway_port "$gw_wss" "$k")" "/t/demo/"
     show_endpoint "TLS (SNI)" "" "$(gateway_port "$gw_tls" "$k")" ""
     show_endpoint "DTLS (UDP)" "" "$(gateway_port "$gw_dtls" "$k")" ""
-    printf '    %-12s http://127.0.0.1:%s/healthz\n' "admin" "$(gateway_port "$gw_admin" "$k")"
+    printf '    %-12s http://127.0.0.1:%s/healthz   (also /metrics for Prometheus)\n' "admin" "$(gateway_port "$gw_admin" "$k")"
     if [ "$k" -eq 1 ]; then
       printf '    %-12s %s-%s (allocated per tenant on request)\n' "dedicated" "$dedicated_first" "$dedicated_last"
     fi

@@ -32,8 +32,22 @@ public sealed class PortalOptions
     /// </summary>
     public EgressOptions Egress { get; set; } = new();
 
+    /// <summary>
+    /// URLs of the admin listener (<c>/metrics</c>, <c>/healthz</c>), separated by <c>;</c>: plain <c>http://</c> on an
+    /// address only the operator's network reaches; port 0 picks a free port.
+    /// </summary>
+    public string AdminUrls { get; set; } = "http://127.0.0.1:5001";
+
     public void Validate()
     {
+        foreach (var url in (AdminUrls ?? "").Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).DefaultIfEmpty(""))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var admin) || admin.Scheme != Uri.UriSchemeHttp || admin.AbsolutePath != "/")
+            {
+                throw new InvalidOperationException($"Platform:AdminUrls: '{url}' is not an http://address:port URL.");
+            }
+        }
+
         if (!Uri.TryCreate(SiloUrl, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
             throw new InvalidOperationException("Platform:SiloUrl must be an absolute http or https URL.");

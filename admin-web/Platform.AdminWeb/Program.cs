@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Mvc;
 using Platform.AdminWeb.Security;
 using Platform.AdminWeb.Silo;
+using Platform.AdminWeb.Telemetry;
 using Platform.Contracts.Http;
 
 namespace Platform.AdminWeb;
@@ -44,6 +45,7 @@ public sealed class Program
             })
             .AddHttpMessageHandler(static () => new TransportFailureHandler());
         builder.Services.AddSingleton<TargetProbe>();
+        builder.Services.AddPortalTelemetry();
 
         builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
             .AddCookie(o =>

@@ -53,6 +53,12 @@ internal sealed class PlatformOptions
     /// </summary>
     public EgressOptions Egress { get; set; } = new();
 
+    /// <summary>
+    /// URLs of the admin listener (<c>/metrics</c>, <c>/healthz</c>), separated by <c>;</c>: plain <c>http://</c> on an
+    /// address the operator's network reaches and tenants do not; port 0 picks a free port.
+    /// </summary>
+    public string AdminUrls { get; set; } = "http://127.0.0.1:5081";
+
     /// <summary>The Orleans cluster this silo joins.</summary>
     public Cluster.ClusterSettings Cluster { get; set; } = new();
 
@@ -95,6 +101,14 @@ internal sealed class PlatformOptions
         if (DedicatedPortFirst < 1 || DedicatedPortLast > 65535 || DedicatedPortFirst > DedicatedPortLast)
         {
             throw new InvalidOperationException("Platform:DedicatedPortFirst..DedicatedPortLast must be a port range.");
+        }
+
+        foreach (var url in (AdminUrls ?? "").Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).DefaultIfEmpty(""))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || uri.AbsolutePath != "/")
+            {
+                throw new InvalidOperationException($"Platform:AdminUrls: '{url}' is not an http://address:port URL.");
+            }
         }
 
         EgressPolicy = (Egress ?? new EgressOptions()).ToPolicy();

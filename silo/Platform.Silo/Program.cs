@@ -19,6 +19,7 @@ using Platform.Silo.Problems;
 using Platform.Silo.Psk;
 using Platform.Silo.Security;
 using Platform.Silo.Stats;
+using Platform.Silo.Telemetry;
 using Platform.Silo.Tenants;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -54,6 +55,7 @@ builder.Services.AddAuthorizationBuilder()
     .SetFallbackPolicy(new Microsoft.AspNetCore.Authorization.AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
 
 builder.Services.AddSiloInternals();
+builder.Services.AddSiloTelemetry();
 // After the migrations' hosted service: its start-up reconciliation reads the migrated tables.
 builder.Services.AddHostNames(builder.Configuration);
 

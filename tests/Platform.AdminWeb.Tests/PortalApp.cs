@@ -102,6 +102,7 @@ public sealed partial class PortalApp : WebApplicationFactory<Program>
         builder.UseSetting("Platform:SiloUrl", Silo.BaseAddress.ToString());
         builder.UseSetting("Platform:OperatorKey", Silo.OperatorKey);
         builder.UseSetting("Urls", "http://127.0.0.1:0");
+        builder.UseSetting("Platform:AdminUrls", "http://127.0.0.1:0");
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

@@ -98,6 +98,7 @@ public sealed class SecretsDirectoryTests
         info.Environment["PLATFORM_SECRETS_DIR"] = secretsDirectory;
         info.Environment["Urls"] = url.ToString().TrimEnd('/');
         info.Environment["Platform__Domain"] = "platform.test";
+        info.Environment["Platform__AdminUrls"] = "http://127.0.0.1:0";
         info.Environment["Platform__Cluster__SiloPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture);
         info.Environment["Platform__Cluster__GatewayPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var (key, value) in ClusterCertificates.Cluster.Silo.Settings())

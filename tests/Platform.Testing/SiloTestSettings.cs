@@ -15,6 +15,8 @@ internal static class SiloTestSettings
             ["Platform:Domain"] = "platform.test",
             ["Platform:DnsServers:0"] = "127.0.0.1:9",
             ["Platform:DnsTimeoutMilliseconds"] = "1000",
+            // Every test silo serves metrics and health on an admin port of its own.
+            ["Platform:AdminUrls"] = "http://127.0.0.1:0",
         };
         foreach (var (key, value) in ClusterCertificates.Cluster.Silo.Settings())
         {

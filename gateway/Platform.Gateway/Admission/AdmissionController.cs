@@ -87,6 +87,7 @@ internal sealed class AdmissionController(
             return reason;
         }
 
+        metrics.Admitted(protocol);
         ticket = new AdmissionTicket(this, tenant.Id, client);
         return RefusalReason.None;
     }

@@ -36,6 +36,8 @@ internal sealed partial class LeaseManager : BackgroundService
     private readonly ILeaseSyncClient _client;
     private readonly TenantSnapshotStore _store;
     private readonly ILogger<LeaseManager> _logger;
+    private readonly GatewayMetrics _metrics;
+    private readonly TimeProvider _time;
     private readonly int _batch;
     private readonly int _idleSlots;
     private readonly TimeSpan _interval;
@@ -45,11 +47,14 @@ internal sealed partial class LeaseManager : BackgroundService
     private volatile bool _siloAnswered;
     private volatile bool _failStatic;
 
-    public LeaseManager(ILeaseSyncClient client, TenantSnapshotStore store, IOptions<GatewayOptions> options, ILogger<LeaseManager> logger)
+    public LeaseManager(
+        ILeaseSyncClient client, TenantSnapshotStore store, IOptions<GatewayOptions> options, GatewayMetrics metrics, TimeProvider time, ILogger<LeaseManager> logger)
     {
         _client = client;
         _store = store;
         _logger = logger;
+        _metrics = metrics;
+        _time = time;
         _batch = options.Value.LeaseBatch;
         _idleSlots = options.Value.LeaseIdleSlots;
         _interval = TimeSpan.FromMilliseconds(options.Value.LeaseSyncMilliseconds);
@@ -99,13 +104,18 @@ internal sealed partial class LeaseManager : BackgroundService
 
         var waiting = _leases.GetOrAdd(tenantId, static _ => new TenantLease());
         Interlocked.Increment(ref waiting.Waiters);
+        var started = _time.GetTimestamp();
+        var outcome = "abandoned";
         try
         {
-            return await WaitAndAcquireAsync(tenantId, cancellationToken);
+            var acquired = await WaitAndAcquireAsync(tenantId, cancellationToken);
+            outcome = acquired ? "acquired" : "refused";
+            return acquired;
         }
         finally
         {
             Interlocked.Decrement(ref waiting.Waiters);
+            _metrics.LeaseWaited(outcome, _time.GetElapsedTime(started));
         }
     }
 
@@ -173,6 +183,20 @@ internal sealed partial class LeaseManager : BackgroundService
 
     /// <summary>True while slots are local (fail-static): the silo has not answered since start and the last sync failed.</summary>
     public bool FailStatic => _failStatic;
+
+    /// <summary>Slots held and in use over every tenant.</summary>
+    public (long Held, long InUse) Totals()
+    {
+        long held = 0, inUse = 0;
+        foreach (var lease in _leases.Values)
+        {
+            var (h, u) = Split(Volatile.Read(ref lease.State));
+            held += h;
+            inUse += u;
+        }
+
+        return (held, inUse);
+    }
 
     /// <summary>Slots held and in use for a tenant.</summary>
     public (int Held, int InUse) Get(Guid tenantId) =>
@@ -327,6 +351,7 @@ internal sealed partial class LeaseManager : BackgroundService
                 }
             }
 
+            _metrics.SlotsGranted(grant.Slots - heldBefore);
             if (grant.Slots < heldBefore)
             {
                 // The silo lowered this grant for another gateway; it counts the slots free only once this gateway has

@@ -22,6 +22,7 @@ internal sealed partial class DtlsGatewayHandler(
     ConnectionRegistry registry,
     GatewayNode node,
     DeliveryFactory deliveries,
+    GatewayMetrics metrics,
     TimeProvider time,
     ILogger<DtlsGatewayHandler> logger) : IDtlsSessionHandler
 {
@@ -90,6 +91,11 @@ internal sealed partial class DtlsGatewayHandler(
         {
             session.Close();
             return;
+        }
+
+        if (session.EstablishedAt is { } established)
+        {
+            metrics.HandshakeCompleted(GatewayMetrics.DtlsHandshake, ConnectionProtocols.Dtls, established - session.StartedAt);
         }
 
         var client = session.ClientCertificate;

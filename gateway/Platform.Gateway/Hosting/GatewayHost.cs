@@ -15,6 +15,7 @@ using Platform.Gateway.Dtls;
 using Platform.Gateway.Egress;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tcp;
+using Platform.Gateway.Telemetry;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tls;
 using Platform.Gateway.WebSockets;
@@ -54,6 +55,7 @@ public static class GatewayHost
             app.Services.GetRequiredService<TenantSnapshotStore>().Apply(loaded);
         }
 
+        app.UseGatewayTelemetry();
         app.MapGatewayAdminApi();
         return app;
     }
@@ -74,6 +76,7 @@ public static class GatewayHost
         services.AddSingleton<TenantSnapshotStore>();
         services.AddSingleton<SnapshotPersistence>();
         services.AddSingleton<GatewayMetrics>();
+        services.AddGatewayTelemetry();
         services.AddSingleton<DrainState>();
         services.AddSingleton<IReverseDnsResolver, ForwardConfirmedResolver>();
         services.AddSingleton<ReverseDnsCache>();

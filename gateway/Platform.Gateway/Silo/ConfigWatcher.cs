@@ -16,6 +16,7 @@ internal sealed partial class ConfigWatcher(
     ClusterConnection cluster,
     TenantSnapshotStore store,
     SnapshotPersistence persistence,
+    Admission.GatewayMetrics metrics,
     IOptions<GatewayOptions> options,
     TimeProvider time,
     ILogger<ConfigWatcher> logger) : BackgroundService
@@ -36,6 +37,7 @@ internal sealed partial class ConfigWatcher(
                 // The first watch asks for everything: a snapshot loaded from disk may be ahead of a silo whose database was reset.
                 var synced = _firstApplied.Task.IsCompleted;
                 var change = await silo.WatchConfigAsync(synced ? current.Revision : 0, synced ? options.Value.ConfigWaitSeconds : 0, stoppingToken);
+                metrics.SiloRevisionSeen(change.Revision);
                 var applied = store.Apply(change);
                 if (!ReferenceEquals(applied, current))
                 {

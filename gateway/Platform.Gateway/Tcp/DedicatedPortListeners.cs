@@ -33,6 +33,8 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     private readonly HalfOpenCounter _halfOpen;
     private readonly TcpPipeline _pipeline;
     private readonly TlsSelector _tls;
+    private readonly GatewayMetrics _metrics;
+    private readonly TimeProvider _time;
     private readonly GatewayOptions _options;
     private readonly ILogger<DedicatedPortListeners> _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -45,10 +47,13 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         HalfOpenCounter halfOpen,
         TcpPipeline pipeline,
         TlsSelector tls,
+        GatewayMetrics metrics,
         IOptions<GatewayOptions> options,
         TimeProvider time,
         ILogger<DedicatedPortListeners> logger)
     {
+        _metrics = metrics;
+        _time = time;
         _store = store;
         _admission = admission;
         _halfOpen = halfOpen;
@@ -283,6 +288,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         SslStream ssl, NetworkStream network, TenantRuntime tenant, int port, IPEndPoint remote, HalfOpenSlot? halfOpen, bool refuse)
     {
         var items = new Dictionary<object, object?>();
+        var started = _time.GetTimestamp();
         using var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         handshake.CancelAfter(_tls.HandshakeTimeoutFor(tenant));
         try
@@ -293,6 +299,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
                     : ValueTask.FromResult(_tls.Build(tenant, ConnectionProtocols.Tls, info.ServerName, items)),
                 null,
                 handshake.Token);
+            _metrics.HandshakeCompleted(GatewayMetrics.TlsHandshake, ConnectionProtocols.Tls, _time.GetElapsedTime(started));
             return TlsSelector.Facts(ssl.SslProtocol, ssl.NegotiatedCipherSuite, ssl.TargetHostName, items);
         }
         catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException or SocketException)

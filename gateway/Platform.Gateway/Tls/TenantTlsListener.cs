@@ -32,9 +32,9 @@ internal static class TenantTlsListener
             }
         });
         listen.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = selector.OnConnection, HandshakeTimeout = selector.HandshakeCap });
-        listen.Use(static next => connection =>
+        listen.Use(next => connection =>
         {
-            TlsSelector.OnHandshakeCompleted(connection.Items);
+            selector.OnHandshakeCompleted(connection);
             return next(connection);
         });
         return listen;

@@ -50,6 +50,9 @@ internal sealed partial class TlsSelector(
     // Present once the handshake completed.
     private static readonly object CompletedKey = new();
 
+    // The timestamp (TimeProvider) at which the connection was accepted, for the handshake duration.
+    private static readonly object StartedKey = new();
+
     // The tenant's HandshakeDeadline on a shared listener.
     private static readonly object DeadlineKey = new();
 
@@ -100,6 +103,7 @@ internal sealed partial class TlsSelector(
         if (slot is not null)
         {
             connection.Items[PendingKey] = slot;
+            connection.Items[StartedKey] = time.GetTimestamp();
             return true;
         }
 
@@ -111,9 +115,15 @@ internal sealed partial class TlsSelector(
     }
 
     /// <summary>Connection middleware inside the TLS layer: runs once the handshake has completed.</summary>
-    public static void OnHandshakeCompleted(IDictionary<object, object?> items)
+    public void OnHandshakeCompleted(ConnectionContext connection)
     {
+        var items = connection.Items;
         items[CompletedKey] = true;
+        if (items.TryGetValue(StartedKey, out var started))
+        {
+            metrics.HandshakeCompleted(GatewayMetrics.TlsHandshake, ProtocolOf(connection), time.GetElapsedTime((long)started!));
+        }
+
         if (items.TryGetValue(DeadlineKey, out var deadline))
         {
             ((HandshakeDeadline)deadline!).Complete();

@@ -31,6 +31,8 @@ internal sealed class WebSocketConnectionHandler(
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
+        // The upgrade's duration runs from here (after TLS, on wss) to its 101.
+        var started = time.GetTimestamp();
         var protocol = connection.Features.Get<ITlsHandshakeFeature>() is null ? ConnectionProtocols.Ws : ConnectionProtocols.Wss;
         var (request, answer) = await ReadHeadAsync(connection);
         if (protocol == ConnectionProtocols.Wss)
@@ -43,7 +45,7 @@ internal sealed class WebSocketConnectionHandler(
         {
             try
             {
-                await handler.HandleAsync(connection, protocol, request);
+                await handler.HandleAsync(connection, protocol, request, started);
             }
             catch (OperationCanceledException) when (connection.ConnectionClosed.IsCancellationRequested)
             {

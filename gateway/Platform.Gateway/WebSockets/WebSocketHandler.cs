@@ -28,13 +28,15 @@ internal sealed partial class WebSocketHandler(
     ConnectionRegistry registry,
     GatewayNode node,
     DeliveryFactory deliveries,
+    GatewayMetrics metrics,
     TimeProvider time,
     ILogger<WebSocketHandler> logger)
 {
     private const int InitialBuffer = 16 * 1024;
     private const string SupportedVersion = "13";
 
-    public async Task HandleAsync(ConnectionContext context, string protocol, UpgradeRequest request)
+    /// <param name="started">The <see cref="TimeProvider"/> timestamp at which the request head was first awaited.</param>
+    public async Task HandleAsync(ConnectionContext context, string protocol, UpgradeRequest request, long started)
     {
         var output = context.Transport.Output;
         var aborted = context.ConnectionClosed;
@@ -156,6 +158,7 @@ internal sealed partial class WebSocketHandler(
                 try
                 {
                     await Problem.WriteSwitchingProtocolsAsync(output, request.Key!, subProtocol, extensions, aborted);
+                    metrics.HandshakeCompleted(GatewayMetrics.WebSocketUpgrade, protocol, time.GetElapsedTime(started));
                     await PumpAsync(connection, delivery, policy.MaxMessageSize, pings: policy.PingInterval > TimeSpan.Zero);
                 }
                 finally

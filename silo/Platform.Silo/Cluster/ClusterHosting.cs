@@ -2,6 +2,7 @@ using System.Net;
 using Orleans.Configuration;
 using Orleans.Serialization;
 using Platform.Cluster;
+using Platform.Cluster.Telemetry;
 using Platform.Cluster.Tls;
 
 namespace Platform.Silo.Cluster;
@@ -46,6 +47,8 @@ internal static class ClusterHosting
             // Gateways' calls carry the shapes of Platform.Contracts.
             silo.Services.AddSerializer(static s => s.AddPlatformContracts());
             silo.Services.AddSingleton<Orleans.IMembershipTable, PostgresMembershipTable>();
+            // Grain call latency by interface and method (docs/metrics.md).
+            silo.AddIncomingGrainCallFilter<GrainCallMetrics>();
         });
         return builder;
     }

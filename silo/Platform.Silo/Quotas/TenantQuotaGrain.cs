@@ -24,6 +24,7 @@ internal sealed partial class TenantQuotaGrain(
     NpgsqlDataSource dataSource,
     PlatformClock clock,
     LeaseSyncNotifier notifier,
+    Telemetry.SiloMetrics metrics,
     ILogger<TenantQuotaGrain> logger) : Grain, ITenantQuotaGrain
 {
     private readonly QuotaLedger _ledger = new();
@@ -98,6 +99,7 @@ internal sealed partial class TenantQuotaGrain(
                 LogReclaiming(logger, tenantId, decision.Reserve, request.GatewayId, decision.ReclaimFrom.Count);
             }
 
+            metrics.LeaseAnswered(request.Slots, request.Held ?? 0, decision.Answer, decision.Reclaiming);
             return new QuotaAnswer(true, decision.Answer, max.Value, decision.Reclaiming);
         }
         catch

@@ -33,8 +33,8 @@ public sealed partial class AntiforgeryCoverageTests
             await using var connection = await source.OpenConnectionAsync();
             await connection.ExecuteAsync(
                 """
-                INSERT INTO gateway_nodes (id, version, internal_url, listeners, status, started_at, last_heartbeat_at)
-                VALUES ('gw-forms', '1.0.0', 'http://127.0.0.1:1', ARRAY['ws:8080'], 'up', now(), now());
+                INSERT INTO gateway_nodes (id, version, listeners, status, started_at, last_heartbeat_at)
+                VALUES ('gw-forms', '1.0.0', ARRAY['ws:8080'], 'up', now(), now());
                 INSERT INTO connections (id, tenant_id, gateway_id, protocol, remote_address, remote_port, local_port, opened_at, last_activity_at)
                 SELECT @connectionId, id, 'gw-forms', 'ws', '127.0.0.1', 40000, 8080, now(), now() FROM tenants WHERE slug = 'acme';
                 """,

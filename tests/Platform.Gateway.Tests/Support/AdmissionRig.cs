@@ -23,8 +23,8 @@ internal sealed class AdmissionRig : IDisposable
         var options = Options.Create(new GatewayOptions { LeaseBatch = batch, LeaseIdleSlots = idleSlots ?? batch, PlatformDomain = "platform.test" });
         Store = new TenantSnapshotStore(TestTenants.Compiler(), NullLogger<TenantSnapshotStore>.Instance);
         LeaseClient = new FakeLeaseClient(Authority, gatewayId);
-        Leases = new LeaseManager(LeaseClient, Store, options, NullLogger<LeaseManager>.Instance);
         Metrics = new GatewayMetrics(_services.GetRequiredService<IMeterFactory>());
+        Leases = new LeaseManager(LeaseClient, Store, options, Metrics, Time, NullLogger<LeaseManager>.Instance);
         Drain = new DrainState();
         Names = new ReverseDnsCache(Resolver, options, Time, NullLogger<ReverseDnsCache>.Instance);
         Controller = new AdmissionController(Leases, Drain, Names, Metrics, Time);

@@ -8,8 +8,8 @@ using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.TestingHost;
 using Platform.Cluster;
-using Platform.Silo.Certificates;
 using Platform.Cluster.Tls;
+using Platform.Silo.Certificates;
 using Platform.Silo.Cluster;
 using Platform.Silo.Gateways;
 using Platform.Silo.Internal;
@@ -133,6 +133,8 @@ internal static class PlatformTestCluster
                 services.AddSingleton<ConfigWatch>();
                 services.AddSingleton<GatewayRegistry>();
                 services.AddSingleton<ConnectionEventWriter>();
+                services.AddMetrics();
+                services.AddSingleton<Platform.Silo.Telemetry.SiloMetrics>();
                 services.Configure<ClusterMembershipOptions>(o =>
                 {
                     o.ProbeTimeout = TimeSpan.FromSeconds(1);
