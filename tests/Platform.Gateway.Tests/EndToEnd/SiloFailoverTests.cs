@@ -10,6 +10,9 @@ using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.Runtime;
+using Orleans.Serialization;
+using Platform.Cluster;
+using Platform.Cluster.Tls;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
@@ -440,7 +443,10 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
         using var host = new HostBuilder()
             .UseOrleansClient(client => client
                 .UseStaticClustering(new IPEndPoint(IPAddress.Loopback, via.GatewayPort))
-                .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("platform", "platform")))
+                .Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = ("platform", "platform"))
+                // The silos' Orleans ports accept only TLS with a certificate of the cluster CA.
+                .UsePlatformTls(ClusterCertificates.Cluster.Issue("failover-test-client", serverAuth: false, clientAuth: true).Load(ClusterTlsRole.Client))
+                .Services.AddSerializer(static s => s.AddPlatformContracts()))
             .Build();
         await host.StartAsync();
         try
