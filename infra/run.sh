@@ -296,7 +296,7 @@ start_app() {
   # a terminal's Ctrl-C away from it: this script stops the apps itself, in order.
   # Settings that would carry a secret are dropped from what the app inherits; it reads its own from files.
   (cd "$out" && exec setsid env -u Platform__ConnectionString -u Platform__MasterKey -u Platform__OperatorKey \
-    -u Platform__ClusterSecret -u Platform__SnapshotKey -u PGPASSWORD -u PGPASSFILE "$@" dotnet "$assembly.dll") >>"$logs/$name.log" 2>&1 &
+    -u Platform__SnapshotKey -u PGPASSWORD -u PGPASSFILE "$@" dotnet "$assembly.dll") >>"$logs/$name.log" 2>&1 &
   local pid=$! i index=${#names[@]}
   for i in "${!names[@]}"; do [ "${names[$i]}" != "$name" ] || index=$i; done
   pids[$index]=$pid
@@ -399,13 +399,13 @@ secret_dir() {
 }
 
 secret_dir "$silo_secrets"
-# Runs before this one kept the three keys in .data/secrets.env, passed as environment variables. They move
+# Runs before this one kept the keys in .data/secrets.env, passed as environment variables. They move
 # into the silo's directory (the master key must stay: it decrypts the stored certificates and PSKs), and the
 # old file goes once its keys are there, so no second copy remains.
 legacy_secrets="$data_dir/secrets.env"
 if [ -f "$legacy_secrets" ]; then
   log "moving the keys of $legacy_secrets to $silo_secrets"
-  for pair in PLATFORM_MASTER_KEY:Platform__MasterKey PLATFORM_OPERATOR_KEY:Platform__OperatorKey PLATFORM_CLUSTER_SECRET:Platform__ClusterSecret; do
+  for pair in PLATFORM_MASTER_KEY:Platform__MasterKey PLATFORM_OPERATOR_KEY:Platform__OperatorKey; do
     variable=${pair%%:*} file="$silo_secrets/${pair#*:}"
     value=$(set +u; . "$legacy_secrets" && printf '%s' "${!variable:-}")
     [ -n "$value" ] || die "$legacy_secrets has no $variable; restore it or remove the file"
@@ -418,11 +418,12 @@ if [ -f "$legacy_secrets" ]; then
   rm -f "$legacy_secrets"
 fi
 if [ ! -s "$silo_secrets/Platform__MasterKey" ]; then
-  log "generating the master key, operator key and cluster secret in $silo_secrets"
+  log "generating the master key and operator key in $silo_secrets"
   write_secret "$silo_secrets/Platform__MasterKey" "$(head -c 32 /dev/urandom | base64 -w0)"
 fi
 [ -s "$silo_secrets/Platform__OperatorKey" ] || write_secret "$silo_secrets/Platform__OperatorKey" "op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-[ -s "$silo_secrets/Platform__ClusterSecret" ] || write_secret "$silo_secrets/Platform__ClusterSecret" "cs_$(new_password)"
+# The cluster secret of the internal HTTP API is gone with that API (the cluster transport is TLS with certificates).
+rm -f "$silo_secrets/Platform__ClusterSecret"
 operator_key=$(<"$silo_secrets/Platform__OperatorKey")
 
 for port in "${!tcp_owner[@]}"; do

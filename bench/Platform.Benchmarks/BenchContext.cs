@@ -40,7 +40,7 @@ internal sealed class BenchContext(BenchOptions options, TestDatabase database, 
 
     public HttpClient Operator => _operator ??= Client(SiloAddress, Keys.OperatorKey);
 
-    public HttpClient Cluster => _cluster ??= Client(SiloAddress, Keys.ClusterSecret);
+    public HttpClient Cluster => _cluster ??= Client(SiloAddress, Build.ClusterSecret);
 
     public HttpClient Anonymous => _anonymous ??= Client(SiloAddress, null);
 

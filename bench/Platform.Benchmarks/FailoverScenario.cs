@@ -34,7 +34,7 @@ internal static class FailoverScenario
     {
         var recoverWithin = context.Options.TimeLimit;
         using var operatorB = context.Client(b.BaseAddress, context.Keys.OperatorKey, AttemptTimeout);
-        using var clusterB = context.Client(b.BaseAddress, context.Keys.ClusterSecret, AttemptTimeout);
+        using var clusterB = context.Client(b.BaseAddress, context.Build.ClusterSecret, AttemptTimeout);
         using var anonymousB = context.Client(b.BaseAddress, null, AttemptTimeout);
         var members = await ClusterMembersAsync(context, b);
 
@@ -45,15 +45,15 @@ internal static class FailoverScenario
         }
 
         using (var register = await context.Cluster.PostAsJsonAsync(
-            InternalRoutes.Register, BenchContext.RegisterRequest(GatewayId, "http://127.0.0.1:9"), PlatformJson.Options))
+            HttpLinkRoutes.Register, BenchContext.RegisterRequest(GatewayId, "http://127.0.0.1:9"), PlatformJson.Options))
         {
-            await BenchContext.EnsureAsync(register, HttpStatusCode.OK, $"POST {InternalRoutes.Register}");
+            await BenchContext.EnsureAsync(register, HttpStatusCode.OK, $"POST {HttpLinkRoutes.Register}");
         }
 
         foreach (var tenant in tenants)
         {
             using var response = await context.Cluster.PostAsJsonAsync(
-                InternalRoutes.Path(InternalRoutes.Leases, GatewayId), BenchContext.LeaseRequest(tenant.Id, Wanted), PlatformJson.Options);
+                HttpLinkRoutes.Path(HttpLinkRoutes.Leases, GatewayId), BenchContext.LeaseRequest(tenant.Id, Wanted), PlatformJson.Options);
             await BenchContext.EnsureAsync(response, HttpStatusCode.OK, "POST leases through A");
         }
 
@@ -100,7 +100,7 @@ internal static class FailoverScenario
         var leases = tenants.Select(tenant => ProbeAsync(killedAt, recoverWithin, async ct =>
         {
             using var response = await clusterB.PostAsJsonAsync(
-                InternalRoutes.Path(InternalRoutes.Leases, GatewayId), BenchContext.LeaseRequest(tenant.Id, Wanted + 1), PlatformJson.Options, ct);
+                HttpLinkRoutes.Path(HttpLinkRoutes.Leases, GatewayId), BenchContext.LeaseRequest(tenant.Id, Wanted + 1), PlatformJson.Options, ct);
             if (response.StatusCode != HttpStatusCode.OK)
             {
                 return false;
@@ -161,13 +161,13 @@ internal static class FailoverScenario
     private static async Task WarmUpAsync(BenchContext context, SiloProcess b)
     {
         using var operatorB = context.Client(b.BaseAddress, context.Keys.OperatorKey);
-        using var clusterB = context.Client(b.BaseAddress, context.Keys.ClusterSecret);
+        using var clusterB = context.Client(b.BaseAddress, context.Build.ClusterSecret);
         var tenant = await context.CreateTenantAsync("failover-warmup", ConfigScenarios.Config(MaxConnections));
         var revision = tenant.ConfigRevision;
         for (var i = 0; i < 20; i++)
         {
             using (var lease = await clusterB.PostAsJsonAsync(
-                InternalRoutes.Path(InternalRoutes.Leases, GatewayId), BenchContext.LeaseRequest(tenant.Id, 1 + (i % Wanted)), PlatformJson.Options))
+                HttpLinkRoutes.Path(HttpLinkRoutes.Leases, GatewayId), BenchContext.LeaseRequest(tenant.Id, 1 + (i % Wanted)), PlatformJson.Options))
             {
                 await BenchContext.EnsureAsync(lease, HttpStatusCode.OK, "POST leases through B (warm-up)");
             }
@@ -250,7 +250,7 @@ internal static class FailoverScenario
                 try
                 {
                     using var response = await clusterB.PostAsJsonAsync(
-                        InternalRoutes.Path(InternalRoutes.Heartbeat, GatewayId), new HeartbeatRequest(0, 0), PlatformJson.Options, cancellationToken);
+                        HttpLinkRoutes.Path(HttpLinkRoutes.Heartbeat, GatewayId), new HeartbeatRequest(0, 0), PlatformJson.Options, cancellationToken);
                 }
                 catch (HttpRequestException)
                 {

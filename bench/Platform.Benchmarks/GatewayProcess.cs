@@ -57,14 +57,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// The settings a gateway of <paramref name="flavor"/> starts with against <paramref name="silo"/>, and its secrets
+    /// The settings a gateway of <paramref name="build"/> starts with against <paramref name="silo"/>, and its secrets
     /// (one file each). The HTTP gateway (before the Orleans client) names the silo's REST URL and shares the cluster
     /// secret, which also seals its snapshot; the Orleans gateway names the silo's Orleans gateway port, seals its
-    /// snapshot with a key of its own and serves <c>/healthz</c> on an admin port. Cluster TLS, once it lands, adds
-    /// the gateway's certificate, key and CA bundle to the Orleans settings here.
+    /// snapshot with a key of its own, serves <c>/healthz</c> on an admin port and presents a client certificate of the
+    /// test cluster CA.
     /// </summary>
     public static (Dictionary<string, string> Environment, Dictionary<string, string> Secrets) Settings(
-        ClusterFlavor flavor, SiloProcess silo, string nodeName, string stateDirectory, int wsPort)
+        SiloBuild build, SiloProcess silo, string nodeName, string stateDirectory, int wsPort)
     {
         ArgumentNullException.ThrowIfNull(silo);
         var environment = new Dictionary<string, string>
@@ -80,12 +80,12 @@ internal sealed class GatewayProcess : IAsyncDisposable
             ["Logging:LogLevel:Default"] = "Warning",
         };
         var secrets = new Dictionary<string, string>();
-        switch (flavor)
+        switch (build.Flavor)
         {
             case ClusterFlavor.Http:
                 environment["Platform:SiloUrl"] = silo.BaseAddress.ToString();
                 environment["Platform:InternalPort"] = FreePorts.Tcp().ToString(CultureInfo.InvariantCulture);
-                secrets["Platform__ClusterSecret"] = silo.ClusterSecret;
+                secrets["Platform__ClusterSecret"] = build.ClusterSecret;
                 break;
             case ClusterFlavor.Orleans:
                 environment["Platform:SiloEndpoints:0"] = string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{silo.GatewayPort}");
@@ -94,12 +94,12 @@ internal sealed class GatewayProcess : IAsyncDisposable
                 // The silos of the harness run with the test cluster CA (SiloTestSettings); the gateway presents a client certificate of it.
                 foreach (var (key, value) in ClusterCertificates.Cluster.Gateway.Settings())
                 {
-                    environment[key] = value;
+                    environment[key] = value!;
                 }
 
                 break;
             default:
-                throw new ArgumentOutOfRangeException(nameof(flavor), flavor, null);
+                throw new ArgumentOutOfRangeException(nameof(build), build.Flavor, null);
         }
 
         return (environment, secrets);
@@ -115,7 +115,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         // Created with mode 0700 on Unix: only this user reads the files in it.
         var secretsDirectory = Directory.CreateTempSubdirectory("bench-gw-secrets-").FullName;
         var wsPort = FreePorts.Tcp();
-        var (environment, secrets) = Settings(build.Flavor, silo, nodeName, stateDirectory, wsPort);
+        var (environment, secrets) = Settings(build, silo, nodeName, stateDirectory, wsPort);
         foreach (var (name, value) in secrets)
         {
             await File.WriteAllTextAsync(Path.Combine(secretsDirectory, name), value, Encoding.UTF8);

@@ -16,10 +16,10 @@ internal sealed class HttpLeaseLink(BenchContext context) : LeaseLink
     public override async Task<TimeSpan> RegisterAsync(string nodeId)
     {
         using var response = await context.Cluster.PostAsJsonAsync(
-            InternalRoutes.Register,
+            HttpLinkRoutes.Register,
             BenchContext.RegisterRequest(nodeId, "http://127.0.0.1:9"),
             PlatformJson.Options);
-        var registered = await BenchContext.ReadAsync<RegisterGatewayResponse>(response, HttpStatusCode.OK, $"POST {InternalRoutes.Register}");
+        var registered = await BenchContext.ReadAsync<RegisterGatewayResponse>(response, HttpStatusCode.OK, $"POST {HttpLinkRoutes.Register}");
         _nodeId = registered.NodeId;
         return TimeSpan.FromSeconds(registered.HeartbeatIntervalSeconds);
     }
@@ -27,7 +27,7 @@ internal sealed class HttpLeaseLink(BenchContext context) : LeaseLink
     public override async Task<IReadOnlyList<(Guid TenantId, int Slots, int MaxConnections)>> SyncAsync(IReadOnlyList<(Guid TenantId, int Slots)> wants)
     {
         using var response = await context.Cluster.PostAsJsonAsync(
-            InternalRoutes.Path(InternalRoutes.Leases, _nodeId),
+            HttpLinkRoutes.Path(HttpLinkRoutes.Leases, _nodeId),
             new { leases = wants.Select(w => new { tenantId = w.TenantId, slots = w.Slots }) },
             PlatformJson.Options);
         var result = await BenchContext.ReadAsync<LeaseSyncResponse>(response, HttpStatusCode.OK, "POST leases");
@@ -37,7 +37,7 @@ internal sealed class HttpLeaseLink(BenchContext context) : LeaseLink
     public override async Task HeartbeatAsync(CancellationToken cancellationToken)
     {
         using var response = await context.Cluster.PostAsJsonAsync(
-            InternalRoutes.Path(InternalRoutes.Heartbeat, _nodeId), new { configRevision = 0, openConnections = 0 }, PlatformJson.Options, cancellationToken);
+            HttpLinkRoutes.Path(HttpLinkRoutes.Heartbeat, _nodeId), new { configRevision = 0, openConnections = 0 }, PlatformJson.Options, cancellationToken);
         await BenchContext.EnsureAsync(response, HttpStatusCode.OK, "POST heartbeat");
     }
 

@@ -25,10 +25,10 @@ internal static class LeasesScenario
         {
             var nodeId = string.Create(CultureInfo.InvariantCulture, $"bench-gw-{g}");
             using var response = await context.Cluster.PostAsJsonAsync(
-                InternalRoutes.Register,
+                HttpLinkRoutes.Register,
                 BenchContext.RegisterRequest(nodeId, string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{59000 + g}")),
                 PlatformJson.Options);
-            timing = await BenchContext.ReadAsync<RegisterGatewayResponse>(response, HttpStatusCode.OK, $"POST {InternalRoutes.Register}");
+            timing = await BenchContext.ReadAsync<RegisterGatewayResponse>(response, HttpStatusCode.OK, $"POST {HttpLinkRoutes.Register}");
             gateways.Add(timing.NodeId);
         }
 
@@ -45,7 +45,7 @@ internal static class LeasesScenario
         var heartbeats = HeartbeatAsync(context, gateways, TimeSpan.FromSeconds(timing!.HeartbeatIntervalSeconds), stopHeartbeats.Token);
 
         var recorder = context.Recorder(
-            $"POST {InternalRoutes.Leases} ({context.Options.Concurrency} concurrent callers, {gateways.Count} gateways, {Tenants} tenants)");
+            $"POST {HttpLinkRoutes.Leases} ({context.Options.Concurrency} concurrent callers, {gateways.Count} gateways, {Tenants} tenants)");
         await context.RunAsync(recorder, count, context.Options.Concurrency, async (worker, index) =>
         {
             var gateway = gateways[worker % gateways.Count];
@@ -53,7 +53,7 @@ internal static class LeasesScenario
             // Desired totals move up and down, so calls both take and give back slots.
             var wanted = (index * 37 % 200) + 1;
             using var response = await context.Cluster.PostAsJsonAsync(
-                InternalRoutes.Path(InternalRoutes.Leases, gateway),
+                HttpLinkRoutes.Path(HttpLinkRoutes.Leases, gateway),
                 BenchContext.LeaseRequest(tenant, wanted),
                 PlatformJson.Options);
             var result = await BenchContext.ReadAsync<LeaseSyncResponse>(response, HttpStatusCode.OK, "POST leases");
@@ -78,7 +78,7 @@ internal static class LeasesScenario
                 foreach (var gateway in gateways)
                 {
                     using var response = await context.Cluster.PostAsJsonAsync(
-                        InternalRoutes.Path(InternalRoutes.Heartbeat, gateway), new HeartbeatRequest(0, 0), PlatformJson.Options, cancellationToken);
+                        HttpLinkRoutes.Path(HttpLinkRoutes.Heartbeat, gateway), new HeartbeatRequest(0, 0), PlatformJson.Options, cancellationToken);
                     await BenchContext.EnsureAsync(response, HttpStatusCode.OK, "POST heartbeat");
                 }
             }

@@ -84,8 +84,15 @@ catch (NpgsqlException ex)
 static SiloBuild Build(string name, string silo, string? gateway, ClusterFlavor? flavor, IReadOnlyDictionary<string, string> settings)
 {
     var gatewayDll = gateway is null ? null : Path.GetFullPath(gateway);
-    return new SiloBuild(
-        name, Path.GetFullPath(silo), settings, gatewayDll, flavor ?? (gatewayDll is null ? ClusterFlavor.Http : ClusterFlavors.Detect(gatewayDll)));
+    var link = flavor ?? (gatewayDll is null ? ClusterFlavor.Http : ClusterFlavors.Detect(gatewayDll));
+    var all = new Dictionary<string, string>(settings);
+    if (link == ClusterFlavor.Http)
+    {
+        // Silos of the HTTP link refuse to start without the internal API's shared secret.
+        all[SiloBuild.ClusterSecretSetting] = "cs_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+    }
+
+    return new SiloBuild(name, Path.GetFullPath(silo), all, gatewayDll, link);
 }
 
 // A fresh database and `count` silo processes of `build` on it (the first runs the migrations before the next joins).

@@ -97,7 +97,7 @@ internal static class WatchScenario
 
     private static async Task<ConfigWatchResponse> WatchAsync(BenchContext context, long after, int waitSeconds, CancellationToken cancellationToken)
     {
-        var uri = new Uri(string.Create(CultureInfo.InvariantCulture, $"{InternalRoutes.ConfigWatch}?after={after}&waitSeconds={waitSeconds}"), UriKind.Relative);
+        var uri = new Uri(string.Create(CultureInfo.InvariantCulture, $"{HttpLinkRoutes.ConfigWatch}?after={after}&waitSeconds={waitSeconds}"), UriKind.Relative);
         using var response = await context.Cluster.GetAsync(uri, cancellationToken);
         return await BenchContext.ReadAsync<ConfigWatchResponse>(response, HttpStatusCode.OK, "GET watch");
     }

@@ -58,7 +58,6 @@ bench_init() {
   "$(pg_bin_dir)/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c 'CREATE DATABASE platform' >/dev/null
 
   operator_key="op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  cluster_secret="cs_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   silo_url="http://127.0.0.1:$(pg_free_port)"
   local cluster_silo_port cluster_gateway_port
   cluster_silo_port=$(pg_free_port); cluster_gateway_port=$(pg_free_port)
@@ -83,7 +82,7 @@ bench_init() {
   bench_start silo "$root/silo/Platform.Silo/bin/Release/net10.0" env "${bench_egress_env[@]}" \
     "Platform__ConnectionString=Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=platform" \
     "Platform__MasterKey=$(head -c 32 /dev/urandom | base64 -w0)" "Platform__OperatorKey=$operator_key" \
-    "Platform__ClusterSecret=$cluster_secret" "Platform__Cluster__SiloPort=$cluster_silo_port" \
+    "Platform__Cluster__SiloPort=$cluster_silo_port" \
     "Platform__Cluster__GatewayPort=$cluster_gateway_port" "${silo_tls[@]}" "Urls=$silo_url" dotnet Platform.Silo.dll
   bench_wait_for "the silo" curl -fsS "$silo_url/healthz"
 }

@@ -16,9 +16,6 @@ internal sealed class PlatformOptions
     /// <summary>Operator API key; compared by hash in constant time.</summary>
     public string OperatorKey { get; set; } = "";
 
-    /// <summary>Shared secret authenticating the internal API both ways.</summary>
-    public string ClusterSecret { get; set; } = "";
-
     /// <summary>Platform domain: tenants get <c>{slug}.{domain}</c>.</summary>
     public string Domain { get; set; } = "platform.localhost";
 
@@ -76,11 +73,6 @@ internal sealed class PlatformOptions
         if (OperatorKey.Length < 24)
         {
             throw new InvalidOperationException("Platform:OperatorKey must be at least 24 characters.");
-        }
-
-        if (ClusterSecret.Length < 24)
-        {
-            throw new InvalidOperationException("Platform:ClusterSecret must be at least 24 characters.");
         }
 
         if (HeartbeatIntervalSeconds < 1 || HeartbeatTimeoutSeconds <= HeartbeatIntervalSeconds)

@@ -25,7 +25,6 @@ public sealed class SecretsDirectoryTests
             ["Platform__ConnectionString"] = database.ConnectionString,
             ["Platform__MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Platform__OperatorKey"] = "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
-            ["Platform__ClusterSecret"] = "cs_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
         };
         var directory = WriteSecretsDirectory(secrets);
         var url = new Uri($"http://127.0.0.1:{FreePorts.Tcp()}/");

@@ -28,13 +28,11 @@ public sealed class SiloApp : WebApplicationFactory<Program>
         ArgumentNullException.ThrowIfNull(database);
         Database = database;
         OperatorKey = "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-        ClusterSecret = "cs_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         _settings = new Dictionary<string, string?>
         {
             ["Platform:ConnectionString"] = database.ConnectionString,
             ["Platform:MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Platform:OperatorKey"] = OperatorKey,
-            ["Platform:ClusterSecret"] = ClusterSecret,
             // Each test silo is its own Orleans cluster (its own database) on ports of its own.
             ["Platform:Cluster:SiloPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Platform:Cluster:GatewayPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -58,7 +56,6 @@ public sealed class SiloApp : WebApplicationFactory<Program>
 
     public string OperatorKey { get; }
 
-    public string ClusterSecret { get; }
 
     /// <summary>The silo's Orleans gateway port on 127.0.0.1, where cluster clients (the gateways) connect.</summary>
     public int ClusterGatewayPort => int.Parse(_settings["Platform:Cluster:GatewayPort"]!, System.Globalization.CultureInfo.InvariantCulture);

@@ -52,7 +52,6 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public string OperatorKey => Secrets.OperatorKey;
 
-    public string ClusterSecret => Secrets.ClusterSecret;
 
     public int HttpPort { get; }
 
@@ -91,8 +90,7 @@ public sealed class SiloProcess : IAsyncDisposable
         var secrets = new SiloSecrets(
             database.ConnectionString,
             Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
-            "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
-            "cs_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
+            "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16)));
         return StartAsync("silo-1", assembly ?? SiloAssemblyPath, secrets, settings);
     }
 
@@ -132,7 +130,6 @@ public sealed class SiloProcess : IAsyncDisposable
         await WriteSecretAsync(secretsDirectory, "Platform__ConnectionString", secrets.ConnectionString);
         await WriteSecretAsync(secretsDirectory, "Platform__MasterKey", secrets.MasterKey);
         await WriteSecretAsync(secretsDirectory, "Platform__OperatorKey", secrets.OperatorKey);
-        await WriteSecretAsync(secretsDirectory, "Platform__ClusterSecret", secrets.ClusterSecret);
 
         var silo = new SiloProcess(name, assembly, environment, secretsDirectory, secrets, httpPort, siloPort, gatewayPort);
         try

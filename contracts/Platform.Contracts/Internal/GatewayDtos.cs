@@ -39,7 +39,3 @@ public sealed record RefusalDelta(DateTimeOffset Minute, string Tenant, string P
 /// <param name="Status"><c>up</c> or <c>draining</c>.</param>
 /// <param name="DrainDeadline">When draining with a deadline: when remaining connections must be closed.</param>
 public sealed record HeartbeatResponse(string Status, DateTimeOffset? DrainDeadline);
-
-/// <summary>Answer of a gateway to a broadcast command.</summary>
-/// <param name="Delivered">Connections the message was queued on.</param>
-public sealed record GatewayBroadcastResponse(long Delivered);

@@ -46,10 +46,3 @@ public sealed record LeaseGrant(
     int Slots,
     int MaxConnections,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool Reclaiming = false);
-
-/// <summary>
-/// Silo to gateway: sync the leases of these tenants now, reporting what is held and in use (the silo reclaims
-/// unused slots for another gateway).
-/// </summary>
-/// <param name="TenantIds">Tenants whose leases to report.</param>
-public sealed record LeaseSyncCommand(IReadOnlyList<Guid> TenantIds);

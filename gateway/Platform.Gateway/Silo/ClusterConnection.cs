@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Serialization;
 using Platform.Cluster;
+using Platform.Cluster.Telemetry;
 using Platform.Cluster.Tls;
 using Platform.Gateway.Commands;
 using Platform.Gateway.Hosting;
@@ -85,7 +86,11 @@ internal sealed partial class ClusterConnection(
             client.AddGatewayCountChangedHandler((_, e) => OnGatewayCount(e.NumberOfConnectedGateways));
             client.Services.AddSerializer(static s => s.AddPlatformContracts());
             client.UsePlatformTls(tls);
+            // Grain call latency as this gateway sees it (docs/metrics.md); the gateway's exporter reads the meter by name.
+            client.AddOutgoingGrainCallFilter<GrainCallMetrics>();
         });
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton(TimeProvider.System);
         _host = builder.Build();
         var described = string.Join(", ", endpoints.Select(static e => e.ToString()));
         Log.Connecting(logger, described, settings.ClusterId);

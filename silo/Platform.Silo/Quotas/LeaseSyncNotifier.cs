@@ -5,7 +5,7 @@ using Platform.Silo.Gateways;
 namespace Platform.Silo.Quotas;
 
 /// <summary>
-/// Asks gateways to sync some tenants' leases at once (<see cref="InternalRoutes.GatewayLeaseSync"/>), off the quota
+/// Asks gateways to sync some tenants' leases at once (<see cref="SyncLeasesCommand"/>), off the quota
 /// grains' turns: a grain queues the request and returns; this service sends what is queued, one call per gateway
 /// and batch, and logs a gateway that cannot be reached. A lost request only delays a reclaim: the gateway syncs on
 /// its own within its sync interval.

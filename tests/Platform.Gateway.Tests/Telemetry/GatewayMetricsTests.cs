@@ -8,7 +8,7 @@ using Platform.Testing;
 namespace Platform.Gateway.Tests.Telemetry;
 
 /// <summary>
-/// Prometheus scrapes of a real gateway (its internal listener) and a real silo (its admin listener) over PostgreSQL,
+/// Prometheus scrapes of a real gateway (its admin listener) and a real silo (its admin listener) over PostgreSQL,
 /// after real WebSocket traffic: one connection admitted after waiting for its lease, one refused.
 /// </summary>
 [Collection(RunAlone.Name)]
@@ -24,7 +24,7 @@ public sealed class GatewayMetricsTests
         await using var gateway = await silo.StartGatewayAsync(settings: new Dictionary<string, string?> { ["Platform:LeaseIdleSlots"] = "0" });
         await gateway.WaitForSnapshotAsync(s => s.BySlug.ContainsKey("acme"));
         await gateway.WaitRegisteredAsync();
-        var metrics = new Uri($"http://127.0.0.1:{gateway.Listeners.InternalPort.ToString(CultureInfo.InvariantCulture)}/metrics");
+        var metrics = new Uri($"http://127.0.0.1:{gateway.Listeners.AdminPort.ToString(CultureInfo.InvariantCulture)}/metrics");
 
         var refused = await RawHttp.UpgradeAsync(gateway.WsEndPoint, "nobody.platform.test", "/");
         Assert.Equal(404, refused.Status);
@@ -76,7 +76,7 @@ public sealed class GatewayMetricsTests
         await TlsTenantSetup.UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
         await using var gateway = await silo.StartGatewayAsync();
         await TlsTenantSetup.WaitForCertificatesAsync(gateway, "acme", 1);
-        var metrics = new Uri(gateway.InternalUri, "/metrics");
+        var metrics = new Uri(gateway.AdminUri, "/metrics");
 
         await using var client = await TlsClient.ConnectAsync(gateway.TlsEndPoint, "acme.platform.test");
         Assert.Equal("hello\n", await client.EchoAsync("hello\n"));
@@ -90,7 +90,7 @@ public sealed class GatewayMetricsTests
     }
 
     [Fact]
-    public async Task Metrics_OnThePublicWsListener_Answers404AndTheInternalListenerServesThem()
+    public async Task Metrics_OnThePublicWsListener_Answers404AndTheAdminListenerServesThem()
     {
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("acme");
@@ -99,17 +99,17 @@ public sealed class GatewayMetricsTests
 
         var bare = await RawHttp.SendAsync(gateway.WsEndPoint, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
         var byPath = await RawHttp.SendAsync(gateway.WsEndPoint, "GET /t/acme/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        var internalScrape = await PrometheusScrape.GetAsync(new Uri(gateway.InternalUri, "/metrics"));
-        using var internalClient = new HttpClient();
-        var internalCommand = await internalClient.PostAsync(new Uri(gateway.InternalUri, "/internal/v1/drain"), null);
+        var adminScrape = await PrometheusScrape.GetAsync(new Uri(gateway.AdminUri, "/metrics"));
+        using var adminClient = new HttpClient();
+        var formerCommand = await adminClient.PostAsync(new Uri(gateway.AdminUri, "/internal/v1/drain"), null);
 
         Assert.Equal(404, bare.Status);
         Assert.DoesNotContain("# TYPE", bare.Body, StringComparison.Ordinal);
         // A tenant's path without an upgrade is no WebSocket request: 400, and no metrics either.
         Assert.Equal(400, byPath.Status);
         Assert.DoesNotContain("# TYPE", byPath.Body, StringComparison.Ordinal);
-        Assert.NotEmpty(internalScrape.Find("platform_gateway_config_revision"));
-        // Serving /metrics without the cluster secret opens nothing else of the internal listener.
-        Assert.Equal(HttpStatusCode.Unauthorized, internalCommand.StatusCode);
+        Assert.NotEmpty(adminScrape.Find("platform_gateway_config_revision"));
+        // Serving /metrics without credentials opens nothing else: the admin listener changes no state.
+        Assert.Equal(HttpStatusCode.NotFound, formerCommand.StatusCode);
     }
 }

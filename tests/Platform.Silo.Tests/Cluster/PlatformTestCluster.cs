@@ -111,7 +111,6 @@ internal static class PlatformTestCluster
             var platform = new PlatformOptions
             {
                 ConnectionString = connectionString,
-                ClusterSecret = "cs_cluster_test",
                 Domain = "platform.test",
                 MasterKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             };
@@ -135,14 +134,16 @@ internal static class PlatformTestCluster
                 services.AddSingleton<ConnectionEventWriter>();
                 services.AddMetrics();
                 services.AddSingleton<Platform.Silo.Telemetry.SiloMetrics>();
+                // A killed silo is declared dead within about six seconds. Not faster: the test silos share two cores with
+                // the other test projects, and a silo stalled for a second or two by that load must not be voted dead.
                 services.Configure<ClusterMembershipOptions>(o =>
                 {
-                    o.ProbeTimeout = TimeSpan.FromSeconds(1);
-                    o.NumMissedProbesLimit = 2;
+                    o.ProbeTimeout = TimeSpan.FromSeconds(2);
+                    o.NumMissedProbesLimit = 3;
                     o.NumVotesForDeathDeclaration = 1;
                     o.TableRefreshTimeout = TimeSpan.FromSeconds(1);
                 });
-                services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
+                services.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(15));
             });
         }
     }

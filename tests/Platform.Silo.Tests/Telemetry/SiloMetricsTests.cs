@@ -1,6 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Platform.Silo.Gateways.Nodes;
+using Platform.Silo.Tests.Internal;
 using Platform.Silo.Quotas;
 using Platform.Silo.Telemetry;
 using Platform.Silo.Tests.Tenants;
@@ -22,14 +22,12 @@ public sealed class SiloMetricsTests
         var grains = silo.Services.GetRequiredService<IGrainFactory>();
 
         // Two gateways: one runs the current revision, one reported the revision before the two tenants were created.
-        var current = grains.GetGrain<IGatewayGrain>("gw-current-1a2b3c4d");
-        var behind = grains.GetGrain<IGatewayGrain>("gw-behind-1a2b3c4d");
-        await current.RegisterAsync(new GatewayRegistration("test", "http://127.0.0.1:9", []));
-        await behind.RegisterAsync(new GatewayRegistration("test", "http://127.0.0.1:9", []));
+        await silo.RegisterGatewayAsync("gw-current-1a2b3c4d");
+        await silo.RegisterGatewayAsync("gw-behind-1a2b3c4d");
         var revision = (await TenantApiClient.ReadAsync<Contracts.Tenants.TenantResponse>(
             await client.GetAsync(TenantApiClient.Url("/v1/tenants/beta"))))!.ConfigRevision;
-        Assert.NotNull(await current.HeartbeatAsync(new GatewayHeartbeat(revision, 0, null, 0)));
-        Assert.NotNull(await behind.HeartbeatAsync(new GatewayHeartbeat(revision - 2, 0, null, 0)));
+        Assert.NotNull(await silo.HeartbeatAsync("gw-current-1a2b3c4d", revision));
+        Assert.NotNull(await silo.HeartbeatAsync("gw-behind-1a2b3c4d", revision - 2));
 
         // Asked 4 holding none: 4 granted. Asked 4 holding 4: nothing new.
         var quota = grains.GetGrain<ITenantQuotaGrain>(acme.Id);

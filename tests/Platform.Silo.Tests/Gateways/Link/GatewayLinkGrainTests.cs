@@ -108,17 +108,17 @@ public sealed class GatewayLinkGrainTests
         {
             ("operator key", silo.OperatorClient(), HttpStatusCode.NotFound, ErrorCodes.NotFound),
             ("tenant key", silo.ClientWith(tenantKey), HttpStatusCode.NotFound, ErrorCodes.NotFound),
-            ("cluster secret", silo.ClientWith(silo.ClusterSecret), HttpStatusCode.Unauthorized, ErrorCodes.Unauthenticated),
+            ("cluster secret", silo.ClientWith("cs_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))), HttpStatusCode.Unauthorized, ErrorCodes.Unauthenticated),
             ("no credentials", silo.AnonymousClient(), HttpStatusCode.Unauthorized, ErrorCodes.Unauthenticated),
         };
         var requests = new (HttpMethod Method, string Path, object? Body)[]
         {
-            (HttpMethod.Post, InternalRoutes.Register, new RegisterGatewayRequest("gw-2", "1.0.0", ["ws:8080"])),
-            (HttpMethod.Post, InternalRoutes.Path(InternalRoutes.Heartbeat, "gw-1"), new HeartbeatRequest(0, 0)),
-            (HttpMethod.Post, InternalRoutes.Path(InternalRoutes.Leave, "gw-1"), null),
-            (HttpMethod.Post, InternalRoutes.Path(InternalRoutes.Leases, "gw-1"), new LeaseSyncRequest([new LeaseWant(tenantId, 5)])),
-            (HttpMethod.Post, InternalRoutes.Path(InternalRoutes.ConnectionEvents, "gw-1"), new ConnectionEventBatch([], [], [])),
-            (HttpMethod.Get, InternalRoutes.ConfigWatch + "?after=0&waitSeconds=0", null),
+            (HttpMethod.Post, "/internal/v1/gateways/register", new RegisterGatewayRequest("gw-2", "1.0.0", ["ws:8080"])),
+            (HttpMethod.Post, "/internal/v1/gateways/gw-1/heartbeat", new HeartbeatRequest(0, 0)),
+            (HttpMethod.Post, "/internal/v1/gateways/gw-1/leave", null),
+            (HttpMethod.Post, "/internal/v1/gateways/gw-1/leases", new LeaseSyncRequest([new LeaseWant(tenantId, 5)])),
+            (HttpMethod.Post, "/internal/v1/gateways/gw-1/connection-events", new ConnectionEventBatch([], [], [])),
+            (HttpMethod.Get, "/internal/v1/config/watch?after=0&waitSeconds=0", null),
         };
 
         foreach (var (name, client, status, code) in callers)
