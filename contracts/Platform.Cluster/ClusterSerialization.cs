@@ -6,7 +6,7 @@ namespace Platform.Cluster;
 
 /// <summary>
 /// How grain calls carry the shapes of <c>Platform.Contracts</c>, which have no Orleans attributes: as JSON, with the
-/// options the REST and internal APIs use. Silos and clients register it alike.
+/// options the REST API uses. Silos and clients register it alike.
 /// </summary>
 public static class ClusterSerialization
 {

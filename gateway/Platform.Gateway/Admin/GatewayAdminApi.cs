@@ -9,7 +9,7 @@ using Platform.Gateway.Tenants;
 namespace Platform.Gateway.Admin;
 
 /// <summary>
-/// The gateway's admin listener: what operators and their monitoring read (health now, metrics later). Nothing here
+/// The gateway's admin listener: what operators and their monitoring read (health here; Prometheus metrics through GatewayTelemetry). Nothing here
 /// changes state, and only the admin listener serves it: a request that reaches another listener is answered 404.
 /// </summary>
 internal static class GatewayAdminApi

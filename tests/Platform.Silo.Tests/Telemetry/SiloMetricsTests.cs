@@ -1,8 +1,8 @@
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
-using Platform.Silo.Tests.Internal;
 using Platform.Silo.Quotas;
 using Platform.Silo.Telemetry;
+using Platform.Silo.Tests.Internal;
 using Platform.Silo.Tests.Tenants;
 using Platform.Testing;
 
