@@ -111,6 +111,23 @@ public sealed class SiloProcess : IAsyncDisposable
     private static async Task<SiloProcess> StartAsync(
         string name, string assembly, SiloSecrets secrets, IDictionary<string, string?>? settings, Dictionary<string, string?>? inherited = null)
     {
+        // A port found free may be taken by another test before the silo binds it: start again on other ports.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortsAsync(name, assembly, secrets, settings, inherited is null ? null : new Dictionary<string, string?>(inherited));
+            }
+            catch (InvalidOperationException ex) when (attempt < 3 && ex.Message.Contains("Address already in use", StringComparison.Ordinal))
+            {
+                Console.Error.WriteLine($"{name}: a port was taken before it bound it; starting again on other ports (attempt {attempt + 1}).");
+            }
+        }
+    }
+
+    private static async Task<SiloProcess> StartOnFreePortsAsync(
+        string name, string assembly, SiloSecrets secrets, IDictionary<string, string?>? settings, Dictionary<string, string?>? inherited)
+    {
         var httpPort = FreePorts.Tcp();
         var siloPort = FreePorts.Tcp();
         var gatewayPort = FreePorts.Tcp();

@@ -24,7 +24,7 @@ namespace Platform.Gateway.Tests.EndToEnd;
 /// </summary>
 public sealed class ClusterLinkTests(ITestOutputHelper output)
 {
-    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task RestCommands_NodeClient_ReachItThroughTheGatewaysObserver()

@@ -18,11 +18,11 @@ public sealed class ClusterTransportTests
     public async Task Gateway_CertificateOfAnotherCa_IsRefusedAndNeverRegisters()
     {
         await using var silo = await SiloFixture.StartAsync();
-        // Its own certificate comes from a CA the silo does not trust; it trusts the silo's CA, so only the silo's check
-        // can keep it out.
-        var foreign = ClusterCertificates.CreateAuthority("foreign")
-            .Issue("gateway", serverAuth: false, clientAuth: true)
-            .Trusting(ClusterCertificates.Cluster.CaPath);
+        // Its own certificate comes from a CA the silo does not trust. Its bundle holds that CA and the cluster's, so the
+        // gateway's own start-up check passes and only the silo's check can keep it out.
+        var foreignCa = ClusterCertificates.CreateAuthority("foreign");
+        var foreign = foreignCa.Issue("gateway", serverAuth: false, clientAuth: true)
+            .Trusting(ClusterCertificates.Bundle(foreignCa, ClusterCertificates.Cluster));
         await using var intruder = await silo.StartGatewayAsync(settings: foreign.Settings());
         await using var member = await silo.StartGatewayAsync();
 
