@@ -28,14 +28,22 @@ public sealed class SiloApp : WebApplicationFactory<Program>
         ArgumentNullException.ThrowIfNull(database);
         Database = database;
         OperatorKey = "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+        // Two picks of a free port can return the same one; the silo refuses equal ports.
+        var siloPort = FreePorts.Tcp();
+        var gatewayPort = FreePorts.Tcp();
+        while (gatewayPort == siloPort)
+        {
+            gatewayPort = FreePorts.Tcp();
+        }
+
         _settings = new Dictionary<string, string?>
         {
             ["Platform:ConnectionString"] = database.ConnectionString,
             ["Platform:MasterKey"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ["Platform:OperatorKey"] = OperatorKey,
             // Each test silo is its own Orleans cluster (its own database) on ports of its own.
-            ["Platform:Cluster:SiloPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Platform:Cluster:GatewayPort"] = FreePorts.Tcp().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Platform:Cluster:SiloPort"] = siloPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Platform:Cluster:GatewayPort"] = gatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         foreach (var (key, value) in SiloTestSettings.Defaults().Concat(settings ?? new Dictionary<string, string?>()))
         {
