@@ -28,13 +28,9 @@ public sealed class SiloApp : WebApplicationFactory<Program>
         ArgumentNullException.ThrowIfNull(database);
         Database = database;
         OperatorKey = "op_" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
-        // Two picks of a free port can return the same one; the silo refuses equal ports.
+        // Two different ports: FreePorts never hands out one port twice.
         var siloPort = FreePorts.Tcp();
         var gatewayPort = FreePorts.Tcp();
-        while (gatewayPort == siloPort)
-        {
-            gatewayPort = FreePorts.Tcp();
-        }
 
         _settings = new Dictionary<string, string?>
         {

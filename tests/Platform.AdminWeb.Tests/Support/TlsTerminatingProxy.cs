@@ -47,7 +47,7 @@ internal sealed class TlsTerminatingProxy : IAsyncDisposable
         var certificate = X509CertificateLoader.LoadCertificate(created.Export(X509ContentType.Cert));
         var pem = Path.Combine(directory, "portal.pem");
         await File.WriteAllTextAsync(pem, created.ExportCertificatePem() + "\n" + key.ExportPkcs8PrivateKeyPem() + "\n");
-        var port = FreePort();
+        var port = FreePorts.Tcp();
         var config = Path.Combine(directory, "haproxy.cfg");
         await File.WriteAllTextAsync(config, $"""
             global
@@ -142,12 +142,5 @@ internal sealed class TlsTerminatingProxy : IAsyncDisposable
                 await Task.Delay(50, limit.Token);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
