@@ -11,6 +11,7 @@ using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
 namespace Platform.Gateway.Tests.EndToEnd;
@@ -52,7 +53,7 @@ public sealed class EgressEndToEndTests
             await silo.CreateTenantAsync(slug, ForwardTo(host, port));
         }
 
-        await silo.CreateTenantAsync("closed", ForwardTo("127.0.0.1", TcpEchoBackend.UnusedPort()));
+        await silo.CreateTenantAsync("closed", ForwardTo("127.0.0.1", FreePorts.Tcp()));
         foreach (var slug in targets.Select(t => t.Slug).Append("closed"))
         {
             await guarded.WaitForTenantAsync(slug);
@@ -98,7 +99,7 @@ public sealed class EgressEndToEndTests
             ["Platform:DedicatedPortMax"] = last.ToString(CultureInfo.InvariantCulture),
         });
         await silo.CreateTenantAsync("postgres", ForwardTo("127.0.0.1", postgresPort));
-        await silo.CreateTenantAsync("closed", ForwardTo("127.0.0.2", TcpEchoBackend.UnusedPort()));
+        await silo.CreateTenantAsync("closed", ForwardTo("127.0.0.2", FreePorts.Tcp()));
         var pgPort = (await AllocatePortAsync(silo, "postgres", DedicatedPortProtocols.Tcp)).Port;
         var closedPort = (await AllocatePortAsync(silo, "closed", DedicatedPortProtocols.Tcp)).Port;
         var listeners = (DedicatedPortListeners)gateway.Services.GetService(typeof(DedicatedPortListeners))!;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.EndToEnd;
 
@@ -25,7 +26,7 @@ public sealed class FailStaticTests
             }
 
             // Nothing listens on this port: the cluster client never connects, and the gateway does not wait for it.
-            var nowhere = $"127.0.0.1:{TcpEchoBackend.UnusedPort()}";
+            var nowhere = $"127.0.0.1:{FreePorts.Tcp()}";
             await using var gateway = await TestGateway.StartAsync(nowhere, state);
 
             Assert.True(gateway.Store.Current.BySlug.ContainsKey("acme"), "the snapshot on disk was not loaded");

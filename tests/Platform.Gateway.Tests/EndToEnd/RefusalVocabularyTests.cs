@@ -6,6 +6,7 @@ using Platform.Contracts.Config;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.Stats;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.EndToEnd;
 
@@ -38,7 +39,7 @@ public sealed class RefusalVocabularyTests
             Delivery = new DeliveryConfig
             {
                 Mode = DeliveryModes.Forward,
-                Forward = new ForwardConfig { Host = "127.0.0.1", Port = TcpEchoBackend.UnusedPort(), ConnectTimeoutSeconds = 2 },
+                Forward = new ForwardConfig { Host = "127.0.0.1", Port = FreePorts.Tcp(), ConnectTimeoutSeconds = 2 },
             },
         });
         await silo.CreateTenantAsync("off");

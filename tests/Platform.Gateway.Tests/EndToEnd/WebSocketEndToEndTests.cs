@@ -9,6 +9,7 @@ using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.EndToEnd;
 
@@ -153,7 +154,7 @@ public sealed class WebSocketEndToEndTests
             Delivery = new DeliveryConfig
             {
                 Mode = DeliveryModes.Forward,
-                Forward = new ForwardConfig { Host = "127.0.0.1", Port = TcpEchoBackend.UnusedPort(), ConnectTimeoutSeconds = 2 },
+                Forward = new ForwardConfig { Host = "127.0.0.1", Port = FreePorts.Tcp(), ConnectTimeoutSeconds = 2 },
             },
         });
         await using var gateway = await silo.StartGatewayAsync();

@@ -55,16 +55,6 @@ internal sealed class TcpEchoBackend : IAsyncDisposable
         }
     }
 
-    /// <summary>A port on which nothing listens (bound, then released).</summary>
-    public static int UnusedPort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return port;
-    }
-
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
