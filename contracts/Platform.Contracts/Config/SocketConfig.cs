@@ -1,14 +1,14 @@
 namespace Platform.Contracts.Config;
 
-/// <summary>Socket options applied to accepted connections, and the DTLS heartbeat.</summary>
+/// <summary>Socket options applied to accepted TCP connections.</summary>
 public sealed record SocketConfig
 {
     /// <summary>TcpNoDelay: disable Nagle's algorithm (on by default on the platform, for latency).</summary>
     public bool NoDelay { get; init; } = true;
 
     /// <summary>
-    /// KeepAlive: TCP keep-alive probes. It does not apply to DTLS sessions: the gateway's DTLS runs on OpenSSL 3,
-    /// which removed RFC 6520 heartbeats, so none are sent or answered; DTLS sessions end after the idle timeout.
+    /// KeepAlive: TCP keep-alive probes (TCP, TLS, ws and wss). DTLS sessions have RFC 6520 heartbeats instead
+    /// (<see cref="DtlsConfig.HeartbeatIntervalSeconds"/>).
     /// </summary>
     public bool KeepAlive { get; init; }
 

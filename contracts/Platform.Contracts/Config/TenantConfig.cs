@@ -22,8 +22,11 @@ public sealed record TenantConfig
     /// <summary>WebSocket policy.</summary>
     public WebSocketConfig WebSocket { get; init; } = new();
 
-    /// <summary>Socket options (Nagle, keep-alive, linger) and the DTLS heartbeat.</summary>
+    /// <summary>Socket options (Nagle, keep-alive, linger).</summary>
     public SocketConfig Socket { get; init; } = new();
+
+    /// <summary>DTLS heartbeats, connection IDs and raw public keys.</summary>
+    public DtlsConfig Dtls { get; init; } = new();
 
     /// <summary>How TCP and TLS byte streams are cut into messages.</summary>
     public FramingConfig Framing { get; init; } = new();

@@ -27,6 +27,7 @@ public sealed record ConfigWatchResponse(long Revision, bool Full, IReadOnlyList
 /// <param name="DedicatedPorts">Dedicated listener ports.</param>
 /// <param name="Certificates">Server certificates with private keys.</param>
 /// <param name="PskIdentities">DTLS PSK identities with keys.</param>
+/// <param name="RawPublicKeys">DTLS client raw public keys the tenant trusts; null from a silo that sends none.</param>
 public sealed record TenantSnapshot(
     Guid Id,
     string Slug,
@@ -36,7 +37,8 @@ public sealed record TenantSnapshot(
     IReadOnlyList<string> HostNames,
     IReadOnlyList<DedicatedPortSnapshot> DedicatedPorts,
     IReadOnlyList<CertificateMaterial> Certificates,
-    IReadOnlyList<PskMaterial> PskIdentities);
+    IReadOnlyList<PskMaterial> PskIdentities,
+    IReadOnlyList<RawPublicKeyMaterial>? RawPublicKeys = null);
 
 /// <summary>A dedicated port in a snapshot.</summary>
 /// <param name="Port">Port number.</param>
@@ -55,3 +57,9 @@ public sealed record CertificateMaterial(Guid Id, IReadOnlyList<string> HostName
 /// <param name="Identity">Device part; clients send <c>{slug}/{identity}</c>.</param>
 /// <param name="KeyHex">Key, hex.</param>
 public sealed record PskMaterial(string Identity, string KeyHex);
+
+/// <summary>A client raw public key (RFC 7250) the tenant trusts.</summary>
+/// <param name="Id">Key id.</param>
+/// <param name="Fingerprint">SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex.</param>
+/// <param name="SubjectPublicKeyInfoBase64">The DER SubjectPublicKeyInfo, base64.</param>
+public sealed record RawPublicKeyMaterial(Guid Id, string Fingerprint, string SubjectPublicKeyInfoBase64);
