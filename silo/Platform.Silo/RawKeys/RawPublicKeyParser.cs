@@ -181,7 +181,12 @@ internal static class RawPublicKeyParser
             }
 
             algorithmOid = algorithm.ReadObjectIdentifier();
-            parameters = algorithm.HasData ? algorithm.ReadEncodedValue() : null;
+            parameters = null;
+            if (algorithm.HasData)
+            {
+                parameters = algorithm.ReadEncodedValue();
+            }
+
             AtEnd(algorithm);
             publicKey = spki.ReadBitString(out var unusedBits);
             AtEnd(spki);
@@ -198,7 +203,7 @@ internal static class RawPublicKeyParser
         (string? Algorithm, RawPublicKeyRejection? Rejection) checkedAlgorithm = algorithmOid switch
         {
             EcPublicKeyOid => CheckEc(der, parameters),
-            RsaEncryptionOid => CheckRsa(der, parameters),
+            RsaEncryptionOid => CheckRsa(der, publicKey, parameters),
             Ed25519Oid => CheckEd25519(publicKey, parameters),
             _ when RefusedAlgorithms.TryGetValue(algorithmOid, out var refused) => NotAllowed($"{refused} keys are not accepted."),
             _ => NotAllowed($"The key algorithm {algorithmOid} is not accepted."),
@@ -263,55 +268,62 @@ internal static class RawPublicKeyParser
         }
     }
 
-    private static (string? Algorithm, RawPublicKeyRejection? Rejection) CheckRsa(byte[] der, ReadOnlyMemory<byte>? parameters)
+    private static (string? Algorithm, RawPublicKeyRejection? Rejection) CheckRsa(byte[] der, byte[] publicKey, ReadOnlyMemory<byte>? parameters)
     {
         if (parameters is not { } encoded || !encoded.Span.SequenceEqual(new byte[] { 0x05, 0x00 }))
         {
             return InvalidAlgorithm("An rsaEncryption key must carry NULL parameters.");
         }
 
-        RSAParameters values;
+        // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }, read here so that a weak exponent is
+        // named as such whether or not the crypto library would import it.
+        BigInteger modulus;
+        BigInteger exponent;
         try
         {
-            using var rsa = RSA.Create();
-            rsa.ImportSubjectPublicKeyInfo(der, out var read);
-            if (read != der.Length)
-            {
-                return InvalidAlgorithm("The RSA key does not decode.");
-            }
-
-            values = rsa.ExportParameters(false);
+            var outer = new AsnReader(publicKey, AsnEncodingRules.DER);
+            var sequence = outer.ReadSequence();
+            AtEnd(outer);
+            modulus = sequence.ReadInteger();
+            exponent = sequence.ReadInteger();
+            AtEnd(sequence);
         }
-        catch (CryptographicException)
+        catch (AsnContentException)
         {
-            return InvalidAlgorithm("The RSA key does not decode.");
+            return InvalidAlgorithm("The RSA public key is not a strictly encoded RSAPublicKey.");
         }
 
-        var modulus = values.Modulus!;
-        var exponent = values.Exponent!;
-        if (modulus.Length == 0 || modulus[0] == 0)
+        if (modulus.Sign <= 0 || exponent.Sign <= 0)
         {
-            return InvalidAlgorithm("The RSA modulus is not minimally encoded.");
+            return InvalidAlgorithm("The RSA modulus and exponent must be positive.");
         }
 
-        var bits = (modulus.Length * 8) - BitOperations.LeadingZeroCount((uint)modulus[0]) + 24;
+        var bits = (int)modulus.GetBitLength();
         if (bits is < MinRsaBits or > MaxRsaBits)
         {
             return NotAllowed($"RSA keys of {bits} bits are not accepted; use {MinRsaBits} to {MaxRsaBits} bits.");
         }
 
-        if ((modulus[^1] & 1) == 0)
+        if (modulus.IsEven)
         {
             return NotAllowed("The RSA modulus is even.");
         }
 
-        var e = new BigInteger(exponent, isUnsigned: true, isBigEndian: true);
-        if (e < 3 || e.IsEven)
+        if (exponent < 3 || exponent.IsEven || exponent >= modulus)
         {
-            return NotAllowed("The RSA public exponent must be odd and at least 3.");
+            return NotAllowed("The RSA public exponent must be odd, at least 3 and below the modulus.");
         }
 
-        return (RawPublicKeyAlgorithms.Rsa(bits), null);
+        try
+        {
+            using var rsa = RSA.Create();
+            rsa.ImportSubjectPublicKeyInfo(der, out var read);
+            return read == der.Length ? (RawPublicKeyAlgorithms.Rsa(bits), null) : InvalidAlgorithm("The RSA key does not decode.");
+        }
+        catch (CryptographicException)
+        {
+            return InvalidAlgorithm("The RSA key does not decode.");
+        }
     }
 
     private static (string? Algorithm, RawPublicKeyRejection? Rejection) CheckEd25519(byte[] publicKey, ReadOnlyMemory<byte>? parameters)
