@@ -167,6 +167,33 @@ public sealed class RawPublicKeysApiTests
     }
 
     [Fact]
+    public async Task Create_FloodOfConcurrentKeys_StopsExactlyAtTheLimit()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database, new Dictionary<string, string?> { ["Platform:MaxRawPublicKeysPerTenant"] = "5" });
+        var client = silo.OperatorClient();
+        await CreateTenantAsync(client, "acme");
+        var pems = Enumerable.Range(0, 20).Select(_ =>
+        {
+            using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            return ec.ExportSubjectPublicKeyInfoPem();
+        }).ToList();
+
+        var responses = await Task.WhenAll(pems.Select(pem => client.PostAsync(Url("/v1/tenants/acme/raw-public-keys"), Json(new { key = pem }))));
+
+        Assert.Equal(5, responses.Count(r => r.StatusCode == HttpStatusCode.Created));
+        foreach (var refused in responses.Where(r => r.StatusCode != HttpStatusCode.Created))
+        {
+            await AssertProblemAsync(refused, HttpStatusCode.Conflict, ErrorCodes.QuotaExceeded, "rawPublicKeys");
+        }
+
+        await using var dataSource = database.CreateDataSource();
+        await using var connection = await dataSource.OpenConnectionAsync();
+        Assert.Equal(5, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM raw_public_keys"));
+        Assert.Equal(5, await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM audit_log WHERE action = 'raw_public_key.create'"));
+    }
+
+    [Fact]
     public async Task TenantKey_OtherTenantsKeys_AreNotFoundByIdOrFingerprintAndUntouched()
     {
         await using var database = await TestDatabase.CreateAsync();
