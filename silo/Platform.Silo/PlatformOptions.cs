@@ -40,6 +40,9 @@ internal sealed class PlatformOptions
     /// <summary>How long per-minute refusal counts are kept.</summary>
     public int RefusalRetentionDays { get; set; } = 7;
 
+    /// <summary>Most DTLS client raw public keys one tenant may hold (<c>Platform:MaxRawPublicKeysPerTenant</c>).</summary>
+    public int MaxRawPublicKeysPerTenant { get; set; } = 1000;
+
     /// <summary>Largest accepted request body in bytes.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
@@ -88,6 +91,11 @@ internal sealed class PlatformOptions
         if (PortCooldownHours is < 0 or > 8760)
         {
             throw new InvalidOperationException("Platform:PortCooldownHours must be between 0 and 8760.");
+        }
+
+        if (MaxRawPublicKeysPerTenant is < 0 or > 1_000_000)
+        {
+            throw new InvalidOperationException("Platform:MaxRawPublicKeysPerTenant must be between 0 and 1000000.");
         }
 
         if (DedicatedPortFirst < 1 || DedicatedPortLast > 65535 || DedicatedPortFirst > DedicatedPortLast)

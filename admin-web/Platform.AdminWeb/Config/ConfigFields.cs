@@ -43,10 +43,17 @@ public static class ConfigFields
         F("webSocket.pongTimeoutSeconds", "WebSocket", "Pong timeout, seconds", WholeNumber, "1..600"),
         F("webSocket.perMessageDeflate", "WebSocket", "Accept permessage-deflate", Switch, "on or off"),
         F("socket.noDelay", "Socket", "TCP no-delay", Switch, "on or off"),
-        F("socket.keepAlive", "Socket", "Keep-alive (TCP probes; DTLS has no heartbeats)", Switch, "on or off"),
+        F("socket.keepAlive", "Socket", "Keep-alive (TCP probes; DTLS sessions use heartbeats, below)", Switch, "on or off"),
         F("socket.keepAliveTimeSeconds", "Socket", "Keep-alive time, seconds", WholeNumber, "1..7200"),
         F("socket.keepAliveIntervalSeconds", "Socket", "Keep-alive interval, seconds", WholeNumber, "1..600"),
         F("socket.linger", "Socket", "Linger (send queued data before closing)", Switch, "on or off"),
+        F("dtls.heartbeatIntervalSeconds", "DTLS", "Heartbeat interval, seconds (0 = off; RFC 6520, for clients that offer heartbeats)", WholeNumber,
+            $"0 or {DtlsConfig.MinHeartbeatIntervalSeconds}..{DtlsConfig.MaxHeartbeatIntervalSeconds}"),
+        F("dtls.heartbeatTimeoutSeconds", "DTLS", "Heartbeat timeout, seconds (unanswered: the session ends)", WholeNumber,
+            $"1..{DtlsConfig.MaxHeartbeatTimeoutSeconds}, at most the interval"),
+        F("dtls.connectionIds.enabled", "DTLS", "Connection IDs (RFC 9146: a session survives a changed client address)", Switch, "on or off"),
+        F("dtls.connectionIds.length", "DTLS", "Connection ID length, bytes", WholeNumber, $"{DtlsConnectionIdConfig.MinLength}..{DtlsConnectionIdConfig.MaxLength}"),
+        F("dtls.rawPublicKeys.enabled", "DTLS", "Raw public keys (RFC 7250: clients authenticate with a key listed on the keys page)", Switch, "on or off"),
         F("framing.mode", "Framing", "Stream framing", Choice, "none, line, record", [FramingModes.None, FramingModes.Line, FramingModes.Record]),
         F("framing.eol", "Framing", "End of line (\\n, \\r\\n escapes)", Text, "1..16 characters"),
         F("framing.maxLineLength", "Framing", "Max line length", WholeNumber, $"{FramingConfig.MinMaxLineLength}..1048576"),
@@ -128,7 +135,8 @@ public static class ConfigFields
                     value = number;
                     break;
                 case Switch:
-                    value = raw is "true" or "on";
+                    // A checked box posts its hidden "false" and its "true" together ("false,true"): any "true" wins.
+                    value = (raw ?? "").Split(',', StringSplitOptions.TrimEntries).Any(v => v is "true" or "on");
                     break;
                 case Lines when field.Path == "listeners" && SplitLines(raw).Length == 0:
                     // No list is the automatic choice; an empty list would accept no client at all.

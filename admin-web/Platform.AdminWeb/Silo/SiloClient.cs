@@ -15,6 +15,7 @@ using Platform.Contracts.Operators;
 using Platform.Contracts.Plans;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Psk;
+using Platform.Contracts.RawKeys;
 using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
 
@@ -112,6 +113,15 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
 
     public Task<SiloResult<NoContent>> DeletePskIdentityAsync(string slug, Guid id, CancellationToken ct) =>
         SendAsync<NoContent>(HttpMethod.Delete, $"v1/tenants/{Seg(slug)}/psk-identities/{id}", null, null, ct);
+
+    public Task<SiloResult<Page<RawPublicKeyResponse>>> ListRawPublicKeysAsync(string slug, CancellationToken ct) =>
+        SendAsync<Page<RawPublicKeyResponse>>(HttpMethod.Get, $"v1/tenants/{Seg(slug)}/raw-public-keys?limit=1000", null, null, ct);
+
+    public Task<SiloResult<RawPublicKeyResponse>> CreateRawPublicKeyAsync(string slug, CreateRawPublicKeyRequest request, CancellationToken ct) =>
+        SendAsync<RawPublicKeyResponse>(HttpMethod.Post, $"v1/tenants/{Seg(slug)}/raw-public-keys", request, null, ct);
+
+    public Task<SiloResult<NoContent>> DeleteRawPublicKeyAsync(string slug, Guid id, CancellationToken ct) =>
+        SendAsync<NoContent>(HttpMethod.Delete, $"v1/tenants/{Seg(slug)}/raw-public-keys/{id}", null, null, ct);
 
     // ---- connections
     public Task<SiloResult<Page<ConnectionResponse>>> ListConnectionsAsync(string slug, ConnectionFilter filter, CancellationToken ct)

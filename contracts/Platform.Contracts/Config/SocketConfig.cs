@@ -7,8 +7,8 @@ public sealed record SocketConfig
     public bool NoDelay { get; init; } = true;
 
     /// <summary>
-    /// KeepAlive: TCP keep-alive probes (TCP, TLS, ws and wss). DTLS sessions have RFC 6520 heartbeats instead
-    /// (<see cref="DtlsConfig.HeartbeatIntervalSeconds"/>).
+    /// KeepAlive: TCP keep-alive probes (TCP, TLS, ws and wss). DTLS sessions have RFC 6520 heartbeats instead, set by
+    /// the heartbeat interval of the dtls section.
     /// </summary>
     public bool KeepAlive { get; init; }
 

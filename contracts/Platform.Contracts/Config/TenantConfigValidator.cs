@@ -31,6 +31,7 @@ public static class TenantConfigValidator
         Required(errors, "tls", config.Tls);
         Required(errors, "webSocket", config.WebSocket);
         Required(errors, "socket", config.Socket);
+        Required(errors, "dtls", config.Dtls);
         Required(errors, "framing", config.Framing);
         Required(errors, "delivery", config.Delivery);
         Required(errors, "hostNames", config.HostNames);
@@ -60,6 +61,7 @@ public static class TenantConfigValidator
         Range(errors, "socket.keepAliveTimeSeconds", s.KeepAliveTimeSeconds, 1, 7200);
         Range(errors, "socket.keepAliveIntervalSeconds", s.KeepAliveIntervalSeconds, 1, 600);
 
+        ValidateDtls(errors, config.Dtls);
         ValidateFraming(errors, config.Framing);
         ValidateDelivery(errors, config.Delivery);
         ValidateListeners(errors, config.Listeners);
@@ -244,6 +246,31 @@ public static class TenantConfigValidator
         Range(errors, "webSocket.pongTimeoutSeconds", ws.PongTimeoutSeconds, 1, 600);
     }
 
+    private static void ValidateDtls(List<FieldError> errors, DtlsConfig dtls)
+    {
+        if (dtls.HeartbeatIntervalSeconds != 0)
+        {
+            Range(errors, "dtls.heartbeatIntervalSeconds", dtls.HeartbeatIntervalSeconds,
+                DtlsConfig.MinHeartbeatIntervalSeconds, DtlsConfig.MaxHeartbeatIntervalSeconds, "0 (off) or ");
+        }
+
+        var timeoutInRange = dtls.HeartbeatTimeoutSeconds is >= 1 and <= DtlsConfig.MaxHeartbeatTimeoutSeconds;
+        Range(errors, "dtls.heartbeatTimeoutSeconds", dtls.HeartbeatTimeoutSeconds, 1, DtlsConfig.MaxHeartbeatTimeoutSeconds);
+        if (timeoutInRange && dtls.HeartbeatIntervalSeconds is >= DtlsConfig.MinHeartbeatIntervalSeconds and <= DtlsConfig.MaxHeartbeatIntervalSeconds
+            && dtls.HeartbeatTimeoutSeconds > dtls.HeartbeatIntervalSeconds)
+        {
+            errors.Add(new("dtls.heartbeatTimeoutSeconds", FieldErrorCodes.Inconsistent,
+                $"The heartbeat timeout must not exceed dtls.heartbeatIntervalSeconds ({dtls.HeartbeatIntervalSeconds})."));
+        }
+
+        Required(errors, "dtls.connectionIds", dtls.ConnectionIds);
+        Required(errors, "dtls.rawPublicKeys", dtls.RawPublicKeys);
+        if (dtls.ConnectionIds is { } cid)
+        {
+            Range(errors, "dtls.connectionIds.length", cid.Length, DtlsConnectionIdConfig.MinLength, DtlsConnectionIdConfig.MaxLength);
+        }
+    }
+
     private static void ValidateFraming(List<FieldError> errors, FramingConfig f)
     {
         Choice(errors, "framing.mode", f.Mode, FramingModes.None, FramingModes.Line, FramingModes.Record);
@@ -379,11 +406,11 @@ public static class TenantConfigValidator
         }
     }
 
-    private static void Range(List<FieldError> errors, string field, int value, int min, int max)
+    private static void Range(List<FieldError> errors, string field, int value, int min, int max, string alternative = "")
     {
         if (value < min || value > max)
         {
-            errors.Add(new(field, FieldErrorCodes.OutOfRange, $"Must be between {min} and {max}."));
+            errors.Add(new(field, FieldErrorCodes.OutOfRange, $"Must be {alternative}between {min} and {max}."));
         }
     }
 

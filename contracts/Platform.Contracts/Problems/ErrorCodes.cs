@@ -24,6 +24,14 @@ public static class ErrorCodes
     public const string HostNameTaken = "host_name_taken";
     /// <summary>A PSK identity with the same name already exists for the tenant.</summary>
     public const string PskIdentityTaken = "psk_identity_taken";
+    /// <summary>The tenant already trusts this raw public key (same SHA-256 fingerprint).</summary>
+    public const string RawPublicKeyTaken = "raw_public_key_taken";
+    /// <summary>The raw public key is neither a PEM <c>PUBLIC KEY</c> nor base64 DER SubjectPublicKeyInfo, or its key does not decode.</summary>
+    public const string RawPublicKeyInvalid = "raw_public_key_invalid";
+    /// <summary>The raw public key's type or size is not accepted (EC P-256 or P-384, Ed25519, RSA 2048..8192 only).</summary>
+    public const string RawPublicKeyNotAllowed = "raw_public_key_not_allowed";
+    /// <summary>A private key was sent where a public key belongs; it was neither stored nor echoed.</summary>
+    public const string PrivateKeyRefused = "private_key_refused";
     /// <summary>The If-Match precondition names a revision that is no longer current.</summary>
     public const string StaleRevision = "stale_revision";
     /// <summary>A write that replaces state was sent without If-Match.</summary>

@@ -9,6 +9,7 @@ using Platform.Silo.Certificates;
 using Platform.Silo.Data;
 using Platform.Silo.Plans;
 using Platform.Silo.Psk;
+using Platform.Silo.RawKeys;
 using Platform.Silo.Security;
 
 namespace Platform.Silo.Internal;
@@ -124,12 +125,14 @@ internal sealed class ConfigWatch(
             new { ids }, transaction, cancellationToken: cancellationToken))).ToLookup(r => r.TenantId, r => new DedicatedPortSnapshot(r.Port, r.Protocol));
         var certificates = await certificateStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
         var psks = await pskStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
+        var rawPublicKeys = await RawPublicKeyStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
         var plans = await PlanStore.LoadAsync(connection, transaction, ids, cancellationToken);
 
         // Gateways get the effective configuration: the tenant's values capped by its plan (GET config keeps the tenant's own).
         return rows.Select(r => new TenantSnapshot(
             r.Id, r.Slug, r.Status, r.Revision, EffectiveConfig.Apply(Config(r), plans.GetValueOrDefault(r.Id) ?? new TenantPlan()),
-            hostNames[r.Id].ToList(), ports[r.Id].ToList(), certificates.GetValueOrDefault(r.Id, []), psks.GetValueOrDefault(r.Id, []))).ToList();
+            hostNames[r.Id].ToList(), ports[r.Id].ToList(), certificates.GetValueOrDefault(r.Id, []), psks.GetValueOrDefault(r.Id, []),
+            rawPublicKeys.GetValueOrDefault(r.Id, []))).ToList();
     }
 
     private TenantConfig Config(TenantRow row)

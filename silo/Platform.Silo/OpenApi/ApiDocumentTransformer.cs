@@ -18,7 +18,7 @@ internal sealed class ApiDocumentTransformer : IOpenApiDocumentTransformer
 
     private const string Overview = """
         The REST API of the platform's control plane (the silo): tenants, their configuration and plan, host names,
-        dedicated ports, certificates, API keys, DTLS PSK identities, connections and commands on them, gateways, the
+        dedicated ports, certificates, API keys, DTLS PSK identities and raw public keys, connections and commands on them, gateways, the
         audit log and refusal reports.
 
         **Authentication.** Every call carries `Authorization: Bearer <key>`: the operator key (every tenant, and the
@@ -46,6 +46,7 @@ internal sealed class ApiDocumentTransformer : IOpenApiDocumentTransformer
         ("Certificates", "Server certificates for TLS, WSS and DTLS, chosen by SNI."),
         ("API keys", "Keys a tenant's own systems call this API with. The secret is shown once."),
         ("PSK identities", "DTLS pre-shared keys. The key is write-only."),
+        ("Raw public keys", "DTLS client raw public keys (RFC 7250) a tenant trusts, by SHA-256 fingerprint. Write-once."),
         ("Connections", "The directory of a tenant's connections and the commands sent to them through their gateway."),
         ("Stats", "Refused connections per minute and reason, and the platform-wide figures of the dashboard."),
         ("Audit", "Every change, who made it, and the revision it produced."),

@@ -8,6 +8,7 @@ using Platform.Contracts.HostNames;
 using Platform.Contracts.Operators;
 using Platform.Contracts.Plans;
 using Platform.Contracts.Psk;
+using Platform.Contracts.RawKeys;
 using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Tenants;
@@ -88,6 +89,15 @@ internal static class ApiExamples
     public static readonly PskIdentityResponse PskIdentity = new(Guid.Parse("7b0e5c2a-9d41-4f3b-8e6a-1c2d3e4f5a6b"), "sensor-0042", "acme/sensor-0042", At);
 
     public static readonly Page<PskIdentityResponse> PskIdentities = new([PskIdentity], 1, 0, 100);
+
+    public static readonly CreateRawPublicKeyRequest CreateRawPublicKey = new(
+        "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEeSTD86SPa53ucxFsE8TxsCbrRTzZ\nul1oB9Ai5okMABwPKbxt6e3nlK0tcF6wSVHNP6mJ1turqk3XApVMfPuiJw==\n-----END PUBLIC KEY-----\n",
+        "meter-0042");
+
+    public static readonly RawPublicKeyResponse RawPublicKey = new(Guid.Parse("3c9d1e7a-5b20-4f8e-9a61-2d4c6e8f0b13"), "meter-0042",
+        "5ec16b69002e7fcf225357b4d35d5df1428743bd74e2cda6b0f5d39e77c94b29", RawPublicKeyAlgorithms.EcP256, At);
+
+    public static readonly Page<RawPublicKeyResponse> RawPublicKeys = new([RawPublicKey], 1, 0, 100);
 
     public static readonly ConnectionResponse Connection = new("gw-eu-1.1f4", "gw-eu-1", ConnectionProtocols.Wss, "198.51.100.23", 50432, 8443,
         At, null, null, null, 1024, 4096, 12, 30, At.AddMinutes(5),

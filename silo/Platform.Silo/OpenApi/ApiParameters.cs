@@ -72,6 +72,17 @@ internal static class ApiParameters
             });
         }
 
+        if (route.Contains("/raw-public-keys/", StringComparison.Ordinal))
+        {
+            return ("The raw public key's id, or its SHA-256 fingerprint (64 hex digits).", new OpenApiSchema
+            {
+                Type = JsonSchemaType.String,
+                MinLength = 32,
+                MaxLength = 64,
+                Pattern = "^(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12})$",
+            });
+        }
+
         var what = route switch
         {
             _ when route.Contains("/certificates/", StringComparison.Ordinal) => "certificate",

@@ -24,6 +24,8 @@ public sealed partial class AntiforgeryCoverageTests
             (await op.PostAsJsonAsync("/v1/tenants/acme/api-keys", new CreateApiKeyRequest("forms"), PlatformJson.Options)).EnsureSuccessStatusCode();
             (await op.PostAsJsonAsync("/v1/tenants/acme/psk-identities", new CreatePskIdentityRequest("device-1", Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))), PlatformJson.Options)).EnsureSuccessStatusCode();
             (await op.PostAsJsonAsync("/v1/tenants/acme/ports", new AllocatePortRequest("tcp"), PlatformJson.Options)).EnsureSuccessStatusCode();
+            using var rawKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            (await op.PostAsJsonAsync("/v1/tenants/acme/raw-public-keys", new Platform.Contracts.RawKeys.CreateRawPublicKeyRequest(rawKey.ExportSubjectPublicKeyInfoPem()), PlatformJson.Options)).EnsureSuccessStatusCode();
         }
 
         // A gateway and an open connection in the directory, so the drain, send and disconnect forms render.

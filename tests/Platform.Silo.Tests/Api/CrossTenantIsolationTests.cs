@@ -123,6 +123,7 @@ public sealed class CrossTenantIsolationTests
         public required string PrivateKeyBase64 { get; init; }
         public required Guid ApiKeyId { get; init; }
         public required Guid PskId { get; init; }
+        public required Guid RawPublicKeyId { get; init; }
         public required string PskHex { get; init; }
         public required string WebhookSecret { get; init; }
         public required int Port { get; init; }
@@ -151,6 +152,9 @@ public sealed class CrossTenantIsolationTests
             var psk = await op.PostAsync(new Uri("/v1/tenants/victim/psk-identities", UriKind.Relative),
                 TenantApiClient.Json(new CreatePskIdentityRequest("sensor-1", pskHex)));
             Assert.Equal(HttpStatusCode.Created, psk.StatusCode);
+            var raw = await op.PostAsync(new Uri("/v1/tenants/victim/raw-public-keys", UriKind.Relative),
+                TenantApiClient.Json(new { key = FreshPublicKeyPem(), name = "meter-1" }));
+            Assert.Equal(HttpStatusCode.Created, raw.StatusCode);
 
             var port = await op.PostAsync(new Uri("/v1/tenants/victim/ports", UriKind.Relative), TenantApiClient.Json(new AllocatePortRequest("tcp")));
             Assert.Equal(HttpStatusCode.Created, port.StatusCode);
@@ -170,6 +174,7 @@ public sealed class CrossTenantIsolationTests
                 ApiKeyId = keys.Single().Id,
                 PskId = (await TenantApiClient.ReadAsync<PskIdentityResponse>(psk))!.Id,
                 PskHex = pskHex,
+                RawPublicKeyId = (await TenantApiClient.ReadAsync<Platform.Contracts.RawKeys.RawPublicKeyResponse>(raw))!.Id,
                 WebhookSecret = webhookSecret,
                 Port = (await TenantApiClient.ReadAsync<DedicatedPortResponse>(port))!.Port,
                 ConnectionId = connectionId,
@@ -199,6 +204,7 @@ public sealed class CrossTenantIsolationTests
                 _ when template.Contains("/certificates/", StringComparison.Ordinal) => CertificateId.ToString(),
                 _ when template.Contains("/api-keys/", StringComparison.Ordinal) => ApiKeyId.ToString(),
                 _ when template.Contains("/psk-identities/", StringComparison.Ordinal) => PskId.ToString(),
+                _ when template.Contains("/raw-public-keys/", StringComparison.Ordinal) => RawPublicKeyId.ToString(),
                 _ when template.Contains("/connections/", StringComparison.Ordinal) => ConnectionId,
                 _ when template.Contains("/host-names/", StringComparison.Ordinal) => "device.victim.example",
                 _ => "",
@@ -243,6 +249,7 @@ public sealed class CrossTenantIsolationTests
                 _ when template.EndsWith("/certificates", StringComparison.Ordinal) => new { pem = "-" },
                 _ when template.EndsWith("/api-keys", StringComparison.Ordinal) => new CreateApiKeyRequest("x"),
                 _ when template.EndsWith("/psk-identities", StringComparison.Ordinal) => new CreatePskIdentityRequest("x", new string('a', 32)),
+                _ when template.EndsWith("/raw-public-keys", StringComparison.Ordinal) => new { key = FreshPublicKeyPem() },
                 _ when template.EndsWith("/messages", StringComparison.Ordinal) || template.EndsWith("/broadcast", StringComparison.Ordinal) => new { text = "hi" },
                 _ when template.EndsWith("/disconnect", StringComparison.Ordinal) => new { code = 1000 },
                 _ when method == "PATCH" => new UpdateTenantRequest("Renamed"),
@@ -251,6 +258,12 @@ public sealed class CrossTenantIsolationTests
             var content = new StringContent(JsonSerializer.Serialize(body, PlatformJson.Options), Encoding.UTF8);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             return content;
+        }
+
+        private static string FreshPublicKeyPem()
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            return key.ExportSubjectPublicKeyInfoPem();
         }
 
         /// <summary>Everything an intruder could have changed, read with the operator key.</summary>
@@ -268,6 +281,7 @@ public sealed class CrossTenantIsolationTests
                 string.Join(",", tenant.DedicatedPorts.Select(p => p.Port)),
                 await Get("/v1/tenants/victim/certificates"),
                 await Get("/v1/tenants/victim/psk-identities"),
+                await Get("/v1/tenants/victim/raw-public-keys"),
                 await Get("/v1/tenants/victim/connections"),
                 victimKeyWorks);
         }
@@ -281,6 +295,7 @@ public sealed class CrossTenantIsolationTests
         string Ports,
         string Certificates,
         string PskIdentities,
+        string RawPublicKeys,
         string Connections,
         HttpStatusCode VictimKeyStatus);
 }

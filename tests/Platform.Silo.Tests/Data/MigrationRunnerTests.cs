@@ -24,7 +24,7 @@ public sealed class MigrationRunnerTests
         {
             "tenants", "tenant_configs", "host_name_claims", "certificates", "api_keys", "psk_identities",
             "dedicated_ports", "tenant_tombstones", "gateway_nodes", "quota_leases", "connections", "audit_log", "operators", "refusal_counts",
-            "tenant_plans", "port_cooldowns", "schema_migrations",
+            "tenant_plans", "port_cooldowns", "raw_public_keys", "schema_migrations",
         })
         {
             Assert.Contains(expected, tables);

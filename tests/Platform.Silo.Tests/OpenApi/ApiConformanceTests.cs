@@ -119,6 +119,22 @@ public sealed class ApiConformanceTests
         await Expect(HttpStatusCode.NoContent, tk.DeleteAsync(Url($"/v1/tenants/acme/psk-identities/{psk.Id}")));
         await Expect(HttpStatusCode.NotFound, tk.DeleteAsync(Url($"/v1/tenants/acme/psk-identities/{psk.Id}")));
 
+        // Raw public keys: the same key twice conflicts, a private key and a weak key are refused; by id and by fingerprint.
+        using (var ec = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256))
+        using (var weak = System.Security.Cryptography.RSA.Create(1024))
+        {
+            var raw = await ReadAsync<Platform.Contracts.RawKeys.RawPublicKeyResponse>(await Expect(HttpStatusCode.Created,
+                tk.PostAsync(Url("/v1/tenants/acme/raw-public-keys"), Json(new Platform.Contracts.RawKeys.CreateRawPublicKeyRequest(ec.ExportSubjectPublicKeyInfoPem(), "meter-1")))));
+            await Expect(HttpStatusCode.Conflict, tk.PostAsync(Url("/v1/tenants/acme/raw-public-keys"), Json(new Platform.Contracts.RawKeys.CreateRawPublicKeyRequest(ec.ExportSubjectPublicKeyInfoPem()))));
+            await Expect(HttpStatusCode.BadRequest, tk.PostAsync(Url("/v1/tenants/acme/raw-public-keys"), Json(new Platform.Contracts.RawKeys.CreateRawPublicKeyRequest(ec.ExportPkcs8PrivateKeyPem()))));
+            await Expect(HttpStatusCode.BadRequest, tk.PostAsync(Url("/v1/tenants/acme/raw-public-keys"), Json(new Platform.Contracts.RawKeys.CreateRawPublicKeyRequest(weak.ExportSubjectPublicKeyInfoPem()))));
+            await Expect(HttpStatusCode.OK, tk.GetAsync(Url("/v1/tenants/acme/raw-public-keys")));
+            await Expect(HttpStatusCode.OK, tk.GetAsync(Url($"/v1/tenants/acme/raw-public-keys/{raw!.Fingerprint}")));
+            await Expect(HttpStatusCode.NotFound, tk.GetAsync(Url($"/v1/tenants/acme/raw-public-keys/{Guid.NewGuid()}")));
+            await Expect(HttpStatusCode.NoContent, tk.DeleteAsync(Url($"/v1/tenants/acme/raw-public-keys/{raw.Id}")));
+            await Expect(HttpStatusCode.NotFound, tk.DeleteAsync(Url($"/v1/tenants/acme/raw-public-keys/{raw.Fingerprint}")));
+        }
+
         // Connections and commands, through the observer a gateway registered.
         await Expect(HttpStatusCode.ServiceUnavailable, tk.PostAsync(Url("/v1/tenants/acme/broadcast"), Json(new SendMessageRequest(Text: "hi"))));
         await silo.RegisterGatewayAsync("gw-1", gateway);

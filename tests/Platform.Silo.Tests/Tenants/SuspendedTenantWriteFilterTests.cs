@@ -113,6 +113,7 @@ public sealed class SuspendedTenantWriteFilterTests
         public required Guid ApiKeyId { get; init; }
         public required Guid CertificateId { get; init; }
         public required Guid PskId { get; init; }
+        public required Guid RawPublicKeyId { get; init; }
         public required int Port { get; init; }
         public required string ConnectionId { get; init; }
 
@@ -129,6 +130,9 @@ public sealed class SuspendedTenantWriteFilterTests
             Assert.Equal(HttpStatusCode.Created, upload.StatusCode);
             var psk = await op.PostAsync(Url("/v1/tenants/acme/psk-identities"), Json(new CreatePskIdentityRequest("sensor-1", new string('a', 32))));
             Assert.Equal(HttpStatusCode.Created, psk.StatusCode);
+            using var rawKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var raw = await op.PostAsync(Url("/v1/tenants/acme/raw-public-keys"), Json(new { key = rawKey.ExportSubjectPublicKeyInfoPem() }));
+            Assert.Equal(HttpStatusCode.Created, raw.StatusCode);
             var port = await op.PostAsync(Url("/v1/tenants/acme/ports"), Json(new AllocatePortRequest("tcp")));
             Assert.Equal(HttpStatusCode.Created, port.StatusCode);
 
@@ -142,6 +146,7 @@ public sealed class SuspendedTenantWriteFilterTests
                 ApiKeyId = created.Key.Id,
                 CertificateId = (await ReadAsync<Platform.Contracts.Certificates.CertificateResponse>(upload))!.Id,
                 PskId = (await ReadAsync<PskIdentityResponse>(psk))!.Id,
+                RawPublicKeyId = (await ReadAsync<Platform.Contracts.RawKeys.RawPublicKeyResponse>(raw))!.Id,
                 Port = (await ReadAsync<DedicatedPortResponse>(port))!.Port,
                 ConnectionId = connectionId,
             };
@@ -154,6 +159,7 @@ public sealed class SuspendedTenantWriteFilterTests
                 _ when template.Contains("/certificates/", StringComparison.Ordinal) => CertificateId.ToString(),
                 _ when template.Contains("/api-keys/", StringComparison.Ordinal) => ApiKeyId.ToString(),
                 _ when template.Contains("/psk-identities/", StringComparison.Ordinal) => PskId.ToString(),
+                _ when template.Contains("/raw-public-keys/", StringComparison.Ordinal) => RawPublicKeyId.ToString(),
                 _ when template.Contains("/connections/", StringComparison.Ordinal) => ConnectionId,
                 _ when template.Contains("/gateways/", StringComparison.Ordinal) => "gw-suspend",
                 // The tenant's own platform name is always among its claimed host names.
@@ -201,6 +207,7 @@ public sealed class SuspendedTenantWriteFilterTests
                 _ when template.EndsWith("/certificates", StringComparison.Ordinal) => new { pem = "-" },
                 _ when template.EndsWith("/api-keys", StringComparison.Ordinal) => new CreateApiKeyRequest("x"),
                 _ when template.EndsWith("/psk-identities", StringComparison.Ordinal) => new CreatePskIdentityRequest("x", new string('b', 32)),
+                _ when template.EndsWith("/raw-public-keys", StringComparison.Ordinal) => new { key = FreshPublicKeyPem() },
                 _ when template.EndsWith("/messages", StringComparison.Ordinal) || template.EndsWith("/broadcast", StringComparison.Ordinal) => new { text = "hi" },
                 _ when template.EndsWith("/disconnect", StringComparison.Ordinal) => new { code = 1000 },
                 _ when template.EndsWith("/drain", StringComparison.Ordinal) => new { deadlineSeconds = 30 },
@@ -213,6 +220,12 @@ public sealed class SuspendedTenantWriteFilterTests
             var content = new StringContent(JsonSerializer.Serialize(body, PlatformJson.Options), Encoding.UTF8);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             return content;
+        }
+
+        private static string FreshPublicKeyPem()
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            return key.ExportSubjectPublicKeyInfoPem();
         }
 
         /// <summary>Everything a write could have changed, read with the operator key.</summary>
@@ -228,6 +241,7 @@ public sealed class SuspendedTenantWriteFilterTests
                 string.Join(",", tenant.DedicatedPorts.Select(p => p.Port)),
                 await Get("/v1/tenants/acme/certificates"),
                 await Get("/v1/tenants/acme/psk-identities"),
+                await Get("/v1/tenants/acme/raw-public-keys"),
                 // Keys as created or revoked; lastUsedAt moves with every use of the key, including refused ones.
                 string.Join(",", (await ReadAsync<Page<ApiKeyResponse>>(await op.GetAsync(Url("/v1/tenants/acme/api-keys"))))!.Items
                     .Select(k => $"{k.Id} {k.Name} {k.RevokedAt}")),
@@ -244,6 +258,7 @@ public sealed class SuspendedTenantWriteFilterTests
         string Ports,
         string Certificates,
         string PskIdentities,
+        string RawPublicKeys,
         string ApiKeys,
         string Connections,
         string Tenants);

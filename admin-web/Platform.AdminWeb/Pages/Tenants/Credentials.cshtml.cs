@@ -3,6 +3,7 @@ using Platform.AdminWeb.Silo;
 using Platform.Contracts.ApiKeys;
 using Platform.Contracts.Certificates;
 using Platform.Contracts.Psk;
+using Platform.Contracts.RawKeys;
 
 namespace Platform.AdminWeb.Pages.Tenants;
 
@@ -19,6 +20,8 @@ public sealed class CredentialsModel(SiloClient silo) : PortalPageModel
     public IReadOnlyList<ApiKeyResponse> ApiKeys { get; private set; } = [];
 
     public IReadOnlyList<PskIdentityResponse> PskIdentities { get; private set; } = [];
+
+    public IReadOnlyList<RawPublicKeyResponse> RawPublicKeys { get; private set; } = [];
 
     /// <summary>A key just created: rendered in this one response only, never stored in TempData or anywhere else.</summary>
     public CreatedApiKeyResponse? CreatedKey { get; private set; }
@@ -131,6 +134,43 @@ public sealed class CredentialsModel(SiloClient silo) : PortalPageModel
     public async Task<IActionResult> OnPostDeletePskAsync(Guid id, CancellationToken cancellationToken) =>
         Done(await silo.DeletePskIdentityAsync(Slug, id, cancellationToken), "PSK identity deleted.");
 
+    public async Task<IActionResult> OnPostCreateRawKeyAsync(string? publicKey, string? keyName, CancellationToken cancellationToken)
+    {
+        var name = string.IsNullOrWhiteSpace(keyName) ? null : keyName.Trim();
+        var result = await silo.CreateRawPublicKeyAsync(Slug, new CreateRawPublicKeyRequest(publicKey?.Trim() ?? "", name), cancellationToken);
+        if (result.Problem is { } problem)
+        {
+            ShowProblem(problem);
+            // The silo names "key" and "name"; on this page they are the raw key's fields, apart from the PSK form's.
+            MoveErrors("key", "publicKey");
+            MoveErrors("name", "keyName");
+            if (problem.Errors.Count == 0)
+            {
+                AddFieldError("publicKey", problem.Message);
+            }
+
+            return await RedisplayAsync(problem.Status is >= 400 and < 500 ? problem.Status : StatusCodes.Status502BadGateway, cancellationToken);
+        }
+
+        var created = result.Value!;
+        Flash($"Raw public key {created.Fingerprint} ({created.Algorithm}) added.");
+        return RedirectToPage(new { Slug });
+    }
+
+    public async Task<IActionResult> OnPostDeleteRawKeyAsync(Guid id, CancellationToken cancellationToken) =>
+        Done(await silo.DeleteRawPublicKeyAsync(Slug, id, cancellationToken), "Raw public key deleted; new handshakes with it fail.");
+
+    private void MoveErrors(string from, string to)
+    {
+        if (FieldErrors.Remove(from, out var messages))
+        {
+            foreach (var message in messages)
+            {
+                AddFieldError(to, message);
+            }
+        }
+    }
+
     private RedirectToPageResult Done<T>(SiloResult<T> result, string message)
     {
         if (result.Problem is { } problem)
@@ -162,10 +202,12 @@ public sealed class CredentialsModel(SiloClient silo) : PortalPageModel
 
         var keys = await silo.ListApiKeysAsync(Slug, cancellationToken);
         var psk = await silo.ListPskIdentitiesAsync(Slug, cancellationToken);
-        PageProblem ??= certificates.Problem ?? keys.Problem ?? psk.Problem;
+        var raw = await silo.ListRawPublicKeysAsync(Slug, cancellationToken);
+        PageProblem ??= certificates.Problem ?? keys.Problem ?? psk.Problem ?? raw.Problem;
         Certificates = certificates.Value?.Items ?? [];
         ApiKeys = keys.Value?.Items ?? [];
         PskIdentities = psk.Value?.Items ?? [];
+        RawPublicKeys = raw.Value?.Items ?? [];
         return null;
     }
 }

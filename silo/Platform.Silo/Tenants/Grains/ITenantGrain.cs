@@ -51,6 +51,12 @@ internal interface ITenantGrain : IGrainWithStringKey
     [Alias("delete-psk")]
     Task<TenantReply> DeletePskAsync(Guid? scope, Guid? id, string actor);
 
+    [Alias("create-raw-public-key")]
+    Task<TenantReply> CreateRawPublicKeyAsync(Guid? scope, Guid id, string? name, RawKeys.ParsedRawPublicKey key, string actor);
+
+    [Alias("delete-raw-public-key")]
+    Task<TenantReply> DeleteRawPublicKeyAsync(Guid? scope, RawKeys.RawPublicKeyRef? key, string actor);
+
     /// <summary>Marks a claimed name verified (<paramref name="expectedToken"/>: the token DNS was checked for; null for an operator's approval).</summary>
     [Alias("verify-host-name")]
     Task<TenantReply> VerifyHostNameAsync(Guid? scope, string name, string? expectedToken, string verifiedBy, string action, string actor);
