@@ -94,16 +94,20 @@ internal sealed partial class WebhookSender(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         return (await connection.QueryAsync<(Guid, Guid)>(new CommandDefinition(
             """
-            WITH candidates AS (
-                SELECT s.tenant_id FROM webhook_streams s
-                WHERE (s.lease_expires_at IS NULL OR s.lease_expires_at < @now)
-                  AND s.tenant_id <> ALL (@running)
-                  AND (SELECT e.next_attempt_at FROM tenant_events e
-                       WHERE e.tenant_id = s.tenant_id AND e.state = 'pending'
-                       ORDER BY e.sequence LIMIT 1) <= @now
-                ORDER BY s.lease_expires_at NULLS FIRST
+            WITH heads AS (
+                SELECT s.tenant_id,
+                       (SELECT e.next_attempt_at FROM tenant_events e
+                        WHERE e.tenant_id = s.tenant_id AND e.state = 'pending'
+                        ORDER BY e.sequence LIMIT 1) AS due
+                FROM webhook_streams s
+                WHERE (s.lease_expires_at IS NULL OR s.lease_expires_at < @now) AND s.tenant_id <> ALL (@running)),
+            candidates AS (
+                -- The lease condition again on the locked row: a stream another silo claimed meanwhile is not taken.
+                SELECT s.tenant_id FROM webhook_streams s JOIN heads h ON h.tenant_id = s.tenant_id
+                WHERE h.due <= @now AND (s.lease_expires_at IS NULL OR s.lease_expires_at < @now)
+                ORDER BY h.due
                 LIMIT @free
-                FOR UPDATE SKIP LOCKED)
+                FOR UPDATE OF s SKIP LOCKED)
             UPDATE webhook_streams s
             SET lease_token = gen_random_uuid(), lease_holder = @holder, lease_expires_at = @until
             FROM candidates c
@@ -129,8 +133,9 @@ internal sealed partial class WebhookSender(
         {
             // Shutdown: the lease is released below, or lapses.
         }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or JsonException or System.Security.Cryptography.CryptographicException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // One tenant's stream never takes the sender down: logged, given back, claimed again on a later pass.
             LogStreamFailed(logger, tenantId, e);
         }
         finally
