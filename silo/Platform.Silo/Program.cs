@@ -9,6 +9,7 @@ using Platform.Silo.Certificates;
 using Platform.Silo.Cluster;
 using Platform.Silo.Connections;
 using Platform.Silo.Data;
+using Platform.Silo.Events;
 using Platform.Silo.Gateways;
 using Platform.Silo.HostNames;
 using Platform.Silo.Internal;
@@ -59,6 +60,7 @@ builder.Services.AddSiloInternals();
 builder.Services.AddSiloTelemetry();
 // After the migrations' hosted service: its start-up reconciliation reads the migrated tables.
 builder.Services.AddHostNames(builder.Configuration);
+builder.Services.AddLifecycleEvents(builder.Configuration);
 
 var app = builder.Build();
 
@@ -89,6 +91,7 @@ v1.MapAuditApi();
 v1.MapOperatorsApi();
 v1.MapRefusalsApi();
 v1.MapStatsApi();
+v1.MapEventsApi();
 
 app.Run();
 

@@ -9,6 +9,7 @@ using Platform.Contracts.Audit;
 using Platform.Contracts.Certificates;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
+using Platform.Contracts.Events;
 using Platform.Contracts.Gateways;
 using Platform.Contracts.HostNames;
 using Platform.Contracts.Operators;
@@ -153,6 +154,10 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
 
     public Task<SiloResult<NoContent>> DisconnectAsync(string slug, string id, DisconnectRequest request, CancellationToken ct) =>
         SendAsync<NoContent>(HttpMethod.Post, $"v1/tenants/{Seg(slug)}/connections/{Seg(id)}/disconnect", request, null, ct);
+
+    // ---- lifecycle events
+    public Task<SiloResult<EventPage>> ListEventsAsync(string slug, long after, int limit, CancellationToken ct) =>
+        SendAsync<EventPage>(HttpMethod.Get, $"v1/tenants/{Seg(slug)}/events?after={after.ToString(CultureInfo.InvariantCulture)}&limit={limit.ToString(CultureInfo.InvariantCulture)}", null, null, ct);
 
     // ---- gateways, audit
     public Task<SiloResult<Page<GatewayResponse>>> ListGatewaysAsync(CancellationToken ct) =>

@@ -1,5 +1,7 @@
 using System.Data.Common;
 using Dapper;
+using Platform.Contracts.Events;
+using Platform.Silo.Events;
 
 namespace Platform.Silo.Internal;
 
@@ -8,7 +10,8 @@ namespace Platform.Silo.Internal;
 /// bulk, in the caller's transaction, and moves the <c>tenant_connection_versions</c> of every tenant they belong to
 /// forward in the same transaction. Each tenant's connections grain compares that version before every answer and
 /// reloads when it moved, so no grain lists a closed connection as open, whichever silo it runs on and whether or not
-/// it was active: there is no second step that a silo dying after the commit could leave undone.
+/// it was active: there is no second step that a silo dying after the commit could leave undone. Every connection closed
+/// here gets its <c>disconnected</c> lifecycle event in the same transaction.
 /// </summary>
 internal static class GatewayConnections
 {
@@ -30,11 +33,19 @@ internal static class GatewayConnections
             ON CONFLICT (tenant_id) DO UPDATE SET connection_version = tenant_connection_versions.connection_version + 1
             """,
             new { gatewayIds }, transaction, cancellationToken: cancellationToken));
-        return await connection.ExecuteAsync(new CommandDefinition(
+        var closed = (await connection.QueryAsync<(string Id, Guid TenantId, string Protocol, string RemoteAddress, int RemotePort)>(new CommandDefinition(
             """
             UPDATE connections SET closed_at = @now, close_code = @closeCode, close_reason = @reason
             WHERE gateway_id = ANY(@gatewayIds) AND closed_at IS NULL
+            RETURNING id, tenant_id, protocol, remote_address, remote_port
             """,
-            new { gatewayIds, now, closeCode, reason }, transaction, cancellationToken: cancellationToken));
+            new { gatewayIds, now, closeCode, reason }, transaction, cancellationToken: cancellationToken))).AsList();
+        // A disconnected event for every connection closed here, in this transaction, after the version rows above.
+        await EventOutbox.AppendAsync(connection, transaction,
+            closed.OrderBy(c => c.Id, StringComparer.Ordinal)
+                .Select(c => new OutboxEvent(c.TenantId, LifecycleEventTypes.Disconnected, c.Id, c.Protocol, c.RemoteAddress, c.RemotePort, closeCode, reason, now))
+                .ToList(),
+            now, cancellationToken);
+        return closed.Count;
     }
 }

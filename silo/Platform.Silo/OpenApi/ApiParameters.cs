@@ -35,6 +35,7 @@ internal static class ApiParameters
                 new OpenApiSchema { Type = JsonSchemaType.String, MinLength = 1, MaxLength = 253 }),
             (ParameterLocation.Query, "offset") => ("How many items to skip.", WithDefault(Integer(0, int.MaxValue), 0)),
             (ParameterLocation.Query, "limit") => ("How many items to return at most.", WithDefault(Integer(1, Paging.MaxLimit), Paging.DefaultLimit)),
+            (ParameterLocation.Query, "after") => ("Only events with a sequence number above this one (0, the default, from the oldest kept).", WithDefault(Sequence(), 0)),
             (ParameterLocation.Query, "search") => ("Only tenants whose slug or display name contains this text (ignoring case, matched literally).", Filter()),
             (ParameterLocation.Query, "tenant") => ("Only entries about the tenant with this slug.", Filter()),
             (ParameterLocation.Query, "actor") => ("Only entries by this actor: `operator`, `operator:{user name}` or `api-key:{key id}`.", Filter()),
@@ -91,6 +92,13 @@ internal static class ApiParameters
             _ => throw new InvalidOperationException($"Parameter 'id' of {route} is not described in {nameof(ApiParameters)}."),
         };
         return ($"The {what}'s id.", new OpenApiSchema { Type = JsonSchemaType.String, Format = "uuid" });
+    }
+
+    private static OpenApiSchema Sequence()
+    {
+        var schema = Integer(0, long.MaxValue);
+        schema.Format = "int64";
+        return schema;
     }
 
     private static OpenApiSchema Integer(long minimum, long maximum) => new()

@@ -143,6 +143,8 @@ public sealed class ApiConformanceTests
         await Expect(HttpStatusCode.BadRequest, tk.GetAsync(Url("/v1/tenants/acme/connections?state=sleeping")));
         await Expect(HttpStatusCode.OK, tk.GetAsync(Url("/v1/tenants/acme/connections/gw-1.1")));
         await Expect(HttpStatusCode.NotFound, tk.GetAsync(Url("/v1/tenants/acme/connections/gw-1.ff")));
+        await Expect(HttpStatusCode.OK, tk.GetAsync(Url("/v1/tenants/acme/events?after=0&limit=10")));
+        await Expect(HttpStatusCode.BadRequest, tk.GetAsync(Url("/v1/tenants/acme/events?after=-1")));
         await Expect(HttpStatusCode.Accepted, tk.PostAsync(Url("/v1/tenants/acme/connections/gw-1.1/messages"), Json(new SendMessageRequest(Text: "hello"))));
         await Expect(HttpStatusCode.BadRequest, tk.PostAsync(Url("/v1/tenants/acme/connections/gw-1.1/messages"), Json(new SendMessageRequest(Text: "a", Binary: "AQ=="))));
         await Expect(HttpStatusCode.NotFound, tk.PostAsync(Url("/v1/tenants/acme/connections/gw-1.ff/messages"), Json(new SendMessageRequest(Text: "hello"))));

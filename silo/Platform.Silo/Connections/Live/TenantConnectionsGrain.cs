@@ -3,6 +3,7 @@ using System.Data.Common;
 using Dapper;
 using Npgsql;
 using Orleans.Placement;
+using Platform.Silo.Events;
 using Platform.Silo.Internal;
 
 namespace Platform.Silo.Connections.Live;
@@ -21,7 +22,7 @@ namespace Platform.Silo.Connections.Live;
 /// whichever silo they reach.
 /// </remarks>
 [PreferLocalPlacement]
-internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource, ILogger<TenantConnectionsGrain> logger)
+internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource, PlatformClock time, ILogger<TenantConnectionsGrain> logger)
     : Grain, ITenantConnectionsGrain
 {
     private readonly LiveConnectionSet _connections = new();
@@ -86,6 +87,8 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
             var opened = await OpenAsync(connection, transaction, tenantId, events, cancellationToken);
             var counted = await CountAsync(connection, transaction, tenantId, events, cancellationToken);
             var closed = await CloseAsync(connection, transaction, tenantId, events, cancellationToken);
+            // The lifecycle events of exactly the rows this batch opened or closed, in the batch's transaction.
+            await EventOutbox.AppendAsync(connection, transaction, LifecycleEvents(tenantId, opened, closed), time.GetUtcNow(), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
 
             foreach (var row in opened.Concat(counted))
@@ -93,9 +96,9 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
                 _connections.Set(row);
             }
 
-            foreach (var id in closed)
+            foreach (var row in closed)
             {
-                _connections.Remove(id);
+                _connections.Remove(row.Id);
             }
 
             _version = version;
@@ -225,8 +228,8 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
             CounterParameters(tenantId, events.GatewayId, events.Counters), transaction, cancellationToken: cancellationToken))).AsList();
     }
 
-    /// <summary>Closes open connections with their final counters; a close applied again finds nothing open. Returns the ids closed.</summary>
-    private static async Task<IReadOnlyList<string>> CloseAsync(
+    /// <summary>Closes open connections with their final counters; a close applied again finds nothing open. Returns the rows closed.</summary>
+    private static async Task<IReadOnlyList<ClosedRow>> CloseAsync(
         DbConnection connection, DbTransaction transaction, Guid tenantId, TenantConnectionEvents events, CancellationToken cancellationToken)
     {
         if (events.Closed.Count == 0)
@@ -239,17 +242,33 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
         parameters.Add("closedAts", closed.Select(c => c.ClosedAt).ToArray());
         parameters.Add("closeCodes", closed.Select(c => c.CloseCode).ToArray());
         parameters.Add("closeReasons", closed.Select(c => c.CloseReason).ToArray());
-        return (await connection.QueryAsync<string>(new CommandDefinition(
+        return (await connection.QueryAsync<ClosedRow>(new CommandDefinition(
             $"""
             UPDATE connections c SET {CounterAssignments},
                 closed_at = u.closed_at, close_code = u.close_code, close_reason = u.close_reason
             FROM unnest(@ids, @bytesIn, @bytesOut, @messagesIn, @messagesOut, @lastActivityAts, @closedAts, @closeCodes, @closeReasons)
                  AS u(id, bytes_in, bytes_out, messages_in, messages_out, last_activity_at, closed_at, close_code, close_reason)
             WHERE c.id = u.id AND c.tenant_id = @tenantId AND c.gateway_id = @gatewayId AND c.closed_at IS NULL
-            RETURNING c.id
+            RETURNING c.id AS Id, c.protocol AS Protocol, c.remote_address AS RemoteAddress, c.remote_port AS RemotePort,
+                      c.closed_at AS ClosedAt, c.close_code AS CloseCode, c.close_reason AS CloseReason
             """,
             parameters, transaction, cancellationToken: cancellationToken))).AsList();
     }
+
+    /// <summary>Connected events for the rows opened (in the order they opened), then disconnected events for those closed.</summary>
+    private static List<OutboxEvent> LifecycleEvents(Guid tenantId, IReadOnlyList<LiveConnection> opened, IReadOnlyList<ClosedRow> closed)
+    {
+        var events = new List<OutboxEvent>(opened.Count + closed.Count);
+        events.AddRange(opened.OrderBy(o => o.OpenedAt).ThenBy(o => o.Id, StringComparer.Ordinal).Select(o => new OutboxEvent(
+            tenantId, Contracts.Events.LifecycleEventTypes.Connected, o.Id, o.Protocol, o.RemoteAddress, o.RemotePort, null, null,
+            new DateTimeOffset(DateTime.SpecifyKind(o.OpenedAt, DateTimeKind.Utc)))));
+        events.AddRange(closed.OrderBy(c => c.ClosedAt).ThenBy(c => c.Id, StringComparer.Ordinal).Select(c => new OutboxEvent(
+            tenantId, Contracts.Events.LifecycleEventTypes.Disconnected, c.Id, c.Protocol, c.RemoteAddress, c.RemotePort, c.CloseCode, c.CloseReason,
+            new DateTimeOffset(DateTime.SpecifyKind(c.ClosedAt, DateTimeKind.Utc)))));
+        return events;
+    }
+
+    private sealed record ClosedRow(string Id, string Protocol, string RemoteAddress, int RemotePort, DateTime ClosedAt, int? CloseCode, string? CloseReason);
 
     private const string LiveColumns = """
         c.id AS Id, c.gateway_id AS GatewayId, c.protocol AS Protocol, c.remote_address AS RemoteAddress,
