@@ -1,4 +1,5 @@
 using System.Net;
+using Platform.Contracts.Egress;
 
 namespace Platform.Gateway.ProxyProtocol;
 
@@ -23,7 +24,7 @@ public sealed class ProxyListenerOptions
     public bool IsRequired => string.Equals(Mode, Required, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The trusted ranges, parsed; <see cref="Validate"/> has checked them.</summary>
-    public IReadOnlyList<IPNetwork> ParsedTrustedNetworks() => [.. TrustedNetworks.Select(static n => TryParseNetwork(n, out var network) ? network : default)];
+    public IReadOnlyList<IPNetwork> ParsedTrustedNetworks() => [.. TrustedNetworks.Select(static n => TryParseNetwork(n, out var network, out _) ? network : default)];
 
     internal IEnumerable<string> Validate(string name)
     {
@@ -34,9 +35,9 @@ public sealed class ProxyListenerOptions
 
         foreach (var entry in TrustedNetworks)
         {
-            if (!TryParseNetwork(entry, out _))
+            if (!TryParseNetwork(entry, out _, out var error))
             {
-                yield return $"The {name}:TrustedNetworks entry '{entry}' is not an IP address or CIDR range (10.0.0.0/8, 2001:db8::/32).";
+                yield return $"{name}:TrustedNetworks: {error}";
             }
         }
 
@@ -46,30 +47,21 @@ public sealed class ProxyListenerOptions
         }
     }
 
-    private static bool TryParseNetwork(string? text, out IPNetwork network)
+    /// <summary>
+    /// The operator-range syntax of the egress policy (<see cref="EgressPolicy.TryParseRange"/>): a single address or a
+    /// CIDR range, IPv4 as four decimal numbers, no bits set past the prefix; IPv4-mapped IPv6 ranges are refused (peers
+    /// are matched as IPv4).
+    /// </summary>
+    private static bool TryParseNetwork(string? text, out IPNetwork network, out string error)
     {
-        network = default;
-        text = text?.Trim() ?? "";
-        if (!text.Contains('/', StringComparison.Ordinal))
-        {
-            if (!IPAddress.TryParse(text, out var address))
-            {
-                return false;
-            }
-
-            address = Normalize(address);
-            network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
-            return true;
-        }
-
-        // IPNetwork.TryParse refuses a range with host bits set (10.0.0.1/8), which is the strictness wanted here.
-        if (!IPNetwork.TryParse(text, out network))
+        if (!EgressPolicy.TryParseRange(text, out network, out error))
         {
             return false;
         }
 
         if (network.BaseAddress.IsIPv4MappedToIPv6)
         {
+            error = $"'{text}' is an IPv4-mapped IPv6 range; write it as IPv4.";
             return false;
         }
 

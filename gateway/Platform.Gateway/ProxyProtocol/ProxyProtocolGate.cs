@@ -166,8 +166,10 @@ internal sealed partial class ProxyProtocolGate
             return peer;
         }
 
-        Log.Accepted(_logger, listener, peer, header.Source);
-        return header.Source;
+        // An IPv4 client written as IPv4-mapped IPv6 is the IPv4 client access lists and per-client caps know.
+        var client = new IPEndPoint(ProxyListenerOptions.Normalize(header.Source.Address), header.Source.Port);
+        Log.Accepted(_logger, listener, peer, client);
+        return client;
     }
 
     private IPEndPoint? Refuse(IPEndPoint? peer, ProxyListener listener, string reason)
