@@ -7,6 +7,7 @@ using Platform.Contracts.Connections;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
 namespace Platform.Gateway.Tests.ProxyProtocol;
@@ -73,10 +74,14 @@ public sealed class HaproxyFrontTests
 
         Assert.True(recorder.Accepted("ws", version) >= 6, recorder.Describe());
         Assert.Equal(0, recorder.Refused("ws", "untrusted_source"));
+        var metrics = new Uri($"http://127.0.0.1:{gateway.Listeners.AdminPort.ToString(CultureInfo.InvariantCulture)}/metrics");
+        var versionLabel = version.ToString(CultureInfo.InvariantCulture);
+        var scrape = await PrometheusScrape.WaitAsync(metrics, s => s.Find("platform_gateway_proxy_protocol_accepted_total", ("listener", "ws"), ("version", versionLabel)).Any(v => v.Value >= 6));
+        Assert.Equal("counter", scrape.Types["platform_gateway_proxy_protocol_accepted_total"]);
     }
 
     [Fact]
-    public async Task TlsAndDedicatedPorts_BehindHaproxy_DirectoryShowsTheCarriedClient()
+    public async Task TlsWssAndDedicatedPorts_BehindHaproxy_DirectoryShowsTheCarriedClient()
     {
         var range = FreePortRange(2);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
@@ -85,7 +90,7 @@ public sealed class HaproxyFrontTests
         var tcpPort = (await AllocatePortAsync(silo, "acme", DedicatedPortProtocols.Tcp)).Port;
         var tlsPort = (await AllocatePortAsync(silo, "acme", DedicatedPortProtocols.Tls)).Port;
         var settings = GatewayPortRange(range);
-        foreach (var (key, value) in Marked("Tls").Concat(Marked("Dedicated")))
+        foreach (var (key, value) in Marked("Tls").Concat(Marked("Wss")).Concat(Marked("Dedicated")))
         {
             settings[key] = value;
         }
@@ -103,6 +108,25 @@ public sealed class HaproxyFrontTests
             Assert.Equal("sni\n", await tls.EchoAsync("sni\n"));
             var listed = await silo.WaitForConnectionAsync("acme", c => c.LocalPort == gateway.Listeners.TlsPort);
             Assert.Equal(("127.0.0.2", tls.LocalEndPoint.Port), (listed.RemoteAddress, listed.RemotePort));
+        }
+
+        // The wss port, v1: TLS, then the upgrade, from the carried client.
+        await using (var wssFront = await HaproxyFront.StartAsync(gateway.Listeners.WssPort, 1))
+        await using (var wss = await TlsClient.ConnectAsync(wssFront.EndPoint, "acme.platform.test", source: Client))
+        {
+            await wss.WriteAsync($"GET / HTTP/1.1\r\nHost: acme.platform.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {RawHttp.ValidKey}\r\nSec-WebSocket-Version: 13\r\n\r\n");
+            var head = new List<byte>();
+            var one = new byte[1];
+            using var limit = new CancellationTokenSource(WaitLimit);
+            while (!head.ToArray().AsSpan().EndsWith("\r\n\r\n"u8))
+            {
+                await wss.Stream.ReadExactlyAsync(one, limit.Token);
+                head.Add(one[0]);
+            }
+
+            Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head.ToArray()), StringComparison.Ordinal);
+            var listed = await silo.WaitForConnectionAsync("acme", c => c.LocalPort == gateway.Listeners.WssPort);
+            Assert.Equal(("127.0.0.2", wss.LocalEndPoint.Port), (listed.RemoteAddress, listed.RemotePort));
         }
 
         // A dedicated TLS port, v1.
@@ -130,6 +154,7 @@ public sealed class HaproxyFrontTests
         }
 
         Assert.True(recorder.Accepted("tls", 2) >= 1, recorder.Describe());
+        Assert.True(recorder.Accepted("wss", 1) >= 1, recorder.Describe());
         Assert.True(recorder.Accepted("dedicated", 1) >= 1, recorder.Describe());
         Assert.True(recorder.Accepted("dedicated", 2) >= 1, recorder.Describe());
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -6,6 +7,7 @@ using Platform.Contracts.Config;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 using static Platform.Gateway.Tests.ProxyProtocol.ProxyHeaderParserTests;
 using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
@@ -81,6 +83,11 @@ public sealed class ProxyProtocolGateTests
         await AssertClosedAsync(dedicated, IPAddress.Parse("127.0.0.5"), "PROXY TCP4 198.51.100.7 127.0.0.1 40000 443\r\nhello\n"u8.ToArray());
         await recorder.WaitRefusedAsync("tls", "untrusted_source", 1);
         await recorder.WaitRefusedAsync("dedicated", "untrusted_source", 1);
+
+        // A flood of such connections: each closed at accept, each counted, and the listener still serves (below).
+        var flood = IPAddress.Parse("127.0.0.6");
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(i => AssertClosedAsync(tls, flood, "PROXY TCP4 198.51.100.9 127.0.0.1 40000 443\r\n"u8.ToArray())));
+        await recorder.WaitRefusedAsync("tls", "untrusted_source", 101);
         Assert.Empty(await Wait.ListAsync(silo, "acme"));
 
         // Good headers: a TLS handshake after a v2 header; a v1 header and the client's first bytes in one segment.
@@ -111,6 +118,11 @@ public sealed class ProxyProtocolGateTests
 
         Assert.Equal(1, recorder.Accepted("tls", 2));
         Assert.Equal(1, recorder.Accepted("dedicated", 1));
+        var metrics = new Uri($"http://127.0.0.1:{gateway.Listeners.AdminPort.ToString(CultureInfo.InvariantCulture)}/metrics");
+        var scrape = await PrometheusScrape.WaitAsync(metrics, s => s.Find("platform_gateway_proxy_protocol_refused_total", ("listener", "tls"), ("reason", "malformed")).Any());
+        Assert.Equal(2, scrape.Value("platform_gateway_proxy_protocol_refused_total", ("listener", "tls"), ("reason", "malformed")));
+        Assert.Equal(1, scrape.Value("platform_gateway_proxy_protocol_refused_total", ("listener", "dedicated"), ("reason", "timeout")));
+        Assert.Equal(1, scrape.Value("platform_gateway_proxy_protocol_accepted_total", ("listener", "dedicated"), ("version", "1")));
     }
 
     [Fact]
