@@ -46,6 +46,8 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -x /usr/sbin/dnsmasq ] || missing+=(dnsmasq-base)
 # infra/tests/run-sh.sh looks for free TCP and UDP ports with ss.
 command -v ss >/dev/null 2>&1 || missing+=(iproute2)
+# PROXY protocol tests put HAProxy (TCP mode, send-proxy and send-proxy-v2) in front of a gateway.
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 if [ "${#missing[@]}" -gt 0 ]; then
   step "install ${missing[*]}"
   apt_install "${missing[@]}"

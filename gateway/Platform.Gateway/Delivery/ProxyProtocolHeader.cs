@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Platform.Gateway.ProxyProtocol;
 
 namespace Platform.Gateway.Delivery;
 
@@ -41,9 +42,6 @@ internal static class ProxyProtocolHeader
 
     /// <summary>PP2_TYPE_UNIQUE_ID holds at most this many bytes.</summary>
     public const int MaxUniqueId = 128;
-
-    /// <summary>The 12-byte signature every version 2 header starts with.</summary>
-    public static ReadOnlySpan<byte> Signature => [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
 
     /// <summary>The header for <paramref name="facts"/>; <paramref name="datagram"/> for a client that arrived over UDP (DTLS).</summary>
     public static byte[] Build(ConnectionFacts facts, bool datagram)
@@ -96,12 +94,12 @@ internal static class ProxyProtocolHeader
 
         Text(body, TypePskIdentity, tls?.PskIdentity);
 
-        var header = new byte[16 + body.WrittenCount];
-        Signature.CopyTo(header);
-        header[12] = 0x21;
-        header[13] = (byte)((ipv4 ? 0x10 : 0x20) | (datagram ? 0x02 : 0x01));
+        var header = new byte[ProxyV2.FixedLength + body.WrittenCount];
+        ProxyV2.Signature.CopyTo(header);
+        header[12] = ProxyV2.Version | ProxyV2.CommandProxy;
+        header[13] = (byte)((ipv4 ? ProxyV2.FamilyInet : ProxyV2.FamilyInet6) | (datagram ? ProxyV2.TransportDatagram : ProxyV2.TransportStream));
         BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(14), (ushort)body.WrittenCount);
-        body.WrittenSpan.CopyTo(header.AsSpan(16));
+        body.WrittenSpan.CopyTo(header.AsSpan(ProxyV2.FixedLength));
         return header;
     }
 

@@ -13,6 +13,7 @@ using Platform.Gateway.Connections;
 using Platform.Gateway.Delivery;
 using Platform.Gateway.Dtls;
 using Platform.Gateway.Egress;
+using Platform.Gateway.ProxyProtocol;
 using Platform.Gateway.Silo;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Telemetry;
@@ -99,6 +100,8 @@ public static class GatewayHost
         services.AddSingleton<OwnEndpoints>();
         services.AddSingleton<EgressConnector>();
         services.AddSingleton<DeliveryFactory>();
+        services.AddSingleton<ProxyProtocolMetrics>();
+        services.AddSingleton<ProxyProtocolGate>();
         services.AddSingleton<TlsSelector>();
         services.AddSingleton<WebSocketHandler>();
         services.AddSingleton<TcpPipeline>();
@@ -119,6 +122,7 @@ public static class GatewayHost
         var options = services.GetRequiredService<IOptions<GatewayOptions>>().Value;
         var listeners = services.GetRequiredService<GatewayListeners>();
         var selector = services.GetRequiredService<TlsSelector>();
+        var proxy = services.GetRequiredService<ProxyProtocolGate>();
         var address = IPAddress.Parse(options.ListenAddress);
         kestrel.AddServerHeader = false;
         // The ws and wss ports read the upgrade request themselves (WebSocketConnectionHandler), which also
@@ -131,6 +135,7 @@ public static class GatewayHost
         {
             kestrel.Listen(address, options.WsPort, l =>
             {
+                l.UseProxyProtocol(proxy, ProxyListener.Ws);
                 l.UseConnectionHandler<WebSocketConnectionHandler>();
                 listeners.Ws = l;
             });
@@ -140,6 +145,7 @@ public static class GatewayHost
         {
             kestrel.Listen(address, options.WssPort, l =>
             {
+                l.UseProxyProtocol(proxy, ProxyListener.Wss);
                 l.UseTenantTls(selector);
                 l.UseConnectionHandler<WebSocketConnectionHandler>();
                 listeners.Wss = l;
@@ -150,6 +156,7 @@ public static class GatewayHost
         {
             kestrel.Listen(address, options.TlsPort, l =>
             {
+                l.UseProxyProtocol(proxy, ProxyListener.Tls);
                 l.UseTenantTls(selector);
                 l.UseConnectionHandler<TlsConnectionHandler>();
                 listeners.Tls = l;

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Net;
 using Platform.Contracts.Egress;
 using Platform.Gateway.Admission;
+using Platform.Gateway.ProxyProtocol;
 
 namespace Platform.Gateway.Hosting;
 
@@ -206,6 +207,12 @@ public sealed class GatewayOptions : IValidatableObject
     /// </summary>
     public EgressOptions Egress { get; set; } = new();
 
+    /// <summary>
+    /// PROXY protocol per listener (<c>Platform:ProxyProtocol:{Ws,Wss,Tls,Dedicated}:{Mode,TrustedNetworks}</c>,
+    /// <c>HeaderTimeoutSeconds</c>): listeners behind a load balancer take the client's address from its header.
+    /// </summary>
+    public ProxyProtocolOptions ProxyProtocol { get; set; } = new();
+
     /// <summary>The silo endpoints to connect to, parsed; <see cref="Validate"/> has checked them.</summary>
     public IReadOnlyList<IPEndPoint> ParsedSiloEndpoints() =>
         [.. (SiloEndpoints.Count == 0 ? [DefaultSiloEndpoint] : SiloEndpoints).Select(static e => IPEndPoint.Parse(e))];
@@ -218,6 +225,11 @@ public sealed class GatewayOptions : IValidatableObject
         foreach (var error in (Egress ?? new EgressOptions()).Validate())
         {
             yield return new ValidationResult(error, [nameof(Egress)]);
+        }
+
+        foreach (var error in (ProxyProtocol ?? new ProxyProtocolOptions()).Validate())
+        {
+            yield return new ValidationResult(error, [nameof(ProxyProtocol)]);
         }
 
         foreach (var endpoint in SiloEndpoints)

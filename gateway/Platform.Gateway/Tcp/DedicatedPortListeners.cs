@@ -10,6 +10,7 @@ using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Hosting;
+using Platform.Gateway.ProxyProtocol;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tls;
 
@@ -33,6 +34,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
     private readonly HalfOpenCounter _halfOpen;
     private readonly TcpPipeline _pipeline;
     private readonly TlsSelector _tls;
+    private readonly ProxyProtocolGate _proxy;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly GatewayOptions _options;
@@ -47,6 +49,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         HalfOpenCounter halfOpen,
         TcpPipeline pipeline,
         TlsSelector tls,
+        ProxyProtocolGate proxy,
         GatewayMetrics metrics,
         IOptions<GatewayOptions> options,
         TimeProvider time,
@@ -59,6 +62,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         _halfOpen = halfOpen;
         _pipeline = pipeline;
         _tls = tls;
+        _proxy = proxy;
         _options = options.Value;
         _logger = logger;
         _bindRetry = time.CreateTimer(static state => ((DedicatedPortListeners)state!).Reconcile(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -193,6 +197,18 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
                 return;
             }
 
+            // Behind a load balancer the header comes first and names the client for everything below.
+            var early = ReadOnlyMemory<byte>.Empty;
+            if (_proxy.IsRequired(ProxyListener.Dedicated))
+            {
+                if (await _proxy.AcceptAsync(client, remote, ProxyListener.Dedicated, _stopping.Token) is not { } carried)
+                {
+                    return;
+                }
+
+                (remote, early) = carried;
+            }
+
             var tenant = route.Tenant;
             HalfOpenSlot? halfOpen = null;
             if (listener.Protocol == ConnectionProtocols.Tls)
@@ -211,13 +227,14 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
 
             using (halfOpen)
             {
-                await ServeTenantAsync(listener, client, tenant, remote, halfOpen);
+                await ServeTenantAsync(listener, client, early, tenant, remote, halfOpen);
             }
         }
     }
 
     /// <summary>The listener policy, admission, the TLS handshake if any, then the connection.</summary>
-    private async Task ServeTenantAsync(PortListener listener, Socket client, TenantRuntime tenant, IPEndPoint remote, HalfOpenSlot? halfOpen)
+    /// <param name="early">Bytes read with the PROXY header that belong to the client's stream.</param>
+    private async Task ServeTenantAsync(PortListener listener, Socket client, ReadOnlyMemory<byte> early, TenantRuntime tenant, IPEndPoint remote, HalfOpenSlot? halfOpen)
     {
         if (!tenant.Accepts(listener.Protocol))
         {
@@ -225,7 +242,7 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
             {
                 // Answered during the handshake, with access_denied, and nothing taken from admission.
                 await using var network = new NetworkStream(client, ownsSocket: false);
-                await using var ssl = new SslStream(network, leaveInnerStreamOpen: true);
+                await using var ssl = new SslStream(early.IsEmpty ? network : new ReplayStream(early, network, ownsInner: false), leaveInnerStreamOpen: true);
                 await HandshakeAsync(ssl, network, tenant, listener.Port, remote, halfOpen, refuse: true);
                 return;
             }
@@ -246,13 +263,13 @@ internal sealed partial class DedicatedPortListeners : IHostedService, IDisposab
         {
             SocketTuning.Apply(client, tenant.Config.Socket);
             var network = new NetworkStream(client, ownsSocket: false);
-            Stream stream = network;
+            Stream stream = early.IsEmpty ? network : new ReplayStream(early, network, ownsInner: true);
             try
             {
                 TlsFacts? facts = null;
                 if (listener.Protocol == ConnectionProtocols.Tls)
                 {
-                    var ssl = new SslStream(network, leaveInnerStreamOpen: false);
+                    var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
                     stream = ssl;
                     facts = await HandshakeAsync(ssl, network, tenant, listener.Port, remote, halfOpen, refuse: false);
                     if (facts is null)

@@ -8,6 +8,7 @@ using Platform.Contracts.Connections;
 using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Hosting;
+using Platform.Gateway.ProxyProtocol;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tls;
 
@@ -24,6 +25,7 @@ namespace Platform.Gateway.WebSockets;
 internal sealed class WebSocketConnectionHandler(
     WebSocketHandler handler,
     AdmissionController admission,
+    ProxyProtocolGate proxy,
     IOptions<GatewayOptions> options,
     TimeProvider time) : ConnectionHandler
 {
@@ -34,7 +36,7 @@ internal sealed class WebSocketConnectionHandler(
         // The upgrade's duration runs from here (after TLS, on wss) to its 101.
         var started = time.GetTimestamp();
         var protocol = connection.Features.Get<ITlsHandshakeFeature>() is null ? ConnectionProtocols.Ws : ConnectionProtocols.Wss;
-        var (request, answer) = await ReadHeadAsync(connection);
+        var (request, answer) = await ReadHeadAsync(connection, protocol == ConnectionProtocols.Wss ? ProxyListener.Wss : ProxyListener.Ws);
         if (protocol == ConnectionProtocols.Wss)
         {
             // The tenant's half-open count on the wss port runs from the ClientHello to here.
@@ -66,7 +68,7 @@ internal sealed class WebSocketConnectionHandler(
     }
 
     /// <summary>The parsed head, or the status to answer with (0: close without an answer).</summary>
-    private async Task<(UpgradeRequest? Request, int Answer)> ReadHeadAsync(ConnectionContext connection)
+    private async Task<(UpgradeRequest? Request, int Answer)> ReadHeadAsync(ConnectionContext connection, ProxyListener listener)
     {
         var input = connection.Transport.Input;
         using var timeout = new CancellationTokenSource(_headTimeout, time);
@@ -102,6 +104,7 @@ internal sealed class WebSocketConnectionHandler(
                     input.AdvanceTo(buffer.End);
                     return (null, StatusCodes.Status431RequestHeaderFieldsTooLarge);
                 case HeadStatus.Malformed:
+                    CountStrayProxyHeader(buffer, listener);
                     input.AdvanceTo(end);
                     return (null, StatusCodes.Status400BadRequest);
                 default:
@@ -114,6 +117,21 @@ internal sealed class WebSocketConnectionHandler(
 
                     break;
             }
+        }
+    }
+
+    /// <summary>
+    /// A PROXY header where the listener takes none (or a second one after the load balancer's) is a client's attempt
+    /// to name its own address: answered as the malformed request it is, and counted as such too.
+    /// </summary>
+    private void CountStrayProxyHeader(ReadOnlySequence<byte> buffer, ProxyListener listener)
+    {
+        Span<byte> start = stackalloc byte[ProxyV2.Signature.Length];
+        var length = (int)Math.Min(buffer.Length, start.Length);
+        buffer.Slice(0, length).CopyTo(start);
+        if (ProxyHeaderParser.LooksLikeHeader(start[..length]))
+        {
+            proxy.Metrics.Refused(listener, ProxyProtocolMetrics.UnmarkedListener);
         }
     }
 
