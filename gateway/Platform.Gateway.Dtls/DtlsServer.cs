@@ -65,6 +65,9 @@ public sealed partial class DtlsServer : IAsyncDisposable
     /// </summary>
     public IReadOnlyList<long> DatagramsPerSocket => [.. _sockets.Select(s => s.DatagramsIn)];
 
+    /// <summary>The listener's sockets, in binding order.</summary>
+    internal IReadOnlyList<DtlsReceiveSocket> ReceiveSocketList => _sockets;
+
     /// <summary>The tenant snapshot new handshakes resolve against.</summary>
     public DtlsTenantDirectory Tenants => Volatile.Read(ref _tenants);
 

@@ -116,6 +116,42 @@ public sealed class DtlsReceiveSocketTests
     }
 
     [Fact]
+    public async Task ReceiveSockets_CookieMadeOnOneSocket_VerifiesOnAnotherAndStartsTheHandshake()
+    {
+        var handler = new TestHandler();
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler, o => o.ReceiveSockets = 2);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        socket.Connect(server.LocalEndPoint);
+        var hello = DtlsServerTests.ClientHello("alpha.dtls.test");
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(Wait);
+        socket.Send(hello);
+        var length = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        Assert.Equal(3, buffer[13]);
+        var cookieLength = buffer[13 + 12 + 2];
+        Assert.True(length >= 13 + 12 + 3 + cookieLength);
+        var withCookie = StalledClient.WithCookie(hello, buffer.AsSpan(13 + 12 + 3, cookieLength).ToArray());
+
+        // The kernel gave this client's 4-tuple to one socket; the ClientHello with the cookie goes to the other one, as
+        // after a change of the socket group. That loop is idle (nothing else is sent), so the test may run its step.
+        var counts = server.DatagramsPerSocket;
+        var made = counts[0] > 0 ? 0 : 1;
+        var other = server.ReceiveSocketList[1 - made];
+        Assert.Equal(0, counts[1 - made]);
+        server.ProcessDatagram(other, ((IPEndPoint)socket.LocalEndPoint!).Serialize(), withCookie, withCookie.Length);
+
+        // The cookie verified there: a session exists and its ServerHello flight reaches the client, from the same port.
+        Assert.Equal(1, server.Counters.HandshakesStarted);
+        Assert.Equal(1, server.SessionCount);
+        length = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        Assert.True(length > 13 + 12);
+        Assert.Equal(22, buffer[0]);
+        Assert.Equal(2, buffer[13]);
+        Assert.Equal(0, server.Counters.CookieRejected);
+    }
+
+    [Fact]
     public async Task ReceiveSockets_PortHeldByAnotherListener_StartFailsInsteadOfSharingIt()
     {
         var handler = new TestHandler();
