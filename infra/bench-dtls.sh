@@ -7,8 +7,24 @@
 # on exit.
 #   infra/bench-dtls.sh                                                   # the full run (10k idle sessions)
 #   infra/bench-dtls.sh --seconds 2 --echo-seconds 2 --idle 500 --speed-seconds 1 --inproc-seconds 1   # a quick look
-# Arguments are passed to the harness (bench/Platform.Gateway.Dtls.Bench/Program.cs lists them).
+#   infra/bench-dtls.sh --baseline-ref 76f0cd5 ...   # also a gateway built from that commit, measured in the same run
+# Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
+# joins the same silo and is measured with the same harness, before this tree's gateway), --no-cores (skips the
+# one-core/all-cores handshake comparison, which pins the gateway with taskset). Every other argument is passed to
+# the harness (bench/Platform.Gateway.Dtls.Bench/Program.cs lists them). With gdb installed, the gateway's native heap
+# (glibc malloc_stats) is read before and with the idle sessions.
 set -euo pipefail
+
+baseline_ref=''
+cores=1
+harness_args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --baseline-ref) [ $# -ge 2 ] || { echo "--baseline-ref needs a commit" >&2; exit 2; }; baseline_ref=$2; shift 2 ;;
+    --no-cores) cores=0; shift ;;
+    *) harness_args+=("$1"); shift ;;
+  esac
+done
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -23,7 +39,18 @@ source "$root/infra/lib/bench.sh"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge 8192 ] || die "open-file limit is $(ulimit -n); 8192 or more is needed"
 
+if [ -n "$baseline_ref" ]; then
+  baseline_commit=$(git -C "$root" rev-parse --verify --short "$baseline_ref^{commit}") || { echo "unknown commit $baseline_ref" >&2; exit 2; }
+fi
+
 bench_init dtlsbench bench/Platform.Gateway.Dtls.Bench
+if [ -n "$baseline_ref" ]; then
+  # The baseline's sources only (no checkout, nothing written to the repository), built in the work folder.
+  log "building the gateway of $baseline_commit (baseline)"
+  mkdir "$work/baseline"
+  git -C "$root" archive "$baseline_commit" | tar -x -C "$work/baseline"
+  dotnet build "$work/baseline/gateway/Platform.Gateway" -c Release -nologo -v:quiet -clp:ErrorsOnly >&2 || die "build of the baseline gateway failed"
+fi
 bench=(dotnet "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0/Platform.Gateway.Dtls.Bench.dll")
 echo_port=$(pg_free_port)
 
@@ -34,45 +61,65 @@ plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
 bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench DTLS echo\",$plan,\"config\":{$quiet}}" >/dev/null
 bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench DTLS forward\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port,\"protocol\":\"udp\"}}}}" >/dev/null
 
-bench_certificate bench bench.bench.test
+# SNI routes only by a tenant's proven names; its own platform name, {slug}.<domain> (the silo's default domain
+# platform.localhost), needs no proof. The certificate's name then picks the certificate.
+server_name=bench.platform.localhost
+bench_certificate bench "$server_name"
 log "PSK identities bench/dev1 and fwd/dev1"
 psk_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 fwd_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 bench_rest POST /v1/tenants/bench/psk-identities "{\"identity\":\"dev1\",\"key\":\"$psk_key\"}" >/dev/null
 bench_rest POST /v1/tenants/fwd/psk-identities "{\"identity\":\"dev1\",\"key\":\"$fwd_key\"}" >/dev/null
 
-gateway_pid='' # set by start
-# start_gateway : the gateway on fresh ports; false when it exits before its WebSocket port answers (a port
-# picked as free was taken meanwhile by another process on this machine), so it can be tried again.
+# start_gateway NAME DIR : a gateway built in DIR on fresh ports (sets NAME_pid and NAME_dtls_port; its output in
+# $work/NAME.log); false when it exits before its WebSocket port answers (a port picked as free was taken meanwhile
+# by another process on this machine), so it can be tried again.
 start_gateway() {
-  local ws_port wss_port tls_port admin_port
+  local name=$1 dir=$2 ws_port wss_port tls_port admin_port dtls_port pid
   ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); admin_port=$(pg_free_port)
   dtls_port=$(pg_free_port)
-  bench_start gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0" env "${bench_egress_env[@]}" \
-    "PLATFORM_SECRETS_DIR=$gateway_secrets" "${bench_gateway_tls[@]}" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=dtlsbench" \
+  mkdir -p "$work/$name-state"
+  bench_start "$name" "$dir" env "${bench_egress_env[@]}" \
+    "PLATFORM_SECRETS_DIR=$gateway_secrets" "${bench_gateway_tls[@]}" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=dtlsbench-$name" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
     "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__AdminPort=$admin_port" \
-    "Platform__StateDirectory=$work/gateway" dotnet Platform.Gateway.dll
+    "Platform__StateDirectory=$work/$name-state" dotnet Platform.Gateway.dll
+  eval "pid=\$${name}_pid"
+  eval "${name}_dtls_port=$dtls_port"
   # The WebSocket port answering means the gateway has its snapshot; the harness then waits for each DTLS tenant.
   for _ in $(seq 1 240); do
-    kill -0 "$gateway_pid" 2>/dev/null || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
     if curl -s -o /dev/null "http://127.0.0.1:$ws_port/"; then return 0; fi
     sleep 0.5
   done
-  tail -n 30 "$work/gateway.log" >&2
-  die "the gateway did not come up within 120 s"
+  tail -n 30 "$work/$name.log" >&2
+  die "the gateway $name did not come up within 120 s"
 }
-for attempt in 1 2 3; do
-  start_gateway && break
-  tail -n 5 "$work/gateway.log" >&2
-  [ "$attempt" -lt 3 ] || die "the gateway exited at start three times (see above)"
-  log "the gateway exited at start; trying other ports"
-done
+# launch NAME DIR : start_gateway, three attempts.
+launch() {
+  for attempt in 1 2 3; do
+    start_gateway "$1" "$2" && return 0
+    tail -n 5 "$work/$1.log" >&2
+    [ "$attempt" -lt 3 ] || die "the gateway $1 exited at start three times (see above)"
+    log "the gateway $1 exited at start; trying other ports"
+  done
+}
+
+gateways=(gateway)
+launch gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0"
+if [ -n "$baseline_ref" ]; then
+  launch baseline "$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0"
+  gateways=(baseline gateway)
+fi
 
 bench_machine
 {
   echo "openssl     $(openssl version)"
-  echo "gateway     pid $gateway_pid, DTLS on 127.0.0.1:$dtls_port"
+  echo "commit      $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- gateway bench 2>/dev/null || echo ' (with uncommitted changes)')"
+  for name in "${gateways[@]}"; do
+    eval "echo \"gateway     $name: pid \$${name}_pid, DTLS on 127.0.0.1:\$${name}_dtls_port\""
+  done
+  [ -z "$baseline_ref" ] || echo "baseline    $baseline_commit"
 } >&2
 
 # With dotnet-gcdump installed (dotnet tool install -g dotnet-gcdump), the gateway's managed heap is reported too.
@@ -81,6 +128,42 @@ gcdump_tool=$(command -v dotnet-gcdump || true)
 [ -n "$gcdump_tool" ] || [ ! -x "$HOME/.dotnet/tools/dotnet-gcdump" ] || gcdump_tool="$HOME/.dotnet/tools/dotnet-gcdump"
 [ -z "$gcdump_tool" ] || gcdump=(--gcdump "$gcdump_tool")
 
-"${bench[@]}" gateway --server "127.0.0.1:$dtls_port" --gateway-pid "$gateway_pid" --server-name bench.bench.test \
-  --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" "${gcdump[@]}" "$@"
+heap=()
+command -v gdb >/dev/null 2>&1 || log "gdb not found: no native heap figures"
+
+# harness NAME ARGS... : the harness against gateway NAME.
+harness() {
+  local name=$1 pid port; shift
+  eval "pid=\$${name}_pid; port=\$${name}_dtls_port"
+  heap=()
+  if command -v gdb >/dev/null 2>&1; then heap=(--gateway-log "$work/$name.log"); fi
+  "${bench[@]}" gateway --server "127.0.0.1:$port" --gateway-pid "$pid" --server-name "$server_name" \
+    --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" "${gcdump[@]}" "${heap[@]}" "$@"
+}
+
+if [ -n "$baseline_ref" ]; then
+  log "baseline gateway ($baseline_commit)"
+  echo "### baseline: $baseline_commit"
+  harness baseline --label "baseline $baseline_commit" --phases speed,handshakes,echo,idle "${harness_args[@]}"
+  log "this tree's gateway"
+  echo "### this tree: $(git -C "$root" rev-parse --short HEAD)"
+  harness gateway --label "$(git -C "$root" rev-parse --short HEAD)" "${harness_args[@]}"
+else
+  harness gateway "${harness_args[@]}"
+fi
+
+if [ "$cores" = 1 ] && [ "$(nproc)" -gt 1 ] && command -v taskset >/dev/null 2>&1; then
+  # One DTLS port's handshake rate with the gateway's threads on one core, then on all of them (taskset -a: every
+  # thread; threads started later inherit it). Only the handshake phase, the same length as above.
+  for name in "${gateways[@]}"; do
+    eval "pid=\$${name}_pid"
+    # shellcheck disable=SC2154 # set by eval
+    taskset -a -p -c 0 "$pid" >/dev/null
+    echo "### $name on 1 core"
+    harness "$name" --label "$name, 1 core (taskset -c 0)" --phases handshakes "${harness_args[@]}"
+    taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null
+    echo "### $name on $(nproc) cores"
+    harness "$name" --label "$name, $(nproc) cores" --phases handshakes "${harness_args[@]}"
+  done
+fi
 echo "load        $(cut -d' ' -f1-3 /proc/loadavg) at end" >&2

@@ -40,6 +40,18 @@ internal sealed record GatewayBenchOptions
 
     /// <summary>dotnet-gcdump, when present: the gateway's live managed heap is reported while the idle sessions are held.</summary>
     public string? GcDumpTool { get; init; }
+
+    /// <summary>
+    /// The gateway's standard error file: when set (and gdb is installed), glibc's malloc_stats() is called in the
+    /// gateway through gdb before and with the idle sessions, and its totals are read back from this file.
+    /// </summary>
+    public string? GatewayLog { get; init; }
+
+    /// <summary>Printed in the headings, to tell several gateways of one run apart.</summary>
+    public string Label { get; init; } = "";
+
+    /// <summary>Phases to run, of speed, inproc, handshakes, echo, idle.</summary>
+    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "speed", "inproc", "handshakes", "echo", "idle" };
 }
 
 /// <summary>
@@ -62,14 +74,18 @@ internal static class GatewayBench
 
         Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at start");
         await using var backend = new UdpEchoBackend(options.EchoPort);
+        bool Runs(string phase) => options.Phases.Contains(phase);
+        var label = options.Label.Length == 0 ? "" : $" [{options.Label}]";
 
-        var speed = await OpenSslSpeed.RunAsync(options.SpeedSeconds);
-        Console.Error.WriteLine($"openssl speed: sign {speed.SignsPerSecond:F0}/s verify {speed.VerifiesPerSecond:F0}/s ecdh {speed.EcdhPerSecond:F0}/s");
+        // Without the speed phase the ideal columns use P-256 figures of this machine class (documented runs).
+        var speed = Runs("speed") ? await OpenSslSpeed.RunAsync(options.SpeedSeconds) : null;
+        if (speed is not null)
+        {
+            Console.Error.WriteLine($"openssl speed: sign {speed.SignsPerSecond:F0}/s verify {speed.VerifiesPerSecond:F0}/s ecdh {speed.EcdhPerSecond:F0}/s");
+        }
 
-        var inProcess = options.InProcessSeconds > 0 ? HandshakeBench.Measure(options.InProcessSeconds) : [];
-        var retained = options.InProcessSeconds > 0
-            ? (HandshakeBench.RetainedBytesPerSession(LibrarySessions, releaseBuffers: false), HandshakeBench.RetainedBytesPerSession(LibrarySessions, releaseBuffers: true))
-            : (double.NaN, double.NaN);
+        var inProcess = Runs("inproc") && options.InProcessSeconds > 0 ? HandshakeBench.Measure(options.InProcessSeconds) : [];
+        var retained = inProcess.Count > 0 ? HandshakeBench.RetainedPerSession(LibrarySessions) : null;
 
         using var ecdsaContext = BenchDtlsClient.CreateContext("ECDHE-ECDSA-AES128-GCM-SHA256");
         using var pskContext = BenchDtlsClient.CreateContext("ECDHE-PSK-AES128-CBC-SHA256");
@@ -82,37 +98,47 @@ internal static class GatewayBench
         }
 
         // Warm-up (JIT, pools, leases), then the measured runs.
-        await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(2));
-        await MeasureHandshakesAsync(options, ecdsa, TimeSpan.FromSeconds(2));
-        var handshakes = new List<HandshakeResult>
+        var handshakes = new List<HandshakeResult>();
+        if (Runs("handshakes"))
         {
-            await MeasureHandshakesAsync(options, ecdsa, TimeSpan.FromSeconds(options.HandshakeSeconds)),
-            await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(options.HandshakeSeconds)),
-        };
-        var echo = await MeasureEchoAsync(options, forward, backend);
-        var idle = await MeasureIdleAsync(options);
-
-        Line("");
-        Line($"openssl speed -seconds {options.SpeedSeconds} ecdsap256 ecdhp256 ({speed.Version}; per CPU-second of one thread):");
-        Line("");
-        Line("| operation | ops/s |");
-        Line("|---|---|");
-        Line($"| ECDSA P-256 sign | {speed.SignsPerSecond:F0} |");
-        Line($"| ECDSA P-256 verify | {speed.VerifiesPerSecond:F0} |");
-        Line($"| ECDH P-256 | {speed.EcdhPerSecond:F0} |");
-        Line($"| ideal ECDHE-ECDSA server handshakes (1 sign + 1 ECDH) | {speed.IdealEcdsaHandshakesPerSecond:F0} |");
-        Line($"| ideal ECDHE-PSK server handshakes (1 ECDH) | {speed.IdealPskHandshakesPerSecond:F0} |");
-        Line("");
-        Line($"Full handshakes against the gateway process, {options.Concurrency} concurrent client loops, {options.HandshakeSeconds:F0} s each, fresh session each (no resumption), close_notify after:");
-        Line("");
-        Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake | handshakes per gateway CPU-second | fraction of the ideal | client CPU ms per handshake |");
-        Line("|---|---|---|---|---|---|---|---|---|");
-        foreach (var (result, ideal) in new[] { (handshakes[0], speed.IdealEcdsaHandshakesPerSecond), (handshakes[1], speed.IdealPskHandshakesPerSecond) })
-        {
-            Line($"| {result.Name} | {result.Count} | {result.Failed} | {result.PerSecond:F0} | {result.P50:F1} / {result.P99:F1} | {result.CpuMsEach:F2} | {result.PerCpuSecond:F0} | {result.PerCpuSecond / ideal:P1} | {result.ClientCpuMsEach:F2} |");
+            await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(2));
+            await MeasureHandshakesAsync(options, ecdsa, TimeSpan.FromSeconds(2));
+            handshakes.Add(await MeasureHandshakesAsync(options, ecdsa, TimeSpan.FromSeconds(options.HandshakeSeconds)));
+            handshakes.Add(await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(options.HandshakeSeconds)));
         }
 
-        if (inProcess.Count > 0)
+        var echo = Runs("echo") ? await MeasureEchoAsync(options, forward, backend) : null;
+        var idle = Runs("idle") ? await MeasureIdleAsync(options) : null;
+
+        if (speed is not null)
+        {
+            Line("");
+            Line($"openssl speed -seconds {options.SpeedSeconds} ecdsap256 ecdhp256 ({speed.Version}; per CPU-second of one thread):");
+            Line("");
+            Line("| operation | ops/s |");
+            Line("|---|---|");
+            Line($"| ECDSA P-256 sign | {speed.SignsPerSecond:F0} |");
+            Line($"| ECDSA P-256 verify | {speed.VerifiesPerSecond:F0} |");
+            Line($"| ECDH P-256 | {speed.EcdhPerSecond:F0} |");
+            Line($"| ideal ECDHE-ECDSA server handshakes (1 sign + 1 ECDH) | {speed.IdealEcdsaHandshakesPerSecond:F0} |");
+            Line($"| ideal ECDHE-PSK server handshakes (1 ECDH) | {speed.IdealPskHandshakesPerSecond:F0} |");
+        }
+
+        if (handshakes.Count > 0)
+        {
+            Line("");
+            Line($"Full handshakes against the gateway process{label}, {options.Concurrency} concurrent client loops, {options.HandshakeSeconds:F0} s each, fresh session each (no resumption), close_notify after:");
+            Line("");
+            Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake | handshakes per gateway CPU-second | gateway cores busy (CPU-s per s) | fraction of the ideal | client CPU ms per handshake |");
+            Line("|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var (result, ideal) in new[] { (handshakes[0], speed?.IdealEcdsaHandshakesPerSecond), (handshakes[1], speed?.IdealPskHandshakesPerSecond) })
+            {
+                var fraction = ideal is { } i ? (result.PerCpuSecond / i).ToString("P1", CultureInfo.InvariantCulture) : "-";
+                Line($"| {result.Name} | {result.Count} | {result.Failed} | {result.PerSecond:F0} | {result.P50:F1} / {result.P99:F1} | {result.CpuMsEach:F2} | {result.PerCpuSecond:F0} | {result.CpuSeconds / result.Seconds:F2} | {fraction} | {result.ClientCpuMsEach:F2} |");
+            }
+        }
+
+        if (inProcess.Count > 0 && speed is not null)
         {
             Line("");
             Line($"In-process library (client and server SSL objects on one thread, datagrams in memory, {options.InProcessSeconds:F0} s each; server rate = handshakes per CPU-second of thread time in the server's calls):");
@@ -126,32 +152,46 @@ internal static class GatewayBench
             }
         }
 
-        Line("");
-        Line($"Datagrams through `forward` (UDP echo backend in the harness), {echo.Sessions} sessions, closed loop of {EchoPayload} bytes, {options.EchoSeconds:F0} s:");
-        Line("");
-        Line("| round trips | lost (1 s) | round trips/s | p50 / p99 ms | gateway CPU us per round trip | round trips per gateway CPU-second | backend echoed | harness CPU us per round trip (clients + backend) |");
-        Line("|---|---|---|---|---|---|---|---|");
-        Line($"| {echo.Count} | {echo.Lost} | {echo.PerSecond:F0} | {echo.P50:F2} / {echo.P99:F2} | {echo.CpuUsEach:F0} | {echo.PerCpuSecond:F0} | {echo.BackendEchoed} | {echo.ClientCpuUsEach:F0} |");
-        Line("");
-        Line($"Idle sessions (ECDHE-PSK, idle timeout 0) held by {idle.Processes} client processes:");
-        Line("");
-        Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
-        Line("|---|---|---|---|---|---|---|---|");
-        Line($"| {idle.Sessions} | {idle.Failed} | {idle.Retried} | {idle.SetupPerSecond:F0} | {Mib(idle.RssBefore)} | {Mib(idle.RssAfter)} | {Mib(idle.RssSettled)} | {(idle.RssSettled - idle.RssBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB |");
-        if (idle is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
+        if (echo is not null)
         {
             Line("");
-            Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore)} before, {Mib(heapAfter)} with the sessions held = {(heapAfter - heapBefore) / (double)Math.Max(1, idle.Sessions) / 1024:F1} KiB per session; the rest of the RSS growth is native memory (OpenSSL's per-session state) and GC-committed space. Gateway RSS after that GC: {Mib(idle.RssAfterGc)}.");
+            Line($"Datagrams through `forward`{label} (UDP echo backend in the harness), {echo.Sessions} sessions, closed loop of {EchoPayload} bytes, {options.EchoSeconds:F0} s:");
+            Line("");
+            Line("| round trips | lost (1 s) | round trips/s | p50 / p99 ms | gateway CPU us per round trip | round trips per gateway CPU-second | backend echoed | harness CPU us per round trip (clients + backend) |");
+            Line("|---|---|---|---|---|---|---|---|");
+            Line($"| {echo.Count} | {echo.Lost} | {echo.PerSecond:F0} | {echo.P50:F2} / {echo.P99:F2} | {echo.CpuUsEach:F0} | {echo.PerCpuSecond:F0} | {echo.BackendEchoed} | {echo.ClientCpuUsEach:F0} |");
         }
 
-        if (options.InProcessSeconds > 0)
+        if (idle is not null)
+        {
+            var perSession = (double)Math.Max(1, idle.Sessions) * 1024;
+            Line("");
+            Line($"Idle sessions{label} (ECDHE-PSK, idle timeout 0) held by {idle.Processes} client processes:");
+            Line("");
+            Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
+            Line("|---|---|---|---|---|---|---|---|");
+            Line($"| {idle.Sessions} | {idle.Failed} | {idle.Retried} | {idle.SetupPerSecond:F0} | {Mib(idle.RssBefore)} | {Mib(idle.RssAfter)} | {Mib(idle.RssSettled)} | {(idle.RssSettled - idle.RssBefore) / perSession:F1} KiB |");
+            if (idle is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
+            {
+                Line("");
+                Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore)} before, {Mib(heapAfter)} with the sessions held = {(heapAfter - heapBefore) / perSession:F1} KiB per session. Gateway RSS after that GC: {Mib(idle.RssAfterGc)}.");
+            }
+
+            if (idle is { NativeBefore: { } nativeBefore, NativeAfter: { } nativeAfter })
+            {
+                Line("");
+                Line($"Gateway native heap (glibc malloc_stats() called through gdb; all arenas, mmap included): in use {Mib(nativeBefore.InUse)} before, {Mib(nativeAfter.InUse)} with the sessions held = {(nativeAfter.InUse - nativeBefore.InUse) / perSession:F1} KiB per session; obtained from the system {Mib(nativeBefore.System)} before, {Mib(nativeAfter.System)} with the sessions = {(nativeAfter.System - nativeBefore.System) / perSession:F1} KiB per session; {nativeAfter.Arenas} arenas.");
+            }
+        }
+
+        if (retained is { } r)
         {
             Line("");
-            Line($"Library alone, in-process (RSS growth over {LibrarySessions} established server SSL objects held, after a full GC): {retained.Item1 / 1024:F1} KiB per session; {retained.Item2 / 1024:F1} KiB with SSL_MODE_RELEASE_BUFFERS.");
+            Line($"Library alone, in-process (RSS growth over {LibrarySessions} established server SSL objects held, after a full GC): {r.Plain / 1024:F1} KiB per session; {r.ReleaseMode / 1024:F1} KiB with SSL_MODE_RELEASE_BUFFERS; {r.ReleaseModeAfterRead / 1024:F1} KiB with the mode and one SSL_read after the handshake (as the gateway reads); {r.FreedAfterRead / 1024:F1} KiB with the mode, that read and SSL_free_buffers.");
         }
 
         Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at end");
-        return handshakes.All(h => h.Count > 0) && echo.Count > 0 && idle.Sessions > 0 ? 0 : 1;
+        return handshakes.All(h => h.Count > 0) && echo is not { Count: 0 } && idle is not { Sessions: 0 } ? 0 : 1;
     }
 
     private const int EchoPayload = 64;
@@ -321,6 +361,7 @@ internal static class GatewayBench
         await Task.Delay(TimeSpan.FromSeconds(5));
         var heapBefore = options.GcDumpTool is { } tool ? await ManagedHeapBytesAsync(tool, options.GatewayPids[0]) : null;
         var rssBefore = ProcessStats.RssBytes(options.GatewayPids);
+        var nativeBefore = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
         var processes = new List<Process>();
         var self = Environment.GetCommandLineArgs()[0];
         var wall = Stopwatch.StartNew();
@@ -375,8 +416,9 @@ internal static class GatewayBench
             var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
             var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapBytesAsync(tool2, options.GatewayPids[0]) : null;
             var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
+            var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
             Console.Error.WriteLine($"idle: {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
-            return new IdleResult(sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc);
+            return new IdleResult(sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter);
         }
         finally
         {
@@ -480,5 +522,5 @@ internal static class GatewayBench
         public double PerCpuSecond => Count / CpuSeconds;
     }
 
-    private sealed record IdleResult(int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, long? HeapBefore, long? HeapAfter, long RssAfterGc);
+    private sealed record IdleResult(int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, long? HeapBefore, long? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter);
 }

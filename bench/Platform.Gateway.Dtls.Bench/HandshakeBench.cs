@@ -72,13 +72,53 @@ internal static unsafe class HandshakeBench
         wall = wallWatch.Elapsed;
     }
 
+    /// <summary>How the held server objects treat their record buffers after the handshake.</summary>
+    public enum BufferHandling
+    {
+        Keep,
+        ReleaseMode,
+        ReleaseModeAfterRead,
+        FreedAfterRead,
+    }
+
+    /// <summary>Bytes per held session for each <see cref="BufferHandling"/>.</summary>
+    public sealed record Retained(double Plain, double ReleaseMode, double ReleaseModeAfterRead, double FreedAfterRead);
+
+    /// <summary>
+    /// Each handling in a fresh process of this harness (<c>retained-one COUNT HANDLING</c>): in one process, memory a
+    /// previous measurement freed would be reused by the next and hide its growth.
+    /// </summary>
+    public static Retained RetainedPerSession(int count) => new(
+        InChildProcess(count, BufferHandling.Keep),
+        InChildProcess(count, BufferHandling.ReleaseMode),
+        InChildProcess(count, BufferHandling.ReleaseModeAfterRead),
+        InChildProcess(count, BufferHandling.FreedAfterRead));
+
+    private static double InChildProcess(int count, BufferHandling handling)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in new[] { Environment.GetCommandLineArgs()[0], "retained-one", count.ToString(System.Globalization.CultureInfo.InvariantCulture), handling.ToString() })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("retained-one did not start");
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0
+            ? double.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture)
+            : throw new InvalidOperationException($"retained-one {handling} failed ({process.ExitCode})");
+    }
+
     /// <summary>
     /// Native and managed memory retained per established server session of the library alone: <paramref name="count"/>
-    /// ECDHE-PSK handshakes whose server SSL objects are kept, process RSS before and after (after a full GC), with or
-    /// without SSL_MODE_RELEASE_BUFFERS on the server objects. Bytes per session.
+    /// ECDHE-PSK handshakes whose server SSL objects are kept, process RSS before and after (after a full GC), with the
+    /// record buffers handled as <paramref name="handling"/> says: kept, SSL_MODE_RELEASE_BUFFERS, the mode and one
+    /// SSL_read after the handshake (which the gateway always does), or that and SSL_free_buffers. Bytes per session.
     /// </summary>
-    public static double RetainedBytesPerSession(int count, bool releaseBuffers)
+    public static double RetainedBytesPerSession(int count, BufferHandling handling, bool profile = false)
     {
+        var releaseBuffers = handling != BufferHandling.Keep;
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=bench.dtls.test", key, HashAlgorithmName.SHA256);
         using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
@@ -92,18 +132,29 @@ internal static unsafe class HandshakeBench
         {
             // Warm-up outside the measurement (OpenSSL's and the runtime's one-time allocations).
             var warm = Handshake(serverContext, clientContext, psk: true, target, watch, releaseBuffers);
+            AfterHandshake(warm.Server, handling);
             held.Add(warm);
             GC.Collect();
             GC.WaitForPendingFinalizers();
             var before = ProcessStats.RssBytes([Environment.ProcessId]);
+            var allocatedBefore = profile ? OpenSslAllocations.Snapshot() : null;
             for (var i = 0; i < count; i++)
             {
-                held.Add(Handshake(serverContext, clientContext, psk: true, target, watch, releaseBuffers));
+                var session = Handshake(serverContext, clientContext, psk: true, target, watch, releaseBuffers);
+                AfterHandshake(session.Server, handling);
+                held.Add(session);
             }
 
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            return (ProcessStats.RssBytes([Environment.ProcessId]) - before) / (double)count;
+            var growth = (ProcessStats.RssBytes([Environment.ProcessId]) - before) / (double)count;
+            if (allocatedBefore is not null)
+            {
+                Console.Error.WriteLine($"{handling}: RSS growth {growth / 1024:F1} KiB per held session");
+                OpenSslAllocations.Report(allocatedBefore, OpenSslAllocations.Snapshot(), count, Console.Error);
+            }
+
+            return growth;
         }
         finally
         {
@@ -112,6 +163,22 @@ internal static unsafe class HandshakeBench
                 server.Dispose();
                 channel.Dispose();
             }
+        }
+    }
+
+    private static void AfterHandshake(SslHandle server, BufferHandling handling)
+    {
+        if (handling is BufferHandling.ReleaseModeAfterRead or BufferHandling.FreedAfterRead)
+        {
+            // Nothing is waiting: the read sets the record buffers up again and asks for input.
+            var buffer = stackalloc byte[16];
+            NativeMethods.SSL_read(server, buffer, 16);
+            OpenSslError.Clear();
+        }
+
+        if (handling == BufferHandling.FreedAfterRead && NativeMethods.SSL_free_buffers(server) != 1)
+        {
+            throw new InvalidOperationException("SSL_free_buffers refused with nothing pending");
         }
     }
 

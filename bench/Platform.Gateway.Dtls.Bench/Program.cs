@@ -7,11 +7,15 @@ using Platform.Gateway.Dtls.Tenants;
 // Usage:
 //   serve <port> <pem-file> <host-name> <slug> <psk-hex>   echo listener for manual checks with openssl/gnutls
 //   handshakes <seconds>                                   in-process full handshakes per second, ECDHE-ECDSA P-256 and ECDHE-PSK
-//   retained <count>                                       library memory per held server session, with and without SSL_MODE_RELEASE_BUFFERS
+//   retained <count>                                       library memory per held server session: buffers kept, SSL_MODE_RELEASE_BUFFERS,
+//                                                          the mode after one SSL_read, and that plus SSL_free_buffers (a process each)
+//   retained-one <count> <Keep|ReleaseMode|ReleaseModeAfterRead|FreedAfterRead> [profile]
+//                                                          one of those; with "profile", OpenSSL's live heap per allocation site
 //   gateway --server HOST:PORT --gateway-pid PID[+PID] --server-name NAME --psk SLUG/ID:HEX --forward-psk SLUG/ID:HEX
 //           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
-//           [--gcdump PATH-TO-dotnet-gcdump]
+//           [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
+//           [--phases speed,inproc,handshakes,echo,idle]
 //                                                          the figures against a gateway process (infra/bench-dtls.sh)
 //   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G
 //                                                          N idle sessions held until standard input ends (used by gateway)
@@ -86,13 +90,31 @@ if (mode is "gateway" or "hold")
         IdlePerProcess = Int("idle-per-process", 5_000),
         IdleConcurrency = Int("idle-concurrency", 32),
         GcDumpTool = named.GetValueOrDefault("gcdump"),
+        GatewayLog = named.GetValueOrDefault("gateway-log"),
+        Label = named.GetValueOrDefault("label") ?? "",
+        Phases = named.TryGetValue("phases", out var phases) ? new HashSet<string>(phases.Split(','), StringComparer.Ordinal) : new GatewayBenchOptions { Server = server, GatewayPids = [], ServerName = "", Psk = psk, ForwardPsk = psk }.Phases,
     });
+}
+
+if (mode == "retained-one")
+{
+    // "profile": OpenSSL's live allocations per site, to standard error; the hooks go in before any crypto runs.
+    var profile = args.Length > 3 && args[3] == "profile";
+    if (profile && !OpenSslAllocations.Install())
+    {
+        Console.Error.WriteLine("CRYPTO_set_mem_functions refused: OpenSSL allocated before the hooks");
+        return 1;
+    }
+
+    Console.WriteLine(HandshakeBench.RetainedBytesPerSession(int.Parse(args[1], CultureInfo.InvariantCulture), Enum.Parse<HandshakeBench.BufferHandling>(args[2]), profile).ToString(CultureInfo.InvariantCulture));
+    return 0;
 }
 
 if (mode == "retained")
 {
     var count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5000;
-    Console.WriteLine($"{HandshakeBench.RetainedBytesPerSession(count, releaseBuffers: false) / 1024:F1} KiB per server session; {HandshakeBench.RetainedBytesPerSession(count, releaseBuffers: true) / 1024:F1} KiB with SSL_MODE_RELEASE_BUFFERS");
+    var r = HandshakeBench.RetainedPerSession(count);
+    Console.WriteLine($"{r.Plain / 1024:F1} KiB per server session; {r.ReleaseMode / 1024:F1} KiB with SSL_MODE_RELEASE_BUFFERS; {r.ReleaseModeAfterRead / 1024:F1} KiB with the mode and one SSL_read; {r.FreedAfterRead / 1024:F1} KiB with the mode, the read and SSL_free_buffers");
     return 0;
 }
 

@@ -9,13 +9,15 @@ using Platform.Gateway.Dtls.Tenants;
 namespace Platform.Gateway.Dtls;
 
 /// <summary>
-/// A DTLS 1.2 listener on one UDP socket. Datagrams are read by one asynchronous loop and demultiplexed by source
-/// address; a datagram from an unknown address must be a ClientHello with a valid cookie (checked statelessly with
-/// DTLSv1_listen, on the loop) before any per-client state exists, and the new handshake must fit the per-source and
-/// unassigned caps. Everything else a session does (handshake steps, decryption) runs on workers
-/// (<see cref="DtlsWorkQueue"/>): the loop only copies a datagram into its session's bounded inbox. OpenSSL runs on
-/// memory-backed datagram BIOs, so no thread is held per session; retransmission, handshake and idle timers share
-/// one timer queue.
+/// A DTLS 1.2 listener on one UDP address and port, served by <see cref="DtlsServerOptions.ReceiveSockets"/> sockets
+/// bound with <c>SO_REUSEPORT</c> (<see cref="DtlsReceiveSocket"/>), each read by its own asynchronous loop; the kernel
+/// keeps each peer on one socket. Datagrams are demultiplexed by source address over one shared session table; a
+/// datagram from an unknown address must be a ClientHello with a valid cookie (checked statelessly with
+/// DTLSv1_listen, on the loop that read it, against the listener's one cookie secret) before any per-client state
+/// exists, and the new handshake must fit the per-source and unassigned caps. Everything else a session does
+/// (handshake steps, decryption) runs on workers (<see cref="DtlsWorkQueue"/>): a loop only copies a datagram into
+/// its session's bounded inbox. OpenSSL runs on memory-backed datagram BIOs, so no thread is held per session;
+/// retransmission, handshake and idle timers share one timer queue.
 /// </summary>
 public sealed partial class DtlsServer : IAsyncDisposable
 {
@@ -26,12 +28,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
     private readonly DtlsHandshakeLimits _limits;
     private readonly CancellationTokenSource _stopping = new();
     private readonly SslContextHandle _bootstrap;
-    private readonly BioAddrHandle _listenPeer;
-    private readonly ListenerTarget _listenerTarget;
-    private Socket? _socket;
-    private Task _receiveLoop = Task.CompletedTask;
-    private SslHandle? _listenSsl;
-    private DatagramChannel? _listenChannel;
+    private List<DtlsReceiveSocket> _sockets = [];
     private DtlsTenantDirectory _tenants;
     private long _nextId;
 
@@ -51,8 +48,6 @@ public sealed partial class DtlsServer : IAsyncDisposable
         Workers = new DtlsWorkQueue(options.HandshakeWorkers);
         _limits = new DtlsHandshakeLimits(options.MaxHalfOpenHandshakesPerSource, options.MaxUnassignedHandshakes);
         _bootstrap = SslContextFactory.CreateBootstrapContext();
-        _listenPeer = OpenSslError.CheckHandle(NativeMethods.BIO_ADDR_new(), "BIO_ADDR_new");
-        _listenerTarget = new ListenerTarget(this);
     }
 
     /// <summary>The options this listener was created with.</summary>
@@ -62,7 +57,16 @@ public sealed partial class DtlsServer : IAsyncDisposable
     public DtlsServerCounters Counters { get; } = new();
 
     /// <summary>The bound address (with the real port when 0 was asked for).</summary>
-    public IPEndPoint LocalEndPoint => (IPEndPoint)(_socket?.LocalEndPoint ?? Options.LocalEndPoint);
+    public IPEndPoint LocalEndPoint => _sockets.Count > 0 ? (IPEndPoint)_sockets[0].Socket.LocalEndPoint! : Options.LocalEndPoint;
+
+    /// <summary>
+    /// Datagrams read by each of the listener's sockets so far, in binding order: how the kernel spread the peers
+    /// over the receive loops.
+    /// </summary>
+    public IReadOnlyList<long> DatagramsPerSocket => [.. _sockets.Select(s => s.DatagramsIn)];
+
+    /// <summary>The listener's sockets, in binding order.</summary>
+    internal IReadOnlyList<DtlsReceiveSocket> ReceiveSocketList => _sockets;
 
     /// <summary>The tenant snapshot new handshakes resolve against.</summary>
     public DtlsTenantDirectory Tenants => Volatile.Read(ref _tenants);
@@ -84,35 +88,21 @@ public sealed partial class DtlsServer : IAsyncDisposable
 
     internal DtlsWorkQueue Workers { get; }
 
-    /// <summary>Binds the socket and starts the receive loop.</summary>
+    /// <summary>Binds the sockets and starts their receive loops.</summary>
     public void Start()
     {
-        if (_socket is not null)
+        if (_sockets.Count > 0)
         {
             throw new InvalidOperationException("The listener is already started.");
         }
 
-        var endPoint = Options.LocalEndPoint;
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-        try
+        _sockets = DtlsReceiveSocket.BindAll(this, Options.LocalEndPoint, Options.ReceiveSockets, _bootstrap);
+        foreach (var socket in _sockets)
         {
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
-            {
-                socket.DualMode = true;
-            }
-
-            socket.Bind(endPoint);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
+            socket.Start(_stopping.Token);
         }
 
-        _socket = socket;
-        CreateListenerSsl();
-        _receiveLoop = Task.Run(ReceiveLoopAsync);
-        Log.Listening(_logger, LocalEndPoint, Options.DedicatedTenantId ?? "(shared)");
+        Log.Listening(_logger, LocalEndPoint, Options.DedicatedTenantId ?? "(shared)", _sockets.Count);
     }
 
     /// <summary>
@@ -137,14 +127,21 @@ public sealed partial class DtlsServer : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _socket?.Close();
-        try
+        foreach (var socket in _sockets)
         {
-            await _receiveLoop.ConfigureAwait(false);
+            socket.Close();
         }
-        catch (OperationCanceledException)
+
+        foreach (var socket in _sockets)
         {
-            // The loop ends by cancellation.
+            try
+            {
+                await socket.Loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The loop ends by cancellation.
+            }
         }
 
         foreach (var session in _byId.Values)
@@ -153,10 +150,11 @@ public sealed partial class DtlsServer : IAsyncDisposable
         }
 
         Timers.Dispose();
-        _socket?.Dispose();
-        _listenSsl?.Dispose();
-        _listenChannel?.Dispose();
-        _listenPeer.Dispose();
+        foreach (var socket in _sockets)
+        {
+            socket.Dispose();
+        }
+
         _bootstrap.Dispose();
         _stopping.Dispose();
     }
@@ -172,49 +170,16 @@ public sealed partial class DtlsServer : IAsyncDisposable
         await DisposeAsync().ConfigureAwait(false);
     }
 
-    private async Task ReceiveLoopAsync()
+    internal void ReportDatagramFault(Exception fault)
     {
-        var socket = _socket!;
-        var buffer = GC.AllocateUninitializedArray<byte>(Options.MaxPacketSize);
-        var address = new SocketAddress(socket.AddressFamily);
-        var token = _stopping.Token;
-        while (!token.IsCancellationRequested)
-        {
-            int length;
-            try
-            {
-                length = await socket.ReceiveFromAsync(buffer, SocketFlags.None, address, token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize or SocketError.NetworkReset or SocketError.HostUnreachable or SocketError.NetworkUnreachable)
-            {
-                // An ICMP error from an earlier send, or a datagram larger than MaxPacketSize: neither ends the listener.
-                Interlocked.Increment(ref Counters._socketErrors);
-                continue;
-            }
-
-            try
-            {
-                ProcessDatagram(address, buffer, length);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                // One client's datagram never takes the listener down; the listener SSL is rebuilt in case it was mid-use.
-                Interlocked.Increment(ref Counters._internalErrors);
-                Log.DatagramFault(_logger, ex);
-                RecreateListenerSsl();
-            }
-        }
+        Interlocked.Increment(ref Counters._internalErrors);
+        Log.DatagramFault(_logger, fault);
     }
 
-    internal void ProcessDatagram(SocketAddress address, byte[] buffer, int length)
+    internal void ReportSendFailure(SocketError error) => Log.SendFailed(_logger, error);
+
+    /// <summary>One datagram read by <paramref name="via"/>'s receive loop (and only there).</summary>
+    internal void ProcessDatagram(DtlsReceiveSocket via, SocketAddress address, byte[] buffer, int length)
     {
         Interlocked.Increment(ref Counters._datagramsIn);
         Interlocked.Add(ref Counters._bytesIn, length);
@@ -225,10 +190,10 @@ public sealed partial class DtlsServer : IAsyncDisposable
             // 4.2.8): it replaces the old session only once it proves the address with a cookie.
             if (existing.IsEstablished && kind == DtlsDatagramKind.InitialClientHello)
             {
-                if (Listen(address, buffer, length, out var replacing))
+                if (Listen(via, address, buffer, length, out var replacing))
                 {
                     existing.Terminate(DtlsCloseReason.Replaced, sendCloseNotify: false);
-                    CreateSession(address, replacing);
+                    CreateSession(via, address, replacing);
                 }
 
                 return;
@@ -254,9 +219,9 @@ public sealed partial class DtlsServer : IAsyncDisposable
                 return;
         }
 
-        if (Listen(address, buffer, length, out var slot))
+        if (Listen(via, address, buffer, length, out var slot))
         {
-            CreateSession(address, slot);
+            CreateSession(via, address, slot);
         }
     }
 
@@ -264,32 +229,11 @@ public sealed partial class DtlsServer : IAsyncDisposable
     /// Runs the stateless cookie check, then the listener's caps. True when the ClientHello carried a valid cookie and
     /// the new handshake is counted in <paramref name="slot"/>.
     /// </summary>
-    private bool Listen(SocketAddress address, byte[] buffer, int length, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DtlsHandshakeLimits.Slot? slot)
+    private bool Listen(DtlsReceiveSocket via, SocketAddress address, byte[] buffer, int length, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DtlsHandshakeLimits.Slot? slot)
     {
         slot = null;
-        var ssl = _listenSsl!;
-        var channel = _listenChannel!;
-        _listenerTarget.Address = address;
-        channel.SetInbound(buffer, length);
-        OpenSslError.Clear();
-        var rc = NativeMethods.DTLSv1_listen(ssl, _listenPeer);
-        channel.ClearInbound();
-        var outbound = new List<byte[]>(1);
-        channel.TakeDatagrams(Options.Mtu, outbound);
-        if (outbound.Count > 0)
+        if (!via.VerifyCookie(address, buffer, length))
         {
-            Interlocked.Increment(ref Counters._helloVerifyRequestsSent);
-            SendDatagrams(outbound, address);
-        }
-
-        if (rc <= 0)
-        {
-            if (rc < 0)
-            {
-                Interlocked.Increment(ref Counters._cookieRejected);
-            }
-
-            OpenSslError.Clear();
             return false;
         }
 
@@ -315,15 +259,13 @@ public sealed partial class DtlsServer : IAsyncDisposable
         return false;
     }
 
-    private void CreateSession(SocketAddress address, DtlsHandshakeLimits.Slot slot)
+    private void CreateSession(DtlsReceiveSocket via, SocketAddress address, DtlsHandshakeLimits.Slot slot)
     {
         var key = new SocketAddress(address.Family, address.Size);
         address.Buffer.Span[..address.Size].CopyTo(key.Buffer.Span);
-        var session = new DtlsSession(this, (ulong)Interlocked.Increment(ref _nextId), key, _listenSsl!, _listenChannel!, slot);
         // The listener SSL object now belongs to the session (it holds the buffered ClientHello).
-        _listenSsl = null;
-        _listenChannel = null;
-        CreateListenerSsl();
+        var (ssl, channel) = via.TakeListener();
+        var session = new DtlsSession(this, (ulong)Interlocked.Increment(ref _nextId), key, ssl, channel, slot, via);
         _byAddress[key] = session;
         _byId[session.Id] = session;
         Interlocked.Increment(ref Counters._handshakesStarted);
@@ -469,62 +411,14 @@ public sealed partial class DtlsServer : IAsyncDisposable
         }
     }
 
-    internal void SendDatagrams(List<byte[]> datagrams, SocketAddress to)
+    /// <summary>
+    /// Sends from <paramref name="via"/> when given (the socket the session's datagrams arrive on), else from the
+    /// first socket: every socket of the listener has the same address and port.
+    /// </summary>
+    internal void SendDatagrams(List<byte[]> datagrams, SocketAddress to, DtlsReceiveSocket? via = null)
     {
-        var socket = _socket;
-        if (socket is null)
-        {
-            return;
-        }
-
-        foreach (var datagram in datagrams)
-        {
-            try
-            {
-                socket.SendTo(datagram, SocketFlags.None, to);
-                Interlocked.Increment(ref Counters._datagramsOut);
-                Interlocked.Add(ref Counters._bytesOut, datagram.Length);
-            }
-            catch (SocketException ex)
-            {
-                Interlocked.Increment(ref Counters._socketErrors);
-                Log.SendFailed(_logger, ex.SocketErrorCode);
-            }
-            catch (ObjectDisposedException)
-            {
-                return;
-            }
-        }
-    }
-
-    private void CreateListenerSsl()
-    {
-        OpenSslError.Clear();
-        var ssl = OpenSslError.CheckHandle(NativeMethods.SSL_new(_bootstrap), "SSL_new");
-        var channel = new DatagramChannel { Owner = _listenerTarget };
-        try
-        {
-            channel.AttachTo(ssl);
-            OpenSslError.ThrowIf(NativeMethods.SSL_ctrl(ssl, NativeMethods.SslCtrlSetMtu, Options.Mtu, nint.Zero) != Options.Mtu, "SSL_set_mtu");
-        }
-        catch
-        {
-            ssl.Dispose();
-            channel.Dispose();
-            throw;
-        }
-
-        _listenSsl = ssl;
-        _listenChannel = channel;
-    }
-
-    private void RecreateListenerSsl()
-    {
-        _listenSsl?.Dispose();
-        _listenChannel?.Dispose();
-        _listenSsl = null;
-        _listenChannel = null;
-        CreateListenerSsl();
+        var socket = via ?? (_sockets.Count > 0 ? _sockets[0] : null);
+        socket?.Send(datagrams, to);
     }
 
     internal static IPEndPoint ToEndPoint(SocketAddress address) =>
@@ -532,28 +426,10 @@ public sealed partial class DtlsServer : IAsyncDisposable
 
     private static DtlsSourcePrefix SourceOf(SocketAddress address) => DtlsSourcePrefix.Of(ToEndPoint(address).Address);
 
-    /// <summary>Callback target of the listener SSL object: only the cookie callbacks run before a session exists.</summary>
-    private sealed class ListenerTarget(DtlsServer server) : ISslCallbackTarget
-    {
-        public SocketAddress? Address { get; set; }
-
-        public int GenerateCookie(Span<byte> cookie) => Address is null ? 0 : server.Cookies.Generate(Address, cookie);
-
-        public bool VerifyCookie(ReadOnlySpan<byte> cookie) => Address is not null && server.Cookies.Verify(Address, cookie);
-
-        public int OnServerName(nint ssl, string? hostName, out int alert)
-        {
-            alert = SslCallbacks.AlertInternalError;
-            return NativeMethods.TlsextErrAlertFatal;
-        }
-
-        public int OnPskIdentity(string identity, Span<byte> key) => 0;
-    }
-
     private static partial class Log
     {
-        [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "DTLS listener on {EndPoint} for {Tenant}")]
-        public static partial void Listening(ILogger logger, IPEndPoint endPoint, string tenant);
+        [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "DTLS listener on {EndPoint} for {Tenant}, {Sockets} receive sockets")]
+        public static partial void Listening(ILogger logger, IPEndPoint endPoint, string tenant, int sockets);
 
         [LoggerMessage(EventId = 4002, Level = LogLevel.Debug, Message = "DTLS session {SessionId} closed: {Reason} {Detail}")]
         public static partial void SessionClosed(ILogger logger, ulong sessionId, DtlsCloseReason reason, string? detail);

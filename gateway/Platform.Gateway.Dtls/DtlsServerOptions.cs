@@ -2,7 +2,7 @@ using System.Net;
 
 namespace Platform.Gateway.Dtls;
 
-/// <summary>Settings of one DTLS listener (one UDP socket).</summary>
+/// <summary>Settings of one DTLS listener (one UDP address and port, read by <see cref="ReceiveSockets"/> sockets).</summary>
 public sealed class DtlsServerOptions
 {
     /// <summary>Address and port to bind; port 0 picks a free one (see <see cref="DtlsServer.LocalEndPoint"/>).</summary>
@@ -14,6 +14,13 @@ public sealed class DtlsServerOptions
     /// tenants' PSK identities are refused.
     /// </summary>
     public string? DedicatedTenantId { get; set; }
+
+    /// <summary>
+    /// UDP sockets bound to <see cref="LocalEndPoint"/> with <c>SO_REUSEPORT</c>, each with its own receive loop and
+    /// cookie check; the kernel keeps each peer (4-tuple) on one of them, so a peer's datagrams stay in order while
+    /// peers spread over the cores. Default: the processor count. More than one needs Linux.
+    /// </summary>
+    public int ReceiveSockets { get; set; } = Environment.ProcessorCount;
 
     /// <summary>Largest UDP payload sent, handshake flights and records included.</summary>
     public int Mtu { get; set; } = 1200;
@@ -80,6 +87,8 @@ public sealed class DtlsServerOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(SessionQueueCapacity, 4096);
         ArgumentOutOfRangeException.ThrowIfLessThan(SessionQueueBytes, MaxPacketSize);
         ArgumentOutOfRangeException.ThrowIfLessThan(HandshakeWorkers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveSockets, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ReceiveSockets, 256);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CookieSecretLifetime, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(TimeProvider);

@@ -23,6 +23,7 @@ public sealed class DtlsSession : ISslCallbackTarget
     private readonly Lock _lock = new();
     private readonly Lock _deliveryLock = new();
     private readonly DtlsSessionInbox _inbox;
+    private readonly DtlsReceiveSocket? _via;
     private SslHandle? _ssl;
     private DatagramChannel? _channel;
     private long _handshakeDeadline;
@@ -34,14 +35,16 @@ public sealed class DtlsSession : ISslCallbackTarget
     private bool _openDelivered;
     private bool _silent;
     private bool _pskRefused;
+    private bool _buffersReleased;
     private long _bytesIn;
     private long _bytesOut;
     private long _datagramsIn;
     private long _datagramsOut;
 
-    internal DtlsSession(DtlsServer server, ulong id, SocketAddress address, SslHandle ssl, DatagramChannel channel, DtlsHandshakeLimits.Slot halfOpen)
+    internal DtlsSession(DtlsServer server, ulong id, SocketAddress address, SslHandle ssl, DatagramChannel channel, DtlsHandshakeLimits.Slot halfOpen, DtlsReceiveSocket? via = null)
     {
         _server = server;
+        _via = via;
         Id = id;
         Address = address;
         RemoteEndPoint = DtlsServer.ToEndPoint(address);
@@ -117,6 +120,18 @@ public sealed class DtlsSession : ISslCallbackTarget
 
     internal bool Admitted { get; private set; }
 
+    /// <summary>Whether the session holds no record buffers now (established and idle, see ReleaseBuffersLocked).</summary>
+    internal bool RecordBuffersReleased
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _buffersReleased;
+            }
+        }
+    }
+
     /// <summary>What the session is counted in by the half-open caps until its handshake ends.</summary>
     internal DtlsHandshakeLimits.Slot HalfOpen { get; }
 
@@ -143,7 +158,7 @@ public sealed class DtlsSession : ISslCallbackTarget
                 return DtlsSendResult.TooLarge;
             }
 
-            result = WriteLocked(datagram, ref outcome);
+            result = RestoreBuffersLocked(ref outcome) ? WriteLocked(datagram, ref outcome) : DtlsSendResult.Closed;
             CollectLocked(ref outcome);
         }
 
@@ -202,18 +217,22 @@ public sealed class DtlsSession : ISslCallbackTarget
                 return;
             }
 
-            _channel.SetInbound(buffer, length);
-            if (!IsEstablished)
+            if (RestoreBuffersLocked(ref outcome))
             {
-                DriveHandshakeLocked(ref outcome);
+                _channel.SetInbound(buffer, length);
+                if (!IsEstablished)
+                {
+                    DriveHandshakeLocked(ref outcome);
+                }
+
+                if (IsEstablished && !_closed)
+                {
+                    ReadLocked(ref outcome);
+                }
+
+                _channel?.ClearInbound();
             }
 
-            if (IsEstablished && !_closed)
-            {
-                ReadLocked(ref outcome);
-            }
-
-            _channel?.ClearInbound();
             CollectLocked(ref outcome);
         }
 
@@ -243,7 +262,7 @@ public sealed class DtlsSession : ISslCallbackTarget
             {
                 CloseLocked(DtlsCloseReason.IdleTimeout, sendCloseNotify: true, ref outcome);
             }
-            else
+            else if (RestoreBuffersLocked(ref outcome))
             {
                 OpenSslError.Clear();
                 // Retransmits the last flight when OpenSSL's own timer has expired; negative once retries run out.
@@ -563,8 +582,9 @@ public sealed class DtlsSession : ISslCallbackTarget
             return;
         }
 
-        if (sendCloseNotify && IsEstablished && _ssl is not null)
+        if (sendCloseNotify && IsEstablished && _ssl is not null && (!_buffersReleased || NativeMethods.SSL_alloc_buffers(_ssl) == 1))
         {
+            _buffersReleased = false;
             OpenSslError.Clear();
             NativeMethods.SSL_shutdown(_ssl);
             OpenSslError.Clear();
@@ -590,8 +610,47 @@ public sealed class DtlsSession : ISslCallbackTarget
 
         if (!_closed && _ssl is not null)
         {
+            ReleaseBuffersLocked();
             ScheduleLocked();
         }
+    }
+
+    /// <summary>
+    /// An established session between datagrams gives its record buffers back (about 35 KiB: a read and a write
+    /// buffer of a full record each): SSL_MODE_RELEASE_BUFFERS alone does not free them for DTLS, and every read
+    /// allocates them again. OpenSSL refuses (returns 0) while a record is still pending in either buffer, and every
+    /// read here runs until OpenSSL asks for more input, so nothing unread is lost. Handshaking sessions keep them.
+    /// </summary>
+    private void ReleaseBuffersLocked()
+    {
+        if (IsEstablished && !_buffersReleased && NativeMethods.SSL_free_buffers(_ssl!) == 1)
+        {
+            _buffersReleased = true;
+        }
+    }
+
+    /// <summary>
+    /// Gives the session its record buffers back before any OpenSSL call that reads or writes a record. False, with
+    /// the session closed, when the allocation failed.
+    /// </summary>
+    private bool RestoreBuffersLocked(ref Outcome outcome)
+    {
+        if (!_buffersReleased)
+        {
+            return true;
+        }
+
+        OpenSslError.Clear();
+        if (NativeMethods.SSL_alloc_buffers(_ssl!) != 1)
+        {
+            FailureDetail = "record buffers could not be allocated: " + OpenSslError.Drain(out _);
+            Interlocked.Increment(ref _server.Counters._internalErrors);
+            CloseLocked(DtlsCloseReason.ProtocolError, sendCloseNotify: false, ref outcome);
+            return false;
+        }
+
+        _buffersReleased = false;
+        return true;
     }
 
     private unsafe void ScheduleLocked()
@@ -637,7 +696,7 @@ public sealed class DtlsSession : ISslCallbackTarget
     {
         if (outcome.Outbound is { Count: > 0 } outbound && !_silent)
         {
-            _server.SendDatagrams(outbound, Address);
+            _server.SendDatagrams(outbound, Address, _via);
         }
 
         if (outcome.Fault is { } fault)

@@ -19,6 +19,7 @@ internal static unsafe partial class NativeMethods
     internal const int SslErrorZeroReturn = 6;
 
     internal const int SslCtrlSetMtu = 17;
+    internal const int SslCtrlMode = 33;
     internal const int SslCtrlSetSessCacheMode = 44;
     internal const int SslCtrlSetTlsextServernameCb = 53;
     internal const int SslCtrlSetTlsextHostname = 55;
@@ -30,6 +31,8 @@ internal static unsafe partial class NativeMethods
     internal const int SslCtrlSetMaxProtoVersion = 124;
 
     internal const int Dtls12Version = 0xFEFD;
+
+    internal const nint SslModeReleaseBuffers = 0x10;
 
     internal const ulong SslOpNoQueryMtu = 1UL << 12;
     internal const ulong SslOpCookieExchange = 1UL << 13;
@@ -212,6 +215,14 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Ssl)]
     internal static partial nint SSL_ctrl(SslHandle ssl, int cmd, nint larg, nint parg);
+
+    /// <summary>Frees the record layer's read and write buffers; 0 (nothing freed) while a record is pending in either.</summary>
+    [LibraryImport(Ssl)]
+    internal static partial int SSL_free_buffers(SslHandle ssl);
+
+    /// <summary>Allocates the record layer's read and write buffers where they are missing; 1 on success.</summary>
+    [LibraryImport(Ssl)]
+    internal static partial int SSL_alloc_buffers(SslHandle ssl);
 
     [LibraryImport(Ssl)]
     internal static partial ulong SSL_set_options(SslHandle ssl, ulong options);

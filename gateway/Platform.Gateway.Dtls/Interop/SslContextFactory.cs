@@ -143,6 +143,10 @@ internal static unsafe class SslContextFactory
             NativeMethods.SSL_CTX_set_options(context, NativeMethods.SslOpNoQueryMtu | NativeMethods.SslOpCookieExchange | NativeMethods.SslOpNoTicket
                 | NativeMethods.SslOpNoRenegotiation | NativeMethods.SslOpCipherServerPreference);
             NativeMethods.SSL_CTX_ctrl(context, NativeMethods.SslCtrlSetSessCacheMode, 0, nint.Zero);
+            // Record buffers (about 35 KiB) only while they hold something; SSL objects take the mode from the
+            // bootstrap context at SSL_new. For DTLS OpenSSL 3.0 still keeps them after each read, so sessions also
+            // free them explicitly when idle (DtlsSession.ReleaseBuffersLocked).
+            NativeMethods.SSL_CTX_ctrl(context, NativeMethods.SslCtrlMode, NativeMethods.SslModeReleaseBuffers, nint.Zero);
             OpenSslError.ThrowIf(NativeMethods.SSL_CTX_set_cipher_list(context, cipherList) != 1, "SSL_CTX_set_cipher_list");
             NativeMethods.SSL_CTX_set_cookie_generate_cb(context, SslCallbacks.GenerateCookiePointer);
             NativeMethods.SSL_CTX_set_cookie_verify_cb(context, SslCallbacks.VerifyCookiePointer);

@@ -206,6 +206,7 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
                 MaxHalfOpenHandshakesPerSource = _options.DtlsMaxHalfOpenHandshakesPerSource,
                 MaxUnassignedHandshakes = _options.DtlsMaxUnassignedHandshakes,
                 HandshakeWorkers = _options.DtlsHandshakeWorkers > 0 ? _options.DtlsHandshakeWorkers : Environment.ProcessorCount,
+                ReceiveSockets = _options.DtlsReceiveSockets > 0 ? _options.DtlsReceiveSockets : Environment.ProcessorCount,
                 TimeProvider = _time,
             },
             _directory,

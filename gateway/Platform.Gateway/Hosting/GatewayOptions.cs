@@ -73,6 +73,13 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(0, 1024)]
     public int DtlsHandshakeWorkers { get; set; }
 
+    /// <summary>
+    /// UDP sockets per DTLS listener, bound to the same port with SO_REUSEPORT, each with its own receive loop; 0 means
+    /// one per processor.
+    /// </summary>
+    [Range(0, 256)]
+    public int DtlsReceiveSockets { get; set; }
+
     /// <summary>Address of the admin listener (health, metrics): nothing tenants or the public reach.</summary>
     public string AdminAddress { get; set; } = "127.0.0.1";
 
