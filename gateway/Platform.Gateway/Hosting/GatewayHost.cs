@@ -19,6 +19,7 @@ using Platform.Gateway.Telemetry;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tls;
 using Platform.Gateway.WebSockets;
+using Platform.Gateway.Webhooks;
 
 namespace Platform.Gateway.Hosting;
 
@@ -98,6 +99,9 @@ public static class GatewayHost
         services.AddSingleton<IEgressResolver, SystemEgressResolver>();
         services.AddSingleton<OwnEndpoints>();
         services.AddSingleton<EgressConnector>();
+        services.AddSingleton<WebhookHttp>();
+        services.AddSingleton<WebhookMetrics>();
+        services.AddSingleton<WebhookDispatcher>();
         services.AddSingleton<DeliveryFactory>();
         services.AddSingleton<TlsSelector>();
         services.AddSingleton<WebSocketHandler>();

@@ -540,13 +540,13 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     [Fact]
-    public async Task WebhookDelivery_HandshakeRefused()
+    public async Task WebhookWithoutSecret_HandshakeRefused()
     {
         using var refusals = new RefusalRecorder();
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("hook", new TenantConfig
         {
-            Delivery = new DeliveryConfig { Mode = DeliveryModes.Webhook, Webhook = new WebhookConfig { Url = "https://hooks.example/dtls", Secret = new string('k', 32) } },
+            Delivery = new DeliveryConfig { Mode = DeliveryModes.Webhook, Webhook = new WebhookConfig { Url = "https://hooks.example/dtls" } },
         });
         var key = RandomNumberGenerator.GetHexString(32);
         await CreatePskAsync(silo, "hook", "dev1", key);
