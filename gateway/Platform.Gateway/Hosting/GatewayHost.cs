@@ -18,8 +18,8 @@ using Platform.Gateway.Tcp;
 using Platform.Gateway.Telemetry;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tls;
-using Platform.Gateway.WebSockets;
 using Platform.Gateway.Webhooks;
+using Platform.Gateway.WebSockets;
 
 namespace Platform.Gateway.Hosting;
 

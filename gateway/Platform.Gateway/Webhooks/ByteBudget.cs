@@ -50,6 +50,15 @@ internal sealed class ByteBudget(long capacity)
         return new ValueTask(waiter.Completion.Task);
     }
 
+    /// <summary>Takes <paramref name="bytes"/> at once, beyond the capacity if need be (a closing connection's last messages).</summary>
+    public void Take(int bytes)
+    {
+        lock (_lock)
+        {
+            _used += bytes;
+        }
+    }
+
     public void Release(int bytes)
     {
         List<Waiter>? granted = null;

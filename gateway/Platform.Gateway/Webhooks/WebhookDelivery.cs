@@ -24,6 +24,7 @@ internal sealed class WebhookDelivery : IDelivery
     private IClientSink? _client;
     private long _sequence;
     private int _disposed;
+    private int _backlogged;
 
     public WebhookDelivery(
         TenantWebhookQueue queue, string connectionId, string protocol, string? subProtocol, IReadOnlyDictionary<string, string> metadata,
@@ -50,18 +51,29 @@ internal sealed class WebhookDelivery : IDelivery
 
     public async ValueTask OnClientMessageAsync(ReadOnlyMemory<byte> message, bool text, CancellationToken cancellationToken)
     {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(_backpressureLimit);
-        try
+        if (Volatile.Read(ref _backlogged) != 0)
         {
-            await _queue.Budget.WaitAsync(message.Length, limit.Token);
+            // Closing already: what the client sent before the close took effect is still delivered, without waiting.
+            _queue.Budget.Take(message.Length);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        else
         {
-            // The webhook has not taken the tenant's messages for the whole allowance: this client waited long enough.
-            _backlogClosed();
-            _client?.Close(CloseCodes.WebhookBacklog, "webhook backlog");
-            throw;
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(_backpressureLimit);
+            try
+            {
+                await _queue.Budget.WaitAsync(message.Length, limit.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The webhook has not taken the tenant's messages for the whole allowance: this client waited long enough.
+                // The message read already is queued beyond the budget (nothing the gateway read is dropped), and the
+                // connection closes.
+                Volatile.Write(ref _backlogged, 1);
+                _queue.Budget.Take(message.Length);
+                _backlogClosed();
+                _client?.Close(CloseCodes.WebhookBacklog, "webhook backlog");
+            }
         }
 
         var copy = ArrayPool<byte>.Shared.Rent(message.Length);
