@@ -114,4 +114,34 @@ public sealed record WebhookConfig
 
     /// <summary>Seconds to wait for the tenant's endpoint, 1..30.</summary>
     public int TimeoutSeconds { get; init; } = 5;
+
+    /// <summary>
+    /// What a connection gets when its connect event has no usable answer (timeout, refused connection, 5xx, redirect,
+    /// an answer that is not the documented JSON): <c>reject</c> (default) or <c>accept</c>.
+    /// </summary>
+    public string ConnectDefault { get; init; } = WebhookConnectDefaults.Reject;
+
+    /// <summary>Most client messages in one <c>messages</c> request, 1..1000 (default 100).</summary>
+    public int BatchMaxMessages { get; init; } = 100;
+
+    /// <summary>Most payload bytes in one <c>messages</c> request before it is sent, 1024..1048576 (default 65536).</summary>
+    public int BatchMaxBytes { get; init; } = 65536;
+
+    /// <summary>Milliseconds a batch waits for more messages after its first one, 0..1000 (default 20).</summary>
+    public int BatchDelayMilliseconds { get; init; } = 20;
+
+    /// <summary>
+    /// Seconds a client may be held back (not read) while the webhook does not take its messages before the connection is
+    /// closed with 4007 <c>webhook backlog</c>, 1..300 (default 30).
+    /// </summary>
+    public int BackpressureTimeoutSeconds { get; init; } = 30;
+}
+
+/// <summary>Values of <see cref="WebhookConfig.ConnectDefault"/>.</summary>
+public static class WebhookConnectDefaults
+{
+    /// <summary>Refuse the connection (<c>webhook_unavailable</c>).</summary>
+    public const string Reject = "reject";
+    /// <summary>Accept it as if the webhook had said yes, with nothing chosen.</summary>
+    public const string Accept = "accept";
 }

@@ -345,6 +345,11 @@ public static class TenantConfigValidator
             }
 
             Range(errors, "delivery.webhook.timeoutSeconds", wh.TimeoutSeconds, 1, 30);
+            Choice(errors, "delivery.webhook.connectDefault", wh.ConnectDefault, WebhookConnectDefaults.Reject, WebhookConnectDefaults.Accept);
+            Range(errors, "delivery.webhook.batchMaxMessages", wh.BatchMaxMessages, 1, 1000);
+            Range(errors, "delivery.webhook.batchMaxBytes", wh.BatchMaxBytes, 1024, 1_048_576);
+            Range(errors, "delivery.webhook.batchDelayMilliseconds", wh.BatchDelayMilliseconds, 0, 1000);
+            Range(errors, "delivery.webhook.backpressureTimeoutSeconds", wh.BackpressureTimeoutSeconds, 1, 300);
         }
     }
 

@@ -82,6 +82,10 @@ public static class ErrorCodes
     public const string WebSocketRequired = "websocket_required";
     /// <summary>The tenant's delivery mode is not available on this gateway.</summary>
     public const string DeliveryUnavailable = "delivery_unavailable";
+    /// <summary>The tenant's webhook refused the connection in its answer to the connect event.</summary>
+    public const string WebhookRejected = "webhook_rejected";
+    /// <summary>The tenant's webhook gave no usable answer to the connect event, and its default is to refuse.</summary>
+    public const string WebhookUnavailable = "webhook_unavailable";
 
     // A refused ws or wss client reads the name of its refusal reason (RefusalReasons), the word the tenant's refusal
     // counts use, as its code; the reasons not listed above follow. client_blocked, connection_limit, gateway_draining

@@ -62,4 +62,13 @@ public enum RefusalReason
 
     /// <summary><c>delivery_unavailable</c>: the tenant's delivery mode is not available on this gateway.</summary>
     DeliveryUnavailable,
+
+    /// <summary><c>webhook_rejected</c>: the tenant's webhook answered the connect event with a refusal.</summary>
+    WebhookRejected,
+
+    /// <summary>
+    /// <c>webhook_unavailable</c>: the connect event had no usable answer (timeout, failure, forbidden address, invalid
+    /// answer) and the tenant's <c>connectDefault</c> is <c>reject</c>.
+    /// </summary>
+    WebhookUnavailable,
 }

@@ -46,6 +46,8 @@ public static class RefusalReasons
         RefusalReason.HalfOpenLimit => "too many unfinished handshakes",
         RefusalReason.ReverseDnsPending => "client's host names not confirmed yet",
         RefusalReason.DeliveryUnavailable => "delivery mode not available on the gateway",
+        RefusalReason.WebhookRejected => "refused by the tenant's webhook",
+        RefusalReason.WebhookUnavailable => "webhook gave no usable answer to the connect event",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Not a refusal reason."),
     };
 
@@ -66,6 +68,8 @@ public static class RefusalReasons
         RefusalReason.ProtocolNotAllowed => ErrorCodes.ProtocolNotAllowed,
         RefusalReason.ReverseDnsPending => ErrorCodes.ReverseDnsPending,
         RefusalReason.DeliveryUnavailable => ErrorCodes.DeliveryUnavailable,
+        RefusalReason.WebhookRejected => ErrorCodes.WebhookRejected,
+        RefusalReason.WebhookUnavailable => ErrorCodes.WebhookUnavailable,
 
         // Never a client's answer: a handshake refusal is an alert, and a forbidden backend is answered as an unreachable one.
         RefusalReason.TlsFailed => "tls_failed",

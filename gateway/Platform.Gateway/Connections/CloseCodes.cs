@@ -35,4 +35,10 @@ internal static class CloseCodes
 
     /// <summary>A WebSocket client did not answer a ping within the tenant's pong timeout.</summary>
     public const int PongTimeout = 4006;
+
+    /// <summary>
+    /// The tenant's webhook did not take the connection's messages within <c>delivery.webhook.backpressureTimeoutSeconds</c>
+    /// (reading from the client had stopped meanwhile).
+    /// </summary>
+    public const int WebhookBacklog = 4007;
 }

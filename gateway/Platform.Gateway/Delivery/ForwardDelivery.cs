@@ -44,6 +44,9 @@ internal sealed class ForwardDelivery : IDelivery
 
     public string Target { get; private init; } = "";
 
+    /// <summary>The WebSocket sub-protocol a webhook's connect answer chose along with this target, or null.</summary>
+    public string? SubProtocol { get; set; }
+
     /// <summary>
     /// Connects to the backend through <paramref name="egress"/> (which resolves and checks the host for
     /// <paramref name="tenant"/>), completes TLS for a <c>tls</c> backend (validated against the configured host), and

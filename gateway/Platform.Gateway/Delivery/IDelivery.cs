@@ -15,6 +15,12 @@ internal interface IDelivery : IAsyncDisposable
 
     /// <summary>Moves data from the destination to the client until the destination ends or the token fires.</summary>
     Task<DeliveryEnd> RunAsync(IClientSink client, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The WebSocket sub-protocol the destination chose for this connection (a webhook's connect answer), or null to let
+    /// the tenant's WebSocket policy choose.
+    /// </summary>
+    string? SubProtocol => null;
 }
 
 /// <summary>How the destination side ended.</summary>

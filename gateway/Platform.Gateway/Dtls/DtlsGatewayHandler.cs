@@ -183,6 +183,12 @@ internal sealed partial class DtlsGatewayHandler(
                 connection.Close(CloseCodes.BackendClosed, "backend unreachable");
                 return;
             }
+            catch (ConnectionRejectedException ex)
+            {
+                admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, ex.Refusal);
+                connection.Close(CloseCodes.PolicyViolation, RefusalReasons.Name(ex.Refusal));
+                return;
+            }
             catch (OperationCanceledException)
             {
                 return;

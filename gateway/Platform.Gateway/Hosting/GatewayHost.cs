@@ -19,6 +19,7 @@ using Platform.Gateway.Tcp;
 using Platform.Gateway.Telemetry;
 using Platform.Gateway.Tenants;
 using Platform.Gateway.Tls;
+using Platform.Gateway.Webhooks;
 using Platform.Gateway.WebSockets;
 
 namespace Platform.Gateway.Hosting;
@@ -99,6 +100,9 @@ public static class GatewayHost
         services.AddSingleton<IEgressResolver, SystemEgressResolver>();
         services.AddSingleton<OwnEndpoints>();
         services.AddSingleton<EgressConnector>();
+        services.AddSingleton<WebhookHttp>();
+        services.AddSingleton<WebhookMetrics>();
+        services.AddSingleton<WebhookDispatcher>();
         services.AddSingleton<DeliveryFactory>();
         services.AddSingleton<ProxyProtocolMetrics>();
         services.AddSingleton<ProxyProtocolGate>();

@@ -49,6 +49,12 @@ internal sealed partial class TcpPipeline(
             admission.CountRefusal(tenant.Slug, protocol, RefusalReason.DeliveryUnavailable);
             return;
         }
+        catch (ConnectionRejectedException ex)
+        {
+            // A stream has no way to say why: the connection closes, and the tenant's refusal counts name the reason.
+            admission.CountRefusal(tenant.Slug, protocol, ex.Refusal);
+            return;
+        }
 
         await using (delivery)
         {

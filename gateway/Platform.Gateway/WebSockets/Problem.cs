@@ -41,6 +41,8 @@ internal static class Problem
         RefusalReason.BackendUnreachable or RefusalReason.BackendForbidden =>
             Answer(StatusCodes.Status502BadGateway, RefusalReason.BackendUnreachable, "The tenant's backend cannot be reached."),
         RefusalReason.DeliveryUnavailable => Answer(StatusCodes.Status503ServiceUnavailable, reason, "The tenant's delivery mode is not available on this gateway."),
+        RefusalReason.WebhookRejected => Answer(StatusCodes.Status403Forbidden, reason, "The tenant's webhook refused the connection."),
+        RefusalReason.WebhookUnavailable => Answer(StatusCodes.Status503ServiceUnavailable, reason, "The tenant's webhook did not answer the connect event."),
         RefusalReason.BadRequest => Answer(StatusCodes.Status400BadRequest, reason, "Not a valid WebSocket (version 13) upgrade request."),
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Not answered with an HTTP status."),
     };
@@ -56,8 +58,20 @@ internal static class Problem
         return WriteAsync(output, status ?? own, code, title, retry + headers, cancellationToken);
     }
 
+    /// <summary>
+    /// The answer to an upgrade the tenant's webhook refused: the status it chose (or 503 when it gave no usable answer), the
+    /// refusal's code, and its reason as the problem's <c>detail</c>.
+    /// </summary>
+    public static ValueTask WriteRejectedAsync(PipeWriter output, Delivery.ConnectionRejectedException rejection, CancellationToken cancellationToken)
+    {
+        var title = rejection.Refusal == RefusalReason.WebhookRejected
+            ? "The tenant's webhook refused the connection."
+            : "The tenant's webhook did not answer the connect event.";
+        return WriteAsync(output, rejection.Status, RefusalReasons.Name(rejection.Refusal), title, "", cancellationToken, rejection.Reason);
+    }
+
     /// <summary>A problem document with <c>Connection: close</c>.</summary>
-    private static async ValueTask WriteAsync(PipeWriter output, int status, string code, string title, string headers, CancellationToken cancellationToken)
+    private static async ValueTask WriteAsync(PipeWriter output, int status, string code, string title, string headers, CancellationToken cancellationToken, string? detail = null)
     {
         using var body = new MemoryStream();
         await using (var writer = new Utf8JsonWriter(body))
@@ -67,6 +81,11 @@ internal static class Problem
             writer.WriteString("title", title);
             writer.WriteNumber("status", status);
             writer.WriteString("code", code);
+            if (detail is not null)
+            {
+                writer.WriteString("detail", detail);
+            }
+
             writer.WriteEndObject();
         }
 

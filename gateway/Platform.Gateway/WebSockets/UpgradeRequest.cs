@@ -158,7 +158,50 @@ internal sealed record UpgradeRequest(
         }
 
         // RFC 9112 section 3.2: exactly one Host header.
-        return hosts != 1 ? null : new UpgradeRequest(requestLine[0], path, host!, upgrade, connection, key, version, protocols, extensions, origin);
+        return hosts != 1 ? null : new UpgradeRequest(requestLine[0], path, host!, upgrade, connection, key, version, protocols, extensions, origin)
+        {
+            Target = requestLine[1],
+            Head = head,
+        };
+    }
+
+    /// <summary>The request target as the client sent it (path and query).</summary>
+    public string Target { get; private init; } = "/";
+
+    /// <summary>The request head as received (Latin-1), for the few consumers that need every header (webhook connect events).</summary>
+    public string Head { get; private init; } = "";
+
+    /// <summary>The query of the request target without its <c>?</c>, or null when there is none.</summary>
+    public string? Query
+    {
+        get
+        {
+            var start = Target.IndexOf('?', StringComparison.Ordinal);
+            if (start < 0)
+            {
+                return null;
+            }
+
+            var end = Target.IndexOf('#', start);
+            return end < 0 ? Target[(start + 1)..] : Target[(start + 1)..end];
+        }
+    }
+
+    /// <summary>Every header line of the head, in order, as name and value (parsed again from <see cref="Head"/>).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers()
+    {
+        var lines = Head.Split("\r\n");
+        var headers = new List<KeyValuePair<string, string>>(lines.Length);
+        for (var i = 1; i < lines.Length; i++)
+        {
+            var colon = lines[i].IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0)
+            {
+                headers.Add(new(lines[i][..colon], lines[i][(colon + 1)..].Trim([' ', '\t'])));
+            }
+        }
+
+        return headers;
     }
 
     /// <summary>The path of an origin-form (<c>/a/b?q</c>) or absolute-form (<c>http://h/a/b</c>) target, without the query.</summary>

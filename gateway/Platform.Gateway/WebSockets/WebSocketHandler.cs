@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
@@ -108,7 +109,18 @@ internal sealed partial class WebSocketHandler(
             IDelivery delivery;
             try
             {
-                delivery = await deliveries.CreateAsync(tenant, new ConnectionFacts(connectionId, protocol, remote, local, sni ?? request.Host, tlsFacts), messageProtocol: true, aborted);
+                var requestFacts = tenant.Config.Delivery.Mode == DeliveryModes.Webhook
+                    ? new WebSocketRequestFacts(request.Path, request.Query, request.Host, request.Origin, Offered(request.Protocols), request.Headers())
+                    : null;
+                delivery = await deliveries.CreateAsync(
+                    tenant, new ConnectionFacts(connectionId, protocol, remote, local, sni ?? request.Host, tlsFacts, requestFacts), messageProtocol: true, aborted);
+            }
+            catch (ConnectionRejectedException ex)
+            {
+                admission.CountRefusal(tenant.Slug, protocol, ex.Refusal);
+                Log.Refused(logger, tenant.Slug, remote.Address, ex.Refusal);
+                await Problem.WriteRejectedAsync(output, ex, aborted);
+                return;
             }
             catch (BackendUnreachableException ex)
             {
@@ -131,7 +143,7 @@ internal sealed partial class WebSocketHandler(
 
             await using (delivery)
             {
-                var subProtocol = policy.SelectSubProtocol(Offered(request.Protocols));
+                var subProtocol = delivery.SubProtocol ?? policy.SelectSubProtocol(Offered(request.Protocols));
                 WebSocketDeflateOptions? deflate = null;
                 string? extensions = null;
                 var compression = policy.PerMessageDeflate && PerMessageDeflate.TryNegotiate(request.Extensions, out deflate, out extensions);

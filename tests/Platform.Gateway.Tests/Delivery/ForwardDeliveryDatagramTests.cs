@@ -82,6 +82,8 @@ public sealed class ForwardDeliveryDatagramTests
             return ValueTask.CompletedTask;
         }
 
+        public void Close(int code, string? reason) => _messages.Writer.TryComplete();
+
         public List<string> Texts()
         {
             var result = new List<string>();

@@ -540,13 +540,13 @@ public sealed class DtlsEndToEndTests : IDisposable
     }
 
     [Fact]
-    public async Task WebhookDelivery_HandshakeRefused()
+    public async Task WebhookWithoutSecret_HandshakeRefused()
     {
         using var refusals = new RefusalRecorder();
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("hook", new TenantConfig
         {
-            Delivery = new DeliveryConfig { Mode = DeliveryModes.Webhook, Webhook = new WebhookConfig { Url = "https://hooks.example/dtls", Secret = new string('k', 32) } },
+            Delivery = new DeliveryConfig { Mode = DeliveryModes.Webhook, Webhook = new WebhookConfig { Url = "https://hooks.example/dtls" } },
         });
         var key = RandomNumberGenerator.GetHexString(32);
         await CreatePskAsync(silo, "hook", "dev1", key);
@@ -557,6 +557,42 @@ public sealed class DtlsEndToEndTests : IDisposable
         Assert.DoesNotContain("\nnever-echoed", output, StringComparison.Ordinal);
         Assert.Equal(0, gateway.Registry.Count);
         await refusals.WaitForAsync("hook", "delivery_unavailable", 1);
+    }
+
+    [Fact]
+    public async Task WebhookDelivery_DatagramsReachTheWebhookAndItsRepliesComeBack()
+    {
+        const string secret = "whsec-test-0123456789abcdef";
+        await using var receiver = await WebhookReceiver.StartAsync(secret);
+        receiver.Answer = e => Task.FromResult<(int, string?, string?)>(e.Type == "connect"
+            ? (204, null, null)
+            : (200, System.Text.Json.JsonSerializer.Serialize(new
+            {
+                replies = e.Json.GetProperty("messages").EnumerateArray().Select(m => new
+                {
+                    connectionId = m.GetProperty("connectionId").GetString(),
+                    data = m.GetProperty("data").GetString(),
+                }),
+            }), null));
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("hook", new TenantConfig
+        {
+            Delivery = new DeliveryConfig { Mode = DeliveryModes.Webhook, Webhook = new WebhookConfig { Url = receiver.Url, Secret = secret } },
+        });
+        var key = RandomNumberGenerator.GetHexString(32);
+        await CreatePskAsync(silo, "hook", "dev1", key);
+        await using var gateway = await StartGatewayAsync(silo, "hook", t => t.Source.PskIdentities.Count == 1);
+
+        // The datagram goes to the webhook, and the webhook's answer sends it back: openssl s_client sees its line again.
+        var output = await PeerProcess.ExchangeLineAsync("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{gateway.DtlsPort} -psk_identity hook/dev1 -psk {key} -cipher PSK-AES128-GCM-SHA256", "via-webhook");
+
+        Assert.Contains("\nvia-webhook", output, StringComparison.Ordinal);
+        var connect = await receiver.NextAsync("connect");
+        Assert.Equal("dtls", connect.Json.GetProperty("protocol").GetString());
+        Assert.EndsWith("dev1", connect.Json.GetProperty("tls").GetProperty("pskIdentity").GetString(), StringComparison.Ordinal);
+        var messages = await receiver.NextAsync("messages");
+        Assert.True(messages.SignatureValid);
+        Assert.StartsWith("via-webhook", System.Text.Encoding.UTF8.GetString(messages.Json.GetProperty("messages")[0].GetProperty("data").GetBytesFromBase64()), StringComparison.Ordinal);
     }
 
     private static TenantConfig ForwardUdp(int port) => new()

@@ -32,7 +32,7 @@ public sealed class RefusalVocabularyTests
         await silo.CreateTenantAsync("rate", new TenantConfig { Limits = new LimitsConfig { ConnectionsPerSecond = 1 } });
         await silo.CreateTenantAsync("hook", new TenantConfig
         {
-            Delivery = new DeliveryConfig { Mode = DeliveryModes.Webhook, Webhook = new WebhookConfig { Url = "https://hooks.example/ws", Secret = new string('k', 32) } },
+            Delivery = new DeliveryConfig { Mode = DeliveryModes.Webhook, Webhook = new WebhookConfig { Url = "https://hooks.example/ws" } },
         });
         await silo.CreateTenantAsync("down", new TenantConfig
         {

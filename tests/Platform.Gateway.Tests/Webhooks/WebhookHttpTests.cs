@@ -1,0 +1,77 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Config;
+using Platform.Gateway.Egress;
+using Platform.Gateway.Hosting;
+using Platform.Gateway.Tests.Support;
+using Platform.Gateway.Webhooks;
+
+namespace Platform.Gateway.Tests.Webhooks;
+
+/// <summary>
+/// The webhook client's egress rules, decided where the socket would be opened: a URL whose name resolves to a loopback,
+/// private, link-local or metadata address is refused before any connection, unless the operator's policy allows it.
+/// </summary>
+public sealed class WebhookHttpTests
+{
+    private const string Secret = "whsec-test-0123456789abcdef";
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("10.20.30.40")]
+    [InlineData("172.16.5.5")]
+    [InlineData("192.168.1.1")]
+    [InlineData("169.254.169.254")]
+    [InlineData("::1")]
+    [InlineData("fd00::1")]
+    public async Task Post_NameResolvesToForbiddenAddress_RefusedBeforeConnecting(string address)
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(Secret);
+        // The receiver listens on loopback; the name below resolves to the address under test, and the policy allows nothing
+        // inside: the client must refuse at the egress check, so the receiver (for 127.0.0.1) never sees a request.
+        var resolver = new FixedResolver(IPAddress.Parse(address));
+        using var http = new WebhookHttp(TestEgress.Connector(allowedRanges: [], resolver: resolver), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
+        var webhook = new WebhookConfig { Url = $"http://hooks.tenant.test:{receiver.Port}/hook", Secret = Secret, TimeoutSeconds = 5 };
+
+        var answer = await http.PostAsync("acme", webhook, "connect", Guid.NewGuid().ToString(), "{}"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal(WebhookFailures.Forbidden, answer.Failure);
+        Assert.Equal(0, receiver.OptionsRequests);
+        Assert.Empty(receiver.All);
+    }
+
+    [Fact]
+    public async Task Post_LoopbackAllowedByTheOperator_ValidatesThenSendsSigned()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(Secret);
+        using var http = new WebhookHttp(TestEgress.Connector(allowedRanges: ["127.0.0.0/8"]), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
+        var webhook = new WebhookConfig { Url = receiver.Url, Secret = Secret, TimeoutSeconds = 5 };
+
+        var first = await http.PostAsync("acme", webhook, "connect", "e-1", """{"n":1}"""u8.ToArray(), CancellationToken.None);
+        var second = await http.PostAsync("acme", webhook, "connect", "e-2", """{"n":2}"""u8.ToArray(), CancellationToken.None);
+
+        Assert.True(first.Succeeded);
+        Assert.True(second.Succeeded);
+        Assert.Equal(1, receiver.OptionsRequests);
+        Assert.Equal(["e-1", "e-2"], receiver.All.Select(r => r.EventId).ToArray());
+        Assert.All(receiver.All, r => Assert.True(r.SignatureValid));
+    }
+
+    [Fact]
+    public async Task Post_WithoutSecret_NeverSent()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(Secret);
+        using var http = new WebhookHttp(TestEgress.Connector(), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
+
+        var answer = await http.PostAsync("acme", new WebhookConfig { Url = receiver.Url }, "connect", "e-1", "{}"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal(WebhookFailures.NoSecret, answer.Failure);
+        Assert.Equal(0, receiver.OptionsRequests);
+    }
+
+    private sealed class FixedResolver(IPAddress address) : IEgressResolver
+    {
+        public Task<IPAddress[]> ResolveAsync(string name, CancellationToken cancellationToken) => Task.FromResult(new[] { address });
+    }
+}
