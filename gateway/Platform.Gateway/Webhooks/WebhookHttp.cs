@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Config;
+using Platform.Contracts.Events;
 using Platform.Contracts.Problems;
 using Platform.Gateway.Delivery;
 using Platform.Gateway.Egress;
@@ -16,7 +17,8 @@ namespace Platform.Gateway.Webhooks;
 /// The gateway's one way to call a tenant's webhook. Every connection is opened by the <see cref="EgressConnector"/>
 /// (the URL's host resolved once, every address checked against the operator's egress policy and the gateway's own
 /// endpoints, the socket connected to the address that passed), redirects are never followed, an answer's body is read
-/// up to <see cref="MaxAnswerBytes"/>, every request is signed (<see cref="WebhookSignature"/>) and carries its event
+/// up to <see cref="MaxAnswerBytes"/>, every request is signed (<see cref="WebhookSignature"/>, the format the silo's
+/// lifecycle events use) and carries its event
 /// id, and a URL receives nothing before it has passed the validation handshake: an <c>OPTIONS</c> request with
 /// <c>WebHook-Request-Origin</c> answered by a 2xx with <c>WebHook-Allowed-Origin</c> naming that origin or <c>*</c>
 /// (the CloudEvents webhook abuse protection), so the platform cannot be made to flood a URL that never asked for it.
@@ -88,10 +90,10 @@ internal sealed partial class WebhookHttp : IDisposable
             using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ReadOnlyMemoryContent(body) };
             request.Options.Set(TenantKey, tenant);
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            request.Headers.Add("Platform-Event-Id", eventId);
-            request.Headers.Add("Platform-Event-Type", eventType);
-            request.Headers.Add("Platform-Tenant", tenant);
-            request.Headers.Add(WebhookSignature.Header, WebhookSignature.Create(webhook.Secret, _time.GetUtcNow().ToUnixTimeSeconds(), body.Span));
+            request.Headers.Add(WebhookHeaders.EventId, eventId);
+            request.Headers.Add(WebhookHeaders.EventType, eventType);
+            request.Headers.Add(WebhookHeaders.Tenant, tenant);
+            request.Headers.Add(WebhookHeaders.Signature, WebhookSignature.Create(_time.GetUtcNow().ToUnixTimeSeconds(), body.Span, webhook.Secret));
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
             var status = (int)response.StatusCode;
             if (status is >= 300 and < 400)
@@ -122,13 +124,12 @@ internal sealed partial class WebhookHttp : IDisposable
 
         using var request = new HttpRequestMessage(HttpMethod.Options, url);
         request.Options.Set(TenantKey, tenant);
-        request.Headers.Add("WebHook-Request-Origin", _origin);
+        request.Headers.Add(WebhookHeaders.RequestOrigin, _origin);
         bool passed;
         using (var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken))
         {
-            passed = response.IsSuccessStatusCode
-                && response.Headers.TryGetValues("WebHook-Allowed-Origin", out var allowed)
-                && allowed.Any(a => a.Trim() == "*" || string.Equals(a.Trim(), _origin, StringComparison.OrdinalIgnoreCase));
+            passed = WebhookHeaders.AllowsOrigin(
+                (int)response.StatusCode, response.Headers.TryGetValues(WebhookHeaders.AllowedOrigin, out var allowed) ? allowed : null, _origin);
         }
 
         _validations[url] = new Validation(passed, now + (passed ? ValidationLifetime : ValidationRetry));
