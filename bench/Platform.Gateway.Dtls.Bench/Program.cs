@@ -105,7 +105,11 @@ internal sealed class EchoHandler : IDtlsSessionHandler
     public void OnSessionOpened(DtlsSession session) =>
         Console.WriteLine($"opened {session.Id} {session.RemoteEndPoint} tenant={session.Tenant?.Slug} sni={session.ServerName} psk={session.PskIdentity} cipher={session.CipherSuite}");
 
-    public void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram) => session.Send(datagram);
+    public void OnDatagram(DtlsSession session, DtlsDatagram datagram)
+    {
+        session.Send(datagram.Span);
+        datagram.Return();
+    }
 
     public void OnSessionClosed(DtlsSession session, DtlsCloseReason reason) =>
         Console.WriteLine($"closed {session.Id} {reason} {session.FailureDetail}");

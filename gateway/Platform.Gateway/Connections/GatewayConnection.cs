@@ -125,6 +125,16 @@ internal abstract class GatewayConnection : IClientSink
     public abstract void Close(int code, string? reason);
 
     /// <summary>
+    /// As <see cref="Close"/>, completing when the close has been handed to the client (a WebSocket close frame sent, or
+    /// given up on after its grace period); protocols whose close is immediate complete at once.
+    /// </summary>
+    public virtual Task CloseAsync(int code, string? reason)
+    {
+        Close(code, reason);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>
     /// Ends the connection without a closing handshake (the client is not reading, so it could not take
     /// one), recording the code and reason. Protocols without a handshake to skip simply close.
     /// </summary>

@@ -101,6 +101,7 @@ public static class GatewayHost
         services.AddSingleton<DeliveryFactory>();
         services.AddSingleton<TlsSelector>();
         services.AddSingleton<WebSocketHandler>();
+        services.AddSingleton<ConnectionPump>();
         services.AddSingleton<TcpPipeline>();
         services.AddSingleton<DedicatedPortListeners>();
         services.AddHostedService(static sp => sp.GetRequiredService<DedicatedPortListeners>());
