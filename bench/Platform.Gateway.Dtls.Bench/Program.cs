@@ -13,6 +13,8 @@ using Platform.Gateway.Dtls.Tenants;
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
 //           [--gcdump PATH-TO-dotnet-gcdump]
 //                                                          the figures against a gateway process (infra/bench-dtls.sh)
+//   alloc --server HOST:PORT --psk SLUG/ID:HEX --ws ws://HOST:PORT/t/SLUG/ --metrics http://HOST:PORT/metrics [--messages 20000] [--connections 4]
+//                                                          gateway bytes allocated per echoed ws and DTLS message (infra/bench-pump.sh)
 //   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G
 //                                                          N idle sessions held until standard input ends (used by gateway)
 var mode = args.Length > 0 ? args[0] : "handshakes";
@@ -44,7 +46,7 @@ if (mode == "serve")
     }
 }
 
-if (mode is "gateway" or "hold")
+if (mode is "gateway" or "hold" or "alloc")
 {
     var named = new Dictionary<string, string>(StringComparer.Ordinal);
     for (var i = 1; i + 1 < args.Length; i += 2)
@@ -63,6 +65,11 @@ if (mode is "gateway" or "hold")
     double Double(string name, double fallback) => named.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : fallback;
     var server = IPEndPoint.Parse(Required("server"));
     var psk = PskCredentials.Parse(Required("psk"));
+    if (mode == "alloc")
+    {
+        return await AllocBench.RunAsync(server, psk, new Uri(Required("ws")), new Uri(Required("metrics")), Int("messages", 20_000), Int("connections", 4));
+    }
+
     if (mode == "hold")
     {
         return await HoldSessions.RunAsync(server, psk, Int("count", 1000), Int("concurrency", 32), Int("source-group", 20));

@@ -114,29 +114,9 @@ internal sealed partial class ConnectionPump(ConnectionRegistry registry, Admiss
             destination = RunDestinationAsync(connection, client, delivery, stop.Token);
             await client.ReadAsync(new BackendWriter(delivery), stop.Token);
         }
-        catch (BackendWriteException ex)
-        {
-            Log.BackendWriteFailed(logger, connection.Id, ex.InnerException?.Message);
-            await CloseAsync(connection, CloseCodes.BackendClosed, "backend failed");
-        }
-        catch (ClientWriteException)
-        {
-            // Echo sends from the reader's turn: the client's own send failed.
-            await CloseAsync(connection, CloseCodes.ClientClosed, "client write failed");
-        }
-        catch (Exception ex) when (client.TryClassifyReadFault(ex, out var code, out var reason))
-        {
-            connection.RecordClose(code, reason);
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // Ended from elsewhere (a close, a command, the delivery's end): that cause is recorded already.
-            connection.RecordClose(CloseCodes.ClientClosed, "aborted");
-        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            Log.ConnectionFault(logger, ex, connection.Id, connection.Protocol);
-            await CloseAsync(connection, CloseCodes.InternalError, "internal error");
+            await OnFaultAsync(connection, client, ex, reading: true, stop.Token);
         }
         finally
         {
@@ -158,21 +138,49 @@ internal sealed partial class ConnectionPump(ConnectionRegistry registry, Admiss
                 await CloseAsync(connection, CloseCodes.BackendClosed, end == DeliveryEnd.DestinationClosed ? "backend closed" : "backend failed");
             }
         }
-        catch (Exception ex) when (IsEnding(ex, client, cancellationToken))
-        {
-            // The connection is ending; its reader records why.
-        }
-        catch (ClientWriteException)
-        {
-            await CloseAsync(connection, CloseCodes.ClientClosed, "client write failed");
-        }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            Log.ConnectionFault(logger, ex, connection.Id, connection.Protocol);
-            await CloseAsync(connection, CloseCodes.InternalError, "internal error");
+            await OnFaultAsync(connection, client, ex, reading: false, cancellationToken);
         }
     }
 
+    /// <summary>The one classification of a fault in either direction (see the class summary and docs/architecture.md).</summary>
+    private async Task OnFaultAsync(GatewayConnection connection, IPumpedClient client, Exception fault, bool reading, CancellationToken cancellationToken)
+    {
+        if (IsEnding(fault, client, cancellationToken))
+        {
+            // Ended from elsewhere (a close, a command, the other direction): that cause is recorded already, or the reader's
+            // own end records it. Only the reader falls back to a code, so that the directory never lists a close without one.
+            if (reading)
+            {
+                connection.RecordClose(CloseCodes.ClientClosed, "aborted");
+            }
+
+            return;
+        }
+
+        switch (fault)
+        {
+            case BackendWriteException:
+                Log.BackendWriteFailed(logger, connection.Id, fault.InnerException?.Message);
+                await CloseAsync(connection, CloseCodes.BackendClosed, "backend failed");
+                return;
+            case ClientWriteException:
+                await CloseAsync(connection, CloseCodes.ClientClosed, "client write failed");
+                return;
+        }
+
+        if (reading && client.TryClassifyReadFault(fault, out var code, out var reason))
+        {
+            connection.RecordClose(code, reason);
+            return;
+        }
+
+        Log.ConnectionFault(logger, fault, connection.Id, connection.Protocol);
+        await CloseAsync(connection, CloseCodes.InternalError, "internal error");
+    }
+
+    /// <summary>A cancellation (or a client send cancelled) while the connection is being stopped is its end, not a fault.</summary>
     private static bool IsEnding(Exception fault, IPumpedClient client, CancellationToken cancellationToken) =>
         (cancellationToken.IsCancellationRequested || client.Ending.IsCancellationRequested)
         && fault is OperationCanceledException or ClientWriteException { InnerException: OperationCanceledException };

@@ -71,8 +71,28 @@ internal sealed class DtlsConnection : GatewayConnection, IPumpedClient
             case DtlsSendResult.TooLarge:
                 throw new DatagramTooLargeException(payload.Length, _session.MaxDatagramSize);
             default:
-                throw new IOException("The DTLS session is closed.");
+                return WaitForEndAsync(cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The session has closed and its handler is about to report why: the send ends (cancelled) once it has, so that a
+    /// send racing the session's end never records a cause of its own in place of the real one.
+    /// </summary>
+    private async ValueTask WaitForEndAsync(CancellationToken cancellationToken)
+    {
+        CancellationToken ending;
+        try
+        {
+            ending = _ended.Token;
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new IOException("The DTLS session is closed.");
+        }
+
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(ending, cancellationToken);
+        await Task.Delay(Timeout.Infinite, either.Token);
     }
 
     public override void Close(int code, string? reason)
