@@ -28,6 +28,9 @@ done
 
 # shellcheck source=infra/lib/bench.sh
 source "$root/infra/lib/bench.sh"
+# The silo's admin listener on a free port (its default, 5081, may be taken on a shared machine); the silo inherits it.
+Platform__AdminUrls="http://127.0.0.1:$(pg_free_port)"
+export Platform__AdminUrls
 bench_init pumpbench bench/Platform.Gateway.Dtls.Bench
 bench=(dotnet "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0/Platform.Gateway.Dtls.Bench.dll")
 
@@ -58,8 +61,8 @@ for i in "${!labels[@]}"; do
     "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__AdminPort=$admin_port" \
     "Platform__StateDirectory=$work/gateway$i" dotnet Platform.Gateway.dll
   bench_wait_for "gateway ${labels[$i]}" curl -fsS -o /dev/null "http://127.0.0.1:$admin_port/metrics"
-  # The ws port answers once the gateway has its snapshot (404 for an unknown path before that, too: wait for the tenant).
-  bench_wait_for "the bench tenant on gateway ${labels[$i]}" sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$ws_port/t/bench/ | grep -qv 404"
+  # A plain GET to the tenant's path is answered 404 until the gateway serves the tenant (then 400: not a WebSocket request).
+  bench_wait_for "the bench tenant on gateway ${labels[$i]}" sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$ws_port/t/bench/ | grep -qvx -e 404 -e 000"
   echo "gateway     ${labels[$i]}: $(cut -d' ' -f1-3 /proc/loadavg) load before" >&2
   echo "### gateway ${labels[$i]}"
   "${bench[@]}" alloc --server "127.0.0.1:$dtls_port" --psk "bench/dev1:$psk_key" --ws "ws://127.0.0.1:$ws_port/t/bench/" \

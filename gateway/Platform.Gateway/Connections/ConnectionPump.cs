@@ -147,6 +147,14 @@ internal sealed partial class ConnectionPump(ConnectionRegistry registry, Admiss
     /// <summary>The one classification of a fault in either direction (see the class summary and docs/architecture.md).</summary>
     private async Task OnFaultAsync(GatewayConnection connection, IPumpedClient client, Exception fault, bool reading, CancellationToken cancellationToken)
     {
+        // The protocol knows its reader's faults best, also while the connection is ending (a WebSocket the runtime
+        // aborted for a missing pong ends the transport too).
+        if (reading && client.TryClassifyReadFault(fault, out var code, out var reason))
+        {
+            connection.RecordClose(code, reason);
+            return;
+        }
+
         if (IsEnding(fault, client, cancellationToken))
         {
             // Ended from elsewhere (a close, a command, the other direction): that cause is recorded already, or the reader's
@@ -168,12 +176,6 @@ internal sealed partial class ConnectionPump(ConnectionRegistry registry, Admiss
             case ClientWriteException:
                 await CloseAsync(connection, CloseCodes.ClientClosed, "client write failed");
                 return;
-        }
-
-        if (reading && client.TryClassifyReadFault(fault, out var code, out var reason))
-        {
-            connection.RecordClose(code, reason);
-            return;
         }
 
         Log.ConnectionFault(logger, fault, connection.Id, connection.Protocol);
