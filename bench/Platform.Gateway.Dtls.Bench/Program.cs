@@ -17,6 +17,8 @@ using Platform.Gateway.Dtls.Tenants;
 //           [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
 //           [--phases speed,inproc,handshakes,echo,idle]
 //                                                          the figures against a gateway process (infra/bench-dtls.sh)
+//   alloc --server HOST:PORT --psk SLUG/ID:HEX --ws ws://HOST:PORT/t/SLUG/ --metrics http://HOST:PORT/metrics [--messages 20000] [--connections 4]
+//                                                          gateway bytes allocated per echoed ws and DTLS message (infra/bench-pump.sh)
 //   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G
 //                                                          N idle sessions held until standard input ends (used by gateway)
 var mode = args.Length > 0 ? args[0] : "handshakes";
@@ -48,7 +50,7 @@ if (mode == "serve")
     }
 }
 
-if (mode is "gateway" or "hold")
+if (mode is "gateway" or "hold" or "alloc")
 {
     var named = new Dictionary<string, string>(StringComparer.Ordinal);
     for (var i = 1; i + 1 < args.Length; i += 2)
@@ -67,6 +69,11 @@ if (mode is "gateway" or "hold")
     double Double(string name, double fallback) => named.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : fallback;
     var server = IPEndPoint.Parse(Required("server"));
     var psk = PskCredentials.Parse(Required("psk"));
+    if (mode == "alloc")
+    {
+        return await AllocBench.RunAsync(server, psk, new Uri(Required("ws")), new Uri(Required("metrics")), Int("messages", 20_000), Int("connections", 4));
+    }
+
     if (mode == "hold")
     {
         return await HoldSessions.RunAsync(server, psk, Int("count", 1000), Int("concurrency", 32), Int("source-group", 20));
@@ -127,7 +134,11 @@ internal sealed class EchoHandler : IDtlsSessionHandler
     public void OnSessionOpened(DtlsSession session) =>
         Console.WriteLine($"opened {session.Id} {session.RemoteEndPoint} tenant={session.Tenant?.Slug} sni={session.ServerName} psk={session.PskIdentity} cipher={session.CipherSuite}");
 
-    public void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram) => session.Send(datagram);
+    public void OnDatagram(DtlsSession session, DtlsDatagram datagram)
+    {
+        session.Send(datagram.Span);
+        datagram.Return();
+    }
 
     public void OnSessionClosed(DtlsSession session, DtlsCloseReason reason) =>
         Console.WriteLine($"closed {session.Id} {reason} {session.FailureDetail}");

@@ -390,6 +390,24 @@ public sealed partial class DtlsServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Hands <paramref name="datagram"/>, and its ownership, to the handler; a faulty handler costs its session.</summary>
+    internal void DeliverDatagram(DtlsSession session, DtlsDatagram datagram)
+    {
+        try
+        {
+            _handler.OnDatagram(session, datagram);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Interlocked.Increment(ref Counters._internalErrors);
+            Log.HandlerFault(_logger, "delivery", ex);
+            if (!session.IsClosed)
+            {
+                session.Terminate(DtlsCloseReason.ProtocolError, sendCloseNotify: true);
+            }
+        }
+    }
+
     internal void ReportCallbackFault(DtlsSession session, Exception fault)
     {
         Interlocked.Increment(ref Counters._internalErrors);

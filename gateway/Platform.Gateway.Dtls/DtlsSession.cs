@@ -227,7 +227,7 @@ public sealed class DtlsSession : ISslCallbackTarget
 
                 if (IsEstablished && !_closed)
                 {
-                    ReadLocked(ref outcome);
+                    ReadLocked(length, ref outcome);
                 }
 
                 _channel?.ClearInbound();
@@ -486,54 +486,72 @@ public sealed class DtlsSession : ISslCallbackTarget
         CloseLocked(DtlsCloseReason.HandshakeFailed, sendCloseNotify: false, ref outcome);
     }
 
-    private void ReadLocked(ref Outcome outcome)
+    /// <summary>
+    /// Reads every application record the datagram just offered (of <paramref name="datagramLength"/> bytes) carried.
+    /// Each record is decrypted straight into a pooled buffer that then goes to the handler as it is: a record's
+    /// plaintext is never longer than the datagram that carried it. A record OpenSSL buffered earlier may be longer;
+    /// one that fills the buffer is read on into a larger one, so a record is never split into two datagrams.
+    /// </summary>
+    private unsafe void ReadLocked(int datagramLength, ref Outcome outcome)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-        try
+        while (_ssl is not null && !_closed)
         {
-            while (_ssl is not null && !_closed)
+            OpenSslError.Clear();
+            var buffer = ArrayPool<byte>.Shared.Rent(datagramLength + 1);
+            int rc;
+            fixed (byte* data = buffer)
             {
-                OpenSslError.Clear();
-                int rc;
-                unsafe
+                rc = NativeMethods.SSL_read(_ssl, data, buffer.Length);
+            }
+
+            if (rc > 0)
+            {
+                var length = rc;
+                while (length == buffer.Length && length < ReadBufferSize)
                 {
+                    var larger = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
                     fixed (byte* data = buffer)
                     {
-                        rc = NativeMethods.SSL_read(_ssl, data, buffer.Length);
+                        rc = NativeMethods.SSL_read(_ssl, data + length, buffer.Length - length);
                     }
+
+                    if (rc <= 0)
+                    {
+                        OpenSslError.Clear();
+                        break;
+                    }
+
+                    length += rc;
                 }
 
-                if (rc > 0)
-                {
-                    (outcome.Received ??= []).Add(buffer.AsSpan(0, rc).ToArray());
-                    Interlocked.Add(ref _bytesIn, rc);
-                    Interlocked.Increment(ref _datagramsIn);
-                    _lastActivity = _server.Timers.Now;
-                    continue;
-                }
+                outcome.AddReceived(new DtlsDatagram(buffer, length));
+                Interlocked.Add(ref _bytesIn, length);
+                Interlocked.Increment(ref _datagramsIn);
+                _lastActivity = _server.Timers.Now;
+                continue;
+            }
 
-                var error = NativeMethods.SSL_get_error(_ssl, rc);
-                if (error == NativeMethods.SslErrorWantRead)
-                {
-                    OpenSslError.Clear();
-                    return;
-                }
-
-                if (error == NativeMethods.SslErrorZeroReturn)
-                {
-                    OpenSslError.Clear();
-                    CloseLocked(DtlsCloseReason.PeerClosed, sendCloseNotify: true, ref outcome);
-                    return;
-                }
-
-                FailureDetail = OpenSslError.Drain(out _);
-                CloseLocked(DtlsCloseReason.ProtocolError, sendCloseNotify: false, ref outcome);
+            ArrayPool<byte>.Shared.Return(buffer);
+            var error = NativeMethods.SSL_get_error(_ssl, rc);
+            if (error == NativeMethods.SslErrorWantRead)
+            {
+                OpenSslError.Clear();
                 return;
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
+
+            if (error == NativeMethods.SslErrorZeroReturn)
+            {
+                OpenSslError.Clear();
+                CloseLocked(DtlsCloseReason.PeerClosed, sendCloseNotify: true, ref outcome);
+                return;
+            }
+
+            FailureDetail = OpenSslError.Drain(out _);
+            CloseLocked(DtlsCloseReason.ProtocolError, sendCloseNotify: false, ref outcome);
+            return;
         }
     }
 
@@ -717,11 +735,21 @@ public sealed class DtlsSession : ISslCallbackTarget
                 _server.Deliver(this, static (handler, session, _) => handler.OnSessionOpened(session), ReadOnlySpan<byte>.Empty);
             }
 
-            if (outcome.Received is { } received && _openDelivered && !_closeDelivered)
+            if (outcome.ReceivedCount > 0)
             {
-                foreach (var datagram in received)
+                // Each datagram's buffer goes to the handler with the call, or back to the pool when nobody may have it.
+                var deliver = _openDelivered && !_closeDelivered;
+                for (var i = 0; i < outcome.ReceivedCount; i++)
                 {
-                    _server.Deliver(this, static (handler, session, data) => handler.OnDatagram(session, data), datagram);
+                    var datagram = outcome.Received(i);
+                    if (deliver)
+                    {
+                        _server.DeliverDatagram(this, datagram);
+                    }
+                    else
+                    {
+                        datagram.Return();
+                    }
                 }
             }
 
@@ -736,9 +764,31 @@ public sealed class DtlsSession : ISslCallbackTarget
     private struct Outcome
     {
         public List<byte[]>? Outbound;
-        public List<byte[]>? Received;
         public bool Opened;
         public DtlsCloseReason? Closed;
         public Exception? Fault;
+
+        // A datagram almost always carries one application record: that one needs no list.
+        private DtlsDatagram _first;
+        private List<DtlsDatagram>? _more;
+
+        private bool _hasFirst;
+
+        public readonly int ReceivedCount => _hasFirst ? 1 + (_more?.Count ?? 0) : 0;
+
+        public void AddReceived(DtlsDatagram datagram)
+        {
+            if (!_hasFirst)
+            {
+                _first = datagram;
+                _hasFirst = true;
+            }
+            else
+            {
+                (_more ??= []).Add(datagram);
+            }
+        }
+
+        public readonly DtlsDatagram Received(int index) => index == 0 ? _first : _more![index - 1];
     }
 }

@@ -28,8 +28,12 @@ public interface IDtlsSessionHandler
     /// <summary>The handshake completed.</summary>
     void OnSessionOpened(DtlsSession session);
 
-    /// <summary>One application datagram arrived; the span is only valid during the call.</summary>
-    void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram);
+    /// <summary>
+    /// One application datagram arrived, decrypted into a pooled buffer. The handler owns it from the call on and must
+    /// <see cref="DtlsDatagram.Return"/> it exactly once (at once, or after handing it on); if the call throws, the
+    /// listener does not return it.
+    /// </summary>
+    void OnDatagram(DtlsSession session, DtlsDatagram datagram);
 
     /// <summary>An admitted session ended; <see cref="DtlsSession.IsEstablished"/> tells whether it ever opened.</summary>
     void OnSessionClosed(DtlsSession session, DtlsCloseReason reason);

@@ -47,7 +47,7 @@ internal abstract class GatewayConnection : IClientSink
 
     public TlsFacts? Tls { get; init; }
 
-    public WebSocketFacts? WebSocket { get; init; }
+    public WebSocketFacts? WebSocket { get; set; }
 
     public int? CloseCode { get; private set; }
 
@@ -123,6 +123,16 @@ internal abstract class GatewayConnection : IClientSink
 
     /// <summary>Starts closing the connection with a code (WebSocket close code, or a platform code) and reason.</summary>
     public abstract void Close(int code, string? reason);
+
+    /// <summary>
+    /// As <see cref="Close"/>, completing when the close has been handed to the client (a WebSocket close frame sent, or
+    /// given up on after its grace period); protocols whose close is immediate complete at once.
+    /// </summary>
+    public virtual Task CloseAsync(int code, string? reason)
+    {
+        Close(code, reason);
+        return Task.CompletedTask;
+    }
 
     /// <summary>
     /// Ends the connection without a closing handshake (the client is not reading, so it could not take

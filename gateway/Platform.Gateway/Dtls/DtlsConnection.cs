@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
 using Platform.Gateway.Tenants;
@@ -6,18 +7,19 @@ using Platform.Gateway.Tenants;
 namespace Platform.Gateway.Dtls;
 
 /// <summary>
-/// An established DTLS session as a gateway connection: sends are DTLS records (one datagram each), close is
-/// close_notify. Client datagrams wait in a bounded queue for the delivery; the listener's worker never waits on
-/// it, so when the delivery falls <see cref="QueueCapacity"/> datagrams behind, further ones are dropped and
-/// counted (UDP semantics), instead of stalling the listener.
+/// An established DTLS session as a gateway connection: sends are DTLS records (one datagram each), close and refusal
+/// are close_notify. Client datagrams, each in the pooled buffer it was decrypted into, wait in a bounded queue for
+/// the delivery; the listener's worker never waits on it, so when the delivery falls <see cref="QueueCapacity"/>
+/// datagrams behind, further ones are dropped and counted (UDP semantics), instead of stalling the listener. A queued
+/// datagram's buffer is returned by the reader once the delivery has taken it, or by whoever drops or discards it.
 /// </summary>
-internal sealed class DtlsConnection : GatewayConnection, IDisposable
+internal sealed class DtlsConnection : GatewayConnection, IPumpedClient
 {
     public const int QueueCapacity = 256;
 
     private readonly DtlsSession _session;
     private readonly CancellationTokenSource _ended = new();
-    private readonly Channel<byte[]> _inbound = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(QueueCapacity)
+    private readonly Channel<DtlsDatagram> _inbound = Channel.CreateBounded<DtlsDatagram>(new BoundedChannelOptions(QueueCapacity)
     {
         SingleReader = true,
         SingleWriter = true,
@@ -39,20 +41,22 @@ internal sealed class DtlsConnection : GatewayConnection, IDisposable
     public AdmissionTicket Ticket { get; }
 
     /// <summary>Fires when the session has ended, whichever side ended it.</summary>
-    public CancellationToken Ended => _ended.Token;
-
-    public ChannelReader<byte[]> Inbound => _inbound.Reader;
+    public CancellationToken Ending => _ended.Token;
 
     /// <summary>Client datagrams dropped because the delivery was too far behind.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
-    /// <summary>Queues one client datagram; called on the listener's worker for this session.</summary>
-    public void OnDatagram(ReadOnlySpan<byte> datagram)
+    /// <summary>Queues one client datagram, taking its buffer; called on the listener's worker for this session.</summary>
+    public void OnDatagram(DtlsDatagram datagram)
     {
         CountIn(datagram.Length, 1);
-        if (!_inbound.Writer.TryWrite(datagram.ToArray()))
+        if (!_inbound.Writer.TryWrite(datagram))
         {
-            Interlocked.Increment(ref _dropped);
+            datagram.Return();
+            if (!_ended.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _dropped);
+            }
         }
     }
 
@@ -67,16 +71,71 @@ internal sealed class DtlsConnection : GatewayConnection, IDisposable
             case DtlsSendResult.TooLarge:
                 throw new DatagramTooLargeException(payload.Length, _session.MaxDatagramSize);
             default:
-                throw new IOException("The DTLS session is closed.");
+                return WaitForEndAsync(cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// The session has closed and its handler is about to report why: the send ends (cancelled) once it has, so that a
+    /// send racing the session's end never records a cause of its own in place of the real one.
+    /// </summary>
+    private async ValueTask WaitForEndAsync(CancellationToken cancellationToken)
+    {
+        CancellationToken ending;
+        try
+        {
+            ending = _ended.Token;
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new IOException("The DTLS session is closed.");
+        }
+
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(ending, cancellationToken);
+        await Task.Delay(Timeout.Infinite, either.Token);
     }
 
     public override void Close(int code, string? reason)
     {
         RecordClose(code, reason);
 
-        // close_notify; the listener then reports the end through the session handler, which sets Ended.
+        // close_notify; the listener then reports the end through the session handler, which sets Ending.
         _session.Close();
+    }
+
+    public ValueTask RefuseAsync(RefusalReason reason, int? status, string? detail, CancellationToken cancellationToken)
+    {
+        // The handshake is over: close_notify is the one signal left; the close code is recorded already.
+        _session.Close();
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask AcceptAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public async Task ReadAsync(BackendWriter backend, CancellationToken cancellationToken)
+    {
+        var reader = _inbound.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken))
+        {
+            while (reader.TryRead(out var datagram))
+            {
+                try
+                {
+                    await backend.WriteAsync(datagram.Memory, text: false, cancellationToken);
+                }
+                finally
+                {
+                    datagram.Return();
+                }
+            }
+        }
+    }
+
+    public bool TryClassifyReadFault(Exception fault, out int code, out string reason)
+    {
+        // The queue has no transport of its own to fail.
+        (code, reason) = (0, "");
+        return false;
     }
 
     /// <summary>The session ended (called once, from the session handler).</summary>
@@ -94,7 +153,17 @@ internal sealed class DtlsConnection : GatewayConnection, IDisposable
         }
     }
 
-    public void Dispose() => _ended.Dispose();
+    public void Dispose()
+    {
+        // Nothing reads any more: queued datagrams go back to the pool, and later ones are refused by the writer.
+        _inbound.Writer.TryComplete();
+        while (_inbound.Reader.TryRead(out var datagram))
+        {
+            datagram.Return();
+        }
+
+        _ended.Dispose();
+    }
 }
 
 /// <summary>A message longer than one DTLS record within the listener's MTU.</summary>

@@ -19,7 +19,7 @@ namespace Platform.Gateway.Dtls;
 internal sealed partial class DtlsGatewayHandler(
     TenantSnapshotStore store,
     AdmissionController admission,
-    ConnectionRegistry registry,
+    ConnectionPump pump,
     GatewayNode node,
     DeliveryFactory deliveries,
     GatewayMetrics metrics,
@@ -122,11 +122,15 @@ internal sealed partial class DtlsGatewayHandler(
     /// <summary>Completes when every connection of this listener has finished (its directory close reported).</summary>
     public Task WhenFinishedAsync() => Task.WhenAll(_running.Values);
 
-    public void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram)
+    public void OnDatagram(DtlsSession session, DtlsDatagram datagram)
     {
         if (_open.TryGetValue(session.Id, out var connection))
         {
             connection.OnDatagram(datagram);
+        }
+        else
+        {
+            datagram.Return();
         }
     }
 
@@ -156,75 +160,26 @@ internal sealed partial class DtlsGatewayHandler(
         }
     }
 
-    /// <summary>Starts the delivery, registers the connection, pumps datagrams both ways until the session ends.</summary>
+    /// <summary>Runs the connection through the <see cref="ConnectionPump"/> until the session ends, then releases its slot.</summary>
     private async Task RunAsync(DtlsConnection connection, Task listed)
     {
         await listed;
         var tenant = connection.Tenant;
         try
         {
-            IDelivery delivery;
-            try
-            {
-                var facts = new ConnectionFacts(
-                    connection.Id, ConnectionProtocols.Dtls, connection.Remote, Server?.LocalEndPoint ?? new System.Net.IPEndPoint(System.Net.IPAddress.None, 0),
-                    connection.Session.ServerName, connection.Tls);
-                delivery = await deliveries.CreateForDatagramsAsync(tenant, facts, connection.Session.MaxDatagramSize, connection.Ended);
-            }
-            catch (BackendUnreachableException ex)
-            {
-                // A forbidden target ends the session exactly as an unreachable one does; only the count tells them apart.
-                admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, ex.Refusal);
-                if (ex.Refusal == RefusalReason.BackendUnreachable)
-                {
-                    Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
-                }
-
-                connection.Close(CloseCodes.BackendClosed, "backend unreachable");
-                return;
-            }
-            catch (ConnectionRejectedException ex)
-            {
-                admission.CountRefusal(tenant.Slug, ConnectionProtocols.Dtls, ex.Refusal);
-                connection.Close(CloseCodes.PolicyViolation, RefusalReasons.Name(ex.Refusal));
-                return;
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            await using (delivery)
-            {
-                registry.Add(connection);
-                using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Ended);
-                var backend = RunDeliveryAsync(connection, delivery, stop.Token);
-                try
-                {
-                    await foreach (var datagram in connection.Inbound.ReadAllAsync(stop.Token))
-                    {
-                        await delivery.OnClientMessageAsync(datagram, text: false, stop.Token);
-                    }
-                }
-                catch (OperationCanceledException)
-                {
-                    // The session ended.
-                }
-                catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
-                {
-                    connection.Close(CloseCodes.BackendClosed, "backend failed");
-                }
-                finally
-                {
-                    await stop.CancelAsync();
-                    await backend;
-                    registry.Remove(connection);
-                }
-            }
+            var facts = new ConnectionFacts(
+                connection.Id, ConnectionProtocols.Dtls, connection.Remote, Server?.LocalEndPoint ?? new System.Net.IPEndPoint(System.Net.IPAddress.None, 0),
+                connection.Session.ServerName, connection.Tls);
+            await pump.RunAsync(
+                connection,
+                connection,
+                (facts, cancellationToken) => deliveries.CreateForDatagramsAsync(tenant, facts, connection.Session.MaxDatagramSize, cancellationToken),
+                facts,
+                connection.Ending);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // One session's fault never reaches the listener; the client is told by close_notify.
+            // The pump classifies every fault of a connection; this is the last guard of the listener's task set.
             Log.ConnectionFault(logger, ex, connection.Id);
             connection.Close(CloseCodes.InternalError, "internal error");
         }
@@ -236,25 +191,7 @@ internal sealed partial class DtlsGatewayHandler(
                 Log.Dropped(logger, connection.Id, connection.Dropped);
             }
 
-            connection.Dispose();
             _running.TryRemove(connection, out _);
-        }
-    }
-
-    private static async Task RunDeliveryAsync(DtlsConnection connection, IDelivery delivery, CancellationToken cancellationToken)
-    {
-        await Task.Yield();
-        try
-        {
-            var end = await delivery.RunAsync(connection, cancellationToken);
-            if (end != DeliveryEnd.Cancelled)
-            {
-                connection.Close(CloseCodes.BackendClosed, end == DeliveryEnd.DestinationClosed ? "backend closed" : "backend failed");
-            }
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or InvalidOperationException)
-        {
-            connection.Close(CloseCodes.ClientClosed, "client send failed");
         }
     }
 
@@ -270,9 +207,6 @@ internal sealed partial class DtlsGatewayHandler(
 
         [LoggerMessage(EventId = 7102, Level = LogLevel.Warning, Message = "Tenant {Tenant}: delivery mode {Mode} is not served for DTLS; handshakes are refused")]
         public static partial void DeliveryUnavailable(ILogger logger, string tenant, string mode);
-
-        [LoggerMessage(EventId = 7103, Level = LogLevel.Warning, Message = "Tenant {Tenant}: backend {Target} unreachable: {Reason}; DTLS session closed")]
-        public static partial void BackendUnreachable(ILogger logger, string tenant, string target, string reason);
 
         [LoggerMessage(EventId = 7104, Level = LogLevel.Error, Message = "DTLS connection {Id} failed")]
         public static partial void ConnectionFault(ILogger logger, Exception exception, string id);

@@ -108,6 +108,7 @@ public static class GatewayHost
         services.AddSingleton<ProxyProtocolGate>();
         services.AddSingleton<TlsSelector>();
         services.AddSingleton<WebSocketHandler>();
+        services.AddSingleton<ConnectionPump>();
         services.AddSingleton<TcpPipeline>();
         services.AddSingleton<DedicatedPortListeners>();
         services.AddHostedService(static sp => sp.GetRequiredService<DedicatedPortListeners>());

@@ -62,12 +62,10 @@ internal static class Problem
     /// The answer to an upgrade the tenant's webhook refused: the status it chose (or 503 when it gave no usable answer), the
     /// refusal's code, and its reason as the problem's <c>detail</c>.
     /// </summary>
-    public static ValueTask WriteRejectedAsync(PipeWriter output, Delivery.ConnectionRejectedException rejection, CancellationToken cancellationToken)
+    public static ValueTask WriteRejectedAsync(PipeWriter output, RefusalReason reason, int status, string? detail, CancellationToken cancellationToken)
     {
-        var title = rejection.Refusal == RefusalReason.WebhookRejected
-            ? "The tenant's webhook refused the connection."
-            : "The tenant's webhook did not answer the connect event.";
-        return WriteAsync(output, rejection.Status, RefusalReasons.Name(rejection.Refusal), title, "", cancellationToken, rejection.Reason);
+        var (_, code, title) = For(reason);
+        return WriteAsync(output, status, code, title, "", cancellationToken, detail);
     }
 
     /// <summary>A problem document with <c>Connection: close</c>.</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.WebSockets;
 using Microsoft.AspNetCore.Connections;
@@ -26,7 +27,7 @@ namespace Platform.Gateway.WebSockets;
 internal sealed partial class WebSocketHandler(
     TenantSnapshotStore store,
     AdmissionController admission,
-    ConnectionRegistry registry,
+    ConnectionPump pump,
     GatewayNode node,
     DeliveryFactory deliveries,
     GatewayMetrics metrics,
@@ -106,80 +107,51 @@ internal sealed partial class WebSocketHandler(
 
             var connectionId = node.NextConnectionId();
             var tlsFacts = tls is null ? null : TlsSelector.Facts(tls.Protocol, tls.NegotiatedCipherSuite, sni, items!);
-            IDelivery delivery;
-            try
+            // A webhook's connect event describes the whole upgrade request; other deliveries need none of it.
+            var requestFacts = tenant.Config.Delivery.Mode == DeliveryModes.Webhook
+                ? new WebSocketRequestFacts(request.Path, request.Query, request.Host, request.Origin, Offered(request.Protocols), request.Headers())
+                : null;
+            var facts = new ConnectionFacts(connectionId, protocol, remote, local, sni ?? request.Host, tlsFacts, requestFacts);
+            var subProtocol = policy.SelectSubProtocol(Offered(request.Protocols));
+            WebSocketDeflateOptions? deflate = null;
+            string? extensions = null;
+            var compression = policy.PerMessageDeflate && PerMessageDeflate.TryNegotiate(request.Extensions, out deflate, out extensions);
+            var stream = new TransportStream(context);
+            var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
             {
-                var requestFacts = tenant.Config.Delivery.Mode == DeliveryModes.Webhook
-                    ? new WebSocketRequestFacts(request.Path, request.Query, request.Host, request.Origin, Offered(request.Protocols), request.Headers())
-                    : null;
-                delivery = await deliveries.CreateAsync(
-                    tenant, new ConnectionFacts(connectionId, protocol, remote, local, sni ?? request.Host, tlsFacts, requestFacts), messageProtocol: true, aborted);
-            }
-            catch (ConnectionRejectedException ex)
-            {
-                admission.CountRefusal(tenant.Slug, protocol, ex.Refusal);
-                Log.Refused(logger, tenant.Slug, remote.Address, ex.Refusal);
-                await Problem.WriteRejectedAsync(output, ex, aborted);
-                return;
-            }
-            catch (BackendUnreachableException ex)
-            {
-                // A forbidden target is answered as an unreachable one (no port-scan oracle); only the count tells them apart.
-                admission.CountRefusal(tenant.Slug, protocol, ex.Refusal);
-                if (ex.Refusal == RefusalReason.BackendUnreachable)
-                {
-                    Log.BackendUnreachable(logger, tenant.Slug, ex.Target, ex.Reason);
-                }
+                IsServer = true,
+                SubProtocol = subProtocol,
+                KeepAliveInterval = policy.PingInterval,
+                KeepAliveTimeout = policy.PingInterval > TimeSpan.Zero ? policy.PongTimeout : Timeout.InfiniteTimeSpan,
+                DangerousDeflateOptions = compression ? deflate : null,
+            });
+            stream.Socket = socket;
 
-                await Problem.WriteAsync(output, RefusalReason.BackendUnreachable, aborted);
-                return;
-            }
-            catch (NotSupportedException)
+            var connection = new WsConnection(connectionId, tenant, protocol, remote, local.Port, time, socket)
             {
-                admission.CountRefusal(tenant.Slug, protocol, RefusalReason.DeliveryUnavailable);
-                await Problem.WriteAsync(output, RefusalReason.DeliveryUnavailable, aborted);
-                return;
-            }
+                Tls = tlsFacts,
+                WebSocket = new WebSocketFacts(request.Path, string.IsNullOrEmpty(request.Origin) ? null : request.Origin, subProtocol, request.Host, compression),
+            };
 
-            await using (delivery)
-            {
-                var subProtocol = delivery.SubProtocol ?? policy.SelectSubProtocol(Offered(request.Protocols));
-                WebSocketDeflateOptions? deflate = null;
-                string? extensions = null;
-                var compression = policy.PerMessageDeflate && PerMessageDeflate.TryNegotiate(request.Extensions, out deflate, out extensions);
-                var stream = new TransportStream(context);
-                var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
+            // The forward backend is connected before the 101: an unreachable one is refused with an RFC 9457 body.
+            var front = new Front(metrics, time, connection, output, request.Key!, subProtocol, extensions, policy.MaxMessageSize, policy.PingInterval > TimeSpan.Zero, started);
+            await pump.RunAsync(
+                connection,
+                front,
+                async (facts, cancellationToken) =>
                 {
-                    IsServer = true,
-                    SubProtocol = subProtocol,
-                    KeepAliveInterval = policy.PingInterval,
-                    KeepAliveTimeout = policy.PingInterval > TimeSpan.Zero ? policy.PongTimeout : Timeout.InfiniteTimeSpan,
-                    DangerousDeflateOptions = compression ? deflate : null,
-                });
-                stream.Socket = socket;
+                    var delivery = await deliveries.CreateAsync(tenant, facts, messageProtocol: true, cancellationToken);
+                    if (delivery.SubProtocol is { } chosen)
+                    {
+                        // The webhook's choice (one the client offered) replaces the policy's, in the 101 and the directory.
+                        front.SubProtocol = chosen;
+                        connection.WebSocket = connection.WebSocket! with { SubProtocol = chosen };
+                    }
 
-                var connection = new WsConnection(connectionId, tenant, protocol, remote, local.Port, time, socket)
-                {
-                    Tls = tlsFacts,
-                    WebSocket = new WebSocketFacts(request.Path, string.IsNullOrEmpty(request.Origin) ? null : request.Origin, subProtocol, request.Host, compression),
-                };
-
-                // Listed before the 101 goes out: a client that holds an open WebSocket finds it in the registry (and the
-                // directory) at once, and commands can reach it.
-                registry.Add(connection);
-                try
-                {
-                    await Problem.WriteSwitchingProtocolsAsync(output, request.Key!, subProtocol, extensions, aborted);
-                    metrics.HandshakeCompleted(GatewayMetrics.WebSocketUpgrade, protocol, time.GetElapsedTime(started));
-                    await PumpAsync(connection, delivery, policy.MaxMessageSize, pings: policy.PingInterval > TimeSpan.Zero);
-                }
-                finally
-                {
-                    registry.Remove(connection);
-                    connection.Dispose();
-                    socket.Dispose();
-                }
-            }
+                    return delivery;
+                },
+                facts,
+                aborted);
         }
     }
 
@@ -187,134 +159,127 @@ internal sealed partial class WebSocketHandler(
     private static string[] Offered(string? protocols) =>
         protocols is null ? [] : protocols.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
 
-    private async Task PumpAsync(WsConnection connection, IDelivery delivery, int maxMessageSize, bool pings)
+    /// <summary>The WebSocket side of a connection the <see cref="ConnectionPump"/> runs.</summary>
+    private sealed class Front(
+        GatewayMetrics metrics,
+        TimeProvider time,
+        WsConnection connection,
+        PipeWriter output,
+        string key,
+        string? subProtocol,
+        string? extensions,
+        int maxMessageSize,
+        bool pings,
+        long started) : IPumpedClient
     {
-        var socket = connection.Socket;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(connection.Aborted);
-        var backend = RunDeliveryAsync(connection, delivery, stop.Token);
-        byte[]? buffer = null;
-        var count = 0;
-        try
+        public CancellationToken Ending => connection.Aborted;
+
+        /// <summary>The sub-protocol the 101 names: the policy's choice, or the one a webhook's connect answer chose.</summary>
+        public string? SubProtocol { get; set; } = subProtocol;
+
+        public ValueTask RefuseAsync(RefusalReason reason, int? status, string? detail, CancellationToken cancellationToken) =>
+            status is { } chosen ? Problem.WriteRejectedAsync(output, reason, chosen, detail, cancellationToken) : Problem.WriteAsync(output, reason, cancellationToken);
+
+        public async ValueTask AcceptAsync(CancellationToken cancellationToken)
         {
-            while (true)
+            await Problem.WriteSwitchingProtocolsAsync(output, key, SubProtocol, extensions, cancellationToken);
+            metrics.HandshakeCompleted(GatewayMetrics.WebSocketUpgrade, connection.Protocol, time.GetElapsedTime(started));
+        }
+
+        public async Task ReadAsync(BackendWriter backend, CancellationToken cancellationToken)
+        {
+            var socket = connection.Socket;
+            byte[]? buffer = null;
+            var count = 0;
+            try
             {
-                ValueWebSocketReceiveResult result;
-                if (buffer is null)
+                while (true)
                 {
-                    // Between messages the connection waits without a buffer (a zero-byte receive): an idle
-                    // connection holds no receive memory. It returns once a frame header has arrived.
-                    result = await socket.ReceiveAsync(Memory<byte>.Empty, connection.Aborted);
-                    if (result.MessageType != WebSocketMessageType.Close && !result.EndOfMessage)
+                    ValueWebSocketReceiveResult result;
+                    if (buffer is null)
                     {
-                        buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBuffer, maxMessageSize + 1));
+                        // Between messages the connection waits without a buffer (a zero-byte receive): an idle
+                        // connection holds no receive memory. It returns once a frame header has arrived.
+                        result = await socket.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
+                        if (result.MessageType != WebSocketMessageType.Close && !result.EndOfMessage)
+                        {
+                            buffer = ArrayPool<byte>.Shared.Rent(Math.Min(InitialBuffer, maxMessageSize + 1));
+                            continue;
+                        }
+                    }
+                    else
+                    {
+                        result = await socket.ReceiveAsync(buffer.AsMemory(count), cancellationToken);
+                    }
+
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        connection.RecordClose((int?)socket.CloseStatus ?? CloseCodes.Normal, socket.CloseStatusDescription);
+                        if (socket.State == WebSocketState.CloseReceived)
+                        {
+                            await connection.CloseAsync((int?)socket.CloseStatus ?? CloseCodes.Normal, socket.CloseStatusDescription);
+                        }
+
+                        return;
+                    }
+
+                    count += result.Count;
+                    if (count > maxMessageSize)
+                    {
+                        await connection.CloseAsync(CloseCodes.MessageTooBig, "message too big");
+                        await DrainUntilClosedAsync(socket, buffer!, cancellationToken);
+                        return;
+                    }
+
+                    if (!result.EndOfMessage)
+                    {
+                        if (count == buffer!.Length)
+                        {
+                            var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxMessageSize + 1));
+                            buffer.AsSpan(0, count).CopyTo(larger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = larger;
+                        }
+
                         continue;
                     }
-                }
-                else
-                {
-                    result = await socket.ReceiveAsync(buffer.AsMemory(count), connection.Aborted);
-                }
 
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    connection.RecordClose((int?)socket.CloseStatus ?? CloseCodes.Normal, socket.CloseStatusDescription);
-                    if (socket.State == WebSocketState.CloseReceived)
+                    connection.CountIn(count, 1);
+                    // The pooled buffer is lent to the delivery for the call only; it comes back here once the call completes.
+                    await backend.WriteAsync(buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, count), result.MessageType == WebSocketMessageType.Text, cancellationToken);
+                    count = 0;
+                    if (buffer is not null)
                     {
-                        await connection.CloseAsync((int?)socket.CloseStatus ?? CloseCodes.Normal, socket.CloseStatusDescription);
-                    }
-
-                    break;
-                }
-
-                count += result.Count;
-                if (count > maxMessageSize)
-                {
-                    await connection.CloseAsync(CloseCodes.MessageTooBig, "message too big");
-                    await DrainUntilClosedAsync(socket, buffer!, connection.Aborted);
-                    break;
-                }
-
-                if (!result.EndOfMessage)
-                {
-                    if (count == buffer!.Length)
-                    {
-                        var larger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, maxMessageSize + 1));
-                        buffer.AsSpan(0, count).CopyTo(larger);
                         ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = larger;
+                        buffer = null;
                     }
-
-                    continue;
                 }
-
-                connection.CountIn(count, 1);
-                await delivery.OnClientMessageAsync(buffer is null ? ReadOnlyMemory<byte>.Empty : buffer.AsMemory(0, count), result.MessageType == WebSocketMessageType.Text, connection.Aborted);
-                count = 0;
+            }
+            finally
+            {
                 if (buffer is not null)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = null;
                 }
             }
         }
-        catch (OperationCanceledException) when (pings && !connection.Aborted.IsCancellationRequested && socket.State == WebSocketState.Aborted)
+
+        public bool TryClassifyReadFault(Exception fault, out int code, out string reason)
         {
-            // Nothing here aborted it: the runtime did, because a pong did not come within the tenant's pong timeout.
-            connection.RecordClose(CloseCodes.PongTimeout, "pong timeout");
-        }
-        catch (OperationCanceledException)
-        {
-            connection.RecordClose(CloseCodes.ClientClosed, "aborted");
-        }
-        catch (WebSocketException ex)
-        {
-            connection.RecordClose(CloseCodes.ClientClosed, ex.WebSocketErrorCode.ToString());
-        }
-        catch (IOException ex)
-        {
-            // The backend went away while a client message was being written to it.
-            connection.RecordClose(CloseCodes.BackendClosed, "backend failed");
-            Log.BackendWriteFailed(logger, connection.Id, ex.Message);
-            await connection.CloseAsync(CloseCodes.BackendClosed, "backend failed");
-        }
-        finally
-        {
-            if (buffer is not null)
+            (code, reason) = fault switch
             {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            await stop.CancelAsync();
-            await backend;
-        }
-    }
-
-    private static async Task RunDeliveryAsync(WsConnection connection, IDelivery delivery, CancellationToken cancellationToken)
-    {
-        await Task.Yield();
-        DeliveryEnd end;
-        try
-        {
-            end = await delivery.RunAsync(connection, cancellationToken);
-        }
-        catch (WebSocketException)
-        {
-            // The client side failed while a backend message was being sent; the receive loop sees it too.
-            return;
-        }
-        catch (OperationCanceledException)
-        {
-            return;
+                // Nothing here aborted it: the runtime did, because a pong did not come within the tenant's pong timeout.
+                OperationCanceledException when pings && !connection.Aborted.IsCancellationRequested && connection.Socket.State == WebSocketState.Aborted
+                    => (CloseCodes.PongTimeout, "pong timeout"),
+                OperationCanceledException => (CloseCodes.ClientClosed, "aborted"),
+                WebSocketException ex => (CloseCodes.ClientClosed, ex.WebSocketErrorCode.ToString()),
+                IOException => (CloseCodes.ClientClosed, "client read failed"),
+                _ => (0, ""),
+            };
+            return code != 0;
         }
 
-        if (end == DeliveryEnd.DestinationClosed)
-        {
-            await connection.CloseAsync(CloseCodes.BackendClosed, "backend closed");
-        }
-        else if (end == DeliveryEnd.DestinationFailed)
-        {
-            await connection.CloseAsync(CloseCodes.BackendClosed, "backend failed");
-        }
+        public void Dispose() => connection.Dispose();
     }
 
     /// <summary>After sending a close, reads (and discards) until the client answers with its close.</summary>
@@ -334,11 +299,5 @@ internal sealed partial class WebSocketHandler(
     {
         [LoggerMessage(EventId = 5001, Level = LogLevel.Debug, Message = "WebSocket for {Tenant} from {Remote} refused: {Reason}")]
         public static partial void Refused(ILogger logger, string tenant, IPAddress remote, RefusalReason reason);
-
-        [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Tenant {Tenant}: backend {Target} unreachable: {Reason}")]
-        public static partial void BackendUnreachable(ILogger logger, string tenant, string target, string reason);
-
-        [LoggerMessage(EventId = 5003, Level = LogLevel.Debug, Message = "Connection {Id}: backend write failed: {Error}")]
-        public static partial void BackendWriteFailed(ILogger logger, string id, string error);
     }
 }

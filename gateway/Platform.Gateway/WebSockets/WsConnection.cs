@@ -43,7 +43,7 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
     }
 
     /// <summary>Sends a close frame; aborts if the client has not completed the close handshake within the grace period.</summary>
-    public async Task CloseAsync(int code, string? reason)
+    public override async Task CloseAsync(int code, string? reason)
     {
         RecordClose(code, reason);
 
@@ -108,5 +108,6 @@ internal sealed class WsConnection(string id, TenantRuntime tenant, string proto
     {
         _aborted.Dispose();
         _sendLock.Dispose();
+        socket.Dispose();
     }
 }

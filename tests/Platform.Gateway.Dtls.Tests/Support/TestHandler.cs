@@ -36,14 +36,21 @@ internal sealed class TestHandler : IDtlsSessionHandler
 
     public void OnSessionOpened(DtlsSession session) => Opened.Writer.TryWrite(session);
 
-    public void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram)
+    public void OnDatagram(DtlsSession session, DtlsDatagram datagram)
     {
-        var data = datagram.ToArray();
-        Received.Enqueue((session.Id, data));
-        BeforeEcho?.Invoke(session, data);
-        if (Echo)
+        try
         {
-            session.Send(datagram);
+            var data = datagram.Span.ToArray();
+            Received.Enqueue((session.Id, data));
+            BeforeEcho?.Invoke(session, data);
+            if (Echo)
+            {
+                session.Send(datagram.Span);
+            }
+        }
+        finally
+        {
+            datagram.Return();
         }
     }
 
