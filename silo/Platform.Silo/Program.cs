@@ -21,6 +21,7 @@ using Platform.Silo.Security;
 using Platform.Silo.Stats;
 using Platform.Silo.Telemetry;
 using Platform.Silo.Tenants;
+using Platform.Silo.Usage;
 
 var builder = WebApplication.CreateBuilder(args);
 // Secrets arrive as files, one per key (Platform__MasterKey), not as environment variables, which
@@ -87,6 +88,7 @@ v1.MapAuditApi();
 v1.MapOperatorsApi();
 v1.MapRefusalsApi();
 v1.MapStatsApi();
+v1.MapUsageApi();
 
 app.Run();
 

@@ -30,11 +30,13 @@ internal static class GatewayConnections
             ON CONFLICT (tenant_id) DO UPDATE SET connection_version = tenant_connection_versions.connection_version + 1
             """,
             new { gatewayIds }, transaction, cancellationToken: cancellationToken));
-        return await connection.ExecuteAsync(new CommandDefinition(
+        var closed = await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE connections SET closed_at = @now, close_code = @closeCode, close_reason = @reason
             WHERE gateway_id = ANY(@gatewayIds) AND closed_at IS NULL
             """,
             new { gatewayIds, now, closeCode, reason }, transaction, cancellationToken: cancellationToken));
+        await Usage.UsageMeter.SettleGatewaysAsync(connection, transaction, gatewayIds, now, cancellationToken);
+        return closed;
     }
 }

@@ -4,6 +4,7 @@ using Dapper;
 using Npgsql;
 using Orleans.Placement;
 using Platform.Silo.Internal;
+using Platform.Silo.Usage;
 
 namespace Platform.Silo.Connections.Live;
 
@@ -21,7 +22,7 @@ namespace Platform.Silo.Connections.Live;
 /// whichever silo they reach.
 /// </remarks>
 [PreferLocalPlacement]
-internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource, ILogger<TenantConnectionsGrain> logger)
+internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource, PlatformClock clock, ILogger<TenantConnectionsGrain> logger)
     : Grain, ITenantConnectionsGrain
 {
     private readonly LiveConnectionSet _connections = new();
@@ -86,6 +87,7 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
             var opened = await OpenAsync(connection, transaction, tenantId, events, cancellationToken);
             var counted = await CountAsync(connection, transaction, tenantId, events, cancellationToken);
             var closed = await CloseAsync(connection, transaction, tenantId, events, cancellationToken);
+            await UsageMeter.SettleAsync(connection, transaction, tenantId, events.ConnectionIds(), clock.GetUtcNow(), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
 
             foreach (var row in opened.Concat(counted))
