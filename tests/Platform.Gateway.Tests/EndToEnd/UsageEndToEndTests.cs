@@ -91,6 +91,55 @@ public sealed class UsageEndToEndTests
         Assert.Empty(own!.Buckets);
     }
 
+    [Fact]
+    public async Task Usage_GatewayLostThenBack_ReportedTrafficKeptAndNothingCountedTwice()
+    {
+        await using var silo = await SiloFixture.StartAsync(behindRelay: true);
+        await silo.CreateTenantAsync("acme");
+        await using var gateway = await silo.StartGatewayAsync();
+        await gateway.WaitForTenantAsync("acme");
+        await gateway.WaitRegisteredAsync();
+        using var client = await WsClient.ConnectAsync(gateway.WsUri("acme", "meter"));
+        foreach (var message in new[] { "one", "two", "three", "four" })
+        {
+            await WsClient.SendTextAsync(client, message);
+            Assert.Equal(message, await WsClient.ReceiveTextAsync(client));
+        }
+
+        var reported = await silo.WaitForConnectionAsync("acme", c => c.MessagesIn == 4 && c.MessagesOut == 4);
+
+        // Cut off from the silo: no heartbeat, no event. The reaper closes the connection with what was reported.
+        silo.Relay!.Cut();
+        var reaped = await silo.WaitForConnectionAsync("acme", c => c.Id == reported.Id && c.CloseReason == "gateway lost", state: "closed");
+        var lost = await ReadTotalsAsync(silo);
+        Assert.Equal((1L, 4L, 4L, 15L, 15L, 1L), (lost.ConnectionsOpened, lost.MessagesIn, lost.MessagesOut, lost.BytesIn, lost.BytesOut, lost.PeakConcurrent));
+        Assert.InRange(lost.ConnectionSeconds - (decimal)(reaped.ClosedAt!.Value - reaped.OpenedAt).TotalSeconds, -0.001m, 0.001m);
+
+        // Back: the gateway announces the live connection again; two more messages, then a close of the client's own.
+        silo.Relay.Restore();
+        // The Orleans client's reconnection backs off; generous on a loaded machine.
+        await WaitUntilAsync(async () => (await Wait.ListAsync(silo, "acme")).Count == 1, "the live connection listed again", TimeSpan.FromSeconds(90));
+        foreach (var message in new[] { "five", "six" })
+        {
+            await WsClient.SendTextAsync(client, message);
+            Assert.Equal(message, await WsClient.ReceiveTextAsync(client));
+        }
+
+        using (var limit = new CancellationTokenSource(WaitLimit))
+        {
+            await client.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", limit.Token);
+        }
+
+        var closed = await silo.WaitForConnectionAsync("acme", c => c.Id == reported.Id && c.CloseReason != "gateway lost", state: "closed");
+        var total = await ReadTotalsAsync(silo);
+        Assert.Equal((1L, 6L, 6L, 22L, 22L, 1L), (total.ConnectionsOpened, total.MessagesIn, total.MessagesOut, total.BytesIn, total.BytesOut, total.PeakConcurrent));
+        Assert.InRange(total.ConnectionSeconds - (decimal)(closed.ClosedAt!.Value - closed.OpenedAt).TotalSeconds, -0.002m, 0.002m);
+    }
+
+    private static async Task<UsageFigures> ReadTotalsAsync(SiloFixture silo) =>
+        (await silo.Operator.GetFromJsonAsync<TenantUsageResponse>(
+            new Uri("/v1/tenants/acme/usage?granularity=day", UriKind.Relative), PlatformJson.Options))!.Totals;
+
     private static async Task<string> CreateKeyAsync(SiloFixture silo, string slug)
     {
         using var response = await silo.Operator.PostAsJsonAsync(
@@ -99,9 +148,9 @@ public sealed class UsageEndToEndTests
         return (await response.Content.ReadFromJsonAsync<Contracts.ApiKeys.CreatedApiKeyResponse>(PlatformJson.Options))!.Secret;
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, TimeSpan? within = null)
     {
-        using var limit = new CancellationTokenSource(WaitLimit);
+        using var limit = new CancellationTokenSource(within ?? WaitLimit);
         while (!await condition())
         {
             try
@@ -110,7 +159,7 @@ public sealed class UsageEndToEndTests
             }
             catch (OperationCanceledException)
             {
-                Assert.Fail($"Timed out after {WaitLimit.TotalSeconds} s waiting for {what}.");
+                Assert.Fail($"Timed out after {(within ?? WaitLimit).TotalSeconds} s waiting for {what}.");
             }
         }
     }
