@@ -116,6 +116,13 @@ internal static class UsageMeter
             SELECT DISTINCT a.tenant_id AS TenantId, a.protocol AS Protocol, COALESCE(s.net, 0)::bigint AS Net, COALESCE(s.rise, 0)::bigint AS Rise
             FROM added a
             LEFT JOIN swept s ON s.tenant_id = a.tenant_id AND s.protocol = a.protocol
+            UNION
+            -- Open connections named with nothing to add (one the reaper closed, reopened when its gateway came back):
+            -- their tenant's open count is looked at all the same.
+            SELECT DISTINCT c.tenant_id, c.protocol, 0::bigint, 0::bigint
+            FROM connections c
+            WHERE {filter} AND c.closed_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM added a WHERE a.tenant_id = c.tenant_id AND a.protocol = c.protocol)
             """,
             parameters, transaction, cancellationToken: cancellationToken))).ToArray();
         if (touched.Length == 0)

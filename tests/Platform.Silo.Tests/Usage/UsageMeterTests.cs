@@ -104,6 +104,23 @@ public sealed class UsageMeterTests
             usage.Totals.BytesIn, usage.Totals.BytesOut, usage.Totals.MessagesIn, usage.Totals.MessagesOut));
         Assert.Equal(0L, await InternalTestFixture.QueryScalarAsync<long>(silo,
             "SELECT COALESCE(sum(open_count), 0)::bigint FROM usage_open_counts WHERE tenant_id = @tenantId", new { tenantId }));
+
+        // The gateway was only cut off: it registers again and announces both connections, then closes one with
+        // counters that include what was already counted.
+        await silo.RegisterGatewayAsync("gw-silent");
+        Assert.True(await silo.SendEventsAsync("gw-silent", new ConnectionEventBatch(
+            [InternalTestFixture.Opened("gw-silent.1", tenantId).Ws(at), InternalTestFixture.Opened("gw-silent.2", tenantId).Ws(at)], [], [])));
+        Assert.Equal(2L, await InternalTestFixture.QueryScalarAsync<long>(silo,
+            "SELECT COALESCE(sum(open_count), 0)::bigint FROM usage_open_counts WHERE tenant_id = @tenantId", new { tenantId }));
+        var closedAt = reapedAt.AddSeconds(60);
+        Assert.True(await silo.SendEventsAsync("gw-silent", new ConnectionEventBatch(
+            [], [], [new ConnectionClosed(new ConnectionCounters("gw-silent.1", 1500, 2500, 15, 25, closedAt), closedAt, 1000, null)])));
+
+        var back = await ReadAsync(silo.OperatorClient(), "acme", at);
+        var now = time.GetUtcNow();
+        Assert.Equal(((decimal)(closedAt - at).TotalSeconds + (decimal)(now - at).TotalSeconds, 2L, 1501L, 2502L, 16L, 27L, 2L),
+            (back.Totals.ConnectionSeconds, back.Totals.ConnectionsOpened, back.Totals.BytesIn, back.Totals.BytesOut,
+             back.Totals.MessagesIn, back.Totals.MessagesOut, back.Totals.PeakConcurrent));
     }
 
     private static (DateTimeOffset, decimal, long, long) Seconds(UsageBucket b) =>
