@@ -23,6 +23,7 @@ using Platform.Silo.Security;
 using Platform.Silo.Stats;
 using Platform.Silo.Telemetry;
 using Platform.Silo.Tenants;
+using Platform.Silo.Usage;
 
 var builder = WebApplication.CreateBuilder(args);
 // Secrets arrive as files, one per key (Platform__MasterKey), not as environment variables, which
@@ -92,6 +93,7 @@ v1.MapOperatorsApi();
 v1.MapRefusalsApi();
 v1.MapStatsApi();
 v1.MapEventsApi();
+v1.MapUsageApi();
 
 app.Run();
 

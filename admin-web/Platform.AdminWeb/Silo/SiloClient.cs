@@ -19,6 +19,7 @@ using Platform.Contracts.Psk;
 using Platform.Contracts.RawKeys;
 using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
+using Platform.Contracts.Usage;
 
 namespace Platform.AdminWeb.Silo;
 
@@ -78,6 +79,10 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
         SendAsync<NoContent>(HttpMethod.Delete, $"v1/tenants/{Seg(slug)}/ports/{port}", null, null, ct);
 
     // ---- host names and their proof
+    /// <summary>The tenant's usage per UTC day, over the silo's default range (the last 30 days up to now).</summary>
+    public Task<SiloResult<TenantUsageResponse>> GetDailyUsageAsync(string slug, CancellationToken ct) =>
+        SendAsync<TenantUsageResponse>(HttpMethod.Get, $"v1/tenants/{Seg(slug)}/usage?granularity=day", null, null, ct);
+
     public Task<SiloResult<Page<HostNameResponse>>> ListHostNamesAsync(string slug, CancellationToken ct) =>
         SendAsync<Page<HostNameResponse>>(HttpMethod.Get, $"v1/tenants/{Seg(slug)}/host-names?limit=1000", null, null, ct);
 

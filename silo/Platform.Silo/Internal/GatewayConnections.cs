@@ -46,6 +46,7 @@ internal static class GatewayConnections
                 .Select(c => new OutboxEvent(c.TenantId, LifecycleEventTypes.Disconnected, c.Id, c.Protocol, c.RemoteAddress, c.RemotePort, closeCode, reason, now))
                 .ToList(),
             now, cancellationToken);
+        await Usage.UsageMeter.SettleGatewaysAsync(connection, transaction, gatewayIds, now, cancellationToken);
         return closed.Count;
     }
 }

@@ -50,6 +50,7 @@ internal sealed class ApiDocumentTransformer : IOpenApiDocumentTransformer
         ("Connections", "The directory of a tenant's connections and the commands sent to them through their gateway."),
         ("Stats", "Refused connections per minute and reason, and the platform-wide figures of the dashboard."),
         ("Audit", "Every change, who made it, and the revision it produced."),
+        ("Usage", "Metered usage per tenant, hour and protocol: connection-seconds, peak concurrent connections, connections opened, messages and bytes."),
         ("Gateways", "The gateway nodes (operators): list and drain."),
         ("Operators", "Operator accounts of the admin portal (operators)."),
     ];

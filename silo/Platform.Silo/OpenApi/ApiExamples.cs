@@ -11,6 +11,7 @@ using Platform.Contracts.Psk;
 using Platform.Contracts.RawKeys;
 using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
+using Platform.Contracts.Usage;
 using Platform.Silo.Tenants;
 
 namespace Platform.Silo.OpenApi;
@@ -146,4 +147,14 @@ internal static class ApiExamples
     public static readonly VerifyOperatorRequest VerifyOperator = new("alice", "correct horse battery staple");
 
     public static readonly VerifiedOperatorResponse VerifiedOperator = new("alice");
+
+    private static readonly UsageFigures UsageHour = new(5400.5m, 3, 4, 120, 118, 48_213, 51_007);
+
+    public static readonly TenantUsageResponse TenantUsage = new(
+        "acme", At.AddHours(-2), At, UsageGranularities.Hour, At, UsageHour,
+        [new UsageBucket(new DateTimeOffset(2026, 3, 2, 8, 0, 0, TimeSpan.Zero), ConnectionProtocols.Wss, UsageHour)]);
+
+    public static readonly UsageExportResponse UsageExport = new(
+        At.AddHours(-2), At, At,
+        [new UsageExportRow(TenantId, "acme", new DateTimeOffset(2026, 3, 2, 8, 0, 0, TimeSpan.Zero), ConnectionProtocols.Wss, UsageHour)]);
 }

@@ -47,6 +47,14 @@ internal static class ApiParameters
             (ParameterLocation.Query, "protocol") => ("Only connections over this protocol.", Choice(ConnectionProtocolValues)),
             (ParameterLocation.Query, "remoteAddress") => ("Only connections from this client IP address.", new OpenApiSchema { Type = JsonSchemaType.String }),
             (ParameterLocation.Query, "gateway") => ("Only connections held by the gateway node with this id.", new OpenApiSchema { Type = JsonSchemaType.String }),
+            (ParameterLocation.Query, "from") => (
+                "Start of the range, an ISO 8601 date or date and time (UTC without an offset), truncated to its hour (or day). A day (or 30 days, by day) before `to` when absent.",
+                new OpenApiSchema { Type = JsonSchemaType.String }),
+            (ParameterLocation.Query, "to") => (
+                $"End of the range (exclusive), an ISO 8601 date or date and time, at most {Usage.UsageApi.MaxRangeDays} days after `from`. Now when absent.",
+                new OpenApiSchema { Type = JsonSchemaType.String }),
+            (ParameterLocation.Query, "granularity") => ("One bucket per UTC `hour` or `day`.",
+                WithDefault(Choice(Contracts.Usage.UsageGranularities.Hour, Contracts.Usage.UsageGranularities.Day), Contracts.Usage.UsageGranularities.Hour)),
             _ => throw new InvalidOperationException($"Parameter '{name}' ({location}) of {route} is not described in {nameof(ApiParameters)}."),
         };
 

@@ -176,6 +176,19 @@ public sealed class ApiConformanceTests
         await Expect(HttpStatusCode.OK, tk.GetAsync(Url("/v1/tenants/acme/refusals")));
         await Expect(HttpStatusCode.OK, op.GetAsync(Url("/v1/stats")));
 
+        // Usage.
+        await Expect(HttpStatusCode.OK, tk.GetAsync(Url("/v1/tenants/acme/usage?granularity=day")));
+        await Expect(HttpStatusCode.BadRequest, tk.GetAsync(Url("/v1/tenants/acme/usage?granularity=week")));
+        await Expect(HttpStatusCode.OK, op.GetAsync(Url("/v1/usage?from=2026-01-01&to=2026-01-02")));
+        using (var csv = new HttpRequestMessage(HttpMethod.Get, Url("/v1/usage")))
+        {
+            csv.Headers.Accept.ParseAdd("text/csv");
+            await Expect(HttpStatusCode.OK, op.SendAsync(csv));
+        }
+
+        await Expect(HttpStatusCode.BadRequest, op.GetAsync(Url("/v1/usage?from=yesterday")));
+        await Expect(HttpStatusCode.Forbidden, tk.GetAsync(Url("/v1/usage")));
+
         // Operators.
         await Expect(HttpStatusCode.Created, op.PostAsync(Url("/v1/operators"), Json(new { userName = "alice", password = "correct horse battery" })));
         await Expect(HttpStatusCode.Conflict, op.PostAsync(Url("/v1/operators"), Json(new { userName = "ALICE", password = "correct horse battery" })));

@@ -188,6 +188,7 @@ public sealed partial class DetailModel(SiloClient silo, TargetProbe probe) : Po
 
         Tenant = tenant.Value;
         await LoadHostNamesAsync(cancellationToken);
+        await LoadUsageAsync(cancellationToken);
         var config = await silo.GetConfigAsync(Slug, cancellationToken);
         if (config.Problem is { } configProblem)
         {

@@ -13,4 +13,9 @@ internal sealed record TenantConnectionEvents(
     [property: Id(0)] string GatewayId,
     [property: Id(1)] IReadOnlyList<ConnectionOpenedEvent> Opened,
     [property: Id(2)] IReadOnlyList<ConnectionCountersEvent> Counters,
-    [property: Id(3)] IReadOnlyList<ConnectionClosedEvent> Closed);
+    [property: Id(3)] IReadOnlyList<ConnectionClosedEvent> Closed)
+{
+    /// <summary>Every connection id the events name, once.</summary>
+    public IReadOnlyCollection<string> ConnectionIds() =>
+        Opened.Select(o => o.Id).Concat(Counters.Select(c => c.Id)).Concat(Closed.Select(c => c.Counters.Id)).ToHashSet(StringComparer.Ordinal);
+}

@@ -5,6 +5,7 @@ using Npgsql;
 using Orleans.Placement;
 using Platform.Silo.Events;
 using Platform.Silo.Internal;
+using Platform.Silo.Usage;
 
 namespace Platform.Silo.Connections.Live;
 
@@ -22,7 +23,7 @@ namespace Platform.Silo.Connections.Live;
 /// whichever silo they reach.
 /// </remarks>
 [PreferLocalPlacement]
-internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource, PlatformClock time, ILogger<TenantConnectionsGrain> logger)
+internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource, PlatformClock clock, ILogger<TenantConnectionsGrain> logger)
     : Grain, ITenantConnectionsGrain
 {
     private readonly LiveConnectionSet _connections = new();
@@ -87,8 +88,10 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
             var opened = await OpenAsync(connection, transaction, tenantId, events, cancellationToken);
             var counted = await CountAsync(connection, transaction, tenantId, events, cancellationToken);
             var closed = await CloseAsync(connection, transaction, tenantId, events, cancellationToken);
-            // The lifecycle events of exactly the rows this batch opened or closed, in the batch's transaction.
-            await EventOutbox.AppendAsync(connection, transaction, LifecycleEvents(tenantId, opened, closed), time.GetUtcNow(), cancellationToken);
+            // The lifecycle events of exactly the rows this batch opened or closed, and the usage they add, in the batch's transaction.
+            var now = clock.GetUtcNow();
+            await EventOutbox.AppendAsync(connection, transaction, LifecycleEvents(tenantId, opened, closed), now, cancellationToken);
+            await UsageMeter.SettleAsync(connection, transaction, tenantId, events.ConnectionIds(), now, cancellationToken);
             await transaction.CommitAsync(cancellationToken);
 
             foreach (var row in opened.Concat(counted))
