@@ -31,6 +31,14 @@ public interface IDtlsSessionHandler
     /// <summary>One application datagram arrived; the span is only valid during the call.</summary>
     void OnDatagram(DtlsSession session, ReadOnlySpan<byte> datagram);
 
+    /// <summary>
+    /// A session with a connection ID moved to a new client address (<see cref="DtlsSession.RemoteEndPoint"/>) on an
+    /// authenticated record that was the newest seen (RFC 9146 section 6).
+    /// </summary>
+    void OnAddressChanged(DtlsSession session)
+    {
+    }
+
     /// <summary>An admitted session ended; <see cref="DtlsSession.IsEstablished"/> tells whether it ever opened.</summary>
     void OnSessionClosed(DtlsSession session, DtlsCloseReason reason);
 }
