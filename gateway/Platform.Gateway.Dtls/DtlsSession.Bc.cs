@@ -125,13 +125,6 @@ public sealed partial class DtlsSession
                 CipherSuite = server.CipherSuiteName;
                 ProtocolVersion = "DTLSv1.2";
                 MaxDatagramSize = dtls.GetSendLimit();
-                if (server.LocalConnectionId is null && bc.ConnectionId is { } unused)
-                {
-                    // Allocated when asked, but the client did not take it.
-                    _server.ConnectionIds.Release(unused, this);
-                    bc.ConnectionId = null;
-                }
-
                 bc.Transport.Established();
                 outcome.Opened = true;
                 Interlocked.Increment(ref _server.Counters._handshakesCompleted);
@@ -145,7 +138,7 @@ public sealed partial class DtlsSession
                 {
                     var timedOut = bc.Transport.DeadlinePassed;
                     Interlocked.Increment(ref timedOut ? ref _server.Counters._handshakesTimedOut : ref _server.Counters._handshakesFailed);
-                    FailureDetail ??= timedOut ? "handshake timed out" : bc.Server?.LastAlert ?? ex.Message;
+                    FailureDetail ??= timedOut ? "handshake timed out" : bc.Server?.FailureDetail ?? ex.Message;
                     CloseLocked(timedOut ? DtlsCloseReason.HandshakeTimeout : DtlsCloseReason.HandshakeFailed, sendCloseNotify: false, ref outcome);
                 }
             }

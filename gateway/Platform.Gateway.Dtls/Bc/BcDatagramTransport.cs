@@ -200,6 +200,12 @@ internal sealed class BcDatagramTransport : DatagramTransport
     {
         while (datagram.Length >= DtlsRecords.RecordHeaderLength)
         {
+            if (datagram[0] == 25)
+            {
+                // A tls12_cid record (the client's encrypted Finished once a CID is agreed): its length sits after the CID.
+                return true;
+            }
+
             var length = BinaryPrimitives.ReadUInt16BigEndian(datagram[11..]);
             if (length > datagram.Length - DtlsRecords.RecordHeaderLength)
             {

@@ -68,11 +68,14 @@ internal sealed class BcTlsServer : DefaultTlsServer, TlsPskIdentityManager
     /// <summary>The negotiated suite's IANA name, once established.</summary>
     public string? CipherSuiteName => SuiteNames.TryGetValue(m_context.SecurityParameters.CipherSuite, out var name) ? name : null;
 
-    /// <summary>Connection ID the server issued, when one was negotiated.</summary>
-    public byte[]? LocalConnectionId => m_context.SecurityParameters.ConnectionIDLocal is { Length: > 0 } cid ? cid : null;
-
     /// <summary>The description of the last alert sent or received, for the failure detail.</summary>
     public string? LastAlert { get; private set; }
+
+    /// <summary>Why this server refused the client, when it did (added to the failure detail).</summary>
+    public string? Refusal { get; private set; }
+
+    /// <summary>What the session's failure detail says when the handshake failed.</summary>
+    public string? FailureDetail => Refusal is null ? LastAlert : $"{LastAlert}: {Refusal}";
 
     private static readonly Dictionary<int, string> SuiteNames = typeof(CipherSuite)
         .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
@@ -175,18 +178,21 @@ internal sealed class BcTlsServer : DefaultTlsServer, TlsPskIdentityManager
         if (clientCertificate is null || clientCertificate.IsEmpty)
         {
             // A client that offered a raw public key must authenticate with one.
-            throw new TlsFatalAlert(AlertDescription.handshake_failure, "no client raw public key");
+            Refusal = "no client raw public key";
+            throw new TlsFatalAlert(AlertDescription.handshake_failure, Refusal);
         }
 
         if (clientCertificate.CertificateType != CertificateType.RawPublicKey)
         {
-            throw new TlsFatalAlert(AlertDescription.unsupported_certificate);
+            Refusal = "client certificate is not a raw public key";
+            throw new TlsFatalAlert(AlertDescription.unsupported_certificate, Refusal);
         }
 
         var fingerprint = DtlsFeatureSettings.Fingerprint(clientCertificate.GetCertificateAt(0).GetEncoded());
         if (!Features.TrustedKeyFingerprints.Contains(fingerprint))
         {
-            throw new TlsFatalAlert(AlertDescription.bad_certificate, "raw public key not registered");
+            Refusal = "raw public key not registered";
+            throw new TlsFatalAlert(AlertDescription.bad_certificate, Refusal);
         }
 
         _session.BcRawPublicKeyAccepted(fingerprint);
