@@ -327,6 +327,10 @@ public sealed class DtlsBcCounters
     internal long _unknownConnectionIdDropped;
     internal long _addressChanges;
     internal long _heartbeatTimeouts;
+    internal long _handshakeDatagramsRejected;
+
+    /// <summary>Handshake datagrams dropped before BouncyCastle saw them (fragments out of range, oversized messages, too many records).</summary>
+    public long HandshakeDatagramsRejected => Interlocked.Read(ref _handshakeDatagramsRejected);
 
     /// <summary>Cookie-verified handshakes given to BouncyCastle.</summary>
     public long HandshakesStarted => Interlocked.Read(ref _handshakesStarted);

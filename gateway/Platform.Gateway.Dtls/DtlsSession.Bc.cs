@@ -37,7 +37,7 @@ public sealed partial class DtlsSession
         Tenant = tenant;
         ServerName = hello.ServerName;
         var transport = new BcDatagramTransport(
-            this, server.SendDatagram, server.Options.MaxPacketSize, server.Options.Mtu, server.Options.SessionQueueCapacity, server.Options.SessionQueueBytes, timeout);
+            this, server.SendDatagram, () => Interlocked.Increment(ref server.BcCounters._handshakeDatagramsRejected), server.Options.MaxPacketSize, server.Options.Mtu, server.Options.SessionQueueCapacity, server.Options.SessionQueueBytes, timeout);
         _bc = new BcEngine(this, transport, request, hello, certificateIndex, timeout);
     }
 

@@ -19,6 +19,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
 
     private readonly DtlsSession _session;
     private readonly Action<ReadOnlySpan<byte>, SocketAddress> _send;
+    private readonly Action _rejected;
     private readonly int _receiveLimit;
     private readonly int _sendLimit;
     private readonly int _capacity;
@@ -31,10 +32,11 @@ internal sealed class BcDatagramTransport : DatagramTransport
     private bool _closed;
     private int _handshakeRecords;
 
-    public BcDatagramTransport(DtlsSession session, Action<ReadOnlySpan<byte>, SocketAddress> send, int receiveLimit, int sendLimit, int capacity, int byteLimit, TimeSpan handshakeTimeout)
+    public BcDatagramTransport(DtlsSession session, Action<ReadOnlySpan<byte>, SocketAddress> send, Action rejected, int receiveLimit, int sendLimit, int capacity, int byteLimit, TimeSpan handshakeTimeout)
     {
         _session = session;
         _send = send;
+        _rejected = rejected;
         _receiveLimit = receiveLimit;
         _sendLimit = sendLimit;
         _capacity = capacity;
@@ -145,6 +147,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
                         if (_handshaking && !AcceptHandshakeDatagram(datagram))
                         {
                             RejectedHandshakeDatagrams++;
+                            _rejected();
                             continue;
                         }
 

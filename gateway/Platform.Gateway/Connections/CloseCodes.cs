@@ -35,4 +35,10 @@ internal static class CloseCodes
 
     /// <summary>A WebSocket client did not answer a ping within the tenant's pong timeout.</summary>
     public const int PongTimeout = 4006;
+
+    /// <summary>
+    /// A DTLS client did not answer an RFC 6520 heartbeat request within the tenant's heartbeat timeout: the same event as
+    /// <see cref="PongTimeout"/>, so the same code.
+    /// </summary>
+    public const int HeartbeatTimeout = PongTimeout;
 }

@@ -27,10 +27,10 @@ internal sealed class BcTestClient : IDisposable
     /// <summary>The last datagram the client sent, as it went on the wire.</summary>
     public byte[] LastSent => _transport.LastSent;
 
-    public static BcTestClient Connect(IPEndPoint server, string serverName, string identity, byte[] psk, bool connectionId, bool heartbeat)
+    public static BcTestClient Connect(IPEndPoint server, string serverName, string identity, byte[] psk, bool connectionId, bool heartbeat, BcTlsCrypto? crypto = null, TlsHeartbeat? clientHeartbeat = null)
     {
         var transport = new UdpTransport(server);
-        var client = new Client(new BcTlsCrypto(new SecureRandom()), identity, psk, serverName, connectionId, heartbeat);
+        var client = new Client(crypto ?? new BcTlsCrypto(new SecureRandom()), identity, psk, serverName, connectionId, heartbeat, clientHeartbeat);
         try
         {
             var dtls = new DtlsClientProtocol().Connect(client, transport);
@@ -79,9 +79,11 @@ internal sealed class BcTestClient : IDisposable
         _transport.Dispose();
     }
 
-    private sealed class Client(BcTlsCrypto crypto, string identity, byte[] psk, string serverName, bool connectionId, bool heartbeat)
+    private sealed class Client(BcTlsCrypto crypto, string identity, byte[] psk, string serverName, bool connectionId, bool heartbeat, TlsHeartbeat? clientHeartbeat)
         : PskTlsClient(crypto, new BasicTlsPskIdentity(identity, psk))
     {
+        public override TlsHeartbeat GetHeartbeat() => clientHeartbeat!;
+
         protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.DTLSv12.Only();
 
         protected override IList<ServerName> GetSniServerNames() => [new ServerName(NameType.host_name, Encoding.ASCII.GetBytes(serverName))];
