@@ -3,8 +3,8 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Platform.Gateway.Dtls.Bc;
-using Platform.Gateway.Dtls.Tests.Support;
 using Platform.Gateway.Dtls.Tenants;
+using Platform.Gateway.Dtls.Tests.Support;
 using Platform.Testing;
 
 namespace Platform.Gateway.Dtls.Tests.Bc;
