@@ -26,4 +26,7 @@ public enum DtlsCloseReason
 
     /// <summary>The listener stopped; close_notify was sent.</summary>
     ServerStopping,
+
+    /// <summary>The client did not answer an RFC 6520 heartbeat request within the tenant's heartbeat timeout.</summary>
+    HeartbeatTimeout,
 }

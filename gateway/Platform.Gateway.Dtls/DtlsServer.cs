@@ -149,6 +149,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
             session.Terminate(DtlsCloseReason.ServerStopping, sendCloseNotify: false);
         }
 
+        DisposeBc();
         Timers.Dispose();
         foreach (var socket in _sockets)
         {
@@ -184,6 +185,11 @@ public sealed partial class DtlsServer : IAsyncDisposable
         Interlocked.Increment(ref Counters._datagramsIn);
         Interlocked.Add(ref Counters._bytesIn, length);
         var kind = DtlsRecords.Classify(buffer.AsSpan(0, length));
+        if (TryRouteBc(address, buffer, length, kind))
+        {
+            return;
+        }
+
         if (_byAddress.TryGetValue(address, out var existing))
         {
             // A fresh epoch-0 ClientHello on an established association is a client that lost its state (RFC 6347

@@ -71,6 +71,21 @@ public sealed class DtlsServerOptions
     /// <summary>How long one cookie secret is used; cookies made under the previous secret are still honoured.</summary>
     public TimeSpan CookieSecretLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Dedicated threads that run BouncyCastle handshakes (its DTLS handshake blocks a thread until it ends); sessions
+    /// that need no heartbeat, connection ID or raw public key never use them.
+    /// </summary>
+    public int BcHandshakeThreads { get; set; } = 8;
+
+    /// <summary>BouncyCastle handshakes in progress or waiting for one of those threads, on the listener.</summary>
+    public int BcMaxHandshakes { get; set; } = 64;
+
+    /// <summary>BouncyCastle handshakes in progress from one source (IPv4 address or IPv6 /64).</summary>
+    public int BcMaxHandshakesPerSource { get; set; } = 4;
+
+    /// <summary>Longest BouncyCastle handshake (the tenant's handshake timeout applies when shorter).</summary>
+    public TimeSpan BcHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Clock for timeouts and cookie rotation.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -92,5 +107,9 @@ public sealed class DtlsServerOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(HandshakeTimeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(CookieSecretLifetime, TimeSpan.Zero);
         ArgumentNullException.ThrowIfNull(TimeProvider);
+        ArgumentOutOfRangeException.ThrowIfLessThan(BcHandshakeThreads, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(BcMaxHandshakes, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(BcMaxHandshakesPerSource, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(BcHandshakeTimeout, TimeSpan.Zero);
     }
 }

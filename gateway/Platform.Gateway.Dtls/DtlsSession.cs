@@ -13,7 +13,7 @@ namespace Platform.Gateway.Dtls;
 /// object happens under its lock; sockets and handler calls happen after the lock is released. Its datagrams reach
 /// it through its <see cref="DtlsSessionInbox"/>, processed by one worker at a time, never on the receive loop.
 /// </summary>
-public sealed class DtlsSession : ISslCallbackTarget
+public sealed partial class DtlsSession : ISslCallbackTarget
 {
     private const int AlertAccessDenied = 49;
     private const int AlertUnrecognizedName = 112;
@@ -62,7 +62,7 @@ public sealed class DtlsSession : ISslCallbackTarget
     public ulong Id { get; }
 
     /// <summary>The client's address and port.</summary>
-    public IPEndPoint RemoteEndPoint { get; }
+    public IPEndPoint RemoteEndPoint { get; private set; }
 
     /// <summary>The tenant, once SNI, the dedicated port or the PSK identity named it.</summary>
     public DtlsTenant? Tenant { get; private set; }
@@ -116,7 +116,7 @@ public sealed class DtlsSession : ISslCallbackTarget
     /// <summary>Application datagrams sent.</summary>
     public long DatagramsOut => Interlocked.Read(ref _datagramsOut);
 
-    internal SocketAddress Address { get; }
+    internal SocketAddress Address { get; private set; }
 
     internal bool Admitted { get; private set; }
 
@@ -138,6 +138,11 @@ public sealed class DtlsSession : ISslCallbackTarget
     /// <summary>Encrypts <paramref name="datagram"/> as one record and sends it.</summary>
     public DtlsSendResult Send(ReadOnlySpan<byte> datagram)
     {
+        if (_bc is not null)
+        {
+            return BcSend(datagram);
+        }
+
         var outcome = new Outcome();
         DtlsSendResult result;
         lock (_lock)
@@ -182,10 +187,19 @@ public sealed class DtlsSession : ISslCallbackTarget
     }
 
     /// <summary>Queues the first handshake step (the ClientHello the cookie check let through) for a worker.</summary>
-    internal void Begin() => _inbox.Start();
+    internal void Begin()
+    {
+        if (_bc is not null)
+        {
+            BcBegin();
+            return;
+        }
+
+        _inbox.Start();
+    }
 
     /// <summary>Hands one datagram to the session's worker; false when its inbox is full and the datagram was dropped.</summary>
-    internal bool Post(ReadOnlySpan<byte> datagram) => _inbox.Post(datagram);
+    internal bool Post(ReadOnlySpan<byte> datagram) => _bc is not null ? BcPost(datagram, Address) : _inbox.Post(datagram);
 
     /// <summary>A worker caught an exception while processing this session.</summary>
     internal void OnWorkerFault(Exception fault) => _server.ReportWorkerFault(this, fault);
@@ -241,6 +255,12 @@ public sealed class DtlsSession : ISslCallbackTarget
 
     internal void OnTimer(long due)
     {
+        if (_bc is not null)
+        {
+            BcOnTimer(due);
+            return;
+        }
+
         var outcome = new Outcome();
         lock (_lock)
         {
@@ -598,6 +618,11 @@ public sealed class DtlsSession : ISslCallbackTarget
         if (_closed)
         {
             return;
+        }
+
+        if (_bc is not null)
+        {
+            BcCloseLocked(sendCloseNotify);
         }
 
         if (sendCloseNotify && IsEstablished && _ssl is not null && (!_buffersReleased || NativeMethods.SSL_alloc_buffers(_ssl) == 1))

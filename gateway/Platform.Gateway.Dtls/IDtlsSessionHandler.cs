@@ -35,6 +35,14 @@ public interface IDtlsSessionHandler
     /// </summary>
     void OnDatagram(DtlsSession session, DtlsDatagram datagram);
 
+    /// <summary>
+    /// A session with a connection ID moved to a new client address (<see cref="DtlsSession.RemoteEndPoint"/>) on an
+    /// authenticated record that was the newest seen (RFC 9146 section 6).
+    /// </summary>
+    void OnAddressChanged(DtlsSession session)
+    {
+    }
+
     /// <summary>An admitted session ended; <see cref="DtlsSession.IsEstablished"/> tells whether it ever opened.</summary>
     void OnSessionClosed(DtlsSession session, DtlsCloseReason reason);
 }

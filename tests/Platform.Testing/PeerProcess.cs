@@ -36,6 +36,9 @@ public sealed class PeerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The peer's process id (to stop it with SIGSTOP, as a device that hangs would).</summary>
+    public int Id => _process.Id;
+
     public static PeerProcess Start(string fileName, string arguments)
     {
         var info = new ProcessStartInfo(fileName, arguments)

@@ -46,6 +46,9 @@ public sealed record ConnectionResponse(
 /// <param name="ClientCertificateThumbprint">Client certificate SHA-256 fingerprint, hex.</param>
 /// <param name="ClientCertificateAccepted">The client-certificate decision.</param>
 /// <param name="PskIdentity">DTLS PSK identity used, if any.</param>
+/// <param name="Engine">DTLS only: the engine that served the session, <c>openssl</c> or <c>bouncycastle</c>.</param>
+/// <param name="ConnectionId">DTLS only: the connection ID (RFC 9146) the gateway issued, hex, when one was negotiated.</param>
+/// <param name="RawPublicKeyFingerprint">DTLS only: SHA-256 (hex) of the client's raw public key (RFC 7250), when it authenticated with one.</param>
 public sealed record TlsFacts(
     string? Sni,
     string Protocol,
@@ -54,7 +57,10 @@ public sealed record TlsFacts(
     string? ClientCertificateIssuer,
     string? ClientCertificateThumbprint,
     bool? ClientCertificateAccepted,
-    string? PskIdentity);
+    string? PskIdentity,
+    string? Engine = null,
+    string? ConnectionId = null,
+    string? RawPublicKeyFingerprint = null);
 
 /// <summary>WebSocket facts of one connection.</summary>
 /// <param name="Path">Request path.</param>

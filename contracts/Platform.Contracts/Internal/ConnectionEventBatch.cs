@@ -39,7 +39,17 @@ public sealed record ConnectionOpened(
 /// <param name="MessagesIn">Messages from the client.</param>
 /// <param name="MessagesOut">Messages to the client.</param>
 /// <param name="LastActivityAt">Last byte in or out.</param>
-public sealed record ConnectionCounters(string Id, long BytesIn, long BytesOut, long MessagesIn, long MessagesOut, DateTimeOffset LastActivityAt);
+/// <param name="RemoteAddress">The client's address when it changed since the connection opened (a DTLS session with a connection ID that moved); null otherwise, and from older gateways.</param>
+/// <param name="RemotePort">The client's port, with <paramref name="RemoteAddress"/>.</param>
+public sealed record ConnectionCounters(
+    string Id,
+    long BytesIn,
+    long BytesOut,
+    long MessagesIn,
+    long MessagesOut,
+    DateTimeOffset LastActivityAt,
+    string? RemoteAddress = null,
+    int? RemotePort = null);
 
 /// <summary>A connection closed, with final counters.</summary>
 /// <param name="Counters">Final counters.</param>

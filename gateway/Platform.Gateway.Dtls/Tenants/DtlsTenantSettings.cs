@@ -51,6 +51,9 @@ public sealed record DtlsTenantSettings
     /// <summary>The longest a handshake may take once the tenant is known.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>Heartbeats, connection IDs and raw public keys: the features the BouncyCastle engine serves.</summary>
+    public Bc.DtlsFeatureSettings Features { get; init; } = Bc.DtlsFeatureSettings.None;
+
     /// <summary>
     /// Builds settings from a tenant's configuration plus its decrypted certificates and PSKs. Only
     /// <paramref name="routingHostNames"/> route to the tenant (the names proven to be its own); neither the
@@ -80,6 +83,7 @@ public sealed record DtlsTenantSettings
             MaxHalfOpenHandshakesPerClient = config.Limits.MaxHalfOpenHandshakesPerClient,
             IdleTimeout = TimeSpan.FromSeconds(DtlsIdleSeconds(config.Timeouts)),
             HandshakeTimeout = TimeSpan.FromSeconds(config.Timeouts.HandshakeTimeoutSeconds),
+            Features = Bc.DtlsFeatureSettings.FromConfig(config.Dtls, null),
         };
     }
 

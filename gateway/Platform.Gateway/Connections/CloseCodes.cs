@@ -37,6 +37,12 @@ internal static class CloseCodes
     public const int PongTimeout = 4006;
 
     /// <summary>
+    /// A DTLS client did not answer an RFC 6520 heartbeat request within the tenant's heartbeat timeout: the same event as
+    /// <see cref="PongTimeout"/>, so the same code.
+    /// </summary>
+    public const int HeartbeatTimeout = PongTimeout;
+
+    /// <summary>
     /// The tenant's webhook did not take the connection's messages within <c>delivery.webhook.backpressureTimeoutSeconds</c>
     /// (reading from the client had stopped meanwhile).
     /// </summary>

@@ -39,7 +39,10 @@ internal abstract class GatewayConnection : IClientSink
 
     public string Protocol { get; }
 
-    public IPEndPoint Remote { get; }
+    public IPEndPoint Remote { get; private set; }
+
+    /// <summary>Whether <see cref="Remote"/> changed since the connection opened (reported with the counters).</summary>
+    public bool Moved { get; private set; }
 
     public int LocalPort { get; }
 
@@ -93,13 +96,23 @@ internal abstract class GatewayConnection : IClientSink
     public ConnectionCounters Counters()
     {
         var idle = IdleFor;
+        var remote = Remote;
         return new ConnectionCounters(
             Id,
             Interlocked.Read(ref _bytesIn),
             Interlocked.Read(ref _bytesOut),
             Interlocked.Read(ref _messagesIn),
             Interlocked.Read(ref _messagesOut),
-            _time.GetUtcNow() - idle);
+            _time.GetUtcNow() - idle,
+            Moved ? remote.Address.ToString() : null,
+            Moved ? remote.Port : null);
+    }
+
+    /// <summary>The client now sends from <paramref name="remote"/> (a DTLS session that kept its connection ID).</summary>
+    public void MoveRemote(IPEndPoint remote)
+    {
+        Remote = remote;
+        Moved = true;
     }
 
     public ConnectionOpened OpenedEvent() =>

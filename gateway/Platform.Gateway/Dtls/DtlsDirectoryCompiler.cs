@@ -60,9 +60,23 @@ internal sealed partial class DtlsDirectoryCompiler(ILogger<DtlsDirectoryCompile
             }
         }
 
-        if (tenant.Config.Socket.KeepAlive)
+        if (tenant.Config.Socket.KeepAlive && tenant.Config.Dtls.HeartbeatIntervalSeconds == 0)
         {
             Log.NoHeartbeat(logger, tenant.Slug);
+        }
+
+        // The raw public keys a client may authenticate with; a key that is not base64 is left out (and logged).
+        var rawKeys = new List<byte[]>();
+        foreach (var key in source.RawPublicKeys ?? [])
+        {
+            try
+            {
+                rawKeys.Add(Convert.FromBase64String(key.SubjectPublicKeyInfoBase64));
+            }
+            catch (FormatException)
+            {
+                Log.BadRawPublicKey(logger, tenant.Slug, key.Id);
+            }
         }
 
         var certificates = source.Certificates
@@ -71,7 +85,10 @@ internal sealed partial class DtlsDirectoryCompiler(ILogger<DtlsDirectoryCompile
             .ToList();
         // The compiled tenant's routing names only (its platform name and the names it has proven): a certificate's own
         // names choose among its certificates but never route the handshake to it.
-        return DtlsTenantSettings.FromConfig(tenant.Id.ToString(), tenant.Slug, tenant.Config, certificates, keys, tenant.HostNames);
+        return DtlsTenantSettings.FromConfig(tenant.Id.ToString(), tenant.Slug, tenant.Config, certificates, keys, tenant.HostNames) with
+        {
+            Features = Platform.Gateway.Dtls.Bc.DtlsFeatureSettings.FromConfig(tenant.Config.Dtls, rawKeys),
+        };
     }
 
     private static partial class Log
@@ -82,7 +99,10 @@ internal sealed partial class DtlsDirectoryCompiler(ILogger<DtlsDirectoryCompile
         [LoggerMessage(EventId = 7002, Level = LogLevel.Error, Message = "Tenant {Slug}: PSK identity {Identity} has a key that is not hex; it is not served")]
         public static partial void BadPsk(ILogger logger, string slug, string identity);
 
-        [LoggerMessage(EventId = 7003, Level = LogLevel.Debug, Message = "Tenant {Slug} enables keepAlive: DTLS sessions get no RFC 6520 heartbeats (OpenSSL 3 has none); the idle timeout applies")]
+        [LoggerMessage(EventId = 7003, Level = LogLevel.Debug, Message = "Tenant {Slug} enables keepAlive, which is for TCP: DTLS sessions get RFC 6520 heartbeats only from dtls.heartbeatIntervalSeconds; the idle timeout applies")]
         public static partial void NoHeartbeat(ILogger logger, string slug);
+
+        [LoggerMessage(EventId = 7004, Level = LogLevel.Error, Message = "Tenant {Slug}: raw public key {KeyId} is not base64; it is not trusted")]
+        public static partial void BadRawPublicKey(ILogger logger, string slug, Guid keyId);
     }
 }

@@ -109,7 +109,10 @@ internal sealed partial class DtlsGatewayHandler(
                 client?.Issuer,
                 client?.Sha256Fingerprint.ToLowerInvariant(),
                 client is null ? null : true,
-                session.PskIdentity),
+                session.PskIdentity,
+                session.Engine,
+                session.ConnectionId,
+                session.RawPublicKeyFingerprint),
         };
         _open[session.Id] = connection;
 
@@ -154,9 +157,19 @@ internal sealed partial class DtlsGatewayHandler(
                 DtlsCloseReason.Replaced => (CloseCodes.ClientClosed, "replaced by a new handshake"),
                 DtlsCloseReason.ProtocolError => (CloseCodes.ProtocolError, "DTLS protocol error"),
                 DtlsCloseReason.LocalClose => (CloseCodes.Disconnected, "closed"),
+                DtlsCloseReason.HeartbeatTimeout => (CloseCodes.HeartbeatTimeout, "heartbeat timeout"),
                 _ => (CloseCodes.ClientClosed, reason.ToString()),
             };
             connection.OnEnded(code, text);
+        }
+    }
+
+    public void OnAddressChanged(DtlsSession session)
+    {
+        if (_open.TryGetValue(session.Id, out var connection))
+        {
+            // Reported to the directory with the connection's next counters.
+            connection.MoveRemote(session.RemoteEndPoint);
         }
     }
 

@@ -108,7 +108,7 @@ internal sealed partial class ConnectionEventWriter(NpgsqlDataSource dataSource,
     }
 
     private static ConnectionCountersEvent Counters(ConnectionCounters c) =>
-        new(c.Id, c.BytesIn, c.BytesOut, c.MessagesIn, c.MessagesOut, c.LastActivityAt.UtcDateTime);
+        new(c.Id, c.BytesIn, c.BytesOut, c.MessagesIn, c.MessagesOut, c.LastActivityAt.UtcDateTime, c.RemoteAddress, c.RemotePort);
 
     private static bool Owns(string gatewayId, string connectionId) =>
         ConnectionId.TryParse(connectionId, out var node, out _) && node == gatewayId;

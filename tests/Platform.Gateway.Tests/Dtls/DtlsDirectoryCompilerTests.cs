@@ -85,5 +85,55 @@ public sealed class DtlsDirectoryCompilerTests
         Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), directory.FindById(snapshot.Id.ToString())!.Settings.IdleTimeout);
     }
 
+    [Fact]
+    public void Compile_DtlsFeaturesAndRawPublicKeys_FingerprintsComputedFromTheKeysThemselves()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var spki = key.ExportSubjectPublicKeyInfo();
+        var config = new Contracts.Config.TenantConfig
+        {
+            Dtls = new Contracts.Config.DtlsConfig
+            {
+                HeartbeatIntervalSeconds = 30,
+                HeartbeatTimeoutSeconds = 10,
+                ConnectionIds = new Contracts.Config.DtlsConnectionIdConfig { Enabled = true, Length = 6 },
+                RawPublicKeys = new Contracts.Config.DtlsRawPublicKeyConfig { Enabled = true },
+            },
+        };
+
+        // A fingerprint in the snapshot that does not match its key is not trusted: the gateway hashes the key itself.
+        var snapshot = TestTenants.Snapshot("acme", config) with
+        {
+            RawPublicKeys =
+            [
+                new RawPublicKeyMaterial(Guid.NewGuid(), new string('0', 64), Convert.ToBase64String(spki)),
+                new RawPublicKeyMaterial(Guid.NewGuid(), new string('1', 64), "not base64!"),
+            ],
+        };
+        var store = Store();
+        store.Apply(new ConfigWatchResponse(1, true, [snapshot], []));
+
+        using var directory = new DtlsDirectoryCompiler(NullLogger<DtlsDirectoryCompiler>.Instance).Compile(store.Current);
+
+        var features = directory.FindById(snapshot.Id.ToString())!.Settings.Features;
+        Assert.Equal(TimeSpan.FromSeconds(30), features.HeartbeatInterval);
+        Assert.Equal(TimeSpan.FromSeconds(10), features.HeartbeatTimeout);
+        Assert.Equal(6, features.ConnectionIdLength);
+        Assert.True(features.RawPublicKeys);
+        Assert.Equal([Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(spki))], features.TrustedKeyFingerprints);
+    }
+
+    [Fact]
+    public void Compile_NoDtlsSection_NoFeatureAndEverySessionStaysOnOpenSsl()
+    {
+        var snapshot = TestTenants.Snapshot("acme");
+        var store = Store();
+        store.Apply(new ConfigWatchResponse(1, true, [snapshot], []));
+
+        using var directory = new DtlsDirectoryCompiler(NullLogger<DtlsDirectoryCompiler>.Instance).Compile(store.Current);
+
+        Assert.False(directory.FindById(snapshot.Id.ToString())!.Settings.Features.Any);
+    }
+
     private static TenantSnapshotStore Store() => new(TestTenants.Compiler(), NullLogger<TenantSnapshotStore>.Instance);
 }

@@ -22,7 +22,7 @@ namespace Platform.Gateway.Tests.Dtls;
 /// DTLS through the gateway process against a real silo and PostgreSQL, with peers written elsewhere
 /// (openssl s_client, gnutls-cli) and real UDP and TCP backends.
 /// </summary>
-public sealed class DtlsEndToEndTests : IDisposable
+public sealed partial class DtlsEndToEndTests : IDisposable
 {
     private readonly List<string> _files = [];
 

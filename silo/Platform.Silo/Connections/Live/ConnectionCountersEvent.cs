@@ -8,4 +8,6 @@ internal sealed record ConnectionCountersEvent(
     [property: Id(2)] long BytesOut,
     [property: Id(3)] long MessagesIn,
     [property: Id(4)] long MessagesOut,
-    [property: Id(5)] DateTime LastActivityAt);
+    [property: Id(5)] DateTime LastActivityAt,
+    [property: Id(6)] string? RemoteAddress = null,
+    [property: Id(7)] int? RemotePort = null);

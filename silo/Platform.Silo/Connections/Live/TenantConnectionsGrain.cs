@@ -223,8 +223,8 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
         return (await connection.QueryAsync<LiveConnection>(new CommandDefinition(
             $"""
             UPDATE connections c SET {CounterAssignments}
-            FROM unnest(@ids, @bytesIn, @bytesOut, @messagesIn, @messagesOut, @lastActivityAts)
-                 AS u(id, bytes_in, bytes_out, messages_in, messages_out, last_activity_at)
+            FROM unnest(@ids, @bytesIn, @bytesOut, @messagesIn, @messagesOut, @lastActivityAts, @remoteAddresses, @remotePorts)
+                 AS u(id, bytes_in, bytes_out, messages_in, messages_out, last_activity_at, remote_address, remote_port)
             WHERE c.id = u.id AND c.tenant_id = @tenantId AND c.gateway_id = @gatewayId AND c.closed_at IS NULL
             RETURNING {LiveColumns}
             """,
@@ -249,8 +249,8 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
             $"""
             UPDATE connections c SET {CounterAssignments},
                 closed_at = u.closed_at, close_code = u.close_code, close_reason = u.close_reason
-            FROM unnest(@ids, @bytesIn, @bytesOut, @messagesIn, @messagesOut, @lastActivityAts, @closedAts, @closeCodes, @closeReasons)
-                 AS u(id, bytes_in, bytes_out, messages_in, messages_out, last_activity_at, closed_at, close_code, close_reason)
+            FROM unnest(@ids, @bytesIn, @bytesOut, @messagesIn, @messagesOut, @lastActivityAts, @remoteAddresses, @remotePorts, @closedAts, @closeCodes, @closeReasons)
+                 AS u(id, bytes_in, bytes_out, messages_in, messages_out, last_activity_at, remote_address, remote_port, closed_at, close_code, close_reason)
             WHERE c.id = u.id AND c.tenant_id = @tenantId AND c.gateway_id = @gatewayId AND c.closed_at IS NULL
             RETURNING c.id AS Id, c.protocol AS Protocol, c.remote_address AS RemoteAddress, c.remote_port AS RemotePort,
                       c.closed_at AS ClosedAt, c.close_code AS CloseCode, c.close_reason AS CloseReason
@@ -283,7 +283,8 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
     private const string CounterAssignments = """
         bytes_in = GREATEST(c.bytes_in, u.bytes_in), bytes_out = GREATEST(c.bytes_out, u.bytes_out),
         messages_in = GREATEST(c.messages_in, u.messages_in), messages_out = GREATEST(c.messages_out, u.messages_out),
-        last_activity_at = GREATEST(c.last_activity_at, u.last_activity_at)
+        last_activity_at = GREATEST(c.last_activity_at, u.last_activity_at),
+        remote_address = COALESCE(u.remote_address, c.remote_address), remote_port = COALESCE(u.remote_port, c.remote_port)
         """;
 
     private static DynamicParameters CounterParameters(Guid tenantId, string gatewayId, IReadOnlyList<ConnectionCountersEvent> counters)
@@ -297,6 +298,9 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
         parameters.Add("messagesIn", counters.Select(c => c.MessagesIn).ToArray());
         parameters.Add("messagesOut", counters.Select(c => c.MessagesOut).ToArray());
         parameters.Add("lastActivityAts", counters.Select(c => c.LastActivityAt).ToArray());
+        // A DTLS session with a connection ID that moved reports its new address; null leaves the stored one.
+        parameters.Add("remoteAddresses", counters.Select(c => c.RemoteAddress).ToArray());
+        parameters.Add("remotePorts", counters.Select(c => c.RemotePort).ToArray());
         return parameters;
     }
 

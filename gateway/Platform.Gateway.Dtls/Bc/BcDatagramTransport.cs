@@ -1,0 +1,263 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net;
+using Org.BouncyCastle.Tls;
+
+namespace Platform.Gateway.Dtls.Bc;
+
+/// <summary>
+/// A BouncyCastle session's side of the listener's socket: datagrams the receive loop routed to the session (by
+/// address, or by connection ID from any address) wait here, each with its source; records BouncyCastle writes go out
+/// through the listener's socket to the session's last confirmed address. During the handshake BouncyCastle's thread
+/// waits here for the next flight, until the handshake deadline; once established, reads never wait more than the
+/// millisecond BouncyCastle asks for, so no thread is held while the session is idle.
+/// </summary>
+internal sealed class BcDatagramTransport : DatagramTransport
+{
+    /// <summary>Epoch-0 handshake records a handshake may feed BouncyCastle (fragments included).</summary>
+    public const int MaxHandshakeRecords = 256;
+
+    private readonly DtlsSession _session;
+    private readonly Action<ReadOnlySpan<byte>, SocketAddress> _send;
+    private readonly Action _rejected;
+    private readonly int _receiveLimit;
+    private readonly int _sendLimit;
+    private readonly int _capacity;
+    private readonly int _byteLimit;
+    private readonly long _deadline;
+    private readonly object _lock = new();
+    private readonly Queue<(byte[] Buffer, int Length, SocketAddress Source)> _waiting = new();
+    private int _bytes;
+    private bool _handshaking = true;
+    private bool _closed;
+    private int _handshakeRecords;
+
+    public BcDatagramTransport(DtlsSession session, Action<ReadOnlySpan<byte>, SocketAddress> send, Action rejected, int receiveLimit, int sendLimit, int capacity, int byteLimit, TimeSpan handshakeTimeout)
+    {
+        _session = session;
+        _send = send;
+        _rejected = rejected;
+        _receiveLimit = receiveLimit;
+        _sendLimit = sendLimit;
+        _capacity = capacity;
+        _byteLimit = byteLimit;
+        _deadline = Environment.TickCount64 + (long)handshakeTimeout.TotalMilliseconds;
+    }
+
+    /// <summary>Source of the datagram BouncyCastle is reading now.</summary>
+    public SocketAddress? CurrentSource { get; private set; }
+
+    /// <summary>BouncyCastle closed the transport (close_notify received or sent, or a fatal alert).</summary>
+    public bool ClosedByEngine { get; private set; }
+
+    /// <summary>Whatever BouncyCastle writes is dropped (a deferred admission must stay silent).</summary>
+    public bool Silent { get; set; }
+
+    /// <summary>Whether the handshake deadline has passed.</summary>
+    public bool DeadlinePassed => Environment.TickCount64 >= _deadline;
+
+    /// <summary>Handshake datagrams dropped by the fragment checks.</summary>
+    public int RejectedHandshakeDatagrams { get; private set; }
+
+    public bool HasPending
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiting.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>Queues a copy of <paramref name="datagram"/>; false when the queue is full and it was dropped.</summary>
+    public bool Post(ReadOnlySpan<byte> datagram, SocketAddress source)
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return true;
+            }
+
+            if (_waiting.Count >= _capacity || _bytes + datagram.Length > _byteLimit)
+            {
+                return false;
+            }
+
+            var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, datagram.Length));
+            datagram.CopyTo(copy);
+            _waiting.Enqueue((copy, datagram.Length, source));
+            _bytes += datagram.Length;
+            Monitor.PulseAll(_lock);
+        }
+
+        return true;
+    }
+
+    /// <summary>The handshake ended: reads stop waiting for more than BouncyCastle's millisecond.</summary>
+    public void Established()
+    {
+        lock (_lock)
+        {
+            _handshaking = false;
+        }
+    }
+
+    /// <summary>The session ended: waiting datagrams are discarded, a waiting handshake wakes and fails.</summary>
+    public void Shut()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            while (_waiting.TryDequeue(out var item))
+            {
+                ArrayPool<byte>.Shared.Return(item.Buffer);
+            }
+
+            _bytes = 0;
+            Monitor.PulseAll(_lock);
+        }
+    }
+
+    public int GetReceiveLimit() => _receiveLimit;
+
+    public int GetSendLimit() => _sendLimit;
+
+    public int Receive(byte[] buf, int off, int len, int waitMillis) => Receive(buf.AsSpan(off, len), waitMillis);
+
+    public int Receive(Span<byte> buffer, int waitMillis)
+    {
+        var started = Environment.TickCount64;
+        lock (_lock)
+        {
+            while (true)
+            {
+                if (_closed)
+                {
+                    throw new IOException("DTLS session ended");
+                }
+
+                while (_waiting.TryDequeue(out var item))
+                {
+                    _bytes -= item.Length;
+                    try
+                    {
+                        var datagram = item.Buffer.AsSpan(0, item.Length);
+                        if (_handshaking && !AcceptHandshakeDatagram(datagram))
+                        {
+                            RejectedHandshakeDatagrams++;
+                            _rejected();
+                            continue;
+                        }
+
+                        var length = Math.Min(item.Length, buffer.Length);
+                        datagram[..length].CopyTo(buffer);
+                        CurrentSource = item.Source;
+                        return length;
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(item.Buffer);
+                    }
+                }
+
+                var now = Environment.TickCount64;
+                if (_handshaking && now >= _deadline)
+                {
+                    throw new BcHandshakeDeadlineException();
+                }
+
+                // BouncyCastle's 0 means "forever"; a handshake never waits past its deadline, and an established
+                // session is only read when a datagram or a timer is there, so it never waits long.
+                var remaining = waitMillis <= 0 ? long.MaxValue : waitMillis - (now - started);
+                if (_handshaking)
+                {
+                    remaining = Math.Min(remaining, _deadline - now);
+                }
+                else
+                {
+                    remaining = Math.Min(remaining, 1);
+                }
+
+                if (remaining <= 0)
+                {
+                    return -1;
+                }
+
+                Monitor.Wait(_lock, (int)Math.Min(remaining, 1000));
+                if (!_handshaking && _waiting.Count == 0)
+                {
+                    return -1;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Bounds what a handshake feeds BouncyCastle's reassembler (bc-csharp 2.7.0 lacks its range-tracking bound): every
+    /// cleartext handshake fragment must lie within a message of at most <see cref="BcTlsServer.MaxHandshakeMessageSize"/>
+    /// bytes, and a handshake gets at most <see cref="MaxHandshakeRecords"/> such records. Encrypted records pass.
+    /// </summary>
+    private bool AcceptHandshakeDatagram(ReadOnlySpan<byte> datagram)
+    {
+        while (datagram.Length >= DtlsRecords.RecordHeaderLength)
+        {
+            if (datagram[0] == 25)
+            {
+                // A tls12_cid record (the client's encrypted Finished once a CID is agreed): its length sits after the CID.
+                return true;
+            }
+
+            var length = BinaryPrimitives.ReadUInt16BigEndian(datagram[11..]);
+            if (length > datagram.Length - DtlsRecords.RecordHeaderLength)
+            {
+                return false;
+            }
+
+            if (datagram[0] == 22 && BinaryPrimitives.ReadUInt16BigEndian(datagram[3..]) == 0)
+            {
+                if (++_handshakeRecords > MaxHandshakeRecords)
+                {
+                    return false;
+                }
+
+                var body = datagram.Slice(DtlsRecords.RecordHeaderLength, length);
+                while (body.Length >= DtlsRecords.HandshakeHeaderLength)
+                {
+                    var messageLength = ReadUInt24(body[1..]);
+                    var fragmentOffset = ReadUInt24(body[6..]);
+                    var fragmentLength = ReadUInt24(body[9..]);
+                    if (messageLength > BcTlsServer.MaxHandshakeMessageSize || fragmentOffset + fragmentLength > messageLength
+                        || fragmentLength > body.Length - DtlsRecords.HandshakeHeaderLength)
+                    {
+                        return false;
+                    }
+
+                    body = body[(DtlsRecords.HandshakeHeaderLength + fragmentLength)..];
+                }
+            }
+
+            datagram = datagram[(DtlsRecords.RecordHeaderLength + length)..];
+        }
+
+        return true;
+    }
+
+    private static int ReadUInt24(ReadOnlySpan<byte> span) => (span[0] << 16) | (span[1] << 8) | span[2];
+
+    public void Send(byte[] buf, int off, int len) => Send(buf.AsSpan(off, len));
+
+    public void Send(ReadOnlySpan<byte> buffer)
+    {
+        if (!Silent)
+        {
+            _send(buffer, _session.Address);
+        }
+    }
+
+    public void Close() => ClosedByEngine = true;
+}
+
+/// <summary>A BouncyCastle handshake ran past its deadline.</summary>
+internal sealed class BcHandshakeDeadlineException() : IOException("DTLS handshake timed out");

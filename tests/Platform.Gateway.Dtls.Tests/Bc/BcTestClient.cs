@@ -1,0 +1,175 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Org.BouncyCastle.Security;
+using Org.BouncyCastle.Tls;
+using Org.BouncyCastle.Tls.Crypto.Impl.BC;
+
+namespace Platform.Gateway.Dtls.Tests.Bc;
+
+/// <summary>
+/// A DTLS 1.2 PSK client on BouncyCastle (the only client here that speaks RFC 9146 connection IDs), over a UDP socket
+/// that can be swapped for one on a new port, as a NAT rebinding would do to a device.
+/// </summary>
+internal sealed class BcTestClient : IDisposable
+{
+    private readonly UdpTransport _transport;
+    private readonly DtlsTransport _dtls;
+
+    private BcTestClient(UdpTransport transport, DtlsTransport dtls)
+    {
+        _transport = transport;
+        _dtls = dtls;
+    }
+
+    public IPEndPoint LocalEndPoint => _transport.LocalEndPoint;
+
+    /// <summary>The last datagram the client sent, as it went on the wire.</summary>
+    public byte[] LastSent => _transport.LastSent;
+
+    public static BcTestClient Connect(IPEndPoint server, string serverName, string identity, byte[] psk, bool connectionId, bool heartbeat, BcTlsCrypto? crypto = null, TlsHeartbeat? clientHeartbeat = null)
+    {
+        var transport = new UdpTransport(server);
+        var client = new Client(crypto ?? new BcTlsCrypto(new SecureRandom()), identity, psk, serverName, connectionId, heartbeat, clientHeartbeat);
+        try
+        {
+            var dtls = new DtlsClientProtocol().Connect(client, transport);
+            return new BcTestClient(transport, dtls);
+        }
+        catch
+        {
+            transport.Dispose();
+            throw;
+        }
+    }
+
+    public void Send(string text) => _dtls.Send(Encoding.UTF8.GetBytes(text));
+
+    /// <summary>The next application datagram, or null when none came within <paramref name="wait"/>.</summary>
+    public string? Receive(TimeSpan wait)
+    {
+        var buffer = new byte[2048];
+        var deadline = DateTime.UtcNow + wait;
+        while (DateTime.UtcNow < deadline)
+        {
+            var length = _dtls.Receive(buffer, 0, buffer.Length, (int)Math.Max(1, (deadline - DateTime.UtcNow).TotalMilliseconds));
+            if (length >= 0)
+            {
+                return Encoding.UTF8.GetString(buffer, 0, length);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Moves to a new local port: later datagrams leave from there, and replies to the old one are lost.</summary>
+    public void Rebind() => _transport.Rebind();
+
+    public void Dispose()
+    {
+        try
+        {
+            _dtls.Close();
+        }
+        catch (IOException)
+        {
+            // Already closed by the server.
+        }
+
+        _transport.Dispose();
+    }
+
+    private sealed class Client(BcTlsCrypto crypto, string identity, byte[] psk, string serverName, bool connectionId, bool heartbeat, TlsHeartbeat? clientHeartbeat)
+        : PskTlsClient(crypto, new BasicTlsPskIdentity(identity, psk))
+    {
+        public override TlsHeartbeat GetHeartbeat() => clientHeartbeat!;
+
+        protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.DTLSv12.Only();
+
+        protected override IList<ServerName> GetSniServerNames() => [new ServerName(NameType.host_name, Encoding.ASCII.GetBytes(serverName))];
+
+        // An empty CID of its own: the client asks the server for one and needs none to receive.
+        protected override byte[] GetNewConnectionID() => connectionId ? [] : null!;
+
+        public override IDictionary<int, byte[]> GetClientExtensions()
+        {
+            var extensions = base.GetClientExtensions();
+            if (heartbeat)
+            {
+                TlsExtensionsUtilities.AddHeartbeatExtension(extensions, new HeartbeatExtension(HeartbeatMode.peer_allowed_to_send));
+            }
+
+            return extensions;
+        }
+    }
+
+    private sealed class UdpTransport : DatagramTransport, IDisposable
+    {
+        private readonly IPEndPoint _server;
+        private Socket _socket;
+
+        public UdpTransport(IPEndPoint server)
+        {
+            _server = server;
+            _socket = Open(server);
+        }
+
+        public IPEndPoint LocalEndPoint => (IPEndPoint)_socket.LocalEndPoint!;
+
+        public byte[] LastSent { get; private set; } = [];
+
+        public void Rebind()
+        {
+            var old = _socket;
+            _socket = Open(_server);
+            old.Dispose();
+        }
+
+        private static Socket Open(IPEndPoint server)
+        {
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            socket.Connect(server);
+            return socket;
+        }
+
+        public int GetReceiveLimit() => 16 * 1024 + 512;
+
+        public int GetSendLimit() => 1200;
+
+        public int Receive(byte[] buf, int off, int len, int waitMillis) => Receive(buf.AsSpan(off, len), waitMillis);
+
+        public int Receive(Span<byte> buffer, int waitMillis)
+        {
+            var socket = _socket;
+            try
+            {
+                if (!socket.Poll(TimeSpan.FromMilliseconds(Math.Max(1, waitMillis)), SelectMode.SelectRead))
+                {
+                    return -1;
+                }
+
+                return socket.Receive(buffer);
+            }
+            catch (Exception ex) when (ex is ObjectDisposedException or SocketException)
+            {
+                // Rebound meanwhile, or an ICMP error from the old port: nothing to read.
+                return -1;
+            }
+        }
+
+        public void Send(byte[] buf, int off, int len) => Send(buf.AsSpan(off, len));
+
+        public void Send(ReadOnlySpan<byte> buffer)
+        {
+            LastSent = buffer.ToArray();
+            _socket.Send(buffer);
+        }
+
+        public void Close()
+        {
+        }
+
+        public void Dispose() => _socket.Dispose();
+    }
+}
