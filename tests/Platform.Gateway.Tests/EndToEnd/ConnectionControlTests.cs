@@ -207,8 +207,11 @@ public sealed class ConnectionControlTests
         await silo.WaitForConnectionAsync("acme", c => c.Id == listed.Id && c.CloseReason == "gateway lost", state: "closed");
         relay.Restore();
 
-        // Back: the live connections are listed again and reachable through the REST API.
-        await Wait.UntilAsync(async () => (await Wait.ListAsync(silo, "acme")).Count == 2, "both live connections listed again");
+        // Back: the live connections are listed again and reachable through the REST API. That takes the Orleans client's
+        // reconnection (its attempts back off while the relay refused them), a failed heartbeat that learns the node was
+        // declared dead, a registration and the announcement; alone it takes a few seconds, beside the whole suite on two
+        // cores it has taken more than 20, so the wait is longer than the file's usual one.
+        await Wait.UntilAsync(async () => (await Wait.ListAsync(silo, "acme")).Count == 2, "both live connections listed again", TimeSpan.FromSeconds(60));
         using (var send = await PostAsync(silo, $"/v1/tenants/acme/connections/{listed.Id}/messages", new SendMessageRequest(Text: "found you")))
         {
             Assert.Equal(HttpStatusCode.Accepted, send.StatusCode);

@@ -10,9 +10,12 @@ internal static class Wait
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(20);
 
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what)
+    public static Task UntilAsync(Func<Task<bool>> condition, string what) => UntilAsync(condition, what, Limit);
+
+    /// <summary>Waits up to <paramref name="within"/> for <paramref name="condition"/>.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan within)
     {
-        using var limit = new CancellationTokenSource(Limit);
+        using var limit = new CancellationTokenSource(within);
         while (!await condition())
         {
             try
@@ -21,7 +24,7 @@ internal static class Wait
             }
             catch (OperationCanceledException)
             {
-                Assert.Fail($"Timed out after {Limit.TotalSeconds} s waiting for {what}.");
+                Assert.Fail($"Timed out after {within.TotalSeconds} s waiting for {what}.");
             }
         }
     }
