@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Gateway benchmarks: idle WebSocket connections held (server RSS per connection), WebSocket upgrades per
-# second, and echo round trips per second through `forward` mode, each beside its baseline in the same run:
+# second, and echo round trips per second through `forward` mode and through `webhook` mode (each message POSTed
+# to a local webhook whose answer carries it back), each beside its baseline in the same run:
 # a bare Kestrel WebSocket echo, and nginx proxying WebSocket to that echo. Everything runs on loopback and
 # stops by itself; the throwaway PostgreSQL and all processes are removed on exit.
 #   infra/bench-gateway.sh                          # the full run (10k and 50k idle connections)
@@ -29,7 +30,7 @@ servers=${PLATFORM_BENCH_SERVERS:-4}
 
 bench_init gwbench bench/Platform.Gateway.Bench
 bench=(dotnet "$root/bench/Platform.Gateway.Bench/bin/Release/net10.0/Platform.Gateway.Bench.dll")
-echo_port=$(pg_free_port); nginx_port=$(pg_free_port)
+echo_port=$(pg_free_port); nginx_port=$(pg_free_port); hook_port=$(pg_free_port)
 
 quiet='"limits":{"maxConnections":100000},"webSocket":{"pingIntervalSeconds":0}'
 # Above the default plan (1000 connections, 1000 new ones per second): the operator's plan allows the full load.
@@ -37,10 +38,14 @@ plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
 bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench echo\",$plan,\"config\":{$quiet}}" >/dev/null
 bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench forward\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port}}}}" >/dev/null
 
+hook_secret=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+bench_rest POST /v1/tenants "{\"slug\":\"hook\",\"displayName\":\"Bench webhook\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"webhook\",\"webhook\":{\"url\":\"http://127.0.0.1:$hook_port/hook\",\"secret\":\"$hook_secret\"}}}}" >/dev/null
+
 bench_certificate bench bench.bench.test
 openssl pkcs12 -export -inkey "$work/key.pem" -in "$work/cert.pem" -out "$work/cert.pfx" -passout pass: 2>/dev/null
 
 bench_start tcpecho "$work" "${bench[@]}" tcp-echo --port "$echo_port"
+bench_start webhookecho "$work" "${bench[@]}" webhook-echo --port "$hook_port"
 # Server i of each kind: gateway i (ws, wss) and Kestrel echo i (ws, wss). Target lists: the first alone, and all.
 declare -a gw_ws gw_wss kestrel_ws kestrel_wss gw_pids kestrel_pids
 for i in $(seq 1 "$servers"); do
@@ -91,7 +96,7 @@ upgrades() { # upgrades URL : true when a WebSocket upgrade to URL answers 101
   [ "$status" = 101 ]
 }
 for i in $(seq 0 $((servers - 1))); do
-  for target in "http://${gw_ws[$i]}/t/bench/" "http://${gw_ws[$i]}/t/fwd/" "http://${kestrel_ws[$i]}/"; do
+  for target in "http://${gw_ws[$i]}/t/bench/" "http://${gw_ws[$i]}/t/fwd/" "http://${gw_ws[$i]}/t/hook/" "http://${kestrel_ws[$i]}/"; do
     bench_wait_for "$target" upgrades "$target"
   done
   bench_wait_for "the certificate on ${gw_wss[$i]}" sh -c "echo | openssl s_client -connect ${gw_wss[$i]} -servername bench.bench.test 2>/dev/null | grep -q 'CN *= *bench.bench.test'"
@@ -107,6 +112,7 @@ x=$servers
   --target "gw-ws=ws,${gw_ws[0]},127.0.0.1,/t/bench/,${gw_pids[0]}" \
   --target "gw-wss=wss,${gw_wss[0]},bench.bench.test,/,${gw_pids[0]},$cert_thumbprint" \
   --target "gw-forward=ws,${gw_ws[0]},127.0.0.1,/t/fwd/,${gw_pids[0]}" \
+  --target "gw-webhook=ws,${gw_ws[0]},127.0.0.1,/t/hook/,${gw_pids[0]}" \
   --target "kestrel-ws=ws,${kestrel_ws[0]},127.0.0.1,/,${kestrel_pids[0]}" \
   --target "kestrel-wss=wss,${kestrel_wss[0]},bench.bench.test,/,${kestrel_pids[0]},$cert_thumbprint" \
   --target "nginx-ws=ws,127.0.0.1:$nginx_port,127.0.0.1,/,$nginx_pids" \
@@ -116,5 +122,5 @@ x=$servers
   --target "kestrel-wss-x$x=wss,$(all '|' "${kestrel_wss[@]}"),bench.bench.test,/,$(all + "${kestrel_pids[@]}"),$cert_thumbprint" \
   --idle "10000:gw-ws,kestrel-ws,gw-wss,kestrel-wss;50000:gw-ws-x$x,kestrel-ws-x$x,gw-wss-x$x,kestrel-wss-x$x" \
   --upgrades gw-ws,kestrel-ws,nginx-ws,gw-wss,kestrel-wss \
-  --echo gw-forward,kestrel-ws,nginx-ws "$@"
+  --echo gw-forward,gw-webhook,kestrel-ws,nginx-ws "$@"
 echo "load        $(cut -d' ' -f1-3 /proc/loadavg) at end" >&2

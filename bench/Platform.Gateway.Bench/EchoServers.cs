@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -98,6 +99,64 @@ internal static class EchoServers
             }
         });
         Console.WriteLine($"kestrel echo listening on 127.0.0.1:{port}" + (pfxPath is null ? "" : $" and wss 127.0.0.1:{tlsPort}"));
+        using var registration = cancellationToken.Register(app.Lifetime.StopApplication);
+        await app.RunAsync();
+    }
+
+    /// <summary>
+    /// A tenant webhook that echoes: it passes the validation handshake (<c>WebHook-Allowed-Origin: *</c>) and answers
+    /// every <c>messages</c> event with a reply per message, to the same connection, with the same payload, so a
+    /// WebSocket client of a <c>webhook</c> tenant sees an echo whose round trip goes through the webhook.
+    /// </summary>
+    public static async Task RunWebhookEchoAsync(int port, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(IPAddress.Loopback, port, l => l.Protocols = HttpProtocols.Http1);
+        });
+        var app = builder.Build();
+        app.Run(async context =>
+        {
+            if (HttpMethods.IsOptions(context.Request.Method))
+            {
+                context.Response.Headers["WebHook-Allowed-Origin"] = "*";
+                return;
+            }
+
+            using var request = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            if (!request.RootElement.TryGetProperty("messages", out var messages))
+            {
+                context.Response.StatusCode = StatusCodes.Status204NoContent;
+                return;
+            }
+
+            context.Response.ContentType = "application/json";
+            await using var json = new Utf8JsonWriter(context.Response.Body);
+            json.WriteStartObject();
+            json.WriteStartArray("replies");
+            foreach (var message in messages.EnumerateArray())
+            {
+                json.WriteStartObject();
+                json.WriteString("connectionId", message.GetProperty("connectionId").GetString());
+                if (message.TryGetProperty("text", out var text))
+                {
+                    json.WriteString("text", text.GetString());
+                }
+                else
+                {
+                    json.WriteString("data", message.GetProperty("data").GetString());
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        });
+        Console.WriteLine($"webhook echo listening on 127.0.0.1:{port}");
         using var registration = cancellationToken.Register(app.Lifetime.StopApplication);
         await app.RunAsync();
     }

@@ -26,13 +26,16 @@ switch (args.FirstOrDefault())
     case "kestrel-echo":
         await EchoServers.RunKestrelEchoAsync(options.Int("port", 0), options.Int("tls-port", 0), options.Get("pfx"), stop.Token);
         return 0;
+    case "webhook-echo":
+        await EchoServers.RunWebhookEchoAsync(options.Int("port", 0), stop.Token);
+        return 0;
     case "hold":
         return await Holder.RunAsync(ParseTarget(options.Get("target") ?? throw new ArgumentException("hold needs --target")),
             options.Int("count", 0), options.Int("concurrency", 64), new Sources(options.Int("sources", 16)));
     case "run":
         return await RunAsync(options);
     default:
-        Console.Error.WriteLine("usage: Platform.Gateway.Bench tcp-echo|kestrel-echo|run [options] (see Program.cs)");
+        Console.Error.WriteLine("usage: Platform.Gateway.Bench tcp-echo|kestrel-echo|webhook-echo|run [options] (see Program.cs)");
         return 2;
 }
 

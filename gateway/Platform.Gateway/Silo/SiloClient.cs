@@ -10,6 +10,13 @@ namespace Platform.Gateway.Silo;
 /// </summary>
 internal sealed class SiloClient(ClusterConnection cluster) : Admission.ILeaseSyncClient, Connections.IConnectionEventClient
 {
+    /// <summary>
+    /// Longest wait for the answer to a heartbeat; later it counts as a failed heartbeat (<see cref="TimeoutException"/>)
+    /// and the next one goes out. Orleans' own response timeout (30 s) would let a heartbeat that was on a connection
+    /// when it broke hang that long, and the node would learn that the silo is unreachable, or back, only after it.
+    /// </summary>
+    public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(5);
+
     public async Task<RegisterGatewayResponse> RegisterAsync(RegisterGatewayRequest request, CancellationToken cancellationToken)
     {
         var (grain, observer) = cluster.Link;
@@ -20,7 +27,7 @@ internal sealed class SiloClient(ClusterConnection cluster) : Admission.ILeaseSy
     public async Task<HeartbeatResponse> HeartbeatAsync(HeartbeatRequest request, CancellationToken cancellationToken)
     {
         var (grain, observer) = cluster.Link;
-        return await grain.HeartbeatAsync(request, observer).WaitAsync(cancellationToken) ?? throw new GatewayUnknownException();
+        return await grain.HeartbeatAsync(request, observer).WaitAsync(HeartbeatTimeout, cancellationToken) ?? throw new GatewayUnknownException();
     }
 
     public Task<ConfigWatchResponse> WatchConfigAsync(long after, int waitSeconds, CancellationToken cancellationToken) =>
