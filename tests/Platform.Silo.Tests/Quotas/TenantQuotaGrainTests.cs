@@ -101,7 +101,13 @@ public sealed class TenantQuotaGrainTests
     {
         const int Max = 40;
         await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
+        // The simulated gateways send no heartbeats: twenty rounds of eight syncs may outlast the default 15 s on a busy
+        // machine, and a node declared dead would end the test for a reason it does not test.
+        await using var silo = new SiloApp(database, new Dictionary<string, string?>
+        {
+            ["Platform:HeartbeatIntervalSeconds"] = "60",
+            ["Platform:HeartbeatTimeoutSeconds"] = "600",
+        });
         var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: Max);
         var gateways = Enumerable.Range(0, 8).Select(i => new SimulatedGateway($"gw-{i}", new Random(i))).ToArray();
         foreach (var gateway in gateways)
