@@ -28,6 +28,9 @@ public sealed record ConfigWatchResponse(long Revision, bool Full, IReadOnlyList
 /// <param name="Certificates">Server certificates with private keys.</param>
 /// <param name="PskIdentities">DTLS PSK identities with keys.</param>
 /// <param name="RawPublicKeys">DTLS client raw public keys the tenant trusts; null from a silo that sends none.</param>
+/// <param name="PreviousWebhookSecret">
+/// The webhook secret before the current one, while a receiver may still verify with it; null when there is none.
+/// </param>
 public sealed record TenantSnapshot(
     Guid Id,
     string Slug,
@@ -38,7 +41,23 @@ public sealed record TenantSnapshot(
     IReadOnlyList<DedicatedPortSnapshot> DedicatedPorts,
     IReadOnlyList<CertificateMaterial> Certificates,
     IReadOnlyList<PskMaterial> PskIdentities,
-    IReadOnlyList<RawPublicKeyMaterial>? RawPublicKeys = null);
+    IReadOnlyList<RawPublicKeyMaterial>? RawPublicKeys = null,
+    PreviousWebhookSecret? PreviousWebhookSecret = null);
+
+/// <summary>
+/// A webhook secret that was replaced: requests are signed with it as well as with the current secret until
+/// <paramref name="Until"/>, so a receiver can switch to the new secret without refusing a request.
+/// </summary>
+/// <param name="Secret">The previous secret.</param>
+/// <param name="Until">When requests stop carrying its signature.</param>
+public sealed record PreviousWebhookSecret(string Secret, DateTimeOffset Until)
+{
+    /// <summary>The secret when it still signs at <paramref name="now"/>, otherwise null.</summary>
+    public string? At(DateTimeOffset now) => now < Until ? Secret : null;
+
+    /// <summary>Names no secret, for logs.</summary>
+    public override string ToString() => $"PreviousWebhookSecret {{ Until = {Until:O} }}";
+}
 
 /// <summary>A dedicated port in a snapshot.</summary>
 /// <param name="Port">Port number.</param>

@@ -175,8 +175,8 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         var body = Body(eventId, batch);
         for (var attempt = 0; ; attempt++)
         {
-            var webhook = Webhook();
-            var answer = await _http.PostAsync(_slug, webhook, MessagesEvent, eventId, body, stopping);
+            var tenant = _tenants(_tenantId);
+            var answer = await _http.PostAsync(_slug, tenant?.Config.Delivery.Webhook ?? new WebhookConfig(), tenant?.Source.PreviousWebhookSecret, MessagesEvent, eventId, body, stopping);
             if (answer.Succeeded)
             {
                 _metrics.Request(_slug, MessagesEvent, "ok");

@@ -25,7 +25,7 @@ internal sealed class WebhookDispatcher(
     {
         var eventId = Guid.NewGuid().ToString();
         var body = WebhookConnectEvent.Body(eventId, tenant.Slug, facts, time.GetUtcNow());
-        var answer = await http.PostAsync(tenant.Slug, webhook, WebhookConnectEvent.Type, eventId, body, cancellationToken);
+        var answer = await http.PostAsync(tenant.Slug, webhook, tenant.Source.PreviousWebhookSecret, WebhookConnectEvent.Type, eventId, body, cancellationToken);
         var decision = WebhookConnectEvent.Read(answer, facts.Request?.SubProtocols ?? []);
         metrics.Request(tenant.Slug, WebhookConnectEvent.Type, decision.Failure ?? (decision.Accept ? "ok" : "rejected"));
         return decision;

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Config;
+using Platform.Contracts.Internal;
 using Platform.Contracts.Events;
 using Platform.Contracts.Problems;
 using Platform.Gateway.Delivery;
@@ -69,9 +70,11 @@ internal sealed partial class WebhookHttp : IDisposable
 
     /// <summary>
     /// POSTs <paramref name="body"/> (JSON) to the tenant's webhook as event <paramref name="eventId"/> of
-    /// <paramref name="eventType"/>, within the webhook's <c>timeoutSeconds</c> (the validation handshake included).
+    /// <paramref name="eventType"/>, within the webhook's <c>timeoutSeconds</c> (the validation handshake included),
+    /// signed with the current secret and, while it is still live, with <paramref name="previous"/> as well.
     /// </summary>
-    public async Task<WebhookAnswer> PostAsync(string tenant, WebhookConfig webhook, string eventType, string eventId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public async Task<WebhookAnswer> PostAsync(
+        string tenant, WebhookConfig webhook, PreviousWebhookSecret? previous, string eventType, string eventId, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(webhook.Secret))
         {
@@ -93,7 +96,8 @@ internal sealed partial class WebhookHttp : IDisposable
             request.Headers.Add(WebhookHeaders.EventId, eventId);
             request.Headers.Add(WebhookHeaders.EventType, eventType);
             request.Headers.Add(WebhookHeaders.Tenant, tenant);
-            request.Headers.Add(WebhookHeaders.Signature, WebhookSignature.Create(_time.GetUtcNow().ToUnixTimeSeconds(), body.Span, webhook.Secret));
+            var now = _time.GetUtcNow();
+            request.Headers.Add(WebhookHeaders.Signature, WebhookSignature.Create(now.ToUnixTimeSeconds(), body.Span, webhook.Secret, previous?.At(now)));
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
             var status = (int)response.StatusCode;
             if (status is >= 300 and < 400)

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Dapper;
 using Platform.Contracts;
 using Platform.Contracts.Config;
+using Platform.Contracts.Internal;
 using Platform.Silo.Security;
 
 namespace Platform.Silo.Events;
@@ -43,9 +44,22 @@ internal sealed class WebhookTargets(SecretProtector protector, EventOptions opt
         }
 
         var secrets = await SecretsAsync(connection, tenantId, row.Revision, cancellationToken);
-        var previous = secrets.Previous is not null && now - secrets.Since < TimeSpan.FromHours(options.PreviousSecretHours) ? secrets.Previous : null;
+        var previous = Previous(secrets)?.At(now);
         return new WebhookTarget(row.Slug, url, TimeSpan.FromSeconds(Math.Clamp(webhook.TimeoutSeconds, 1, 30)), secrets.Secret, previous, row.ValidatedUrl);
     }
+
+    /// <summary>
+    /// The secret before the one of configuration <paramref name="revision"/> and until when it signs beside it, for the
+    /// gateways' snapshots (they sign their own webhook requests); null when there is none or its time is over.
+    /// </summary>
+    public async Task<PreviousWebhookSecret?> PreviousAsync(DbConnection connection, Guid tenantId, long revision, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var previous = Previous(await SecretsAsync(connection, tenantId, revision, cancellationToken));
+        return previous?.At(now) is null ? null : previous;
+    }
+
+    private PreviousWebhookSecret? Previous((long Revision, string? Secret, string? Previous, DateTimeOffset Since) secrets) =>
+        secrets.Previous is null ? null : new PreviousWebhookSecret(secrets.Previous, secrets.Since + TimeSpan.FromHours(options.PreviousSecretHours));
 
     private async Task<(long Revision, string? Secret, string? Previous, DateTimeOffset Since)> SecretsAsync(
         DbConnection connection, Guid tenantId, long revision, CancellationToken cancellationToken)

@@ -7,6 +7,7 @@ using Platform.Contracts.Internal;
 using Platform.Contracts.Plans;
 using Platform.Silo.Certificates;
 using Platform.Silo.Data;
+using Platform.Silo.Events;
 using Platform.Silo.Plans;
 using Platform.Silo.Psk;
 using Platform.Silo.RawKeys;
@@ -26,6 +27,7 @@ internal sealed class ConfigWatch(
     CertificateStore certificateStore,
     PskStore pskStore,
     SecretProtector protector,
+    WebhookTargets webhookTargets,
     PlatformClock time)
 {
     // While no notifications arrive (listener reconnecting), watchers re-query at this pace instead.
@@ -103,7 +105,7 @@ internal sealed class ConfigWatch(
     {
         var rows = (await connection.QueryAsync<TenantRow>(new CommandDefinition(
             """
-            SELECT t.id AS Id, t.slug AS Slug, t.status AS Status, t.revision AS Revision,
+            SELECT t.id AS Id, t.slug AS Slug, t.status AS Status, t.revision AS Revision, t.config_revision AS ConfigRevision,
                    c.config::text AS ConfigJson, c.webhook_secret_enc AS WebhookSecretEnc
             FROM tenants t
             JOIN tenant_configs c ON c.tenant_id = t.id AND c.revision = t.config_revision
@@ -127,12 +129,20 @@ internal sealed class ConfigWatch(
         var psks = await pskStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
         var rawPublicKeys = await RawPublicKeyStore.LoadMaterialAsync(connection, ids, transaction, cancellationToken);
         var plans = await PlanStore.LoadAsync(connection, transaction, ids, cancellationToken);
+        var previousSecrets = new Dictionary<Guid, PreviousWebhookSecret>();
+        foreach (var row in rows.Where(r => r.WebhookSecretEnc is not null))
+        {
+            if (await webhookTargets.PreviousAsync(connection, row.Id, row.ConfigRevision, time.GetUtcNow(), cancellationToken) is { } previous)
+            {
+                previousSecrets[row.Id] = previous;
+            }
+        }
 
         // Gateways get the effective configuration: the tenant's values capped by its plan (GET config keeps the tenant's own).
         return rows.Select(r => new TenantSnapshot(
             r.Id, r.Slug, r.Status, r.Revision, EffectiveConfig.Apply(Config(r), plans.GetValueOrDefault(r.Id) ?? new TenantPlan()),
             hostNames[r.Id].ToList(), ports[r.Id].ToList(), certificates.GetValueOrDefault(r.Id, []), psks.GetValueOrDefault(r.Id, []),
-            rawPublicKeys.GetValueOrDefault(r.Id, []))).ToList();
+            rawPublicKeys.GetValueOrDefault(r.Id, []), previousSecrets.GetValueOrDefault(r.Id))).ToList();
     }
 
     private TenantConfig Config(TenantRow row)
@@ -150,5 +160,5 @@ internal sealed class ConfigWatch(
 
     private sealed record RevisionState(long Current, long Horizon);
 
-    private sealed record TenantRow(Guid Id, string Slug, string Status, long Revision, string ConfigJson, byte[]? WebhookSecretEnc);
+    private sealed record TenantRow(Guid Id, string Slug, string Status, long Revision, long ConfigRevision, string ConfigJson, byte[]? WebhookSecretEnc);
 }

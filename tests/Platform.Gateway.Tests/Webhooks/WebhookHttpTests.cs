@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Config;
+using Platform.Contracts.Internal;
 using Platform.Gateway.Egress;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Tests.Support;
@@ -34,7 +35,7 @@ public sealed class WebhookHttpTests
         using var http = new WebhookHttp(TestEgress.Connector(allowedRanges: [], resolver: resolver), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
         var webhook = new WebhookConfig { Url = $"http://hooks.tenant.test:{receiver.Port}/hook", Secret = Secret, TimeoutSeconds = 5 };
 
-        var answer = await http.PostAsync("acme", webhook, "connect", Guid.NewGuid().ToString(), "{}"u8.ToArray(), CancellationToken.None);
+        var answer = await http.PostAsync("acme", webhook, null, "connect", Guid.NewGuid().ToString(), "{}"u8.ToArray(), CancellationToken.None);
 
         Assert.Equal(WebhookFailures.Forbidden, answer.Failure);
         Assert.Equal(0, receiver.OptionsRequests);
@@ -48,8 +49,8 @@ public sealed class WebhookHttpTests
         using var http = new WebhookHttp(TestEgress.Connector(allowedRanges: ["127.0.0.0/8"]), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
         var webhook = new WebhookConfig { Url = receiver.Url, Secret = Secret, TimeoutSeconds = 5 };
 
-        var first = await http.PostAsync("acme", webhook, "connect", "e-1", """{"n":1}"""u8.ToArray(), CancellationToken.None);
-        var second = await http.PostAsync("acme", webhook, "connect", "e-2", """{"n":2}"""u8.ToArray(), CancellationToken.None);
+        var first = await http.PostAsync("acme", webhook, null, "connect", "e-1", """{"n":1}"""u8.ToArray(), CancellationToken.None);
+        var second = await http.PostAsync("acme", webhook, null, "connect", "e-2", """{"n":2}"""u8.ToArray(), CancellationToken.None);
 
         Assert.True(first.Succeeded);
         Assert.True(second.Succeeded);
@@ -59,12 +60,32 @@ public sealed class WebhookHttpTests
     }
 
     [Fact]
+    public async Task Post_DuringSecretRotation_SignedWithBothSecretsUntilThePreviousOneExpires()
+    {
+        const string Next = "whsec-next-0123456789abcdef";
+        await using var onPrevious = await WebhookReceiver.StartAsync(Secret);
+        await using var onNext = await WebhookReceiver.StartAsync(Next);
+        using var http = new WebhookHttp(TestEgress.Connector(allowedRanges: ["127.0.0.0/8"]), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
+        var live = new PreviousWebhookSecret(Secret, DateTimeOffset.UtcNow.AddHours(1));
+        var expired = new PreviousWebhookSecret(Secret, DateTimeOffset.UtcNow.AddSeconds(-1));
+
+        // A receiver that still checks the previous secret, and one that already checks the new one, both accept while
+        // the previous secret is live; once it has expired only the new secret signs.
+        Assert.True((await http.PostAsync("acme", new WebhookConfig { Url = onPrevious.Url, Secret = Next, TimeoutSeconds = 5 }, live, "connect", "e-1", "{}"u8.ToArray(), CancellationToken.None)).Succeeded);
+        Assert.True((await http.PostAsync("acme", new WebhookConfig { Url = onNext.Url, Secret = Next, TimeoutSeconds = 5 }, live, "connect", "e-2", "{}"u8.ToArray(), CancellationToken.None)).Succeeded);
+        Assert.True((await http.PostAsync("acme", new WebhookConfig { Url = onPrevious.Url, Secret = Next, TimeoutSeconds = 5 }, expired, "connect", "e-3", "{}"u8.ToArray(), CancellationToken.None)).Succeeded);
+
+        Assert.Equal([true, false], onPrevious.All.Select(r => r.SignatureValid).ToArray());
+        Assert.True(Assert.Single(onNext.All).SignatureValid);
+    }
+
+    [Fact]
     public async Task Post_WithoutSecret_NeverSent()
     {
         await using var receiver = await WebhookReceiver.StartAsync(Secret);
         using var http = new WebhookHttp(TestEgress.Connector(), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
 
-        var answer = await http.PostAsync("acme", new WebhookConfig { Url = receiver.Url }, "connect", "e-1", "{}"u8.ToArray(), CancellationToken.None);
+        var answer = await http.PostAsync("acme", new WebhookConfig { Url = receiver.Url }, null, "connect", "e-1", "{}"u8.ToArray(), CancellationToken.None);
 
         Assert.Equal(WebhookFailures.NoSecret, answer.Failure);
         Assert.Equal(0, receiver.OptionsRequests);

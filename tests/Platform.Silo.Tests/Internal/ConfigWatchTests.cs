@@ -51,6 +51,53 @@ public sealed class ConfigWatchTests
         Assert.Empty(answer.Tenants.Single(t => t.Id == beta).Certificates);
     }
 
+    [Theory]
+    [InlineData(24)]
+    [InlineData(0)]
+    public async Task Watch_WebhookSecretRotated_SnapshotCarriesThePreviousSecretForItsHours(int previousSecretHours)
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database, new Dictionary<string, string?> { ["Platform:Events:PreviousSecretHours"] = previousSecretHours.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        var config = new TenantConfig
+        {
+            Delivery = new DeliveryConfig
+            {
+                Mode = DeliveryModes.Webhook,
+                Webhook = new WebhookConfig { Url = "https://hooks.example/acme", HasSecret = true },
+            },
+        };
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", config: config, webhookSecret: "whsec-previous-0123456789");
+        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta", config: config, webhookSecret: "whsec-beta-0123456789abc");
+        var encrypted = silo.Services.GetRequiredService<SecretProtector>().Protect("whsec-next-0123456789abcd", SecretPurposes.WebhookSecret, acme);
+        await InternalTestFixture.ExecuteAsync(silo,
+            """
+            INSERT INTO tenant_configs (tenant_id, revision, config, webhook_secret_enc, actor, created_at)
+            SELECT tenant_id, revision + 1, config, @encrypted, 'test', now() FROM tenant_configs WHERE tenant_id = @acme;
+            UPDATE tenants SET config_revision = config_revision + 1 WHERE id = @acme;
+            """,
+            new { acme, encrypted });
+        var before = DateTimeOffset.UtcNow;
+
+        var answer = await silo.WatchAsync(0);
+
+        var snapshot = answer.Tenants.Single(t => t.Id == acme);
+        Assert.Equal("whsec-next-0123456789abcd", snapshot.Config.Delivery.Webhook!.Secret);
+        if (previousSecretHours == 0)
+        {
+            Assert.Null(snapshot.PreviousWebhookSecret);
+        }
+        else
+        {
+            Assert.NotNull(snapshot.PreviousWebhookSecret);
+            Assert.Equal("whsec-previous-0123456789", snapshot.PreviousWebhookSecret.Secret);
+            Assert.InRange(snapshot.PreviousWebhookSecret.Until, before.AddHours(previousSecretHours).AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(previousSecretHours));
+            Assert.DoesNotContain("whsec", snapshot.PreviousWebhookSecret.ToString(), StringComparison.Ordinal);
+        }
+
+        // A tenant whose secret never changed has no previous one.
+        Assert.Null(answer.Tenants.Single(t => t.Id == beta).PreviousWebhookSecret);
+    }
+
     [Fact]
     public async Task Watch_AfterCursor_ReturnsOnlyChangedTenantsAndRemovals()
     {
