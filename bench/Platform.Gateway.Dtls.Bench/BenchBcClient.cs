@@ -104,11 +104,17 @@ internal sealed class BenchBcClient : IDisposable
             return extensions;
         }
 
+        // The server's connection_id extension (RFC 9146): the CID it issued, which this client puts in its records.
+        public override void ProcessServerExtensions(IDictionary<int, byte[]> serverExtensions)
+        {
+            base.ProcessServerExtensions(serverExtensions);
+            ServerConnectionId = serverExtensions is null ? null : TlsExtensionsUtilities.GetConnectionIDExtension(serverExtensions);
+        }
+
         public override void NotifyHandshakeComplete()
         {
             base.NotifyHandshakeComplete();
             NegotiatedSuite = m_context.SecurityParameters.CipherSuite;
-            ServerConnectionId = m_context.SecurityParameters.ConnectionIDPeer;
         }
     }
 

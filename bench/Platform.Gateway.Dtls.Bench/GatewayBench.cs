@@ -229,7 +229,17 @@ internal static class GatewayBench
             if (held is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
             {
                 Line("");
-                Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore)} before, {Mib(heapAfter)} with the sessions held = {(heapAfter - heapBefore) / perSession:F1} KiB per session. Gateway RSS after that GC: {Mib(held.RssAfterGc)}.");
+                Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore.Bytes)} before, {Mib(heapAfter.Bytes)} with the sessions held = {(heapAfter.Bytes - heapBefore.Bytes) / perSession:F1} KiB per session. Gateway RSS after that GC: {Mib(held.RssAfterGc)}.");
+                Line("");
+                Line("Managed objects per held session (dotnet-gcdump report, growth per type divided by the sessions; the largest first):");
+                Line("");
+                Line("| type | bytes per session | objects per session |");
+                Line("|---|---|---|");
+                var sessions = Math.Max(1, held.Sessions);
+                foreach (var (type, bytes, count) in heapAfter.GrowthOver(heapBefore).Take(25))
+                {
+                    Line($"| `{type}` | {(double)bytes / sessions:F0} | {(double)count / sessions:F2} |");
+                }
             }
 
             if (held is { NativeBefore: { } nativeBefore, NativeAfter: { } nativeAfter })
@@ -311,7 +321,8 @@ internal static class GatewayBench
             {
                 if (options.BcFeatures.HasFlag(BenchBcFeatures.ConnectionId) && !client.HasConnectionId)
                 {
-                    throw new InvalidOperationException("the gateway completed the handshake without a connection ID: not served by its BouncyCastle engine (is dtls.connectionIds enabled for the tenant?)");
+                    var listed = directory is null ? "" : $" (the directory lists {await directory.WaitForOpenAsync("openssl", 1, TimeSpan.FromSeconds(30))} open OpenSSL and {await directory.CountOpenAsync("bouncycastle")} open BouncyCastle sessions)";
+                    throw new InvalidOperationException($"the gateway completed the handshake without a connection ID: not served by its BouncyCastle engine{listed}");
                 }
 
                 if (directory is not null)
@@ -526,7 +537,7 @@ internal static class GatewayBench
     {
         // Earlier phases' sessions are closed; let the gateway settle before the baseline.
         await Task.Delay(TimeSpan.FromSeconds(5));
-        var heapBefore = options.GcDumpTool is { } tool ? await ManagedHeapBytesAsync(tool, options.GatewayPids[0]) : null;
+        var heapBefore = options.GcDumpTool is { } tool ? await ManagedHeapAsync(tool, options.GatewayPids[0]) : null;
         var rssBefore = ProcessStats.RssBytes(options.GatewayPids);
         var nativeBefore = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
         var processes = new List<Process>();
@@ -583,7 +594,7 @@ internal static class GatewayBench
             var rssAfter = ProcessStats.RssBytes(options.GatewayPids);
             await Task.Delay(TimeSpan.FromSeconds(10));
             var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
-            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapBytesAsync(tool2, options.GatewayPids[0]) : null;
+            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapAsync(tool2, options.GatewayPids[0]) : null;
             var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
             var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
             var listed = -1;
@@ -627,8 +638,8 @@ internal static class GatewayBench
         }
     }
 
-    /// <summary>The gateway's live managed heap in bytes (dotnet-gcdump forces a full GC to take it), or null.</summary>
-    private static async Task<long?> ManagedHeapBytesAsync(string tool, int pid)
+    /// <summary>The gateway's live managed heap, in all and per type (dotnet-gcdump forces a full GC to take it), or null.</summary>
+    private static async Task<ManagedHeap?> ManagedHeapAsync(string tool, int pid)
     {
         var start = new ProcessStartInfo(tool)
         {
@@ -670,7 +681,7 @@ internal static class GatewayBench
             return null;
         }
 
-        return long.Parse(total.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+        return new ManagedHeap(long.Parse(total.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture), ManagedHeap.ParseTypes(output));
     }
 
     private static double Percentile(List<double> sorted, double p) =>
@@ -703,7 +714,7 @@ internal static class GatewayBench
         public double PerCpuSecond => Count / CpuSeconds;
     }
 
-    private sealed record IdleResult(BenchEngine Engine, int ListedByEngine, int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, long? HeapBefore, long? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter);
+    private sealed record IdleResult(BenchEngine Engine, int ListedByEngine, int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, ManagedHeap? HeapBefore, ManagedHeap? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter);
 }
 
 /// <summary>The engine a phase's sessions are meant for.</summary>
@@ -711,4 +722,35 @@ internal enum BenchEngine
 {
     OpenSsl,
     BouncyCastle,
+}
+
+/// <summary>A dotnet-gcdump report: live bytes in all, and bytes and objects per type.</summary>
+internal sealed record ManagedHeap(long Bytes, IReadOnlyDictionary<string, (long Bytes, long Count)> Types)
+{
+    /// <summary>The per-type lines of <c>dotnet-gcdump report</c>: "  bytes  count  type [assembly]".</summary>
+    public static Dictionary<string, (long Bytes, long Count)> ParseTypes(string report)
+    {
+        var types = new Dictionary<string, (long Bytes, long Count)>(StringComparer.Ordinal);
+        foreach (var line in report.Split('\n'))
+        {
+            var parts = line.Trim().Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 3
+                && long.TryParse(parts[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var bytes)
+                && long.TryParse(parts[1], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var count))
+            {
+                var type = parts[2].Trim();
+                types[type] = types.TryGetValue(type, out var seen) ? (seen.Bytes + bytes, seen.Count + count) : (bytes, count);
+            }
+        }
+
+        return types;
+    }
+
+    /// <summary>Types that grew since <paramref name="before"/>, by bytes, largest first.</summary>
+    public IEnumerable<(string Type, long Bytes, long Count)> GrowthOver(ManagedHeap before) =>
+        Types.Select(t =>
+        {
+            var old = before.Types.TryGetValue(t.Key, out var b) ? b : default;
+            return (Type: t.Key, Bytes: t.Value.Bytes - old.Bytes, Count: t.Value.Count - old.Count);
+        }).Where(t => t.Bytes > 0).OrderByDescending(t => t.Bytes);
 }
