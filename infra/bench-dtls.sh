@@ -11,7 +11,7 @@
 # Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
 # joins the same silo and is measured with the same harness, before this tree's gateway), --no-cores (skips the
 # one-core/all-cores handshake comparison, which pins the gateway with taskset), --no-bc (no BouncyCastle phases),
-# --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway per build). BouncyCastle sessions: clients
+# --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway of this tree's build). BouncyCastle sessions: clients
 # offering connection_id (the bench tenant enables connection IDs and heartbeats), handshakes per gateway
 # CPU-second beside BouncyCastle's own in-process rate, and RSS per idle session; the harness checks each was served
 # by the BouncyCastle engine (a connection ID was issued; the directory lists the engine). Every other argument is passed to
@@ -130,8 +130,7 @@ gateways=(gateway)
 gateway_dir="$root/gateway/Platform.Gateway/bin/Release/net10.0"
 launch gateway "$gateway_dir"
 if [ -n "$baseline_ref" ]; then
-  baseline_dir="$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0"
-  launch baseline "$baseline_dir"
+  launch baseline "$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0"
   gateways=(baseline gateway)
 fi
 
@@ -176,17 +175,14 @@ else
   harness gateway --phases "$tree_phases" "${harness_args[@]}"
 fi
 
-# Idle BouncyCastle sessions on a gateway of their own, fresh: measured on the gateway above, after its 10k OpenSSL
-# sessions were closed, their RSS growth would hide in the heap those freed. Same build, same silo.
+# Idle BouncyCastle sessions of this tree's build on a gateway of their own, fresh: measured on the gateway above,
+# after its 10k OpenSSL sessions were closed, their RSS growth would hide in the heap those freed. Same silo.
 if [ "$bc_idle" = 1 ]; then
-  for name in "${gateways[@]}"; do
-    eval "dir=\$${name}_dir"
-    # shellcheck disable=SC2154 # set by eval
-    launch "bcidle_$name" "$dir"
-    echo "### $name, fresh gateway for idle BouncyCastle sessions"
-    harness "bcidle_$name" --label "$name, fresh gateway" --phases bc-idle "${harness_args[@]}"
-    eval "kill -TERM \$bcidle_${name}_pid"
-  done
+  launch bcidle "$gateway_dir"
+  echo "### this tree, fresh gateway for idle BouncyCastle sessions"
+  # shellcheck disable=SC2154 # set by launch
+  harness bcidle --label "$(git -C "$root" rev-parse --short HEAD), fresh gateway" "${harness_args[@]}" --phases bc-idle
+  kill -TERM "$bcidle_pid"
 fi
 
 if [ "$cores" = 1 ] && [ "$(nproc)" -gt 1 ] && command -v taskset >/dev/null 2>&1; then

@@ -221,7 +221,7 @@ internal static class GatewayBench
 
             var perSession = (double)Math.Max(1, held.Sessions) * 1024;
             Line("");
-            Line($"Idle sessions{label} served by {held.Engine} (ECDHE-PSK, idle timeout 0) held by {held.Processes} client processes; the directory listed {held.ListedByEngine} of them as served by {held.Engine}:");
+            Line($"Idle sessions{label} served by {EngineName(held.Engine)} (ECDHE-PSK, idle timeout 0) held by {held.Processes} client processes; the directory listed {held.ListedByEngine} of them as served by {EngineName(held.Engine)}:");
             Line("");
             Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
             Line("|---|---|---|---|---|---|---|---|");
@@ -231,7 +231,7 @@ internal static class GatewayBench
                 Line("");
                 Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore.Bytes)} before, {Mib(heapAfter.Bytes)} with the sessions held = {(heapAfter.Bytes - heapBefore.Bytes) / perSession:F1} KiB per session. Gateway RSS after that GC: {Mib(held.RssAfterGc)}.");
                 Line("");
-                Line("Managed objects per held session (dotnet-gcdump report, growth per type divided by the sessions; the largest first):");
+                Line("Managed objects per held session (dotnet-gcdump report: object size times count, growth per type divided by the sessions; the largest first):");
                 Line("");
                 Line("| type | bytes per session | objects per session |");
                 Line("|---|---|---|");
@@ -260,6 +260,9 @@ internal static class GatewayBench
     }
 
     private const int EchoPayload = 64;
+
+    /// <summary>The engine's name as the directory shows it.</summary>
+    private static string EngineName(BenchEngine engine) => engine == BenchEngine.BouncyCastle ? "bouncycastle" : "openssl";
 
     private const int LibrarySessions = 5000;
 
@@ -601,7 +604,7 @@ internal static class GatewayBench
             if (directory is not null)
             {
                 // The connection events reach the silo in batches: wait until every held session is listed.
-                var engineName = engine == BenchEngine.BouncyCastle ? "bouncycastle" : "openssl";
+                var engineName = EngineName(engine);
                 listed = await directory.WaitForOpenAsync(engineName, sessions, TimeSpan.FromSeconds(120));
                 if (listed < sessions)
                 {
@@ -727,7 +730,10 @@ internal enum BenchEngine
 /// <summary>A dotnet-gcdump report: live bytes in all, and bytes and objects per type.</summary>
 internal sealed record ManagedHeap(long Bytes, IReadOnlyDictionary<string, (long Bytes, long Count)> Types)
 {
-    /// <summary>The per-type lines of <c>dotnet-gcdump report</c>: "  bytes  count  type [assembly]".</summary>
+    /// <summary>
+    /// The per-type lines of <c>dotnet-gcdump report</c>: "  size  count  type [assembly]", where size is the size of one
+    /// object of the type (arrays of different lengths are bucketed by size), so a type's bytes are size times count.
+    /// </summary>
     public static Dictionary<string, (long Bytes, long Count)> ParseTypes(string report)
     {
         var types = new Dictionary<string, (long Bytes, long Count)>(StringComparer.Ordinal);
@@ -739,7 +745,7 @@ internal sealed record ManagedHeap(long Bytes, IReadOnlyDictionary<string, (long
                 && long.TryParse(parts[1], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var count))
             {
                 var type = parts[2].Trim();
-                types[type] = types.TryGetValue(type, out var seen) ? (seen.Bytes + bytes, seen.Count + count) : (bytes, count);
+                types[type] = types.TryGetValue(type, out var seen) ? (seen.Bytes + (bytes * count), seen.Count + count) : (bytes * count, count);
             }
         }
 
