@@ -10,18 +10,26 @@
 #   infra/bench-dtls.sh --baseline-ref 76f0cd5 ...   # also a gateway built from that commit, measured in the same run
 # Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
 # joins the same silo and is measured with the same harness, before this tree's gateway), --no-cores (skips the
-# one-core/all-cores handshake comparison, which pins the gateway with taskset). Every other argument is passed to
+# one-core/all-cores handshake comparison, which pins the gateway with taskset), --no-bc (no BouncyCastle phases),
+# --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway of this tree's build). BouncyCastle sessions: clients
+# offering connection_id (the bench tenant enables connection IDs and heartbeats), handshakes per gateway
+# CPU-second beside BouncyCastle's own in-process rate, and RSS per idle session; the harness checks each was served
+# by the BouncyCastle engine (a connection ID was issued; the directory lists the engine). Every other argument is passed to
 # the harness (bench/Platform.Gateway.Dtls.Bench/Program.cs lists them). With gdb installed, the gateway's native heap
 # (glibc malloc_stats) is read before and with the idle sessions.
 set -euo pipefail
 
 baseline_ref=''
 cores=1
+bc=1
+bc_idle=1
 harness_args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --baseline-ref) [ $# -ge 2 ] || { echo "--baseline-ref needs a commit" >&2; exit 2; }; baseline_ref=$2; shift 2 ;;
     --no-cores) cores=0; shift ;;
+    --no-bc) bc=0; shift ;;
+    --no-bc-idle) bc_idle=0; shift ;;
     *) harness_args+=("$1"); shift ;;
   esac
 done
@@ -43,6 +51,16 @@ if [ -n "$baseline_ref" ]; then
   baseline_commit=$(git -C "$root" rev-parse --verify --short "$baseline_ref^{commit}") || { echo "unknown commit $baseline_ref" >&2; exit 2; }
 fi
 
+# The harness's phases per gateway (bc-idle runs on a fresh gateway of its own, below).
+tree_phases=speed,inproc,handshakes,echo,idle
+baseline_phases=speed,handshakes,echo,idle
+if [ "$bc" = 1 ]; then
+  tree_phases+=,bc-inproc,bc-handshakes
+  baseline_phases+=,bc-handshakes
+else
+  bc_idle=0
+fi
+
 bench_init dtlsbench bench/Platform.Gateway.Dtls.Bench
 if [ -n "$baseline_ref" ]; then
   # The baseline's sources only (no checkout, nothing written to the repository), built in the work folder.
@@ -58,7 +76,10 @@ echo_port=$(pg_free_port)
 quiet='"limits":{"maxConnections":100000},"timeouts":{"idleTimeoutSeconds":0}'
 # Above the default plan (1000 connections, 1000 new ones per second): the operator's plan allows the full load.
 plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
-bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench DTLS echo\",$plan,\"config\":{$quiet}}" >/dev/null
+# The echo tenant also turns on connection IDs and heartbeats (at the longest interval, so none is sent during the run):
+# a client that offers either is served by the gateway's BouncyCastle engine, every other one by OpenSSL.
+bc_features='"dtls":{"connectionIds":{"enabled":true,"length":8},"heartbeatIntervalSeconds":3600,"heartbeatTimeoutSeconds":30}'
+bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench DTLS echo\",$plan,\"config\":{$quiet,$bc_features}}" >/dev/null
 bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench DTLS forward\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port,\"protocol\":\"udp\"}}}}" >/dev/null
 
 # SNI routes only by a tenant's proven names; its own platform name, {slug}.<domain> (the silo's default domain
@@ -106,7 +127,8 @@ launch() {
 }
 
 gateways=(gateway)
-launch gateway "$root/gateway/Platform.Gateway/bin/Release/net10.0"
+gateway_dir="$root/gateway/Platform.Gateway/bin/Release/net10.0"
+launch gateway "$gateway_dir"
 if [ -n "$baseline_ref" ]; then
   launch baseline "$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0"
   gateways=(baseline gateway)
@@ -137,19 +159,30 @@ harness() {
   eval "pid=\$${name}_pid; port=\$${name}_dtls_port"
   heap=()
   if command -v gdb >/dev/null 2>&1; then heap=(--gateway-log "$work/$name.log"); fi
-  "${bench[@]}" gateway --server "127.0.0.1:$port" --gateway-pid "$pid" --server-name "$server_name" \
-    --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" "${gcdump[@]}" "${heap[@]}" "$@"
+  # The operator key reaches the harness through its environment (for the directory), not its command line.
+  PLATFORM_BENCH_OPERATOR_KEY=$operator_key "${bench[@]}" gateway --server "127.0.0.1:$port" --gateway-pid "$pid" --server-name "$server_name" \
+    --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" --silo "$silo_url" "${gcdump[@]}" "${heap[@]}" "$@"
 }
 
 if [ -n "$baseline_ref" ]; then
   log "baseline gateway ($baseline_commit)"
   echo "### baseline: $baseline_commit"
-  harness baseline --label "baseline $baseline_commit" --phases speed,handshakes,echo,idle "${harness_args[@]}"
+  harness baseline --label "baseline $baseline_commit" --phases "$baseline_phases" "${harness_args[@]}"
   log "this tree's gateway"
   echo "### this tree: $(git -C "$root" rev-parse --short HEAD)"
-  harness gateway --label "$(git -C "$root" rev-parse --short HEAD)" "${harness_args[@]}"
+  harness gateway --label "$(git -C "$root" rev-parse --short HEAD)" --phases "$tree_phases" "${harness_args[@]}"
 else
-  harness gateway "${harness_args[@]}"
+  harness gateway --phases "$tree_phases" "${harness_args[@]}"
+fi
+
+# Idle BouncyCastle sessions of this tree's build on a gateway of their own, fresh: measured on the gateway above,
+# after its 10k OpenSSL sessions were closed, their RSS growth would hide in the heap those freed. Same silo.
+if [ "$bc_idle" = 1 ]; then
+  launch bcidle "$gateway_dir"
+  echo "### this tree, fresh gateway for idle BouncyCastle sessions"
+  # shellcheck disable=SC2154 # set by launch
+  harness bcidle --label "$(git -C "$root" rev-parse --short HEAD), fresh gateway" "${harness_args[@]}" --phases bc-idle
+  kill -TERM "$bcidle_pid"
 fi
 
 if [ "$cores" = 1 ] && [ "$(nproc)" -gt 1 ] && command -v taskset >/dev/null 2>&1; then

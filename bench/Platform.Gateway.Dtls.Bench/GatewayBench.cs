@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using Org.BouncyCastle.Security;
+using Org.BouncyCastle.Tls.Crypto.Impl.BC;
 using Platform.Gateway.Dtls.Interop;
 
 namespace Platform.Gateway.Dtls.Bench;
@@ -50,8 +52,20 @@ internal sealed record GatewayBenchOptions
     /// <summary>Printed in the headings, to tell several gateways of one run apart.</summary>
     public string Label { get; init; } = "";
 
-    /// <summary>Phases to run, of speed, inproc, handshakes, echo, idle.</summary>
-    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "speed", "inproc", "handshakes", "echo", "idle" };
+    /// <summary>Phases to run, of speed, inproc, handshakes, echo, idle, bc-inproc, bc-handshakes, bc-idle.</summary>
+    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "speed", "inproc", "handshakes", "echo", "idle", "bc-inproc", "bc-handshakes", "bc-idle" };
+
+    /// <summary>What the BouncyCastle clients offer (the bench tenant enables both).</summary>
+    public BenchBcFeatures BcFeatures { get; init; } = BenchBcFeatures.ConnectionId;
+
+    /// <summary>The silo's REST base address: the directory shows which engine served each session.</summary>
+    public Uri? Silo { get; init; }
+
+    /// <summary>The operator key for the directory (from the environment, never the command line).</summary>
+    public string? OperatorKey { get; init; }
+
+    /// <summary>The tenant whose directory holds the sessions of the handshake and idle phases.</summary>
+    public string TenantSlug { get; init; } = "bench";
 }
 
 /// <summary>
@@ -86,6 +100,11 @@ internal static class GatewayBench
 
         var inProcess = Runs("inproc") && options.InProcessSeconds > 0 ? HandshakeBench.Measure(options.InProcessSeconds) : [];
         var retained = inProcess.Count > 0 ? HandshakeBench.RetainedPerSession(LibrarySessions) : null;
+        var bcInProcess = Runs("bc-inproc") && options.InProcessSeconds > 0 ? BcInProcessBench.Measure(options.InProcessSeconds) : null;
+        if (bcInProcess is not null)
+        {
+            Console.Error.WriteLine($"BouncyCastle in-process: {bcInProcess.Count} handshakes, server side {bcInProcess.ServerPerSecond:F0} per CPU-second");
+        }
 
         using var ecdsaContext = BenchDtlsClient.CreateContext("ECDHE-ECDSA-AES128-GCM-SHA256");
         using var pskContext = BenchDtlsClient.CreateContext("ECDHE-PSK-AES128-CBC-SHA256");
@@ -107,8 +126,22 @@ internal static class GatewayBench
             handshakes.Add(await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(options.HandshakeSeconds)));
         }
 
+        HandshakeResult? bcHandshakes = null;
+        using var directory = options is { Silo: { } silo, OperatorKey: { } key } ? new GatewayDirectory(silo, key, options.TenantSlug, options.Server.Port) : null;
+        if (Runs("bc-handshakes") || Runs("bc-idle"))
+        {
+            await WaitForBcAsync(options, directory);
+        }
+
+        if (Runs("bc-handshakes"))
+        {
+            await MeasureBcHandshakesAsync(options, TimeSpan.FromSeconds(2));
+            bcHandshakes = await MeasureBcHandshakesAsync(options, TimeSpan.FromSeconds(options.HandshakeSeconds));
+        }
+
         var echo = Runs("echo") ? await MeasureEchoAsync(options, forward, backend) : null;
-        var idle = Runs("idle") ? await MeasureIdleAsync(options) : null;
+        var idle = Runs("idle") ? await MeasureIdleAsync(options, BenchEngine.OpenSsl, directory) : null;
+        var bcIdle = Runs("bc-idle") ? await MeasureIdleAsync(options, BenchEngine.BouncyCastle, directory) : null;
 
         if (speed is not null)
         {
@@ -138,6 +171,23 @@ internal static class GatewayBench
             }
         }
 
+        if (bcHandshakes is not null)
+        {
+            var library = bcInProcess?.ServerPerSecond;
+            Line("");
+            Line($"BouncyCastle sessions against the gateway process{label}: BouncyCastle clients offering {options.BcFeatures} (ECDHE-PSK AES128-CBC-SHA256, P-256 only), {options.Concurrency} concurrent client threads, {options.HandshakeSeconds:F0} s, fresh session each, close_notify after; every counted handshake was given a connection ID, which only the gateway's BouncyCastle engine issues:");
+            Line("");
+            Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake | handshakes per gateway CPU-second | gateway cores busy (CPU-s per s) | BouncyCastle alone, server handshakes per CPU-second (same run) | fraction of the library's rate | client CPU ms per handshake |");
+            Line("|---|---|---|---|---|---|---|---|---|---|---|");
+            var bc = bcHandshakes;
+            Line($"| {bc.Name} | {bc.Count} | {bc.Failed} | {bc.PerSecond:F0} | {bc.P50:F1} / {bc.P99:F1} | {bc.CpuMsEach:F2} | {bc.PerCpuSecond:F0} | {bc.CpuSeconds / bc.Seconds:F2} | {(library is { } l ? l.ToString("F0", CultureInfo.InvariantCulture) : "-")} | {(library is { } f ? (bc.PerCpuSecond / f).ToString("P1", CultureInfo.InvariantCulture) : "-")} | {bc.ClientCpuMsEach:F2} |");
+        }
+        else if (bcInProcess is not null)
+        {
+            Line("");
+            Line($"BouncyCastle alone, in-process ({bcInProcess.Count} ECDHE-PSK P-256 handshakes, client and server on two threads, datagrams in memory, cookie exchange included): {bcInProcess.ServerPerSecond:F0} server handshakes per CPU-second of the server thread.");
+        }
+
         if (inProcess.Count > 0 && speed is not null)
         {
             Line("");
@@ -162,22 +212,37 @@ internal static class GatewayBench
             Line($"| {echo.Count} | {echo.Lost} | {echo.PerSecond:F0} | {echo.P50:F2} / {echo.P99:F2} | {echo.CpuUsEach:F0} | {echo.PerCpuSecond:F0} | {echo.BackendEchoed} | {echo.ClientCpuUsEach:F0} |");
         }
 
-        if (idle is not null)
+        foreach (var held in new[] { idle, bcIdle })
         {
-            var perSession = (double)Math.Max(1, idle.Sessions) * 1024;
+            if (held is null)
+            {
+                continue;
+            }
+
+            var perSession = (double)Math.Max(1, held.Sessions) * 1024;
             Line("");
-            Line($"Idle sessions{label} (ECDHE-PSK, idle timeout 0) held by {idle.Processes} client processes:");
+            Line($"Idle sessions{label} served by {EngineName(held.Engine)} (ECDHE-PSK, idle timeout 0) held by {held.Processes} client processes; the directory listed {held.ListedByEngine} of them as served by {EngineName(held.Engine)}:");
             Line("");
             Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
             Line("|---|---|---|---|---|---|---|---|");
-            Line($"| {idle.Sessions} | {idle.Failed} | {idle.Retried} | {idle.SetupPerSecond:F0} | {Mib(idle.RssBefore)} | {Mib(idle.RssAfter)} | {Mib(idle.RssSettled)} | {(idle.RssSettled - idle.RssBefore) / perSession:F1} KiB |");
-            if (idle is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
+            Line($"| {held.Sessions} | {held.Failed} | {held.Retried} | {held.SetupPerSecond:F0} | {Mib(held.RssBefore)} | {Mib(held.RssAfter)} | {Mib(held.RssSettled)} | {(held.RssSettled - held.RssBefore) / perSession:F1} KiB |");
+            if (held is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
             {
                 Line("");
-                Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore)} before, {Mib(heapAfter)} with the sessions held = {(heapAfter - heapBefore) / perSession:F1} KiB per session. Gateway RSS after that GC: {Mib(idle.RssAfterGc)}.");
+                Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore.Bytes)} before, {Mib(heapAfter.Bytes)} with the sessions held = {(heapAfter.Bytes - heapBefore.Bytes) / perSession:F1} KiB per session. Gateway RSS after that GC: {Mib(held.RssAfterGc)}.");
+                Line("");
+                Line("Managed objects per held session (dotnet-gcdump report: object size times count, growth per type divided by the sessions; the largest first):");
+                Line("");
+                Line("| type | bytes per session | objects per session |");
+                Line("|---|---|---|");
+                var sessions = Math.Max(1, held.Sessions);
+                foreach (var (type, bytes, count) in heapAfter.GrowthOver(heapBefore).Take(25))
+                {
+                    Line($"| `{type}` | {(double)bytes / sessions:F0} | {(double)count / sessions:F2} |");
+                }
             }
 
-            if (idle is { NativeBefore: { } nativeBefore, NativeAfter: { } nativeAfter })
+            if (held is { NativeBefore: { } nativeBefore, NativeAfter: { } nativeAfter })
             {
                 Line("");
                 Line($"Gateway native heap (glibc malloc_stats() called through gdb; all arenas, mmap included): in use {Mib(nativeBefore.InUse)} before, {Mib(nativeAfter.InUse)} with the sessions held = {(nativeAfter.InUse - nativeBefore.InUse) / perSession:F1} KiB per session; obtained from the system {Mib(nativeBefore.System)} before, {Mib(nativeAfter.System)} with the sessions = {(nativeAfter.System - nativeBefore.System) / perSession:F1} KiB per session; {nativeAfter.Arenas} arenas.");
@@ -191,10 +256,13 @@ internal static class GatewayBench
         }
 
         Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at end");
-        return handshakes.All(h => h.Count > 0) && echo is not { Count: 0 } && idle is not { Sessions: 0 } ? 0 : 1;
+        return handshakes.All(h => h.Count > 0) && echo is not { Count: 0 } && idle is not { Sessions: 0 } && bcHandshakes is not { Count: 0 } && bcIdle is not { Sessions: 0 } ? 0 : 1;
     }
 
     private const int EchoPayload = 64;
+
+    /// <summary>The engine's name as the directory shows it.</summary>
+    private static string EngineName(BenchEngine engine) => engine == BenchEngine.BouncyCastle ? "bouncycastle" : "openssl";
 
     private const int LibrarySessions = 5000;
 
@@ -226,6 +294,119 @@ internal static class GatewayBench
         }
 
         throw new InvalidOperationException($"the gateway did not complete a {kind.Name} handshake within 90 s: {last?.Message}");
+    }
+
+    /// <summary>
+    /// Waits until the gateway serves a BouncyCastle session for the bench tenant (its config reaches the gateway after
+    /// the tenant's creation), and checks that it was given a connection ID and that the directory lists it as served
+    /// by BouncyCastle.
+    /// </summary>
+    private static async Task WaitForBcAsync(GatewayBenchOptions options, GatewayDirectory? directory)
+    {
+        var crypto = new BcTlsCrypto(new SecureRandom());
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            BenchBcClient client;
+            try
+            {
+                client = await Task.Run(() => BenchBcClient.Connect(options.Server, Source(9, 1), options.ServerName, options.Psk, options.BcFeatures, crypto, TimeSpan.FromSeconds(5)));
+            }
+            catch (IOException ex)
+            {
+                last = ex;
+                await Task.Delay(500);
+                continue;
+            }
+
+            using (client)
+            {
+                if (options.BcFeatures.HasFlag(BenchBcFeatures.ConnectionId) && !client.HasConnectionId)
+                {
+                    var listed = directory is null ? "" : $" (the directory lists {await directory.WaitForOpenAsync("openssl", 1, TimeSpan.FromSeconds(30))} open OpenSSL and {await directory.CountOpenAsync("bouncycastle")} open BouncyCastle sessions)";
+                    throw new InvalidOperationException($"the gateway completed the handshake without a connection ID: not served by its BouncyCastle engine{listed}");
+                }
+
+                if (directory is not null)
+                {
+                    var listed = await directory.WaitForOpenAsync("bouncycastle", 1, TimeSpan.FromSeconds(60));
+                    if (listed < 1)
+                    {
+                        throw new InvalidOperationException("the directory does not list the session as served by bouncycastle");
+                    }
+                }
+
+                Console.Error.WriteLine($"gateway serves BouncyCastle sessions (suite 0x{client.CipherSuite:x4}, connection ID {client.HasConnectionId}){(directory is null ? "" : "; the directory says bouncycastle")}");
+                client.Close();
+                return;
+            }
+        }
+
+        throw new InvalidOperationException($"the gateway did not complete a BouncyCastle handshake within 90 s: {last?.Message}");
+    }
+
+    /// <summary>
+    /// BouncyCastle client handshakes against the gateway, on one thread per loop (the client API blocks); a handshake
+    /// without a connection ID (when one was offered) is not counted and fails the run, as it was not served by BC.
+    /// </summary>
+    private static async Task<HandshakeResult> MeasureBcHandshakesAsync(GatewayBenchOptions options, TimeSpan duration)
+    {
+        var crypto = new BcTlsCrypto(new SecureRandom());
+        var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var failed = 0;
+        var withoutCid = 0;
+        var reasons = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
+        var clientCpuBefore = Environment.CpuUsage.TotalTime;
+        var wall = Stopwatch.StartNew();
+        var loops = Enumerable.Range(0, options.Concurrency).Select(i => Task.Factory.StartNew(() =>
+        {
+            var latencies = new List<double>();
+            while (Stopwatch.GetTimestamp() < end)
+            {
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    using var client = BenchBcClient.Connect(options.Server, Source(12, i), options.ServerName, options.Psk, options.BcFeatures, crypto, HandshakeTimeout);
+                    var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    if (options.BcFeatures.HasFlag(BenchBcFeatures.ConnectionId) && !client.HasConnectionId)
+                    {
+                        Interlocked.Increment(ref withoutCid);
+                    }
+                    else
+                    {
+                        latencies.Add(elapsed);
+                    }
+
+                    client.Close();
+                }
+                catch (IOException ex)
+                {
+                    Interlocked.Increment(ref failed);
+                    reasons.AddOrUpdate(ex.Message, 1, static (_, n) => n + 1);
+                }
+            }
+
+            return latencies;
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToList();
+        var all = (await Task.WhenAll(loops)).SelectMany(l => l).Order().ToList();
+        wall.Stop();
+        var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
+        var clientCpu = (Environment.CpuUsage.TotalTime - clientCpuBefore).TotalSeconds;
+        foreach (var (reason, n) in reasons)
+        {
+            Console.Error.WriteLine($"  {n} x {reason}");
+        }
+
+        if (withoutCid > 0)
+        {
+            throw new InvalidOperationException($"{withoutCid} handshakes completed without a connection ID: not served by the gateway's BouncyCastle engine");
+        }
+
+        var result = new HandshakeResult("BouncyCastle ECDHE-PSK P-256 (" + options.BcFeatures + ")", all.Count, failed, wall.Elapsed.TotalSeconds, cpu, clientCpu, Percentile(all, 0.5), Percentile(all, 0.99));
+        Console.Error.WriteLine($"{result.Name}: {result.Count} handshakes ({failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s = {result.PerCpuSecond:F0} per CPU-second");
+        return result;
     }
 
     private static async Task<HandshakeResult> MeasureHandshakesAsync(GatewayBenchOptions options, Kind kind, TimeSpan duration)
@@ -355,11 +536,11 @@ internal static class GatewayBench
         return (all, lost);
     }
 
-    private static async Task<IdleResult> MeasureIdleAsync(GatewayBenchOptions options)
+    private static async Task<IdleResult> MeasureIdleAsync(GatewayBenchOptions options, BenchEngine engine, GatewayDirectory? directory)
     {
         // Earlier phases' sessions are closed; let the gateway settle before the baseline.
         await Task.Delay(TimeSpan.FromSeconds(5));
-        var heapBefore = options.GcDumpTool is { } tool ? await ManagedHeapBytesAsync(tool, options.GatewayPids[0]) : null;
+        var heapBefore = options.GcDumpTool is { } tool ? await ManagedHeapAsync(tool, options.GatewayPids[0]) : null;
         var rssBefore = ProcessStats.RssBytes(options.GatewayPids);
         var nativeBefore = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
         var processes = new List<Process>();
@@ -382,7 +563,9 @@ internal static class GatewayBench
                 {
                     self, "hold", "--server", options.Server.ToString(), "--psk", $"{options.Psk.Identity}:{Convert.ToHexString(options.Psk.Key)}",
                     "--count", count.ToString(CultureInfo.InvariantCulture), "--concurrency", options.IdleConcurrency.ToString(CultureInfo.InvariantCulture),
-                    "--source-group", (20 + k).ToString(CultureInfo.InvariantCulture),
+                    "--source-group", ((engine == BenchEngine.BouncyCastle ? 40 : 20) + k).ToString(CultureInfo.InvariantCulture),
+                    "--engine", engine == BenchEngine.BouncyCastle ? "bc" : "openssl", "--server-name", options.ServerName,
+                    "--features", options.BcFeatures.ToString().Replace(" ", "", StringComparison.Ordinal),
                 })
                 {
                     start.ArgumentList.Add(argument);
@@ -414,11 +597,23 @@ internal static class GatewayBench
             var rssAfter = ProcessStats.RssBytes(options.GatewayPids);
             await Task.Delay(TimeSpan.FromSeconds(10));
             var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
-            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapBytesAsync(tool2, options.GatewayPids[0]) : null;
+            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapAsync(tool2, options.GatewayPids[0]) : null;
             var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
             var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
-            Console.Error.WriteLine($"idle: {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
-            return new IdleResult(sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter);
+            var listed = -1;
+            if (directory is not null)
+            {
+                // The connection events reach the silo in batches: wait until every held session is listed.
+                var engineName = EngineName(engine);
+                listed = await directory.WaitForOpenAsync(engineName, sessions, TimeSpan.FromSeconds(120));
+                if (listed < sessions)
+                {
+                    throw new InvalidOperationException($"the directory lists {listed} open sessions served by {engineName} on this gateway, {sessions} were held");
+                }
+            }
+
+            Console.Error.WriteLine($"idle ({engine}): {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
+            return new IdleResult(engine, listed, sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter);
         }
         finally
         {
@@ -446,8 +641,8 @@ internal static class GatewayBench
         }
     }
 
-    /// <summary>The gateway's live managed heap in bytes (dotnet-gcdump forces a full GC to take it), or null.</summary>
-    private static async Task<long?> ManagedHeapBytesAsync(string tool, int pid)
+    /// <summary>The gateway's live managed heap, in all and per type (dotnet-gcdump forces a full GC to take it), or null.</summary>
+    private static async Task<ManagedHeap?> ManagedHeapAsync(string tool, int pid)
     {
         var start = new ProcessStartInfo(tool)
         {
@@ -489,7 +684,7 @@ internal static class GatewayBench
             return null;
         }
 
-        return long.Parse(total.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
+        return new ManagedHeap(long.Parse(total.Trim().Split(' ')[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture), ManagedHeap.ParseTypes(output));
     }
 
     private static double Percentile(List<double> sorted, double p) =>
@@ -522,5 +717,46 @@ internal static class GatewayBench
         public double PerCpuSecond => Count / CpuSeconds;
     }
 
-    private sealed record IdleResult(int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, long? HeapBefore, long? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter);
+    private sealed record IdleResult(BenchEngine Engine, int ListedByEngine, int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, ManagedHeap? HeapBefore, ManagedHeap? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter);
+}
+
+/// <summary>The engine a phase's sessions are meant for.</summary>
+internal enum BenchEngine
+{
+    OpenSsl,
+    BouncyCastle,
+}
+
+/// <summary>A dotnet-gcdump report: live bytes in all, and bytes and objects per type.</summary>
+internal sealed record ManagedHeap(long Bytes, IReadOnlyDictionary<string, (long Bytes, long Count)> Types)
+{
+    /// <summary>
+    /// The per-type lines of <c>dotnet-gcdump report</c>: "  size  count  type [assembly]", where size is the size of one
+    /// object of the type (arrays of different lengths are bucketed by size), so a type's bytes are size times count.
+    /// </summary>
+    public static Dictionary<string, (long Bytes, long Count)> ParseTypes(string report)
+    {
+        var types = new Dictionary<string, (long Bytes, long Count)>(StringComparer.Ordinal);
+        foreach (var line in report.Split('\n'))
+        {
+            var parts = line.Trim().Split(' ', 3, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 3
+                && long.TryParse(parts[0], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var bytes)
+                && long.TryParse(parts[1], NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var count))
+            {
+                var type = parts[2].Trim();
+                types[type] = types.TryGetValue(type, out var seen) ? (seen.Bytes + (bytes * count), seen.Count + count) : (bytes * count, count);
+            }
+        }
+
+        return types;
+    }
+
+    /// <summary>Types that grew since <paramref name="before"/>, by bytes, largest first.</summary>
+    public IEnumerable<(string Type, long Bytes, long Count)> GrowthOver(ManagedHeap before) =>
+        Types.Select(t =>
+        {
+            var old = before.Types.TryGetValue(t.Key, out var b) ? b : default;
+            return (Type: t.Key, Bytes: t.Value.Bytes - old.Bytes, Count: t.Value.Count - old.Count);
+        }).Where(t => t.Bytes > 0).OrderByDescending(t => t.Bytes);
 }

@@ -15,12 +15,15 @@ using Platform.Gateway.Dtls.Tenants;
 //           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
 //           [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
-//           [--phases speed,inproc,handshakes,echo,idle]
+//           [--phases speed,inproc,handshakes,echo,idle,bc-inproc,bc-handshakes,bc-idle]
+//           [--features ConnectionId|Heartbeat|ConnectionId,Heartbeat (what the BouncyCastle clients offer)]
+//           [--silo http://HOST:PORT (with PLATFORM_BENCH_OPERATOR_KEY: the directory confirms each session's engine)]
 //                                                          the figures against a gateway process (infra/bench-dtls.sh)
 //   alloc --server HOST:PORT --psk SLUG/ID:HEX --ws ws://HOST:PORT/t/SLUG/ --metrics http://HOST:PORT/metrics [--messages 20000] [--connections 4]
 //                                                          gateway bytes allocated per echoed ws and DTLS message (infra/bench-pump.sh)
-//   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G
-//                                                          N idle sessions held until standard input ends (used by gateway)
+//   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G [--engine openssl|bc --server-name NAME --features F]
+//                                                          N idle sessions held until standard input ends (used by gateway);
+//                                                          "bc": BouncyCastle clients offering F (served by the gateway's BouncyCastle engine)
 var mode = args.Length > 0 ? args[0] : "handshakes";
 if (mode == "serve")
 {
@@ -67,6 +70,7 @@ if (mode is "gateway" or "hold" or "alloc")
     string Required(string name) => named.TryGetValue(name, out var value) ? value : throw new ArgumentException($"--{name} is required");
     int Int(string name, int fallback) => named.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
     double Double(string name, double fallback) => named.TryGetValue(name, out var value) ? double.Parse(value, CultureInfo.InvariantCulture) : fallback;
+    BenchBcFeatures Features() => named.TryGetValue("features", out var value) ? Enum.Parse<BenchBcFeatures>(value, ignoreCase: true) : BenchBcFeatures.ConnectionId;
     var server = IPEndPoint.Parse(Required("server"));
     var psk = PskCredentials.Parse(Required("psk"));
     if (mode == "alloc")
@@ -76,7 +80,9 @@ if (mode is "gateway" or "hold" or "alloc")
 
     if (mode == "hold")
     {
-        return await HoldSessions.RunAsync(server, psk, Int("count", 1000), Int("concurrency", 32), Int("source-group", 20));
+        return named.GetValueOrDefault("engine", "openssl") == "bc"
+            ? await HoldSessions.RunBcAsync(server, psk, Required("server-name"), Features(), Int("count", 1000), Int("concurrency", 32), Int("source-group", 40))
+            : await HoldSessions.RunAsync(server, psk, Int("count", 1000), Int("concurrency", 32), Int("source-group", 20));
     }
 
     return await GatewayBench.RunAsync(new GatewayBenchOptions
@@ -99,6 +105,9 @@ if (mode is "gateway" or "hold" or "alloc")
         GcDumpTool = named.GetValueOrDefault("gcdump"),
         GatewayLog = named.GetValueOrDefault("gateway-log"),
         Label = named.GetValueOrDefault("label") ?? "",
+        BcFeatures = Features(),
+        Silo = named.TryGetValue("silo", out var silo) ? new Uri(silo.TrimEnd('/') + "/") : null,
+        OperatorKey = Environment.GetEnvironmentVariable("PLATFORM_BENCH_OPERATOR_KEY"),
         Phases = named.TryGetValue("phases", out var phases) ? new HashSet<string>(phases.Split(','), StringComparer.Ordinal) : new GatewayBenchOptions { Server = server, GatewayPids = [], ServerName = "", Psk = psk, ForwardPsk = psk }.Phases,
     });
 }

@@ -19,6 +19,8 @@ public sealed partial class DtlsSession : ISslCallbackTarget
     private const int AlertUnrecognizedName = 112;
     private const int ReadBufferSize = 16 * 1024 + 2048;
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<nint, string> NativeNames = new();
+
     private readonly DtlsServer _server;
     private readonly Lock _lock = new();
     private readonly Lock _deliveryLock = new();
@@ -601,8 +603,8 @@ public sealed partial class DtlsSession : ISslCallbackTarget
     {
         var ssl = _ssl!;
         var cipher = NativeMethods.SSL_get_current_cipher(ssl);
-        CipherSuite = cipher == nint.Zero ? null : System.Runtime.InteropServices.Marshal.PtrToStringUTF8(NativeMethods.SSL_CIPHER_get_name(cipher));
-        ProtocolVersion = System.Runtime.InteropServices.Marshal.PtrToStringUTF8(NativeMethods.SSL_get_version(ssl));
+        CipherSuite = cipher == nint.Zero ? null : NativeName(NativeMethods.SSL_CIPHER_get_name(cipher));
+        ProtocolVersion = NativeName(NativeMethods.SSL_get_version(ssl));
         MaxDatagramSize = (int)NativeMethods.DTLS_get_data_mtu(ssl);
         using var peer = NativeMethods.SSL_get1_peer_certificate(ssl);
         if (!peer.IsInvalid)
@@ -612,6 +614,13 @@ public sealed partial class DtlsSession : ISslCallbackTarget
             ClientCertificate = new DtlsClientCertificate(certificate.Subject, certificate.Issuer, Convert.ToHexString(SHA256.HashData(der)), certificate.NotAfter.ToUniversalTime());
         }
     }
+
+    /// <summary>
+    /// One string per OpenSSL name for the whole process rather than one per session: cipher and protocol names are
+    /// constants in OpenSSL's static tables, so their addresses never change or get reused.
+    /// </summary>
+    private static string? NativeName(nint name) =>
+        name == nint.Zero ? null : NativeNames.GetOrAdd(name, static p => System.Runtime.InteropServices.Marshal.PtrToStringUTF8(p) ?? "");
 
     private void CloseLocked(DtlsCloseReason reason, bool sendCloseNotify, ref Outcome outcome)
     {
