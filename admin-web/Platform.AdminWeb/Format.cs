@@ -26,6 +26,12 @@ public static class Format
         _ => $"{value / (1024.0 * 1024 * 1024):0.#} GiB",
     };
 
+    /// <summary>A connection's metadata on one line, <c>key=value</c> pairs in key order; a dash when there is none.</summary>
+    public static string Metadata(IReadOnlyDictionary<string, string>? metadata) =>
+        metadata is { Count: > 0 }
+            ? string.Join(", ", metadata.OrderBy(static e => e.Key, StringComparer.Ordinal).Select(static e => $"{e.Key}={e.Value}"))
+            : "—";
+
     /// <summary>What a gateway refusal reason means, for people: the meaning <see cref="RefusalReasons"/> gives it.</summary>
     public static string RefusalReason(string reason) =>
         RefusalReasons.TryParse(reason, out var known) ? RefusalReasons.Meaning(known) : reason.Replace('_', ' ');

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Platform.Contracts.Connections;
 
 /// <summary>An open (or recently closed) connection as the directory knows it.</summary>
@@ -18,6 +20,8 @@ namespace Platform.Contracts.Connections;
 /// <param name="LastActivityAt">Last byte in or out, as of the last counter report.</param>
 /// <param name="Tls">TLS facts, for TLS, WSS and DTLS connections.</param>
 /// <param name="WebSocket">WebSocket facts, for WS and WSS connections.</param>
+/// <param name="Metadata">Key/value pairs the tenant's webhook attached when it accepted the connection (<see cref="ConnectionMetadata"/>); null when none.</param>
+/// <param name="ForwardTarget">Where the connection is forwarded, <c>host:port</c>: the tenant's <c>delivery.forward</c> target, or the one the webhook's connect answer chose; null when it is not forwarded.</param>
 public sealed record ConnectionResponse(
     string Id,
     string GatewayId,
@@ -35,7 +39,9 @@ public sealed record ConnectionResponse(
     long MessagesOut,
     DateTimeOffset LastActivityAt,
     TlsFacts? Tls,
-    WebSocketFacts? WebSocket);
+    WebSocketFacts? WebSocket,
+    [property: JsonConverter(typeof(MetadataJsonConverter))] IReadOnlyDictionary<string, string>? Metadata = null,
+    string? ForwardTarget = null);
 
 /// <summary>Negotiated TLS facts of one connection (the seeds' SSLNegotiated* values).</summary>
 /// <param name="Sni">Server name the client asked for.</param>

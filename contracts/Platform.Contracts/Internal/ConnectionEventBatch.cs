@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Platform.Contracts.Connections;
 
 namespace Platform.Contracts.Internal;
@@ -21,6 +22,8 @@ public sealed record ConnectionEventBatch(
 /// <param name="OpenedAt">Admission time.</param>
 /// <param name="Tls">TLS facts.</param>
 /// <param name="WebSocket">WebSocket facts.</param>
+/// <param name="Metadata">What the tenant's webhook attached in its connect answer (<see cref="ConnectionMetadata"/>); null when nothing, and from older gateways.</param>
+/// <param name="ForwardTarget">Where the connection is forwarded, <c>host:port</c> (the tenant's own target or the one a webhook chose); null when it is not forwarded.</param>
 public sealed record ConnectionOpened(
     string Id,
     Guid TenantId,
@@ -30,7 +33,9 @@ public sealed record ConnectionOpened(
     int LocalPort,
     DateTimeOffset OpenedAt,
     TlsFacts? Tls,
-    WebSocketFacts? WebSocket);
+    WebSocketFacts? WebSocket,
+    [property: JsonConverter(typeof(MetadataJsonConverter))] IReadOnlyDictionary<string, string>? Metadata = null,
+    string? ForwardTarget = null);
 
 /// <summary>Absolute counters of an open connection.</summary>
 /// <param name="Id">Connection id.</param>

@@ -114,6 +114,7 @@ internal sealed partial class ConnectionPump(ConnectionRegistry registry, Admiss
     {
         // Listed before the client is told it is accepted: a client that holds an open connection finds it in the
         // registry (and the directory) at once, and commands can reach it.
+        connection.Describe(delivery);
         registry.Add(connection);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted, client.Ending);
         var destination = Task.CompletedTask;

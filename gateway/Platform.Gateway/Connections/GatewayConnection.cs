@@ -52,6 +52,12 @@ internal abstract class GatewayConnection : IClientSink
 
     public WebSocketFacts? WebSocket { get; set; }
 
+    /// <summary>What the tenant's webhook attached when it accepted the connection; null when nothing.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; private set; }
+
+    /// <summary>Where the connection is forwarded (<c>host:port</c>); null when it is not forwarded.</summary>
+    public string? ForwardTarget { get; private set; }
+
     public int? CloseCode { get; private set; }
 
     public string? CloseReason { get; private set; }
@@ -116,7 +122,14 @@ internal abstract class GatewayConnection : IClientSink
     }
 
     public ConnectionOpened OpenedEvent() =>
-        new(Id, Tenant.Id, Protocol, Remote.Address.ToString(), Remote.Port, LocalPort, OpenedAt, Tls, WebSocket);
+        new(Id, Tenant.Id, Protocol, Remote.Address.ToString(), Remote.Port, LocalPort, OpenedAt, Tls, WebSocket, Metadata, ForwardTarget);
+
+    /// <summary>Takes the facts the delivery decided (metadata, forward target) for the directory; before the connection is listed.</summary>
+    public void Describe(IDelivery delivery)
+    {
+        Metadata = delivery.Metadata is { Count: > 0 } metadata ? metadata : null;
+        ForwardTarget = delivery.ForwardTarget;
+    }
 
     /// <summary>Records the first close cause; later ones do not overwrite it.</summary>
     public bool RecordClose(int code, string? reason)

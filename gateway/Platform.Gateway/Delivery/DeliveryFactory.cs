@@ -91,6 +91,7 @@ internal sealed class DeliveryFactory(EgressConnector egress, WebhookDispatcher 
                 egress, tenant.Slug, forward, ProxyHeader(forward, facts, datagram: maxDatagram is not null), messageFraming, tenant.Config.Framing.Eol,
                 textToClient && forward.BackendMessageType == BackendMessageTypes.Text, cancellationToken, maxDatagram);
             delivery.SubProtocol = decision.SubProtocol;
+            delivery.Metadata = decision.Metadata;
             return delivery;
         }
 

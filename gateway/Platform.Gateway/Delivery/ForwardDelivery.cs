@@ -47,6 +47,11 @@ internal sealed class ForwardDelivery : IDelivery
     /// <summary>The WebSocket sub-protocol a webhook's connect answer chose along with this target, or null.</summary>
     public string? SubProtocol { get; set; }
 
+    /// <summary>The metadata a webhook's connect answer attached along with this target, or null.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; set; }
+
+    public string? ForwardTarget => Target;
+
     /// <summary>
     /// Connects to the backend through <paramref name="egress"/> (which resolves and checks the host for
     /// <paramref name="tenant"/>), completes TLS for a <c>tls</c> backend (validated against the configured host), and
@@ -55,11 +60,15 @@ internal sealed class ForwardDelivery : IDelivery
     /// <paramref name="maxReply"/> (datagram clients), backend bytes go back in messages of at most that
     /// size, and length-prefixed backend frames go back one frame per message (a longer frame fails the backend).
     /// </summary>
+    /// <summary><c>host:port</c> of a forward target, an IPv6 literal in brackets.</summary>
+    public static string TargetOf(ForwardConfig config) =>
+        config.Host.Contains(':', StringComparison.Ordinal) ? $"[{config.Host}]:{config.Port}" : $"{config.Host}:{config.Port}";
+
     public static async Task<ForwardDelivery> ConnectAsync(
         EgressConnector egress, string tenant, ForwardConfig config, byte[]? proxyHeader, string messageFraming, string eol, bool textToClient,
         CancellationToken cancellationToken, int? maxReply = null)
     {
-        var target = $"{config.Host}:{config.Port}";
+        var target = TargetOf(config);
         Socket? socket = null;
         Stream? stream = null;
         try

@@ -21,6 +21,12 @@ internal interface IDelivery : IAsyncDisposable
     /// the tenant's WebSocket policy choose.
     /// </summary>
     string? SubProtocol => null;
+
+    /// <summary>The metadata a webhook's connect answer attached to this connection, or null or empty when none.</summary>
+    IReadOnlyDictionary<string, string>? Metadata => null;
+
+    /// <summary>Where this connection is forwarded (<c>host:port</c>), or null when it is not forwarded.</summary>
+    string? ForwardTarget => null;
 }
 
 /// <summary>How the destination side ended.</summary>

@@ -23,6 +23,8 @@ internal sealed class UdpForwardDelivery : IDelivery
 
     public string Target { get; }
 
+    public string? ForwardTarget => Target;
+
     /// <summary>
     /// Resolves and checks the backend through <paramref name="egress"/> and connects the socket to the first allowed
     /// address (UDP has no handshake: an absent backend shows as ICMP errors on later sends and receives). A backend
@@ -30,7 +32,7 @@ internal sealed class UdpForwardDelivery : IDelivery
     /// </summary>
     public static async Task<UdpForwardDelivery> ConnectAsync(EgressConnector egress, string tenant, ForwardConfig config, int maxDatagram, CancellationToken cancellationToken)
     {
-        var target = $"{config.Host}:{config.Port}";
+        var target = ForwardDelivery.TargetOf(config);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(config.ConnectTimeoutSeconds));
         try

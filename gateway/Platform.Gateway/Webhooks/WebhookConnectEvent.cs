@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Platform.Contracts;
 using Platform.Contracts.Config;
+using Platform.Contracts.Connections;
 using Platform.Gateway.Delivery;
 
 namespace Platform.Gateway.Webhooks;
@@ -18,13 +19,13 @@ internal static class WebhookConnectEvent
     public const string Type = "connect";
 
     /// <summary>Most metadata entries an answer may attach.</summary>
-    public const int MaxMetadataEntries = 16;
+    public const int MaxMetadataEntries = ConnectionMetadata.MaxEntries;
 
     /// <summary>Longest metadata key.</summary>
-    public const int MaxMetadataKeyLength = 64;
+    public const int MaxMetadataKeyLength = ConnectionMetadata.MaxKeyLength;
 
     /// <summary>Longest metadata value.</summary>
-    public const int MaxMetadataValueLength = 256;
+    public const int MaxMetadataValueLength = ConnectionMetadata.MaxValueLength;
 
     /// <summary>Longest reason shown to a refused client.</summary>
     public const int MaxReasonLength = 200;
@@ -239,7 +240,7 @@ internal static class WebhookConnectEvent
         foreach (var entry in entries.EnumerateObject())
         {
             if (metadata.Count == MaxMetadataEntries || !IsKey(entry.Name) || entry.Value.ValueKind != JsonValueKind.String
-                || entry.Value.GetString()!.Length > MaxMetadataValueLength || !metadata.TryAdd(entry.Name, entry.Value.GetString()!))
+                || !ConnectionMetadata.IsValidValue(entry.Value.GetString()) || !metadata.TryAdd(entry.Name, entry.Value.GetString()!))
             {
                 return null;
             }
@@ -248,8 +249,7 @@ internal static class WebhookConnectEvent
         return metadata;
     }
 
-    private static bool IsKey(string key) =>
-        key.Length is > 0 and <= MaxMetadataKeyLength && key.All(static c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.');
+    private static bool IsKey(string key) => ConnectionMetadata.IsValidKey(key);
 
     private static (bool Valid, string? Value) Reason(JsonElement root)
     {

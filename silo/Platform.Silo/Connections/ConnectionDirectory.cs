@@ -120,13 +120,15 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource, IGrainFac
                c.remote_port AS RemotePort, c.local_port AS LocalPort, c.opened_at AS OpenedAt, c.closed_at AS ClosedAt,
                c.close_code AS CloseCode, c.close_reason AS CloseReason, c.bytes_in AS BytesIn, c.bytes_out AS BytesOut,
                c.messages_in AS MessagesIn, c.messages_out AS MessagesOut, c.last_activity_at AS LastActivityAt,
-               c.tls::text AS TlsJson, c.websocket::text AS WebSocketJson
+               c.tls::text AS TlsJson, c.websocket::text AS WebSocketJson, c.metadata::text AS MetadataJson,
+               c.forward_target AS ForwardTarget
         FROM connections c
         """;
 
     private static ConnectionResponse ToResponse(LiveConnection c) => new(
         c.Id, c.GatewayId, c.Protocol, c.RemoteAddress, c.RemotePort, c.LocalPort, Utc(c.OpenedAt), null, null, null,
-        c.BytesIn, c.BytesOut, c.MessagesIn, c.MessagesOut, Utc(c.LastActivityAt), Facts<TlsFacts>(c.TlsJson), Facts<WebSocketFacts>(c.WebSocketJson));
+        c.BytesIn, c.BytesOut, c.MessagesIn, c.MessagesOut, Utc(c.LastActivityAt), Facts<TlsFacts>(c.TlsJson), Facts<WebSocketFacts>(c.WebSocketJson),
+        StoredMetadata.Read(c.MetadataJson), c.ForwardTarget);
 
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
@@ -136,11 +138,12 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource, IGrainFac
     private sealed record ConnectionRow(
         string Id, string GatewayId, string Protocol, string RemoteAddress, int RemotePort, int LocalPort,
         DateTime OpenedAt, DateTime? ClosedAt, int? CloseCode, string? CloseReason,
-        long BytesIn, long BytesOut, long MessagesIn, long MessagesOut, DateTime LastActivityAt, string? TlsJson, string? WebSocketJson)
+        long BytesIn, long BytesOut, long MessagesIn, long MessagesOut, DateTime LastActivityAt, string? TlsJson, string? WebSocketJson,
+        string? MetadataJson, string? ForwardTarget)
     {
         public ConnectionResponse ToResponse() => new(
             Id, GatewayId, Protocol, RemoteAddress, RemotePort, LocalPort, Utc(OpenedAt), ClosedAt is { } closed ? Utc(closed) : null,
             CloseCode, CloseReason, BytesIn, BytesOut, MessagesIn, MessagesOut, Utc(LastActivityAt),
-            Facts<TlsFacts>(TlsJson), Facts<WebSocketFacts>(WebSocketJson));
+            Facts<TlsFacts>(TlsJson), Facts<WebSocketFacts>(WebSocketJson), StoredMetadata.Read(MetadataJson), ForwardTarget);
     }
 }

@@ -4,6 +4,7 @@ using Npgsql;
 using Platform.Contracts;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
+using Platform.Silo.Connections;
 using Platform.Silo.Connections.Live;
 
 namespace Platform.Silo.Internal;
@@ -49,8 +50,18 @@ internal sealed partial class ConnectionEventWriter(NpgsqlDataSource dataSource,
 
         foreach (var o in opened)
         {
+            // The gateway refuses a webhook answer that breaks the metadata rules; what breaks them here anyway is not
+            // stored (the connection is), and the warning says so.
+            var metadata = StoredMetadata.Json(o.Metadata, out var metadataValid);
+            var forwardTarget = o.ForwardTarget is { } target && StoredMetadata.IsForwardTarget(target) ? target : null;
+            if (!metadataValid || forwardTarget != o.ForwardTarget)
+            {
+                LogRefusedFacts(logger, gatewayId, o.Id, !metadataValid, forwardTarget != o.ForwardTarget);
+            }
+
             PartOf(o.TenantId).Opened.Add(new ConnectionOpenedEvent(
-                o.Id, o.Protocol, o.RemoteAddress, o.RemotePort, o.LocalPort, o.OpenedAt.UtcDateTime, Json(o.Tls), Json(o.WebSocket)));
+                o.Id, o.Protocol, o.RemoteAddress, o.RemotePort, o.LocalPort, o.OpenedAt.UtcDateTime, Json(o.Tls), Json(o.WebSocket),
+                metadata, forwardTarget));
         }
 
         // A connection the directory does not know (its tenant was deleted, or it was never stored) has nothing to update.
@@ -115,6 +126,9 @@ internal sealed partial class ConnectionEventWriter(NpgsqlDataSource dataSource,
 
     private static string? Json<T>(T? value)
         where T : class => value is null ? null : JsonSerializer.Serialize(value, PlatformJson.Options);
+
+    [LoggerMessage(EventId = 3301, Level = LogLevel.Warning, Message = "Gateway {NodeId} reported connection {ConnectionId} with metadata out of bounds ({Metadata}) or a malformed forward target ({ForwardTarget}); stored without them")]
+    private static partial void LogRefusedFacts(ILogger logger, string nodeId, string connectionId, bool metadata, bool forwardTarget);
 
     [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Gateway {NodeId} reported {Count} events for connection ids it does not own; skipped")]
     private static partial void LogForeignEvents(ILogger logger, string nodeId, int count);

@@ -103,7 +103,8 @@ internal static class ApiExamples
     public static readonly ConnectionResponse Connection = new("gw-eu-1.1f4", "gw-eu-1", ConnectionProtocols.Wss, "198.51.100.23", 50432, 8443,
         At, null, null, null, 1024, 4096, 12, 30, At.AddMinutes(5),
         new TlsFacts("devices.acme.example", "Tls13", "TLS_AES_128_GCM_SHA256", null, null, null, null, null),
-        new WebSocketFacts("/telemetry", null, "mqtt", "devices.acme.example", false));
+        new WebSocketFacts("/telemetry", null, "mqtt", "devices.acme.example", false),
+        new Dictionary<string, string> { ["user"] = "u-42", ["plan"] = "gold" });
 
     public static readonly Page<ConnectionResponse> Connections = new([Connection], 1, 0, 100);
 

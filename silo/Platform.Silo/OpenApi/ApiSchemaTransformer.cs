@@ -13,7 +13,8 @@ namespace Platform.Silo.OpenApi;
 
 /// <summary>
 /// The string members of the contracts that take one of a fixed set of values (the constants classes beside them),
-/// declared as enums, so clients see the choices and the API is held to them.
+/// declared as enums, so clients see the choices and the API is held to them; and a connection's metadata, which its own
+/// JSON converter writes, declared as the object of bounded strings it is.
 /// </summary>
 internal sealed class ApiSchemaTransformer : IOpenApiSchemaTransformer
 {
@@ -46,6 +47,15 @@ internal sealed class ApiSchemaTransformer : IOpenApiSchemaTransformer
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(context);
+        if (context.JsonPropertyInfo is { } metadataProperty && metadataProperty.DeclaringType == typeof(ConnectionResponse) && metadataProperty.Name == "metadata")
+        {
+            // Written by its own converter (keys as given), so the schema is declared here: an object of bounded strings.
+            schema.Type = JsonSchemaType.Object | JsonSchemaType.Null;
+            schema.MaxProperties = ConnectionMetadata.MaxEntries;
+            schema.AdditionalProperties = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = ConnectionMetadata.MaxValueLength };
+            return Task.CompletedTask;
+        }
+
         if (context.JsonPropertyInfo is not { } property || !Choices.TryGetValue((property.DeclaringType, property.Name), out var values))
         {
             return Task.CompletedTask;

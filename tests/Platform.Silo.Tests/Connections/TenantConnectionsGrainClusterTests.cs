@@ -200,7 +200,8 @@ public sealed class TenantConnectionsGrainClusterTests
             """
             SELECT id AS Id, gateway_id AS GatewayId, protocol AS Protocol, remote_address AS RemoteAddress, remote_port AS RemotePort,
                    local_port AS LocalPort, opened_at AS OpenedAt, bytes_in AS BytesIn, bytes_out AS BytesOut, messages_in AS MessagesIn,
-                   messages_out AS MessagesOut, last_activity_at AS LastActivityAt, tls::text AS TlsJson, websocket::text AS WebSocketJson
+                   messages_out AS MessagesOut, last_activity_at AS LastActivityAt, tls::text AS TlsJson, websocket::text AS WebSocketJson,
+                   metadata::text AS MetadataJson, forward_target AS ForwardTarget
             FROM connections WHERE tenant_id = @tenantId AND closed_at IS NULL ORDER BY opened_at, id
             """, new { tenantId })).AsList();
     }

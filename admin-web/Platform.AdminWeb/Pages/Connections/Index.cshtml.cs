@@ -72,6 +72,7 @@ public sealed class IndexModel(SiloClient silo, TimeProvider time) : PortalPageM
                 gateway = c.GatewayId,
                 age = Format.Age(now - c.OpenedAt),
                 traffic = $"{Format.Bytes(c.BytesIn)} in / {Format.Bytes(c.BytesOut)} out",
+                metadata = Format.Metadata(c.Metadata),
             }),
         });
     }

@@ -48,6 +48,9 @@
             tr.appendChild(cell("Gateway", r.gateway));
             tr.appendChild(cell("Open for", r.age));
             tr.appendChild(cell("Traffic", r.traffic));
+            var metadata = cell("Metadata", r.metadata);
+            metadata.className = "metadata";
+            tr.appendChild(metadata);
             rows.appendChild(tr);
         });
         body.replaceChildren(rows);

@@ -10,4 +10,6 @@ internal sealed record ConnectionOpenedEvent(
     [property: Id(4)] int LocalPort,
     [property: Id(5)] DateTime OpenedAt,
     [property: Id(6)] string? TlsJson,
-    [property: Id(7)] string? WebSocketJson);
+    [property: Id(7)] string? WebSocketJson,
+    [property: Id(8)] string? MetadataJson = null,
+    [property: Id(9)] string? ForwardTarget = null);

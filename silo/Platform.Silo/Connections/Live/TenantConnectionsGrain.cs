@@ -181,11 +181,11 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
         return (await connection.QueryAsync<LiveConnection>(new CommandDefinition(
             $"""
             INSERT INTO connections AS c (id, tenant_id, gateway_id, protocol, remote_address, remote_port, local_port,
-                                          opened_at, last_activity_at, tls, websocket)
+                                          opened_at, last_activity_at, tls, websocket, metadata, forward_target)
             SELECT o.id, @tenantId, @gatewayId, o.protocol, o.remote_address, o.remote_port, o.local_port,
-                   o.opened_at, o.opened_at, o.tls::jsonb, o.websocket::jsonb
-            FROM unnest(@ids, @protocols, @remoteAddresses, @remotePorts, @localPorts, @openedAts, @tls, @websockets)
-                 AS o(id, protocol, remote_address, remote_port, local_port, opened_at, tls, websocket)
+                   o.opened_at, o.opened_at, o.tls::jsonb, o.websocket::jsonb, o.metadata::jsonb, o.forward_target
+            FROM unnest(@ids, @protocols, @remoteAddresses, @remotePorts, @localPorts, @openedAts, @tls, @websockets, @metadata, @forwardTargets)
+                 AS o(id, protocol, remote_address, remote_port, local_port, opened_at, tls, websocket, metadata, forward_target)
             ON CONFLICT (id) DO UPDATE SET closed_at = NULL, close_code = NULL, close_reason = NULL
             WHERE c.tenant_id = excluded.tenant_id
               AND c.gateway_id = excluded.gateway_id
@@ -207,6 +207,8 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
                 openedAts = opened.Select(o => o.OpenedAt).ToArray(),
                 tls = opened.Select(o => o.TlsJson).ToArray(),
                 websockets = opened.Select(o => o.WebSocketJson).ToArray(),
+                metadata = opened.Select(o => o.MetadataJson).ToArray(),
+                forwardTargets = opened.Select(o => o.ForwardTarget).ToArray(),
             },
             transaction, cancellationToken: cancellationToken))).AsList();
     }
@@ -277,7 +279,8 @@ internal sealed partial class TenantConnectionsGrain(NpgsqlDataSource dataSource
         c.id AS Id, c.gateway_id AS GatewayId, c.protocol AS Protocol, c.remote_address AS RemoteAddress,
         c.remote_port AS RemotePort, c.local_port AS LocalPort, c.opened_at AS OpenedAt,
         c.bytes_in AS BytesIn, c.bytes_out AS BytesOut, c.messages_in AS MessagesIn, c.messages_out AS MessagesOut,
-        c.last_activity_at AS LastActivityAt, c.tls::text AS TlsJson, c.websocket::text AS WebSocketJson
+        c.last_activity_at AS LastActivityAt, c.tls::text AS TlsJson, c.websocket::text AS WebSocketJson,
+        c.metadata::text AS MetadataJson, c.forward_target AS ForwardTarget
         """;
 
     private const string CounterAssignments = """
