@@ -50,6 +50,8 @@ source "$root/infra/lib/postgres.sh"
 # shellcheck source=infra/lib/bench.sh
 source "$root/infra/lib/bench.sh"
 
+# The silos' admin listener (metrics, health) on a port of its own: the default one may be taken on a shared machine.
+bench_egress_env+=("Platform__AdminUrls=http://127.0.0.1:0")
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 if [ -n "$baseline_ref" ]; then
   baseline_commit=$(git -C "$root" rev-parse --verify --short "$baseline_ref^{commit}") || { echo "unknown commit $baseline_ref" >&2; exit 2; }
