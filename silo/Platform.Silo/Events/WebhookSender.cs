@@ -11,12 +11,18 @@ namespace Platform.Silo.Events;
 /// <summary>
 /// Sends every tenant's pending lifecycle events to its webhook, at least once, in sequence order. A silo claims a
 /// tenant's stream by taking its <c>webhook_streams</c> row (<c>FOR UPDATE SKIP LOCKED</c>, only when the previous lease
-/// lapsed) with a fresh lease token, renews the lease before every request, and writes every outcome only while the
-/// token is still the row's: two silos never send one tenant's stream at once, and a silo that dies lets its lease
-/// lapse for another to take over. A stream is worked one event at a time (head of line), so a tenant's events, and
-/// with them every connection's, arrive in order; a failed attempt moves the head's next attempt by the backoff and
-/// gives the stream back. Streams run concurrently (at most <see cref="EventOptions.MaxConcurrentTenants"/> on a silo),
-/// every request bounded by the tenant's timeout, so a hung receiver holds up only its own tenant.
+/// lapsed) with a fresh lease token, renews the lease in the statement that precedes every request (reading the next
+/// events, storing the handshake, recording the previous outcome), and writes every outcome only while the token is
+/// still the row's: two silos never send one tenant's stream at once, and a silo that dies lets its lease lapse for
+/// another to take over. A stream is worked one event at a time (head of line), so a tenant's events, and with them
+/// every connection's, arrive in order; a failed attempt moves the head's next attempt by the backoff and gives the
+/// stream back. Streams run concurrently (at most <see cref="EventOptions.MaxConcurrentTenants"/> on a silo), every
+/// request bounded by the tenant's timeout, so a hung receiver holds up only its own tenant.
+/// <para>
+/// A claimed stream reads its pending events <see cref="Window"/> at a time and its webhook settings once, then spends
+/// one statement per event (the outcome, which also renews the lease and answers the tenant's configuration revision):
+/// the settings are read again as soon as that revision moves, and at least every <see cref="TargetRefresh"/>.
+/// </para>
 /// </summary>
 internal sealed partial class WebhookSender(
     NpgsqlDataSource dataSource,
@@ -120,12 +126,19 @@ internal sealed partial class WebhookSender(
 
     private TimeSpan Lease => TimeSpan.FromSeconds(options.LeaseSeconds);
 
+    /// <summary>Pending events a stream reads at once (in sequence order).</summary>
+    internal const int Window = 64;
+
+    /// <summary>Longest time a stream sends with webhook settings read earlier (the previous secret's window closes on time).</summary>
+    internal static readonly TimeSpan TargetRefresh = TimeSpan.FromSeconds(5);
+
     private async Task RunStreamAsync(Guid tenantId, Guid token, Task start, CancellationToken stopping)
     {
         await start;
         try
         {
-            while (!stopping.IsCancellationRequested && await SendNextAsync(tenantId, token, stopping))
+            var cursor = new StreamCursor(tenantId, token);
+            while (!stopping.IsCancellationRequested && await SendNextAsync(cursor, stopping))
             {
             }
         }
@@ -146,34 +159,29 @@ internal sealed partial class WebhookSender(
     }
 
     /// <summary>One step of a stream; false when the stream has nothing due now (or was lost) and goes back.</summary>
-    private async Task<bool> SendNextAsync(Guid tenantId, Guid token, CancellationToken stopping)
+    private async Task<bool> SendNextAsync(StreamCursor cursor, CancellationToken stopping)
     {
+        var (tenantId, token) = (cursor.TenantId, cursor.Token);
         await using var connection = await dataSource.OpenConnectionAsync(stopping);
         var now = time.GetUtcNow();
-        var renewed = await connection.ExecuteAsync(new CommandDefinition(
-            "UPDATE webhook_streams SET lease_expires_at = @until WHERE tenant_id = @tenantId AND lease_token = @token",
-            new { tenantId, token, until = now + Lease }, cancellationToken: stopping));
-        if (renewed == 0)
-        {
-            LogLeaseLost(logger, tenantId);
-            return false;
-        }
-
-        var head = await connection.QuerySingleOrDefaultAsync<HeadRow>(new CommandDefinition(
-            """
-            SELECT sequence AS Sequence, id AS Id, type AS Type, connection_id AS ConnectionId, protocol AS Protocol,
-                   remote_address AS RemoteAddress, remote_port AS RemotePort, close_code AS CloseCode,
-                   close_reason AS CloseReason, occurred_at AS OccurredAt, attempts AS Attempts, next_attempt_at AS NextAttemptAt
-            FROM tenant_events WHERE tenant_id = @tenantId AND state = 'pending'
-            ORDER BY sequence LIMIT 1
-            """,
-            new { tenantId }, cancellationToken: stopping));
-        if (head is null || Utc(head.NextAttemptAt) > now)
+        if (cursor.Pending.Count == 0 && !await ReadWindowAsync(connection, cursor, now, stopping))
         {
             return false;
         }
 
-        var target = await targets.LoadAsync(connection, tenantId, now, stopping);
+        var head = cursor.Pending.Peek();
+        if (Utc(head.NextAttemptAt) > now)
+        {
+            return false;
+        }
+
+        if (cursor.Target is null || cursor.TargetRevision != cursor.Revision || now - cursor.TargetReadAt >= TargetRefresh)
+        {
+            cursor.Target = await targets.LoadAsync(connection, tenantId, now, stopping);
+            (cursor.TargetRevision, cursor.TargetReadAt) = (cursor.Target?.Revision ?? 0, now);
+        }
+
+        var target = cursor.Target;
         if (target is null)
         {
             return false;
@@ -193,16 +201,25 @@ internal sealed partial class WebhookSender(
             if (!handshake.Success)
             {
                 LogValidationFailed(logger, tenantId, handshake.Error!, handshake.Status);
-                return await RecordAsync(connection, tenantId, token, head, handshake.Error == WebhookErrors.HttpStatus
+                return await RecordAsync(connection, cursor, head, handshake.Error == WebhookErrors.HttpStatus
                     ? WebhookAttempt.Failed(WebhookErrors.ValidationFailed, handshake.Status) : handshake, stopping);
             }
 
-            await connection.ExecuteAsync(new CommandDefinition(
+            // Stored, and the lease renewed for the request that follows, only while the stream is still this silo's.
+            var validatedAt = time.GetUtcNow();
+            var stored = await connection.ExecuteAsync(new CommandDefinition(
                 """
-                UPDATE webhook_streams SET validated_url = @url, validated_at = @now
+                UPDATE webhook_streams SET validated_url = @url, validated_at = @now, lease_expires_at = @until
                 WHERE tenant_id = @tenantId AND lease_token = @token
                 """,
-                new { tenantId, token, url, now = time.GetUtcNow() }, cancellationToken: stopping));
+                new { tenantId, token, url, now = validatedAt, until = validatedAt + Lease }, cancellationToken: stopping));
+            if (stored == 0)
+            {
+                LogLeaseLost(logger, tenantId);
+                return false;
+            }
+
+            cursor.Target = target with { ValidatedUrl = url };
         }
 
         var body = JsonSerializer.SerializeToUtf8Bytes(new LifecycleEvent(
@@ -223,46 +240,103 @@ internal sealed partial class WebhookSender(
             LogAttemptFailed(logger, tenantId, head.Sequence, attempt.Error!, attempt.Status);
         }
 
-        return await RecordAsync(connection, tenantId, token, head, attempt, stopping);
+        return await RecordAsync(connection, cursor, head, attempt, stopping);
     }
 
-    /// <summary>Stores an attempt's outcome while the lease is still this stream's; true when the stream goes on now.</summary>
-    private async Task<bool> RecordAsync(NpgsqlConnection connection, Guid tenantId, Guid token, HeadRow head, WebhookAttempt attempt, CancellationToken stopping)
+    /// <summary>
+    /// Renews the lease and reads the next <see cref="Window"/> pending events with the tenant's configuration revision,
+    /// in one round trip; false when the lease is lost or nothing is pending.
+    /// </summary>
+    private async Task<bool> ReadWindowAsync(NpgsqlConnection connection, StreamCursor cursor, DateTimeOffset now, CancellationToken stopping)
+    {
+        var (tenantId, token) = (cursor.TenantId, cursor.Token);
+        await using var batch = await connection.QueryMultipleAsync(new CommandDefinition(
+            """
+            UPDATE webhook_streams SET lease_expires_at = @until WHERE tenant_id = @tenantId AND lease_token = @token
+            RETURNING (SELECT config_revision FROM tenants WHERE id = @tenantId);
+            SELECT sequence AS Sequence, id AS Id, type AS Type, connection_id AS ConnectionId, protocol AS Protocol,
+                   remote_address AS RemoteAddress, remote_port AS RemotePort, close_code AS CloseCode,
+                   close_reason AS CloseReason, occurred_at AS OccurredAt, attempts AS Attempts, next_attempt_at AS NextAttemptAt
+            FROM tenant_events WHERE tenant_id = @tenantId AND state = 'pending'
+            ORDER BY sequence LIMIT @window;
+            """,
+            new { tenantId, token, until = now + Lease, window = Window }, cancellationToken: stopping));
+        var revision = (await batch.ReadAsync<long?>()).AsList();
+        var rows = (await batch.ReadAsync<HeadRow>()).AsList();
+        if (revision.Count == 0)
+        {
+            LogLeaseLost(logger, tenantId);
+            return false;
+        }
+
+        if (revision[0] is not { } current)
+        {
+            // The tenant is gone (its events go with it).
+            return false;
+        }
+
+        cursor.Revision = current;
+        foreach (var row in rows)
+        {
+            cursor.Pending.Enqueue(row);
+        }
+
+        return rows.Count > 0;
+    }
+
+    /// <summary>
+    /// Stores an attempt's outcome while the lease is still this stream's, renewing the lease in the same statement for
+    /// the next request; true when the stream goes on now.
+    /// </summary>
+    private async Task<bool> RecordAsync(NpgsqlConnection connection, StreamCursor cursor, HeadRow head, WebhookAttempt attempt, CancellationToken stopping)
     {
         var now = time.GetUtcNow();
         var attempts = head.Attempts + 1;
         var giveUp = !attempt.Success && attempts >= options.MaxAttempts;
         var state = attempt.Success ? EventDeliveryStates.Delivered : giveUp ? EventDeliveryStates.Failed : EventDeliveryStates.Pending;
         var next = attempt.Success || giveUp ? now : now + options.Backoff(attempts, Random.Shared.NextDouble());
-        var written = await connection.ExecuteAsync(new CommandDefinition(
+        var revision = await connection.QuerySingleOrDefaultAsync<long?>(new CommandDefinition(
             """
+            WITH lease AS (
+                UPDATE webhook_streams SET lease_expires_at = @until
+                WHERE tenant_id = @tenantId AND lease_token = @token
+                RETURNING tenant_id)
             UPDATE tenant_events e
             SET state = @state, attempts = @attempts, last_status = @status, last_error = @error, last_attempt_at = @now,
                 next_attempt_at = @next, delivered_at = CASE WHEN @delivered THEN @now END
-            WHERE e.tenant_id = @tenantId AND e.sequence = @sequence AND e.state = 'pending'
-              AND EXISTS (SELECT 1 FROM webhook_streams s WHERE s.tenant_id = @tenantId AND s.lease_token = @token)
+            FROM lease
+            WHERE e.tenant_id = lease.tenant_id AND e.sequence = @sequence AND e.state = 'pending'
+            RETURNING (SELECT t.config_revision FROM tenants t WHERE t.id = e.tenant_id)
             """,
             new
             {
-                tenantId,
-                token,
+                tenantId = cursor.TenantId,
+                token = cursor.Token,
                 sequence = head.Sequence,
                 state,
                 attempts,
                 status = attempt.Status is > 0 ? attempt.Status : null,
                 error = attempt.Error,
                 now,
+                until = now + Lease,
                 next,
                 delivered = attempt.Success,
             },
             cancellationToken: stopping));
-        if (giveUp && written > 0)
+        if (revision is null)
         {
-            LogGaveUp(logger, tenantId, head.Sequence, attempts, attempt.Error!);
+            return false;
+        }
+
+        cursor.Pending.Dequeue();
+        cursor.Revision = revision.Value;
+        if (giveUp)
+        {
+            LogGaveUp(logger, cursor.TenantId, head.Sequence, attempts, attempt.Error!);
         }
 
         // After a failure the head waits for its backoff: the stream goes back and is claimed again when it is due.
-        return written > 0 && state != EventDeliveryStates.Pending;
+        return state != EventDeliveryStates.Pending;
     }
 
     private async Task DeferAsync(NpgsqlConnection connection, Guid tenantId, Guid token, long sequence, string reason, DateTimeOffset now, CancellationToken stopping) =>
@@ -317,6 +391,25 @@ internal sealed partial class WebhookSender(
     }
 
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
+
+    /// <summary>What a claimed stream knows between its steps: the events read ahead, the settings and the revision they are of.</summary>
+    private sealed class StreamCursor(Guid tenantId, Guid token)
+    {
+        public Guid TenantId { get; } = tenantId;
+
+        public Guid Token { get; } = token;
+
+        public Queue<HeadRow> Pending { get; } = new();
+
+        /// <summary>The tenant's configuration revision as the last statement saw it.</summary>
+        public long Revision { get; set; }
+
+        public WebhookTarget? Target { get; set; }
+
+        public long TargetRevision { get; set; }
+
+        public DateTimeOffset TargetReadAt { get; set; }
+    }
 
     private sealed record HeadRow(
         long Sequence, Guid Id, string Type, string ConnectionId, string Protocol, string RemoteAddress, int RemotePort,

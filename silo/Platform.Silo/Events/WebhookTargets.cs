@@ -40,12 +40,12 @@ internal sealed class WebhookTargets(SecretProtector protector, EventOptions opt
         var webhook = JsonSerializer.Deserialize<TenantConfig>(row.Config, PlatformJson.Options)?.Delivery.Webhook;
         if (webhook is null || !Uri.TryCreate(webhook.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
         {
-            return new WebhookTarget(row.Slug, null, TimeSpan.Zero, null, null, row.ValidatedUrl);
+            return new WebhookTarget(row.Slug, null, TimeSpan.Zero, null, null, row.ValidatedUrl, row.Revision);
         }
 
         var secrets = await SecretsAsync(connection, tenantId, row.Revision, cancellationToken);
         var previous = Previous(secrets)?.At(now);
-        return new WebhookTarget(row.Slug, url, TimeSpan.FromSeconds(Math.Clamp(webhook.TimeoutSeconds, 1, 30)), secrets.Secret, previous, row.ValidatedUrl);
+        return new WebhookTarget(row.Slug, url, TimeSpan.FromSeconds(Math.Clamp(webhook.TimeoutSeconds, 1, 30)), secrets.Secret, previous, row.ValidatedUrl, row.Revision);
     }
 
     /// <summary>

@@ -369,4 +369,42 @@ public sealed class WebhookSenderTests
         Assert.True(post.SignedWith(next, TimeSpan.FromMinutes(5)));
         Assert.True(post.SignedWith(EventTestSupport.Secret, TimeSpan.FromMinutes(5)));
     }
+
+    [Fact]
+    public async Task Send_UrlChangedWhileTheStreamRuns_LaterEventsGoToTheNewUrlAfterItsHandshake()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var first = await WebhookReceiver.StartAsync();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = 0;
+        first.Answer = async context =>
+        {
+            // The first event is held until the URL has changed: the stream has read the next ones meanwhile.
+            Interlocked.Increment(ref held);
+            await release.Task.WaitAsync(context.RequestAborted);
+            context.Response.StatusCode = 204;
+        };
+        await using var second = await WebhookReceiver.StartAsync();
+        await using var silo = EventTestSupport.Silo(database);
+        var tenantId = await EventTestSupport.TenantAsync(silo, "acme", first.Url, timeoutSeconds: 30);
+        await silo.RegisterGatewayAsync("gw-1");
+        await EventTestSupport.OpenAsync(silo, "gw-1", tenantId, 1, 2, 3);
+        await EventTestSupport.UntilAsync(() => Volatile.Read(ref held) == 1, "the first event in flight");
+
+        await InternalTestFixture.ExecuteAsync(silo,
+            """
+            INSERT INTO tenant_configs (tenant_id, revision, config, webhook_secret_enc, actor, created_at)
+            SELECT tenant_id, revision + 1, jsonb_set(config, '{delivery,webhook,url}', to_jsonb(@url::text)), webhook_secret_enc, 'test', now()
+            FROM tenant_configs WHERE tenant_id = @tenantId ORDER BY revision DESC LIMIT 1;
+            UPDATE tenants SET config_revision = config_revision + 1 WHERE id = @tenantId;
+            """,
+            new { tenantId, url = second.Url });
+        release.SetResult();
+
+        await EventTestSupport.UntilAsync(() => second.Posts.Count >= 2, "the later events at the new URL");
+        Assert.Equal([1L], first.Posts.Select(p => p.Json.GetProperty("sequence").GetInt64()));
+        Assert.Equal([2L, 3], second.Posts.Select(p => p.Json.GetProperty("sequence").GetInt64()));
+        Assert.Equal("OPTIONS", second.Requests.First().Method);
+        Assert.All(second.Posts, p => Assert.True(p.SignedWith(EventTestSupport.Secret, TimeSpan.FromMinutes(5))));
+    }
 }
