@@ -44,7 +44,10 @@ internal sealed class WebhookStatusLedger(TimeProvider time)
         }
     }
 
-    /// <summary>A request of <paramref name="eventType"/> failed as <paramref name="kind"/> (<see cref="WebhookFailureKinds"/>).</summary>
+    /// <summary>
+    /// A request of <paramref name="eventType"/> failed as <paramref name="kind"/> (<see cref="WebhookFailureKinds"/>);
+    /// <paramref name="status"/> is the HTTP status of the answer to the POST, when there was one.
+    /// </summary>
     public void Failed(Guid tenantId, string eventType, string kind, int? status, string url)
     {
         var now = time.GetUtcNow();
@@ -56,6 +59,11 @@ internal sealed class WebhookStatusLedger(TimeProvider time)
             if (kind == WebhookFailureKinds.NotValidated)
             {
                 SetValidation(tenantId, new WebhookValidationFact(now, false, HashOf(url)));
+            }
+            else if (status is not null)
+            {
+                // The POST was answered, and a POST goes out only after the URL passed the handshake.
+                SetValidation(tenantId, new WebhookValidationFact(now, true, HashOf(url)));
             }
         }
     }
