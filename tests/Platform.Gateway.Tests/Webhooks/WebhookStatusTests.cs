@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Webhooks;
 using Platform.Gateway.Tests.Support;
+using Platform.Gateway.Webhooks;
 
 namespace Platform.Gateway.Tests.Webhooks;
 
@@ -162,12 +164,42 @@ public sealed class WebhookStatusTests
         Assert.Empty(receiver.All);
     }
 
+    [Fact]
+    public async Task SiloAway_FailuresCountedMeanwhileArriveOnceWhenItIsBack()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(Secret);
+        receiver.Answer = _ => Task.FromResult<(int, string?, string?)>((500, null, null));
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", Hooked(receiver.Url));
+        await using var gateway = await silo.StartGatewayAsync();
+        await gateway.WaitForTenantAsync("acme");
+        Assert.Equal(503, (await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/")).Status);
+        await WaitForStatusAsync(silo, "acme", s => s.Failed == 1);
+
+        await silo.StopSiloAsync();
+        // The gateway serves from its snapshot; the webhook's failures are counted in its memory meanwhile.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(503, (await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/")).Status);
+        }
+
+        await silo.StartSiloAgainAsync();
+        await WaitForStatusAsync(silo, "acme", s => s.Failed >= 4);
+        // One more failure: the next report adds exactly it, nothing of the reports before counts again.
+        var reports = gateway.Services.GetRequiredService<WebhookStatusReporter>().Reports;
+        Assert.Equal(503, (await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/")).Status);
+        await Wait.UntilAsync(() => gateway.Services.GetRequiredService<WebhookStatusReporter>().Reports > reports, "the next report");
+        var status = await WaitForStatusAsync(silo, "acme", s => s.Failed >= 5);
+        Assert.Equal(5, status.Failed);
+        Assert.Equal(5, Count(status, WebhookFailureKinds.HttpStatus, "connect"));
+    }
+
     private static long Count(WebhookStatusResponse status, string kind, string eventType) =>
         status.Failures.Where(f => f.Kind == kind && f.Event == eventType).Sum(f => f.Count);
 
     private static async Task<WebhookStatusResponse> WaitForStatusAsync(SiloFixture silo, string slug, Func<WebhookStatusResponse, bool> condition)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
         while (true)
         {
             var status = await silo.Operator.GetFromJsonAsync<WebhookStatusResponse>(
