@@ -41,6 +41,11 @@ public interface IGatewayLinkGrain : IGrainWithStringKey
     [Alias("connection-events")]
     Task<bool> PostConnectionEventsAsync(ConnectionEventBatch batch);
 
+    /// <summary>Stores webhook delivery outcomes (applied once per report id, so a report sent again counts once).</summary>
+    /// <exception cref="GatewayRequestRejectedException">The report is invalid.</exception>
+    [Alias("webhook-report")]
+    Task PostWebhookReportAsync(WebhookReport report);
+
     /// <summary>
     /// The config changes after revision <paramref name="after"/> (a full snapshot when the cursor is 0, ahead of the
     /// silo or behind its horizon), waiting up to <paramref name="waitSeconds"/> (0..60) for one.

@@ -24,6 +24,7 @@ using Platform.Silo.Stats;
 using Platform.Silo.Telemetry;
 using Platform.Silo.Tenants;
 using Platform.Silo.Usage;
+using Platform.Silo.Webhooks;
 
 var builder = WebApplication.CreateBuilder(args);
 // Secrets arrive as files, one per key (Platform__MasterKey), not as environment variables, which
@@ -94,6 +95,7 @@ v1.MapRefusalsApi();
 v1.MapStatsApi();
 v1.MapEventsApi();
 v1.MapUsageApi();
+v1.MapWebhookStatusApi();
 
 app.Run();
 

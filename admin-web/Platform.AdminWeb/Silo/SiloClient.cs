@@ -20,6 +20,7 @@ using Platform.Contracts.RawKeys;
 using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
 using Platform.Contracts.Usage;
+using Platform.Contracts.Webhooks;
 
 namespace Platform.AdminWeb.Silo;
 
@@ -163,6 +164,9 @@ public sealed partial class SiloClient(HttpClient http, ILogger<SiloClient> logg
     // ---- lifecycle events
     public Task<SiloResult<EventPage>> ListEventsAsync(string slug, long after, int limit, CancellationToken ct) =>
         SendAsync<EventPage>(HttpMethod.Get, $"v1/tenants/{Seg(slug)}/events?after={after.ToString(CultureInfo.InvariantCulture)}&limit={limit.ToString(CultureInfo.InvariantCulture)}", null, null, ct);
+
+    public Task<SiloResult<WebhookStatusResponse>> GetWebhookStatusAsync(string slug, CancellationToken ct) =>
+        SendAsync<WebhookStatusResponse>(HttpMethod.Get, $"v1/tenants/{Seg(slug)}/webhook-status", null, null, ct);
 
     // ---- gateways, audit
     public Task<SiloResult<Page<GatewayResponse>>> ListGatewaysAsync(CancellationToken ct) =>

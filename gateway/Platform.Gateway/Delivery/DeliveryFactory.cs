@@ -87,9 +87,20 @@ internal sealed class DeliveryFactory(EgressConnector egress, WebhookDispatcher 
         {
             // The tenant's own forward settings (framing, timeouts, PROXY header) apply to the target the webhook chose.
             var forward = (tenant.Config.Delivery.Forward ?? new ForwardConfig()) with { Host = target.Host, Port = target.Port, Protocol = target.Protocol };
-            var delivery = await ForwardDelivery.ConnectAsync(
-                egress, tenant.Slug, forward, ProxyHeader(forward, facts, datagram: maxDatagram is not null), messageFraming, tenant.Config.Framing.Eol,
-                textToClient && forward.BackendMessageType == BackendMessageTypes.Text, cancellationToken, maxDatagram);
+            ForwardDelivery delivery;
+            try
+            {
+                delivery = await ForwardDelivery.ConnectAsync(
+                    egress, tenant.Slug, forward, ProxyHeader(forward, facts, datagram: maxDatagram is not null), messageFraming, tenant.Config.Framing.Eol,
+                    textToClient && forward.BackendMessageType == BackendMessageTypes.Text, cancellationToken, maxDatagram);
+            }
+            catch (BackendUnreachableException ex)
+            {
+                webhooks.ForwardOutcome(tenant, webhook, forbidden: ex.Refusal == RefusalReason.BackendForbidden);
+                throw;
+            }
+
+            webhooks.ForwardOutcome(tenant, webhook, forbidden: false);
             delivery.SubProtocol = decision.SubProtocol;
             delivery.Metadata = decision.Metadata;
             return delivery;

@@ -103,6 +103,9 @@ public static class GatewayHost
         services.AddSingleton<WebhookHttp>();
         services.AddSingleton<WebhookMetrics>();
         services.AddSingleton<WebhookDispatcher>();
+        services.AddSingleton<WebhookStatusLedger>();
+        services.AddSingleton<WebhookStatusReporter>();
+        services.AddHostedService(static sp => sp.GetRequiredService<WebhookStatusReporter>());
         services.AddSingleton<DeliveryFactory>();
         services.AddSingleton<ProxyProtocolMetrics>();
         services.AddSingleton<ProxyProtocolGate>();

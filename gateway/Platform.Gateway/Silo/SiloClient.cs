@@ -44,6 +44,10 @@ internal sealed class SiloClient(ClusterConnection cluster) : Admission.ILeaseSy
         }
     }
 
+    /// <summary>Hands a webhook status report to the silo (applied once per report id).</summary>
+    public Task PostWebhookReportAsync(WebhookReport report, CancellationToken cancellationToken) =>
+        cluster.Link.Grain.PostWebhookReportAsync(report).WaitAsync(HeartbeatTimeout, cancellationToken);
+
     /// <summary>Tells the silo this node is stopping; <see cref="GatewayUnknownException"/> when it already was not live.</summary>
     public async Task LeaveAsync(CancellationToken cancellationToken)
     {

@@ -31,6 +31,7 @@ internal sealed partial class TenantWebhookQueue : IDisposable
     private readonly Func<Guid, TenantRuntime?> _tenants;
     private readonly WebhookHttp _http;
     private readonly WebhookMetrics _metrics;
+    private readonly WebhookStatusLedger _ledger;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -38,13 +39,14 @@ internal sealed partial class TenantWebhookQueue : IDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
 
-    public TenantWebhookQueue(TenantRuntime tenant, Func<Guid, TenantRuntime?> tenants, WebhookHttp http, WebhookMetrics metrics, TimeProvider time, ILogger logger)
+    public TenantWebhookQueue(TenantRuntime tenant, Func<Guid, TenantRuntime?> tenants, WebhookHttp http, WebhookMetrics metrics, WebhookStatusLedger ledger, TimeProvider time, ILogger logger)
     {
         _tenantId = tenant.Id;
         _slug = tenant.Slug;
         _tenants = tenants;
         _http = http;
         _metrics = metrics;
+        _ledger = ledger;
         _time = time;
         _logger = logger;
         var webhook = tenant.Config.Delivery.Webhook ?? new WebhookConfig();
@@ -181,12 +183,18 @@ internal sealed partial class TenantWebhookQueue : IDisposable
             {
                 _metrics.Request(_slug, MessagesEvent, "ok");
                 _metrics.Delivered(_slug, batch.Count);
+                _ledger.Delivered(_tenantId, MessagesEvent, webhook.Url);
                 Reply(answer.Body);
                 return;
             }
 
             var outcome = answer.Failure ?? "status_" + answer.Status;
             _metrics.Request(_slug, MessagesEvent, outcome);
+            // Every failed attempt counts; a 1xx, 3xx (redirect), 4xx or 5xx answer is not a 2xx.
+            var (kind, status) = answer.Failure is { } failure
+                ? WebhookStatusLedger.Classify(failure, answer.Status)
+                : (Contracts.Webhooks.WebhookFailureKinds.HttpStatus, answer.Status);
+            _ledger.Failed(_tenantId, MessagesEvent, kind, status, webhook.Url);
             var delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, FirstRetryDelay.Ticks << Math.Min(attempt, 16)));
             Log.BatchFailed(_logger, _slug, batch.Count, outcome, attempt + 1, delay.TotalMilliseconds);
             await Task.Delay(delay, _time, stopping);

@@ -11,7 +11,7 @@ namespace Platform.Gateway.Webhooks;
 /// last.
 /// </summary>
 internal sealed class WebhookDispatcher(
-    WebhookHttp http, TenantSnapshotStore snapshots, WebhookMetrics metrics, TimeProvider time, ILogger<WebhookDispatcher> logger) : IAsyncDisposable
+    WebhookHttp http, TenantSnapshotStore snapshots, WebhookMetrics metrics, WebhookStatusLedger ledger, TimeProvider time, ILogger<WebhookDispatcher> logger) : IAsyncDisposable
 {
     /// <summary>How long a tenant's queue may go on sending after its last connection has gone.</summary>
     public static readonly TimeSpan DrainLimit = TimeSpan.FromSeconds(30);
@@ -28,7 +28,34 @@ internal sealed class WebhookDispatcher(
         var answer = await http.PostAsync(tenant.Slug, webhook, tenant.Source.PreviousWebhookSecret, WebhookConnectEvent.Type, eventId, body, cancellationToken);
         var decision = WebhookConnectEvent.Read(answer, facts.Request?.SubProtocols ?? []);
         metrics.Request(tenant.Slug, WebhookConnectEvent.Type, decision.Failure ?? (decision.Accept ? "ok" : "rejected"));
+        if (decision.Failure is { } failure)
+        {
+            var (kind, status) = WebhookStatusLedger.Classify(failure, answer.Status);
+            ledger.Failed(tenant.Id, WebhookConnectEvent.Type, kind, status, webhook.Url);
+        }
+        else if (decision.Forward is null)
+        {
+            // An answer naming a forward target is counted once the target has passed the egress policy (ForwardOutcome).
+            ledger.Delivered(tenant.Id, WebhookConnectEvent.Type, webhook.Url);
+        }
+
         return decision;
+    }
+
+    /// <summary>
+    /// Counts a connect answer that named a forward target: delivered, or <c>forbidden_override</c> when the egress
+    /// policy refused the target (the connection is refused as a forbidden backend).
+    /// </summary>
+    public void ForwardOutcome(TenantRuntime tenant, WebhookConfig webhook, bool forbidden)
+    {
+        if (forbidden)
+        {
+            ledger.Failed(tenant.Id, WebhookConnectEvent.Type, Contracts.Webhooks.WebhookFailureKinds.ForbiddenOverride, null, webhook.Url);
+        }
+        else
+        {
+            ledger.Delivered(tenant.Id, WebhookConnectEvent.Type, webhook.Url);
+        }
     }
 
     /// <summary>The delivery of an accepted connection.</summary>
@@ -39,7 +66,7 @@ internal sealed class WebhookDispatcher(
         {
             if (!_queues.TryGetValue(tenant.Id, out queue!))
             {
-                queue = new TenantWebhookQueue(tenant, Tenant, http, metrics, time, logger);
+                queue = new TenantWebhookQueue(tenant, Tenant, http, metrics, ledger, time, logger);
                 _queues.Add(tenant.Id, queue);
                 queue.Start();
             }

@@ -12,6 +12,7 @@ using Platform.Contracts.RawKeys;
 using Platform.Contracts.Stats;
 using Platform.Contracts.Tenants;
 using Platform.Contracts.Usage;
+using Platform.Contracts.Webhooks;
 using Platform.Silo.Tenants;
 
 namespace Platform.Silo.OpenApi;
@@ -158,4 +159,15 @@ internal static class ApiExamples
     public static readonly UsageExportResponse UsageExport = new(
         At.AddHours(-2), At, At,
         [new UsageExportRow(TenantId, "acme", new DateTimeOffset(2026, 3, 2, 8, 0, 0, TimeSpan.Zero), ConnectionProtocols.Wss, UsageHour)]);
+
+    public static readonly WebhookStatusResponse WebhookStatus = new(
+        "acme", At.AddHours(-24), At, At, new WebhookValidation(WebhookValidationStates.Validated, At.AddMinutes(-40)), 1_204, 7,
+        [new WebhookEventCounts(WebhookEventTypes.Connect, 310, 5), new WebhookEventCounts(WebhookEventTypes.Messages, 894, 2)],
+        [
+            new WebhookFailureCount(WebhookFailureKinds.Timeout, WebhookEventTypes.Connect, 4),
+            new WebhookFailureCount(WebhookFailureKinds.Garbage, WebhookEventTypes.Connect, 1),
+            new WebhookFailureCount(WebhookFailureKinds.HttpStatus, WebhookEventTypes.Messages, 2),
+        ],
+        new WebhookLastFailure(At.AddMinutes(-3), WebhookEventTypes.Messages, WebhookFailureKinds.HttpStatus, 503,
+            WebhookFailureKinds.Describe(WebhookFailureKinds.HttpStatus, 503)));
 }

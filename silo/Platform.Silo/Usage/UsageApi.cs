@@ -120,7 +120,7 @@ internal static class UsageApi
     /// <c>from</c> and <c>to</c>: ISO 8601 dates or dates and times (UTC when no offset is given). <c>to</c> defaults to
     /// now, <c>from</c> to a day (hours) or 30 days (days) before <c>to</c>; <c>from</c> is truncated to its bucket.
     /// </summary>
-    private static (DateTimeOffset From, DateTimeOffset To) ParseRange(
+    internal static (DateTimeOffset From, DateTimeOffset To) ParseRange(
         string? from, string? to, DateTimeOffset now, string bucket, List<FieldError> errors)
     {
         var end = now;

@@ -54,6 +54,8 @@ internal sealed class LiveGateway : IAsyncDisposable
                 ["Platform:WsPort"] = "0",
                 ["Platform:WssPort"] = "0",
                 ["Platform:TlsPort"] = "0",
+                // Not the fixed default: two live gateways (tests run in parallel) would both bind it.
+                ["Platform:DtlsPort"] = "0",
                 ["Platform:AdminPort"] = "0",
                 ["Platform:StateDirectory"] = stateDirectory,
                 ["Platform:LeaseSyncMilliseconds"] = "100",

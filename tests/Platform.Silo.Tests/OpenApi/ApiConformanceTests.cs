@@ -189,6 +189,10 @@ public sealed class ApiConformanceTests
         await Expect(HttpStatusCode.BadRequest, op.GetAsync(Url("/v1/usage?from=yesterday")));
         await Expect(HttpStatusCode.Forbidden, tk.GetAsync(Url("/v1/usage")));
 
+        // Webhook status.
+        await Expect(HttpStatusCode.OK, tk.GetAsync(Url("/v1/tenants/acme/webhook-status")));
+        await Expect(HttpStatusCode.BadRequest, tk.GetAsync(Url("/v1/tenants/acme/webhook-status?from=yesterday")));
+
         // Operators.
         await Expect(HttpStatusCode.Created, op.PostAsync(Url("/v1/operators"), Json(new { userName = "alice", password = "correct horse battery" })));
         await Expect(HttpStatusCode.Conflict, op.PostAsync(Url("/v1/operators"), Json(new { userName = "ALICE", password = "correct horse battery" })));

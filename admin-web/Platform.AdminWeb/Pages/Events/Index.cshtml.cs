@@ -1,10 +1,14 @@
 using Microsoft.AspNetCore.Mvc;
 using Platform.AdminWeb.Silo;
 using Platform.Contracts.Events;
+using Platform.Contracts.Webhooks;
 
 namespace Platform.AdminWeb.Pages.Events;
 
-/// <summary>A tenant's latest lifecycle events with their webhook delivery state, newest first.</summary>
+/// <summary>
+/// A tenant's latest lifecycle events with their webhook delivery state, newest first, and how the gateways' webhook
+/// requests (connect and messages, for <c>webhook</c> delivery) went over the last 24 hours.
+/// </summary>
 public sealed class IndexModel(SiloClient silo) : PortalPageModel
 {
     public const int Shown = 100;
@@ -19,6 +23,9 @@ public sealed class IndexModel(SiloClient silo) : PortalPageModel
 
     /// <summary>The newest shown event whose last attempt failed, or that waits for a webhook or a secret.</summary>
     public EventResponse? LastFailure { get; private set; }
+
+    /// <summary>The gateways' webhook requests over the last 24 hours.</summary>
+    public WebhookStatusResponse? WebhookStatus { get; private set; }
 
     public int Pending => Events.Count(e => e.Delivery.State == EventDeliveryStates.Pending);
 
@@ -51,6 +58,14 @@ public sealed class IndexModel(SiloClient silo) : PortalPageModel
 
         Events = latest.Value!.Items.Reverse().ToList();
         LastFailure = Events.FirstOrDefault(e => e.Delivery.LastError is not null);
+        var status = await silo.GetWebhookStatusAsync(Slug, cancellationToken);
+        if (status.Problem is { } statusProblem)
+        {
+            ShowProblem(statusProblem);
+            return Page();
+        }
+
+        WebhookStatus = status.Value;
         return Page();
     }
 

@@ -1,3 +1,4 @@
+using Npgsql;
 using Orleans.Concurrency;
 using Platform.Cluster;
 using Platform.Contracts.Connections;
@@ -20,6 +21,8 @@ internal sealed class GatewayLinkGrain(
     ConnectionEventWriter events,
     ConfigWatch watch,
     PlatformOptions options,
+    NpgsqlDataSource dataSource,
+    PlatformClock clock,
     IHostApplicationLifetime lifetime) : Grain, IGatewayLinkGrain
 {
     public const int MaxWaitSeconds = 60;
@@ -107,6 +110,17 @@ internal sealed class GatewayLinkGrain(
     {
         ArgumentNullException.ThrowIfNull(batch);
         return ConnectionId.IsValidNodeId(NodeId) && await events.ApplyAsync(NodeId, batch, lifetime.ApplicationStopping);
+    }
+
+    public async Task PostWebhookReportAsync(WebhookReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (Webhooks.WebhookStatusStore.Validate(report) is { Count: > 0 } errors)
+        {
+            throw new GatewayRequestRejectedException(errors);
+        }
+
+        await Webhooks.WebhookStatusStore.ApplyAsync(dataSource, NodeId, report, clock.GetUtcNow(), lifetime.ApplicationStopping);
     }
 
     public async Task<ConfigWatchResponse> WatchConfigAsync(long after, int waitSeconds, CancellationToken cancellationToken)
