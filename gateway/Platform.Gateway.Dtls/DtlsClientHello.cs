@@ -15,8 +15,9 @@ internal readonly struct DtlsClientHello
     private const int MaxSessionIdLength = 32;
     private const int MaxCookieLength = 255;
 
-    private DtlsClientHello(int bodyStart, int bodyLength, int cookieStart, int cookieLength, ulong recordSequence, ushort messageSequence)
+    private DtlsClientHello(int bodyStart, int bodyLength, int cookieStart, int cookieLength, int extensionsStart, ulong recordSequence, ushort messageSequence)
     {
+        ExtensionsStart = extensionsStart;
         BodyStart = bodyStart;
         BodyLength = bodyLength;
         CookieStart = cookieStart;
@@ -35,6 +36,9 @@ internal readonly struct DtlsClientHello
 
     public int CookieLength { get; }
 
+    /// <summary>Offset of the first extension entry in the datagram (the body's end when there are none).</summary>
+    public int ExtensionsStart { get; }
+
     /// <summary>The 48-bit record sequence number of the ClientHello's record.</summary>
     public ulong RecordSequence { get; }
 
@@ -45,6 +49,9 @@ internal readonly struct DtlsClientHello
 
     /// <summary>The body up to and including session_id: client_version, random, session_id.</summary>
     public ReadOnlySpan<byte> BeforeCookie(ReadOnlySpan<byte> datagram) => datagram[BodyStart..(CookieStart - 1)];
+
+    /// <summary>The extension entries (type, length, data), each whole; empty when the hello has none.</summary>
+    public ReadOnlySpan<byte> Extensions(ReadOnlySpan<byte> datagram) => datagram[ExtensionsStart..(BodyStart + BodyLength)];
 
     /// <summary>The body after the cookie: cipher_suites, compression_methods and the extensions, with their lengths.</summary>
     public ReadOnlySpan<byte> AfterCookie(ReadOnlySpan<byte> datagram) => datagram[(CookieStart + CookieLength)..(BodyStart + BodyLength)];
@@ -101,7 +108,8 @@ internal readonly struct DtlsClientHello
             return false;
         }
 
-        hello = new DtlsClientHello(bodyStart, bodyLength, bodyStart + cookieStart, cookieLength, recordSequence, messageSequence);
+        var extensionsStart = bodyStart + Math.Min(at + 2, body.Length);
+        hello = new DtlsClientHello(bodyStart, bodyLength, bodyStart + cookieStart, cookieLength, extensionsStart, recordSequence, messageSequence);
         return true;
     }
 

@@ -86,7 +86,7 @@ public sealed partial class DtlsServer
     private bool TryStartBc(SocketAddress address, byte[] buffer, int length, in DtlsClientHello parsed, DtlsSession? existing)
     {
         var datagram = buffer.AsSpan(0, length);
-        if (!DtlsClientHelloFeatures.TryParse(datagram, out var hello) || !hello.OffersAny
+        if (!DtlsClientHelloFeatures.TryRead(datagram, parsed, out var hello) || !hello.OffersAny
             || !TryResolveBcTenant(hello, out var tenant, out var certificateIndex))
         {
             return false;
