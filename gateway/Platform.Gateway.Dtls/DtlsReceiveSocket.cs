@@ -7,7 +7,8 @@ namespace Platform.Gateway.Dtls;
 
 /// <summary>
 /// One of a listener's UDP sockets, all bound to the same address and port with <c>SO_REUSEPORT</c>, each with its
-/// own receive loop and its own listener SSL object for the stateless cookie check. The kernel picks the socket of a
+/// own receive loop (which runs the listener's stateless cookie layer) and its own listener SSL object, through which
+/// cookie-verified ClientHellos reach OpenSSL. The kernel picks the socket of a
 /// datagram by a hash of its 4-tuple, so one peer's datagrams always reach the same socket and loop (their order is
 /// kept) while different peers spread over the sockets and so over the cores. The cookie secret, the session tables
 /// and the caps belong to the <see cref="DtlsServer"/> and are shared by every socket: a cookie made on one socket
