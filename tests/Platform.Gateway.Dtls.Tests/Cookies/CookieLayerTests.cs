@@ -116,6 +116,45 @@ public sealed class CookieLayerTests : IDisposable
         Assert.Equal(0, server.Counters.InternalErrors);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EstablishedSession_FreshHelloFromItsAddress_ReplacesItOnlyWithAValidCookie(bool bouncyCastleBound)
+    {
+        var handler = new TestHandler();
+        await using var server = TestTenants.StartServer(HeartbeatTenants(), handler);
+        await using var relay = new RecordingUdpRelay(server.LocalEndPoint);
+        await using var peer = PeerProcess.Start("openssl", $"s_client -dtls1_2 -connect 127.0.0.1:{relay.Port} -servername alpha.dtls.test -CAfile {_caFile} -verify_return_error");
+        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.Equal(DtlsEngines.OpenSsl, session.Engine);
+        var verifyRequestsBefore = server.Counters.HelloVerifyRequestsSent;
+        relay.ForwardToClient = false;
+
+        // A client that lost its state (RFC 6347 4.2.8) sends a first hello from the established session's address.
+        var hello = FirstHello(bouncyCastleBound);
+        var mark = relay.Log.Count;
+        relay.SendToGateway(hello.Build());
+        await DtlsServerTests.WaitUntil(() => relay.Log.Skip(mark).Any(e => !e.ToGateway && HelloParts.MessageType(e.Datagram) == HelloParts.HelloVerifyRequestType));
+        var cookie = HelloParts.CookieOf(relay.Log.Skip(mark).First(e => !e.ToGateway && HelloParts.MessageType(e.Datagram) == HelloParts.HelloVerifyRequestType).Datagram);
+        Assert.False(session.IsClosed);
+
+        // A forged cookie cannot end the session: it gets a HelloVerifyRequest and the session stays.
+        relay.SendToGateway(hello.Answer(RandomNumberGenerator.GetBytes(32)).Build());
+        await DtlsServerTests.WaitUntil(() => server.Counters.CookieRejected == 1);
+        Assert.False(session.IsClosed);
+        Assert.Equal(1, server.Counters.HandshakesStarted);
+
+        // The address proven by a valid cookie: the old session ends as replaced and a new handshake starts on the hello's engine.
+        relay.SendToGateway(hello.Answer(cookie).Build());
+        var (closed, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.Same(session, closed);
+        Assert.Equal(DtlsCloseReason.Replaced, reason);
+        await DtlsServerTests.WaitUntil(() => server.Counters.HandshakesStarted == 2);
+        Assert.Equal(bouncyCastleBound ? 1 : 0, server.BcCounters.HandshakesStarted);
+        Assert.Equal(verifyRequestsBefore + 2, server.Counters.HelloVerifyRequestsSent);
+        Assert.Equal(0, server.Counters.InternalErrors);
+    }
+
     [Fact]
     public async Task SecretRotation_PreviousSecretHonoured_CookieOlderThanTwoLifetimesRefused()
     {

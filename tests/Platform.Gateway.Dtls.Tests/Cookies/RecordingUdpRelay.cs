@@ -17,6 +17,7 @@ internal sealed class RecordingUdpRelay : IAsyncDisposable
     private readonly Task _clientToGateway;
     private readonly Task _gatewayToClient;
     private EndPoint? _client;
+    private volatile bool _forwardToClient = true;
 
     public RecordingUdpRelay(IPEndPoint gateway)
     {
@@ -28,6 +29,20 @@ internal sealed class RecordingUdpRelay : IAsyncDisposable
     }
 
     public int Port => ((IPEndPoint)_front.LocalEndPoint!).Port;
+
+    /// <summary>Whether the gateway's datagrams still reach the client (they are recorded either way).</summary>
+    public bool ForwardToClient
+    {
+        get => _forwardToClient;
+        set => _forwardToClient = value;
+    }
+
+    /// <summary>Sends a datagram of the test's own to the gateway from the relay's address, as the client's would come.</summary>
+    public void SendToGateway(byte[] datagram)
+    {
+        Record(true, datagram);
+        _back.Send(datagram);
+    }
 
     /// <summary>Every datagram so far, in the order seen: ToGateway true for the client's, false for the gateway's.</summary>
     public IReadOnlyList<(bool ToGateway, byte[] Datagram)> Log
@@ -92,7 +107,7 @@ internal sealed class RecordingUdpRelay : IAsyncDisposable
             }
 
             Record(false, buffer.AsSpan(0, length));
-            if (_client is { } client)
+            if (_client is { } client && _forwardToClient)
             {
                 await _front.SendToAsync(buffer.AsMemory(0, length), SocketFlags.None, client);
             }
