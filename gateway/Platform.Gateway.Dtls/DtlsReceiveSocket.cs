@@ -1,12 +1,14 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Platform.Gateway.Dtls.Interop;
 
 namespace Platform.Gateway.Dtls;
 
 /// <summary>
 /// One of a listener's UDP sockets, all bound to the same address and port with <c>SO_REUSEPORT</c>, each with its
-/// own receive loop and its own listener SSL object for the stateless cookie check. The kernel picks the socket of a
+/// own receive loop (which runs the listener's stateless cookie layer) and its own listener SSL object, through which
+/// cookie-verified ClientHellos reach OpenSSL. The kernel picks the socket of a
 /// datagram by a hash of its 4-tuple, so one peer's datagrams always reach the same socket and loop (their order is
 /// kept) while different peers spread over the sockets and so over the cores. The cookie secret, the session tables
 /// and the caps belong to the <see cref="DtlsServer"/> and are shared by every socket: a cookie made on one socket
@@ -33,7 +35,7 @@ internal sealed class DtlsReceiveSocket : IDisposable
         Index = index;
         _bootstrap = bootstrap;
         _listenPeer = OpenSslError.CheckHandle(NativeMethods.BIO_ADDR_new(), "BIO_ADDR_new");
-        _listenerTarget = new ListenerTarget(server);
+        _listenerTarget = new ListenerTarget();
         try
         {
             CreateListenerSsl();
@@ -191,45 +193,34 @@ internal sealed class DtlsReceiveSocket : IDisposable
     }
 
     /// <summary>
-    /// The stateless cookie check (DTLSv1_listen) on this socket's listener SSL object: answers a ClientHello without
-    /// a valid cookie with a HelloVerifyRequest from this socket, and holds no state for it. True when the
-    /// ClientHello carried a valid cookie; the listener SSL object then holds it (see <see cref="TakeListener"/>).
-    /// Runs on this socket's receive loop only.
+    /// Gives a ClientHello whose cookie the listener's cookie layer has verified (<paramref name="verifiedCookie"/>) to
+    /// OpenSSL through DTLSv1_listen on this socket's listener SSL object. OpenSSL's cookie callbacks accept exactly that
+    /// cookie and generate none, so OpenSSL never runs a cookie exchange of its own. True when OpenSSL accepted the
+    /// hello; the listener SSL object then holds it (see <see cref="TakeListener"/>). Runs on this socket's receive loop only.
     /// </summary>
-    public bool VerifyCookie(SocketAddress address, byte[] buffer, int length)
+    public bool Listen(byte[] buffer, int length, ReadOnlySpan<byte> verifiedCookie)
     {
         var ssl = _listenSsl!;
         var channel = _listenChannel!;
-        _listenerTarget.Address = address;
+        _listenerTarget.SetVerified(verifiedCookie);
         channel.SetInbound(buffer, length);
         OpenSslError.Clear();
         var rc = NativeMethods.DTLSv1_listen(ssl, _listenPeer);
         channel.ClearInbound();
-        _listenerTarget.Address = null;
-        if (channel.OutboundCount > 0)
+        _listenerTarget.ClearVerified();
+        var wrote = channel.OutboundCount > 0;
+        if (wrote)
         {
-            var outbound = new List<byte[]>(1);
-            channel.TakeDatagrams(_server.Options.Mtu, outbound);
-            Interlocked.Increment(ref _server.Counters._helloVerifyRequestsSent);
-            Send(outbound, address);
+            // DTLSv1_listen writes only a HelloVerifyRequest, which the callbacks rule out: never sent, and the hello is refused.
+            channel.TakeDatagrams(_server.Options.Mtu, []);
         }
 
-        if (rc <= 0)
-        {
-            if (rc < 0)
-            {
-                Interlocked.Increment(ref _server.Counters._cookieRejected);
-            }
-
-            OpenSslError.Clear();
-            return false;
-        }
-
-        return true;
+        OpenSslError.Clear();
+        return rc > 0 && !wrote;
     }
 
     /// <summary>
-    /// Hands the listener SSL object, which holds the ClientHello that just passed <see cref="VerifyCookie"/>, to a
+    /// Hands the listener SSL object, which holds the ClientHello that just passed <see cref="Listen"/>, to a
     /// new session, and makes a fresh one for the next ClientHello.
     /// </summary>
     public (SslHandle Ssl, DatagramChannel Channel) TakeListener()
@@ -246,22 +237,33 @@ internal sealed class DtlsReceiveSocket : IDisposable
     {
         foreach (var datagram in datagrams)
         {
-            try
-            {
-                Socket.SendTo(datagram, SocketFlags.None, to);
-                Interlocked.Increment(ref _server.Counters._datagramsOut);
-                Interlocked.Add(ref _server.Counters._bytesOut, datagram.Length);
-            }
-            catch (SocketException ex)
-            {
-                Interlocked.Increment(ref _server.Counters._socketErrors);
-                _server.ReportSendFailure(ex.SocketErrorCode);
-            }
-            catch (ObjectDisposedException)
+            if (!Send(datagram, to))
             {
                 return;
             }
         }
+    }
+
+    /// <summary>Sends one datagram; false once the socket is closed. A failed send is counted, never thrown.</summary>
+    public bool Send(ReadOnlySpan<byte> datagram, SocketAddress to)
+    {
+        try
+        {
+            Socket.SendTo(datagram, SocketFlags.None, to);
+            Interlocked.Increment(ref _server.Counters._datagramsOut);
+            Interlocked.Add(ref _server.Counters._bytesOut, datagram.Length);
+        }
+        catch (SocketException ex)
+        {
+            Interlocked.Increment(ref _server.Counters._socketErrors);
+            _server.ReportSendFailure(ex.SocketErrorCode);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>Closes the socket, which ends the receive loop.</summary>
@@ -309,14 +311,26 @@ internal sealed class DtlsReceiveSocket : IDisposable
         CreateListenerSsl();
     }
 
-    /// <summary>Callback target of a listener SSL object: only the cookie callbacks run before a session exists.</summary>
-    private sealed class ListenerTarget(DtlsServer server) : ISslCallbackTarget
+    /// <summary>
+    /// Callback target of a listener SSL object: only the cookie callbacks run before a session exists. The cookie
+    /// accepted is the one the listener's cookie layer verified for the hello being listened to; none is ever generated.
+    /// </summary>
+    private sealed class ListenerTarget : ISslCallbackTarget
     {
-        public SocketAddress? Address { get; set; }
+        private readonly byte[] _verified = new byte[DtlsCookieSecrets.CookieLength];
+        private bool _set;
 
-        public int GenerateCookie(Span<byte> cookie) => Address is null ? 0 : server.Cookies.Generate(Address, cookie);
+        public void SetVerified(ReadOnlySpan<byte> cookie)
+        {
+            cookie.CopyTo(_verified);
+            _set = cookie.Length == _verified.Length;
+        }
 
-        public bool VerifyCookie(ReadOnlySpan<byte> cookie) => Address is not null && server.Cookies.Verify(Address, cookie);
+        public void ClearVerified() => _set = false;
+
+        public int GenerateCookie(Span<byte> cookie) => 0;
+
+        public bool VerifyCookie(ReadOnlySpan<byte> cookie) => _set && CryptographicOperations.FixedTimeEquals(_verified, cookie);
 
         public int OnServerName(nint ssl, string? hostName, out int alert)
         {

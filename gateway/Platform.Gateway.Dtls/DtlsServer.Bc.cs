@@ -12,9 +12,11 @@ namespace Platform.Gateway.Dtls;
 
 /// <summary>
 /// The listener's second engine. A ClientHello that offers a heartbeat, a connection ID or a client raw public key, for
-/// a tenant (named by SNI or the dedicated port) that enables it, is cookie-checked by BouncyCastle's stateless
-/// <see cref="DtlsVerifier"/> and served by BouncyCastle; every other ClientHello goes to OpenSSL's DTLSv1_listen as
-/// before. Records with a connection ID are routed by it, whatever their source address.
+/// a tenant (named by SNI or the dedicated port) that enables it, is served by BouncyCastle; every other ClientHello
+/// goes to OpenSSL. Both sit behind the listener's one stateless cookie layer (<see cref="DtlsCookieSecrets"/>): the
+/// engine is chosen only for a hello whose cookie that layer has verified, and neither engine runs a cookie exchange
+/// of its own (see <see cref="BcRequestReader"/>). Records with a connection ID are routed by it, whatever their
+/// source address.
 /// </summary>
 public sealed partial class DtlsServer
 {
@@ -23,9 +25,7 @@ public sealed partial class DtlsServer
     private readonly Lock _bcLock = new();
     private BcTlsCrypto? _bcCrypto;
     private BcHandshakePool? _bcPool;
-    private DtlsVerifier? _verifier;
-    private DtlsVerifier? _previousVerifier;
-    private long _verifierSince;
+    private readonly BcRequestReader _bcRequests = new();
 
     /// <summary>Counters of the BouncyCastle engine.</summary>
     public DtlsBcCounters BcCounters { get; } = new();
@@ -58,48 +58,45 @@ public sealed partial class DtlsServer
     /// <summary>BouncyCastle handshakes in progress or waiting for a thread.</summary>
     public int BcHandshakes => _bcPool?.Active ?? 0;
 
+    /// <summary>A record with a connection ID (content type 25): routed by its CID whatever its source address.</summary>
+    private bool TryRouteConnectionId(SocketAddress address, ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length == 0 || datagram[0] != ContentTypeTls12Cid)
+        {
+            return false;
+        }
+
+        if (!ConnectionIds.TryRoute(datagram, out var owner))
+        {
+            Interlocked.Increment(ref BcCounters._unknownConnectionIdDropped);
+        }
+        else if (!owner.PostFrom(datagram, CopyOf(address, owner.Address)))
+        {
+            Interlocked.Increment(ref Counters._sessionQueueDropped);
+        }
+
+        return true;
+    }
+
     /// <summary>
-    /// The dispatch point of the receive loop: true when the datagram belongs to the BouncyCastle engine (a CID record,
-    /// or a ClientHello that asks for a feature its tenant enables) and was handled here.
+    /// The engine choice for a ClientHello whose cookie the cookie layer verified: true when it asks for a feature its
+    /// tenant enables and was handled here (a BouncyCastle session started, or the hello dropped by a cap).
+    /// <paramref name="existing"/> is an established session at the same address, which a new handshake replaces.
     /// </summary>
-    private bool TryRouteBc(SocketAddress address, byte[] buffer, int length, DtlsDatagramKind kind)
+    private bool TryStartBc(SocketAddress address, byte[] buffer, int length, in DtlsClientHello parsed, DtlsSession? existing)
     {
         var datagram = buffer.AsSpan(0, length);
-        if (length > 0 && datagram[0] == ContentTypeTls12Cid)
-        {
-            if (!ConnectionIds.TryRoute(datagram, out var owner))
-            {
-                Interlocked.Increment(ref BcCounters._unknownConnectionIdDropped);
-            }
-            else if (!owner.PostFrom(datagram, CopyOf(address, owner.Address)))
-            {
-                Interlocked.Increment(ref Counters._sessionQueueDropped);
-            }
-
-            return true;
-        }
-
-        if (kind != DtlsDatagramKind.InitialClientHello)
-        {
-            return false;
-        }
-
-        _byAddress.TryGetValue(address, out var existing);
-        if (existing is { IsEstablished: false })
-        {
-            // A retransmitted ClientHello of a handshake in progress: its engine takes it.
-            return false;
-        }
-
-        if (!DtlsClientHelloFeatures.TryParse(datagram, out var hello) || !hello.OffersAny
+        if (!DtlsClientHelloFeatures.TryRead(datagram, parsed, out var hello) || !hello.OffersAny
             || !TryResolveBcTenant(hello, out var tenant, out var certificateIndex))
         {
             return false;
         }
 
-        var request = VerifyCookie(address, buffer, length);
+        var request = _bcRequests.Read([], buffer, length, parsed.Cookie(datagram));
         if (request is null)
         {
+            // BouncyCastle could not parse a hello our own parser accepted.
+            Interlocked.Increment(ref Counters._helloRejectedByEngine);
             return true;
         }
 
@@ -173,47 +170,6 @@ public sealed partial class DtlsServer
         return (hello.Heartbeat && features.HeartbeatInterval > TimeSpan.Zero)
             || (hello.ConnectionId && features.ConnectionIdLength > 0)
             || (hello.ClientRawPublicKey && features.RawPublicKeys);
-    }
-
-    /// <summary>
-    /// BouncyCastle's stateless cookie exchange: the verified ClientHello, or null after a HelloVerifyRequest (sent by
-    /// the verifier) or a bad cookie. The secret changes every <see cref="DtlsServerOptions.CookieSecretLifetime"/>;
-    /// cookies of the previous secret are still honoured.
-    /// </summary>
-    private DtlsRequest? VerifyCookie(SocketAddress address, byte[] buffer, int length)
-    {
-        var clientId = address.Buffer.Span[..address.Size].ToArray();
-        var sender = new CookieSender(this, address);
-        DtlsRequest? request;
-        lock (_bcLock)
-        {
-            var now = Timers.Now;
-            if (_verifier is null || now - _verifierSince >= (long)(Options.CookieSecretLifetime.TotalSeconds * Time.TimestampFrequency))
-            {
-                _previousVerifier = _verifier;
-                _verifier = new DtlsVerifier(_bcCrypto ??= new BcTlsCrypto(new SecureRandom()));
-                _verifierSince = now;
-            }
-
-            request = _verifier.VerifyRequest(clientId, buffer, 0, length, sender);
-            if (request is null && _previousVerifier is not null)
-            {
-                request = _previousVerifier.VerifyRequest(clientId, buffer, 0, length, new CookieSender(null, address));
-            }
-        }
-
-        if (request is not null)
-        {
-            return request;
-        }
-
-        if (sender.Sent is { } helloVerifyRequest)
-        {
-            Interlocked.Increment(ref Counters._helloVerifyRequestsSent);
-            SendDatagram(helloVerifyRequest, address);
-        }
-
-        return null;
     }
 
     /// <summary>
@@ -295,24 +251,6 @@ public sealed partial class DtlsServer
         var copy = new SocketAddress(address.Family, address.Size);
         address.Buffer.Span[..address.Size].CopyTo(copy.Buffer.Span);
         return copy;
-    }
-
-    /// <summary>Catches the HelloVerifyRequest the verifier writes, so the listener sends it (or, for the previous secret, drops it).</summary>
-    private sealed class CookieSender(DtlsServer? server, SocketAddress to) : DatagramSender
-    {
-        public byte[]? Sent { get; private set; }
-
-        public int GetSendLimit() => server?.Options.Mtu ?? 1200;
-
-        public void Send(byte[] buf, int off, int len) => Send(buf.AsSpan(off, len));
-
-        public void Send(ReadOnlySpan<byte> buffer)
-        {
-            if (server is not null && to is not null)
-            {
-                Sent = buffer.ToArray();
-            }
-        }
     }
 
     private static partial class BcLog

@@ -12,9 +12,9 @@ namespace Platform.Gateway.Dtls;
 /// A DTLS 1.2 listener on one UDP address and port, served by <see cref="DtlsServerOptions.ReceiveSockets"/> sockets
 /// bound with <c>SO_REUSEPORT</c> (<see cref="DtlsReceiveSocket"/>), each read by its own asynchronous loop; the kernel
 /// keeps each peer on one socket. Datagrams are demultiplexed by source address over one shared session table; a
-/// datagram from an unknown address must be a ClientHello with a valid cookie (checked statelessly with
-/// DTLSv1_listen, on the loop that read it, against the listener's one cookie secret) before any per-client state
-/// exists, and the new handshake must fit the per-source and unassigned caps. Everything else a session does
+/// datagram from an unknown address must be a ClientHello with a valid cookie (checked statelessly by the listener's
+/// one cookie layer, <see cref="DtlsCookieSecrets"/>, on the loop that read it, before the engine is chosen) before any
+/// per-client state exists, and the new handshake must fit the per-source and unassigned caps. Everything else a session does
 /// (handshake steps, decryption) runs on workers (<see cref="DtlsWorkQueue"/>): a loop only copies a datagram into
 /// its session's bounded inbox. OpenSSL runs on memory-backed datagram BIOs, so no thread is held per session;
 /// retransmission, handshake and idle timers share one timer queue.
@@ -184,94 +184,132 @@ public sealed partial class DtlsServer : IAsyncDisposable
     {
         Interlocked.Increment(ref Counters._datagramsIn);
         Interlocked.Add(ref Counters._bytesIn, length);
-        var kind = DtlsRecords.Classify(buffer.AsSpan(0, length));
-        if (TryRouteBc(address, buffer, length, kind))
+        if (TryRouteConnectionId(address, buffer.AsSpan(0, length)))
         {
             return;
         }
 
+        var kind = DtlsRecords.Classify(buffer.AsSpan(0, length));
         if (_byAddress.TryGetValue(address, out var existing))
         {
             // A fresh epoch-0 ClientHello on an established association is a client that lost its state (RFC 6347
-            // 4.2.8): it replaces the old session only once it proves the address with a cookie.
-            if (existing.IsEstablished && kind == DtlsDatagramKind.InitialClientHello)
+            // 4.2.8): it replaces the old session only once it proves the address with a cookie. Anything else,
+            // a retransmitted hello of a handshake in progress included, belongs to the session's engine.
+            if (!existing.IsEstablished || kind != DtlsDatagramKind.InitialClientHello)
             {
-                if (Listen(via, address, buffer, length, out var replacing))
+                if (!existing.Post(buffer.AsSpan(0, length)))
                 {
-                    existing.Terminate(DtlsCloseReason.Replaced, sendCloseNotify: false);
-                    CreateSession(via, address, replacing);
+                    Interlocked.Increment(ref Counters._sessionQueueDropped);
                 }
 
                 return;
             }
-
-            if (!existing.Post(buffer.AsSpan(0, length)))
+        }
+        else
+        {
+            switch (kind)
             {
-                Interlocked.Increment(ref Counters._sessionQueueDropped);
+                case DtlsDatagramKind.InitialClientHello:
+                    break;
+                case DtlsDatagramKind.OtherRecord:
+                    Interlocked.Increment(ref Counters._unknownSessionDropped);
+                    return;
+                default:
+                    Interlocked.Increment(ref Counters._malformedDropped);
+                    return;
             }
-
-            return;
         }
 
-        switch (kind)
+        if (PassesCookieLayer(via, address, buffer, length, out var hello))
         {
-            case DtlsDatagramKind.InitialClientHello:
-                break;
-            case DtlsDatagramKind.OtherRecord:
-                Interlocked.Increment(ref Counters._unknownSessionDropped);
-                return;
-            default:
-                Interlocked.Increment(ref Counters._malformedDropped);
-                return;
-        }
-
-        if (Listen(via, address, buffer, length, out var slot))
-        {
-            CreateSession(via, address, slot);
+            StartHandshake(via, address, buffer, length, hello, existing);
         }
     }
 
     /// <summary>
-    /// Runs the stateless cookie check, then the listener's caps. True when the ClientHello carried a valid cookie and
-    /// the new handshake is counted in <paramref name="slot"/>.
+    /// The listener's one stateless cookie layer, run before the engine choice: a ClientHello that parses and carries
+    /// the cookie <see cref="DtlsCookieSecrets"/> makes for its address and fields passes; one without it is answered
+    /// with a HelloVerifyRequest from <paramref name="via"/> and forgotten; a malformed one is dropped. Nothing is
+    /// stored either way.
     /// </summary>
-    private bool Listen(DtlsReceiveSocket via, SocketAddress address, byte[] buffer, int length, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DtlsHandshakeLimits.Slot? slot)
+    private bool PassesCookieLayer(DtlsReceiveSocket via, SocketAddress address, byte[] buffer, int length, out DtlsClientHello hello)
     {
-        slot = null;
-        if (!via.VerifyCookie(address, buffer, length))
+        var datagram = buffer.AsSpan(0, length);
+        if (!DtlsClientHello.TryParse(datagram, out hello))
         {
+            Interlocked.Increment(ref Counters._malformedDropped);
             return false;
+        }
+
+        if (Cookies.Verify(address, datagram, hello))
+        {
+            return true;
+        }
+
+        if (hello.CookieLength > 0)
+        {
+            // RFC 6347 4.2.1: an invalid cookie is treated like none, with a fresh HelloVerifyRequest.
+            Interlocked.Increment(ref Counters._cookieRejected);
+        }
+
+        Span<byte> cookie = stackalloc byte[DtlsCookieSecrets.CookieLength];
+        Span<byte> helloVerifyRequest = stackalloc byte[DtlsCookieSecrets.HelloVerifyRequestLength];
+        Cookies.Generate(address, datagram, hello, cookie);
+        DtlsCookieSecrets.WriteHelloVerifyRequest(hello, cookie, helloVerifyRequest);
+        Interlocked.Increment(ref Counters._helloVerifyRequestsSent);
+        via.Send(helloVerifyRequest, address);
+        return false;
+    }
+
+    /// <summary>
+    /// The engine choice for a cookie-verified ClientHello, then the listener's caps: BouncyCastle when the hello asks for
+    /// a feature its tenant enables, else OpenSSL. <paramref name="existing"/> is an established session at the same
+    /// address, ended once the new handshake is admitted.
+    /// </summary>
+    private void StartHandshake(DtlsReceiveSocket via, SocketAddress address, byte[] buffer, int length, in DtlsClientHello hello, DtlsSession? existing)
+    {
+        if (TryStartBc(address, buffer, length, hello, existing))
+        {
+            return;
         }
 
         // Silence on every refusal here: the client retransmits and may succeed later; nothing has been allocated for it.
         if (_stopping.IsCancellationRequested || _byId.Count >= Options.MaxSessions)
         {
             Interlocked.Increment(ref Counters._refused);
-            return false;
+            return;
         }
 
-        slot = _limits.TryBegin(SourceOf(address), out var refusal);
-        if (slot is not null)
+        var slot = _limits.TryBegin(SourceOf(address), out var refusal);
+        if (slot is null)
         {
-            return true;
+            if (refusal == DtlsHandshakeLimits.Refusal.UnassignedLimit)
+            {
+                Interlocked.Increment(ref Counters._unassignedDropped);
+            }
+
+            Interlocked.Increment(ref Counters._refused);
+            return;
         }
 
-        if (refusal == DtlsHandshakeLimits.Refusal.UnassignedLimit)
+        if (!via.Listen(buffer, length, hello.Cookie(buffer.AsSpan(0, length))))
         {
-            Interlocked.Increment(ref Counters._unassignedDropped);
+            _limits.Release(slot);
+            Interlocked.Increment(ref Counters._helloRejectedByEngine);
+            return;
         }
 
-        Interlocked.Increment(ref Counters._refused);
-        return false;
+        existing?.Terminate(DtlsCloseReason.Replaced, sendCloseNotify: false);
+        CreateSession(via, address, slot, hello.Cookie(buffer.AsSpan(0, length)));
     }
 
-    private void CreateSession(DtlsReceiveSocket via, SocketAddress address, DtlsHandshakeLimits.Slot slot)
+    private void CreateSession(DtlsReceiveSocket via, SocketAddress address, DtlsHandshakeLimits.Slot slot, ReadOnlySpan<byte> verifiedCookie)
     {
         var key = new SocketAddress(address.Family, address.Size);
         address.Buffer.Span[..address.Size].CopyTo(key.Buffer.Span);
         // The listener SSL object now belongs to the session (it holds the buffered ClientHello).
         var (ssl, channel) = via.TakeListener();
-        var session = new DtlsSession(this, (ulong)Interlocked.Increment(ref _nextId), key, ssl, channel, slot, via);
+        var session = new DtlsSession(this, (ulong)Interlocked.Increment(ref _nextId), key, ssl, channel, slot, verifiedCookie, via);
         _byAddress[key] = session;
         _byId[session.Id] = session;
         Interlocked.Increment(ref Counters._handshakesStarted);

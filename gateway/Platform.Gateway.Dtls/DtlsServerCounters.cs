@@ -11,6 +11,7 @@ public sealed class DtlsServerCounters
     internal long _unknownSessionDropped;
     internal long _helloVerifyRequestsSent;
     internal long _cookieRejected;
+    internal long _helloRejectedByEngine;
     internal long _handshakesStarted;
     internal long _handshakesCompleted;
     internal long _handshakesFailed;
@@ -36,7 +37,10 @@ public sealed class DtlsServerCounters
     /// <summary>UDP payload bytes written.</summary>
     public long BytesOut => Interlocked.Read(ref _bytesOut);
 
-    /// <summary>Datagrams from unknown addresses that were not DTLS records, had a wrong version or were cut short.</summary>
+    /// <summary>
+    /// Datagrams from unknown addresses that were not DTLS records, had a wrong version or were cut short, and
+    /// ClientHellos the cookie layer could not parse (lengths inconsistent, fragmented, cookie or session_id too long).
+    /// </summary>
     public long MalformedDropped => Interlocked.Read(ref _malformedDropped);
 
     /// <summary>Well-formed records from addresses with no session that were not a ClientHello.</summary>
@@ -45,8 +49,14 @@ public sealed class DtlsServerCounters
     /// <summary>HelloVerifyRequests sent (ClientHellos without a valid cookie).</summary>
     public long HelloVerifyRequestsSent => Interlocked.Read(ref _helloVerifyRequestsSent);
 
-    /// <summary>ClientHellos that OpenSSL's stateless check rejected outright.</summary>
+    /// <summary>
+    /// ClientHellos whose cookie did not verify (made for another address or another hello, under a secret older than
+    /// the previous one, or forged); each was answered with a fresh HelloVerifyRequest and is counted there too.
+    /// </summary>
     public long CookieRejected => Interlocked.Read(ref _cookieRejected);
+
+    /// <summary>Cookie-verified ClientHellos the chosen engine could not take (its own parser refused them); dropped.</summary>
+    public long HelloRejectedByEngine => Interlocked.Read(ref _helloRejectedByEngine);
 
     /// <summary>Sessions created after a valid cookie.</summary>
     public long HandshakesStarted => Interlocked.Read(ref _handshakesStarted);

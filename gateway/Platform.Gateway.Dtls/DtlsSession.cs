@@ -26,6 +26,7 @@ public sealed partial class DtlsSession : ISslCallbackTarget
     private readonly Lock _deliveryLock = new();
     private readonly DtlsSessionInbox _inbox;
     private readonly DtlsReceiveSocket? _via;
+    private readonly byte[]? _verifiedCookie;
     private SslHandle? _ssl;
     private DatagramChannel? _channel;
     private long _handshakeDeadline;
@@ -43,8 +44,9 @@ public sealed partial class DtlsSession : ISslCallbackTarget
     private long _datagramsIn;
     private long _datagramsOut;
 
-    internal DtlsSession(DtlsServer server, ulong id, SocketAddress address, SslHandle ssl, DatagramChannel channel, DtlsHandshakeLimits.Slot halfOpen, DtlsReceiveSocket? via = null)
+    internal DtlsSession(DtlsServer server, ulong id, SocketAddress address, SslHandle ssl, DatagramChannel channel, DtlsHandshakeLimits.Slot halfOpen, ReadOnlySpan<byte> verifiedCookie, DtlsReceiveSocket? via = null)
     {
+        _verifiedCookie = verifiedCookie.ToArray();
         _server = server;
         _via = via;
         Id = id;
@@ -302,9 +304,11 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         Complete(ref outcome);
     }
 
-    int ISslCallbackTarget.GenerateCookie(Span<byte> cookie) => _server.Cookies.Generate(Address, cookie);
+    // OpenSSL checks the ClientHello's cookie once more in SSL_accept: it is the one the listener's cookie layer verified
+    // before this session existed. OpenSSL never makes a cookie (its HelloVerifyRequest would be a second exchange).
+    int ISslCallbackTarget.GenerateCookie(Span<byte> cookie) => 0;
 
-    bool ISslCallbackTarget.VerifyCookie(ReadOnlySpan<byte> cookie) => _server.Cookies.Verify(Address, cookie);
+    bool ISslCallbackTarget.VerifyCookie(ReadOnlySpan<byte> cookie) => _verifiedCookie is { } verified && CryptographicOperations.FixedTimeEquals(verified, cookie);
 
     int ISslCallbackTarget.OnServerName(nint ssl, string? hostName, out int alert)
     {

@@ -4,10 +4,11 @@ using System.Text;
 namespace Platform.Gateway.Dtls.Bc;
 
 /// <summary>
-/// What a ClientHello (one whole, unfragmented epoch-0 record, as the cookie exchange requires) offers that decides its
-/// engine: the SNI host name, and the extensions only the BouncyCastle engine serves: <c>heartbeat</c> (15),
+/// What a ClientHello (one whole, unfragmented epoch-0 record, already parsed by the cookie layer) offers that decides
+/// its engine: the SNI host name, and the extensions only the BouncyCastle engine serves: <c>heartbeat</c> (15),
 /// <c>client_certificate_type</c> (19) with RawPublicKey, <c>server_certificate_type</c> (20) and
-/// <c>connection_id</c> (54). Parsed by hand, before any per-client state exists; a malformed hello offers nothing.
+/// <c>connection_id</c> (54). Read from the cookie layer's parse, before any per-client state exists; a malformed
+/// server_name offers nothing.
 /// </summary>
 internal readonly record struct DtlsClientHelloFeatures(string? ServerName, bool Heartbeat, bool ConnectionId, bool ClientRawPublicKey, bool ServerCertificateType)
 {
@@ -21,48 +22,27 @@ internal readonly record struct DtlsClientHelloFeatures(string? ServerName, bool
     /// <summary>Whether the hello offers anything only the BouncyCastle engine serves.</summary>
     public bool OffersAny => Heartbeat || ConnectionId || ClientRawPublicKey;
 
-    /// <summary>Reads the first record of <paramref name="datagram"/>; false when it is not a whole ClientHello.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> datagram, out DtlsClientHelloFeatures features)
+    /// <summary>
+    /// Reads the extensions of a ClientHello the cookie layer has parsed (<see cref="DtlsClientHello"/>, which checked
+    /// that every extension entry is whole); false when the server_name extension is malformed.
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> datagram, in DtlsClientHello hello, out DtlsClientHelloFeatures features)
     {
         features = default;
         try
         {
-            return TryParseCore(datagram, out features);
+            return TryReadCore(hello.Extensions(datagram), out features);
         }
         catch (Exception ex) when (ex is ArgumentOutOfRangeException or IndexOutOfRangeException)
         {
-            // A length field pointing past its container: malformed.
+            // A server_name length pointing past its extension: malformed.
             features = default;
             return false;
         }
     }
 
-    private static bool TryParseCore(ReadOnlySpan<byte> datagram, out DtlsClientHelloFeatures features)
+    private static bool TryReadCore(ReadOnlySpan<byte> extensions, out DtlsClientHelloFeatures features)
     {
-        features = default;
-        if (DtlsRecords.Classify(datagram) != DtlsDatagramKind.InitialClientHello)
-        {
-            return false;
-        }
-
-        var recordLength = BinaryPrimitives.ReadUInt16BigEndian(datagram[11..]);
-        var handshake = datagram.Slice(DtlsRecords.RecordHeaderLength, recordLength);
-        var bodyLength = (handshake[1] << 16) | (handshake[2] << 8) | handshake[3];
-        var body = handshake.Slice(DtlsRecords.HandshakeHeaderLength, bodyLength);
-
-        // client_version(2) random(32) session_id<0..32> cookie<0..255> cipher_suites<2..> compression_methods<1..>
-        var at = 2 + 32;
-        at += 1 + body[at];
-        at += 1 + body[at];
-        at += 2 + BinaryPrimitives.ReadUInt16BigEndian(body[at..]);
-        at += 1 + body[at];
-        if (at == body.Length)
-        {
-            // No extensions at all.
-            return true;
-        }
-
-        var extensions = body.Slice(at + 2, BinaryPrimitives.ReadUInt16BigEndian(body[at..]));
         string? serverName = null;
         bool heartbeat = false, connectionId = false, clientRpk = false, serverType = false;
         while (extensions.Length >= 4)
