@@ -178,7 +178,8 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         for (var attempt = 0; ; attempt++)
         {
             var tenant = _tenants(_tenantId);
-            var answer = await _http.PostAsync(_slug, tenant?.Config.Delivery.Webhook ?? new WebhookConfig(), tenant?.Source.PreviousWebhookSecret, MessagesEvent, eventId, body, stopping);
+            var webhook = tenant?.Config.Delivery.Webhook ?? new WebhookConfig();
+            var answer = await _http.PostAsync(_slug, webhook, tenant?.Source.PreviousWebhookSecret, MessagesEvent, eventId, body, stopping);
             if (answer.Succeeded)
             {
                 _metrics.Request(_slug, MessagesEvent, "ok");
