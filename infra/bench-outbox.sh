@@ -50,8 +50,6 @@ source "$root/infra/lib/postgres.sh"
 # shellcheck source=infra/lib/bench.sh
 source "$root/infra/lib/bench.sh"
 
-# The silos' admin listener (metrics, health) on a port of its own: the default one may be taken on a shared machine.
-bench_egress_env+=("Platform__AdminUrls=http://127.0.0.1:0")
 command -v wrk >/dev/null 2>&1 || apt_install wrk
 if [ -n "$baseline_ref" ]; then
   baseline_commit=$(git -C "$root" rev-parse --verify --short "$baseline_ref^{commit}") || { echo "unknown commit $baseline_ref" >&2; exit 2; }
@@ -84,7 +82,7 @@ if [ -n "$baseline_ref" ]; then
   baseline_key="op_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   baseline_url="http://127.0.0.1:$(pg_free_port)"
   mapfile -t baseline_tls < <(bench_cluster_tls silo)
-  bench_start baselinesilo "$work/baseline/silo/Platform.Silo/bin/Release/net10.0" env "${bench_egress_env[@]}" \
+  bench_start baselinesilo "$work/baseline/silo/Platform.Silo/bin/Release/net10.0" env "${bench_egress_env[@]}" "${bench_silo_env[@]}" \
     "Platform__ConnectionString=Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=platform_baseline" \
     "Platform__MasterKey=$(head -c 32 /dev/urandom | base64 -w0)" "Platform__OperatorKey=$baseline_key" \
     "Platform__Cluster__SiloPort=$(pg_free_port)" "Platform__Cluster__GatewayPort=$(pg_free_port)" "${baseline_tls[@]}" \

@@ -10,6 +10,9 @@ source "$root/infra/lib/cluster-ca.sh"
 pids=()
 # The operator's egress setting for the silo and the gateways of a benchmark: loopback backends allowed.
 bench_egress_env=("Platform__Egress__AllowedRanges__0=127.0.0.0/8")
+# Every silo the benchmarks start serves its admin endpoints on a port of its own choosing: the default, 5081, may
+# be taken by another instance on the same machine.
+bench_silo_env=("Platform__AdminUrls=http://127.0.0.1:0")
 # bench_cleanup : stops every process started with bench_start (and any daemon whose pid file is in the work
 # folder), the PostgreSQL, and removes the work folder.
 bench_cleanup() {
@@ -79,7 +82,7 @@ bench_init() {
   # The benchmarks' echo backends listen on loopback, which the egress policy refuses by default: allow it here, and
   # on every gateway the benchmarks start (bench_egress_env).
   # shellcheck disable=SC2154 # root is the caller's
-  bench_start silo "$root/silo/Platform.Silo/bin/Release/net10.0" env "${bench_egress_env[@]}" \
+  bench_start silo "$root/silo/Platform.Silo/bin/Release/net10.0" env "${bench_egress_env[@]}" "${bench_silo_env[@]}" \
     "Platform__ConnectionString=Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=platform" \
     "Platform__MasterKey=$(head -c 32 /dev/urandom | base64 -w0)" "Platform__OperatorKey=$operator_key" \
     "Platform__Cluster__SiloPort=$cluster_silo_port" \
