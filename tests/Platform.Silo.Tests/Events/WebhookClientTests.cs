@@ -1,5 +1,6 @@
 using System.Net;
 using Platform.Contracts.Egress;
+using Platform.Contracts.Events;
 using Platform.Silo.Events;
 
 namespace Platform.Silo.Tests.Events;
