@@ -7,6 +7,7 @@ using Platform.Gateway.Egress;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Tests.Support;
 using Platform.Gateway.Webhooks;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.Webhooks;
 
@@ -39,7 +40,7 @@ public sealed class WebhookHttpTests
 
         Assert.Equal(WebhookFailures.Forbidden, answer.Failure);
         Assert.Equal(0, receiver.OptionsRequests);
-        Assert.Empty(receiver.All);
+        Assert.Empty(receiver.Posts);
     }
 
     [Fact]
@@ -55,8 +56,8 @@ public sealed class WebhookHttpTests
         Assert.True(first.Succeeded);
         Assert.True(second.Succeeded);
         Assert.Equal(1, receiver.OptionsRequests);
-        Assert.Equal(["e-1", "e-2"], receiver.All.Select(r => r.EventId).ToArray());
-        Assert.All(receiver.All, r => Assert.True(r.SignatureValid));
+        Assert.Equal(["e-1", "e-2"], receiver.Posts.Select(r => r.EventId).ToArray());
+        Assert.All(receiver.Posts, r => Assert.True(r.SignatureValid));
     }
 
     [Fact]
