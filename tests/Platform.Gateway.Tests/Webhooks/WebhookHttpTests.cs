@@ -92,6 +92,40 @@ public sealed class WebhookHttpTests
         Assert.Equal(0, receiver.OptionsRequests);
     }
 
+    [Fact]
+    public async Task Post_RedirectOrAnswerOverTheLimit_FailsWithoutFollowingOrKeepingIt()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(Secret);
+        await using var elsewhere = await WebhookReceiver.StartAsync(Secret);
+        using var http = new WebhookHttp(TestEgress.Connector(allowedRanges: ["127.0.0.0/8"]), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
+        var webhook = new WebhookConfig { Url = receiver.Url, Secret = Secret, TimeoutSeconds = 5 };
+
+        receiver.Answer = _ => Task.FromResult<(int, string?, string?)>((307, null, elsewhere.Url));
+        var redirected = await http.PostAsync("acme", webhook, "connect", "e-1", "{}"u8.ToArray(), CancellationToken.None);
+        receiver.AnswerRaw = async context =>
+        {
+            // Chunked (no Content-Length), one byte over the limit: only reading finds it too large.
+            context.Response.StatusCode = 200;
+            await context.Response.Body.WriteAsync(new byte[WebhookHttp.MaxAnswerBytes + 1], context.RequestAborted);
+        };
+        var huge = await http.PostAsync("acme", webhook, "connect", "e-2", "{}"u8.ToArray(), CancellationToken.None);
+        receiver.AnswerRaw = async context =>
+        {
+            context.Response.StatusCode = 200;
+            await context.Response.Body.WriteAsync(new byte[WebhookHttp.MaxAnswerBytes], context.RequestAborted);
+        };
+        var full = await http.PostAsync("acme", webhook, "connect", "e-3", "{}"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal((307, WebhookFailures.Redirect), (redirected.Status, redirected.Failure));
+        Assert.Equal((200, WebhookFailures.TooLarge), (huge.Status, huge.Failure));
+        Assert.Empty(huge.Body);
+        Assert.True(full.Succeeded);
+        Assert.Equal(WebhookHttp.MaxAnswerBytes, full.Body.Length);
+        Assert.Empty(elsewhere.Requests);
+        Assert.Equal(["e-1", "e-2", "e-3"], receiver.Posts.Select(r => r.EventId).ToArray());
+        Assert.All(receiver.Posts, r => Assert.StartsWith("application/json; charset=utf-8", r.Header("Content-Type"), StringComparison.Ordinal));
+    }
+
     private sealed class FixedResolver(IPAddress address) : IEgressResolver
     {
         public Task<IPAddress[]> ResolveAsync(string name, CancellationToken cancellationToken) => Task.FromResult(new[] { address });
