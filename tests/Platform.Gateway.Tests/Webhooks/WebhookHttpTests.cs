@@ -76,8 +76,8 @@ public sealed class WebhookHttpTests
         Assert.True((await http.PostAsync("acme", new WebhookConfig { Url = onNext.Url, Secret = Next, TimeoutSeconds = 5 }, live, "connect", "e-2", "{}"u8.ToArray(), CancellationToken.None)).Succeeded);
         Assert.True((await http.PostAsync("acme", new WebhookConfig { Url = onPrevious.Url, Secret = Next, TimeoutSeconds = 5 }, expired, "connect", "e-3", "{}"u8.ToArray(), CancellationToken.None)).Succeeded);
 
-        Assert.Equal([true, false], onPrevious.All.Select(r => r.SignatureValid).ToArray());
-        Assert.True(Assert.Single(onNext.All).SignatureValid);
+        Assert.Equal([true, false], onPrevious.Posts.Select(r => r.SignatureValid).ToArray());
+        Assert.True(Assert.Single(onNext.Posts).SignatureValid);
     }
 
     [Fact]
@@ -101,20 +101,20 @@ public sealed class WebhookHttpTests
         var webhook = new WebhookConfig { Url = receiver.Url, Secret = Secret, TimeoutSeconds = 5 };
 
         receiver.Answer = _ => Task.FromResult<(int, string?, string?)>((307, null, elsewhere.Url));
-        var redirected = await http.PostAsync("acme", webhook, "connect", "e-1", "{}"u8.ToArray(), CancellationToken.None);
+        var redirected = await http.PostAsync("acme", webhook, null, "connect", "e-1", "{}"u8.ToArray(), CancellationToken.None);
         receiver.AnswerRaw = async context =>
         {
             // Chunked (no Content-Length), one byte over the limit: only reading finds it too large.
             context.Response.StatusCode = 200;
             await context.Response.Body.WriteAsync(new byte[WebhookHttp.MaxAnswerBytes + 1], context.RequestAborted);
         };
-        var huge = await http.PostAsync("acme", webhook, "connect", "e-2", "{}"u8.ToArray(), CancellationToken.None);
+        var huge = await http.PostAsync("acme", webhook, null, "connect", "e-2", "{}"u8.ToArray(), CancellationToken.None);
         receiver.AnswerRaw = async context =>
         {
             context.Response.StatusCode = 200;
             await context.Response.Body.WriteAsync(new byte[WebhookHttp.MaxAnswerBytes], context.RequestAborted);
         };
-        var full = await http.PostAsync("acme", webhook, "connect", "e-3", "{}"u8.ToArray(), CancellationToken.None);
+        var full = await http.PostAsync("acme", webhook, null, "connect", "e-3", "{}"u8.ToArray(), CancellationToken.None);
 
         Assert.Equal((307, WebhookFailures.Redirect), (redirected.Status, redirected.Failure));
         Assert.Equal((200, WebhookFailures.TooLarge), (huge.Status, huge.Failure));

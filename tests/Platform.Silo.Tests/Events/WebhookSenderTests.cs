@@ -377,7 +377,7 @@ public sealed class WebhookSenderTests
         await using var first = await WebhookReceiver.StartAsync();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var held = 0;
-        first.Answer = async context =>
+        first.AnswerRaw = async context =>
         {
             // The first event is held until the URL has changed: the stream has read the next ones meanwhile.
             Interlocked.Increment(ref held);
