@@ -99,7 +99,9 @@ internal sealed record UpgradeRequest(
 
         string? host = null, upgrade = null, connection = null, key = null, version = null, protocols = null, extensions = null, origin = null;
         var hosts = 0;
-        for (var i = 1; i < lines.Length; i++)
+        var fields = new HeaderField[lines.Length - 1];
+        var lineStart = lines[0].Length + 2;
+        for (var i = 1; i < lines.Length; lineStart += lines[i].Length + 2, i++)
         {
             var line = lines[i];
             var colon = line.IndexOf(':', StringComparison.Ordinal);
@@ -109,7 +111,9 @@ internal sealed record UpgradeRequest(
                 return null;
             }
 
-            var value = line.AsSpan(colon + 1).Trim(" \t");
+            var raw = line.AsSpan(colon + 1);
+            var value = raw.Trim(" \t");
+            fields[i - 1] = new HeaderField(lineStart, colon, lineStart + colon + 1 + (raw.Length - raw.TrimStart(" \t").Length), value.Length);
             if (value.ContainsAnyInRange('\0', '\b') || value.ContainsAnyInRange('\n', '\u001f') || value.Contains('\u007f'))
             {
                 return null;
@@ -162,6 +166,7 @@ internal sealed record UpgradeRequest(
         {
             Target = requestLine[1],
             Head = head,
+            Fields = fields,
         };
     }
 
@@ -170,6 +175,9 @@ internal sealed record UpgradeRequest(
 
     /// <summary>The request head as received (Latin-1), for the few consumers that need every header (webhook connect events).</summary>
     public string Head { get; private init; } = "";
+
+    /// <summary>Where each header line's name and value stand in <see cref="Head"/>, found by the one parse.</summary>
+    private HeaderField[] Fields { get; init; } = [];
 
     /// <summary>The query of the request target without its <c>?</c>, or null when there is none.</summary>
     public string? Query
@@ -187,18 +195,14 @@ internal sealed record UpgradeRequest(
         }
     }
 
-    /// <summary>Every header line of the head, in order, as name and value (parsed again from <see cref="Head"/>).</summary>
+    /// <summary>Every header line of the head, in order, as name and value (from the places the parse found them in <see cref="Head"/>).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers()
     {
-        var lines = Head.Split("\r\n");
-        var headers = new List<KeyValuePair<string, string>>(lines.Length);
-        for (var i = 1; i < lines.Length; i++)
+        var headers = new KeyValuePair<string, string>[Fields.Length];
+        for (var i = 0; i < Fields.Length; i++)
         {
-            var colon = lines[i].IndexOf(':', StringComparison.Ordinal);
-            if (colon > 0)
-            {
-                headers.Add(new(lines[i][..colon], lines[i][(colon + 1)..].Trim([' ', '\t'])));
-            }
+            var field = Fields[i];
+            headers[i] = new(Head.Substring(field.NameStart, field.NameLength), Head.Substring(field.ValueStart, field.ValueLength));
         }
 
         return headers;
@@ -257,6 +261,9 @@ internal sealed record UpgradeRequest(
         Span<byte> decoded = stackalloc byte[18];
         return key is { Length: 24 } && Convert.TryFromBase64String(key, decoded, out var written) && written == 16;
     }
+
+    /// <summary>A header line's name and (trimmed) value as offsets into <see cref="Head"/>.</summary>
+    private readonly record struct HeaderField(int NameStart, int NameLength, int ValueStart, int ValueLength);
 
     private static bool IsToken(ReadOnlySpan<char> value)
     {

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Http.Headers;
+using System.Diagnostics;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -15,14 +14,15 @@ using Platform.Gateway.Hosting;
 namespace Platform.Gateway.Webhooks;
 
 /// <summary>
-/// The gateway's one way to call a tenant's webhook. Every connection is opened by the <see cref="EgressConnector"/>
-/// (the URL's host resolved once, every address checked against the operator's egress policy and the gateway's own
-/// endpoints, the socket connected to the address that passed), redirects are never followed, an answer's body is read
-/// up to <see cref="MaxAnswerBytes"/>, every request is signed (<see cref="WebhookSignature"/>, the format the silo's
-/// lifecycle events use) and carries its event
-/// id, and a URL receives nothing before it has passed the validation handshake: an <c>OPTIONS</c> request with
-/// <c>WebHook-Request-Origin</c> answered by a 2xx with <c>WebHook-Allowed-Origin</c> naming that origin or <c>*</c>
-/// (the CloudEvents webhook abuse protection), so the platform cannot be made to flood a URL that never asked for it.
+/// The gateway's one way to call a tenant's webhook, over the platform's <see cref="WebhookHttpClient"/> (no redirects,
+/// bodies read up to <see cref="MaxAnswerBytes"/>, every request signed with <see cref="WebhookSignature"/>, the format
+/// the silo's lifecycle events use, and carrying its event id). Every connection is opened by the
+/// <see cref="EgressConnector"/> (the URL's host resolved once, every address checked against the operator's egress
+/// policy and the gateway's own endpoints, the socket connected to the address that passed), and a URL receives nothing
+/// before it has passed the validation handshake: an <c>OPTIONS</c> request with <c>WebHook-Request-Origin</c> answered
+/// by a 2xx with <c>WebHook-Allowed-Origin</c> naming that origin or <c>*</c> (the CloudEvents webhook abuse
+/// protection), so the platform cannot be made to flood a URL that never asked for it. A passed handshake holds for
+/// <see cref="ValidationLifetime"/>, a failed one is remembered for <see cref="ValidationRetry"/>.
 /// </summary>
 internal sealed partial class WebhookHttp : IDisposable
 {
@@ -35,9 +35,7 @@ internal sealed partial class WebhookHttp : IDisposable
     /// <summary>How long a failed validation handshake is remembered before the URL is asked again.</summary>
     public static readonly TimeSpan ValidationRetry = TimeSpan.FromSeconds(5);
 
-    private static readonly HttpRequestOptionsKey<string> TenantKey = new("platform.tenant");
-
-    private readonly HttpClient _client;
+    private readonly WebhookHttpClient _client;
     private readonly string _origin;
     private readonly TimeProvider _time;
     private readonly ILogger<WebhookHttp> _logger;
@@ -48,24 +46,22 @@ internal sealed partial class WebhookHttp : IDisposable
         _origin = options.Value.PlatformDomain;
         _time = time;
         _logger = logger;
-        var handler = new SocketsHttpHandler
-        {
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            UseProxy = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            // Pooled connections go back through the egress check (a new resolution) at least this often.
-            PooledConnectionLifetime = TimeSpan.FromMinutes(1),
-            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
-            MaxResponseHeadersLength = 16,
-            ConnectCallback = async (context, cancellationToken) =>
+        _client = new WebhookHttpClient(
+            async (tenant, endpoint, cancellationToken) =>
             {
-                var tenant = context.InitialRequestMessage.Options.TryGetValue(TenantKey, out var slug) ? slug : "";
-                var socket = await egress.ConnectAsync(tenant, context.DnsEndPoint.Host, context.DnsEndPoint.Port, SocketType.Stream, cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
+                try
+                {
+                    var socket = await egress.ConnectAsync(tenant, endpoint.Host, endpoint.Port, SocketType.Stream, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch (BackendUnreachableException e) when (e.Refusal == RefusalReason.BackendForbidden)
+                {
+                    throw new WebhookEgressException(e.Message, e);
+                }
             },
-        };
-        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+            MaxAnswerBytes,
+            maxHeaderKilobytes: 16,
+            time);
     }
 
     /// <summary>
@@ -81,107 +77,87 @@ internal sealed partial class WebhookHttp : IDisposable
             return WebhookAnswer.Failed(WebhookFailures.NoSecret);
         }
 
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(TimeSpan.FromSeconds(webhook.TimeoutSeconds));
-        try
+        var url = new Uri(webhook.Url);
+        var timeout = TimeSpan.FromSeconds(webhook.TimeoutSeconds);
+        var started = Stopwatch.GetTimestamp();
+        if (await ValidatedAsync(tenant, url, timeout, cancellationToken) is { } refused)
         {
-            if (!await ValidatedAsync(tenant, webhook.Url, deadline.Token))
-            {
-                return WebhookAnswer.Failed(WebhookFailures.NotValidated);
-            }
-
-            using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ReadOnlyMemoryContent(body) };
-            request.Options.Set(TenantKey, tenant);
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            request.Headers.Add(WebhookHeaders.EventId, eventId);
-            request.Headers.Add(WebhookHeaders.EventType, eventType);
-            request.Headers.Add(WebhookHeaders.Tenant, tenant);
-            var now = _time.GetUtcNow();
-            request.Headers.Add(WebhookHeaders.Signature, WebhookSignature.Create(now.ToUnixTimeSeconds(), body.Span, webhook.Secret, previous?.At(now)));
-            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
-            var status = (int)response.StatusCode;
-            if (status is >= 300 and < 400)
-            {
-                return new WebhookAnswer(status, [], WebhookFailures.Redirect);
-            }
-
-            var answer = await ReadBoundedAsync(response.Content, deadline.Token);
-            return answer is null ? new WebhookAnswer(status, [], WebhookFailures.TooLarge) : new WebhookAnswer(status, answer, null);
+            return refused;
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+
+        var left = timeout - Stopwatch.GetElapsedTime(started);
+        if (left <= TimeSpan.Zero)
         {
             return WebhookAnswer.Failed(WebhookFailures.Timeout);
         }
-        catch (HttpRequestException ex)
-        {
-            return WebhookAnswer.Failed(Classify(tenant, ex));
-        }
+
+        var exchange = await _client.PostAsync(url, new WebhookPost(tenant, eventId, eventType, null, body, webhook.Secret, previous?.At(_time.GetUtcNow())), left, cancellationToken);
+        return exchange.Answered ? new WebhookAnswer(exchange.Status, exchange.Body.ToArray(), null) : Failed(tenant, exchange);
     }
 
-    private async Task<bool> ValidatedAsync(string tenant, string url, CancellationToken cancellationToken)
+    /// <summary>Null when <paramref name="url"/> has passed the handshake (now or within its lifetime), else the failed answer.</summary>
+    private async Task<WebhookAnswer?> ValidatedAsync(string tenant, Uri url, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        if (_validations.TryGetValue(url, out var known) && known.Until > now)
+        var key = url.OriginalString;
+        if (_validations.TryGetValue(key, out var known) && known.Until > now)
         {
-            return known.Passed;
+            return known.Passed ? null : WebhookAnswer.Failed(WebhookFailures.NotValidated);
         }
 
-        using var request = new HttpRequestMessage(HttpMethod.Options, url);
-        request.Options.Set(TenantKey, tenant);
-        request.Headers.Add(WebhookHeaders.RequestOrigin, _origin);
-        bool passed;
-        using (var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken))
+        var exchange = await _client.ValidateAsync(tenant, url, _origin, timeout, cancellationToken);
+        if (exchange.Failure is not (WebhookExchangeFailure.None or WebhookExchangeFailure.NotValidated
+            or WebhookExchangeFailure.Redirect or WebhookExchangeFailure.TooLarge))
         {
-            passed = WebhookHeaders.AllowsOrigin(
-                (int)response.StatusCode, response.Headers.TryGetValues(WebhookHeaders.AllowedOrigin, out var allowed) ? allowed : null, _origin);
+            // No answer at all: nothing is remembered, the next event asks again.
+            return Failed(tenant, exchange);
         }
 
-        _validations[url] = new Validation(passed, now + (passed ? ValidationLifetime : ValidationRetry));
-        if (!passed)
-        {
-            Log.NotValidated(_logger, tenant);
-        }
-
-        return passed;
-    }
-
-    /// <summary>The body, or null when it is longer than <see cref="MaxAnswerBytes"/>.</summary>
-    private static async Task<byte[]?> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        if (content.Headers.ContentLength > MaxAnswerBytes)
+        var passed = exchange.Answered;
+        _validations[key] = new Validation(passed, now + (passed ? ValidationLifetime : ValidationRetry));
+        if (passed)
         {
             return null;
         }
 
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new byte[MaxAnswerBytes + 1];
-        var total = 0;
-        while (total < buffer.Length)
-        {
-            var read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken);
-            if (read == 0)
-            {
-                return buffer.AsSpan(0, total).ToArray();
-            }
-
-            total += read;
-        }
-
-        return null;
+        Log.NotValidated(_logger, tenant);
+        return WebhookAnswer.Failed(WebhookFailures.NotValidated);
     }
 
-    private string Classify(string tenant, HttpRequestException exception)
+    private WebhookAnswer Failed(string tenant, WebhookExchange exchange)
+    {
+        switch (exchange.Failure)
+        {
+            case WebhookExchangeFailure.Redirect:
+                return new WebhookAnswer(exchange.Status, [], WebhookFailures.Redirect);
+            case WebhookExchangeFailure.TooLarge:
+                return new WebhookAnswer(exchange.Status, [], WebhookFailures.TooLarge);
+            case WebhookExchangeFailure.Timeout:
+                return WebhookAnswer.Failed(WebhookFailures.Timeout);
+            case WebhookExchangeFailure.EgressRefused:
+                return WebhookAnswer.Failed(WebhookFailures.Forbidden);
+            default:
+                // The egress connector's own refusals (unreachable backends) are counted where it decides; other faults are logged here.
+                if (exchange.Exception is { } fault && !FromEgressConnector(fault))
+                {
+                    Log.RequestFailed(_logger, tenant, (fault as HttpRequestException)?.HttpRequestError ?? HttpRequestError.Unknown, fault.Message);
+                }
+
+                return WebhookAnswer.Failed(WebhookFailures.Unreachable);
+        }
+    }
+
+    private static bool FromEgressConnector(Exception exception)
     {
         for (Exception? inner = exception; inner is not null; inner = inner.InnerException)
         {
-            if (inner is BackendUnreachableException unreachable)
+            if (inner is BackendUnreachableException)
             {
-                return unreachable.Refusal == RefusalReason.BackendForbidden ? WebhookFailures.Forbidden : WebhookFailures.Unreachable;
+                return true;
             }
         }
 
-        Log.RequestFailed(_logger, tenant, exception.HttpRequestError, exception.Message);
-        return WebhookFailures.Unreachable;
+        return false;
     }
 
     public void Dispose() => _client.Dispose();

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Sockets;
 using Platform.Contracts.Egress;
 using Platform.Contracts.Events;
@@ -7,30 +6,22 @@ using Platform.Contracts.Events;
 namespace Platform.Silo.Events;
 
 /// <summary>
-/// The silo's HTTP client for tenants' webhooks. Every connection it opens goes through <see cref="ConnectAsync"/>,
-/// which resolves the host and checks every address against the operator's egress policy at the moment of connecting,
-/// so a name that resolves to a refused address (DNS rebinding included) is never reached. No proxy, no redirects
-/// (a 3xx fails the attempt), at most <see cref="EventOptions.MaxResponseBytes"/> of a response body read, and the whole
-/// exchange bounded by the tenant's <c>timeoutSeconds</c>.
+/// The silo's side of the platform's <see cref="WebhookHttpClient"/>: every connection it opens goes through
+/// <see cref="ConnectAsync"/>, which resolves the host and checks every address against the operator's egress policy at
+/// the moment of connecting, so a name that resolves to a refused address (DNS rebinding included) is never reached; and
+/// every outcome becomes a <see cref="WebhookAttempt"/> with its stable error code (docs/webhooks.md). No proxy, no
+/// redirects (a 3xx fails the attempt), at most <see cref="EventOptions.MaxResponseBytes"/> of a response body read, and
+/// the whole exchange bounded by the tenant's <c>timeoutSeconds</c>.
 /// </summary>
 internal sealed class WebhookClient : IDisposable
 {
-    private readonly HttpClient _http;
+    private readonly WebhookHttpClient _http;
 
-    public WebhookClient(PlatformOptions options)
+    public WebhookClient(PlatformOptions options, PlatformClock time)
     {
         var policy = options.EgressPolicy;
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(1),
-            MaxResponseHeadersLength = 64,
-            ConnectCallback = (context, cancellationToken) => ConnectAsync(policy, context.DnsEndPoint, cancellationToken),
-        };
-        _http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        _http = new WebhookHttpClient(
+            (_, endpoint, cancellationToken) => ConnectAsync(policy, endpoint, cancellationToken), EventOptions.MaxResponseBytes, maxHeaderKilobytes: 64, time);
     }
 
     /// <summary>
@@ -88,124 +79,25 @@ internal sealed class WebhookClient : IDisposable
     }
 
     /// <summary>The validation handshake: <c>OPTIONS</c> with <c>WebHook-Request-Origin</c>, answered 2xx with a matching <c>WebHook-Allowed-Origin</c>.</summary>
-    public async Task<WebhookAttempt> ValidateAsync(Uri url, string origin, TimeSpan timeout, CancellationToken stopping)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Options, url);
-        request.Headers.TryAddWithoutValidation(WebhookHeaders.RequestOrigin, origin);
-        var attempt = await SendAsync(request, timeout, stopping);
-        if (attempt.Attempt is { } failed)
-        {
-            return failed;
-        }
-
-        var (status, allowed) = (attempt.Status, attempt.AllowedOrigins);
-        return WebhookHeaders.AllowsOrigin(status, allowed, origin)
-            ? WebhookAttempt.Ok(status)
-            : WebhookAttempt.Failed(WebhookErrors.ValidationFailed, status);
-    }
+    public async Task<WebhookAttempt> ValidateAsync(string tenant, Uri url, string origin, TimeSpan timeout, CancellationToken stopping) =>
+        Attempt(await _http.ValidateAsync(tenant, url, origin, timeout, stopping));
 
     /// <summary>POSTs one event; success is a 2xx answer whose body (ignored) fits the limit.</summary>
-    public async Task<WebhookAttempt> PostAsync(Uri url, byte[] body, IReadOnlyDictionary<string, string> headers, TimeSpan timeout, CancellationToken stopping)
+    public async Task<WebhookAttempt> PostAsync(Uri url, WebhookPost post, TimeSpan timeout, CancellationToken stopping) =>
+        Attempt(await _http.PostAsync(url, post, timeout, stopping));
+
+    private static WebhookAttempt Attempt(WebhookExchange exchange) => exchange.Failure switch
     {
-        ArgumentNullException.ThrowIfNull(headers);
-        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
-        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        foreach (var (name, value) in headers)
-        {
-            request.Headers.TryAddWithoutValidation(name, value);
-        }
-
-        var attempt = await SendAsync(request, timeout, stopping);
-        return attempt.Attempt ?? WebhookAttempt.Ok(attempt.Status);
-    }
-
-    private async Task<(WebhookAttempt? Attempt, int Status, IEnumerable<string>? AllowedOrigins)> SendAsync(
-        HttpRequestMessage request, TimeSpan timeout, CancellationToken stopping)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
-            var status = (int)response.StatusCode;
-            if (status is >= 300 and <= 399)
-            {
-                return (WebhookAttempt.Failed(WebhookErrors.Redirect, status), status, null);
-            }
-
-            if (!await ReadBoundedAsync(response.Content, deadline.Token))
-            {
-                return (WebhookAttempt.Failed(WebhookErrors.ResponseTooLarge, status), status, null);
-            }
-
-            if (status is < 200 or > 299)
-            {
-                return (WebhookAttempt.Failed(WebhookErrors.HttpStatus, status), status, null);
-            }
-
-            var allowed = response.Headers.TryGetValues(WebhookHeaders.AllowedOrigin, out var values) ? values.ToList() : null;
-            return (null, status, allowed);
-        }
-        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
-        {
-            return (WebhookAttempt.Failed(WebhookErrors.Timeout), 0, null);
-        }
-        catch (HttpRequestException e) when (Find<WebhookEgressException>(e) is not null)
-        {
-            return (WebhookAttempt.Failed(WebhookErrors.EgressRefused), 0, null);
-        }
-        catch (HttpRequestException e) when (e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
-        {
-            return (WebhookAttempt.Failed(WebhookErrors.ConnectFailed), 0, null);
-        }
-        catch (HttpRequestException)
-        {
-            // The receiver answered something that is not HTTP, or closed mid-answer.
-            return (WebhookAttempt.Failed(WebhookErrors.BadResponse), 0, null);
-        }
-        catch (IOException) when (!stopping.IsCancellationRequested)
-        {
-            return (WebhookAttempt.Failed(WebhookErrors.BadResponse), 0, null);
-        }
-    }
-
-    /// <summary>Reads and drops the body; false when it is longer than the limit.</summary>
-    private static async Task<bool> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
-    {
-        if (content.Headers.ContentLength > EventOptions.MaxResponseBytes)
-        {
-            return false;
-        }
-
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new byte[8192];
-        long total = 0;
-        int read;
-        while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
-        {
-            total += read;
-            if (total > EventOptions.MaxResponseBytes)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private static T? Find<T>(Exception e)
-        where T : Exception
-    {
-        for (var current = e; current is not null; current = current.InnerException)
-        {
-            if (current is T found)
-            {
-                return found;
-            }
-        }
-
-        return null;
-    }
+        WebhookExchangeFailure.None when exchange.Status is >= 200 and <= 299 => WebhookAttempt.Ok(exchange.Status),
+        WebhookExchangeFailure.None => WebhookAttempt.Failed(WebhookErrors.HttpStatus, exchange.Status),
+        WebhookExchangeFailure.NotValidated => WebhookAttempt.Failed(WebhookErrors.ValidationFailed, exchange.Status),
+        WebhookExchangeFailure.Redirect => WebhookAttempt.Failed(WebhookErrors.Redirect, exchange.Status),
+        WebhookExchangeFailure.TooLarge => WebhookAttempt.Failed(WebhookErrors.ResponseTooLarge, exchange.Status),
+        WebhookExchangeFailure.Timeout => WebhookAttempt.Failed(WebhookErrors.Timeout),
+        WebhookExchangeFailure.EgressRefused => WebhookAttempt.Failed(WebhookErrors.EgressRefused),
+        WebhookExchangeFailure.ConnectFailed => WebhookAttempt.Failed(WebhookErrors.ConnectFailed),
+        _ => WebhookAttempt.Failed(WebhookErrors.BadResponse),
+    };
 
     public void Dispose() => _http.Dispose();
 }

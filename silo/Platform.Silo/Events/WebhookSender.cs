@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Globalization;
 using System.Text.Json;
 using Dapper;
 using Npgsql;
@@ -197,12 +196,11 @@ internal sealed partial class WebhookSender(
         var url = target.Url.AbsoluteUri;
         if (!string.Equals(target.ValidatedUrl, url, StringComparison.Ordinal))
         {
-            var handshake = await client.ValidateAsync(target.Url, Origin, target.Timeout, stopping);
+            var handshake = await client.ValidateAsync(target.Slug, target.Url, Origin, target.Timeout, stopping);
             if (!handshake.Success)
             {
                 LogValidationFailed(logger, tenantId, handshake.Error!, handshake.Status);
-                return await RecordAsync(connection, cursor, head, handshake.Error == WebhookErrors.HttpStatus
-                    ? WebhookAttempt.Failed(WebhookErrors.ValidationFailed, handshake.Status) : handshake, stopping);
+                return await RecordAsync(connection, cursor, head, handshake, stopping);
             }
 
             // Stored, and the lease renewed for the request that follows, only while the stream is still this silo's.
@@ -225,16 +223,8 @@ internal sealed partial class WebhookSender(
         var body = JsonSerializer.SerializeToUtf8Bytes(new LifecycleEvent(
             head.Id, head.Type, head.Sequence, target.Slug, head.ConnectionId, head.Protocol, head.RemoteAddress, head.RemotePort,
             head.CloseCode, head.CloseReason, Utc(head.OccurredAt)), PlatformJson.Options);
-        var timestamp = time.GetUtcNow().ToUnixTimeSeconds();
-        var headers = new Dictionary<string, string>
-        {
-            [WebhookHeaders.Signature] = WebhookSignature.Create(timestamp, body, target.Secret, target.PreviousSecret),
-            [WebhookHeaders.EventId] = head.Id.ToString(),
-            [WebhookHeaders.EventType] = head.Type,
-            [WebhookHeaders.EventSequence] = head.Sequence.ToString(CultureInfo.InvariantCulture),
-            [WebhookHeaders.Tenant] = target.Slug,
-        };
-        var attempt = await client.PostAsync(target.Url, body, headers, target.Timeout, stopping);
+        var post = new WebhookPost(target.Slug, head.Id.ToString(), head.Type, head.Sequence, body, target.Secret, target.PreviousSecret);
+        var attempt = await client.PostAsync(target.Url, post, target.Timeout, stopping);
         if (!attempt.Success)
         {
             LogAttemptFailed(logger, tenantId, head.Sequence, attempt.Error!, attempt.Status);

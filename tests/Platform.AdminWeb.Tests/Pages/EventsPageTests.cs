@@ -2,10 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Logging;
 using Platform.AdminWeb.Tests.Support;
 using Platform.Contracts;
 using Platform.Contracts.Config;
@@ -23,23 +19,8 @@ public sealed class EventsPageTests
     public async Task Events_RealConnectionAndFailingWebhook_ListsEventsNewestFirstWithTheLastFailure()
     {
         // The tenant's webhook: a real Kestrel receiver that passes the handshake and answers every event 503.
-        var receiverPort = FreePorts.Tcp();
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, receiverPort));
-        await using var receiver = builder.Build();
-        receiver.Run(context =>
-        {
-            if (HttpMethods.IsOptions(context.Request.Method))
-            {
-                context.Response.Headers["WebHook-Allowed-Origin"] = "*";
-                return Task.CompletedTask;
-            }
-
-            context.Response.StatusCode = 503;
-            return Task.CompletedTask;
-        });
-        await receiver.StartAsync();
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.Answer = _ => Task.FromResult<(int, string?, string?)>((503, null, null));
 
         await using var app = await PortalApp.StartAsync(siloSettings: new Dictionary<string, string?>
         {
@@ -51,7 +32,7 @@ public sealed class EventsPageTests
         using var op = app.SiloClient(app.Silo.OperatorKey);
         (await op.PostAsJsonAsync("/v1/tenants", new CreateTenantRequest("acme", "Acme", new TenantConfig
         {
-            Delivery = new DeliveryConfig { Webhook = new WebhookConfig { Url = $"http://127.0.0.1:{receiverPort}/hook", Secret = "a-webhook-secret-0123456789", TimeoutSeconds = 2 } },
+            Delivery = new DeliveryConfig { Webhook = new WebhookConfig { Url = receiver.Url, Secret = "a-webhook-secret-0123456789", TimeoutSeconds = 2 } },
         }), PlatformJson.Options)).EnsureSuccessStatusCode();
         await using var gateway = await LiveGateway.StartAsync(app.Silo.ClusterGatewayEndpoint, op);
 

@@ -23,7 +23,7 @@ public sealed class CloseCodeEndToEndTests
     [Fact]
     public async Task ForwardBackendCloses_WsTlsAndDtlsClients_AllClosedWith4001BackendClosed()
     {
-        await using var backend = new ClosingBackend();
+        await using var backend = new FaultyBackend(BackendFault.CloseOnFirstRead);
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("acme", new TenantConfig
         {
@@ -71,13 +71,13 @@ public sealed class CloseCodeEndToEndTests
             await AssertClosedAsync(silo, ConnectionProtocols.Dtls);
         }
 
-        Assert.Equal(3, backend.Closed);
+        Assert.Equal(3, backend.Broken);
     }
 
     [Fact]
     public async Task ForwardBackendResetsMidConnection_WsTcpTlsAndDtlsClients_AllClosedWith4001BackendFailed()
     {
-        await using var backend = new ResettingBackend();
+        await using var backend = new FaultyBackend(BackendFault.EchoThenReset);
         var range = TlsTenantSetup.FreePortRange(2);
         await using var silo = await SiloFixture.StartAsync(TlsTenantSetup.SiloPortRange(range));
         await silo.CreateTenantAsync("acme", new TenantConfig
@@ -149,7 +149,7 @@ public sealed class CloseCodeEndToEndTests
             await AssertClosedAsync(silo, ConnectionProtocols.Dtls, "backend failed");
         }
 
-        Assert.Equal(4, backend.Reset);
+        Assert.Equal(4, backend.Broken);
     }
 
     /// <summary>Reads until the stream ends (zero bytes or a reset): true when it did within the token's time.</summary>

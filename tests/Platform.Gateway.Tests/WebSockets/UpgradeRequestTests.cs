@@ -36,6 +36,22 @@ public sealed class UpgradeRequestTests
     }
 
     [Fact]
+    public void Headers_EveryLineInOrder_NamesAsSentValuesTrimmedRepeatsKept()
+    {
+        var head = Upgrade(extra: "X-Empty:\r\nx-trace:  \t a:b = c \t\r\nSec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol:json\r\n");
+
+        var (_, request, _) = Parse(head);
+
+        Assert.Equal(
+            [
+                new("Host", "acme.example:8080"), new("Upgrade", "websocket"), new("Connection", "keep-alive, Upgrade"),
+                new("Sec-WebSocket-Key", Key), new("Sec-WebSocket-Version", "13"), new("X-Empty", ""), new("x-trace", "a:b = c"),
+                new("Sec-WebSocket-Protocol", "chat"), new KeyValuePair<string, string>("Sec-WebSocket-Protocol", "json"),
+            ],
+            request!.Headers());
+    }
+
+    [Fact]
     public void HeadSplitAcrossSegments_IncompleteUntilTheBlankLine()
     {
         var head = Upgrade();

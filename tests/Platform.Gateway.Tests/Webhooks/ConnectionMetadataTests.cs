@@ -8,6 +8,7 @@ using Platform.Contracts.ApiKeys;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.Webhooks;
 

@@ -9,6 +9,7 @@ using Platform.Contracts.Config;
 using Platform.Contracts.Events;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 using Xunit.Abstractions;
 using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
@@ -134,8 +135,8 @@ public sealed class GatewayKillEventsTests(ITestOutputHelper output)
     /// </summary>
     private static void AssertReceived(WebhookReceiver receiver, IReadOnlyList<EventResponse> events, string slug)
     {
-        var all = receiver.All;
-        Assert.All(all, r => Assert.True(r.SignatureValid, $"bad signature on {r.Body}"));
+        var all = receiver.Posts;
+        Assert.All(all, r => Assert.True(r.SignatureValid, $"bad signature on event {r.EventId}"));
         Assert.All(all, r => Assert.Equal(slug, r.Tenant));
         var first = all.GroupBy(r => r.EventId).Select(g => g.First()).ToList();
         Assert.Equal(events.Select(e => e.Event.Id.ToString()), first.Select(r => r.EventId));
@@ -150,7 +151,7 @@ public sealed class GatewayKillEventsTests(ITestOutputHelper output)
     }
 
     private static HashSet<string> Distinct(WebhookReceiver receiver, string type) =>
-        receiver.All.Where(r => r.Type == type).Select(r => r.EventId).ToHashSet(StringComparer.Ordinal);
+        receiver.Posts.Where(r => r.Type == type).Select(r => r.EventId).ToHashSet(StringComparer.Ordinal);
 
     private static TenantConfig Hooked(string url, string secret) => new()
     {

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.Webhooks;
 
@@ -86,7 +87,7 @@ public sealed class WebhookDeliveryTests
         using var quiet = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await stranger.ReceiveAsync(new byte[16], quiet.Token));
 
-        string Replies(WebhookReceiver.Received e)
+        string Replies(WebhookRequest e)
         {
             var replies = e.Json.GetProperty("messages").EnumerateArray()
                 .SelectMany(m => new object[]
@@ -186,7 +187,7 @@ public sealed class WebhookDeliveryTests
         Assert.Equal(503, (await RawHttp.UpgradeAsync(gateway.WsEndPoint, "acme.platform.test", "/")).Status);
 
         Assert.True(receiver.OptionsRequests >= 1);
-        Assert.Empty(receiver.All);
+        Assert.Empty(receiver.Posts);
         await refusals.WaitForAsync("acme", "webhook_unavailable", 1);
     }
 

@@ -7,6 +7,7 @@ using Platform.Gateway.Egress;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Tests.Support;
 using Platform.Gateway.Webhooks;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.Webhooks;
 
@@ -39,7 +40,7 @@ public sealed class WebhookHttpTests
 
         Assert.Equal(WebhookFailures.Forbidden, answer.Failure);
         Assert.Equal(0, receiver.OptionsRequests);
-        Assert.Empty(receiver.All);
+        Assert.Empty(receiver.Posts);
     }
 
     [Fact]
@@ -55,8 +56,8 @@ public sealed class WebhookHttpTests
         Assert.True(first.Succeeded);
         Assert.True(second.Succeeded);
         Assert.Equal(1, receiver.OptionsRequests);
-        Assert.Equal(["e-1", "e-2"], receiver.All.Select(r => r.EventId).ToArray());
-        Assert.All(receiver.All, r => Assert.True(r.SignatureValid));
+        Assert.Equal(["e-1", "e-2"], receiver.Posts.Select(r => r.EventId).ToArray());
+        Assert.All(receiver.Posts, r => Assert.True(r.SignatureValid));
     }
 
     [Fact]
@@ -75,8 +76,8 @@ public sealed class WebhookHttpTests
         Assert.True((await http.PostAsync("acme", new WebhookConfig { Url = onNext.Url, Secret = Next, TimeoutSeconds = 5 }, live, "connect", "e-2", "{}"u8.ToArray(), CancellationToken.None)).Succeeded);
         Assert.True((await http.PostAsync("acme", new WebhookConfig { Url = onPrevious.Url, Secret = Next, TimeoutSeconds = 5 }, expired, "connect", "e-3", "{}"u8.ToArray(), CancellationToken.None)).Succeeded);
 
-        Assert.Equal([true, false], onPrevious.All.Select(r => r.SignatureValid).ToArray());
-        Assert.True(Assert.Single(onNext.All).SignatureValid);
+        Assert.Equal([true, false], onPrevious.Posts.Select(r => r.SignatureValid).ToArray());
+        Assert.True(Assert.Single(onNext.Posts).SignatureValid);
     }
 
     [Fact]
@@ -89,6 +90,40 @@ public sealed class WebhookHttpTests
 
         Assert.Equal(WebhookFailures.NoSecret, answer.Failure);
         Assert.Equal(0, receiver.OptionsRequests);
+    }
+
+    [Fact]
+    public async Task Post_RedirectOrAnswerOverTheLimit_FailsWithoutFollowingOrKeepingIt()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(Secret);
+        await using var elsewhere = await WebhookReceiver.StartAsync(Secret);
+        using var http = new WebhookHttp(TestEgress.Connector(allowedRanges: ["127.0.0.0/8"]), Options.Create(new GatewayOptions()), TimeProvider.System, NullLogger<WebhookHttp>.Instance);
+        var webhook = new WebhookConfig { Url = receiver.Url, Secret = Secret, TimeoutSeconds = 5 };
+
+        receiver.Answer = _ => Task.FromResult<(int, string?, string?)>((307, null, elsewhere.Url));
+        var redirected = await http.PostAsync("acme", webhook, null, "connect", "e-1", "{}"u8.ToArray(), CancellationToken.None);
+        receiver.AnswerRaw = async context =>
+        {
+            // Chunked (no Content-Length), one byte over the limit: only reading finds it too large.
+            context.Response.StatusCode = 200;
+            await context.Response.Body.WriteAsync(new byte[WebhookHttp.MaxAnswerBytes + 1], context.RequestAborted);
+        };
+        var huge = await http.PostAsync("acme", webhook, null, "connect", "e-2", "{}"u8.ToArray(), CancellationToken.None);
+        receiver.AnswerRaw = async context =>
+        {
+            context.Response.StatusCode = 200;
+            await context.Response.Body.WriteAsync(new byte[WebhookHttp.MaxAnswerBytes], context.RequestAborted);
+        };
+        var full = await http.PostAsync("acme", webhook, null, "connect", "e-3", "{}"u8.ToArray(), CancellationToken.None);
+
+        Assert.Equal((307, WebhookFailures.Redirect), (redirected.Status, redirected.Failure));
+        Assert.Equal((200, WebhookFailures.TooLarge), (huge.Status, huge.Failure));
+        Assert.Empty(huge.Body);
+        Assert.True(full.Succeeded);
+        Assert.Equal(WebhookHttp.MaxAnswerBytes, full.Body.Length);
+        Assert.Empty(elsewhere.Requests);
+        Assert.Equal(["e-1", "e-2", "e-3"], receiver.Posts.Select(r => r.EventId).ToArray());
+        Assert.All(receiver.Posts, r => Assert.StartsWith("application/json; charset=utf-8", r.Header("Content-Type"), StringComparison.Ordinal));
     }
 
     private sealed class FixedResolver(IPAddress address) : IEgressResolver

@@ -7,6 +7,7 @@ using Platform.Contracts.Config;
 using Platform.Contracts.Webhooks;
 using Platform.Gateway.Tests.Support;
 using Platform.Gateway.Webhooks;
+using Platform.Testing;
 
 namespace Platform.Gateway.Tests.Webhooks;
 
@@ -87,7 +88,7 @@ public sealed class WebhookStatusTests
 
         // A URL that never passes the handshake: nothing but OPTIONS reaches it.
         Assert.Equal(503, (await RawHttp.UpgradeAsync(ws, "shy.platform.test", "/")).Status);
-        Assert.Empty(shy.All);
+        Assert.Empty(shy.Posts);
 
         // A good connect, then a message whose first batch attempt gets a 500 and whose retry is taken.
         acmeAnswer = (204, null, null);
@@ -161,7 +162,7 @@ public sealed class WebhookStatusTests
         Assert.Null(status.LastFailure.Status);
         Assert.Equal(WebhookValidationStates.Unknown, status.Validation.State);
         Assert.Equal(0, receiver.OptionsRequests);
-        Assert.Empty(receiver.All);
+        Assert.Empty(receiver.Posts);
     }
 
     [Fact]

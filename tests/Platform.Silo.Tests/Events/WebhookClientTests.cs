@@ -1,6 +1,8 @@
 using System.Net;
 using Platform.Contracts.Egress;
+using Platform.Contracts.Events;
 using Platform.Silo.Events;
+using Platform.Testing;
 
 namespace Platform.Silo.Tests.Events;
 

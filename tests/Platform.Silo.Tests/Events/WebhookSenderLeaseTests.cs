@@ -15,7 +15,7 @@ public sealed class WebhookSenderLeaseTests
         await using var receiver = await WebhookReceiver.StartAsync();
         var inFlight = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
         var overlaps = 0;
-        receiver.Answer = async context =>
+        receiver.AnswerRaw = async context =>
         {
             var tenant = context.Request.Headers["Platform-Tenant"].ToString();
             if (inFlight.AddOrUpdate(tenant, 1, (_, n) => n + 1) > 1)

@@ -43,7 +43,7 @@ public sealed class WebhookSenderTests
             Assert.Equal(p.Json.GetProperty("sequence").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture), p.Header("Platform-Event-Sequence"));
             Assert.Equal("acme", p.Header("Platform-Tenant"));
             Assert.StartsWith("application/json", p.Header("Content-Type"), StringComparison.Ordinal);
-            Assert.Equal("/hooks/events", p.Path);
+            Assert.Equal("/hook", p.Path);
         });
         Assert.Equal(1000, posts[2].Json.GetProperty("closeCode").GetInt32());
         Assert.Equal("bye", posts[2].Json.GetProperty("closeReason").GetString());
@@ -112,7 +112,7 @@ public sealed class WebhookSenderTests
         await using var database = await TestDatabase.CreateAsync();
         await using var receiver = await WebhookReceiver.StartAsync();
         var healthy = false;
-        receiver.Answer = async context =>
+        receiver.AnswerRaw = async context =>
         {
             if (Volatile.Read(ref healthy))
             {
@@ -268,7 +268,7 @@ public sealed class WebhookSenderTests
         await using var silo = EventTestSupport.Silo(database, allowLoopback: false);
         // Both spellings reach the receiver if connected: a literal address and a loopback name.
         var literalId = await EventTestSupport.TenantAsync(silo, "acme", receiver.Url);
-        var nameId = await EventTestSupport.TenantAsync(silo, "named", $"http://localhost:{receiver.Port}/hooks/events");
+        var nameId = await EventTestSupport.TenantAsync(silo, "named", $"http://localhost:{receiver.Port}/hook");
         await silo.RegisterGatewayAsync("gw-1");
         await EventTestSupport.OpenAsync(silo, "gw-1", literalId, 1);
         await EventTestSupport.OpenAsync(silo, "gw-1", nameId, 2);
@@ -288,7 +288,7 @@ public sealed class WebhookSenderTests
     {
         await using var database = await TestDatabase.CreateAsync();
         await using var receiver = await WebhookReceiver.StartAsync();
-        receiver.Answer = context =>
+        receiver.AnswerRaw = context =>
         {
             context.Response.StatusCode = context.Request.Headers["Platform-Event-Sequence"] == "1" ? 503 : 204;
             return Task.CompletedTask;
@@ -313,7 +313,7 @@ public sealed class WebhookSenderTests
         await using var hung = await WebhookReceiver.StartAsync();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var inFlight = 0;
-        hung.Answer = async context =>
+        hung.AnswerRaw = async context =>
         {
             Interlocked.Increment(ref inFlight);
             try
@@ -377,7 +377,7 @@ public sealed class WebhookSenderTests
         await using var first = await WebhookReceiver.StartAsync();
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var held = 0;
-        first.Answer = async context =>
+        first.AnswerRaw = async context =>
         {
             // The first event is held until the URL has changed: the stream has read the next ones meanwhile.
             Interlocked.Increment(ref held);

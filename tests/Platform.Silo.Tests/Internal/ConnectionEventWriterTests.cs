@@ -1,10 +1,6 @@
 using System.Net;
-using System.Net.Http.Json;
-using Platform.Contracts;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
-using Platform.Contracts.Tenants;
-using Platform.Testing;
 
 namespace Platform.Silo.Tests.Internal;
 
@@ -13,10 +9,8 @@ public sealed class ConnectionEventWriterTests
     [Fact]
     public async Task ConnectionEvents_OpenCountersClose_VisibleInConnectionsApi()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        await silo.RegisterGatewayAsync("gw-1");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme"], "gw-1");
+        var (silo, tenantId) = (setup.Silo, setup["acme"]);
         // Recent, whole seconds: the silo's reaper deletes closed connections past their retention, whenever it runs.
         var opened = new DateTimeOffset(DateTimeOffset.UtcNow.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, TimeSpan.Zero);
         var first = InternalTestFixture.Opened("gw-1.a", tenantId).Ws(opened);
@@ -30,9 +24,9 @@ public sealed class ConnectionEventWriterTests
             [new ConnectionClosed(new ConnectionCounters("gw-1.b", 10, 20, 1, 2, opened.AddSeconds(5)), opened.AddSeconds(6), 1000, "normal")])));
         Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch([], [new ConnectionCounters("gw-1.a", 400, 600, 4, 6, opened.AddSeconds(20))], [])));
 
-        var open = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections", PlatformJson.Options);
-        var all = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections?state=all", PlatformJson.Options);
-        var closed = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections?state=closed", PlatformJson.Options);
+        var open = await setup.ConnectionsAsync("acme");
+        var all = await setup.ConnectionsAsync("acme", "state=all");
+        var closed = await setup.ConnectionsAsync("acme", "state=closed");
 
         var a = Assert.Single(open!.Items);
         Assert.Equal(("gw-1.a", "gw-1", "wss", "192.0.2.10", 50123, 8443), (a.Id, a.GatewayId, a.Protocol, a.RemoteAddress, a.RemotePort, a.LocalPort));
@@ -50,11 +44,8 @@ public sealed class ConnectionEventWriterTests
     [Fact]
     public async Task ConnectionEvents_UnknownTenantAndForeignIds_AreSkipped()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        await silo.RegisterGatewayAsync("gw-1");
-        await silo.RegisterGatewayAsync("gw-2");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme"], "gw-1", "gw-2");
+        var (silo, tenantId) = (setup.Silo, setup["acme"]);
         Assert.True(await silo.SendEventsAsync("gw-2", new ConnectionEventBatch([InternalTestFixture.Opened("gw-2.1", tenantId).Ws()], [], [])));
 
         Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
@@ -68,11 +59,8 @@ public sealed class ConnectionEventWriterTests
     [Fact]
     public async Task ConnectionEvents_TwoTenantsInOneBatch_EachListsItsOwnAndLaterEventsFindTheirTenant()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
-        await silo.RegisterGatewayAsync("gw-1");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme", "beta"], "gw-1");
+        var (silo, acme, beta) = (setup.Silo, setup["acme"], setup["beta"]);
         var at = DateTimeOffset.UtcNow;
 
         Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
@@ -83,8 +71,8 @@ public sealed class ConnectionEventWriterTests
             [new ConnectionCounters("gw-1.2", 70, 80, 7, 8, at.AddSeconds(3))],
             [new ConnectionClosed(new ConnectionCounters("gw-1.3", 1, 2, 1, 1, at.AddSeconds(3)), at.AddSeconds(4), 1000, null)])));
 
-        var acmeOpen = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections", PlatformJson.Options);
-        var betaOpen = await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/beta/connections", PlatformJson.Options);
+        var acmeOpen = await setup.ConnectionsAsync("acme");
+        var betaOpen = await setup.ConnectionsAsync("beta");
         Assert.Equal((1L, "gw-1.1", 5L), (acmeOpen!.Total, acmeOpen.Items[0].Id, acmeOpen.Items[0].BytesIn));
         Assert.Equal((1L, "gw-1.2", 70L), (betaOpen!.Total, betaOpen.Items[0].Id, betaOpen.Items[0].BytesIn));
         Assert.Equal(HttpStatusCode.NotFound, (await silo.OperatorClient().GetAsync(new Uri("/v1/tenants/beta/connections/gw-1.1", UriKind.Relative))).StatusCode);
@@ -93,11 +81,8 @@ public sealed class ConnectionEventWriterTests
     [Fact]
     public async Task ConnectionEvents_OneTenantsPartFails_BatchAnswersAnErrorAndItsRetryStoresEverythingOnce()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
-        await silo.RegisterGatewayAsync("gw-1");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme", "beta"], "gw-1");
+        var (silo, acme, beta) = (setup.Silo, setup["acme"], setup["beta"]);
         // The database refuses beta's rows for now, as a failing write would.
         await InternalTestFixture.ExecuteAsync(silo, $"""
             CREATE FUNCTION refuse_beta() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -113,23 +98,22 @@ public sealed class ConnectionEventWriterTests
 
         Assert.Contains("refused for the test", failed.Message, StringComparison.Ordinal);
         Assert.Equal("gw-1.1", await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT string_agg(id, ',' ORDER BY id) FROM connections"));
-        Assert.Empty((await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/beta/connections", PlatformJson.Options))!.Items);
+        Assert.Empty((await setup.ConnectionsAsync("beta")).Items);
 
         // The gateway sends the same batch again once the database takes it.
         await InternalTestFixture.ExecuteAsync(silo, "DROP TRIGGER refuse_beta ON connections");
         Assert.True(await silo.SendEventsAsync("gw-1", batch));
 
         Assert.Equal("gw-1.1,gw-1.2", await InternalTestFixture.QueryScalarAsync<string>(silo, "SELECT string_agg(id, ',' ORDER BY id) FROM connections"));
-        Assert.Equal(["gw-1.1"], (await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections", PlatformJson.Options))!.Items.Select(c => c.Id));
-        Assert.Equal(["gw-1.2"], (await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/beta/connections", PlatformJson.Options))!.Items.Select(c => c.Id));
+        Assert.Equal(["gw-1.1"], (await setup.ConnectionsAsync("acme")).Items.Select(c => c.Id));
+        Assert.Equal(["gw-1.2"], (await setup.ConnectionsAsync("beta")).Items.Select(c => c.Id));
     }
 
     [Fact]
     public async Task ConnectionEvents_UnknownGateway_AnswersFalseAndStoresNothing()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme"]);
+        var (silo, tenantId) = (setup.Silo, setup["acme"]);
 
         var taken = await silo.SendEventsAsync("gw-9", new ConnectionEventBatch([InternalTestFixture.Opened("gw-9.1", tenantId).Ws()], [], []));
 
@@ -140,10 +124,8 @@ public sealed class ConnectionEventWriterTests
     [Fact]
     public async Task ConnectionEvents_OneConnectionOpenedTwiceInABatch_StoredOnce()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        await silo.RegisterGatewayAsync("gw-1");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme"], "gw-1");
+        var (silo, tenantId) = (setup.Silo, setup["acme"]);
         // A gateway that registers again announces its live connections beside the open events it still had queued
         // from while the silo was away: one batch then names the same connection twice.
         var queued = InternalTestFixture.Opened("gw-1.a", tenantId).Ws();

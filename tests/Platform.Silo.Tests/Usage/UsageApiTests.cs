@@ -5,7 +5,6 @@ using Platform.Contracts;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Usage;
 using Platform.Silo.Tests.Internal;
-using Platform.Testing;
 
 namespace Platform.Silo.Tests.Usage;
 
@@ -15,11 +14,8 @@ public sealed class UsageApiTests
     [Fact]
     public async Task TenantUsage_AnotherTenantsSlugOrTheExport_NotVisibleToATenantKey()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
-        await silo.RegisterGatewayAsync("gw-1");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme", "beta"], "gw-1");
+        var (silo, acme, beta) = (setup.Silo, setup["acme"], setup["beta"]);
         var at = DateTimeOffset.UtcNow;
         Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
             [InternalTestFixture.Opened("gw-1.1", acme).Ws(at), InternalTestFixture.Opened("gw-1.2", beta).Ws(at)],
@@ -48,9 +44,8 @@ public sealed class UsageApiTests
     [InlineData("from=2026-01-01T00:00:00%2B99:00", "from", "invalid_format")]
     public async Task TenantUsage_BadParameters_ValidationProblemNamingTheField(string query, string field, string code)
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme"]);
+        var silo = setup.Silo;
 
         using var answer = await silo.OperatorClient().GetAsync(new Uri($"/v1/tenants/acme/usage?{query}", UriKind.Relative));
 
@@ -65,11 +60,8 @@ public sealed class UsageApiTests
     [Fact]
     public async Task Export_AcceptCsv_OneLinePerTenantHourAndProtocol()
     {
-        await using var database = await TestDatabase.CreateAsync();
-        await using var silo = new SiloApp(database);
-        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
-        var beta = await InternalTestFixture.InsertTenantRowsAsync(silo, "beta");
-        await silo.RegisterGatewayAsync("gw-1");
+        await using var setup = await ConnectionEventsSetup.StartAsync(["acme", "beta"], "gw-1");
+        var (silo, acme, beta) = (setup.Silo, setup["acme"], setup["beta"]);
         var at = DateTimeOffset.UtcNow.AddMinutes(-1);
         Assert.True(await silo.SendEventsAsync("gw-1", new ConnectionEventBatch(
             [InternalTestFixture.Opened("gw-1.1", acme).Ws(at), InternalTestFixture.Opened("gw-1.2", beta).Ws(at) with { Protocol = "tcp", Tls = null, WebSocket = null }],

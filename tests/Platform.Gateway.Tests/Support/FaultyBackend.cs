@@ -4,26 +4,29 @@ using System.Net.Sockets;
 namespace Platform.Gateway.Tests.Support;
 
 /// <summary>
-/// A real TCP backend on a free loopback port that echoes the first chunk it reads on each connection and resets the
-/// connection (RST, linger 0) on the second: a backend that goes away in the middle of a working connection.
+/// A real TCP backend on a free loopback port that breaks every connection it accepts, the way its
+/// <see cref="BackendFault"/> says: closed as soon as the first bytes arrive, or the first chunk echoed and the connection
+/// reset (RST, linger 0) on the second, a backend that goes away in the middle of a working connection.
 /// </summary>
-internal sealed class ResettingBackend : IAsyncDisposable
+internal sealed class FaultyBackend : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
+    private readonly BackendFault _fault;
     private readonly Task _loop;
-    private int _reset;
+    private int _broken;
 
-    public ResettingBackend()
+    public FaultyBackend(BackendFault fault)
     {
+        _fault = fault;
         _listener.Start();
         _loop = AcceptAsync();
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
-    /// <summary>Connections this backend has reset.</summary>
-    public int Reset => Volatile.Read(ref _reset);
+    /// <summary>Connections this backend has closed or reset (after reading from them).</summary>
+    public int Broken => Volatile.Read(ref _broken);
 
     private async Task AcceptAsync()
     {
@@ -39,11 +42,11 @@ internal sealed class ResettingBackend : IAsyncDisposable
                 return;
             }
 
-            _ = EchoThenResetAsync(client);
+            _ = BreakAsync(client);
         }
     }
 
-    private async Task EchoThenResetAsync(Socket client)
+    private async Task BreakAsync(Socket client)
     {
         using (client)
         {
@@ -56,12 +59,19 @@ internal sealed class ResettingBackend : IAsyncDisposable
                     return;
                 }
 
+                if (_fault == BackendFault.CloseOnFirstRead)
+                {
+                    client.Shutdown(SocketShutdown.Both);
+                    Interlocked.Increment(ref _broken);
+                    return;
+                }
+
                 await client.SendAsync(buffer.AsMemory(0, first), SocketFlags.None, _stop.Token);
                 if (await client.ReceiveAsync(buffer, SocketFlags.None, _stop.Token) > 0)
                 {
                     client.LingerState = new LingerOption(true, 0);
                     client.Close();
-                    Interlocked.Increment(ref _reset);
+                    Interlocked.Increment(ref _broken);
                 }
             }
             catch (Exception ex) when (ex is SocketException or OperationCanceledException)
@@ -78,4 +88,14 @@ internal sealed class ResettingBackend : IAsyncDisposable
         await _loop;
         _stop.Dispose();
     }
+}
+
+/// <summary>How a <see cref="FaultyBackend"/> breaks its connections.</summary>
+internal enum BackendFault
+{
+    /// <summary>Closed (FIN) as soon as the first bytes arrive.</summary>
+    CloseOnFirstRead,
+
+    /// <summary>The first chunk echoed, the connection reset (RST) when the second arrives.</summary>
+    EchoThenReset,
 }
