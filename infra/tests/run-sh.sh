@@ -72,18 +72,18 @@ if [ ! -d tests/clients/node_modules/ws ]; then
   (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/clients failed"
 fi
 
-# Thirteen ports from one base: below the ephemeral range (32768+) that port-0 listeners and outgoing connections
+# Seventeen ports from one base: below the ephemeral range (32768+) that port-0 listeners and outgoing connections
 # take ports from, and above the dedicated tenant range 20000-20999 that run.sh keeps free.
 base=""
 for _ in $(seq 1 40); do
   candidate=$((21000 + (RANDOM % 580) * 20))
   all_free=1
-  for offset in $(seq 0 14); do
+  for offset in $(seq 0 16); do
     port_free $((candidate + offset)) || { all_free=0; break; }
   done
   if [ "$all_free" -eq 1 ]; then base=$candidate; break; fi
 done
-[ -n "$base" ] || fail "found no 15 free ports in 21000-32599"
+[ -n "$base" ] || fail "found no 17 free ports in 21000-32599"
 
 export PLATFORM_DATA_DIR="$data"
 export PLATFORM_PG_PORT=$base PLATFORM_SILO_PORT=$((base + 1)) PLATFORM_PORTAL_PORT=$((base + 2))
@@ -91,11 +91,12 @@ export PLATFORM_GATEWAY_WS_PORT=$((base + 3)) PLATFORM_GATEWAY_WSS_PORT=$((base 
 export PLATFORM_GATEWAY_TLS_PORT=$((base + 7)) PLATFORM_GATEWAY_DTLS_PORT=$((base + 9))
 export PLATFORM_GATEWAY_ADMIN_PORT=$((base + 11))
 export PLATFORM_CLUSTER_SILO_PORT=$((base + 13)) PLATFORM_CLUSTER_GATEWAY_PORT=$((base + 14))
+export PLATFORM_SILO_ADMIN_PORT=$((base + 15)) PLATFORM_PORTAL_ADMIN_PORT=$((base + 16))
 unset PLATFORM_LISTEN_ADDRESS
 silo_url="http://127.0.0.1:$PLATFORM_SILO_PORT"
 ws1="ws://127.0.0.1:$PLATFORM_GATEWAY_WS_PORT/t/demo/"
 ws2="ws://127.0.0.1:$((PLATFORM_GATEWAY_WS_PORT + 1))/t/demo/"
-log "infra/run.sh ${run_args[*]} with data in $data and ports $base-$((base + 14))"
+log "infra/run.sh ${run_args[*]} with data in $data and ports $base-$((base + 16))"
 
 # Its own session: the test stops it with SIGTERM, as a terminal's Ctrl-C would with SIGINT.
 setsid infra/run.sh "${run_args[@]}" >"$out" 2>&1 </dev/null &

@@ -11,6 +11,7 @@ using Platform.Cluster;
 using Platform.Cluster.Tls;
 using Platform.Silo.Certificates;
 using Platform.Silo.Cluster;
+using Platform.Silo.Events;
 using Platform.Silo.Gateways;
 using Platform.Silo.Internal;
 using Platform.Silo.Psk;
@@ -129,6 +130,8 @@ internal static class PlatformTestCluster
                 services.AddSingleton<CertificateStore>();
                 services.AddSingleton<PskStore>();
                 services.AddSingleton<ConfigChangeSignal>();
+                services.AddSingleton(new EventOptions());
+                services.AddSingleton<WebhookTargets>();
                 services.AddSingleton<ConfigWatch>();
                 services.AddSingleton<GatewayRegistry>();
                 services.AddSingleton<ConnectionEventWriter>();
