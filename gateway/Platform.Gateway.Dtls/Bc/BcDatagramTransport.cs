@@ -151,6 +151,12 @@ internal sealed class BcDatagramTransport : DatagramTransport
                         var length = Math.Min(item.Length, buffer.Length);
                         datagram[..length].CopyTo(buffer);
                         CurrentSource = item.Source;
+                        if (!_handshaking && _waiting.Count == 0)
+                        {
+                            // The last one waiting: the queue goes until the next datagram.
+                            _waiting = null;
+                        }
+
                         return length;
                     }
                     finally

@@ -15,6 +15,9 @@ internal sealed class BcSharedCrypto() : BcTlsCrypto(new SecureRandom())
 {
     public override TlsNonceGenerator CreateNonceGenerator(byte[] additionalSeedMaterial) => SystemNonces.Instance;
 
+    // BouncyCastle's TLS context calls this overload on .NET.
+    public override TlsNonceGenerator CreateNonceGenerator(ReadOnlySpan<byte> additionalSeedMaterial) => SystemNonces.Instance;
+
     /// <summary>Nonces from the system's cryptographic random source: thread-safe, stateless.</summary>
     private sealed class SystemNonces : TlsNonceGenerator
     {
