@@ -209,7 +209,7 @@ internal sealed class BcTlsServer : DefaultTlsServer, TlsPskIdentityManager
     /// <summary>
     /// The handshake ended: BouncyCastle keeps this object for the whole session (its record layer reports alerts to
     /// it), so the tables the handshake needed go now — the client's and the server's extensions, the client's
-    /// cipher suites and hello — instead of staying with every idle session.
+    /// cipher suites, status requests, ALPN names and hello — instead of staying with every idle session.
     /// </summary>
     public override void NotifyHandshakeComplete()
     {
@@ -223,6 +223,10 @@ internal sealed class BcTlsServer : DefaultTlsServer, TlsPskIdentityManager
         }
 
         m_offeredCipherSuites = null;
+        m_certificateStatusRequest = null;
+        m_statusRequestV2 = null;
+        m_trustedCAKeys = null;
+        m_clientProtocolNames = null;
         _hello = default;
     }
 
