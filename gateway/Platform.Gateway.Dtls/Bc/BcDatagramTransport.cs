@@ -96,6 +96,11 @@ internal sealed class BcDatagramTransport : DatagramTransport
         lock (_lock)
         {
             _handshaking = false;
+            if (_waiting is { Count: 0 })
+            {
+                // The handshake's queue: nothing waits, so it goes until the next datagram.
+                _waiting = null;
+            }
         }
     }
 
