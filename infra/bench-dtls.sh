@@ -11,7 +11,9 @@
 # Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
 # joins the same silo and is measured with the same harness, before this tree's gateway), --no-cores (skips the
 # one-core/all-cores handshake comparison, which pins the gateway with taskset), --no-bc (no BouncyCastle phases),
-# --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway of this tree's build). BouncyCastle sessions: clients
+# --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway of this tree's build), --bc-idle-only (only
+# the idle BouncyCastle sessions: with --baseline-ref on a fresh baseline gateway first, then on a fresh gateway of this
+# tree, both on the same silo; e.g. `--bc-idle-only --baseline-ref main --idle 2000`). BouncyCastle sessions: clients
 # offering connection_id (the bench tenant enables connection IDs and heartbeats), handshakes per gateway
 # CPU-second beside BouncyCastle's own in-process rate, and RSS per idle session; the harness checks each was served
 # by the BouncyCastle engine (a connection ID was issued; the directory lists the engine). Every other argument is passed to
@@ -23,6 +25,7 @@ baseline_ref=''
 cores=1
 bc=1
 bc_idle=1
+bc_idle_only=0
 harness_args=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -30,6 +33,7 @@ while [ $# -gt 0 ]; do
     --no-cores) cores=0; shift ;;
     --no-bc) bc=0; shift ;;
     --no-bc-idle) bc_idle=0; shift ;;
+    --bc-idle-only) bc_idle_only=1; cores=0; shift ;;
     *) harness_args+=("$1"); shift ;;
   esac
 done
@@ -128,10 +132,14 @@ launch() {
 
 gateways=(gateway)
 gateway_dir="$root/gateway/Platform.Gateway/bin/Release/net10.0"
-launch gateway "$gateway_dir"
-if [ -n "$baseline_ref" ]; then
-  launch baseline "$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0"
-  gateways=(baseline gateway)
+if [ "$bc_idle_only" = 1 ]; then
+  gateways=()
+else
+  launch gateway "$gateway_dir"
+  if [ -n "$baseline_ref" ]; then
+    launch baseline "$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0"
+    gateways=(baseline gateway)
+  fi
 fi
 
 bench_machine
@@ -164,7 +172,16 @@ harness() {
     --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" --silo "$silo_url" "${gcdump[@]}" "${heap[@]}" "$@"
 }
 
-if [ -n "$baseline_ref" ]; then
+if [ "$bc_idle_only" = 1 ]; then
+  if [ -n "$baseline_ref" ]; then
+    # The baseline's idle BouncyCastle sessions, on a fresh gateway of its own, before this tree's.
+    launch bcbase "$work/baseline/gateway/Platform.Gateway/bin/Release/net10.0"
+    echo "### baseline $baseline_commit, fresh gateway for idle BouncyCastle sessions"
+    # shellcheck disable=SC2154 # set by launch
+    harness bcbase --label "baseline $baseline_commit, fresh gateway" "${harness_args[@]}" --phases bc-idle
+    kill -TERM "$bcbase_pid"
+  fi
+elif [ -n "$baseline_ref" ]; then
   log "baseline gateway ($baseline_commit)"
   echo "### baseline: $baseline_commit"
   harness baseline --label "baseline $baseline_commit" --phases "$baseline_phases" "${harness_args[@]}"

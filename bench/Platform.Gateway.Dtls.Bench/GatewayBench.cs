@@ -231,15 +231,25 @@ internal static class GatewayBench
                 Line("");
                 Line($"Gateway live managed heap (dotnet-gcdump, after a full GC): {Mib(heapBefore.Bytes)} before, {Mib(heapAfter.Bytes)} with the sessions held = {(heapAfter.Bytes - heapBefore.Bytes) / perSession:F1} KiB per session. Gateway RSS after that GC: {Mib(held.RssAfterGc)}.");
                 Line("");
-                Line("Managed objects per held session (dotnet-gcdump report: object size times count, growth per type divided by the sessions; the largest first):");
+                Line("Managed objects per held session (dotnet-gcdump report: object size times count, growth per type divided by the sessions; the largest first; every type that grew by 8 bytes per session or more):");
                 Line("");
                 Line("| type | bytes per session | objects per session |");
                 Line("|---|---|---|");
                 var sessions = Math.Max(1, held.Sessions);
-                foreach (var (type, bytes, count) in heapAfter.GrowthOver(heapBefore).Take(25))
+                long listed = 0, rest = 0;
+                foreach (var (type, bytes, count) in heapAfter.GrowthOver(heapBefore))
                 {
+                    if (bytes < 8L * sessions)
+                    {
+                        rest += bytes;
+                        continue;
+                    }
+
+                    listed += bytes;
                     Line($"| `{type}` | {(double)bytes / sessions:F0} | {(double)count / sessions:F2} |");
                 }
+
+                Line($"| (sum of the rows above; types that grew by less, together) | {(double)listed / sessions:F0}; {(double)rest / sessions:F0} | |");
             }
 
             if (held is { NativeBefore: { } nativeBefore, NativeAfter: { } nativeAfter })

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Org.BouncyCastle.Security;
 using Org.BouncyCastle.Tls;
 using Org.BouncyCastle.Tls.Crypto.Impl.BC;
 using Platform.Contracts.Config;
@@ -23,7 +22,7 @@ public sealed partial class DtlsServer
     private const byte ContentTypeTls12Cid = 25;
 
     private readonly Lock _bcLock = new();
-    private BcTlsCrypto? _bcCrypto;
+    private BcSharedCrypto? _bcCrypto;
     private BcHandshakePool? _bcPool;
     private readonly BcRequestReader _bcRequests = new();
 
@@ -38,7 +37,7 @@ public sealed partial class DtlsServer
         {
             lock (_bcLock)
             {
-                return _bcCrypto ??= new BcTlsCrypto(new SecureRandom());
+                return _bcCrypto ??= new BcSharedCrypto();
             }
         }
     }

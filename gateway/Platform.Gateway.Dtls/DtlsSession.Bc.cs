@@ -33,11 +33,9 @@ public sealed partial class DtlsSession
         var timeout = server.Options.BcHandshakeTimeout < tenant.Settings.HandshakeTimeout ? server.Options.BcHandshakeTimeout : tenant.Settings.HandshakeTimeout;
         _handshakeDeadline = server.Timers.After(timeout);
         HalfOpen = halfOpen;
-        _inbox = new DtlsSessionInbox(this, server.Workers, server.Options.SessionQueueCapacity, server.Options.SessionQueueBytes);
         Tenant = tenant;
         ServerName = hello.ServerName;
-        var transport = new BcDatagramTransport(
-            this, server.SendDatagram, () => Interlocked.Increment(ref server.BcCounters._handshakeDatagramsRejected), server.Options.MaxPacketSize, server.Options.Mtu, server.Options.SessionQueueCapacity, server.Options.SessionQueueBytes, timeout);
+        var transport = new BcDatagramTransport(this, server, timeout);
         _bc = new BcEngine(this, transport, request, hello, certificateIndex, timeout);
     }
 

@@ -24,7 +24,7 @@ public sealed partial class DtlsSession : ISslCallbackTarget
     private readonly DtlsServer _server;
     private readonly Lock _lock = new();
     private readonly Lock _deliveryLock = new();
-    private readonly DtlsSessionInbox _inbox;
+    private readonly DtlsSessionInbox? _inbox; // OpenSSL sessions only: BouncyCastle's datagrams wait in its transport
     private readonly DtlsReceiveSocket? _via;
     private readonly byte[]? _verifiedCookie;
     private SslHandle? _ssl;
@@ -199,11 +199,11 @@ public sealed partial class DtlsSession : ISslCallbackTarget
             return;
         }
 
-        _inbox.Start();
+        _inbox!.Start();
     }
 
     /// <summary>Hands one datagram to the session's worker; false when its inbox is full and the datagram was dropped.</summary>
-    internal bool Post(ReadOnlySpan<byte> datagram) => _bc is not null ? BcPost(datagram, Address) : _inbox.Post(datagram);
+    internal bool Post(ReadOnlySpan<byte> datagram) => _bc is not null ? BcPost(datagram, Address) : _inbox!.Post(datagram);
 
     /// <summary>A worker caught an exception while processing this session.</summary>
     internal void OnWorkerFault(Exception fault) => _server.ReportWorkerFault(this, fault);
@@ -654,7 +654,7 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         _ssl = null;
         _channel?.Dispose();
         _channel = null;
-        _inbox.Close();
+        _inbox?.Close();
     }
 
     private void CollectLocked(ref Outcome outcome)

@@ -18,29 +18,22 @@ internal sealed class BcDatagramTransport : DatagramTransport
     public const int MaxHandshakeRecords = 256;
 
     private readonly DtlsSession _session;
-    private readonly Action<ReadOnlySpan<byte>, SocketAddress> _send;
-    private readonly Action _rejected;
-    private readonly int _receiveLimit;
-    private readonly int _sendLimit;
-    private readonly int _capacity;
-    private readonly int _byteLimit;
+    private readonly DtlsServer _server;
     private readonly long _deadline;
     private readonly object _lock = new();
-    private readonly Queue<(byte[] Buffer, int Length, SocketAddress Source)> _waiting = new();
+
+    // Allocated when a datagram arrives and dropped once an established session has read them all, so an idle
+    // session holds no queue.
+    private Queue<(byte[] Buffer, int Length, SocketAddress Source)>? _waiting;
     private int _bytes;
     private bool _handshaking = true;
     private bool _closed;
     private int _handshakeRecords;
 
-    public BcDatagramTransport(DtlsSession session, Action<ReadOnlySpan<byte>, SocketAddress> send, Action rejected, int receiveLimit, int sendLimit, int capacity, int byteLimit, TimeSpan handshakeTimeout)
+    public BcDatagramTransport(DtlsSession session, DtlsServer server, TimeSpan handshakeTimeout)
     {
         _session = session;
-        _send = send;
-        _rejected = rejected;
-        _receiveLimit = receiveLimit;
-        _sendLimit = sendLimit;
-        _capacity = capacity;
-        _byteLimit = byteLimit;
+        _server = server;
         _deadline = Environment.TickCount64 + (long)handshakeTimeout.TotalMilliseconds;
     }
 
@@ -65,7 +58,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
         {
             lock (_lock)
             {
-                return _waiting.Count > 0;
+                return _waiting is { Count: > 0 };
             }
         }
     }
@@ -80,7 +73,9 @@ internal sealed class BcDatagramTransport : DatagramTransport
                 return true;
             }
 
-            if (_waiting.Count >= _capacity || _bytes + datagram.Length > _byteLimit)
+            var options = _server.Options;
+            _waiting ??= new Queue<(byte[] Buffer, int Length, SocketAddress Source)>();
+            if (_waiting.Count >= options.SessionQueueCapacity || _bytes + datagram.Length > options.SessionQueueBytes)
             {
                 return false;
             }
@@ -101,6 +96,11 @@ internal sealed class BcDatagramTransport : DatagramTransport
         lock (_lock)
         {
             _handshaking = false;
+            if (_waiting is { Count: 0 })
+            {
+                // The handshake's queue: nothing waits, so it goes until the next datagram.
+                _waiting = null;
+            }
         }
     }
 
@@ -110,19 +110,21 @@ internal sealed class BcDatagramTransport : DatagramTransport
         lock (_lock)
         {
             _closed = true;
-            while (_waiting.TryDequeue(out var item))
+            while (_waiting is not null && _waiting.TryDequeue(out var item))
             {
                 ArrayPool<byte>.Shared.Return(item.Buffer);
             }
+
+            _waiting = null;
 
             _bytes = 0;
             Monitor.PulseAll(_lock);
         }
     }
 
-    public int GetReceiveLimit() => _receiveLimit;
+    public int GetReceiveLimit() => _server.Options.MaxPacketSize;
 
-    public int GetSendLimit() => _sendLimit;
+    public int GetSendLimit() => _server.Options.Mtu;
 
     public int Receive(byte[] buf, int off, int len, int waitMillis) => Receive(buf.AsSpan(off, len), waitMillis);
 
@@ -138,7 +140,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
                     throw new IOException("DTLS session ended");
                 }
 
-                while (_waiting.TryDequeue(out var item))
+                while (_waiting is not null && _waiting.TryDequeue(out var item))
                 {
                     _bytes -= item.Length;
                     try
@@ -147,19 +149,31 @@ internal sealed class BcDatagramTransport : DatagramTransport
                         if (_handshaking && !AcceptHandshakeDatagram(datagram))
                         {
                             RejectedHandshakeDatagrams++;
-                            _rejected();
+                            Interlocked.Increment(ref _server.BcCounters._handshakeDatagramsRejected);
                             continue;
                         }
 
                         var length = Math.Min(item.Length, buffer.Length);
                         datagram[..length].CopyTo(buffer);
                         CurrentSource = item.Source;
+                        if (!_handshaking && _waiting.Count == 0)
+                        {
+                            // The last one waiting: the queue goes until the next datagram.
+                            _waiting = null;
+                        }
+
                         return length;
                     }
                     finally
                     {
                         ArrayPool<byte>.Shared.Return(item.Buffer);
                     }
+                }
+
+                if (!_handshaking)
+                {
+                    // Everything waiting was read: the queue goes until the next datagram.
+                    _waiting = null;
                 }
 
                 var now = Environment.TickCount64;
@@ -186,7 +200,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
                 }
 
                 Monitor.Wait(_lock, (int)Math.Min(remaining, 1000));
-                if (!_handshaking && _waiting.Count == 0)
+                if (!_handshaking && _waiting is not { Count: > 0 })
                 {
                     return -1;
                 }
@@ -252,7 +266,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
     {
         if (!Silent)
         {
-            _send(buffer, _session.Address);
+            _server.SendDatagram(buffer, _session.Address);
         }
     }
 

@@ -45,7 +45,7 @@ internal sealed class BcTlsServer : DefaultTlsServer, TlsPskIdentityManager
 
     private readonly DtlsSession _session;
     private readonly DtlsTenant _tenant;
-    private readonly DtlsClientHelloFeatures _hello;
+    private DtlsClientHelloFeatures _hello;
     private readonly (TlsCertificate[] Chain, Org.BouncyCastle.Crypto.AsymmetricKeyParameter Key)? _certificate;
     private readonly int _handshakeTimeoutMillis;
 
@@ -205,6 +205,30 @@ internal sealed class BcTlsServer : DefaultTlsServer, TlsPskIdentityManager
         Features.HeartbeatInterval > TimeSpan.Zero && _hello.Heartbeat ? _session.BcCreateHeartbeat() : null!;
 
     public override short GetHeartbeatPolicy() => HeartbeatMode.peer_allowed_to_send;
+
+    /// <summary>
+    /// The handshake ended: BouncyCastle keeps this object for the whole session (its record layer reports alerts to
+    /// it), so the tables the handshake needed go now — the client's and the server's extensions, the client's
+    /// cipher suites, status requests, ALPN names and hello — instead of staying with every idle session.
+    /// </summary>
+    public override void NotifyHandshakeComplete()
+    {
+        base.NotifyHandshakeComplete();
+        m_clientExtensions = null;
+        // BouncyCastle made this table readonly: emptied and shrunk instead.
+        m_serverExtensions.Clear();
+        if (m_serverExtensions is Dictionary<int, byte[]> serverExtensions)
+        {
+            serverExtensions.TrimExcess();
+        }
+
+        m_offeredCipherSuites = null;
+        m_certificateStatusRequest = null;
+        m_statusRequestV2 = null;
+        m_trustedCAKeys = null;
+        m_clientProtocolNames = null;
+        _hello = default;
+    }
 
     public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message, Exception cause) =>
         LastAlert = "sent " + AlertDescription.GetText(alertDescription) + ((message ?? cause?.Message) is { } text ? ": " + text : "");
