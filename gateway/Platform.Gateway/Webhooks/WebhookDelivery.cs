@@ -19,6 +19,7 @@ internal sealed class WebhookDelivery : IDelivery
     private readonly Action<WebhookDelivery> _release;
     private readonly TimeSpan _backpressureLimit;
     private readonly Action _backlogClosed;
+    private readonly Action _discardedAfterBacklog;
     private readonly Channel<(byte[] Payload, bool Text)> _replies =
         Channel.CreateBounded<(byte[], bool)>(new BoundedChannelOptions(MaxPendingReplies) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private IClientSink? _client;
@@ -28,7 +29,7 @@ internal sealed class WebhookDelivery : IDelivery
 
     public WebhookDelivery(
         TenantWebhookQueue queue, string connectionId, string protocol, string? subProtocol, IReadOnlyDictionary<string, string> metadata,
-        TimeSpan backpressureLimit, Action backlogClosed, Action<WebhookDelivery> release)
+        TimeSpan backpressureLimit, Action backlogClosed, Action discardedAfterBacklog, Action<WebhookDelivery> release)
     {
         _queue = queue;
         ConnectionId = connectionId;
@@ -37,6 +38,7 @@ internal sealed class WebhookDelivery : IDelivery
         Metadata = metadata;
         _backpressureLimit = backpressureLimit;
         _backlogClosed = backlogClosed;
+        _discardedAfterBacklog = discardedAfterBacklog;
         _release = release;
     }
 
@@ -53,8 +55,11 @@ internal sealed class WebhookDelivery : IDelivery
     {
         if (Volatile.Read(ref _backlogged) != 0)
         {
-            // Closing already: what the client sent before the close took effect is still delivered, without waiting.
-            _queue.Budget.Take(message.Length);
+            // Closing with 4007 already: what the client sent after the gateway stopped taking its messages (whatever
+            // piled up in the socket while it was held back, and anything it sends before it sees the close) is not
+            // taken, so a client can't grow the queue past its budget; each such message is counted.
+            _discardedAfterBacklog();
+            return;
         }
         else
         {

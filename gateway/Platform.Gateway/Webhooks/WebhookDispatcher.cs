@@ -76,7 +76,8 @@ internal sealed class WebhookDispatcher(
 
         var delivery = new WebhookDelivery(
             queue, facts.ConnectionId, facts.Listener, decision.SubProtocol, decision.Metadata,
-            TimeSpan.FromSeconds(webhook.BackpressureTimeoutSeconds), () => metrics.BacklogClosed(tenant.Slug), d => Release(tenant.Id, queue, d));
+            TimeSpan.FromSeconds(webhook.BackpressureTimeoutSeconds), () => metrics.BacklogClosed(tenant.Slug),
+            () => metrics.DiscardedAfterBacklog(tenant.Slug), d => Release(tenant.Id, queue, d));
         queue.Attach(delivery);
         return delivery;
     }

@@ -10,6 +10,7 @@ internal sealed class WebhookMetrics
     private readonly Counter<long> _messages;
     private readonly Counter<long> _replies;
     private readonly Counter<long> _backlogClosed;
+    private readonly Counter<long> _discardedAfterBacklog;
 
     public WebhookMetrics(IMeterFactory meterFactory)
     {
@@ -21,6 +22,8 @@ internal sealed class WebhookMetrics
             "Messages in webhook answers, per tenant and outcome (sent, unknown_connection, invalid).");
         _backlogClosed = meter.CreateCounter<long>("platform.gateway.webhook.backlog_closed", "{connection}",
             "Connections closed with 4007 because the webhook did not take their messages within backpressureTimeoutSeconds, per tenant.");
+        _discardedAfterBacklog = meter.CreateCounter<long>("platform.gateway.webhook.discarded_after_backlog", "{message}",
+            "Client messages read after their connection was being closed with 4007, not taken into the webhook queue, per tenant.");
     }
 
     public void Request(string tenant, string type, string outcome) =>
@@ -31,4 +34,6 @@ internal sealed class WebhookMetrics
     public void Reply(string tenant, string outcome) => _replies.Add(1, new("tenant", tenant), new("outcome", outcome));
 
     public void BacklogClosed(string tenant) => _backlogClosed.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
+
+    public void DiscardedAfterBacklog(string tenant) => _discardedAfterBacklog.Add(1, new KeyValuePair<string, object?>("tenant", tenant));
 }
