@@ -31,6 +31,9 @@ internal sealed record GatewayBenchOptions
     /// <summary>Client loops of the handshakes-light phase, each with its own source address and one UDP socket.</summary>
     public int LightConcurrency { get; init; } = 16;
 
+    /// <summary>Threads of the handshakes-light phase, each an event loop over its share of the client loops.</summary>
+    public int LightThreads { get; init; } = Environment.ProcessorCount;
+
     public double HandshakeSeconds { get; init; } = 10;
 
     public int EchoSessions { get; init; } = 16;
@@ -186,11 +189,11 @@ internal static class GatewayBench
         if (light is not null)
         {
             Line("");
-            Line($"Light full handshakes against the gateway process{label}: plain PSK ({LightHandshakes.Suite}, no ECDHE on either side), {options.LightConcurrency} client loops on threads of their own, each one UDP socket from its own source address reused for every handshake (a fresh SSL object each, no resumption), close_notify after, {options.HandshakeSeconds:F0} s; client CPU = the whole harness process (utime + stime), c/g = client CPU per handshake over the gateway's:");
+            Line($"Light full handshakes against the gateway process{label}: plain PSK ({LightHandshakes.Suite}, no ECDHE on either side), {options.LightConcurrency} client loops on {Math.Clamp(options.LightThreads, 1, options.LightConcurrency)} event-loop threads (poll, non-blocking sockets, OpenSSL on memory BIOs), each loop one UDP socket from its own source address reused for every handshake, and one SSL object per loop, cleared and without a session between handshakes (no resumption), close_notify after, {options.HandshakeSeconds:F0} s; client CPU = the whole harness process (utime + stime), c/g = client CPU per handshake over the gateway's:");
             Line("");
-            Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake (g) | handshakes per gateway CPU-second | gateway cores busy (CPU-s per s) | client CPU ms per handshake (c) | of which the loop threads | c/g | client cores busy |");
-            Line("|---|---|---|---|---|---|---|---|---|---|---|---|");
-            Line($"| {light.Name} | {light.Count} | {light.Failed} | {light.PerSecond:F0} | {light.P50:F2} / {light.P99:F2} | {light.CpuMsEach:F3} | {light.PerCpuSecond:F0} | {light.CpuSeconds / light.Seconds:F2} | {light.ClientCpuMsEach:F3} | {light.ThreadCpuSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ClientCpuMsEach / Math.Max(1e-9, light.CpuMsEach):F2} | {light.ClientCpuSeconds / light.Seconds:F2} |");
+            Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake (g) | handshakes per gateway CPU-second | gateway cores busy (CPU-s per s) | client CPU ms per handshake (c) | of which user mode | of which the loop threads | c/g | client cores busy |");
+            Line("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            Line($"| {light.Name} | {light.Count} | {light.Failed} | {light.PerSecond:F0} | {light.P50:F2} / {light.P99:F2} | {light.CpuMsEach:F3} | {light.PerCpuSecond:F0} | {light.CpuSeconds / light.Seconds:F2} | {light.ClientCpuMsEach:F3} | {light.ClientUserSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ThreadCpuSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ClientCpuMsEach / Math.Max(1e-9, light.CpuMsEach):F2} | {light.ClientCpuSeconds / light.Seconds:F2} |");
             Line("");
             Line($"Busiest gateway threads over that run (thread name, CPU-s per s; a port serialized on one thread would show one near 1.00): {light.BusiestThreads}.");
         }
@@ -475,7 +478,7 @@ internal static class GatewayBench
     {
         var threadsBefore = ProcessStats.ThreadCpuSeconds(options.GatewayPids);
         var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
-        var run = LightHandshakes.Run(context, options.Server, options.LightConcurrency, 13, duration, HandshakeTimeout);
+        var run = LightHandshakes.Run(context, options.Server, options.LightConcurrency, options.LightThreads, 13, duration, HandshakeTimeout);
         var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
         var busiest = ProcessStats.BusiestThreads(threadsBefore, ProcessStats.ThreadCpuSeconds(options.GatewayPids), run.Seconds, 6);
         foreach (var (reason, n) in run.Reasons)
@@ -484,7 +487,7 @@ internal static class GatewayBench
         }
 
         var all = run.SortedLatenciesMs;
-        var result = new HandshakeResult($"{LightHandshakes.Suite} (plain PSK)", run.Count, run.Failed, run.Seconds, cpu, run.ClientCpuSeconds, Percentile(all, 0.5), Percentile(all, 0.99), run.ThreadCpuSeconds) { BusiestThreads = busiest };
+        var result = new HandshakeResult($"{LightHandshakes.Suite} (plain PSK)", run.Count, run.Failed, run.Seconds, cpu, run.ClientCpuSeconds, Percentile(all, 0.5), Percentile(all, 0.99), run.ThreadCpuSeconds) { BusiestThreads = busiest, ClientUserSeconds = run.ClientUserSeconds };
         Console.Error.WriteLine($"{result.Name}: {result.Count} handshakes ({run.Failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s = {result.CpuMsEach:F3} ms each; client CPU {run.ClientCpuSeconds:F2} s = {result.ClientCpuMsEach:F3} ms each");
         return result;
     }
@@ -779,6 +782,9 @@ internal static class GatewayBench
     {
         /// <summary>The gateway threads that used the most CPU over the run, with their cores busy (light phase only).</summary>
         public string BusiestThreads { get; init; } = "";
+
+        /// <summary>The user-mode part of <see cref="ClientCpuSeconds"/> (light phase only).</summary>
+        public double ClientUserSeconds { get; init; }
 
         public double PerSecond => Count / Seconds;
 
