@@ -10,8 +10,9 @@
 #   infra/bench-dtls.sh --baseline-ref 76f0cd5 ...   # also a gateway built from that commit, measured in the same run
 # Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
 # joins the same silo and is measured with the same harness, before this tree's gateway), --no-cores (skips the
-# one-core/all-cores handshake comparison, which pins the gateway with taskset to core 0 and the harness's clients to
-# core 1, then runs both unpinned; phases handshakes and handshakes-light unless --phases is given), --no-bc (no
+# one-core/two-core handshake comparison, which pins the gateway with taskset to core 0, then to cores 0-1, and the
+# harness's clients to cores 2 and up, or on a two-core machine to core 1 in the one-core pass and nowhere in the
+# two-core pass; phases handshakes and handshakes-light unless --phases is given), --no-bc (no
 # BouncyCastle phases), --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway of this tree's build), --bc-idle-only (only
 # the idle BouncyCastle sessions: with --baseline-ref on a fresh baseline gateway first, then on a fresh gateway of this
 # tree, both on the same silo; e.g. `--bc-idle-only --baseline-ref main --idle 2000`). BouncyCastle sessions: clients
@@ -205,22 +206,30 @@ if [ "$bc_idle" = 1 ]; then
 fi
 
 if [ "$cores" = 1 ] && [ "$(nproc)" -gt 1 ] && command -v taskset >/dev/null 2>&1; then
-  # One DTLS port's handshake rate with the gateway's threads on one core, then on all of them (taskset -a: every
-  # thread; threads started later inherit it). The handshake phases only (ECDHE and plain PSK; a --phases given to
-  # the script applies here too), the same length as above. In the one-core pass the harness (the clients) runs on
-  # core 1 only, so the gateway has core 0 to itself; in the all-cores pass neither is pinned.
-  last_core=$(($(nproc) - 1))
+  # One DTLS port's handshake rate with the gateway's threads on one core (core 0), then on two (cores 0-1) (taskset -a:
+  # every thread; threads started later inherit it). The handshake phases only (ECDHE, and plain PSK from the light
+  # clients; a --phases given to the script applies here too), the same length as above. Where the clients run: with
+  # three cores or more, on cores 2 and up in both passes, so the gateway has its cores to itself; with two, on core 1
+  # in the one-core pass and unpinned (sharing both cores with the gateway) in the two-core pass.
+  ncpu=$(nproc)
+  if [ "$ncpu" -ge 3 ]; then
+    clients_one=(taskset -c "2-$((ncpu - 1))"); clients_two=("${clients_one[@]}"); where_two="clients on cores 2-$((ncpu - 1))"
+  else
+    clients_one=(taskset -c 1); clients_two=(); where_two="clients unpinned"
+  fi
   for name in "${gateways[@]}"; do
     eval "pid=\$${name}_pid"
     # shellcheck disable=SC2154 # set by eval
     taskset -a -p -c 0 "$pid" >/dev/null
-    echo "### $name on 1 core (core 0), clients on core 1"
-    harness_prefix=(taskset -c 1)
-    harness "$name" --label "$name, 1 core (taskset -c 0), clients on core 1 (taskset -c 1)" --phases handshakes,handshakes-light "${harness_args[@]}"
+    echo "### $name on 1 core (core 0), clients: ${clients_one[*]}"
+    harness_prefix=("${clients_one[@]}")
+    harness "$name" --label "$name, 1 core (taskset -c 0), clients: ${clients_one[*]}" --phases handshakes,handshakes-light "${harness_args[@]}"
+    taskset -a -p -c 0-1 "$pid" >/dev/null
+    echo "### $name on 2 cores (cores 0-1), $where_two"
+    harness_prefix=("${clients_two[@]}")
+    harness "$name" --label "$name, 2 cores (taskset -c 0-1), $where_two" --phases handshakes,handshakes-light "${harness_args[@]}"
     harness_prefix=()
-    taskset -a -p -c "0-$last_core" "$pid" >/dev/null
-    echo "### $name on $(nproc) cores, clients unpinned"
-    harness "$name" --label "$name, $(nproc) cores, clients unpinned" --phases handshakes,handshakes-light "${harness_args[@]}"
+    taskset -a -p -c "0-$((ncpu - 1))" "$pid" >/dev/null
   done
 fi
 echo "load        $(cut -d' ' -f1-3 /proc/loadavg) at end" >&2
