@@ -328,7 +328,8 @@ internal static unsafe partial class LightHandshakes
                 loop.LastSuite = Marshal.PtrToStringUTF8(SSL_CIPHER_get_name(SSL_get_current_cipher(loop.Ssl)));
             }
 
-            // close_notify; the gateway ends the session on it and sends nothing the client waits for.
+            // close_notify: the gateway ends the session and answers with its own, which nothing waits for; it reaches
+            // the loop's next handshake, whose SSL object drops it (a record of an epoch and keys it does not have).
             _ = SSL_shutdown(loop.Ssl);
             Flush(loop);
             Next(loop);
