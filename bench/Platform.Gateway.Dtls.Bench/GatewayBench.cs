@@ -194,6 +194,9 @@ internal static class GatewayBench
             Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake (g) | handshakes per gateway CPU-second | gateway cores busy (CPU-s per s) | client CPU ms per handshake (c) | of which user mode | of which the loop threads | c/g | client cores busy |");
             Line("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
             Line($"| {light.Name} | {light.Count} | {light.Failed} | {light.PerSecond:F0} | {light.P50:F2} / {light.P99:F2} | {light.CpuMsEach:F3} | {light.PerCpuSecond:F0} | {light.CpuSeconds / light.Seconds:F2} | {light.ClientCpuMsEach:F3} | {light.ClientUserSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ThreadCpuSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ClientCpuMsEach / Math.Max(1e-9, light.CpuMsEach):F2} | {light.ClientCpuSeconds / light.Seconds:F2} |");
+            var ratio = light.ClientCpuMsEach / Math.Max(1e-9, light.CpuMsEach);
+            Line("");
+            Line($"With clients and gateway on the same two cores, the two-core rate can be at most 2 / (1 + c/g) = {2 / (1 + ratio):F2} times the rate of the gateway alone on one core (clients on another); 1.7 needs c/g <= 0.18.");
             Line("");
             Line($"Busiest gateway threads over that run (thread name, CPU-s per s; a port serialized on one thread would show one near 1.00): {light.BusiestThreads}.");
         }
