@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # DTLS benchmarks through the gateway, in one run: OpenSSL's own P-256 figures (openssl speed), the in-process
 # library handshake rate, full DTLS 1.2 handshakes per second against a gateway process (ECDHE-ECDSA P-256 with a
-# tenant certificate uploaded through REST, ECDHE-PSK with a PSK identity created through REST) with the gateway's
-# CPU time per handshake, datagrams echoed through `forward` to a UDP echo backend, and the gateway's RSS per idle
-# session. Everything runs on loopback and stops by itself; the throwaway PostgreSQL and all processes are removed
+# tenant certificate uploaded through REST, ECDHE-PSK with a PSK identity created through REST, and plain PSK from a
+# light load generator whose clients cost little next to the gateway) with the gateway's CPU time per handshake,
+# datagrams echoed through `forward` to a UDP echo backend, and the gateway's RSS per idle session. Everything runs on loopback and stops by itself; the throwaway PostgreSQL and all processes are removed
 # on exit.
 #   infra/bench-dtls.sh                                                   # the full run (10k idle sessions)
 #   infra/bench-dtls.sh --seconds 2 --echo-seconds 2 --idle 500 --speed-seconds 1 --inproc-seconds 1   # a quick look
 #   infra/bench-dtls.sh --baseline-ref 76f0cd5 ...   # also a gateway built from that commit, measured in the same run
 # Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
 # joins the same silo and is measured with the same harness, before this tree's gateway), --no-cores (skips the
-# one-core/all-cores handshake comparison, which pins the gateway with taskset), --no-bc (no BouncyCastle phases),
-# --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway of this tree's build), --bc-idle-only (only
+# one-core/two-core handshake comparison, which pins the gateway with taskset to core 0, then to cores 0-1, and the
+# harness's clients to cores 2 and up, or on a two-core machine to core 1 in the one-core pass and nowhere in the
+# two-core pass; phases handshakes and handshakes-light unless --phases is given), --no-bc (no
+# BouncyCastle phases), --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway of this tree's build), --bc-idle-only (only
 # the idle BouncyCastle sessions: with --baseline-ref on a fresh baseline gateway first, then on a fresh gateway of this
 # tree, both on the same silo; e.g. `--bc-idle-only --baseline-ref main --idle 2000`). BouncyCastle sessions: clients
 # offering connection_id (the bench tenant enables connection IDs and heartbeats), handshakes per gateway
@@ -56,8 +58,8 @@ if [ -n "$baseline_ref" ]; then
 fi
 
 # The harness's phases per gateway (bc-idle runs on a fresh gateway of its own, below).
-tree_phases=speed,inproc,handshakes,echo,idle
-baseline_phases=speed,handshakes,echo,idle
+tree_phases=speed,inproc,handshakes,handshakes-light,echo,idle
+baseline_phases=speed,handshakes,handshakes-light,echo,idle
 if [ "$bc" = 1 ]; then
   tree_phases+=,bc-inproc,bc-handshakes
   baseline_phases+=,bc-handshakes
@@ -161,14 +163,15 @@ gcdump_tool=$(command -v dotnet-gcdump || true)
 heap=()
 command -v gdb >/dev/null 2>&1 || log "gdb not found: no native heap figures"
 
-# harness NAME ARGS... : the harness against gateway NAME.
+# harness NAME ARGS... : the harness against gateway NAME (prefixed by harness_prefix, e.g. a taskset, when set).
+harness_prefix=()
 harness() {
   local name=$1 pid port; shift
   eval "pid=\$${name}_pid; port=\$${name}_dtls_port"
   heap=()
   if command -v gdb >/dev/null 2>&1; then heap=(--gateway-log "$work/$name.log"); fi
   # The operator key reaches the harness through its environment (for the directory), not its command line.
-  PLATFORM_BENCH_OPERATOR_KEY=$operator_key "${bench[@]}" gateway --server "127.0.0.1:$port" --gateway-pid "$pid" --server-name "$server_name" \
+  PLATFORM_BENCH_OPERATOR_KEY=$operator_key "${harness_prefix[@]}" "${bench[@]}" gateway --server "127.0.0.1:$port" --gateway-pid "$pid" --server-name "$server_name" \
     --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" --silo "$silo_url" "${gcdump[@]}" "${heap[@]}" "$@"
 }
 
@@ -203,17 +206,30 @@ if [ "$bc_idle" = 1 ]; then
 fi
 
 if [ "$cores" = 1 ] && [ "$(nproc)" -gt 1 ] && command -v taskset >/dev/null 2>&1; then
-  # One DTLS port's handshake rate with the gateway's threads on one core, then on all of them (taskset -a: every
-  # thread; threads started later inherit it). Only the handshake phase, the same length as above.
+  # One DTLS port's handshake rate with the gateway's threads on one core (core 0), then on two (cores 0-1) (taskset -a:
+  # every thread; threads started later inherit it). The handshake phases only (ECDHE, and plain PSK from the light
+  # clients; a --phases given to the script applies here too), the same length as above. Where the clients run: with
+  # three cores or more, on cores 2 and up in both passes, so the gateway has its cores to itself; with two, on core 1
+  # in the one-core pass and unpinned (sharing both cores with the gateway) in the two-core pass.
+  ncpu=$(nproc)
+  if [ "$ncpu" -ge 3 ]; then
+    clients_one=(taskset -c "2-$((ncpu - 1))"); clients_two=("${clients_one[@]}"); where_two="clients on cores 2-$((ncpu - 1))"
+  else
+    clients_one=(taskset -c 1); clients_two=(); where_two="clients unpinned"
+  fi
   for name in "${gateways[@]}"; do
     eval "pid=\$${name}_pid"
     # shellcheck disable=SC2154 # set by eval
     taskset -a -p -c 0 "$pid" >/dev/null
-    echo "### $name on 1 core"
-    harness "$name" --label "$name, 1 core (taskset -c 0)" --phases handshakes "${harness_args[@]}"
-    taskset -a -p -c "0-$(($(nproc) - 1))" "$pid" >/dev/null
-    echo "### $name on $(nproc) cores"
-    harness "$name" --label "$name, $(nproc) cores" --phases handshakes "${harness_args[@]}"
+    echo "### $name on 1 core (core 0), clients: ${clients_one[*]}"
+    harness_prefix=("${clients_one[@]}")
+    harness "$name" --label "$name, 1 core (taskset -c 0), clients: ${clients_one[*]}" --phases handshakes,handshakes-light "${harness_args[@]}"
+    taskset -a -p -c 0-1 "$pid" >/dev/null
+    echo "### $name on 2 cores (cores 0-1), $where_two"
+    harness_prefix=("${clients_two[@]}")
+    harness "$name" --label "$name, 2 cores (taskset -c 0-1), $where_two" --phases handshakes,handshakes-light "${harness_args[@]}"
+    harness_prefix=()
+    taskset -a -p -c "0-$((ncpu - 1))" "$pid" >/dev/null
   done
 fi
 echo "load        $(cut -d' ' -f1-3 /proc/loadavg) at end" >&2

@@ -28,6 +28,12 @@ internal sealed record GatewayBenchOptions
 
     public int Concurrency { get; init; } = 8;
 
+    /// <summary>Client loops of the handshakes-light phase, each with its own source address and one UDP socket.</summary>
+    public int LightConcurrency { get; init; } = 16;
+
+    /// <summary>Threads of the handshakes-light phase, each an event loop over its share of the client loops.</summary>
+    public int LightThreads { get; init; } = Environment.ProcessorCount;
+
     public double HandshakeSeconds { get; init; } = 10;
 
     public int EchoSessions { get; init; } = 16;
@@ -52,8 +58,8 @@ internal sealed record GatewayBenchOptions
     /// <summary>Printed in the headings, to tell several gateways of one run apart.</summary>
     public string Label { get; init; } = "";
 
-    /// <summary>Phases to run, of speed, inproc, handshakes, echo, idle, bc-inproc, bc-handshakes, bc-idle.</summary>
-    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "speed", "inproc", "handshakes", "echo", "idle", "bc-inproc", "bc-handshakes", "bc-idle" };
+    /// <summary>Phases to run, of speed, inproc, handshakes, handshakes-light, echo, idle, bc-inproc, bc-handshakes, bc-idle.</summary>
+    public IReadOnlySet<string> Phases { get; init; } = new HashSet<string>(StringComparer.Ordinal) { "speed", "inproc", "handshakes", "handshakes-light", "echo", "idle", "bc-inproc", "bc-handshakes", "bc-idle" };
 
     /// <summary>What the BouncyCastle clients offer (the bench tenant enables both).</summary>
     public BenchBcFeatures BcFeatures { get; init; } = BenchBcFeatures.ConnectionId;
@@ -126,6 +132,15 @@ internal static class GatewayBench
             handshakes.Add(await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(options.HandshakeSeconds)));
         }
 
+        HandshakeResult? light = null;
+        if (Runs("handshakes-light"))
+        {
+            using var lightContext = LightHandshakes.CreateContext(options.Psk);
+            await WaitForLightAsync(options, lightContext);
+            MeasureLight(options, lightContext, TimeSpan.FromSeconds(2));
+            light = MeasureLight(options, lightContext, TimeSpan.FromSeconds(options.HandshakeSeconds));
+        }
+
         HandshakeResult? bcHandshakes = null;
         using var directory = options is { Silo: { } silo, OperatorKey: { } key } ? new GatewayDirectory(silo, key, options.TenantSlug, options.Server.Port) : null;
         if (Runs("bc-handshakes") || Runs("bc-idle"))
@@ -169,6 +184,21 @@ internal static class GatewayBench
                 var fraction = ideal is { } i ? (result.PerCpuSecond / i).ToString("P1", CultureInfo.InvariantCulture) : "-";
                 Line($"| {result.Name} | {result.Count} | {result.Failed} | {result.PerSecond:F0} | {result.P50:F1} / {result.P99:F1} | {result.CpuMsEach:F2} | {result.PerCpuSecond:F0} | {result.CpuSeconds / result.Seconds:F2} | {fraction} | {result.ClientCpuMsEach:F2} |");
             }
+        }
+
+        if (light is not null)
+        {
+            Line("");
+            Line($"Light full handshakes against the gateway process{label}: plain PSK ({LightHandshakes.Suite}, no ECDHE on either side), {options.LightConcurrency} client loops on {Math.Clamp(options.LightThreads, 1, options.LightConcurrency)} event-loop threads (poll, non-blocking sockets, OpenSSL on memory BIOs), each loop one UDP socket from its own source address reused for every handshake, and one SSL object per loop, cleared and without a session between handshakes (no resumption), close_notify after, {options.HandshakeSeconds:F0} s; client CPU = the whole harness process (utime + stime), c/g = client CPU per handshake over the gateway's:");
+            Line("");
+            Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake (g) | handshakes per gateway CPU-second | gateway cores busy (CPU-s per s) | client CPU ms per handshake (c) | of which user mode | of which the loop threads | c/g | client cores busy |");
+            Line("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            Line($"| {light.Name} | {light.Count} | {light.Failed} | {light.PerSecond:F0} | {light.P50:F2} / {light.P99:F2} | {light.CpuMsEach:F3} | {light.PerCpuSecond:F0} | {light.CpuSeconds / light.Seconds:F2} | {light.ClientCpuMsEach:F3} | {light.ClientUserSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ThreadCpuSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ClientCpuMsEach / Math.Max(1e-9, light.CpuMsEach):F2} | {light.ClientCpuSeconds / light.Seconds:F2} |");
+            var ratio = light.ClientCpuMsEach / Math.Max(1e-9, light.CpuMsEach);
+            Line("");
+            Line($"With clients and gateway on the same two cores, the two-core rate can be at most 2 / (1 + c/g) = {2 / (1 + ratio):F2} times the rate of the gateway alone on one core (clients on another); 1.7 needs c/g <= 0.18.");
+            Line("");
+            Line($"Busiest gateway threads over that run (thread name, CPU-s per s; a port serialized on one thread would show one near 1.00): {light.BusiestThreads}.");
         }
 
         if (bcHandshakes is not null)
@@ -266,7 +296,7 @@ internal static class GatewayBench
         }
 
         Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at end");
-        return handshakes.All(h => h.Count > 0) && echo is not { Count: 0 } && idle is not { Sessions: 0 } && bcHandshakes is not { Count: 0 } && bcIdle is not { Sessions: 0 } ? 0 : 1;
+        return handshakes.All(h => h.Count > 0) && light is not { Count: 0 } && echo is not { Count: 0 } && idle is not { Sessions: 0 } && bcHandshakes is not { Count: 0 } && bcIdle is not { Sessions: 0 } ? 0 : 1;
     }
 
     private const int EchoPayload = 64;
@@ -416,6 +446,52 @@ internal static class GatewayBench
 
         var result = new HandshakeResult("BouncyCastle ECDHE-PSK P-256 (" + options.BcFeatures + ")", all.Count, failed, wall.Elapsed.TotalSeconds, cpu, clientCpu, Percentile(all, 0.5), Percentile(all, 0.99));
         Console.Error.WriteLine($"{result.Name}: {result.Count} handshakes ({failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s = {result.PerCpuSecond:F0} per CPU-second");
+        return result;
+    }
+
+    /// <summary>Waits until the gateway completes a plain-PSK handshake and checks it negotiated that suite.</summary>
+    private static async Task WaitForLightAsync(GatewayBenchOptions options, SslContextHandle context)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        Exception? last = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                var suite = await Task.Run(() => LightHandshakes.Probe(context, options.Server, Source(9, 2), TimeSpan.FromSeconds(2)));
+                if (suite != LightHandshakes.Suite)
+                {
+                    throw new InvalidOperationException($"the gateway negotiated {suite}, not {LightHandshakes.Suite}");
+                }
+
+                Console.Error.WriteLine($"gateway serves plain PSK: {suite}");
+                return;
+            }
+            catch (IOException ex)
+            {
+                last = ex;
+                await Task.Delay(500);
+            }
+        }
+
+        throw new InvalidOperationException($"the gateway did not complete a {LightHandshakes.Suite} handshake within 90 s: {last?.Message}");
+    }
+
+    private static HandshakeResult MeasureLight(GatewayBenchOptions options, SslContextHandle context, TimeSpan duration)
+    {
+        var threadsBefore = ProcessStats.ThreadCpuSeconds(options.GatewayPids);
+        var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
+        var run = LightHandshakes.Run(context, options.Server, options.LightConcurrency, options.LightThreads, 13, duration, HandshakeTimeout);
+        var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
+        var busiest = ProcessStats.BusiestThreads(threadsBefore, ProcessStats.ThreadCpuSeconds(options.GatewayPids), run.Seconds, 6);
+        foreach (var (reason, n) in run.Reasons)
+        {
+            Console.Error.WriteLine($"  {n} x {reason}");
+        }
+
+        var all = run.SortedLatenciesMs;
+        var result = new HandshakeResult($"{LightHandshakes.Suite} (plain PSK)", run.Count, run.Failed, run.Seconds, cpu, run.ClientCpuSeconds, Percentile(all, 0.5), Percentile(all, 0.99), run.ThreadCpuSeconds) { BusiestThreads = busiest, ClientUserSeconds = run.ClientUserSeconds };
+        Console.Error.WriteLine($"{result.Name}: {result.Count} handshakes ({run.Failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s = {result.CpuMsEach:F3} ms each; client CPU {run.ClientCpuSeconds:F2} s = {result.ClientCpuMsEach:F3} ms each");
         return result;
     }
 
@@ -705,8 +781,14 @@ internal static class GatewayBench
         public BenchDtlsClient Create(IPEndPoint server, IPAddress source) => new(server, source, Context, ServerName, Psk);
     }
 
-    private sealed record HandshakeResult(string Name, int Count, int Failed, double Seconds, double CpuSeconds, double ClientCpuSeconds, double P50, double P99)
+    private sealed record HandshakeResult(string Name, int Count, int Failed, double Seconds, double CpuSeconds, double ClientCpuSeconds, double P50, double P99, double ThreadCpuSeconds = 0)
     {
+        /// <summary>The gateway threads that used the most CPU over the run, with their cores busy (light phase only).</summary>
+        public string BusiestThreads { get; init; } = "";
+
+        /// <summary>The user-mode part of <see cref="ClientCpuSeconds"/> (light phase only).</summary>
+        public double ClientUserSeconds { get; init; }
+
         public double PerSecond => Count / Seconds;
 
         public double CpuMsEach => CpuSeconds * 1000 / Math.Max(1, Count);

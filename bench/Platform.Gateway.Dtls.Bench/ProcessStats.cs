@@ -26,6 +26,44 @@ internal static partial class ProcessStats
         return total;
     }
 
+    /// <summary>utime + stime of each thread of every process in <paramref name="pids"/>, in seconds, by "pid/tid name".</summary>
+    public static Dictionary<string, double> ThreadCpuSeconds(IReadOnlyList<int> pids)
+    {
+        var threads = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var pid in pids)
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                string stat;
+                try
+                {
+                    stat = File.ReadAllText(Path.Combine(task, "stat"));
+                }
+                catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or IOException)
+                {
+                    // The thread ended between the listing and the read: its time is in neither snapshot's row.
+                    continue;
+                }
+
+                var open = stat.IndexOf('(', StringComparison.Ordinal);
+                var close = stat.LastIndexOf(')');
+                var fields = stat[(close + 2)..].Split(' ');
+                var seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+                threads[$"{pid}/{Path.GetFileName(task)} {stat[(open + 1)..close]}"] = seconds;
+            }
+        }
+
+        return threads;
+    }
+
+    /// <summary>The threads that used the most CPU between two <see cref="ThreadCpuSeconds"/> snapshots, as "name cores" over <paramref name="seconds"/>.</summary>
+    public static string BusiestThreads(Dictionary<string, double> before, Dictionary<string, double> after, double seconds, int count) =>
+        string.Join(", ", after
+            .Select(t => (Name: t.Key[(t.Key.IndexOf(' ', StringComparison.Ordinal) + 1)..], Used: t.Value - before.GetValueOrDefault(t.Key)))
+            .OrderByDescending(t => t.Used)
+            .Take(count)
+            .Select(t => $"{t.Name} {t.Used / seconds:F2}"));
+
     /// <summary>VmRSS of every process in <paramref name="pids"/>, in bytes.</summary>
     public static long RssBytes(IReadOnlyList<int> pids)
     {

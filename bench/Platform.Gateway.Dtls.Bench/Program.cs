@@ -12,10 +12,10 @@ using Platform.Gateway.Dtls.Tenants;
 //   retained-one <count> <Keep|ReleaseMode|ReleaseModeAfterRead|FreedAfterRead> [profile]
 //                                                          one of those; with "profile", OpenSSL's live heap per allocation site
 //   gateway --server HOST:PORT --gateway-pid PID[+PID] --server-name NAME --psk SLUG/ID:HEX --forward-psk SLUG/ID:HEX
-//           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--seconds 10]
+//           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--light-concurrency 16] [--light-threads CPUS] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
 //           [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
-//           [--phases speed,inproc,handshakes,echo,idle,bc-inproc,bc-handshakes,bc-idle]
+//           [--phases speed,inproc,handshakes,handshakes-light,echo,idle,bc-inproc,bc-handshakes,bc-idle]
 //           [--features ConnectionId|Heartbeat|ConnectionId,Heartbeat (what the BouncyCastle clients offer)]
 //           [--silo http://HOST:PORT (with PLATFORM_BENCH_OPERATOR_KEY: the directory confirms each session's engine)]
 //                                                          the figures against a gateway process (infra/bench-dtls.sh)
@@ -96,6 +96,8 @@ if (mode is "gateway" or "hold" or "alloc")
         SpeedSeconds = Int("speed-seconds", 3),
         InProcessSeconds = Double("inproc-seconds", 3),
         Concurrency = Int("concurrency", 8),
+        LightConcurrency = Int("light-concurrency", 16),
+        LightThreads = Int("light-threads", Environment.ProcessorCount),
         HandshakeSeconds = Double("seconds", 10),
         EchoSessions = Int("echo-sessions", 16),
         EchoSeconds = Double("echo-seconds", 10),
