@@ -30,6 +30,14 @@ internal readonly record struct DtlsAeadSuite(DtlsAeadKind Kind, int KeyLength, 
 
     public int TagLength => Kind == DtlsAeadKind.AesCcm8 ? 8 : 16;
 
+    /// <summary>Whether this platform's cryptography offers the construction (ChaCha20-Poly1305 needs OpenSSL 1.1 or later).</summary>
+    public bool IsSupported => Kind switch
+    {
+        DtlsAeadKind.AesGcm => AesGcm.IsSupported,
+        DtlsAeadKind.ChaCha20Poly1305 => ChaCha20Poly1305.IsSupported,
+        _ => AesCcm.IsSupported,
+    };
+
     /// <summary>
     /// The suite an OpenSSL cipher name stands for, when it is one of the AEAD families handled: AES-128/256 with GCM
     /// (the PRF hash is the suite's, SHA-256 or SHA-384), CCM or CCM_8 (SHA-256), and ChaCha20-Poly1305 (SHA-256),

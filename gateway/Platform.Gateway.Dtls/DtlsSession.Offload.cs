@@ -88,7 +88,7 @@ public sealed partial class DtlsSession
             return;
         }
 
-        if (!DtlsAeadSuite.TryFromOpenSslName(CipherSuite, out var suite))
+        if (!DtlsAeadSuite.TryFromOpenSslName(CipherSuite, out var suite) || !suite.IsSupported)
         {
             Interlocked.Increment(ref _server.Counters._handoverNotCovered);
             return;

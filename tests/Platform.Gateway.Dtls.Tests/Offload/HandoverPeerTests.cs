@@ -103,6 +103,26 @@ public sealed class HandoverPeerTests : IDisposable
         Assert.Equal(DtlsCloseReason.PeerClosed, reason);
     }
 
+    [Theory]
+    [InlineData("PSK-AES128-GCM-SHA256")]
+    [InlineData("ECDHE-PSK-AES128-CBC-SHA256")]
+    public async Task OpenSslClient_Renegotiates_RefusedWithNoRenegotiation_AsOpenSslDoes(string suite)
+    {
+        var handler = new TestHandler();
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler);
+        await using var peer = PeerProcess.Start("openssl", ClientArguments(server.LocalEndPoint.Port, suite));
+        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.Equal(suite.Contains("GCM", StringComparison.Ordinal), session.RecordProtectionHandedOver);
+
+        // "R" on its own line makes s_client renegotiate: a ClientHello in epoch 1. Both paths answer with a
+        // no_renegotiation warning, which s_client takes as the end (a fatal handshake_failure alert back).
+        await peer.WriteLineAsync("R");
+        await peer.WaitForTextAsync("no renegotiation");
+        var (_, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.Equal(DtlsCloseReason.ProtocolError, reason);
+        Assert.Empty(handler.Received);
+    }
+
     [Fact]
     public async Task OpenSslClient_CbcSuite_StaysOnOpenSsl()
     {
