@@ -72,6 +72,14 @@ public sealed class HandoverPeerTests : IDisposable
         await peer.WriteLineAsync("before-close");
         await LineAsync(peer, "before-close");
 
+        // Quiet for a moment, the session gives its AEAD objects (native cipher contexts) back.
+        var deadline = DateTime.UtcNow + Wait;
+        while (session.HoldsAeadContexts)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "AEAD objects still held");
+            await Task.Delay(50);
+        }
+
         session.Close();
 
         // s_client reports a close_notify it could decrypt as "closed" and exits.
