@@ -46,6 +46,15 @@ internal sealed record GatewayBenchOptions
 
     public int IdleConcurrency { get; init; } = 32;
 
+    /// <summary>
+    /// The suite the idle OpenSSL sessions offer (<c>--idle-suite</c>): by default an AEAD suite with ECDHE, whose record
+    /// protection the gateway takes over after the handshake; <c>ECDHE-PSK-AES128-CBC-SHA256</c> keeps them on OpenSSL.
+    /// </summary>
+    public string IdleSuite { get; init; } = "ECDHE-PSK-CHACHA20-POLY1305";
+
+    /// <summary>The suite of the echo sessions through <c>forward</c> (<c>--echo-suite</c>); CBC by default, as in earlier runs.</summary>
+    public string EchoSuite { get; init; } = "ECDHE-PSK-AES128-CBC-SHA256";
+
     /// <summary>dotnet-gcdump, when present: the gateway's live managed heap is reported while the idle sessions are held.</summary>
     public string? GcDumpTool { get; init; }
 
@@ -116,7 +125,8 @@ internal static class GatewayBench
         using var pskContext = BenchDtlsClient.CreateContext("ECDHE-PSK-AES128-CBC-SHA256");
         var ecdsa = new Kind("ECDHE-ECDSA P-256 (tenant certificate, SNI)", ecdsaContext, options.ServerName, null);
         var psk = new Kind("ECDHE-PSK P-256", pskContext, null, options.Psk);
-        var forward = new Kind("ECDHE-PSK P-256 (forward tenant)", pskContext, null, options.ForwardPsk);
+        using var echoContext = BenchDtlsClient.CreateContext(options.EchoSuite);
+        var forward = new Kind($"ECDHE-PSK P-256 (forward tenant, {options.EchoSuite})", echoContext, null, options.ForwardPsk);
         foreach (var kind in new[] { psk, ecdsa, forward })
         {
             await WaitForGatewayAsync(options, kind);
@@ -251,7 +261,7 @@ internal static class GatewayBench
 
             var perSession = (double)Math.Max(1, held.Sessions) * 1024;
             Line("");
-            Line($"Idle sessions{label} served by {EngineName(held.Engine)} (ECDHE-PSK, idle timeout 0) held by {held.Processes} client processes; the directory listed {held.ListedByEngine} of them as served by {EngineName(held.Engine)}:");
+            Line($"Idle sessions{label} served by {EngineName(held.Engine)} ({(held.Engine == BenchEngine.BouncyCastle ? "ECDHE-PSK" : options.IdleSuite)}, idle timeout 0) held by {held.Processes} client processes; the directory listed {held.ListedByEngine} of them as served by {EngineName(held.Engine)}:");
             Line("");
             Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
             Line("|---|---|---|---|---|---|---|---|");
@@ -652,6 +662,7 @@ internal static class GatewayBench
                     "--source-group", ((engine == BenchEngine.BouncyCastle ? 40 : 20) + k).ToString(CultureInfo.InvariantCulture),
                     "--engine", engine == BenchEngine.BouncyCastle ? "bc" : "openssl", "--server-name", options.ServerName,
                     "--features", options.BcFeatures.ToString().Replace(" ", "", StringComparison.Ordinal),
+                    "--suite", options.IdleSuite,
                 })
                 {
                     start.ArgumentList.Add(argument);

@@ -3,7 +3,8 @@ using System.Net;
 namespace Platform.Gateway.Dtls.Bench;
 
 /// <summary>
-/// A client process that establishes <c>count</c> ECDHE-PSK sessions (one UDP socket each), prints
+/// A client process that establishes <c>count</c> ECDHE-PSK sessions (one UDP socket each, offering one suite,
+/// ECDHE-PSK-CHACHA20-POLY1305 unless told otherwise), prints
 /// <c>ready &lt;established&gt; &lt;failed&gt; &lt;retried&gt;</c>, holds them idle until its standard input ends, then sends
 /// close_notify on each. Several of these split the sockets when one process may not open enough files.
 /// </summary>
@@ -15,9 +16,9 @@ internal static class HoldSessions
     /// </summary>
     private const int Attempts = 40;
 
-    public static async Task<int> RunAsync(IPEndPoint server, PskCredentials psk, int count, int concurrency, int sourceGroup)
+    public static async Task<int> RunAsync(IPEndPoint server, PskCredentials psk, string suite, int count, int concurrency, int sourceGroup)
     {
-        using var context = BenchDtlsClient.CreateContext("ECDHE-PSK-AES128-CBC-SHA256");
+        using var context = BenchDtlsClient.CreateContext(suite);
         var clients = new BenchDtlsClient?[count];
         var next = -1;
         var failed = 0;

@@ -14,6 +14,7 @@ using Platform.Gateway.Dtls.Tenants;
 //   gateway --server HOST:PORT --gateway-pid PID[+PID] --server-name NAME --psk SLUG/ID:HEX --forward-psk SLUG/ID:HEX
 //           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--light-concurrency 16] [--light-threads CPUS] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
+//           [--idle-suite ECDHE-PSK-CHACHA20-POLY1305 (what idle OpenSSL sessions offer)] [--echo-suite ECDHE-PSK-AES128-CBC-SHA256]
 //           [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
 //           [--phases speed,inproc,handshakes,handshakes-light,echo,idle,bc-inproc,bc-handshakes,bc-idle]
 //           [--features ConnectionId|Heartbeat|ConnectionId,Heartbeat (what the BouncyCastle clients offer)]
@@ -21,7 +22,7 @@ using Platform.Gateway.Dtls.Tenants;
 //                                                          the figures against a gateway process (infra/bench-dtls.sh)
 //   alloc --server HOST:PORT --psk SLUG/ID:HEX --ws ws://HOST:PORT/t/SLUG/ --metrics http://HOST:PORT/metrics [--messages 20000] [--connections 4]
 //                                                          gateway bytes allocated per echoed ws and DTLS message (infra/bench-pump.sh)
-//   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G [--engine openssl|bc --server-name NAME --features F]
+//   hold --server HOST:PORT --psk SLUG/ID:HEX --count N --concurrency C --source-group G [--suite S] [--engine openssl|bc --server-name NAME --features F]
 //                                                          N idle sessions held until standard input ends (used by gateway);
 //                                                          "bc": BouncyCastle clients offering F (served by the gateway's BouncyCastle engine)
 var mode = args.Length > 0 ? args[0] : "handshakes";
@@ -82,7 +83,7 @@ if (mode is "gateway" or "hold" or "alloc")
     {
         return named.GetValueOrDefault("engine", "openssl") == "bc"
             ? await HoldSessions.RunBcAsync(server, psk, Required("server-name"), Features(), Int("count", 1000), Int("concurrency", 32), Int("source-group", 40))
-            : await HoldSessions.RunAsync(server, psk, Int("count", 1000), Int("concurrency", 32), Int("source-group", 20));
+            : await HoldSessions.RunAsync(server, psk, named.GetValueOrDefault("suite", "ECDHE-PSK-CHACHA20-POLY1305"), Int("count", 1000), Int("concurrency", 32), Int("source-group", 20));
     }
 
     return await GatewayBench.RunAsync(new GatewayBenchOptions
@@ -104,6 +105,8 @@ if (mode is "gateway" or "hold" or "alloc")
         IdleSessions = Int("idle", 10_000),
         IdlePerProcess = Int("idle-per-process", 5_000),
         IdleConcurrency = Int("idle-concurrency", 32),
+        IdleSuite = named.GetValueOrDefault("idle-suite", "ECDHE-PSK-CHACHA20-POLY1305"),
+        EchoSuite = named.GetValueOrDefault("echo-suite", "ECDHE-PSK-AES128-CBC-SHA256"),
         GcDumpTool = named.GetValueOrDefault("gcdump"),
         GatewayLog = named.GetValueOrDefault("gateway-log"),
         Label = named.GetValueOrDefault("label") ?? "",

@@ -24,6 +24,13 @@ public sealed class DtlsServerCounters
     internal long _oversizedSends;
     internal long _socketErrors;
     internal long _internalErrors;
+    internal long _recordProtectionHandedOver;
+    internal long _handoverNotCovered;
+    internal long _handoverCheckFailed;
+    internal long _offloadBadRecords;
+    internal long _offloadRecordsDropped;
+    internal long _finalFlightsResent;
+    internal long _openSslObjectsHeld;
 
     /// <summary>Datagrams read from the socket.</summary>
     public long DatagramsIn => Interlocked.Read(ref _datagramsIn);
@@ -99,4 +106,35 @@ public sealed class DtlsServerCounters
 
     /// <summary>Unexpected faults caught at the listener boundary.</summary>
     public long InternalErrors => Interlocked.Read(ref _internalErrors);
+
+    /// <summary>
+    /// OpenSSL sessions whose record protection the listener took over after the handshake (AEAD suites): their
+    /// <c>SSL</c> object was freed once the derived keys had opened both Finished records.
+    /// </summary>
+    public long RecordProtectionHandedOver => Interlocked.Read(ref _recordProtectionHandedOver);
+
+    /// <summary>OpenSSL sessions that stay on OpenSSL because their suite is not one the listener protects (CBC and others).</summary>
+    public long HandoverNotCovered => Interlocked.Read(ref _handoverNotCovered);
+
+    /// <summary>
+    /// OpenSSL sessions that stay on OpenSSL because the handover's self-check did not pass: the derived keys did not
+    /// open the server's or the client's Finished record, or a record to check was not there (a Finished OpenSSL had
+    /// buffered, application data already read).
+    /// </summary>
+    public long HandoverCheckFailed => Interlocked.Read(ref _handoverCheckFailed);
+
+    /// <summary>Epoch-1 records of handed-over sessions whose authentication tag did not verify; dropped silently (RFC 6347 4.1.2.7).</summary>
+    public long OffloadBadRecords => Interlocked.Read(ref _offloadBadRecords);
+
+    /// <summary>
+    /// Records of handed-over sessions dropped unopened or unused: replayed or outside the window, another epoch,
+    /// plaintext application data, or a content type with no use after the handshake.
+    /// </summary>
+    public long OffloadRecordsDropped => Interlocked.Read(ref _offloadRecordsDropped);
+
+    /// <summary>Times a handed-over session sent its captured final flight again because the client retransmitted its own.</summary>
+    public long FinalFlightsResent => Interlocked.Read(ref _finalFlightsResent);
+
+    /// <summary>OpenSSL <c>SSL</c> objects held by the listener's sessions now (handed-over sessions hold none).</summary>
+    public long OpenSslObjectsHeld => Interlocked.Read(ref _openSslObjectsHeld);
 }

@@ -59,6 +59,7 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         _lastActivity = server.Timers.Now;
         _handshakeDeadline = server.Timers.After(server.Options.HandshakeTimeout);
         HalfOpen = halfOpen;
+        Interlocked.Increment(ref server.Counters._openSslObjectsHeld);
         _inbox = new DtlsSessionInbox(this, server.Workers, server.Options.SessionQueueCapacity, server.Options.SessionQueueBytes);
     }
 
@@ -131,7 +132,7 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         {
             lock (_lock)
             {
-                return _buffersReleased;
+                return _buffersReleased || _records is not null;
             }
         }
     }
@@ -151,7 +152,7 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         DtlsSendResult result;
         lock (_lock)
         {
-            if (_closed || _ssl is null)
+            if (_closed || (_ssl is null && _records is null))
             {
                 return DtlsSendResult.Closed;
             }
@@ -167,7 +168,8 @@ public sealed partial class DtlsSession : ISslCallbackTarget
                 return DtlsSendResult.TooLarge;
             }
 
-            result = RestoreBuffersLocked(ref outcome) ? WriteLocked(datagram, ref outcome) : DtlsSendResult.Closed;
+            result = _records is not null ? SealLocked(datagram, ref outcome)
+                : RestoreBuffersLocked(ref outcome) ? WriteLocked(datagram, ref outcome) : DtlsSendResult.Closed;
             CollectLocked(ref outcome);
         }
 
@@ -225,22 +227,27 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         var outcome = new Outcome();
         lock (_lock)
         {
-            if (_closed || _channel is null)
+            if (_closed)
             {
                 return;
             }
 
-            if (!IsEstablished && WaitsForLease(buffer.AsSpan(0, length)))
+            if (_records is not null)
+            {
+                OnOffloadedDatagramLocked(buffer.AsSpan(0, length), ref outcome);
+            }
+            else if (_channel is null || (!IsEstablished && WaitsForLease(buffer.AsSpan(0, length))))
             {
                 return;
             }
-
-            if (RestoreBuffersLocked(ref outcome))
+            else if (RestoreBuffersLocked(ref outcome))
             {
                 _channel.SetInbound(buffer, length);
+                var completes = false;
                 if (!IsEstablished)
                 {
                     DriveHandshakeLocked(ref outcome);
+                    completes = IsEstablished;
                 }
 
                 if (IsEstablished && !_closed)
@@ -249,6 +256,18 @@ public sealed partial class DtlsSession : ISslCallbackTarget
                 }
 
                 _channel?.ClearInbound();
+                if (completes && !_closed)
+                {
+                    if (outcome.ReceivedCount == 0)
+                    {
+                        TryHandOverLocked(buffer.AsSpan(0, length), ref outcome);
+                    }
+                    else
+                    {
+                        // Application data OpenSSL had buffered was read already: its sequence numbers are not known here.
+                        Interlocked.Increment(ref _server.Counters._handoverCheckFailed);
+                    }
+                }
             }
 
             CollectLocked(ref outcome);
@@ -268,7 +287,7 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         var outcome = new Outcome();
         lock (_lock)
         {
-            if (_closed || _ssl is null || due != _queuedDue)
+            if (_closed || (_ssl is null && _records is null) || due != _queuedDue)
             {
                 return;
             }
@@ -286,11 +305,15 @@ public sealed partial class DtlsSession : ISslCallbackTarget
             {
                 CloseLocked(DtlsCloseReason.IdleTimeout, sendCloseNotify: true, ref outcome);
             }
+            else if (_records is not null)
+            {
+                OffloadTimerLocked(now);
+            }
             else if (RestoreBuffersLocked(ref outcome))
             {
                 OpenSslError.Clear();
                 // Retransmits the last flight when OpenSSL's own timer has expired; negative once retries run out.
-                if (NativeMethods.SSL_ctrl(_ssl, NativeMethods.DtlsCtrlHandleTimeout, 0, nint.Zero) < 0)
+                if (NativeMethods.SSL_ctrl(_ssl!, NativeMethods.DtlsCtrlHandleTimeout, 0, nint.Zero) < 0)
                 {
                     Interlocked.Increment(ref _server.Counters._handshakesTimedOut);
                     FailureDetail = "retransmissions exhausted: " + OpenSslError.Drain(out _);
@@ -646,12 +669,18 @@ public sealed partial class DtlsSession : ISslCallbackTarget
             OpenSslError.Clear();
         }
 
+        CloseOffloadLocked(sendCloseNotify, ref outcome);
         CollectLocked(ref outcome);
         Volatile.Write(ref _closed, true);
         outcome.Closed = reason;
         // The SSL object goes first: the channel's handle must outlive every callback OpenSSL could make.
-        _ssl?.Dispose();
-        _ssl = null;
+        if (_ssl is not null)
+        {
+            _ssl.Dispose();
+            _ssl = null;
+            Interlocked.Decrement(ref _server.Counters._openSslObjectsHeld);
+        }
+
         _channel?.Dispose();
         _channel = null;
         _inbox?.Close();
@@ -667,6 +696,10 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         if (!_closed && _ssl is not null)
         {
             ReleaseBuffersLocked();
+            ScheduleLocked();
+        }
+        else if (!_closed && _records is not null)
+        {
             ScheduleLocked();
         }
     }
@@ -723,7 +756,11 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         }
 
         var timeval = stackalloc long[2];
-        if (NativeMethods.SSL_ctrl(_ssl!, NativeMethods.DtlsCtrlGetTimeout, 0, (nint)timeval) == 1)
+        if (_ssl is null)
+        {
+            due = Math.Min(due, OffloadDueLocked());
+        }
+        else if (NativeMethods.SSL_ctrl(_ssl, NativeMethods.DtlsCtrlGetTimeout, 0, (nint)timeval) == 1)
         {
             var retransmit = _server.Timers.After(TimeSpan.FromSeconds(timeval[0]) + TimeSpan.FromMicroseconds(timeval[1]));
             due = Math.Min(due, retransmit);

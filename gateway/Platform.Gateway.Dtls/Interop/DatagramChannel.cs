@@ -30,6 +30,9 @@ internal sealed class DatagramChannel : IDisposable
 
     public int OutboundCount => _outbound.Count;
 
+    /// <summary>The records OpenSSL wrote since the last <see cref="TakeDatagrams"/>, each as written.</summary>
+    public IReadOnlyList<byte[]> Outbound => _outbound;
+
     public static DatagramChannel? FromSsl(nint ssl)
     {
         var bio = NativeMethods.SSL_get_rbio(ssl);

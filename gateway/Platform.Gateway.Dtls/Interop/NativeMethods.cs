@@ -304,4 +304,17 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Ssl)]
     internal static partial void SSL_set_psk_client_callback(SslHandle ssl, delegate* unmanaged<nint, byte*, byte*, uint, byte*, uint, uint> callback);
+
+    // ---- record protection handed over after the handshake (DtlsSession.Offload) ----
+    [LibraryImport(Ssl)]
+    internal static partial nint SSL_get_session(SslHandle ssl);
+
+    [LibraryImport(Ssl)]
+    internal static partial nuint SSL_SESSION_get_master_key(nint session, byte* output, nuint length);
+
+    [LibraryImport(Ssl)]
+    internal static partial nuint SSL_get_client_random(SslHandle ssl, byte* output, nuint length);
+
+    [LibraryImport(Ssl)]
+    internal static partial nuint SSL_get_server_random(SslHandle ssl, byte* output, nuint length);
 }

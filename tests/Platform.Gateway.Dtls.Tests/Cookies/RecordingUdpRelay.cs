@@ -37,6 +37,12 @@ internal sealed class RecordingUdpRelay : IAsyncDisposable
         set => _forwardToClient = value;
     }
 
+    /// <summary>When set, a datagram of the gateway's for which it returns true is recorded but not forwarded.</summary>
+    public Func<byte[], bool>? DropToClient { get; set; }
+
+    /// <summary>When set, a datagram of the client's for which it returns true is recorded but not forwarded.</summary>
+    public Func<byte[], bool>? DropToGateway { get; set; }
+
     /// <summary>Sends a datagram of the test's own to the gateway from the relay's address, as the client's would come.</summary>
     public void SendToGateway(byte[] datagram)
     {
@@ -82,6 +88,11 @@ internal sealed class RecordingUdpRelay : IAsyncDisposable
 
             _client = received.RemoteEndPoint;
             Record(true, buffer.AsSpan(0, received.ReceivedBytes));
+            if (DropToGateway is { } dropToGateway && dropToGateway(buffer.AsSpan(0, received.ReceivedBytes).ToArray()))
+            {
+                continue;
+            }
+
             await _back.SendAsync(buffer.AsMemory(0, received.ReceivedBytes), SocketFlags.None);
         }
     }
@@ -107,6 +118,11 @@ internal sealed class RecordingUdpRelay : IAsyncDisposable
             }
 
             Record(false, buffer.AsSpan(0, length));
+            if (DropToClient is { } dropToClient && dropToClient(buffer.AsSpan(0, length).ToArray()))
+            {
+                continue;
+            }
+
             if (_client is { } client && _forwardToClient)
             {
                 await _front.SendToAsync(buffer.AsMemory(0, length), SocketFlags.None, client);
