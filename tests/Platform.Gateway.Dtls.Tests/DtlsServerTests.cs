@@ -83,6 +83,42 @@ public sealed class DtlsServerTests
     }
 
     [Fact]
+    public async Task Handshake_TenantSuites_RestrictThatTenantOnlyWhileTheOtherKeepsTheDefaultList()
+    {
+        // Alpha allows one suite; beta configures none (the default list, which the listener's objects start with).
+        var handler = new TestHandler();
+        await using var server = TestTenants.StartServer(
+            Pki.Directory(Pki.Alpha(s => s with { CipherSuites = ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"] }), Pki.Beta()), handler);
+
+        // A suite of the default list that alpha does not allow: no shared suite, the handshake fails with an alert.
+        await Assert.ThrowsAsync<DtlsClientException>(() => DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions
+        {
+            ServerName = "alpha.dtls.test",
+            CipherList = "ECDHE-ECDSA-AES128-GCM-SHA256",
+            Timeout = Wait,
+        }));
+        Assert.Equal(0, server.Counters.HandshakesCompleted);
+
+        using var alpha = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions
+        {
+            ServerName = "alpha.dtls.test",
+            CipherList = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384",
+            Timeout = Wait,
+        });
+        Assert.Equal("ECDHE-ECDSA-AES256-GCM-SHA384", alpha.Cipher);
+
+        // The restriction is alpha's alone: beta, on the same listener right after, serves that suite.
+        using var beta = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions
+        {
+            ServerName = "beta.dtls.test",
+            CipherList = "ECDHE-ECDSA-AES128-GCM-SHA256",
+            Timeout = Wait,
+        });
+        Assert.Equal("ECDHE-ECDSA-AES128-GCM-SHA256", beta.Cipher);
+        Assert.Equal(2, server.Counters.HandshakesCompleted);
+    }
+
+    [Fact]
     public async Task Handshake_PskKeyOfOtherTenant_NeverOpens()
     {
         var handler = new TestHandler();
