@@ -351,6 +351,38 @@ public sealed class DtlsServerTests
     }
 
     [Fact]
+    public async Task Timers_SessionsThatEnded_AreDroppedAtTheFirstFiringInsteadOfEachWakingTheTimer()
+    {
+        const int sessions = 4;
+        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var handler = new TestHandler();
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler, o => o.TimeProvider = time);
+
+        // Each handshake leaves its retransmission entry (due about 1 s after its flight) in the queue; the sessions end
+        // 200 ms of listener time apart, so their entries are due 200 ms apart.
+        for (var i = 0; i < sessions; i++)
+        {
+            using (var client = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions { ServerName = "alpha.dtls.test", Timeout = Wait }))
+            {
+                client.SendCloseNotify();
+                await WaitUntil(() => server.SessionCount == 0);
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(200));
+        }
+
+        Assert.Equal(0, server.Timers.Firings);
+        Assert.True(server.Timers.Count >= sessions, $"{server.Timers.Count} timer entries");
+
+        // The first entry comes due: that one firing drops every ended session's entry, so nothing is left to wake for.
+        time.Advance(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(1, server.Timers.Firings);
+        Assert.Equal(0, server.Timers.Count);
+        Assert.Equal(sessions, server.Counters.HandshakesCompleted);
+        Assert.Equal(0, server.Counters.HandshakesTimedOut);
+    }
+
+    [Fact]
     public async Task IdleTimeout_NoTraffic_SendsCloseNotify()
     {
         var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
