@@ -20,7 +20,10 @@
 # CPU-second beside BouncyCastle's own in-process rate, and RSS per idle session; the harness checks each was served
 # by the BouncyCastle engine (a connection ID was issued; the directory lists the engine). Every other argument is passed to
 # the harness (bench/Platform.Gateway.Dtls.Bench/Program.cs lists them). With gdb installed, the gateway's native heap
-# (glibc malloc_stats) is read before and with the idle sessions.
+# (glibc malloc_stats) is read before and with the idle sessions. --perf FILE (perf installed) records a CPU profile
+# with call chains of this tree's gateway over its harness run (FILE), and of the baseline's over its run
+# (FILE.baseline); the gateways then run with DOTNET_PerfMapEnabled=1 and W^X off, so JIT-compiled frames resolve
+# through /tmp/perf-PID.map: `perf report -i FILE --no-children --sort dso,sym`.
 set -euo pipefail
 
 baseline_ref=''
@@ -28,6 +31,8 @@ cores=1
 bc=1
 bc_idle=1
 bc_idle_only=0
+perf_out=''
+perf_pid=''
 harness_args=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -36,6 +41,7 @@ while [ $# -gt 0 ]; do
     --no-bc) bc=0; shift ;;
     --no-bc-idle) bc_idle=0; shift ;;
     --bc-idle-only) bc_idle_only=1; cores=0; shift ;;
+    --perf) [ $# -ge 2 ] || { echo "--perf needs a file name" >&2; exit 2; }; perf_out=$(realpath -m "$2"); shift 2 ;;
     *) harness_args+=("$1"); shift ;;
   esac
 done
@@ -52,6 +58,11 @@ source "$root/infra/lib/bench.sh"
 # the usual 20000-file limit of containers is enough.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -ge 8192 ] || die "open-file limit is $(ulimit -n); 8192 or more is needed"
+
+if [ -n "$perf_out" ]; then
+  command -v perf >/dev/null 2>&1 || { echo "--perf needs perf (linux-perf)" >&2; exit 2; }
+  export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+fi
 
 if [ -n "$baseline_ref" ]; then
   baseline_commit=$(git -C "$root" rev-parse --verify --short "$baseline_ref^{commit}") || { echo "unknown commit $baseline_ref" >&2; exit 2; }
@@ -175,6 +186,21 @@ harness() {
     --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" --silo "$silo_url" "${gcdump[@]}" "${heap[@]}" "$@"
 }
 
+# profile_start NAME FILE / profile_stop: perf record on gateway NAME while the harness runs (with --perf only).
+profile_start() {
+  [ -n "$perf_out" ] || return 0
+  local pid
+  eval "pid=\$${1}_pid"
+  perf record -F 999 -g -p "$pid" -o "$2" >"$work/perf-$1.log" 2>&1 &
+  perf_pid=$!
+}
+profile_stop() {
+  [ -n "$perf_pid" ] || return 0
+  kill -TERM "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" || true
+  perf_pid=''
+}
+
 if [ "$bc_idle_only" = 1 ]; then
   if [ -n "$baseline_ref" ]; then
     # The baseline's idle BouncyCastle sessions, on a fresh gateway of its own, before this tree's.
@@ -187,13 +213,20 @@ if [ "$bc_idle_only" = 1 ]; then
 elif [ -n "$baseline_ref" ]; then
   log "baseline gateway ($baseline_commit)"
   echo "### baseline: $baseline_commit"
+  profile_start baseline "$perf_out.baseline"
   harness baseline --label "baseline $baseline_commit" --phases "$baseline_phases" "${harness_args[@]}"
+  profile_stop
   log "this tree's gateway"
   echo "### this tree: $(git -C "$root" rev-parse --short HEAD)"
+  profile_start gateway "$perf_out"
   harness gateway --label "$(git -C "$root" rev-parse --short HEAD)" --phases "$tree_phases" "${harness_args[@]}"
+  profile_stop
 else
+  profile_start gateway "$perf_out"
   harness gateway --phases "$tree_phases" "${harness_args[@]}"
+  profile_stop
 fi
+[ -z "$perf_out" ] || log "profiles: $perf_out${baseline_ref:+ and $perf_out.baseline} (perf report -i FILE --no-children --sort dso,sym)"
 
 # Idle BouncyCastle sessions of this tree's build on a gateway of their own, fresh: measured on the gateway above,
 # after its 10k OpenSSL sessions were closed, their RSS growth would hide in the heap those freed. Same silo.

@@ -20,6 +20,9 @@ internal sealed class DtlsReceiveSocket : IDisposable
     private const int SolSocket = 1;
     private const int SoReusePort = 15;
 
+    /// <summary>How often a receive thread blocked in its receive call wakes to see whether the listener is stopping.</summary>
+    private static readonly TimeSpan BlockingWakeup = TimeSpan.FromMilliseconds(500);
+
     private readonly DtlsServer _server;
     private readonly SslContextHandle _bootstrap;
     private readonly BioAddrHandle _listenPeer;
@@ -149,7 +152,38 @@ internal sealed class DtlsReceiveSocket : IDisposable
         }
     }
 
-    public void Start(CancellationToken stopping) => Loop = Task.Run(() => ReceiveLoopAsync(stopping), CancellationToken.None);
+    /// <summary>
+    /// Starts the receive loop: on a thread of its own that blocks in the receive call when
+    /// <see cref="DtlsServerOptions.ReceiveThreads"/> is set, else as an asynchronous loop on the thread pool.
+    /// </summary>
+    public void Start(CancellationToken stopping)
+    {
+        if (!_server.Options.ReceiveThreads)
+        {
+            Loop = Task.Run(() => ReceiveLoopAsync(stopping), CancellationToken.None);
+            return;
+        }
+
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                ReceiveLoopBlocking(stopping);
+                ended.SetResult();
+            }
+            catch (Exception ex)
+            {
+                ended.SetException(ex);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = $"DTLS receive {Index}",
+        };
+        Loop = ended.Task;
+        thread.Start();
+    }
 
     private async Task ReceiveLoopAsync(CancellationToken token)
     {
@@ -171,24 +205,83 @@ internal sealed class DtlsReceiveSocket : IDisposable
             {
                 return;
             }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.MessageSize or SocketError.NetworkReset or SocketError.HostUnreachable or SocketError.NetworkUnreachable)
+            catch (SocketException ex) when (IsTransient(ex.SocketErrorCode))
             {
-                // An ICMP error from an earlier send, or a datagram larger than MaxPacketSize: neither ends the listener.
                 Interlocked.Increment(ref _server.Counters._socketErrors);
                 continue;
             }
 
-            Interlocked.Increment(ref _datagramsIn);
+            Process(address, buffer, length);
+        }
+    }
+
+    /// <summary>
+    /// The receive loop on a dedicated thread: one blocking receive call per datagram, so a datagram costs no
+    /// readiness notification, no failed non-blocking read before it and no hand-over from the socket engine's
+    /// thread to a pool thread. The receive timeout wakes the thread now and then to see the stop token, should a
+    /// close not interrupt the call.
+    /// </summary>
+    private void ReceiveLoopBlocking(CancellationToken token)
+    {
+        var socket = Socket;
+        var buffer = GC.AllocateUninitializedArray<byte>(_server.Options.MaxPacketSize);
+        var address = new SocketAddress(socket.AddressFamily);
+        try
+        {
+            socket.ReceiveTimeout = (int)BlockingWakeup.TotalMilliseconds;
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        while (!token.IsCancellationRequested)
+        {
+            int length;
             try
             {
-                _server.ProcessDatagram(this, address, buffer, length);
+                length = socket.ReceiveFrom(buffer, SocketFlags.None, address);
             }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
+            catch (ObjectDisposedException)
             {
-                // One client's datagram never takes the listener down; the listener SSL is rebuilt in case it was mid-use.
-                _server.ReportDatagramFault(ex);
-                RecreateListenerSsl();
+                return;
             }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+            {
+                // The periodic wakeup: nothing arrived.
+                continue;
+            }
+            catch (SocketException ex) when (IsTransient(ex.SocketErrorCode))
+            {
+                Interlocked.Increment(ref _server.Counters._socketErrors);
+                continue;
+            }
+            catch (SocketException) when (token.IsCancellationRequested || !socket.IsBound || socket.SafeHandle.IsClosed)
+            {
+                // The close that ends the listener interrupted the call.
+                return;
+            }
+
+            Process(address, buffer, length);
+        }
+    }
+
+    /// <summary>An ICMP error from an earlier send, or a datagram larger than MaxPacketSize: neither ends the listener.</summary>
+    private static bool IsTransient(SocketError error) =>
+        error is SocketError.ConnectionReset or SocketError.MessageSize or SocketError.NetworkReset or SocketError.HostUnreachable or SocketError.NetworkUnreachable;
+
+    private void Process(SocketAddress address, byte[] buffer, int length)
+    {
+        Interlocked.Increment(ref _datagramsIn);
+        try
+        {
+            _server.ProcessDatagram(this, address, buffer, length);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // One client's datagram never takes the listener down; the listener SSL is rebuilt in case it was mid-use.
+            _server.ReportDatagramFault(ex);
+            RecreateListenerSsl();
         }
     }
 

@@ -22,6 +22,14 @@ public sealed class DtlsServerOptions
     /// </summary>
     public int ReceiveSockets { get; set; } = Environment.ProcessorCount;
 
+    /// <summary>
+    /// Whether each receive socket is read by a thread of its own blocked in the receive call (one system call per
+    /// datagram, no hand-over between threads before the cookie check) rather than by an asynchronous loop on the
+    /// thread pool (a readiness notification, a hand-over to a pool thread and a failed non-blocking read per wakeup).
+    /// Threads cost one thread per socket even while the port is idle: meant for the busy shared port.
+    /// </summary>
+    public bool ReceiveThreads { get; set; }
+
     /// <summary>Largest UDP payload sent, handshake flights and records included.</summary>
     public int Mtu { get; set; } = 1200;
 

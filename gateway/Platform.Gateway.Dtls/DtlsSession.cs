@@ -491,7 +491,10 @@ public sealed partial class DtlsSession : ISslCallbackTarget
             }
         }
 
-        if (NativeMethods.SSL_set_cipher_list(ssl, tenant.CipherList) != 1)
+        // SSL_new gave the object the bootstrap context's suites, the default list; SSL_set_SSL_CTX keeps them. OpenSSL
+        // parses a cipher string anew each time (about 10 µs), so only a tenant with suites of its own sets them.
+        if (!string.Equals(tenant.CipherList, SslContextFactory.DefaultCipherList, StringComparison.Ordinal)
+            && NativeMethods.SSL_set_cipher_list(ssl, tenant.CipherList) != 1)
         {
             FailureDetail = "tenant cipher list rejected";
             return false;

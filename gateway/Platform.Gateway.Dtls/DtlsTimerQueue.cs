@@ -2,7 +2,11 @@ namespace Platform.Gateway.Dtls;
 
 /// <summary>
 /// One timer for every session of a server: a priority queue ordered by due time and a single
-/// <see cref="ITimer"/> armed for the earliest entry. Sessions re-arm themselves after each firing.
+/// <see cref="ITimer"/> armed for the earliest entry. Sessions re-arm themselves after each firing. An entry is not
+/// taken out when its session ends (the queue cannot remove from the middle); instead, before the timer is armed,
+/// entries of ended sessions at the head are dropped, so the timer is armed only for a live session. Otherwise every
+/// short session (a handshake, a few datagrams, close) would cost a firing of its own a second after it ended (its
+/// retransmission timer): a wakeup of the timer thread, a pool work item and the session's lock, per session.
 /// </summary>
 internal sealed class DtlsTimerQueue : IDisposable
 {
@@ -11,6 +15,7 @@ internal sealed class DtlsTimerQueue : IDisposable
     private readonly PriorityQueue<DtlsSession, long> _queue = new();
     private readonly ITimer _timer;
     private long _armedFor = long.MaxValue;
+    private long _firings;
     private bool _disposed;
 
     public DtlsTimerQueue(TimeProvider time)
@@ -31,6 +36,9 @@ internal sealed class DtlsTimerQueue : IDisposable
             }
         }
     }
+
+    /// <summary>How often the timer has fired so far.</summary>
+    public long Firings => Interlocked.Read(ref _firings);
 
     public long After(TimeSpan delay) => Now + (long)(delay.TotalSeconds * _time.TimestampFrequency);
 
@@ -60,6 +68,7 @@ internal sealed class DtlsTimerQueue : IDisposable
 
     private void Fire()
     {
+        Interlocked.Increment(ref _firings);
         List<(DtlsSession Session, long Due)> due = [];
         lock (_lock)
         {
@@ -67,7 +76,16 @@ internal sealed class DtlsTimerQueue : IDisposable
             while (_queue.TryPeek(out var session, out var at) && at <= now)
             {
                 _queue.Dequeue();
-                due.Add((session, at));
+                if (!session.IsClosed)
+                {
+                    due.Add((session, at));
+                }
+            }
+
+            // An ended session's entry has nothing to do: dropped now rather than woken for.
+            while (_queue.TryPeek(out var session, out _) && session.IsClosed)
+            {
+                _queue.Dequeue();
             }
 
             _armedFor = long.MaxValue;

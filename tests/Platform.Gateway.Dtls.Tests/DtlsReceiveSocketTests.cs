@@ -10,13 +10,19 @@ public sealed class DtlsReceiveSocketTests
     private static readonly TestTenants Pki = new();
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
-    [Fact]
-    public async Task ReceiveSockets_ManyClientsFromDifferentPorts_AllHandshakeAndEchoInOrderOverSeveralSockets()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ReceiveSockets_ManyClientsFromDifferentPorts_AllHandshakeAndEchoInOrderOverSeveralSockets(bool receiveThreads)
     {
         const int clients = 24;
         const int datagramsEach = 20;
         var handler = new TestHandler();
-        await using var server = TestTenants.StartServer(Pki.Directory(), handler, o => o.ReceiveSockets = 4);
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler, o =>
+        {
+            o.ReceiveSockets = 4;
+            o.ReceiveThreads = receiveThreads;
+        });
         Assert.Equal(4, server.DatagramsPerSocket.Count);
 
         var connected = new List<DtlsTestClient>();
@@ -164,6 +170,39 @@ public sealed class DtlsReceiveSocketTests
         using var client = await DtlsTestClient.ConnectAsync(first.LocalEndPoint, new DtlsClientOptions { ServerName = "alpha.dtls.test", Timeout = Wait });
         client.Send([1, 2, 3]);
         Assert.Equal(new byte[] { 1, 2, 3 }, await client.ReceiveAsync(Wait));
+    }
+
+    [Fact]
+    public async Task ReceiveThreads_Stop_EndsEveryReceiveThreadAndClosesItsSocket()
+    {
+        var handler = new TestHandler();
+        var server = TestTenants.StartServer(Pki.Directory(), handler, o =>
+        {
+            o.ReceiveSockets = 2;
+            o.ReceiveThreads = true;
+        });
+        try
+        {
+            using var client = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions { ServerName = "alpha.dtls.test", Timeout = Wait });
+            client.Send([7, 8, 9]);
+            Assert.Equal(new byte[] { 7, 8, 9 }, await client.ReceiveAsync(Wait));
+            Assert.All(server.ReceiveSocketList, socket => Assert.False(socket.Loop.IsCompleted));
+
+            // Stopping closes the sockets under the threads blocked in their receive calls: every loop ends cleanly.
+            await server.StopAsync().WaitAsync(Wait);
+            Assert.All(server.ReceiveSocketList, socket =>
+            {
+                Assert.True(socket.Loop.IsCompletedSuccessfully);
+                Assert.True(socket.Socket.SafeHandle.IsClosed);
+            });
+            Assert.Null(await client.ReceiveAsync(Wait));
+            Assert.True(client.PeerClosed);
+            Assert.Equal(0, server.Counters.InternalErrors);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+        }
     }
 
     [Fact]

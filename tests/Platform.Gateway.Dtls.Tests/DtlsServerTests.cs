@@ -83,6 +83,42 @@ public sealed class DtlsServerTests
     }
 
     [Fact]
+    public async Task Handshake_TenantSuites_RestrictThatTenantOnlyWhileTheOtherKeepsTheDefaultList()
+    {
+        // Alpha allows one suite; beta configures none (the default list, which the listener's objects start with).
+        var handler = new TestHandler();
+        await using var server = TestTenants.StartServer(
+            Pki.Directory(Pki.Alpha(s => s with { CipherSuites = ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"] }), Pki.Beta()), handler);
+
+        // A suite of the default list that alpha does not allow: no shared suite, the handshake fails with an alert.
+        await Assert.ThrowsAsync<DtlsClientException>(() => DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions
+        {
+            ServerName = "alpha.dtls.test",
+            CipherList = "ECDHE-ECDSA-AES128-GCM-SHA256",
+            Timeout = Wait,
+        }));
+        Assert.Equal(0, server.Counters.HandshakesCompleted);
+
+        using var alpha = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions
+        {
+            ServerName = "alpha.dtls.test",
+            CipherList = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384",
+            Timeout = Wait,
+        });
+        Assert.Equal("ECDHE-ECDSA-AES256-GCM-SHA384", alpha.Cipher);
+
+        // The restriction is alpha's alone: beta, on the same listener right after, serves that suite.
+        using var beta = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions
+        {
+            ServerName = "beta.dtls.test",
+            CipherList = "ECDHE-ECDSA-AES128-GCM-SHA256",
+            Timeout = Wait,
+        });
+        Assert.Equal("ECDHE-ECDSA-AES128-GCM-SHA256", beta.Cipher);
+        Assert.Equal(2, server.Counters.HandshakesCompleted);
+    }
+
+    [Fact]
     public async Task Handshake_PskKeyOfOtherTenant_NeverOpens()
     {
         var handler = new TestHandler();
@@ -312,6 +348,38 @@ public sealed class DtlsServerTests
         Assert.Equal(0, server.SessionCount);
         Assert.Equal(0, server.HalfOpenHandshakes("t-alpha"));
         Assert.Equal(1, server.Counters.HandshakesTimedOut);
+    }
+
+    [Fact]
+    public async Task Timers_SessionsThatEnded_AreDroppedAtTheFirstFiringInsteadOfEachWakingTheTimer()
+    {
+        const int sessions = 4;
+        var time = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var handler = new TestHandler();
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler, o => o.TimeProvider = time);
+
+        // Each handshake leaves its retransmission entry (due about 1 s after its flight) in the queue; the sessions end
+        // 200 ms of listener time apart, so their entries are due 200 ms apart.
+        for (var i = 0; i < sessions; i++)
+        {
+            using (var client = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions { ServerName = "alpha.dtls.test", Timeout = Wait }))
+            {
+                client.SendCloseNotify();
+                await WaitUntil(() => server.SessionCount == 0);
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(200));
+        }
+
+        Assert.Equal(0, server.Timers.Firings);
+        Assert.True(server.Timers.Count >= sessions, $"{server.Timers.Count} timer entries");
+
+        // The first entry comes due: that one firing drops every ended session's entry, so nothing is left to wake for.
+        time.Advance(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(1, server.Timers.Firings);
+        Assert.Equal(0, server.Timers.Count);
+        Assert.Equal(sessions, server.Counters.HandshakesCompleted);
+        Assert.Equal(0, server.Counters.HandshakesTimedOut);
     }
 
     [Fact]

@@ -207,6 +207,8 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
                 MaxUnassignedHandshakes = _options.DtlsMaxUnassignedHandshakes,
                 HandshakeWorkers = _options.DtlsHandshakeWorkers > 0 ? _options.DtlsHandshakeWorkers : Environment.ProcessorCount,
                 ReceiveSockets = _options.DtlsReceiveSockets > 0 ? _options.DtlsReceiveSockets : Environment.ProcessorCount,
+                // Dedicated ports (up to one per tenant) keep pool loops: threads of their own would idle on most of them.
+                ReceiveThreads = dedicatedTo is null && _options.DtlsReceiveThreads,
                 TimeProvider = _time,
             },
             _directory,

@@ -80,6 +80,13 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(0, 256)]
     public int DtlsReceiveSockets { get; set; }
 
+    /// <summary>
+    /// Whether the shared DTLS port's receive sockets are each read by a thread of their own blocked in the receive
+    /// call (fewer system calls and thread hand-overs per datagram) instead of an asynchronous loop on the thread
+    /// pool. Dedicated DTLS ports always use the pool.
+    /// </summary>
+    public bool DtlsReceiveThreads { get; set; } = true;
+
     /// <summary>Address of the admin listener (health, metrics): nothing tenants or the public reach.</summary>
     public string AdminAddress { get; set; } = "127.0.0.1";
 
