@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts.Config;
+using Platform.Contracts.Internal;
 using Platform.Gateway.Tenants;
 
 namespace Platform.Gateway.Webhooks;
@@ -108,8 +109,7 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         {
             while (await _queue.Reader.WaitToReadAsync(stopping))
             {
-                var webhook = Webhook();
-                await CollectAsync(batch, webhook, stopping);
+                await CollectAsync(batch, Tenant().Webhook, stopping);
                 await SendAsync(batch, stopping);
                 foreach (var sent in batch)
                 {
@@ -177,9 +177,9 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         var body = Body(eventId, batch);
         for (var attempt = 0; ; attempt++)
         {
-            var tenant = _tenants(_tenantId);
-            var webhook = tenant?.Config.Delivery.Webhook ?? new WebhookConfig();
-            var answer = await _http.PostAsync(_slug, webhook, tenant?.Source.PreviousWebhookSecret, MessagesEvent, eventId, body, stopping);
+            // Read again on every attempt: a settings change (a new URL, a rotated secret) applies to the retries.
+            var (webhook, previousSecret) = Tenant();
+            var answer = await _http.PostAsync(_slug, webhook, previousSecret, MessagesEvent, eventId, body, stopping);
             if (answer.Succeeded)
             {
                 _metrics.Request(_slug, MessagesEvent, "ok");
@@ -323,7 +323,12 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         _metrics.Reply(_slug, connection.Reply(payload, text) ? "sent" : "slow_client");
     }
 
-    private WebhookConfig Webhook() => _tenants(_tenantId)?.Config.Delivery.Webhook ?? new WebhookConfig();
+    /// <summary>The tenant's current webhook settings and its previous secret while that is kept; defaults once the tenant is gone.</summary>
+    private (WebhookConfig Webhook, PreviousWebhookSecret? PreviousSecret) Tenant()
+    {
+        var tenant = _tenants(_tenantId);
+        return (tenant?.Config.Delivery.Webhook ?? new WebhookConfig(), tenant?.Source.PreviousWebhookSecret);
+    }
 
     private readonly record struct Pending(WebhookDelivery Connection, byte[] Payload, int Length, bool Text, long Sequence);
 
