@@ -192,10 +192,10 @@ internal sealed partial class TenantWebhookQueue : IDisposable
             var outcome = answer.Failure ?? "status_" + answer.Status;
             _metrics.Request(_slug, MessagesEvent, outcome);
             // Every failed attempt counts; a 1xx, 3xx (redirect), 4xx or 5xx answer is not a 2xx.
-            var (kind, status) = answer.Failure is { } failure
+            var (kind, status, cause) = answer.Failure is { } failure
                 ? WebhookStatusLedger.Classify(failure, answer.Status)
-                : (Contracts.Webhooks.WebhookFailureKinds.HttpStatus, answer.Status);
-            _ledger.Failed(_tenantId, MessagesEvent, kind, status, webhook.Url);
+                : (Contracts.Webhooks.WebhookFailureKinds.HttpStatus, answer.Status, null);
+            _ledger.Failed(_tenantId, MessagesEvent, kind, status, webhook.Url, cause);
             var delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, FirstRetryDelay.Ticks << Math.Min(attempt, 16)));
             Log.BatchFailed(_logger, _slug, batch.Count, outcome, attempt + 1, delay.TotalMilliseconds);
             await Task.Delay(delay, _time, stopping);
