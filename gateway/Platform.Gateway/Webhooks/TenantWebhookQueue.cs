@@ -39,6 +39,7 @@ internal sealed partial class TenantWebhookQueue : IDisposable
     private readonly ConcurrentDictionary<string, WebhookDelivery> _connections = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
+    private int _abandoned;
 
     public TenantWebhookQueue(TenantRuntime tenant, Func<Guid, TenantRuntime?> tenants, WebhookHttp http, WebhookMetrics metrics, WebhookStatusLedger ledger, TimeProvider time, ILogger logger)
     {
@@ -84,17 +85,21 @@ internal sealed partial class TenantWebhookQueue : IDisposable
     public async Task CompleteAsync(TimeSpan limit)
     {
         _queue.Writer.TryComplete();
-        if (await Task.WhenAny(_loop, Task.Delay(limit, _time)) != _loop)
-        {
-            Log.GaveUp(_logger, _slug, _queue.Reader.Count);
-        }
-
+        var gaveUp = await Task.WhenAny(_loop, Task.Delay(limit, _time)) != _loop;
         await _stopping.CancelAsync();
         await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        while (_queue.Reader.TryRead(out var left))
+        // Counted while taken out: a single-reader channel cannot count what it holds.
+        var left = Volatile.Read(ref _abandoned);
+        while (_queue.Reader.TryRead(out var unsent))
         {
-            ArrayPool<byte>.Shared.Return(left.Payload);
-            Budget.Release(left.Length);
+            ArrayPool<byte>.Shared.Return(unsent.Payload);
+            Budget.Release(unsent.Length);
+            left++;
+        }
+
+        if (gaveUp)
+        {
+            Log.GaveUp(_logger, _slug, left);
         }
 
         Dispose();
@@ -122,6 +127,7 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
+            Volatile.Write(ref _abandoned, batch.Count);
             foreach (var unsent in batch)
             {
                 ArrayPool<byte>.Shared.Return(unsent.Payload);
