@@ -1,14 +1,11 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
-using Platform.Contracts.Psk;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Tests.Support;
 using Platform.Testing;
@@ -80,11 +77,7 @@ public sealed class ConnectionMetadataProtocolTests
         await using var silo = await SiloFixture.StartAsync();
         await silo.CreateTenantAsync("acme", Hooked(receiver));
         var key = RandomNumberGenerator.GetHexString(32);
-        using (var created = await silo.Operator.PostAsJsonAsync(
-            new Uri("/v1/tenants/acme/psk-identities", UriKind.Relative), new CreatePskIdentityRequest("dev1", key), PlatformJson.Options))
-        {
-            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
-        }
+        await CreatePskAsync(silo, "acme", "dev1", key);
 
         await using var gateway = await silo.StartGatewayAsync();
         await gateway.WaitForTenantAsync("acme");
