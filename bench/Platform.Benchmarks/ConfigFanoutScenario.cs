@@ -41,7 +41,7 @@ internal static class ConfigFanoutScenario
         {
             for (var g = 0; g < attachedTo.Length; g++)
             {
-                gateways.Add(await GatewayProcess.StartAsync(context.Build, attachedTo[g], string.Create(CultureInfo.InvariantCulture, $"fanout{g + 1}"), context.Operator));
+                gateways.Add(await BenchGateways.StartAsync(context.Build, attachedTo[g], string.Create(CultureInfo.InvariantCulture, $"fanout{g + 1}"), context.Operator));
             }
 
             var saves = gateways.Select(_ => Channel.CreateUnbounded<long>()).ToArray();
@@ -141,7 +141,7 @@ internal static class ConfigFanoutScenario
         // The temporary file is renamed over the snapshot: one rename event per save (its creation and writes are other events).
         watcher.Renamed += (_, e) =>
         {
-            if (e.Name == GatewayProcess.SnapshotFileName)
+            if (e.Name == BenchGateways.SnapshotFileName)
             {
                 saves.TryWrite(Stopwatch.GetTimestamp());
             }
@@ -182,7 +182,7 @@ internal static class ConfigFanoutScenario
         var deadline = Stopwatch.GetTimestamp() + (long)(ListedWithin.TotalSeconds * Stopwatch.Frequency);
         foreach (var gateway in gateways)
         {
-            while (await gateway.ListedRevisionAsync(context.Operator) is not { } listed || listed < revision)
+            while (await BenchGateways.ListedRevisionAsync(gateway, context.Operator) is not { } listed || listed < revision)
             {
                 if (Stopwatch.GetTimestamp() > deadline)
                 {

@@ -29,7 +29,7 @@ internal static class RestSendScenario
     {
         var count = context.Options.Count ?? 1000;
         await context.CreateTenantAsync(Slug);
-        await using var gateway = await GatewayProcess.StartAsync(context.Build, silo, "sender", context.Operator);
+        await using var gateway = await BenchGateways.StartAsync(context.Build, silo, "sender", context.Operator);
 
         using var client = new ClientWebSocket();
         using (var connect = new CancellationTokenSource(TimeSpan.FromSeconds(20)))

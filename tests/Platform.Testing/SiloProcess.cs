@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
-using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -175,32 +174,8 @@ public sealed class SiloProcess : IAsyncDisposable
 
         _process?.Dispose();
         var run = ++_starts;
-        var directory = Path.GetDirectoryName(AssemblyPath)!;
-        var info = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = directory,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(AssemblyPath);
-        // Secrets reach the process as files only, never through its environment (readable under /proc).
-        info.Environment["PLATFORM_SECRETS_DIR"] = _secretsDirectory;
-        info.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        foreach (var (key, value) in _environment)
-        {
-            info.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
-        }
-
-        var process = new Process { StartInfo = info };
         var prefix = run == 1 ? Name : $"{Name} (run {run.ToString(CultureInfo.InvariantCulture)})";
-        process.OutputDataReceived += (_, e) => Collect(prefix, e.Data);
-        process.ErrorDataReceived += (_, e) => Collect(prefix, e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = AppProcess.Start(AssemblyPath, _secretsDirectory, _environment, line => Collect(prefix, line));
         _process = process;
         await WaitHealthyAsync(process);
     }
@@ -281,24 +256,8 @@ public sealed class SiloProcess : IAsyncDisposable
     /// </summary>
     public static string SiloAssemblyPath => LazySiloAssemblyPath.Value;
 
-    private static readonly Lazy<string> LazySiloAssemblyPath = new(FindSiloAssembly);
-
-    private static string FindSiloAssembly()
-    {
-        var configuration = typeof(SiloProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Platform.sln")))
-            {
-                var path = Path.Combine(directory.FullName, "silo", "Platform.Silo", "bin", configuration, "net10.0", "Platform.Silo.dll");
-                return File.Exists(path)
-                    ? path
-                    : throw new InvalidOperationException($"{path} does not exist: build silo/Platform.Silo in {configuration} first.");
-            }
-        }
-
-        throw new InvalidOperationException($"No Platform.sln above {AppContext.BaseDirectory}: cannot find the silo's build output.");
-    }
+    private static readonly Lazy<string> LazySiloAssemblyPath =
+        new(() => AppProcess.BuildOutput(typeof(SiloProcess).Assembly, "silo", "Platform.Silo"));
 
     private static Task WriteSecretAsync(string directory, string name, string value) =>
         File.WriteAllTextAsync(Path.Combine(directory, name), value, Encoding.UTF8);
@@ -337,13 +296,8 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    private void Collect(string prefix, string? line)
+    private void Collect(string prefix, string line)
     {
-        if (line is null)
-        {
-            return;
-        }
-
         lock (_output)
         {
             _output.Enqueue($"[{prefix}] {line}");

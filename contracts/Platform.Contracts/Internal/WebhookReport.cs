@@ -29,7 +29,11 @@ public sealed record WebhookTenantFacts(Guid TenantId, WebhookFailureFact? LastF
 /// <param name="Event">See <see cref="Webhooks.WebhookEventTypes"/>.</param>
 /// <param name="Kind">One of <see cref="Webhooks.WebhookFailureKinds"/>.</param>
 /// <param name="Status">The HTTP status of the answer, when there was one.</param>
-public sealed record WebhookFailureFact(DateTimeOffset At, string Event, string Kind, int? Status);
+/// <param name="Cause">
+/// For <see cref="Webhooks.WebhookFailureKinds.NotValidated"/>, why the handshake failed when its <c>OPTIONS</c> request
+/// got no answer: one of <see cref="Webhooks.WebhookFailureKinds.ValidationCauses"/>; null when it was answered and refused.
+/// </param>
+public sealed record WebhookFailureFact(DateTimeOffset At, string Event, string Kind, int? Status, string? Cause = null);
 
 /// <summary>Whether the tenant's webhook URL passed the validation handshake, as a gateway last learnt it.</summary>
 /// <param name="At">When.</param>

@@ -57,8 +57,26 @@ public static class WebhookFailureKinds
     public static readonly IReadOnlyList<string> All =
         [Timeout, HttpStatus, Redirect, BodyTooLarge, Garbage, EgressRefused, ForbiddenOverride, NotValidated, ConnectionFailed];
 
-    /// <summary>What a kind means, for people (no detail from the request or answer is ever shown).</summary>
-    public static string Describe(string kind, int? status) => kind switch
+    /// <summary>
+    /// The causes a <see cref="NotValidated"/> failure can name when the handshake's <c>OPTIONS</c> request got no answer:
+    /// <see cref="Timeout"/> (none within <c>timeoutSeconds</c>) or <see cref="ConnectionFailed"/> (no connection).
+    /// </summary>
+    public static readonly IReadOnlyList<string> ValidationCauses = [Timeout, ConnectionFailed];
+
+    /// <summary>
+    /// What a kind means, for people (no detail from the request or answer is ever shown); a <see cref="NotValidated"/>
+    /// failure with a <paramref name="cause"/> says why the handshake got no answer.
+    /// </summary>
+    public static string Describe(string kind, int? status, string? cause = null) => (kind, cause) switch
+    {
+        (NotValidated, Timeout) =>
+            "The URL did not pass the validation handshake: its OPTIONS request (with WebHook-Request-Origin) got no answer within the webhook's timeoutSeconds; nothing was sent.",
+        (NotValidated, ConnectionFailed) =>
+            "The URL did not pass the validation handshake: its OPTIONS request (with WebHook-Request-Origin) could not be made (the host did not resolve, or no connection could be made); nothing was sent.",
+        _ => DescribeKind(kind, status),
+    };
+
+    private static string DescribeKind(string kind, int? status) => kind switch
     {
         Timeout => "No answer within the webhook's timeoutSeconds.",
         HttpStatus => $"The webhook answered HTTP {status}, which is not a usable answer.",
@@ -137,5 +155,9 @@ public sealed record WebhookFailureCount(string Kind, string Event, long Count);
 /// <param name="Event"><c>connect</c> or <c>messages</c>.</param>
 /// <param name="Kind">See <see cref="WebhookFailureKinds"/>.</param>
 /// <param name="Status">The HTTP status of the answer, when there was one.</param>
-/// <param name="Detail">What the kind means (fixed text; nothing of the request or answer).</param>
-public sealed record WebhookLastFailure(DateTimeOffset At, string Event, string Kind, int? Status, string Detail);
+/// <param name="Detail">What the kind means, and for <c>not_validated</c> why (fixed text; nothing of the request or answer).</param>
+/// <param name="Cause">
+/// For <c>not_validated</c>: <c>timeout</c> or <c>connection_failed</c> when the handshake's OPTIONS request got no
+/// answer; null when it was answered without the allowed origin (and for every other kind).
+/// </param>
+public sealed record WebhookLastFailure(DateTimeOffset At, string Event, string Kind, int? Status, string Detail, string? Cause = null);

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Platform.Contracts.Config;
+using Platform.Contracts.Internal;
 using Platform.Gateway.Tenants;
 
 namespace Platform.Gateway.Webhooks;
@@ -38,6 +39,7 @@ internal sealed partial class TenantWebhookQueue : IDisposable
     private readonly ConcurrentDictionary<string, WebhookDelivery> _connections = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
+    private int _abandoned;
 
     public TenantWebhookQueue(TenantRuntime tenant, Func<Guid, TenantRuntime?> tenants, WebhookHttp http, WebhookMetrics metrics, WebhookStatusLedger ledger, TimeProvider time, ILogger logger)
     {
@@ -83,17 +85,21 @@ internal sealed partial class TenantWebhookQueue : IDisposable
     public async Task CompleteAsync(TimeSpan limit)
     {
         _queue.Writer.TryComplete();
-        if (await Task.WhenAny(_loop, Task.Delay(limit, _time)) != _loop)
-        {
-            Log.GaveUp(_logger, _slug, _queue.Reader.Count);
-        }
-
+        var gaveUp = await Task.WhenAny(_loop, Task.Delay(limit, _time)) != _loop;
         await _stopping.CancelAsync();
         await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        while (_queue.Reader.TryRead(out var left))
+        // Counted while taken out: a single-reader channel cannot count what it holds.
+        var left = Volatile.Read(ref _abandoned);
+        while (_queue.Reader.TryRead(out var unsent))
         {
-            ArrayPool<byte>.Shared.Return(left.Payload);
-            Budget.Release(left.Length);
+            ArrayPool<byte>.Shared.Return(unsent.Payload);
+            Budget.Release(unsent.Length);
+            left++;
+        }
+
+        if (gaveUp)
+        {
+            Log.GaveUp(_logger, _slug, left);
         }
 
         Dispose();
@@ -108,8 +114,7 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         {
             while (await _queue.Reader.WaitToReadAsync(stopping))
             {
-                var webhook = Webhook();
-                await CollectAsync(batch, webhook, stopping);
+                await CollectAsync(batch, Tenant().Webhook, stopping);
                 await SendAsync(batch, stopping);
                 foreach (var sent in batch)
                 {
@@ -122,6 +127,7 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
+            Volatile.Write(ref _abandoned, batch.Count);
             foreach (var unsent in batch)
             {
                 ArrayPool<byte>.Shared.Return(unsent.Payload);
@@ -177,9 +183,9 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         var body = Body(eventId, batch);
         for (var attempt = 0; ; attempt++)
         {
-            var tenant = _tenants(_tenantId);
-            var webhook = tenant?.Config.Delivery.Webhook ?? new WebhookConfig();
-            var answer = await _http.PostAsync(_slug, webhook, tenant?.Source.PreviousWebhookSecret, MessagesEvent, eventId, body, stopping);
+            // Read again on every attempt: a settings change (a new URL, a rotated secret) applies to the retries.
+            var (webhook, previousSecret) = Tenant();
+            var answer = await _http.PostAsync(_slug, webhook, previousSecret, MessagesEvent, eventId, body, stopping);
             if (answer.Succeeded)
             {
                 _metrics.Request(_slug, MessagesEvent, "ok");
@@ -192,10 +198,10 @@ internal sealed partial class TenantWebhookQueue : IDisposable
             var outcome = answer.Failure ?? "status_" + answer.Status;
             _metrics.Request(_slug, MessagesEvent, outcome);
             // Every failed attempt counts; a 1xx, 3xx (redirect), 4xx or 5xx answer is not a 2xx.
-            var (kind, status) = answer.Failure is { } failure
+            var (kind, status, cause) = answer.Failure is { } failure
                 ? WebhookStatusLedger.Classify(failure, answer.Status)
-                : (Contracts.Webhooks.WebhookFailureKinds.HttpStatus, answer.Status);
-            _ledger.Failed(_tenantId, MessagesEvent, kind, status, webhook.Url);
+                : (Contracts.Webhooks.WebhookFailureKinds.HttpStatus, answer.Status, null);
+            _ledger.Failed(_tenantId, MessagesEvent, kind, status, webhook.Url, cause);
             var delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, FirstRetryDelay.Ticks << Math.Min(attempt, 16)));
             Log.BatchFailed(_logger, _slug, batch.Count, outcome, attempt + 1, delay.TotalMilliseconds);
             await Task.Delay(delay, _time, stopping);
@@ -323,7 +329,12 @@ internal sealed partial class TenantWebhookQueue : IDisposable
         _metrics.Reply(_slug, connection.Reply(payload, text) ? "sent" : "slow_client");
     }
 
-    private WebhookConfig Webhook() => _tenants(_tenantId)?.Config.Delivery.Webhook ?? new WebhookConfig();
+    /// <summary>The tenant's current webhook settings and its previous secret while that is kept; defaults once the tenant is gone.</summary>
+    private (WebhookConfig Webhook, PreviousWebhookSecret? PreviousSecret) Tenant()
+    {
+        var tenant = _tenants(_tenantId);
+        return (tenant?.Config.Delivery.Webhook ?? new WebhookConfig(), tenant?.Source.PreviousWebhookSecret);
+    }
 
     private readonly record struct Pending(WebhookDelivery Connection, byte[] Payload, int Length, bool Text, long Sequence);
 

@@ -27,6 +27,10 @@ internal static class WebhookFailures
     public const string TooLarge = "too_large";
     /// <summary>The URL did not pass the validation handshake (OPTIONS with <c>WebHook-Request-Origin</c>).</summary>
     public const string NotValidated = "not_validated";
+    /// <summary>The validation handshake's OPTIONS request got no answer within the tenant's <c>timeoutSeconds</c>.</summary>
+    public const string NotValidatedTimeout = "not_validated_timeout";
+    /// <summary>The validation handshake's OPTIONS request could not be made (no resolution, no connection).</summary>
+    public const string NotValidatedUnreachable = "not_validated_unreachable";
     /// <summary>The answer was not what the event's documentation asks for (not JSON, wrong fields, out-of-range values).</summary>
     public const string InvalidAnswer = "invalid_answer";
     /// <summary>The tenant has no webhook secret: requests are never sent unsigned.</summary>

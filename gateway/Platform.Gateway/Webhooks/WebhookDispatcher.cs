@@ -30,8 +30,8 @@ internal sealed class WebhookDispatcher(
         metrics.Request(tenant.Slug, WebhookConnectEvent.Type, decision.Failure ?? (decision.Accept ? "ok" : "rejected"));
         if (decision.Failure is { } failure)
         {
-            var (kind, status) = WebhookStatusLedger.Classify(failure, answer.Status);
-            ledger.Failed(tenant.Id, WebhookConnectEvent.Type, kind, status, webhook.Url);
+            var (kind, status, cause) = WebhookStatusLedger.Classify(failure, answer.Status);
+            ledger.Failed(tenant.Id, WebhookConnectEvent.Type, kind, status, webhook.Url, cause);
         }
         else if (decision.Forward is null)
         {

@@ -109,8 +109,15 @@ internal sealed partial class WebhookHttp : IDisposable
         if (exchange.Failure is not (WebhookExchangeFailure.None or WebhookExchangeFailure.NotValidated
             or WebhookExchangeFailure.Redirect or WebhookExchangeFailure.TooLarge))
         {
-            // No answer at all: nothing is remembered, the next event asks again.
-            return Failed(tenant, exchange);
+            // No answer at all: nothing is remembered, the next event asks again. The failure says that the handshake is
+            // what failed, and why; a URL the egress policy forbids stays a refusal of its own.
+            var unanswered = Failed(tenant, exchange);
+            return unanswered.Failure switch
+            {
+                WebhookFailures.Timeout => WebhookAnswer.Failed(WebhookFailures.NotValidatedTimeout),
+                WebhookFailures.Unreachable => WebhookAnswer.Failed(WebhookFailures.NotValidatedUnreachable),
+                _ => unanswered,
+            };
         }
 
         var passed = exchange.Answered;

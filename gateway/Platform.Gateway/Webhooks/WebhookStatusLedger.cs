@@ -46,16 +46,17 @@ internal sealed class WebhookStatusLedger(TimeProvider time)
 
     /// <summary>
     /// A request of <paramref name="eventType"/> failed as <paramref name="kind"/> (<see cref="WebhookFailureKinds"/>);
-    /// <paramref name="status"/> is the HTTP status of the answer to the POST, when there was one.
+    /// <paramref name="status"/> is the HTTP status of the answer to the POST, when there was one; <paramref name="cause"/>,
+    /// for <see cref="WebhookFailureKinds.NotValidated"/>, why the handshake's OPTIONS request got no answer.
     /// </summary>
-    public void Failed(Guid tenantId, string eventType, string kind, int? status, string url)
+    public void Failed(Guid tenantId, string eventType, string kind, int? status, string url, string? cause = null)
     {
         var now = time.GetUtcNow();
         lock (_lock)
         {
             Add(new Key(Hour(now), tenantId, eventType, kind), 1);
             var facts = _facts.GetValueOrDefault(tenantId);
-            _facts[tenantId] = (new WebhookFailureFact(now, eventType, kind, status), facts.Validation);
+            _facts[tenantId] = (new WebhookFailureFact(now, eventType, kind, status, cause), facts.Validation);
             if (kind == WebhookFailureKinds.NotValidated)
             {
                 SetValidation(tenantId, new WebhookValidationFact(now, false, HashOf(url)));
@@ -144,27 +145,30 @@ internal sealed class WebhookStatusLedger(TimeProvider time)
 
     /// <summary>
     /// The failure kind of a request that got no usable answer, from the <see cref="WebhookFailures"/> word (or the
-    /// <c>status_NNN</c> of a connect answer with an unusable status) and the HTTP status of the answer.
+    /// <c>status_NNN</c> of a connect answer with an unusable status) and the HTTP status of the answer; for a failed
+    /// validation handshake whose OPTIONS request got no answer, the cause (<see cref="WebhookFailureKinds.ValidationCauses"/>).
     /// </summary>
-    public static (string Kind, int? Status) Classify(string failure, int status)
+    public static (string Kind, int? Status, string? Cause) Classify(string failure, int status)
     {
         ArgumentNullException.ThrowIfNull(failure);
         var answered = status > 0 ? status : (int?)null;
         return failure switch
         {
-            WebhookFailures.Timeout => (WebhookFailureKinds.Timeout, null),
-            WebhookFailures.Forbidden => (WebhookFailureKinds.EgressRefused, null),
-            WebhookFailures.Unreachable => (WebhookFailureKinds.ConnectionFailed, null),
-            WebhookFailures.Redirect => (WebhookFailureKinds.Redirect, answered),
-            WebhookFailures.TooLarge => (WebhookFailureKinds.BodyTooLarge, answered),
-            WebhookFailures.NotValidated => (WebhookFailureKinds.NotValidated, null),
-            WebhookFailures.InvalidAnswer => (WebhookFailureKinds.Garbage, answered),
+            WebhookFailures.Timeout => (WebhookFailureKinds.Timeout, null, null),
+            WebhookFailures.Forbidden => (WebhookFailureKinds.EgressRefused, null, null),
+            WebhookFailures.Unreachable => (WebhookFailureKinds.ConnectionFailed, null, null),
+            WebhookFailures.Redirect => (WebhookFailureKinds.Redirect, answered, null),
+            WebhookFailures.TooLarge => (WebhookFailureKinds.BodyTooLarge, answered, null),
+            WebhookFailures.NotValidated => (WebhookFailureKinds.NotValidated, null, null),
+            WebhookFailures.NotValidatedTimeout => (WebhookFailureKinds.NotValidated, null, WebhookFailureKinds.Timeout),
+            WebhookFailures.NotValidatedUnreachable => (WebhookFailureKinds.NotValidated, null, WebhookFailureKinds.ConnectionFailed),
+            WebhookFailures.InvalidAnswer => (WebhookFailureKinds.Garbage, answered, null),
             // Never sent (DeliveryFactory serves webhook delivery only with a secret); counted as a request that could not be made.
-            WebhookFailures.NoSecret => (WebhookFailureKinds.ConnectionFailed, null),
+            WebhookFailures.NoSecret => (WebhookFailureKinds.ConnectionFailed, null, null),
             _ when failure.StartsWith("status_", StringComparison.Ordinal)
                 && int.TryParse(failure.AsSpan("status_".Length), NumberStyles.None, CultureInfo.InvariantCulture, out var code) =>
-                (WebhookFailureKinds.HttpStatus, code),
-            _ => (WebhookFailureKinds.Garbage, answered),
+                (WebhookFailureKinds.HttpStatus, code, null),
+            _ => (WebhookFailureKinds.Garbage, answered, null),
         };
     }
 

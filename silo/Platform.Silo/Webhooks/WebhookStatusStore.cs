@@ -67,6 +67,11 @@ internal static class WebhookStatusStore
                     errors.Add(new($"tenants[{i}].lastFailure", FieldErrorCodes.InvalidChoice, "An event type and a failure kind."));
                 }
 
+                if (failure.Cause is { } cause && (failure.Kind != WebhookFailureKinds.NotValidated || !WebhookFailureKinds.ValidationCauses.Contains(cause)))
+                {
+                    errors.Add(new($"tenants[{i}].lastFailure.cause", FieldErrorCodes.InvalidChoice, "Only for not_validated: timeout or connection_failed."));
+                }
+
                 if (failure.Status is < 100 or > 599)
                 {
                     errors.Add(new($"tenants[{i}].lastFailure.status", FieldErrorCodes.OutOfRange, "An HTTP status, 100 to 599."));
@@ -132,14 +137,15 @@ internal static class WebhookStatusStore
             {
                 await connection.ExecuteAsync(new CommandDefinition(
                     """
-                    INSERT INTO webhook_states (tenant_id, failure_at, failure_event, failure_kind, failure_status)
-                    SELECT id, LEAST(@at, @now), @event, @kind, @status FROM tenants WHERE id = @tenantId
+                    INSERT INTO webhook_states (tenant_id, failure_at, failure_event, failure_kind, failure_status, failure_cause)
+                    SELECT id, LEAST(@at, @now), @event, @kind, @status, @cause FROM tenants WHERE id = @tenantId
                     ON CONFLICT (tenant_id) DO UPDATE
                         SET failure_at = excluded.failure_at, failure_event = excluded.failure_event,
-                            failure_kind = excluded.failure_kind, failure_status = excluded.failure_status
+                            failure_kind = excluded.failure_kind, failure_status = excluded.failure_status,
+                            failure_cause = excluded.failure_cause
                         WHERE webhook_states.failure_at IS NULL OR webhook_states.failure_at <= excluded.failure_at
                     """,
-                    new { facts.TenantId, at = failure.At, now, @event = failure.Event, kind = failure.Kind, status = failure.Status },
+                    new { facts.TenantId, at = failure.At, now, @event = failure.Event, kind = failure.Kind, status = failure.Status, cause = failure.Cause },
                     transaction, cancellationToken: cancellationToken));
             }
 
@@ -179,7 +185,7 @@ internal static class WebhookStatusStore
         var state = await connection.QuerySingleOrDefaultAsync<StateRow>(new CommandDefinition(
             """
             SELECT c.config::text AS Config, s.failure_at AS FailureAt, s.failure_event AS FailureEvent, s.failure_kind AS FailureKind,
-                   s.failure_status AS FailureStatus, s.validation_at AS ValidationAt, s.validation_passed AS ValidationPassed,
+                   s.failure_status AS FailureStatus, s.failure_cause AS FailureCause, s.validation_at AS ValidationAt, s.validation_passed AS ValidationPassed,
                    s.validation_url_hash AS ValidationUrlHash
             FROM tenants t
             JOIN tenant_configs c ON c.tenant_id = t.id AND c.revision = t.config_revision
@@ -199,7 +205,9 @@ internal static class WebhookStatusStore
             .Select(r => new WebhookFailureCount(r.Outcome, r.Event, r.Count))
             .ToList();
         WebhookLastFailure? last = state?.FailureAt is { } at
-            ? new WebhookLastFailure(At(at), state.FailureEvent!, state.FailureKind!, state.FailureStatus, WebhookFailureKinds.Describe(state.FailureKind!, state.FailureStatus))
+            ? new WebhookLastFailure(
+                At(at), state.FailureEvent!, state.FailureKind!, state.FailureStatus,
+                WebhookFailureKinds.Describe(state.FailureKind!, state.FailureStatus, state.FailureCause), state.FailureCause)
             : null;
         return new WebhookStatusResponse(
             slug, from, to, now, Validation(state), events.Sum(e => e.Delivered), events.Sum(e => e.Failed), events, failures, last);
@@ -224,6 +232,6 @@ internal static class WebhookStatusStore
     private static DateTimeOffset At(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
     private sealed record StateRow(
-        string Config, DateTime? FailureAt, string? FailureEvent, string? FailureKind, int? FailureStatus,
+        string Config, DateTime? FailureAt, string? FailureEvent, string? FailureKind, int? FailureStatus, string? FailureCause,
         DateTime? ValidationAt, bool? ValidationPassed, string? ValidationUrlHash);
 }

@@ -6,12 +6,14 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using System.Text.Json;
 using Microsoft.Playwright;
 using Platform.AdminWeb.Tests.Support;
 using Platform.Contracts;
 using Platform.Contracts.Certificates;
 using Platform.Contracts.Config;
 using Platform.Contracts.Tenants;
+using Platform.Testing;
 
 namespace Platform.AdminWeb.Tests.Browser;
 
@@ -19,6 +21,7 @@ namespace Platform.AdminWeb.Tests.Browser;
 public sealed class PortalBrowserTests
 {
     private const string ChromiumPath = "/usr/bin/chromium";
+    private const string WebhookSecret = "whsec-portal-0123456789abcdef";
 
     [Fact]
     public async Task Portal_SignInCreateTenantUploadCertificateEditAccessLists_Works()
@@ -136,15 +139,44 @@ public sealed class PortalBrowserTests
     public async Task LiveGateway_ConnectionAppearsWithoutReload_DetailSendDisconnect_RefusalsOnDashboard()
     {
         Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install -y chromium (infra/test.sh does).");
+        // The tenant's webhook: its first connect answer is a 500 (a failure for the Events tab), every later one accepts with
+        // metadata; message batches are answered with the same text as replies, so the client gets its echo.
+        await using var receiver = await WebhookReceiver.StartAsync(WebhookSecret);
+        var connects = 0;
+        receiver.Answer = request => Task.FromResult(request.Type switch
+        {
+            "connect" when Interlocked.Increment(ref connects) == 1 => (500, (string?)null, (string?)null),
+            "connect" => (200, JsonSerializer.Serialize(new { metadata = new Dictionary<string, string> { ["device"] = "meter-0042", ["site"] = "Lyon 3" } }), null),
+            "messages" => (200, JsonSerializer.Serialize(new
+            {
+                // A text message comes as "text" (a binary one as base64 "data"); the client sends text only.
+                replies = request.Json.GetProperty("messages").EnumerateArray().Select(m => new
+                {
+                    connectionId = m.GetProperty("connectionId").GetString(),
+                    text = m.GetProperty("text").GetString(),
+                }),
+            }), null),
+            _ => (204, null, null),
+        });
         await using var app = await PortalApp.StartAsync(useKestrel: true, siloSettings: new Dictionary<string, string?>
         {
             ["Platform:HeartbeatIntervalSeconds"] = "1",
             ["Platform:HeartbeatTimeoutSeconds"] = "5",
+            // The webhook receiver listens on loopback.
+            ["Platform:Egress:AllowedRanges:0"] = "127.0.0.0/8",
         });
         var baseUrl = app.BaseAddress.ToString().TrimEnd('/');
         using var siloOperator = app.SiloClient(app.Silo.OperatorKey);
         (await siloOperator.PostAsJsonAsync("/v1/tenants", new CreateTenantRequest("acme", "Acme Devices",
-            new TenantConfig { Access = new AccessConfig { BlockedClients = "127.0.0.3" } }), PlatformJson.Options)).EnsureSuccessStatusCode();
+            new TenantConfig
+            {
+                Access = new AccessConfig { BlockedClients = "127.0.0.3" },
+                Delivery = new DeliveryConfig
+                {
+                    Mode = DeliveryModes.Webhook,
+                    Webhook = new WebhookConfig { Url = receiver.Url, Secret = WebhookSecret, TimeoutSeconds = 5, BatchDelayMilliseconds = 0 },
+                },
+            }), PlatformJson.Options)).EnsureSuccessStatusCode();
         var pem = CreateCertificatePem("acme.platform.test");
         string thumbprint;
         using (var certificate = X509Certificate2.CreateFromPem(pem))
@@ -206,6 +238,10 @@ public sealed class PortalBrowserTests
         Assert.Contains("acme.platform.test", facts, StringComparison.Ordinal);
         Assert.Contains("TLSv1.", facts, StringComparison.Ordinal);
         Assert.Contains("/t/acme/live", facts, StringComparison.Ordinal);
+        // The metadata the webhook's connect answer attached.
+        var metadata = await page.TextContentAsync("#connection-metadata");
+        Assert.Contains("meter-0042", metadata, StringComparison.Ordinal);
+        Assert.Contains("Lyon 3", metadata, StringComparison.Ordinal);
         await Screenshot(page, "11-connection-detail", fullPage: true);
 
         // A test message sent from the portal reaches the client.
@@ -258,6 +294,27 @@ public sealed class PortalBrowserTests
         // The control plane's own silo, from the cluster's membership table.
         Assert.Contains("active", await page.TextContentAsync("#silos table"), StringComparison.Ordinal);
         await Screenshot(page, "08-gateways");
+
+        // The Events tab's webhook status: the refused first connect and the requests delivered since, as reported.
+        using (var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            while (true)
+            {
+                await page.GotoAsync(baseUrl + "/Tenants/acme/Events");
+                if (await page.Locator("#webhook-failures tr[data-kind='http_status'][data-event='connect']").CountAsync() == 1
+                    && await page.Locator("#webhook-last-failure").CountAsync() == 1
+                    && (await page.TextContentAsync("#webhook-delivered"))!.Trim() != "0 delivered")
+                {
+                    break;
+                }
+
+                await Task.Delay(500, limit.Token);
+            }
+        }
+
+        Assert.Equal("validated", await page.GetAttributeAsync("#webhook-validation", "data-state"));
+        Assert.Contains("http_status (HTTP 500)", await page.TextContentAsync("#webhook-last-failure"), StringComparison.Ordinal);
+        await Screenshot(page, "12-events-webhook-status", fullPage: true);
 
         await page.SetViewportSizeAsync(390, 844);
         await page.GotoAsync(baseUrl + "/");

@@ -1,12 +1,9 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
-using Platform.Contracts;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
-using Platform.Contracts.Psk;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
@@ -35,11 +32,7 @@ public sealed class CloseCodeEndToEndTests
         });
         await TlsTenantSetup.UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
         var key = RandomNumberGenerator.GetHexString(32);
-        using (var psk = await silo.Operator.PostAsJsonAsync(
-            new Uri("/v1/tenants/acme/psk-identities", UriKind.Relative), new CreatePskIdentityRequest("dev1", key), PlatformJson.Options))
-        {
-            Assert.True(psk.IsSuccessStatusCode, await psk.Content.ReadAsStringAsync());
-        }
+        await TlsTenantSetup.CreatePskAsync(silo, "acme", "dev1", key);
 
         await using var gateway = await silo.StartGatewayAsync();
         await gateway.WaitForSnapshotAsync(s => s.BySlug.TryGetValue("acme", out var t) && t.Source.Certificates.Count == 1 && t.Source.PskIdentities.Count == 1);
@@ -90,11 +83,7 @@ public sealed class CloseCodeEndToEndTests
         });
         await TlsTenantSetup.UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
         var key = RandomNumberGenerator.GetHexString(32);
-        using (var psk = await silo.Operator.PostAsJsonAsync(
-            new Uri("/v1/tenants/acme/psk-identities", UriKind.Relative), new CreatePskIdentityRequest("dev1", key), PlatformJson.Options))
-        {
-            Assert.True(psk.IsSuccessStatusCode, await psk.Content.ReadAsStringAsync());
-        }
+        await TlsTenantSetup.CreatePskAsync(silo, "acme", "dev1", key);
 
         await using var gateway = await silo.StartGatewayAsync(settings: TlsTenantSetup.GatewayPortRange(range));
         await gateway.WaitForSnapshotAsync(s => s.BySlug.TryGetValue("acme", out var t) && t.Source.Certificates.Count == 1 && t.Source.PskIdentities.Count == 1);

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Json;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -9,11 +8,9 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Platform.Contracts;
 using Platform.Contracts.Certificates;
 using Platform.Contracts.Config;
 using Platform.Contracts.Connections;
-using Platform.Contracts.Psk;
 using Platform.Contracts.Tenants;
 using Platform.Gateway.Dtls;
 using Platform.Gateway.Tcp;
@@ -158,11 +155,7 @@ public sealed class ProxyProtocolEndToEndTests
             },
         });
         var key = RandomNumberGenerator.GetHexString(32);
-        using (var created = await silo.Operator.PostAsJsonAsync(
-            new Uri("/v1/tenants/acme/psk-identities", UriKind.Relative), new CreatePskIdentityRequest("dev1", key), PlatformJson.Options))
-        {
-            Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
-        }
+        await CreatePskAsync(silo, "acme", "dev1", key);
 
         await using var gateway = await silo.StartGatewayAsync();
         await gateway.WaitForTenantAsync("acme");

@@ -1,9 +1,6 @@
-using System.Net.Http.Json;
 using System.Security.Authentication;
 using System.Security.Cryptography;
-using Platform.Contracts;
 using Platform.Contracts.Connections;
-using Platform.Contracts.Psk;
 using Platform.Gateway.Tests.Support;
 using Platform.Testing;
 
@@ -22,11 +19,7 @@ public sealed class TlsProtocolNameTests
         await silo.CreateTenantAsync("acme");
         await TlsTenantSetup.UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
         var key = RandomNumberGenerator.GetHexString(32);
-        using (var psk = await silo.Operator.PostAsJsonAsync(
-            new Uri("/v1/tenants/acme/psk-identities", UriKind.Relative), new CreatePskIdentityRequest("dev1", key), PlatformJson.Options))
-        {
-            Assert.True(psk.IsSuccessStatusCode, await psk.Content.ReadAsStringAsync());
-        }
+        await TlsTenantSetup.CreatePskAsync(silo, "acme", "dev1", key);
 
         await using var gateway = await silo.StartGatewayAsync();
         await gateway.WaitForSnapshotAsync(s => s.BySlug.TryGetValue("acme", out var t) && t.Source.Certificates.Count == 1 && t.Source.PskIdentities.Count == 1);

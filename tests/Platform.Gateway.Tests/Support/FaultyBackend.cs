@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace Platform.Gateway.Tests.Support;
@@ -10,84 +9,54 @@ namespace Platform.Gateway.Tests.Support;
 /// </summary>
 internal sealed class FaultyBackend : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
     private readonly BackendFault _fault;
-    private readonly Task _loop;
+    private readonly LoopbackTcpServer _server;
     private int _broken;
 
     public FaultyBackend(BackendFault fault)
     {
         _fault = fault;
-        _listener.Start();
-        _loop = AcceptAsync();
+        _server = new LoopbackTcpServer(BreakAsync);
     }
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public int Port => _server.Port;
 
     /// <summary>Connections this backend has closed or reset (after reading from them).</summary>
     public int Broken => Volatile.Read(ref _broken);
 
-    private async Task AcceptAsync()
+    private async Task BreakAsync(Socket client, CancellationToken stopping)
     {
-        while (!_stop.IsCancellationRequested)
+        var buffer = new byte[4096];
+        try
         {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptSocketAsync(_stop.Token);
-            }
-            catch (OperationCanceledException)
+            var first = await client.ReceiveAsync(buffer, SocketFlags.None, stopping);
+            if (first == 0)
             {
                 return;
             }
 
-            _ = BreakAsync(client);
-        }
-    }
+            if (_fault == BackendFault.CloseOnFirstRead)
+            {
+                client.Shutdown(SocketShutdown.Both);
+                Interlocked.Increment(ref _broken);
+                return;
+            }
 
-    private async Task BreakAsync(Socket client)
-    {
-        using (client)
+            await client.SendAsync(buffer.AsMemory(0, first), SocketFlags.None, stopping);
+            if (await client.ReceiveAsync(buffer, SocketFlags.None, stopping) > 0)
+            {
+                client.LingerState = new LingerOption(true, 0);
+                client.Close();
+                Interlocked.Increment(ref _broken);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
         {
-            var buffer = new byte[4096];
-            try
-            {
-                var first = await client.ReceiveAsync(buffer, SocketFlags.None, _stop.Token);
-                if (first == 0)
-                {
-                    return;
-                }
-
-                if (_fault == BackendFault.CloseOnFirstRead)
-                {
-                    client.Shutdown(SocketShutdown.Both);
-                    Interlocked.Increment(ref _broken);
-                    return;
-                }
-
-                await client.SendAsync(buffer.AsMemory(0, first), SocketFlags.None, _stop.Token);
-                if (await client.ReceiveAsync(buffer, SocketFlags.None, _stop.Token) > 0)
-                {
-                    client.LingerState = new LingerOption(true, 0);
-                    client.Close();
-                    Interlocked.Increment(ref _broken);
-                }
-            }
-            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
-            {
-                // The gateway went first, or the test is over.
-            }
+            // The gateway went first, or the test is over.
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _loop;
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }
 
 /// <summary>How a <see cref="FaultyBackend"/> breaks its connections.</summary>

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 
 namespace Platform.Gateway.Tests.Support;
@@ -6,36 +5,32 @@ namespace Platform.Gateway.Tests.Support;
 /// <summary>A TCP backend that writes as fast as the peer takes bytes, counting them, until the connection ends.</summary>
 internal sealed class FloodBackend : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Task _loop;
+    private readonly LoopbackTcpServer _server;
     private long _written;
 
     public FloodBackend()
     {
-        _listener.Start();
-        _loop = FloodOneAsync();
+        _server = new LoopbackTcpServer(FloodAsync);
     }
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public int Port => _server.Port;
 
     public long Written => Interlocked.Read(ref _written);
 
-    /// <summary>Completes when the gateway closed the flooded connection.</summary>
+    /// <summary>Completes when the gateway closed a flooded connection (the first to end).</summary>
     public Task Ended => _ended.Task;
 
-    private async Task FloodOneAsync()
+    private async Task FloodAsync(Socket client, CancellationToken stopping)
     {
+        var chunk = new byte[64 * 1024];
+        Array.Fill(chunk, (byte)'x');
+        await using var stream = new NetworkStream(client, ownsSocket: false);
         try
         {
-            using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            var chunk = new byte[64 * 1024];
-            Array.Fill(chunk, (byte)'x');
-            var stream = client.GetStream();
             while (true)
             {
-                await stream.WriteAsync(chunk, _stop.Token);
+                await stream.WriteAsync(chunk, stopping);
                 Interlocked.Add(ref _written, chunk.Length);
             }
         }
@@ -45,15 +40,14 @@ internal sealed class FloodBackend : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            _ended.TrySetCanceled();
+            _ended.TrySetCanceled(stopping);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _loop;
-        _stop.Dispose();
+        await _server.DisposeAsync();
+        // Never connected: whoever still waits learns the backend is gone.
+        _ended.TrySetCanceled();
     }
 }

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 
@@ -11,18 +10,15 @@ namespace Platform.Gateway.Tests.Support;
 internal sealed class ProxyV2Backend : IAsyncDisposable
 {
     private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(20);
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
     private readonly Channel<ProxyV2Header> _headers = Channel.CreateUnbounded<ProxyV2Header>();
-    private readonly Task _loop;
+    private readonly LoopbackTcpServer _server;
 
     public ProxyV2Backend()
     {
-        _listener.Start();
-        _loop = AcceptAsync();
+        _server = new LoopbackTcpServer(ServeAsync);
     }
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public int Port => _server.Port;
 
     /// <summary>The header of the next connection; a connection whose header does not parse fails the wait.</summary>
     public async Task<ProxyV2Header> NextHeaderAsync()
@@ -31,35 +27,16 @@ internal sealed class ProxyV2Backend : IAsyncDisposable
         return await _headers.Reader.ReadAsync(limit.Token);
     }
 
-    private async Task AcceptAsync()
+    private async Task ServeAsync(Socket client, CancellationToken stopping)
     {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptSocketAsync(_stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-
-            _ = ServeAsync(client);
-        }
-    }
-
-    private async Task ServeAsync(Socket client)
-    {
-        using (client)
         await using (var stream = new NetworkStream(client, ownsSocket: false))
         {
             try
             {
-                using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                using var limit = CancellationTokenSource.CreateLinkedTokenSource(stopping);
                 limit.CancelAfter(WaitLimit);
                 _headers.Writer.TryWrite(await ProxyV2Header.ReadAsync(stream, limit.Token));
-                await stream.CopyToAsync(stream, _stop.Token);
+                await stream.CopyToAsync(stream, stopping);
             }
             catch (InvalidDataException ex)
             {
@@ -72,11 +49,5 @@ internal sealed class ProxyV2Backend : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        await _loop;
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

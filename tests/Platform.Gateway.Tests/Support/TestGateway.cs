@@ -53,19 +53,16 @@ internal sealed class TestGateway : IAsyncDisposable
     /// <summary>The snapshot key of every test gateway of this test run, so a gateway started again on a state directory opens its snapshot.</summary>
     public static string SnapshotKey { get; } = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
-    /// <summary>Starts a gateway whose cluster client connects to <paramref name="siloEndpoint"/> (<c>127.0.0.1:port</c>, an Orleans gateway port).</summary>
-    public static async Task<TestGateway> StartAsync(
-        string siloEndpoint,
-        string? stateDirectory = null,
-        TimeProvider? time = null,
-        IDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// The settings every test gateway starts from (before a test's own): its cluster client connecting to
+    /// <paramref name="siloEndpoint"/>, listeners on loopback ports the system picks, short report intervals, loopback
+    /// backends allowed, a client certificate of the test cluster CA. No snapshot key and no state directory.
+    /// </summary>
+    public static Dictionary<string, string?> Settings(string siloEndpoint)
     {
-        var ownsState = stateDirectory is null;
-        stateDirectory ??= Directory.CreateTempSubdirectory("gw-test-").FullName;
         var values = new Dictionary<string, string?>
         {
             ["Platform:SiloEndpoints:0"] = siloEndpoint,
-            ["Platform:SnapshotKey"] = SnapshotKey,
             ["Platform:NodeName"] = "gwtest",
             ["Platform:PlatformDomain"] = "platform.test",
             ["Platform:ListenAddress"] = "127.0.0.1",
@@ -74,7 +71,6 @@ internal sealed class TestGateway : IAsyncDisposable
             ["Platform:TlsPort"] = "0",
             ["Platform:DtlsPort"] = "0",
             ["Platform:AdminPort"] = "0",
-            ["Platform:StateDirectory"] = stateDirectory,
             ["Platform:LeaseSyncMilliseconds"] = "100",
             ["Platform:EventFlushMilliseconds"] = "100",
             ["Platform:CounterReportSeconds"] = "1",
@@ -88,6 +84,21 @@ internal sealed class TestGateway : IAsyncDisposable
             values[key] = value;
         }
 
+        return values;
+    }
+
+    /// <summary>Starts a gateway whose cluster client connects to <paramref name="siloEndpoint"/> (<c>127.0.0.1:port</c>, an Orleans gateway port).</summary>
+    public static async Task<TestGateway> StartAsync(
+        string siloEndpoint,
+        string? stateDirectory = null,
+        TimeProvider? time = null,
+        IDictionary<string, string?>? settings = null)
+    {
+        var ownsState = stateDirectory is null;
+        stateDirectory ??= Directory.CreateTempSubdirectory("gw-test-").FullName;
+        var values = Settings(siloEndpoint);
+        values["Platform:SnapshotKey"] = SnapshotKey;
+        values["Platform:StateDirectory"] = stateDirectory;
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             values[key] = value;

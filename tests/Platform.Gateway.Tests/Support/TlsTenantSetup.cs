@@ -7,6 +7,7 @@ using System.Text.Json;
 using Platform.Contracts;
 using Platform.Contracts.Certificates;
 using Platform.Contracts.Config;
+using Platform.Contracts.Psk;
 using Platform.Contracts.Tenants;
 
 namespace Platform.Gateway.Tests.Support;
@@ -35,6 +36,14 @@ internal static class TlsTenantSetup
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.Created, $"{response.StatusCode}: {body}");
         return JsonSerializer.Deserialize<DedicatedPortResponse>(body, PlatformJson.Options)!;
+    }
+
+    /// <summary>Creates the tenant's PSK identity <paramref name="identity"/> with the hex key <paramref name="keyHex"/>.</summary>
+    public static async Task CreatePskAsync(SiloFixture silo, string slug, string identity, string keyHex)
+    {
+        using var response = await silo.Operator.PostAsJsonAsync(
+            new Uri($"/v1/tenants/{slug}/psk-identities", UriKind.Relative), new CreatePskIdentityRequest(identity, keyHex), PlatformJson.Options);
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>Replaces the tenant's configuration under its current ETag; returns the answer's body.</summary>

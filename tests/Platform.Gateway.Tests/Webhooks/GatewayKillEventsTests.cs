@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
@@ -48,7 +49,7 @@ public sealed class GatewayKillEventsTests(ITestOutputHelper output)
         await silo.CreateTenantAsync("other", Hooked(otherReceiver.Url, OtherSecret));
         var tcpPort = (await AllocatePortAsync(silo, "acme", DedicatedPortProtocols.Tcp)).Port;
 
-        await using var gateway = await GatewayProcess.StartAsync(silo.ClusterEndpoint, GatewayPortRange(range));
+        await using var gateway = await StartGatewayAsync(silo.ClusterEndpoint, GatewayPortRange(range));
         var open = new List<IDisposable>();
         try
         {
@@ -150,6 +151,31 @@ public sealed class GatewayKillEventsTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// The gateway as a process with the test gateways' settings (<see cref="TestGateway.Settings"/>) on free loopback
+    /// ports, its snapshot key as a secret file; started once it has registered and serves a configuration.
+    /// <paramref name="settings"/> are <c>Platform:…</c> keys that replace these.
+    /// </summary>
+    private static Task<GatewayProcess> StartGatewayAsync(string siloEndpoint, Dictionary<string, string?> settings)
+    {
+        var adminPort = FreePorts.Tcp();
+        var values = TestGateway.Settings(siloEndpoint);
+        values["Platform:NodeName"] = "gwproc";
+        values["Platform:WsPort"] = FreePorts.Tcp().ToString(CultureInfo.InvariantCulture);
+        values["Platform:WssPort"] = FreePorts.Tcp().ToString(CultureInfo.InvariantCulture);
+        values["Platform:TlsPort"] = FreePorts.Tcp().ToString(CultureInfo.InvariantCulture);
+        values["Platform:DtlsPort"] = "-1";
+        values["Platform:AdminPort"] = adminPort.ToString(CultureInfo.InvariantCulture);
+        values["Logging:LogLevel:Default"] = "Warning";
+        foreach (var (key, value) in settings)
+        {
+            values[key] = value;
+        }
+
+        var secrets = new Dictionary<string, string> { ["Platform__SnapshotKey"] = TestGateway.SnapshotKey };
+        return GatewayProcess.StartAsync("gateway", values, secrets, GatewayProcess.Serving(adminPort));
+    }
+
     private static HashSet<string> Distinct(WebhookReceiver receiver, string type) =>
         receiver.Posts.Where(r => r.Type == type).Select(r => r.EventId).ToHashSet(StringComparer.Ordinal);
 
@@ -174,7 +200,7 @@ public sealed class GatewayKillEventsTests(ITestOutputHelper output)
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
             try
             {
-                await candidate.ConnectAsync(gateway.WsUri(slug), timeout.Token);
+                await candidate.ConnectAsync(new Uri(string.Create(CultureInfo.InvariantCulture, $"ws://127.0.0.1:{gateway.WsPort}/t/{slug}/")), timeout.Token);
                 socket = candidate;
                 return true;
             }

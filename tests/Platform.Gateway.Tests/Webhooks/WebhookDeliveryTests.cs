@@ -309,6 +309,31 @@ public sealed class WebhookDeliveryTests
         Assert.Equal("hello over tls\n", received.ToString());
     }
 
+    [Fact]
+    public async Task Shutdown_ReceiverFailsEveryBatch_GatewayGivesUpAfterTheDrainLimitAndStopsCleanly()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync(Secret);
+        receiver.Answer = e => Task.FromResult<(int, string?, string?)>(e.Type == "messages" ? (500, null, null) : (204, null, null));
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("acme", Hooked(receiver, w => w with { BatchDelayMilliseconds = 0 }));
+        var gateway = await silo.StartGatewayAsync();
+        try
+        {
+            await gateway.WaitForTenantAsync("acme");
+            using var client = await WsClient.ConnectAsync(gateway.WsUri("acme"));
+            await WsClient.SendTextAsync(client, "never taken");
+            // The batch was tried and refused: it stays queued, retried with backoff, when the gateway stops.
+            Assert.Equal("never taken", (await receiver.NextAsync("messages")).Json.GetProperty("messages")[0].GetProperty("text").GetString());
+        }
+        finally
+        {
+            // Stopping waits up to the drain limit for the batch, then gives it up: no exception from the queue's shutdown.
+            await gateway.DisposeAsync();
+        }
+
+        Assert.All(receiver.Posts.Where(p => p.Type == "messages"), p => Assert.True(p.SignatureValid));
+    }
+
     private static TenantConfig Hooked(WebhookReceiver receiver, Func<WebhookConfig, WebhookConfig>? tune = null)
     {
         var webhook = new WebhookConfig { Url = receiver.Url, Secret = Secret, TimeoutSeconds = 5 };

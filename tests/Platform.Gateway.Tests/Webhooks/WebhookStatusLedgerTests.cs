@@ -11,17 +11,31 @@ public sealed class WebhookStatusLedgerTests
     private const string Url = "https://hooks.acme.example/x";
 
     [Theory]
-    [InlineData(WebhookFailures.Timeout, 0, WebhookFailureKinds.Timeout, null)]
-    [InlineData(WebhookFailures.Forbidden, 0, WebhookFailureKinds.EgressRefused, null)]
-    [InlineData(WebhookFailures.Unreachable, 0, WebhookFailureKinds.ConnectionFailed, null)]
-    [InlineData(WebhookFailures.Redirect, 307, WebhookFailureKinds.Redirect, 307)]
-    [InlineData(WebhookFailures.TooLarge, 200, WebhookFailureKinds.BodyTooLarge, 200)]
-    [InlineData(WebhookFailures.NotValidated, 0, WebhookFailureKinds.NotValidated, null)]
-    [InlineData(WebhookFailures.InvalidAnswer, 200, WebhookFailureKinds.Garbage, 200)]
-    [InlineData("status_502", 502, WebhookFailureKinds.HttpStatus, 502)]
-    [InlineData("status_x", 0, WebhookFailureKinds.Garbage, null)]
-    public void Classify_EveryFailureWord_HasItsKind(string failure, int status, string kind, int? shown) =>
-        Assert.Equal((kind, shown), WebhookStatusLedger.Classify(failure, status));
+    [InlineData(WebhookFailures.Timeout, 0, WebhookFailureKinds.Timeout, null, null)]
+    [InlineData(WebhookFailures.Forbidden, 0, WebhookFailureKinds.EgressRefused, null, null)]
+    [InlineData(WebhookFailures.Unreachable, 0, WebhookFailureKinds.ConnectionFailed, null, null)]
+    [InlineData(WebhookFailures.Redirect, 307, WebhookFailureKinds.Redirect, 307, null)]
+    [InlineData(WebhookFailures.TooLarge, 200, WebhookFailureKinds.BodyTooLarge, 200, null)]
+    [InlineData(WebhookFailures.NotValidated, 0, WebhookFailureKinds.NotValidated, null, null)]
+    [InlineData(WebhookFailures.NotValidatedTimeout, 0, WebhookFailureKinds.NotValidated, null, WebhookFailureKinds.Timeout)]
+    [InlineData(WebhookFailures.NotValidatedUnreachable, 0, WebhookFailureKinds.NotValidated, null, WebhookFailureKinds.ConnectionFailed)]
+    [InlineData(WebhookFailures.InvalidAnswer, 200, WebhookFailureKinds.Garbage, 200, null)]
+    [InlineData("status_502", 502, WebhookFailureKinds.HttpStatus, 502, null)]
+    [InlineData("status_x", 0, WebhookFailureKinds.Garbage, null, null)]
+    public void Classify_EveryFailureWord_HasItsKind(string failure, int status, string kind, int? shown, string? cause) =>
+        Assert.Equal((kind, shown, cause), WebhookStatusLedger.Classify(failure, status));
+
+    [Fact]
+    public void Failed_NotValidatedWithCause_FactCarriesTheCauseAndTheUrlCountsAsNotValidated()
+    {
+        var ledger = new WebhookStatusLedger(new ManualTimeProvider(Start));
+        var acme = Guid.NewGuid();
+        ledger.Failed(acme, WebhookEventTypes.Connect, WebhookFailureKinds.NotValidated, null, Url, WebhookFailureKinds.Timeout);
+
+        var facts = Assert.Single(ledger.Take(100)!.Tenants);
+        Assert.Equal(WebhookFailureKinds.Timeout, facts.LastFailure!.Cause);
+        Assert.False(facts.Validation!.Passed);
+    }
 
     [Fact]
     public void TakeAndReturn_CountsPerHourKeptAndNewestFactsWin()

@@ -129,6 +129,9 @@ public sealed class WebhookStatusTests
         Assert.Equal(WebhookValidationStates.Failed, shyStatus.Validation.State);
         Assert.Equal(1, Count(shyStatus, WebhookFailureKinds.NotValidated, "connect"));
         Assert.Equal(1, shyStatus.Failed);
+        // Answered without the allowed origin: no cause beyond the kind.
+        Assert.Null(shyStatus.LastFailure!.Cause);
+        Assert.Equal(WebhookFailureKinds.Describe(WebhookFailureKinds.NotValidated, null), shyStatus.LastFailure.Detail);
 
         // A range without the hours has nothing; a bad range is a problem.
         var old = await silo.Operator.GetFromJsonAsync<WebhookStatusResponse>(
@@ -139,6 +142,49 @@ public sealed class WebhookStatusTests
         Assert.Equal("application/problem+json", bad.Content.Headers.ContentType?.MediaType);
         using var missing = await silo.Operator.GetAsync(new Uri("/v1/tenants/nobody/webhook-status", UriKind.Relative));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task Handshake_OptionsStallsOrIsRefused_NotValidatedWithTheCauseInTheLastFailure()
+    {
+        // One receiver holds the OPTIONS request past the tenant's 1 s timeout; the other is stopped, so its port refuses.
+        await using var stalling = await WebhookReceiver.StartAsync(Secret);
+        stalling.AnswerOptions = async c => await Task.Delay(TimeSpan.FromSeconds(30), c.RequestAborted);
+        await using var gone = await WebhookReceiver.StartAsync(Secret);
+        await gone.StopAsync();
+        await using var silo = await SiloFixture.StartAsync();
+        await silo.CreateTenantAsync("stall", Hooked(stalling.Url, w => w with { TimeoutSeconds = 1 }));
+        await silo.CreateTenantAsync("gone", Hooked(gone.Url));
+        await using var gateway = await silo.StartGatewayAsync();
+        await gateway.WaitForTenantAsync("stall");
+        await gateway.WaitForTenantAsync("gone");
+
+        Assert.Equal(503, (await RawHttp.UpgradeAsync(gateway.WsEndPoint, "stall.platform.test", "/")).Status);
+        Assert.Equal(503, (await RawHttp.UpgradeAsync(gateway.WsEndPoint, "gone.platform.test", "/")).Status);
+
+        var stalled = await WaitForStatusAsync(silo, "stall", s => s.Failed >= 1);
+        Assert.Equal(1, Count(stalled, WebhookFailureKinds.NotValidated, "connect"));
+        Assert.Equal(0, Count(stalled, WebhookFailureKinds.Timeout, "connect"));
+        Assert.Equal(WebhookValidationStates.Failed, stalled.Validation.State);
+        Assert.Equal((WebhookFailureKinds.NotValidated, WebhookFailureKinds.Timeout), (stalled.LastFailure!.Kind, stalled.LastFailure.Cause));
+        Assert.Contains("validation handshake", stalled.LastFailure.Detail, StringComparison.Ordinal);
+        Assert.Contains("no answer within the webhook's timeoutSeconds", stalled.LastFailure.Detail, StringComparison.Ordinal);
+        Assert.Null(stalled.LastFailure.Status);
+        Assert.True(stalling.OptionsRequests >= 1);
+        Assert.Empty(stalling.Posts);
+
+        var refused = await WaitForStatusAsync(silo, "gone", s => s.Failed >= 1);
+        Assert.Equal(1, Count(refused, WebhookFailureKinds.NotValidated, "connect"));
+        Assert.Equal(0, Count(refused, WebhookFailureKinds.ConnectionFailed, "connect"));
+        Assert.Equal(WebhookValidationStates.Failed, refused.Validation.State);
+        Assert.Equal((WebhookFailureKinds.NotValidated, WebhookFailureKinds.ConnectionFailed), (refused.LastFailure!.Kind, refused.LastFailure.Cause));
+        Assert.Contains("validation handshake", refused.LastFailure.Detail, StringComparison.Ordinal);
+        Assert.Contains("could not be made", refused.LastFailure.Detail, StringComparison.Ordinal);
+
+        // Each tenant sees its own cause only.
+        using var raw = await silo.Operator.GetAsync(new Uri("/v1/tenants/stall/webhook-status", UriKind.Relative));
+        Assert.DoesNotContain("connection_failed", await raw.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(await silo.Silo.CheckExchangesAsync());
     }
 
     [Fact]

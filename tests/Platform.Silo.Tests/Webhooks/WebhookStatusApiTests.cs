@@ -99,6 +99,27 @@ public sealed class WebhookStatusApiTests
     }
 
     [Fact]
+    public async Task Report_NotValidatedWithCause_LastFailureNamesTheCauseAndANewerFailureReplacesIt()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database) { Time = new ManualTimeProvider(Start) };
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", config: Hooked(Url));
+        await silo.Link("gw-1").PostWebhookReportAsync(new WebhookReport(Guid.NewGuid(), [new(Hour, acme, "connect", "not_validated", 1)],
+            [new(acme, new WebhookFailureFact(Start.AddMinutes(-2), "connect", "not_validated", null, "connection_failed"), null)]));
+
+        var status = await silo.OperatorClient().GetFromJsonAsync<WebhookStatusResponse>("/v1/tenants/acme/webhook-status", PlatformJson.Options);
+        Assert.Equal(("not_validated", "connection_failed"), (status!.LastFailure!.Kind, status.LastFailure.Cause));
+        Assert.Equal(WebhookFailureKinds.Describe("not_validated", null, "connection_failed"), status.LastFailure.Detail);
+        Assert.Contains("could not be made", status.LastFailure.Detail, StringComparison.Ordinal);
+
+        // A newer failure without a cause leaves none behind.
+        await silo.Link("gw-2").PostWebhookReportAsync(new WebhookReport(Guid.NewGuid(), [],
+            [new(acme, new WebhookFailureFact(Start.AddMinutes(-1), "messages", "http_status", 502), null)]));
+        status = await silo.OperatorClient().GetFromJsonAsync<WebhookStatusResponse>("/v1/tenants/acme/webhook-status", PlatformJson.Options);
+        Assert.Equal(("http_status", (string?)null), (status!.LastFailure!.Kind, status.LastFailure.Cause));
+    }
+
+    [Fact]
     public async Task Report_Invalid_RejectedNamingTheFieldAndNothingStored()
     {
         await using var database = await TestDatabase.CreateAsync();
@@ -112,6 +133,11 @@ public sealed class WebhookStatusApiTests
         await AssertRejectedAsync("reportId", link.PostWebhookReportAsync(new WebhookReport(Guid.Empty, [], [])));
         await AssertRejectedAsync("tenants[0].lastFailure.status", link.PostWebhookReportAsync(new WebhookReport(Guid.NewGuid(), [],
             [new(acme, new WebhookFailureFact(Start, "connect", "http_status", 1000), null)])));
+        // A cause only for not_validated, and only one of the documented ones.
+        await AssertRejectedAsync("tenants[0].lastFailure.cause", link.PostWebhookReportAsync(new WebhookReport(Guid.NewGuid(), [],
+            [new(acme, new WebhookFailureFact(Start, "connect", "http_status", 500, "timeout"), null)])));
+        await AssertRejectedAsync("tenants[0].lastFailure.cause", link.PostWebhookReportAsync(new WebhookReport(Guid.NewGuid(), [],
+            [new(acme, new WebhookFailureFact(Start, "connect", "not_validated", null, "<script>"), null)])));
         await AssertRejectedAsync("tenants[0].validation.urlHash", link.PostWebhookReportAsync(new WebhookReport(Guid.NewGuid(), [],
             [new(acme, null, new WebhookValidationFact(Start, true, "not-a-hash"))])));
         await AssertRejectedAsync("counts", link.PostWebhookReportAsync(new WebhookReport(Guid.NewGuid(),
