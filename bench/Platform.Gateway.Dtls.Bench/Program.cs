@@ -14,6 +14,7 @@ using Platform.Gateway.Dtls.Tenants;
 //   gateway --server HOST:PORT --gateway-pid PID[+PID] --server-name NAME --psk SLUG/ID:HEX --forward-psk SLUG/ID:HEX
 //           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
+//           [--idle-settle 10 (seconds the idle sessions are held before the settled RSS and the heap are read)]
 //           [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
 //           [--phases speed,inproc,handshakes,echo,idle,bc-inproc,bc-handshakes,bc-idle]
 //           [--features ConnectionId|Heartbeat|ConnectionId,Heartbeat (what the BouncyCastle clients offer)]
@@ -102,6 +103,7 @@ if (mode is "gateway" or "hold" or "alloc")
         IdleSessions = Int("idle", 10_000),
         IdlePerProcess = Int("idle-per-process", 5_000),
         IdleConcurrency = Int("idle-concurrency", 32),
+        IdleSettleSeconds = Double("idle-settle", 10),
         GcDumpTool = named.GetValueOrDefault("gcdump"),
         GatewayLog = named.GetValueOrDefault("gateway-log"),
         Label = named.GetValueOrDefault("label") ?? "",
