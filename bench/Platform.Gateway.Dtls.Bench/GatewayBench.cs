@@ -611,11 +611,10 @@ internal static class GatewayBench
 
             wall.Stop();
             var rssAfter = ProcessStats.RssBytes(options.GatewayPids);
-            await Task.Delay(TimeSpan.FromSeconds(options.IdleSettleSeconds));
-            var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
-            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapAsync(tool2, options.GatewayPids[0]) : null;
-            var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
-            var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
+
+            // Checked once every session is up, before the settle time: a long hold under load may outlast the
+            // gateway's silo heartbeat (a gateway declared lost has its directory entries closed), which says nothing
+            // about which engine served the sessions.
             var listed = -1;
             if (directory is not null)
             {
@@ -628,6 +627,11 @@ internal static class GatewayBench
                 }
             }
 
+            await Task.Delay(TimeSpan.FromSeconds(options.IdleSettleSeconds));
+            var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
+            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapAsync(tool2, options.GatewayPids[0]) : null;
+            var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
+            var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
             Console.Error.WriteLine($"idle ({engine}): {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
             return new IdleResult(engine, listed, sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter);
         }
