@@ -612,9 +612,7 @@ internal static class GatewayBench
             wall.Stop();
             var rssAfter = ProcessStats.RssBytes(options.GatewayPids);
 
-            // Checked once every session is up, before the settle time: a long hold under load may outlast the
-            // gateway's silo heartbeat (a gateway declared lost has its directory entries closed), which says nothing
-            // about which engine served the sessions.
+            // Checked once every session is up, before the settle time: which engine served them is a fact of the set-up.
             var listed = -1;
             if (directory is not null)
             {
