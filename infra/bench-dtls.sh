@@ -89,8 +89,9 @@ fi
 bench=(dotnet "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0/Platform.Gateway.Dtls.Bench.dll")
 echo_port=$(pg_free_port)
 
-# 100000 sessions allowed, no idle timeout (idle sessions stay until the run ends).
-quiet='"limits":{"maxConnections":100000},"timeouts":{"idleTimeoutSeconds":0}'
+# 100000 sessions allowed, no idle timeout (idle sessions stay until the run ends; the DTLS idle timeout, which
+# cannot be turned off, at its maximum, so that a long --idle-settle does not close the held sessions).
+quiet='"limits":{"maxConnections":100000},"timeouts":{"idleTimeoutSeconds":0,"dtlsIdleTimeoutSeconds":604800}'
 # Above the default plan (1000 connections, 1000 new ones per second): the operator's plan allows the full load.
 plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
 # The echo tenant also turns on connection IDs and heartbeats (at the longest interval, so none is sent during the run):

@@ -55,6 +55,12 @@ internal sealed record GatewayBenchOptions
     /// <summary>The suite of the echo sessions through <c>forward</c> (<c>--echo-suite</c>); CBC by default, as in earlier runs.</summary>
     public string EchoSuite { get; init; } = "ECDHE-PSK-AES128-CBC-SHA256";
 
+    /// <summary>
+    /// Seconds the idle sessions are held after the last is up before the settled RSS and the heap are read: 10 by
+    /// default; 250 or more lets BouncyCastle sessions reach the read that frees their finished handshake (241 s).
+    /// </summary>
+    public double IdleSettleSeconds { get; init; } = 10;
+
     /// <summary>dotnet-gcdump, when present: the gateway's live managed heap is reported while the idle sessions are held.</summary>
     public string? GcDumpTool { get; init; }
 
@@ -263,7 +269,7 @@ internal static class GatewayBench
             Line("");
             Line($"Idle sessions{label} served by {EngineName(held.Engine)} ({(held.Engine == BenchEngine.BouncyCastle ? "ECDHE-PSK" : options.IdleSuite)}, idle timeout 0) held by {held.Processes} client processes; the directory listed {held.ListedByEngine} of them as served by {EngineName(held.Engine)}:");
             Line("");
-            Line("| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled 10 s | per session |");
+            Line($"| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled {options.IdleSettleSeconds:F0} s | per session |");
             Line("|---|---|---|---|---|---|---|---|");
             Line($"| {held.Sessions} | {held.Failed} | {held.Retried} | {held.SetupPerSecond:F0} | {Mib(held.RssBefore)} | {Mib(held.RssAfter)} | {Mib(held.RssSettled)} | {(held.RssSettled - held.RssBefore) / perSession:F1} KiB |");
             if (held is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
@@ -692,11 +698,8 @@ internal static class GatewayBench
 
             wall.Stop();
             var rssAfter = ProcessStats.RssBytes(options.GatewayPids);
-            await Task.Delay(TimeSpan.FromSeconds(10));
-            var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
-            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapAsync(tool2, options.GatewayPids[0]) : null;
-            var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
-            var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
+
+            // Checked once every session is up, before the settle time: which engine served them is a fact of the set-up.
             var listed = -1;
             if (directory is not null)
             {
@@ -709,6 +712,11 @@ internal static class GatewayBench
                 }
             }
 
+            await Task.Delay(TimeSpan.FromSeconds(options.IdleSettleSeconds));
+            var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
+            var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapAsync(tool2, options.GatewayPids[0]) : null;
+            var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
+            var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
             Console.Error.WriteLine($"idle ({engine}): {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
             return new IdleResult(engine, listed, sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter);
         }

@@ -15,6 +15,7 @@ using Platform.Gateway.Dtls.Tenants;
 //           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--light-concurrency 16] [--light-threads CPUS] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
 //           [--idle-suite ECDHE-PSK-CHACHA20-POLY1305 (what idle OpenSSL sessions offer)] [--echo-suite ECDHE-PSK-AES128-CBC-SHA256]
+//           [--idle-settle 10 (seconds the idle sessions are held before the settled RSS and the heap are read)]
 //           [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
 //           [--phases speed,inproc,handshakes,handshakes-light,echo,idle,bc-inproc,bc-handshakes,bc-idle]
 //           [--features ConnectionId|Heartbeat|ConnectionId,Heartbeat (what the BouncyCastle clients offer)]
@@ -107,6 +108,7 @@ if (mode is "gateway" or "hold" or "alloc")
         IdleConcurrency = Int("idle-concurrency", 32),
         IdleSuite = named.GetValueOrDefault("idle-suite", "ECDHE-PSK-CHACHA20-POLY1305"),
         EchoSuite = named.GetValueOrDefault("echo-suite", "ECDHE-PSK-AES128-CBC-SHA256"),
+        IdleSettleSeconds = Double("idle-settle", 10),
         GcDumpTool = named.GetValueOrDefault("gcdump"),
         GatewayLog = named.GetValueOrDefault("gateway-log"),
         Label = named.GetValueOrDefault("label") ?? "",

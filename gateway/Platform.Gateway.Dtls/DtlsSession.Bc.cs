@@ -18,6 +18,13 @@ public sealed partial class DtlsSession
 {
     private const int BcReadBufferSize = 16 * 1024 + 2048;
 
+    /// <summary>
+    /// How long BouncyCastle keeps a finished handshake to answer a repeated last flight (its record layer's
+    /// retransmit timeout, twice TCP's maximum segment lifetime of 120 s), plus a second so that its own clock, which
+    /// starts before the session sees the handshake end, has passed it for sure.
+    /// </summary>
+    internal const long BcHandshakeRetentionMillis = (2 * 120_000) + 1000;
+
     private readonly BcEngine? _bc;
 
     /// <summary>A BouncyCastle session, created when a cookie-verified ClientHello asked for a feature its tenant enables.</summary>
@@ -61,6 +68,21 @@ public sealed partial class DtlsSession
     public long AddressChanges => _bc?.AddressChanges ?? 0;
 
     internal bool IsBouncyCastle => _bc is not null;
+
+    /// <summary>Whether BouncyCastle may still hold this session's finished handshake (no read since it could drop it).</summary>
+    internal bool BcHandshakeHeld
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _bc?.HandshakeHeldUntil is > 0;
+            }
+        }
+    }
+
+    /// <summary>BouncyCastle's established connection, for tests that look into it.</summary>
+    internal DtlsTransport? BcTransport => _bc?.Dtls;
 
     /// <summary>The address the handshake came from (a BouncyCastle handshake's place is counted for its source).</summary>
     internal SocketAddress? StartAddress { get; }
@@ -124,6 +146,7 @@ public sealed partial class DtlsSession
                 ProtocolVersion = "DTLSv1.2";
                 MaxDatagramSize = dtls.GetSendLimit();
                 bc.Transport.Established();
+                bc.HandshakeHeldUntil = Environment.TickCount64 + BcHandshakeRetentionMillis;
                 outcome.Opened = true;
                 Interlocked.Increment(ref _server.Counters._handshakesCompleted);
             }
@@ -285,7 +308,16 @@ public sealed partial class DtlsSession
                 {
                     force = false;
                     bc.ConfirmedSource = null;
+                    var readAt = Environment.TickCount64;
                     var length = dtls.Receive(buffer, 0, buffer.Length, 1, bc.RecordCallback);
+
+                    // BouncyCastle drops its finished handshake inside a read: on the client's first application
+                    // record, or in any read once its retransmit timeout has passed.
+                    if (length >= 0 || readAt >= bc.HandshakeHeldUntil)
+                    {
+                        bc.HandshakeHeldUntil = 0;
+                    }
+
                     if (bc.ConfirmedSource is { } source && !source.Equals(Address))
                     {
                         _server.BcMoveSession(this, source);
@@ -339,7 +371,10 @@ public sealed partial class DtlsSession
         Complete(ref outcome);
     }
 
-    /// <summary>The session's one timer entry: the tenant's idle timeout, or BouncyCastle's next heartbeat step if sooner.</summary>
+    /// <summary>
+    /// The session's one timer entry, the soonest of: the tenant's idle timeout; BouncyCastle's next heartbeat step; the
+    /// read that lets BouncyCastle drop its finished handshake (a session that was never read since).
+    /// </summary>
     private void BcScheduleLocked()
     {
         if (_closed)
@@ -361,10 +396,22 @@ public sealed partial class DtlsSession
             due = Math.Min(due, _server.Timers.After(TimeSpan.FromMilliseconds(wait)));
         }
 
+        if (_bc.HandshakeHeldUntil != 0)
+        {
+            var wait = Math.Max(0, _bc.HandshakeHeldUntil - Environment.TickCount64);
+            due = Math.Min(due, _server.Timers.After(TimeSpan.FromMilliseconds(wait)));
+        }
+
         if (due < _queuedDue)
         {
             _queuedDue = due;
             _server.Timers.Schedule(this, due);
+        }
+        else if (due == long.MaxValue && _queuedDue != long.MaxValue)
+        {
+            // Nothing is due any more (the client's data let BouncyCastle drop its handshake): the entry goes.
+            _queuedDue = long.MaxValue;
+            _server.Timers.Cancel(this);
         }
     }
 
@@ -480,6 +527,12 @@ public sealed partial class DtlsSession
         public SocketAddress? ConfirmedSource { get; set; }
 
         public long AddressChanges { get; set; }
+
+        /// <summary>
+        /// <see cref="Environment.TickCount64"/> from which a read lets BouncyCastle drop the finished handshake it keeps
+        /// for retransmission; 0 once a read did (or the client's application data did).
+        /// </summary>
+        public long HandshakeHeldUntil { get; set; }
 
         public void SchedulePump(bool force)
         {

@@ -676,6 +676,8 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         CollectLocked(ref outcome);
         Volatile.Write(ref _closed, true);
         outcome.Closed = reason;
+        // The timer entry goes with the session instead of holding it until its due time.
+        _server.Timers.Cancel(this);
         // The SSL object goes first: the channel's handle must outlive every callback OpenSSL could make.
         if (_ssl is not null)
         {

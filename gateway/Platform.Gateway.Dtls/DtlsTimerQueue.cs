@@ -1,19 +1,20 @@
 namespace Platform.Gateway.Dtls;
 
 /// <summary>
-/// One timer for every session of a server: a priority queue ordered by due time and a single
-/// <see cref="ITimer"/> armed for the earliest entry. Sessions re-arm themselves after each firing. An entry is not
-/// taken out when its session ends (the queue cannot remove from the middle); instead, before the timer is armed,
-/// entries of ended sessions at the head are dropped, so the timer is armed only for a live session. Otherwise every
-/// short session (a handshake, a few datagrams, close) would cost a firing of its own a second after it ended (its
-/// retransmission timer): a wakeup of the timer thread, a pool work item and the session's lock, per session.
+/// One timer for every session of a server: a binary heap ordered by due time and a single <see cref="ITimer"/> armed
+/// for the earliest entry. A session has at most one entry (its place in the heap is kept on the session, so a new due
+/// time moves the entry and a closed session's entry goes at once): the queue never holds more entries than sessions,
+/// nor a closed session until its old due time. Sessions re-arm themselves after each firing.
 /// </summary>
 internal sealed class DtlsTimerQueue : IDisposable
 {
+    private const int MinCapacity = 16;
+
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
-    private readonly PriorityQueue<DtlsSession, long> _queue = new();
     private readonly ITimer _timer;
+    private Entry[] _heap = [];
+    private int _count;
     private long _armedFor = long.MaxValue;
     private long _firings;
     private bool _disposed;
@@ -32,7 +33,7 @@ internal sealed class DtlsTimerQueue : IDisposable
         {
             lock (_lock)
             {
-                return _queue.Count;
+                return _count;
             }
         }
     }
@@ -42,6 +43,7 @@ internal sealed class DtlsTimerQueue : IDisposable
 
     public long After(TimeSpan delay) => Now + (long)(delay.TotalSeconds * _time.TimestampFrequency);
 
+    /// <summary>Sets <paramref name="session"/>'s one entry to <paramref name="due"/> (adding it, or moving the one it has).</summary>
     public void Schedule(DtlsSession session, long due)
     {
         lock (_lock)
@@ -51,10 +53,48 @@ internal sealed class DtlsTimerQueue : IDisposable
                 return;
             }
 
-            _queue.Enqueue(session, due);
+            var slot = session.TimerSlot;
+            if (slot < 0)
+            {
+                if (_count == _heap.Length)
+                {
+                    Array.Resize(ref _heap, Math.Max(MinCapacity, _heap.Length * 2));
+                }
+
+                slot = _count++;
+                _heap[slot] = new Entry(session, due);
+                session.TimerSlot = slot;
+                SiftUp(slot);
+            }
+            else
+            {
+                var earlier = due < _heap[slot].Due;
+                _heap[slot].Due = due;
+                if (earlier)
+                {
+                    SiftUp(slot);
+                }
+                else
+                {
+                    SiftDown(slot);
+                }
+            }
+
             if (due < _armedFor)
             {
                 Arm(due);
+            }
+        }
+    }
+
+    /// <summary>Removes <paramref name="session"/>'s entry, if it has one (the session has closed).</summary>
+    public void Cancel(DtlsSession session)
+    {
+        lock (_lock)
+        {
+            if (session.TimerSlot >= 0 && !_disposed)
+            {
+                RemoveAt(session.TimerSlot);
             }
         }
     }
@@ -69,36 +109,108 @@ internal sealed class DtlsTimerQueue : IDisposable
     private void Fire()
     {
         Interlocked.Increment(ref _firings);
-        List<(DtlsSession Session, long Due)> due = [];
+        List<Entry>? due = null;
         lock (_lock)
         {
             var now = Now;
-            while (_queue.TryPeek(out var session, out var at) && at <= now)
+            while (_count > 0 && _heap[0].Due <= now)
             {
-                _queue.Dequeue();
-                if (!session.IsClosed)
-                {
-                    due.Add((session, at));
-                }
-            }
-
-            // An ended session's entry has nothing to do: dropped now rather than woken for.
-            while (_queue.TryPeek(out var session, out _) && session.IsClosed)
-            {
-                _queue.Dequeue();
+                (due ??= []).Add(_heap[0]);
+                RemoveAt(0);
             }
 
             _armedFor = long.MaxValue;
-            if (!_disposed && _queue.TryPeek(out _, out var next))
+            if (!_disposed && _count > 0)
             {
-                Arm(next);
+                Arm(_heap[0].Due);
             }
         }
 
-        foreach (var (session, at) in due)
+        if (due is null)
         {
-            session.OnTimer(at);
+            return;
         }
+
+        foreach (var entry in due)
+        {
+            entry.Session.OnTimer(entry.Due);
+        }
+    }
+
+    private void RemoveAt(int slot)
+    {
+        _heap[slot].Session.TimerSlot = -1;
+        var last = --_count;
+        if (slot != last)
+        {
+            var moved = _heap[last].Session;
+            Place(slot, _heap[last]);
+            _heap[last] = default;
+            SiftUp(slot);
+            SiftDown(moved.TimerSlot);
+        }
+        else
+        {
+            _heap[last] = default;
+        }
+
+        // The heap shrinks with the sessions, so a burst of sessions leaves no large array behind.
+        if (_heap.Length > MinCapacity && _count < _heap.Length / 4)
+        {
+            Array.Resize(ref _heap, Math.Max(MinCapacity, _heap.Length / 2));
+        }
+    }
+
+    private void SiftUp(int slot)
+    {
+        var entry = _heap[slot];
+        while (slot > 0)
+        {
+            var parent = (slot - 1) / 2;
+            if (_heap[parent].Due <= entry.Due)
+            {
+                break;
+            }
+
+            Place(slot, _heap[parent]);
+            slot = parent;
+        }
+
+        Place(slot, entry);
+    }
+
+    private void SiftDown(int slot)
+    {
+        var entry = _heap[slot];
+        while (true)
+        {
+            var child = (2 * slot) + 1;
+            if (child >= _count)
+            {
+                break;
+            }
+
+            if (child + 1 < _count && _heap[child + 1].Due < _heap[child].Due)
+            {
+                child++;
+            }
+
+            if (entry.Due <= _heap[child].Due)
+            {
+                break;
+            }
+
+            Place(slot, _heap[child]);
+            slot = child;
+        }
+
+        Place(slot, entry);
+    }
+
+    private void Place(int slot, Entry entry)
+    {
+        _heap[slot] = entry;
+        entry.Session.TimerSlot = slot;
     }
 
     public void Dispose()
@@ -106,9 +218,21 @@ internal sealed class DtlsTimerQueue : IDisposable
         lock (_lock)
         {
             _disposed = true;
-            _queue.Clear();
+            for (var i = 0; i < _count; i++)
+            {
+                _heap[i].Session.TimerSlot = -1;
+            }
+
+            _heap = [];
+            _count = 0;
         }
 
         _timer.Dispose();
+    }
+
+    private struct Entry(DtlsSession session, long due)
+    {
+        public readonly DtlsSession Session = session;
+        public long Due = due;
     }
 }

@@ -209,7 +209,8 @@ internal sealed class BcTlsServer : DefaultTlsServer, TlsPskIdentityManager
     /// <summary>
     /// The handshake ended: BouncyCastle keeps this object for the whole session (its record layer reports alerts to
     /// it), so the tables the handshake needed go now — the client's and the server's extensions, the client's
-    /// cipher suites, status requests, ALPN names and hello — instead of staying with every idle session.
+    /// cipher suites, the server's own suite and version lists, status requests, ALPN names and hello — instead of
+    /// staying with every idle session.
     /// </summary>
     public override void NotifyHandshakeComplete()
     {
@@ -223,6 +224,11 @@ internal sealed class BcTlsServer : DefaultTlsServer, TlsPskIdentityManager
         }
 
         m_offeredCipherSuites = null;
+
+        // The suites and versions this server offered are the handshake's too (BouncyCastle's DTLS server does not
+        // renegotiate); the negotiated ones stay in the security parameters.
+        m_cipherSuites = null;
+        m_protocolVersions = null;
         m_certificateStatusRequest = null;
         m_statusRequestV2 = null;
         m_trustedCAKeys = null;

@@ -39,9 +39,34 @@ internal sealed partial class ConnectionPump(ConnectionRegistry registry, Admiss
                 return;
             }
 
+            // The pump runs in this method's own state machine (not a nested one): one object fewer per live connection.
             await using (delivery)
             {
-                await PumpAsync(connection, client, delivery, aborted);
+                // Listed before the client is told it is accepted: a client that holds an open connection finds it in the
+                // registry (and the directory) at once, and commands can reach it.
+                connection.Describe(delivery);
+                registry.Add(connection);
+                // A protocol whose abort token is its Ending (DTLS) links the one token once: one registration fewer per connection.
+                using var stop = aborted == client.Ending
+                    ? CancellationTokenSource.CreateLinkedTokenSource(aborted)
+                    : CancellationTokenSource.CreateLinkedTokenSource(aborted, client.Ending);
+                var destination = Task.CompletedTask;
+                try
+                {
+                    await client.AcceptAsync(stop.Token);
+                    destination = RunDestinationAsync(connection, client, delivery, stop.Token);
+                    await client.ReadAsync(new BackendWriter(delivery), stop.Token);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    await OnFaultAsync(connection, client, ex, reading: true, stop.Token);
+                }
+                finally
+                {
+                    await stop.CancelAsync();
+                    await destination;
+                    registry.Remove(connection);
+                }
             }
         }
     }
@@ -108,32 +133,6 @@ internal sealed partial class ConnectionPump(ConnectionRegistry registry, Admiss
         }
 
         return null;
-    }
-
-    private async Task PumpAsync(GatewayConnection connection, IPumpedClient client, IDelivery delivery, CancellationToken aborted)
-    {
-        // Listed before the client is told it is accepted: a client that holds an open connection finds it in the
-        // registry (and the directory) at once, and commands can reach it.
-        connection.Describe(delivery);
-        registry.Add(connection);
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(aborted, client.Ending);
-        var destination = Task.CompletedTask;
-        try
-        {
-            await client.AcceptAsync(stop.Token);
-            destination = RunDestinationAsync(connection, client, delivery, stop.Token);
-            await client.ReadAsync(new BackendWriter(delivery), stop.Token);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            await OnFaultAsync(connection, client, ex, reading: true, stop.Token);
-        }
-        finally
-        {
-            await stop.CancelAsync();
-            await destination;
-            registry.Remove(connection);
-        }
     }
 
     /// <summary>Moves the delivery's output to the client until either side ends; never throws.</summary>

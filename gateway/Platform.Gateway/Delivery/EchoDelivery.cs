@@ -16,12 +16,15 @@ internal sealed class EchoDelivery : IDelivery
         await _client!.SendAsync(message, text, cancellationToken);
     }
 
-    public async Task<DeliveryEnd> RunAsync(IClientSink client, CancellationToken cancellationToken)
+    public Task<DeliveryEnd> RunAsync(IClientSink client, CancellationToken cancellationToken)
     {
         _client = client;
         _ready.TrySetResult();
-        await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        return DeliveryEnd.Cancelled;
+
+        // Nothing to move until the connection ends: one completion source, set by the token (no timer, no state machine).
+        var ended = new TaskCompletionSource<DeliveryEnd>(TaskCreationOptions.RunContinuationsAsynchronously);
+        cancellationToken.UnsafeRegister(static state => ((TaskCompletionSource<DeliveryEnd>)state!).TrySetResult(DeliveryEnd.Cancelled), ended);
+        return ended.Task;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

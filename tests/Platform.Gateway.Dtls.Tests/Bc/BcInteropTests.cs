@@ -54,6 +54,30 @@ public sealed class BcInteropTests : IDisposable
     }
 
     [Fact]
+    public async Task GnuTlsHeartbeat_PendingHandshakeReleaseAndHeartbeatsShareOneTimerEntry()
+    {
+        var handler = new TestHandler();
+        var alpha = WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = TimeSpan.FromSeconds(10) });
+        await using var server = TestTenants.StartServer(Pki.Directory(alpha, Pki.Beta()), handler);
+        await using var peer = PeerProcess.Start("gnutls-cli", GnuTlsArguments(server, "--heartbeat"));
+        await peer.WaitForTextAsync("Handshake was completed");
+        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+        // Before any data BouncyCastle holds the handshake; the session's one entry serves its release and the heartbeats.
+        Assert.True(session.BcHandshakeHeld);
+        await Poll.UntilAsync(() => server.Timers.Count == 1, Wait, () => $"{server.Timers.Count} timer entries");
+
+        // The client's data releases the handshake; heartbeats go on, on the same single entry.
+        var echoed = peer.WhenLine(l => l == "ping-release");
+        await peer.WriteLineAsync("ping-release");
+        await echoed.WaitAsync(Wait);
+        await Poll.UntilAsync(() => !session.BcHandshakeHeld, Wait, () => "the handshake is still held");
+        await Poll.UntilAsync(() => session.HeartbeatResponsesReceived >= 2, Wait, () => $"requests {session.HeartbeatRequestsSent}, answered {session.HeartbeatResponsesReceived}:\n{peer.Output}");
+        Assert.Equal(1, server.Timers.Count);
+        Assert.False(session.IsClosed);
+    }
+
+    [Fact]
     public async Task GnuTlsHeartbeat_PeerStopped_SessionClosedWithHeartbeatTimeout()
     {
         var handler = new TestHandler();
