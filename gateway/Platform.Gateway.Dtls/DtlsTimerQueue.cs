@@ -95,6 +95,14 @@ internal sealed class DtlsTimerQueue : IDisposable
             if (session.TimerSlot >= 0 && !_disposed)
             {
                 RemoveAt(session.TimerSlot);
+
+                // Nothing left to wait for: the timer is stopped rather than left to wake for the entry just taken out.
+                // (With other entries left it stays armed; a firing that finds nothing due only arms it again.)
+                if (_count == 0 && _armedFor != long.MaxValue)
+                {
+                    _armedFor = long.MaxValue;
+                    _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                }
             }
         }
     }
