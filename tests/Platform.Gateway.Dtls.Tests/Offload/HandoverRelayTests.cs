@@ -96,9 +96,7 @@ public sealed class HandoverRelayTests
         Assert.False(session.IsClosed);
         Assert.Equal(1, server.Counters.OffloadBadRecords);
         AssertNoSequenceReused(relay.Log);
-        await peer.CloseInputAndWaitAsync(Wait);
-        var (_, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.Equal(DtlsCloseReason.PeerClosed, reason);
+        await HandoverPeerTests.ClientClosesAsync(peer, handler, session);
     }
 
     [Fact]
@@ -167,10 +165,7 @@ public sealed class HandoverRelayTests
         Assert.False(session.RecordProtectionHandedOver);
         Assert.Equal(0, server.Counters.OffloadBadRecords + server.Counters.OffloadRecordsDropped);
 
-        await peer.CloseInputAndWaitAsync(Wait);
-        var (closed, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.Same(session, closed);
-        Assert.Equal(DtlsCloseReason.PeerClosed, reason);
+        await HandoverPeerTests.ClientClosesAsync(peer, handler, session);
         Assert.Equal(0, server.Counters.OpenSslObjectsHeld);
         Assert.Equal(1, server.Counters.HandoverCheckFailed);
     }
