@@ -29,7 +29,13 @@ internal sealed record GatewayBenchOptions
     public int Concurrency { get; init; } = 8;
 
     /// <summary>Client loops of the handshakes-light phase, each with its own source address and one UDP socket.</summary>
-    public int LightConcurrency { get; init; } = 16;
+    public int LightConcurrency { get; init; } = 64;
+
+    /// <summary>
+    /// When above 0, the handshakes-light phase is also measured with this many client loops, just before the measurement
+    /// with <see cref="LightConcurrency"/> loops, in the same pass: a same-run comparison of the clients' concurrency.
+    /// </summary>
+    public int LightCompare { get; init; }
 
     /// <summary>Threads of the handshakes-light phase, each an event loop over its share of the client loops.</summary>
     public int LightThreads { get; init; } = Environment.ProcessorCount;
@@ -148,14 +154,19 @@ internal static class GatewayBench
             handshakes.Add(await MeasureHandshakesAsync(options, psk, TimeSpan.FromSeconds(options.HandshakeSeconds)));
         }
 
-        HandshakeResult? light = null;
+        var lights = new List<(int Loops, HandshakeResult Result)>();
         if (Runs("handshakes-light"))
         {
             using var lightContext = LightHandshakes.CreateContext(options.Psk);
             await WaitForLightAsync(options, lightContext);
-            MeasureLight(options, lightContext, TimeSpan.FromSeconds(2));
-            light = MeasureLight(options, lightContext, TimeSpan.FromSeconds(options.HandshakeSeconds));
+            MeasureLight(options, lightContext, options.LightConcurrency, TimeSpan.FromSeconds(2));
+            foreach (var loops in options.LightCompare > 0 ? [options.LightCompare, options.LightConcurrency] : new[] { options.LightConcurrency })
+            {
+                lights.Add((loops, MeasureLight(options, lightContext, loops, TimeSpan.FromSeconds(options.HandshakeSeconds))));
+            }
         }
+
+        var light = lights.Count > 0 ? lights[^1].Result : null;
 
         HandshakeResult? bcHandshakes = null;
         using var directory = options is { Silo: { } silo, OperatorKey: { } key } ? new GatewayDirectory(silo, key, options.TenantSlug, options.Server.Port) : null;
@@ -205,16 +216,20 @@ internal static class GatewayBench
         if (light is not null)
         {
             Line("");
-            Line($"Light full handshakes against the gateway process{label}: plain PSK ({LightHandshakes.Suite}, no ECDHE on either side), {options.LightConcurrency} client loops on {Math.Clamp(options.LightThreads, 1, options.LightConcurrency)} event-loop threads (poll, non-blocking sockets, OpenSSL on memory BIOs), each loop one UDP socket from its own source address reused for every handshake, and one SSL object per loop, cleared and without a session between handshakes (no resumption), close_notify after, {options.HandshakeSeconds:F0} s; client CPU = the whole harness process (utime + stime), c/g = client CPU per handshake over the gateway's:");
+            Line($"Light full handshakes against the gateway process{label}: plain PSK ({LightHandshakes.Suite}, no ECDHE on either side), each row's client loops (handshakes in flight) on at most {options.LightThreads} event-loop threads (poll, non-blocking sockets, OpenSSL on memory BIOs), each loop one UDP socket from its own source address reused for every handshake, and one SSL object per loop, cleared and without a session between handshakes (no resumption), close_notify after, {options.HandshakeSeconds:F0} s; client CPU = the whole harness process (utime + stime), c/g = client CPU per handshake over the gateway's:");
             Line("");
-            Line("| suite | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake (g) | handshakes per gateway CPU-second | gateway cores busy (CPU-s per s) | client CPU ms per handshake (c) | of which user mode | of which the loop threads | c/g | client cores busy |");
-            Line("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-            Line($"| {light.Name} | {light.Count} | {light.Failed} | {light.PerSecond:F0} | {light.P50:F2} / {light.P99:F2} | {light.CpuMsEach:F3} | {light.PerCpuSecond:F0} | {light.CpuSeconds / light.Seconds:F2} | {light.ClientCpuMsEach:F3} | {light.ClientUserSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ThreadCpuSeconds * 1000 / Math.Max(1, light.Count):F3} | {light.ClientCpuMsEach / Math.Max(1e-9, light.CpuMsEach):F2} | {light.ClientCpuSeconds / light.Seconds:F2} |");
+            Line("| suite | client loops | handshakes | failed | handshakes/s | p50 / p99 ms | gateway CPU ms per handshake (g) | handshakes per gateway CPU-second | gateway cores busy (CPU-s per s) | client CPU ms per handshake (c) | of which user mode | of which the loop threads | c/g | client cores busy |");
+            Line("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+            foreach (var (loops, row) in lights)
+            {
+                Line($"| {row.Name} | {loops} | {row.Count} | {row.Failed} | {row.PerSecond:F0} | {row.P50:F2} / {row.P99:F2} | {row.CpuMsEach:F3} | {row.PerCpuSecond:F0} | {row.CpuSeconds / row.Seconds:F2} | {row.ClientCpuMsEach:F3} | {row.ClientUserSeconds * 1000 / Math.Max(1, row.Count):F3} | {row.ThreadCpuSeconds * 1000 / Math.Max(1, row.Count):F3} | {row.ClientCpuMsEach / Math.Max(1e-9, row.CpuMsEach):F2} | {row.ClientCpuSeconds / row.Seconds:F2} |");
+            }
+
             var ratio = light.ClientCpuMsEach / Math.Max(1e-9, light.CpuMsEach);
             Line("");
             Line($"With clients and gateway on the same two cores, the two-core rate can be at most 2 / (1 + c/g) = {2 / (1 + ratio):F2} times the rate of the gateway alone on one core (clients on another); 1.7 needs c/g <= 0.18.");
             Line("");
-            Line($"Busiest gateway threads over that run (thread name, CPU-s per s; a port serialized on one thread would show one near 1.00): {light.BusiestThreads}.");
+            Line($"Busiest gateway threads over the last row's run (thread name, CPU-s per s; a port serialized on one thread would show one near 1.00): {light.BusiestThreads}.");
         }
 
         if (bcHandshakes is not null)
@@ -312,7 +327,7 @@ internal static class GatewayBench
         }
 
         Console.Error.WriteLine($"load average {ProcessStats.LoadAverage()} at end");
-        return handshakes.All(h => h.Count > 0) && light is not { Count: 0 } && echo is not { Count: 0 } && idle is not { Sessions: 0 } && bcHandshakes is not { Count: 0 } && bcIdle is not { Sessions: 0 } ? 0 : 1;
+        return handshakes.All(h => h.Count > 0) && lights.All(l => l.Result.Count > 0) && echo is not { Count: 0 } && idle is not { Sessions: 0 } && bcHandshakes is not { Count: 0 } && bcIdle is not { Sessions: 0 } ? 0 : 1;
     }
 
     private const int EchoPayload = 64;
@@ -493,11 +508,11 @@ internal static class GatewayBench
         throw new InvalidOperationException($"the gateway did not complete a {LightHandshakes.Suite} handshake within 90 s: {last?.Message}");
     }
 
-    private static HandshakeResult MeasureLight(GatewayBenchOptions options, SslContextHandle context, TimeSpan duration)
+    private static HandshakeResult MeasureLight(GatewayBenchOptions options, SslContextHandle context, int loops, TimeSpan duration)
     {
         var threadsBefore = ProcessStats.ThreadCpuSeconds(options.GatewayPids);
         var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
-        var run = LightHandshakes.Run(context, options.Server, options.LightConcurrency, options.LightThreads, 13, duration, HandshakeTimeout);
+        var run = LightHandshakes.Run(context, options.Server, loops, options.LightThreads, 13, duration, HandshakeTimeout);
         var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
         var busiest = ProcessStats.BusiestThreads(threadsBefore, ProcessStats.ThreadCpuSeconds(options.GatewayPids), run.Seconds, 6);
         foreach (var (reason, n) in run.Reasons)
@@ -507,7 +522,7 @@ internal static class GatewayBench
 
         var all = run.SortedLatenciesMs;
         var result = new HandshakeResult($"{LightHandshakes.Suite} (plain PSK)", run.Count, run.Failed, run.Seconds, cpu, run.ClientCpuSeconds, Percentile(all, 0.5), Percentile(all, 0.99), run.ThreadCpuSeconds) { BusiestThreads = busiest, ClientUserSeconds = run.ClientUserSeconds };
-        Console.Error.WriteLine($"{result.Name}: {result.Count} handshakes ({run.Failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s = {result.CpuMsEach:F3} ms each; client CPU {run.ClientCpuSeconds:F2} s = {result.ClientCpuMsEach:F3} ms each");
+        Console.Error.WriteLine($"{result.Name}, {loops} client loops: {result.Count} handshakes ({run.Failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s = {result.CpuMsEach:F3} ms each; client CPU {run.ClientCpuSeconds:F2} s = {result.ClientCpuMsEach:F3} ms each");
         return result;
     }
 

@@ -25,10 +25,6 @@ internal static unsafe partial class LightHandshakes
     public const string Suite = "PSK-AES128-CCM8";
 
     private const int Mtu = 1200;
-    private const int BioCtrlPending = 10;
-    private const int BioCSetBufMemEofReturn = 130;
-    private const int BioCtrlReset = 1;
-    private const int SslCtrlGetSessionReused = 8;
     private const short PollIn = 1;
     private const int MsgDontWait = 0x40;
     private const int RecordHeader = 13;
@@ -46,14 +42,14 @@ internal static unsafe partial class LightHandshakes
         s_identity = Encoding.UTF8.GetBytes(psk.Identity + "\0");
         s_key = psk.Key;
         var context = SslContextFactory.CreateClientContext(Suite);
-        SSL_CTX_set_psk_client_callback(context.DangerousGetHandle(), &PskCallback);
+        NativeMethods.SSL_CTX_set_psk_client_callback(context, &PskCallback);
         return context;
     }
 
     /// <summary>One handshake from <paramref name="source"/>; the negotiated suite's name, or throws <see cref="IOException"/>.</summary>
     public static string Probe(SslContextHandle context, IPEndPoint server, IPAddress source, TimeSpan timeout)
     {
-        using var loop = new Loop(context.DangerousGetHandle(), server, source);
+        using var loop = new Loop(context, server, source);
         var driver = new Driver([loop], Stopwatch.GetTimestamp() + ToTicks(timeout), timeout, stopAfterOne: true);
         driver.Run();
         if (loop.LastSuite is null)
@@ -71,13 +67,12 @@ internal static unsafe partial class LightHandshakes
     /// </summary>
     public static Result Run(SslContextHandle context, IPEndPoint server, int loops, int threads, int sourceGroup, TimeSpan duration, TimeSpan handshakeTimeout)
     {
-        var ctx = context.DangerousGetHandle();
         var states = new Loop[loops];
         try
         {
             for (var i = 0; i < loops; i++)
             {
-                states[i] = new Loop(ctx, server, GatewayBench.Source(sourceGroup, i));
+                states[i] = new Loop(context, server, GatewayBench.Source(sourceGroup, i));
             }
 
             threads = Math.Clamp(threads, 1, loops);
@@ -219,37 +214,31 @@ internal static unsafe partial class LightHandshakes
         /// </summary>
         private void Start(Loop loop)
         {
-            if (loop.Ssl == 0)
+            if (loop.Ssl is null)
             {
-                var ssl = SSL_new(loop.Context);
-                var rbio = BIO_new(BIO_s_mem());
-                var wbio = BIO_new(BIO_s_mem());
-                if (ssl == 0 || rbio == 0 || wbio == 0)
-                {
-                    throw new InvalidOperationException("SSL_new or BIO_new failed");
-                }
+                loop.Ssl = OpenSslError.CheckHandle(NativeMethods.SSL_new(loop.Context), "SSL_new");
+                loop.ReadBio = OpenSslError.CheckHandle(NativeMethods.BIO_new(NativeMethods.BIO_s_mem()), "BIO_new");
+                loop.WriteBio = OpenSslError.CheckHandle(NativeMethods.BIO_new(NativeMethods.BIO_s_mem()), "BIO_new");
 
-                // An empty read BIO means "retry" (WANT_READ), not end of file.
-                BIO_ctrl(rbio, BioCSetBufMemEofReturn, -1, 0);
-                SSL_set_bio(ssl, rbio, wbio);
-                loop.Ssl = ssl;
-                loop.ReadBio = rbio;
-                loop.WriteBio = wbio;
+                // SSL_set_bio takes one reference of each BIO: give it its own, so the SSL and these handles each free theirs.
+                OpenSslError.ThrowIf(NativeMethods.BIO_up_ref(loop.ReadBio) != 1 || NativeMethods.BIO_up_ref(loop.WriteBio) != 1, "BIO_up_ref");
+                NativeMethods.SSL_set_bio(loop.Ssl, loop.ReadBio.DangerousGetHandle(), loop.WriteBio.DangerousGetHandle());
             }
             else
             {
-                if (SSL_clear(loop.Ssl) != 1 || SSL_set_session(loop.Ssl, 0) != 1)
+                if (NativeMethods.SSL_clear(loop.Ssl) != 1 || NativeMethods.SSL_set_session(loop.Ssl, 0) != 1)
                 {
                     throw new InvalidOperationException("SSL_clear failed: " + OpenSslError.Drain(out _));
                 }
 
-                BIO_ctrl(loop.ReadBio, BioCtrlReset, 0, 0);
-                BIO_ctrl(loop.WriteBio, BioCtrlReset, 0, 0);
-                BIO_ctrl(loop.ReadBio, BioCSetBufMemEofReturn, -1, 0);
+                NativeMethods.BIO_ctrl(loop.ReadBio!, NativeMethods.BioCtrlReset, 0, 0);
+                NativeMethods.BIO_ctrl(loop.WriteBio!, NativeMethods.BioCtrlReset, 0, 0);
             }
 
-            SSL_ctrl(loop.Ssl, NativeMethods.SslCtrlSetMtu, Mtu, 0);
-            SSL_set_connect_state(loop.Ssl);
+            // An empty read BIO means "retry" (WANT_READ), not end of file.
+            NativeMethods.BIO_ctrl(loop.ReadBio!, NativeMethods.BioCSetBufMemEofReturn, -1, 0);
+            NativeMethods.SSL_ctrl(loop.Ssl, NativeMethods.SslCtrlSetMtu, Mtu, 0);
+            NativeMethods.SSL_set_connect_state(loop.Ssl);
             loop.InProgress = true;
             loop.Started = Stopwatch.GetTimestamp();
             Step(loop);
@@ -266,7 +255,7 @@ internal static unsafe partial class LightHandshakes
                     return;
                 }
 
-                if (BIO_write(loop.ReadBio, b, (int)length) != length)
+                if (NativeMethods.BIO_write(loop.ReadBio!, b, (int)length) != length)
                 {
                     Fail(loop, "BIO_write failed");
                     return;
@@ -278,7 +267,7 @@ internal static unsafe partial class LightHandshakes
 
         private void Step(Loop loop)
         {
-            var rc = SSL_do_handshake(loop.Ssl);
+            var rc = NativeMethods.SSL_do_handshake(loop.Ssl!);
             Flush(loop);
             if (rc == 1)
             {
@@ -286,7 +275,7 @@ internal static unsafe partial class LightHandshakes
                 return;
             }
 
-            if (SSL_get_error(loop.Ssl, rc) != NativeMethods.SslErrorWantRead)
+            if (NativeMethods.SSL_get_error(loop.Ssl!, rc) != NativeMethods.SslErrorWantRead)
             {
                 Fail(loop, "handshake failed: " + OpenSslError.Drain(out _));
             }
@@ -306,16 +295,16 @@ internal static unsafe partial class LightHandshakes
             }
 
             var timeval = stackalloc long[2];
-            if (SSL_ctrl(loop.Ssl, NativeMethods.DtlsCtrlGetTimeout, 0, (nint)timeval) == 1 && timeval[0] == 0 && timeval[1] == 0)
+            if (NativeMethods.SSL_ctrl(loop.Ssl!, NativeMethods.DtlsCtrlGetTimeout, 0, (nint)timeval) == 1 && timeval[0] == 0 && timeval[1] == 0)
             {
-                SSL_ctrl(loop.Ssl, NativeMethods.DtlsCtrlHandleTimeout, 0, 0);
+                NativeMethods.SSL_ctrl(loop.Ssl!, NativeMethods.DtlsCtrlHandleTimeout, 0, 0);
                 Flush(loop);
             }
         }
 
         private void Complete(Loop loop)
         {
-            if (SSL_ctrl(loop.Ssl, SslCtrlGetSessionReused, 0, 0) != 0)
+            if (NativeMethods.SSL_ctrl(loop.Ssl!, NativeMethods.SslCtrlGetSessionReused, 0, 0) != 0)
             {
                 // Never expected (no session is offered, the gateway keeps none): such a handshake is not counted.
                 Fail(loop, "the session was resumed, not a full handshake");
@@ -325,12 +314,12 @@ internal static unsafe partial class LightHandshakes
             Latencies.Add((Stopwatch.GetTimestamp() - loop.Started) * 1000.0 / Stopwatch.Frequency);
             if (stopAfterOne)
             {
-                loop.LastSuite = Marshal.PtrToStringUTF8(SSL_CIPHER_get_name(SSL_get_current_cipher(loop.Ssl)));
+                loop.LastSuite = Marshal.PtrToStringUTF8(NativeMethods.SSL_CIPHER_get_name(NativeMethods.SSL_get_current_cipher(loop.Ssl!)));
             }
 
             // close_notify: the gateway ends the session and answers with its own, which nothing waits for; it reaches
             // the loop's next handshake, whose SSL object drops it (a record of an epoch and keys it does not have).
-            _ = SSL_shutdown(loop.Ssl);
+            _ = NativeMethods.SSL_shutdown(loop.Ssl!);
             Flush(loop);
             Next(loop);
         }
@@ -339,13 +328,13 @@ internal static unsafe partial class LightHandshakes
         {
             Failed++;
             Reasons[reason] = Reasons.GetValueOrDefault(reason) + 1;
-            ERR_clear_error();
+            OpenSslError.Clear();
             Next(loop);
         }
 
         private void Next(Loop loop)
         {
-            ERR_clear_error();
+            OpenSslError.Clear();
             loop.InProgress = false;
             if (!stopAfterOne && Stopwatch.GetTimestamp() < end)
             {
@@ -356,7 +345,7 @@ internal static unsafe partial class LightHandshakes
         /// <summary>Sends what OpenSSL wrote: whole records, as many per datagram as fit in the MTU.</summary>
         private void Flush(Loop loop)
         {
-            var pending = (int)BIO_ctrl(loop.WriteBio, BioCtrlPending, 0, 0);
+            var pending = (int)NativeMethods.BIO_ctrl(loop.WriteBio!, NativeMethods.BioCtrlPending, 0, 0);
             if (pending <= 0)
             {
                 return;
@@ -365,7 +354,7 @@ internal static unsafe partial class LightHandshakes
             fixed (byte* b = _buffer)
             fixed (byte* d = _datagram)
             {
-                var length = BIO_read(loop.WriteBio, b, Math.Min(pending, _buffer.Length));
+                var length = NativeMethods.BIO_read(loop.WriteBio!, b, Math.Min(pending, _buffer.Length));
                 var offset = 0;
                 var used = 0;
                 while (offset + RecordHeader <= length)
@@ -404,12 +393,15 @@ internal static unsafe partial class LightHandshakes
         }
     }
 
-    /// <summary>One client loop: its UDP socket (bound to its source, connected to the gateway) and its handshake in progress.</summary>
+    /// <summary>
+    /// One client loop: its UDP socket (bound to its source, connected to the gateway) and its handshake in progress on
+    /// one SSL object with two memory BIOs, made at its first handshake and reused for every later one.
+    /// </summary>
     private sealed class Loop : IDisposable
     {
         private readonly Socket _socket;
 
-        public Loop(nint context, IPEndPoint server, IPAddress source)
+        public Loop(SslContextHandle context, IPEndPoint server, IPAddress source)
         {
             Context = context;
             _socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
@@ -426,17 +418,17 @@ internal static unsafe partial class LightHandshakes
             }
         }
 
-        public nint Context { get; }
+        public SslContextHandle Context { get; }
 
         public int Fd { get; }
 
-        public nint Ssl { get; set; }
+        public SslHandle? Ssl { get; set; }
+
+        public BioHandle? ReadBio { get; set; }
+
+        public BioHandle? WriteBio { get; set; }
 
         public bool InProgress { get; set; }
-
-        public nint ReadBio { get; set; }
-
-        public nint WriteBio { get; set; }
 
         public long Started { get; set; }
 
@@ -444,12 +436,9 @@ internal static unsafe partial class LightHandshakes
 
         public void Dispose()
         {
-            if (Ssl != 0)
-            {
-                SSL_free(Ssl);
-                Ssl = 0;
-            }
-
+            Ssl?.Dispose();
+            ReadBio?.Dispose();
+            WriteBio?.Dispose();
             _socket.Dispose();
         }
     }
@@ -470,61 +459,4 @@ internal static unsafe partial class LightHandshakes
 
     [LibraryImport("libc", SetLastError = false)]
     private static partial nint send(int fd, byte* buffer, nuint length, int flags);
-
-    [LibraryImport(NativeMethods.Crypto)]
-    private static partial nint BIO_s_mem();
-
-    [LibraryImport(NativeMethods.Crypto)]
-    private static partial nint BIO_new(nint method);
-
-    [LibraryImport(NativeMethods.Crypto)]
-    private static partial int BIO_read(nint bio, byte* data, int length);
-
-    [LibraryImport(NativeMethods.Crypto)]
-    private static partial int BIO_write(nint bio, byte* data, int length);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial nint SSL_new(nint ctx);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial void SSL_free(nint ssl);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial int SSL_clear(nint ssl);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial int SSL_set_session(nint ssl, nint session);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial void SSL_set_bio(nint ssl, nint rbio, nint wbio);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial nint SSL_ctrl(nint ssl, int cmd, nint larg, nint parg);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial void SSL_set_connect_state(nint ssl);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial int SSL_do_handshake(nint ssl);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial int SSL_get_error(nint ssl, int ret);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial int SSL_shutdown(nint ssl);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial nint SSL_get_current_cipher(nint ssl);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial nint SSL_CIPHER_get_name(nint cipher);
-
-    [LibraryImport(NativeMethods.Ssl)]
-    private static partial void SSL_CTX_set_psk_client_callback(nint ctx, delegate* unmanaged<nint, byte*, byte*, uint, byte*, uint, uint> callback);
-
-    [LibraryImport(NativeMethods.Crypto)]
-    private static partial nint BIO_ctrl(nint bio, int cmd, nint larg, nint parg);
-
-    [LibraryImport(NativeMethods.Crypto)]
-    private static partial void ERR_clear_error();
 }

@@ -12,7 +12,7 @@ using Platform.Gateway.Dtls.Tenants;
 //   retained-one <count> <Keep|ReleaseMode|ReleaseModeAfterRead|FreedAfterRead> [profile]
 //                                                          one of those; with "profile", OpenSSL's live heap per allocation site
 //   gateway --server HOST:PORT --gateway-pid PID[+PID] --server-name NAME --psk SLUG/ID:HEX --forward-psk SLUG/ID:HEX
-//           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--light-concurrency 16] [--light-threads CPUS] [--seconds 10]
+//           --echo-port P [--speed-seconds 3] [--inproc-seconds 3] [--concurrency 8] [--light-concurrency 64] [--light-compare N] [--light-threads CPUS] [--seconds 10]
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
 //           [--idle-suite ECDHE-PSK-CHACHA20-POLY1305 (what idle OpenSSL sessions offer)] [--echo-suite ECDHE-PSK-AES128-CBC-SHA256]
 //           [--idle-settle 10 (seconds the idle sessions are held before the settled RSS and the heap are read)]
@@ -98,7 +98,8 @@ if (mode is "gateway" or "hold" or "alloc")
         SpeedSeconds = Int("speed-seconds", 3),
         InProcessSeconds = Double("inproc-seconds", 3),
         Concurrency = Int("concurrency", 8),
-        LightConcurrency = Int("light-concurrency", 16),
+        LightConcurrency = Int("light-concurrency", 64),
+        LightCompare = Int("light-compare", 0),
         LightThreads = Int("light-threads", Environment.ProcessorCount),
         HandshakeSeconds = Double("seconds", 10),
         EchoSessions = Int("echo-sessions", 16),

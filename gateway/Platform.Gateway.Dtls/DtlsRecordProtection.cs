@@ -130,7 +130,7 @@ internal sealed class DtlsRecordProtection : IDisposable
 
         MakeNonce(suite, _keys.ServerWriteIv, record.AsSpan(3, 8), fragment[..suite.RecordIvLength], nonce);
         var body = fragment[suite.RecordIvLength..];
-        (_writer ??= new Aead(suite, _keys.ServerWriteKey)).Encrypt(nonce, plaintext, body[..plaintext.Length], body[plaintext.Length..], aad);
+        (_writer ??= Aead.Create(suite, _keys.ServerWriteKey)).Encrypt(nonce, plaintext, body[..plaintext.Length], body[plaintext.Length..], aad);
         return record;
     }
 
@@ -154,7 +154,7 @@ internal sealed class DtlsRecordProtection : IDisposable
             return DtlsOpenResult.Replayed;
         }
 
-        if (!TryOpen(_reader ??= new Aead(Suite, _keys.ClientWriteKey), Suite, _keys.ClientWriteIv, record, plaintext, out plaintextLength))
+        if (!TryOpen(_reader ??= Aead.Create(Suite, _keys.ClientWriteKey), Suite, _keys.ClientWriteIv, record, plaintext, out plaintextLength))
         {
             return DtlsOpenResult.BadRecord;
         }
@@ -169,7 +169,7 @@ internal sealed class DtlsRecordProtection : IDisposable
     /// </summary>
     public static bool TryOpen(DtlsAeadSuite suite, ReadOnlySpan<byte> key, ReadOnlySpan<byte> iv, ReadOnlySpan<byte> record, Span<byte> plaintext, out int plaintextLength)
     {
-        using var aead = new Aead(suite, key);
+        using var aead = Aead.Create(suite, key);
         return TryOpen(aead, suite, iv, record, plaintext, out plaintextLength);
     }
 
@@ -258,62 +258,34 @@ internal sealed class DtlsRecordProtection : IDisposable
         }
     }
 
-    /// <summary>One AEAD object of the suite's kind over one key; its native context lives until disposed.</summary>
-    private sealed class Aead : IDisposable
+    /// <summary>
+    /// One AEAD object of the suite's kind over one key; its native context lives until disposed. The .NET types share
+    /// no interface, so each kind names its two operations once, in <see cref="Create"/>; a tag that does not verify is
+    /// the one failure <see cref="TryDecrypt"/> turns into false.
+    /// </summary>
+    private abstract class Aead : IDisposable
     {
-        private readonly AesGcm? _gcm;
-        private readonly AesCcm? _ccm;
-        private readonly ChaCha20Poly1305? _chacha;
+        private delegate void EncryptOp<T>(T aead, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad);
 
-        public Aead(DtlsAeadSuite suite, ReadOnlySpan<byte> key)
-        {
-            switch (suite.Kind)
-            {
-                case DtlsAeadKind.AesGcm:
-                    _gcm = new AesGcm(key, suite.TagLength);
-                    break;
-                case DtlsAeadKind.AesCcm or DtlsAeadKind.AesCcm8:
-                    _ccm = new AesCcm(key);
-                    break;
-                default:
-                    _chacha = new ChaCha20Poly1305(key);
-                    break;
-            }
-        }
+        private delegate void DecryptOp<T>(T aead, ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, Span<byte> plaintext, ReadOnlySpan<byte> aad);
 
-        public void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad)
+        public static Aead Create(DtlsAeadSuite suite, ReadOnlySpan<byte> key) => suite.Kind switch
         {
-            if (_gcm is not null)
-            {
-                _gcm.Encrypt(nonce, plaintext, ciphertext, tag, aad);
-            }
-            else if (_ccm is not null)
-            {
-                _ccm.Encrypt(nonce, plaintext, ciphertext, tag, aad);
-            }
-            else
-            {
-                _chacha!.Encrypt(nonce, plaintext, ciphertext, tag, aad);
-            }
-        }
+            DtlsAeadKind.AesGcm => new Of<AesGcm>(
+                new AesGcm(key, suite.TagLength), static (a, n, p, c, t, d) => a.Encrypt(n, p, c, t, d), static (a, n, c, t, p, d) => a.Decrypt(n, c, t, p, d)),
+            DtlsAeadKind.AesCcm or DtlsAeadKind.AesCcm8 => new Of<AesCcm>(
+                new AesCcm(key), static (a, n, p, c, t, d) => a.Encrypt(n, p, c, t, d), static (a, n, c, t, p, d) => a.Decrypt(n, c, t, p, d)),
+            _ => new Of<ChaCha20Poly1305>(
+                new ChaCha20Poly1305(key), static (a, n, p, c, t, d) => a.Encrypt(n, p, c, t, d), static (a, n, c, t, p, d) => a.Decrypt(n, c, t, p, d)),
+        };
+
+        public abstract void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad);
 
         public bool TryDecrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, Span<byte> plaintext, ReadOnlySpan<byte> aad)
         {
             try
             {
-                if (_gcm is not null)
-                {
-                    _gcm.Decrypt(nonce, ciphertext, tag, plaintext, aad);
-                }
-                else if (_ccm is not null)
-                {
-                    _ccm.Decrypt(nonce, ciphertext, tag, plaintext, aad);
-                }
-                else
-                {
-                    _chacha!.Decrypt(nonce, ciphertext, tag, plaintext, aad);
-                }
-
+                Decrypt(nonce, ciphertext, tag, plaintext, aad);
                 return true;
             }
             catch (AuthenticationTagMismatchException)
@@ -323,11 +295,21 @@ internal sealed class DtlsRecordProtection : IDisposable
             }
         }
 
-        public void Dispose()
+        public abstract void Dispose();
+
+        protected abstract void Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, Span<byte> plaintext, ReadOnlySpan<byte> aad);
+
+        /// <summary>An AEAD of type <typeparamref name="T"/>; the operations are static lambdas, made once per kind.</summary>
+        private sealed class Of<T>(T aead, EncryptOp<T> encrypt, DecryptOp<T> decrypt) : Aead
+            where T : IDisposable
         {
-            _gcm?.Dispose();
-            _ccm?.Dispose();
-            _chacha?.Dispose();
+            public override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext, Span<byte> tag, ReadOnlySpan<byte> aad) =>
+                encrypt(aead, nonce, plaintext, ciphertext, tag, aad);
+
+            public override void Dispose() => aead.Dispose();
+
+            protected override void Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> ciphertext, ReadOnlySpan<byte> tag, Span<byte> plaintext, ReadOnlySpan<byte> aad) =>
+                decrypt(aead, nonce, ciphertext, tag, plaintext, aad);
         }
     }
 }

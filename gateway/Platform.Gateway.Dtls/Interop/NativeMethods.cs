@@ -18,6 +18,7 @@ internal static unsafe partial class NativeMethods
     internal const int SslErrorSyscall = 5;
     internal const int SslErrorZeroReturn = 6;
 
+    internal const int SslCtrlGetSessionReused = 8;
     internal const int SslCtrlSetMtu = 17;
     internal const int SslCtrlMode = 33;
     internal const int SslCtrlSetSessCacheMode = 44;
@@ -52,8 +53,11 @@ internal static unsafe partial class NativeMethods
     internal const int BioFlagsWrite = 0x02;
     internal const int BioFlagsIoSpecial = 0x04;
     internal const int BioFlagsShouldRetry = 0x08;
+    internal const int BioCtrlReset = 1;
+    internal const int BioCtrlPending = 10;
     internal const int BioCtrlFlush = 11;
     internal const int BioCtrlDgramGetMtuOverhead = 49;
+    internal const int BioCSetBufMemEofReturn = 130;
 
     // ---- libcrypto: errors ----
     [LibraryImport(Crypto)]
@@ -113,6 +117,18 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Crypto)]
     internal static partial BioHandle BIO_new_dgram(int fd, int closeFlag);
+
+    [LibraryImport(Crypto)]
+    internal static partial nint BIO_s_mem();
+
+    [LibraryImport(Crypto)]
+    internal static partial int BIO_read(BioHandle bio, byte* data, int length);
+
+    [LibraryImport(Crypto)]
+    internal static partial int BIO_write(BioHandle bio, byte* data, int length);
+
+    [LibraryImport(Crypto)]
+    internal static partial nint BIO_ctrl(BioHandle bio, int cmd, nint larg, nint parg);
 
     [LibraryImport(Crypto)]
     internal static partial BioAddrHandle BIO_ADDR_new();
@@ -198,6 +214,9 @@ internal static unsafe partial class NativeMethods
     internal static partial void SSL_CTX_set_psk_server_callback(SslContextHandle ctx, delegate* unmanaged<nint, byte*, byte*, uint, uint> callback);
 
     [LibraryImport(Ssl)]
+    internal static partial void SSL_CTX_set_psk_client_callback(SslContextHandle ctx, delegate* unmanaged<nint, byte*, byte*, uint, byte*, uint, uint> callback);
+
+    [LibraryImport(Ssl)]
     internal static partial int SSL_CTX_set_session_id_context(SslContextHandle ctx, byte* sidCtx, uint length);
 
     // ---- libssl: connections ----
@@ -253,6 +272,9 @@ internal static unsafe partial class NativeMethods
 
     [LibraryImport(Ssl)]
     internal static partial int SSL_clear(SslHandle ssl);
+
+    [LibraryImport(Ssl)]
+    internal static partial int SSL_set_session(SslHandle ssl, nint session);
 
     [LibraryImport(Ssl)]
     internal static partial int DTLSv1_listen(SslHandle ssl, BioAddrHandle client);

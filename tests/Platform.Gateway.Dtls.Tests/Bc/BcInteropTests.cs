@@ -33,13 +33,8 @@ public sealed class BcInteropTests : IDisposable
     [Fact]
     public async Task GnuTlsHeartbeat_RequestsAnsweredAndEchoOnBouncyCastle()
     {
-        var handler = new TestHandler();
-        var alpha = WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = TimeSpan.FromSeconds(10) });
-        await using var server = TestTenants.StartServer(Pki.Directory(alpha, Pki.Beta()), handler);
-        await using var peer = PeerProcess.Start("gnutls-cli", GnuTlsArguments(server, "--heartbeat"));
-        await peer.WaitForTextAsync("Handshake was completed");
-
-        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        await using var run = await StartHeartbeatPeerAsync(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        var (handler, server, peer, session) = (run.Handler, run.Server, run.Peer, run.Session);
         Assert.Equal(DtlsEngines.BouncyCastle, session.Engine);
         Assert.True(session.HeartbeatsEnabled);
         var echoed = peer.WhenLine(l => l == "ping-heartbeat");
@@ -56,12 +51,8 @@ public sealed class BcInteropTests : IDisposable
     [Fact]
     public async Task GnuTlsHeartbeat_PendingHandshakeReleaseAndHeartbeatsShareOneTimerEntry()
     {
-        var handler = new TestHandler();
-        var alpha = WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = TimeSpan.FromSeconds(10) });
-        await using var server = TestTenants.StartServer(Pki.Directory(alpha, Pki.Beta()), handler);
-        await using var peer = PeerProcess.Start("gnutls-cli", GnuTlsArguments(server, "--heartbeat"));
-        await peer.WaitForTextAsync("Handshake was completed");
-        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        await using var run = await StartHeartbeatPeerAsync(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        var (server, peer, session) = (run.Server, run.Peer, run.Session);
 
         // Before any data BouncyCastle holds the handshake; the session's one entry serves its release and the heartbeats.
         Assert.True(session.BcHandshakeHeld);
@@ -80,12 +71,8 @@ public sealed class BcInteropTests : IDisposable
     [Fact]
     public async Task GnuTlsHeartbeat_PeerStopped_SessionClosedWithHeartbeatTimeout()
     {
-        var handler = new TestHandler();
-        var alpha = WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = TimeSpan.FromSeconds(3) });
-        await using var server = TestTenants.StartServer(Pki.Directory(alpha, Pki.Beta()), handler);
-        await using var peer = PeerProcess.Start("gnutls-cli", GnuTlsArguments(server, "--heartbeat"));
-        await peer.WaitForTextAsync("Handshake was completed");
-        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        await using var run = await StartHeartbeatPeerAsync(heartbeatTimeout: TimeSpan.FromSeconds(3));
+        var (handler, server, peer, session) = (run.Handler, run.Server, run.Peer, run.Session);
         await Poll.UntilAsync(() => session.HeartbeatResponsesReceived >= 1, Wait, () => peer.Output);
 
         // A device that hangs: the process stops answering but its socket stays open.
@@ -173,6 +160,45 @@ public sealed class BcInteropTests : IDisposable
         var (closed, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
         Assert.Equal(DtlsCloseReason.HandshakeFailed, reason);
         Assert.Contains("raw public key not registered", closed.FailureDetail, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A gateway whose tenant alpha asks for a heartbeat each second of silence, and gnutls-cli connected to it with
+    /// heartbeats on; returns once the handshake completed and the gateway reported the session open.
+    /// </summary>
+    private async Task<HeartbeatRun> StartHeartbeatPeerAsync(TimeSpan heartbeatTimeout)
+    {
+        var handler = new TestHandler();
+        var alpha = WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = heartbeatTimeout });
+        var server = TestTenants.StartServer(Pki.Directory(alpha, Pki.Beta()), handler);
+        PeerProcess? peer = null;
+        try
+        {
+            peer = PeerProcess.Start("gnutls-cli", GnuTlsArguments(server, "--heartbeat"));
+            await peer.WaitForTextAsync("Handshake was completed");
+            var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+            return new HeartbeatRun(handler, server, peer, session);
+        }
+        catch
+        {
+            if (peer is not null)
+            {
+                await peer.DisposeAsync();
+            }
+
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>One heartbeat test's gateway and peer; disposing stops the peer, then the gateway.</summary>
+    private sealed record HeartbeatRun(TestHandler Handler, DtlsServer Server, PeerProcess Peer, DtlsSession Session) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Peer.DisposeAsync();
+            await Server.DisposeAsync();
+        }
     }
 
     private (string KeyFile, string PublicFile) WriteRawKey(ECDsa key, string name)

@@ -51,11 +51,7 @@ public sealed class HandoverPeerTests : IDisposable
         await LineAsync(peer, "from-gateway-2");
         Assert.Contains("from-gateway-1", peer.Output, StringComparison.Ordinal);
 
-        // s_client sends close_notify when its input ends.
-        await peer.CloseInputAndWaitAsync(Wait);
-        var (closed, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.Same(session, closed);
-        Assert.Equal(DtlsCloseReason.PeerClosed, reason);
+        await ClientClosesAsync(peer, handler, session);
         Assert.Equal(0, server.Counters.OffloadBadRecords);
         Assert.Equal(0, server.Counters.OpenSslObjectsHeld);
     }
@@ -149,9 +145,7 @@ public sealed class HandoverPeerTests : IDisposable
         Assert.Equal(1, server.Counters.HandoverNotCovered);
         Assert.Equal(0, server.Counters.RecordProtectionHandedOver);
         Assert.Equal(1, server.Counters.OpenSslObjectsHeld);
-        await peer.CloseInputAndWaitAsync(Wait);
-        var (_, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.Equal(DtlsCloseReason.PeerClosed, reason);
+        await ClientClosesAsync(peer, handler, session);
         Assert.Equal(0, server.Counters.OpenSslObjectsHeld);
     }
 
@@ -168,6 +162,15 @@ public sealed class HandoverPeerTests : IDisposable
         Assert.Equal(0, server.Counters.HandoverCheckFailed);
         Assert.Equal(0, server.Counters.OpenSslObjectsHeld);
         return session;
+    }
+
+    /// <summary>Ends s_client's input, so that it sends close_notify, and waits for the session to close as closed by the peer.</summary>
+    internal static async Task ClientClosesAsync(PeerProcess peer, TestHandler handler, DtlsSession session)
+    {
+        await peer.CloseInputAndWaitAsync(Wait);
+        var (closed, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.Same(session, closed);
+        Assert.Equal(DtlsCloseReason.PeerClosed, reason);
     }
 
     /// <summary>Waits for a line that is exactly <paramref name="text"/> (what the peer read), not the echo of what it sent.</summary>

@@ -8,8 +8,9 @@ namespace Platform.Gateway.Dtls.Tests.Offload;
 
 /// <summary>
 /// Handed-over sessions seen through a recording UDP relay between s_client and the listener: the server's final
-/// flight lost and sent again from the captured bytes, replayed, tampered and wrong-epoch records dropped, and no
-/// sequence number (so no nonce) ever used for two different records.
+/// flight lost and sent again from the captured bytes, replayed, tampered and wrong-epoch records dropped, no
+/// sequence number (so no nonce) ever used for two different records, and a client Finished that arrived ahead of its
+/// ChangeCipherSpec keeping the session on OpenSSL.
 /// </summary>
 public sealed class HandoverRelayTests
 {
@@ -95,9 +96,78 @@ public sealed class HandoverRelayTests
         Assert.False(session.IsClosed);
         Assert.Equal(1, server.Counters.OffloadBadRecords);
         AssertNoSequenceReused(relay.Log);
-        await peer.CloseInputAndWaitAsync(Wait);
-        var (_, reason) = await handler.Closed.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.Equal(DtlsCloseReason.PeerClosed, reason);
+        await HandoverPeerTests.ClientClosesAsync(peer, handler, session);
+    }
+
+    [Fact]
+    public async Task ClientFinishedBeforeItsChangeCipherSpec_BufferedByOpenSsl_SessionStaysOnOpenSslCounted_DataFlows()
+    {
+        const string suite = "PSK-AES128-GCM-SHA256";
+        var handler = new TestHandler();
+        await using var server = TestTenants.StartServer(Pki.Directory(), handler);
+        await using var relay = new RecordingUdpRelay(server.LocalEndPoint);
+
+        // The client's second flight (ClientKeyExchange, ChangeCipherSpec, Finished) reaches the gateway reordered:
+        // its epoch-0 records are held until the epoch-1 Finished has gone ahead alone, then follow in a datagram of
+        // their own. OpenSSL keeps the early Finished in its buffer of next-epoch records and reads it after the
+        // ChangeCipherSpec, so the datagram that completes the handshake carries no Finished to check the keys on.
+        var held = new List<byte[]>();
+        var reordered = 0;
+        var otherRecords = 0;
+        relay.DropToGateway = datagram =>
+        {
+            if (Volatile.Read(ref reordered) == 1)
+            {
+                return false;
+            }
+
+            var records = Records([(true, datagram)]);
+            var secondFlight = records.Where(r => EpochOf(r) == 0 && (r[0] == 20 || (r[0] == 22 && r[13] == 16))).ToList();
+            var finished = records.Where(r => EpochOf(r) == 1 && r[0] == 22).ToList();
+            if (secondFlight.Count == 0 && (finished.Count == 0 || held.Count == 0))
+            {
+                return false;
+            }
+
+            held.AddRange(secondFlight);
+            if (finished.Count == 0)
+            {
+                return true;
+            }
+
+            otherRecords += records.Count - secondFlight.Count - finished.Count;
+            relay.SendToGateway([.. finished.SelectMany(r => r)]);
+            relay.SendToGateway([.. held.SelectMany(r => r)]);
+            Volatile.Write(ref reordered, 1);
+            return true;
+        };
+        await using var peer = PeerProcess.Start("openssl", PskArguments(relay.Port, suite));
+
+        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        Assert.Equal(1, Volatile.Read(ref reordered));
+        // ClientKeyExchange and ChangeCipherSpec were held back, and sent once, after the Finished.
+        Assert.Equal(2, held.Count);
+        Assert.Equal(0, otherRecords);
+        Assert.Equal(suite, session.CipherSuite);
+        Assert.False(session.RecordProtectionHandedOver);
+        Assert.True(session.HoldsOpenSslObject);
+        Assert.Equal(1, server.Counters.HandoverCheckFailed);
+        Assert.Equal(0, server.Counters.RecordProtectionHandedOver);
+        Assert.Equal(0, server.Counters.HandoverNotCovered);
+        Assert.Equal(1, server.Counters.OpenSslObjectsHeld);
+
+        // OpenSSL protects the records both ways.
+        await peer.WriteLineAsync("after-reordered-finished");
+        await HandoverPeerTests.LineAsync(peer, "after-reordered-finished");
+        Assert.Single(handler.Received, r => Encoding.ASCII.GetString(r.Data) == "after-reordered-finished\n");
+        Assert.Equal(DtlsSendResult.Sent, session.Send("from-gateway-on-openssl\n"u8));
+        await HandoverPeerTests.LineAsync(peer, "from-gateway-on-openssl");
+        Assert.False(session.RecordProtectionHandedOver);
+        Assert.Equal(0, server.Counters.OffloadBadRecords + server.Counters.OffloadRecordsDropped);
+
+        await HandoverPeerTests.ClientClosesAsync(peer, handler, session);
+        Assert.Equal(0, server.Counters.OpenSslObjectsHeld);
+        Assert.Equal(1, server.Counters.HandoverCheckFailed);
     }
 
     [Theory]
@@ -209,6 +279,8 @@ public sealed class HandoverRelayTests
 
         return records;
     }
+
+    private static ushort EpochOf(byte[] record) => BinaryPrimitives.ReadUInt16BigEndian(record.AsSpan(3));
 
     private static bool HasRecord(byte[] datagram, byte contentType) =>
         Records([(false, datagram)]).Any(r => r[0] == contentType);

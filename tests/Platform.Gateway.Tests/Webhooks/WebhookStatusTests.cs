@@ -162,24 +162,12 @@ public sealed class WebhookStatusTests
         Assert.Equal(503, (await RawHttp.UpgradeAsync(gateway.WsEndPoint, "stall.platform.test", "/")).Status);
         Assert.Equal(503, (await RawHttp.UpgradeAsync(gateway.WsEndPoint, "gone.platform.test", "/")).Status);
 
-        var stalled = await WaitForStatusAsync(silo, "stall", s => s.Failed >= 1);
-        Assert.Equal(1, Count(stalled, WebhookFailureKinds.NotValidated, "connect"));
-        Assert.Equal(0, Count(stalled, WebhookFailureKinds.Timeout, "connect"));
-        Assert.Equal(WebhookValidationStates.Failed, stalled.Validation.State);
-        Assert.Equal((WebhookFailureKinds.NotValidated, WebhookFailureKinds.Timeout), (stalled.LastFailure!.Kind, stalled.LastFailure.Cause));
-        Assert.Contains("validation handshake", stalled.LastFailure.Detail, StringComparison.Ordinal);
-        Assert.Contains("no answer within the webhook's timeoutSeconds", stalled.LastFailure.Detail, StringComparison.Ordinal);
-        Assert.Null(stalled.LastFailure.Status);
+        var stalled = await AssertNotValidatedAsync(silo, "stall", WebhookFailureKinds.Timeout, "no answer within the webhook's timeoutSeconds");
+        Assert.Null(stalled.LastFailure!.Status);
         Assert.True(stalling.OptionsRequests >= 1);
         Assert.Empty(stalling.Posts);
 
-        var refused = await WaitForStatusAsync(silo, "gone", s => s.Failed >= 1);
-        Assert.Equal(1, Count(refused, WebhookFailureKinds.NotValidated, "connect"));
-        Assert.Equal(0, Count(refused, WebhookFailureKinds.ConnectionFailed, "connect"));
-        Assert.Equal(WebhookValidationStates.Failed, refused.Validation.State);
-        Assert.Equal((WebhookFailureKinds.NotValidated, WebhookFailureKinds.ConnectionFailed), (refused.LastFailure!.Kind, refused.LastFailure.Cause));
-        Assert.Contains("validation handshake", refused.LastFailure.Detail, StringComparison.Ordinal);
-        Assert.Contains("could not be made", refused.LastFailure.Detail, StringComparison.Ordinal);
+        await AssertNotValidatedAsync(silo, "gone", WebhookFailureKinds.ConnectionFailed, "could not be made");
 
         // Each tenant sees its own cause only.
         using var raw = await silo.Operator.GetAsync(new Uri("/v1/tenants/stall/webhook-status", UriKind.Relative));
@@ -239,6 +227,22 @@ public sealed class WebhookStatusTests
         var status = await WaitForStatusAsync(silo, "acme", s => s.Failed >= 5);
         Assert.Equal(5, status.Failed);
         Assert.Equal(5, Count(status, WebhookFailureKinds.HttpStatus, "connect"));
+    }
+
+    /// <summary>
+    /// Waits for the tenant's first failure and checks it is one not_validated connect whose cause is kept in the last
+    /// failure only (never counted as a kind of its own), with the validation state failed and the cause described.
+    /// </summary>
+    private static async Task<WebhookStatusResponse> AssertNotValidatedAsync(SiloFixture silo, string slug, string cause, string causeText)
+    {
+        var status = await WaitForStatusAsync(silo, slug, s => s.Failed >= 1);
+        Assert.Equal(1, Count(status, WebhookFailureKinds.NotValidated, "connect"));
+        Assert.Equal(0, Count(status, cause, "connect"));
+        Assert.Equal(WebhookValidationStates.Failed, status.Validation.State);
+        Assert.Equal((WebhookFailureKinds.NotValidated, cause), (status.LastFailure!.Kind, status.LastFailure.Cause));
+        Assert.Contains("validation handshake", status.LastFailure.Detail, StringComparison.Ordinal);
+        Assert.Contains(causeText, status.LastFailure.Detail, StringComparison.Ordinal);
+        return status;
     }
 
     private static long Count(WebhookStatusResponse status, string kind, string eventType) =>
