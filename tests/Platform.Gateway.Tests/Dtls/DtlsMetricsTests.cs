@@ -80,7 +80,9 @@ public sealed class DtlsMetricsTests : IDisposable
         var secondVerify = await ReceiveAsync(udp);
         Assert.NotEqual(cookie, HelloVerifyCookie(secondVerify));
 
-        var crafted = await PrometheusScrape.WaitAsync(metrics, s => s.Value("platform_gateway_dtls_hello_verify_requests_total", shared) >= 2);
+        // A send is counted once the call returns, which may be after the client has the datagram.
+        var crafted = await PrometheusScrape.WaitAsync(metrics, s => s.Value("platform_gateway_dtls_hello_verify_requests_total", shared) >= 2
+            && s.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "out")]) >= 2);
         Assert.Equal(4, crafted.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "in")]));
         Assert.Equal(2, crafted.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "out")]));
         Assert.Equal(garbage.Length + stray.Length + cookieless.Length + forged.Length, crafted.Value("platform_gateway_dtls_io_bytes_total", [.. shared, ("direction", "in")]));
