@@ -62,15 +62,18 @@ public sealed class DtlsMetricsTests : IDisposable
             Assert.DoesNotContain("tenant", s.Labels.Keys);
         });
 
-        // Garbage, a record from an address with no session, a ClientHello without a cookie, then one with a wrong cookie.
+        // Garbage, a record from an address with no session, a record with a connection ID no session holds, a ClientHello
+        // without a cookie, then one with a wrong cookie.
         using var udp = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
         udp.Connect(IPAddress.Loopback, gateway.DtlsPort);
         byte[] garbage = [.. "not a DTLS record"u8];
         var stray = Record(23, epoch: 1, sequence: 7, new byte[24]);
+        var strayCid = Record(25, epoch: 1, sequence: 8, RandomNumberGenerator.GetBytes(32));
         var random = RandomNumberGenerator.GetBytes(32);
         var cookieless = ClientHello(random, [], recordSequence: 0, messageSequence: 0);
         await udp.SendAsync(garbage);
         await udp.SendAsync(stray);
+        await udp.SendAsync(strayCid);
         await udp.SendAsync(cookieless);
         var firstVerify = await ReceiveAsync(udp);
         var cookie = HelloVerifyCookie(firstVerify);
@@ -83,12 +86,14 @@ public sealed class DtlsMetricsTests : IDisposable
         // A send is counted once the call returns, which may be after the client has the datagram.
         var crafted = await PrometheusScrape.WaitAsync(metrics, s => s.Value("platform_gateway_dtls_hello_verify_requests_total", shared) >= 2
             && s.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "out")]) >= 2);
-        Assert.Equal(4, crafted.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "in")]));
+        Assert.Equal(5, crafted.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "in")]));
         Assert.Equal(2, crafted.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "out")]));
-        Assert.Equal(garbage.Length + stray.Length + cookieless.Length + forged.Length, crafted.Value("platform_gateway_dtls_io_bytes_total", [.. shared, ("direction", "in")]));
+        Assert.Equal(garbage.Length + stray.Length + strayCid.Length + cookieless.Length + forged.Length, crafted.Value("platform_gateway_dtls_io_bytes_total", [.. shared, ("direction", "in")]));
         Assert.Equal(firstVerify.Length + secondVerify.Length, crafted.Value("platform_gateway_dtls_io_bytes_total", [.. shared, ("direction", "out")]));
         Assert.Equal(1, crafted.Value("platform_gateway_dtls_datagrams_dropped_total", [.. shared, ("reason", "malformed")]));
         Assert.Equal(1, crafted.Value("platform_gateway_dtls_datagrams_dropped_total", [.. shared, ("reason", "unknown_session")]));
+        Assert.Equal(1, crafted.Value("platform_gateway_dtls_datagrams_dropped_total", [.. shared, ("reason", "unknown_connection_id")]));
+        Assert.Equal(0, crafted.Value("platform_gateway_dtls_datagrams_dropped_total", [.. shared, ("reason", "session_queue_full")]));
         Assert.Equal(2, crafted.Value("platform_gateway_dtls_hello_verify_requests_total", shared));
         Assert.Equal(1, crafted.Value("platform_gateway_dtls_cookies_rejected_total", shared));
         Assert.Equal(0, crafted.Sum("platform_gateway_dtls_handshakes_started_total", shared));
@@ -108,7 +113,7 @@ public sealed class DtlsMetricsTests : IDisposable
         Assert.Equal(0, afterOne.Value("platform_gateway_dtls_openssl_objects", shared));
         // The client's own cookie exchange: one HelloVerifyRequest at least (more if its first hello was retransmitted).
         Assert.True(afterOne.Value("platform_gateway_dtls_hello_verify_requests_total", shared) >= 3, afterOne.Text);
-        Assert.True(afterOne.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "in")]) >= 4 + 4, afterOne.Text);
+        Assert.True(afterOne.Value("platform_gateway_dtls_datagrams_total", [.. shared, ("direction", "in")]) >= 5 + 4, afterOne.Text);
 
         // An identity no tenant has: refused in the PSK callback, so the handshake fails with an alert; nothing else moves.
         var unknown = await PeerProcess.ExchangeLineAsync("openssl", $"{arguments} -psk_identity acme/nobody -psk {key}", "never-echoed", expectEcho: false);
