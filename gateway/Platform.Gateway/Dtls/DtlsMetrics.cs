@@ -54,17 +54,18 @@ internal sealed class DtlsMetrics
         Counter(meter, "platform.gateway.dtls.hellos.engine_rejected", "{hello}",
             "Cookie-verified ClientHellos the chosen engine's own parser refused; dropped.",
             new Series(static s => s.Counters.HelloRejectedByEngine));
-        meter.CreateObservableCounter("platform.gateway.dtls.handshakes.started", HandshakesStarted, "{handshake}",
-            "Handshakes started after a valid cookie, by engine (openssl, bouncycastle).");
-        Counter(meter, "platform.gateway.dtls.handshakes.completed", "{handshake}",
-            "Handshakes completed, both engines.",
-            new Series(static s => s.Counters.HandshakesCompleted));
-        Counter(meter, "platform.gateway.dtls.handshakes.failed", "{handshake}",
-            "Handshakes that ended with an alert or an error, both engines.",
-            new Series(static s => s.Counters.HandshakesFailed));
-        Counter(meter, "platform.gateway.dtls.handshakes.timed_out", "{handshake}",
-            "Handshakes that did not complete in time or ran out of retransmissions, both engines.",
-            new Series(static s => s.Counters.HandshakesTimedOut));
+        ByEngine(meter, EngineCounter.Started, "platform.gateway.dtls.handshakes.started",
+            "Handshakes started after a valid cookie, by engine (openssl, bouncycastle).",
+            static s => s.Counters.HandshakesStarted, static s => s.BcCounters.HandshakesStarted);
+        ByEngine(meter, EngineCounter.Completed, "platform.gateway.dtls.handshakes.completed",
+            "Handshakes completed, by engine.",
+            static s => s.Counters.HandshakesCompleted, static s => s.BcCounters.HandshakesCompleted);
+        ByEngine(meter, EngineCounter.Failed, "platform.gateway.dtls.handshakes.failed",
+            "Handshakes that ended with an alert or an error, by engine.",
+            static s => s.Counters.HandshakesFailed, static s => s.BcCounters.HandshakesFailed);
+        ByEngine(meter, EngineCounter.TimedOut, "platform.gateway.dtls.handshakes.timed_out",
+            "Handshakes that did not complete in time or ran out of retransmissions, by engine.",
+            static s => s.Counters.HandshakesTimedOut, static s => s.BcCounters.HandshakesTimedOut);
         Counter(meter, "platform.gateway.dtls.handshakes.refused", "{handshake}",
             "Cookie-verified handshakes refused by a cap, the session limit, a tenant's half-open limits or admission; the client got silence or an alert.",
             new Series(static s => s.Counters.Refused));
@@ -130,27 +131,32 @@ internal sealed class DtlsMetrics
     }
 
     /// <summary>
-    /// Handshakes started per engine. The listener counts every start and, separately, the BouncyCastle ones (after the
-    /// total): read in that order, a BouncyCastle start between the two reads can make the OpenSSL difference one lower
-    /// than a reading already reported, so it never goes below the last one.
+    /// A handshake counter per engine: the OpenSSL count is the listener's total less the BouncyCastle count. A
+    /// BouncyCastle handshake is counted in its engine's counter before the total, and the total is read here before
+    /// the engine's counter, so the difference is never above the true OpenSSL count; it can be below it (by the
+    /// BouncyCastle handshakes counted between the two reads), so it is kept from going under the last one reported.
     /// </summary>
-    private List<Measurement<long>> HandshakesStarted()
+    private void ByEngine(Meter meter, EngineCounter counter, string name, string description, Func<DtlsServer, long> all, Func<DtlsServer, long> bc) =>
+        meter.CreateObservableCounter(name, () => ObserveByEngine(counter, all, bc), "{handshake}", description);
+
+    private List<Measurement<long>> ObserveByEngine(EngineCounter counter, Func<DtlsServer, long> all, Func<DtlsServer, long> bc)
     {
         var running = _listeners.Running;
         var measurements = new List<Measurement<long>>(running.Count * 2);
         foreach (var (port, server) in running)
         {
             var state = State(port, server);
-            var all = server.Counters.HandshakesStarted;
-            var bc = server.BcCounters.HandshakesStarted;
+            var total = all(server);
+            var bouncyCastle = bc(server);
             long openSsl;
             lock (state)
             {
-                openSsl = state.OpenSslStarted = Math.Max(state.OpenSslStarted, all - bc);
+                ref var last = ref state.OpenSslLast[(int)counter];
+                openSsl = last = Math.Max(last, total - bouncyCastle);
             }
 
             measurements.Add(new Measurement<long>(openSsl, state.With(new("engine", OpenSsl))));
-            measurements.Add(new Measurement<long>(bc, state.With(new("engine", BouncyCastle))));
+            measurements.Add(new Measurement<long>(bouncyCastle, state.With(new("engine", BouncyCastle))));
         }
 
         return measurements;
@@ -158,6 +164,14 @@ internal sealed class DtlsMetrics
 
     private ListenerState State(int port, DtlsServer server) =>
         _states.GetValue(server, s => new ListenerState(port, s.Options.DedicatedTenantId is not null));
+
+    private enum EngineCounter
+    {
+        Started,
+        Completed,
+        Failed,
+        TimedOut,
+    }
 
     /// <summary>One series of an instrument: its own label (none for a single-series instrument) and the counter it reads.</summary>
     private sealed record Series(KeyValuePair<string, object?>? Label, Func<DtlsServer, long> Read)
@@ -173,7 +187,7 @@ internal sealed class DtlsMetrics
         }
     }
 
-    /// <summary>A listener's labels, made once, and the last OpenSSL handshake count reported for it.</summary>
+    /// <summary>A listener's labels, made once, and the last OpenSSL handshake counts reported for it.</summary>
     private sealed class ListenerState(int port, bool dedicated)
     {
         public KeyValuePair<string, object?>[] Tags { get; } =
@@ -182,8 +196,8 @@ internal sealed class DtlsMetrics
             new("port", port.ToString(CultureInfo.InvariantCulture)),
         ];
 
-        /// <summary>Read and written under the state's lock.</summary>
-        public long OpenSslStarted { get; set; }
+        /// <summary>The last OpenSSL value reported per <see cref="EngineCounter"/>; read and written under the state's lock.</summary>
+        public long[] OpenSslLast { get; } = new long[4];
 
         public KeyValuePair<string, object?>[] With(KeyValuePair<string, object?> label) => [.. Tags, label];
     }

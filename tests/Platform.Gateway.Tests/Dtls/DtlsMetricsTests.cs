@@ -106,7 +106,8 @@ public sealed class DtlsMetricsTests : IDisposable
         var afterOne = await PrometheusScrape.WaitAsync(metrics, s => s.Value("platform_gateway_dtls_sessions_closed_total", shared) >= 1);
         Assert.Equal(1, afterOne.Value("platform_gateway_dtls_handshakes_started_total", [.. shared, ("engine", "openssl")]));
         Assert.Equal(0, afterOne.Value("platform_gateway_dtls_handshakes_started_total", [.. shared, ("engine", "bouncycastle")]));
-        Assert.Equal(1, afterOne.Value("platform_gateway_dtls_handshakes_completed_total", shared));
+        Assert.Equal(1, afterOne.Value("platform_gateway_dtls_handshakes_completed_total", [.. shared, ("engine", "openssl")]));
+        Assert.Equal(0, afterOne.Value("platform_gateway_dtls_handshakes_completed_total", [.. shared, ("engine", "bouncycastle")]));
         Assert.Equal(1, afterOne.Value("platform_gateway_dtls_handover_sessions_total", [.. shared, ("outcome", "handed_over")]));
         Assert.Equal(0, afterOne.Value("platform_gateway_dtls_handover_sessions_total", [.. shared, ("outcome", "check_failed")]));
         Assert.Equal(1, afterOne.Value("platform_gateway_dtls_sessions_closed_total", shared));
@@ -120,10 +121,11 @@ public sealed class DtlsMetricsTests : IDisposable
         Assert.DoesNotContain("\nnever-echoed", unknown, StringComparison.Ordinal);
         var afterTwo = await PrometheusScrape.WaitAsync(metrics, s => s.Value("platform_gateway_dtls_sessions_closed_total", shared) >= 2);
         Assert.Equal(2, afterTwo.Value("platform_gateway_dtls_handshakes_started_total", [.. shared, ("engine", "openssl")]));
-        Assert.Equal(1, afterTwo.Value("platform_gateway_dtls_handshakes_completed_total", shared));
+        Assert.Equal(1, afterTwo.Sum("platform_gateway_dtls_handshakes_completed_total", shared));
         Assert.Equal(1, afterTwo.Value("platform_gateway_dtls_handshakes_refused_total", shared));
-        Assert.Equal(1, afterTwo.Value("platform_gateway_dtls_handshakes_failed_total", shared));
-        Assert.Equal(0, afterTwo.Value("platform_gateway_dtls_handshakes_timed_out_total", shared));
+        Assert.Equal(1, afterTwo.Value("platform_gateway_dtls_handshakes_failed_total", [.. shared, ("engine", "openssl")]));
+        Assert.Equal(0, afterTwo.Value("platform_gateway_dtls_handshakes_failed_total", [.. shared, ("engine", "bouncycastle")]));
+        Assert.Equal(0, afterTwo.Sum("platform_gateway_dtls_handshakes_timed_out_total", shared));
         Assert.Equal(1, afterTwo.Value("platform_gateway_dtls_handover_sessions_total", [.. shared, ("outcome", "handed_over")]));
         Assert.Equal(0, afterTwo.Value("platform_gateway_dtls_internal_errors_total", shared));
         Assert.Equal(0, afterTwo.Value("platform_gateway_dtls_socket_errors_total", shared));
@@ -165,10 +167,12 @@ public sealed class DtlsMetricsTests : IDisposable
             $"--udp --heartbeat --port {port} --sni-hostname hb.acme.example --verify-hostname hb.acme.example --x509cafile {ca} --priority NORMAL:-VERS-ALL:+VERS-DTLS1.2 127.0.0.1"))
         {
             await peer.WaitForTextAsync("Handshake was completed");
-            var open = await PrometheusScrape.WaitAsync(metrics, s => s.Find("platform_gateway_dtls_handshakes_completed_total", dedicated).Any(x => x.Value >= 1));
+            var open = await PrometheusScrape.WaitAsync(metrics, s => s.Sum("platform_gateway_dtls_handshakes_completed_total", dedicated) >= 1);
             Assert.Equal(1, open.Value("platform_gateway_dtls_handshakes_started_total", [.. dedicated, ("engine", "bouncycastle")]));
             Assert.Equal(0, open.Value("platform_gateway_dtls_handshakes_started_total", [.. dedicated, ("engine", "openssl")]));
-            Assert.Equal(1, open.Value("platform_gateway_dtls_handshakes_completed_total", dedicated));
+            Assert.Equal(1, open.Value("platform_gateway_dtls_handshakes_completed_total", [.. dedicated, ("engine", "bouncycastle")]));
+            Assert.Equal(0, open.Value("platform_gateway_dtls_handshakes_completed_total", [.. dedicated, ("engine", "openssl")]));
+            Assert.Equal(0, open.Sum("platform_gateway_dtls_handshakes_failed_total", dedicated));
             Assert.True(open.Value("platform_gateway_dtls_hello_verify_requests_total", dedicated) >= 1, open.Text);
             // BouncyCastle sessions never hold an OpenSSL object, and the shared listener saw none of it.
             Assert.Equal(0, open.Value("platform_gateway_dtls_openssl_objects", dedicated));
