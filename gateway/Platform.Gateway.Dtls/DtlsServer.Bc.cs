@@ -131,8 +131,9 @@ public sealed partial class DtlsServer
         var session = new DtlsSession(this, (ulong)Interlocked.Increment(ref _nextId), key, slot, tenant, certificateIndex, hello, request);
         _byAddress[key] = session;
         _byId[session.Id] = session;
-        Interlocked.Increment(ref Counters._handshakesStarted);
+        // The engine's count first, then the total: a reader of both (DtlsMetrics) never sees a total ahead of it.
         Interlocked.Increment(ref BcCounters._handshakesStarted);
+        Interlocked.Increment(ref Counters._handshakesStarted);
         session.Begin();
         return true;
     }
@@ -263,6 +264,9 @@ public sealed partial class DtlsServer
 public sealed class DtlsBcCounters
 {
     internal long _handshakesStarted;
+    internal long _handshakesCompleted;
+    internal long _handshakesFailed;
+    internal long _handshakesTimedOut;
     internal long _handshakeCapDropped;
     internal long _unknownConnectionIdDropped;
     internal long _addressChanges;
@@ -272,8 +276,17 @@ public sealed class DtlsBcCounters
     /// <summary>Handshake datagrams dropped before BouncyCastle saw them (fragments out of range, oversized messages, too many records).</summary>
     public long HandshakeDatagramsRejected => Interlocked.Read(ref _handshakeDatagramsRejected);
 
-    /// <summary>Cookie-verified handshakes given to BouncyCastle.</summary>
+    /// <summary>Cookie-verified handshakes given to BouncyCastle (counted here first, then in <see cref="DtlsServerCounters.HandshakesStarted"/>).</summary>
     public long HandshakesStarted => Interlocked.Read(ref _handshakesStarted);
+
+    /// <summary>BouncyCastle handshakes completed (counted here first, then in <see cref="DtlsServerCounters.HandshakesCompleted"/>).</summary>
+    public long HandshakesCompleted => Interlocked.Read(ref _handshakesCompleted);
+
+    /// <summary>BouncyCastle handshakes that failed (counted here first, then in <see cref="DtlsServerCounters.HandshakesFailed"/>).</summary>
+    public long HandshakesFailed => Interlocked.Read(ref _handshakesFailed);
+
+    /// <summary>BouncyCastle handshakes that timed out (counted here first, then in <see cref="DtlsServerCounters.HandshakesTimedOut"/>).</summary>
+    public long HandshakesTimedOut => Interlocked.Read(ref _handshakesTimedOut);
 
     /// <summary>Cookie-verified ClientHellos dropped by the BouncyCastle handshake caps (listener-wide or per source).</summary>
     public long HandshakeCapDropped => Interlocked.Read(ref _handshakeCapDropped);

@@ -148,6 +148,7 @@ public sealed partial class DtlsSession
                 bc.Transport.Established();
                 bc.HandshakeHeldUntil = Environment.TickCount64 + BcHandshakeRetentionMillis;
                 outcome.Opened = true;
+                Interlocked.Increment(ref _server.BcCounters._handshakesCompleted);
                 Interlocked.Increment(ref _server.Counters._handshakesCompleted);
             }
         }
@@ -158,6 +159,7 @@ public sealed partial class DtlsSession
                 if (!_closed)
                 {
                     var timedOut = bc.Transport.DeadlinePassed;
+                    Interlocked.Increment(ref timedOut ? ref _server.BcCounters._handshakesTimedOut : ref _server.BcCounters._handshakesFailed);
                     Interlocked.Increment(ref timedOut ? ref _server.Counters._handshakesTimedOut : ref _server.Counters._handshakesFailed);
                     FailureDetail ??= timedOut ? "handshake timed out" : bc.Server?.FailureDetail ?? ex.Message;
                     CloseLocked(timedOut ? DtlsCloseReason.HandshakeTimeout : DtlsCloseReason.HandshakeFailed, sendCloseNotify: false, ref outcome);

@@ -75,6 +75,32 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The listeners running now with their ports, the shared one first; a dedicated port's listener is gone from here
+    /// as soon as the snapshot drops the port. Read by <see cref="DtlsMetrics"/> at each collection.
+    /// </summary>
+    public IReadOnlyList<(int Port, DtlsServer Server)> Running
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var running = new List<(int, DtlsServer)>(_dedicated.Count + 1);
+                if (_shared is not null)
+                {
+                    running.Add((_listeners.DtlsPort, _shared));
+                }
+
+                foreach (var (port, server) in _dedicated)
+                {
+                    running.Add((port, server));
+                }
+
+                return running;
+            }
+        }
+    }
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         lock (_lock)

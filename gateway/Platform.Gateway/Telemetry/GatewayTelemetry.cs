@@ -4,6 +4,7 @@ using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Platform.Cluster.Telemetry;
 using Platform.Gateway.Admission;
+using Platform.Gateway.Dtls;
 using Platform.Gateway.Hosting;
 
 namespace Platform.Gateway.Telemetry;
@@ -16,6 +17,7 @@ internal static class GatewayTelemetry
     public static IServiceCollection AddGatewayTelemetry(this IServiceCollection services)
     {
         services.AddSingleton<GatewayGauges>();
+        services.AddSingleton<DtlsMetrics>();
         services.AddOpenTelemetry()
             .ConfigureResource(static resource => resource.AddService("platform-gateway"))
             .WithMetrics(static metrics => metrics
@@ -40,6 +42,7 @@ internal static class GatewayTelemetry
     {
         ArgumentNullException.ThrowIfNull(app);
         app.Services.GetRequiredService<GatewayGauges>();
+        app.Services.GetRequiredService<DtlsMetrics>();
         var listeners = app.Services.GetRequiredService<GatewayListeners>();
         app.UseOpenTelemetryPrometheusScrapingEndpoint(context => IsScrape(context, listeners));
         return app;
