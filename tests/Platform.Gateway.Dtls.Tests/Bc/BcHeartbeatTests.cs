@@ -178,6 +178,87 @@ public sealed class BcHeartbeatTests : IDisposable
         Assert.Equal(0, server.BcCounters.HeartbeatTimeouts);
     }
 
+    /// <summary>BouncyCastle restarts the gateway's interval on an answer, not on data: requests go on during steady traffic.</summary>
+    [Fact]
+    public async Task ServerHeartbeats_GoOnDuringSteadyData()
+    {
+        var handler = new TestHandler();
+        await using var server = Start(handler, ServerBeats);
+        using var client = await ConnectAsync(server);
+        await using var reader = ClientReader.Start(client);
+        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+        // A record every 100 ms, far more often than the 1 s interval, until three requests were answered.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        var sent = 0;
+        while (session.HeartbeatResponsesReceived < 3)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"after {sent} records: {Describe(session, reader)}");
+            client.Send($"steady-{sent}");
+            Assert.Equal($"steady-{sent}", await reader.NextAsync(Wait));
+            sent++;
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(sent, handler.Received.Count);
+        Assert.False(session.IsClosed);
+    }
+
+    /// <summary>Many heartbeat sessions on one listener (one timer entry each): every request answered, then data from each.</summary>
+    [Fact]
+    public async Task ManySessions_HeartbeatsAnsweredThenDataFromEach()
+    {
+        const int Count = 12;
+        var handler = new TestHandler();
+        await using var server = Start(handler, ServerBeats);
+        var clients = new List<BcTestClient>();
+        var readers = new List<ClientReader>();
+        try
+        {
+            // One at a time: the listener caps BouncyCastle handshakes per source address.
+            for (var i = 0; i < Count; i++)
+            {
+                var client = await ConnectAsync(server);
+                clients.Add(client);
+                readers.Add(ClientReader.Start(client));
+            }
+
+            var sessions = new List<DtlsSession>();
+            for (var i = 0; i < Count; i++)
+            {
+                sessions.Add(await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait));
+            }
+
+            await Poll.UntilAsync(() => sessions.All(s => s.HeartbeatResponsesReceived >= 3), TimeSpan.FromSeconds(90), () => string.Join("; ", sessions.Select(s => $"{s.HeartbeatRequestsSent}/{s.HeartbeatResponsesReceived} {s.FailureDetail}")));
+            Assert.Equal(Count, server.Timers.Count);
+
+            for (var i = 0; i < Count; i++)
+            {
+                clients[i].Send($"session-{i}");
+            }
+
+            for (var i = 0; i < Count; i++)
+            {
+                Assert.Equal($"session-{i}", await readers[i].NextAsync(Wait));
+            }
+
+            Assert.All(sessions, s => Assert.False(s.IsClosed));
+            Assert.Equal(0, server.BcCounters.HeartbeatTimeouts);
+        }
+        finally
+        {
+            foreach (var reader in readers)
+            {
+                await reader.DisposeAsync();
+            }
+
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+        }
+    }
+
     /// <summary>
     /// Two application records in one datagram (RFC 6347 allows several records per datagram): BouncyCastle returns the
     /// first and keeps the rest in its own record queue, which the gateway cannot see; the session must read on until
