@@ -42,6 +42,8 @@ public sealed class BcInteropTests : IDisposable
         var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
         Assert.Equal(DtlsEngines.BouncyCastle, session.Engine);
         Assert.True(session.HeartbeatsEnabled);
+
+        // Data before the first heartbeat request (1 s after the handshake): after one, gnutls-cli reads no stdin until the gateway sends data (BcHeartbeatTests).
         var echoed = peer.WhenLine(l => l == "ping-heartbeat");
         await peer.WriteLineAsync("ping-heartbeat");
         await echoed.WaitAsync(Wait);
