@@ -287,6 +287,35 @@ public sealed class BcHeartbeatTests : IDisposable
         Assert.Equal("after-the-pair", await reader.NextAsync(Wait));
     }
 
+    /// <summary>
+    /// A record followed by bytes that are no whole record (shorter than a record header, or headers of records that
+    /// fail authentication): the record is delivered, the session's reads end (the rest makes the datagram longer
+    /// than its first record, so the session reads on until BouncyCastle asks for the next datagram) and later
+    /// datagrams are read as before.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(12)]
+    [InlineData(40)]
+    public async Task BcClient_RecordWithAShortRestInItsDatagram_DeliveredAndTheSessionGoesOn(int rest)
+    {
+        var handler = new TestHandler();
+        await using var server = Start(handler, QuietServer);
+        using var client = await ConnectAsync(server);
+        await using var reader = ClientReader.Start(client);
+        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+        var junk = new byte[rest];
+        junk[0] = 23;
+        client.SendInOneDatagram(["before-the-rest"], junk);
+        Assert.Equal("before-the-rest", await reader.NextAsync(Wait));
+
+        client.Send("after-the-rest");
+        Assert.Equal("after-the-rest", await reader.NextAsync(Wait));
+        Assert.Equal(2, session.DatagramsIn);
+        Assert.False(session.IsClosed);
+    }
+
     /// <summary>Answered heartbeats are not application data: a session with nothing else is closed at the idle timeout.</summary>
     [Fact]
     public async Task HeartbeatsAnswered_DoNotKeepASilentSessionPastTheIdleTimeout()

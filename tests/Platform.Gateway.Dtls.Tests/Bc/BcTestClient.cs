@@ -54,7 +54,10 @@ internal sealed class BcTestClient : IDisposable
     /// Sends the records of <paramref name="texts"/> in one datagram, one after the other (RFC 6347 section 4.1.1
     /// allows several records per datagram; some stacks coalesce what they write together).
     /// </summary>
-    public void SendInOneDatagram(params string[] texts)
+    public void SendInOneDatagram(params string[] texts) => SendInOneDatagram(texts, trailing: []);
+
+    /// <summary>As <see cref="SendInOneDatagram(string[])"/>, with <paramref name="trailing"/> bytes after the records.</summary>
+    public void SendInOneDatagram(string[] texts, byte[] trailing)
     {
         _transport.Hold();
         try
@@ -66,7 +69,7 @@ internal sealed class BcTestClient : IDisposable
         }
         finally
         {
-            _transport.Flush();
+            _transport.Flush(trailing);
         }
     }
 
@@ -215,11 +218,12 @@ internal sealed class BcTestClient : IDisposable
             }
         }
 
-        public void Flush()
+        public void Flush(byte[] trailing)
         {
             lock (_holdLock)
             {
-                var held = _held!.ToArray();
+                _held!.Write(trailing);
+                var held = _held.ToArray();
                 _held = null;
                 LastSent = held;
                 _socket.Send(held);
