@@ -37,15 +37,16 @@ public sealed class BcInteropTests : IDisposable
         var alpha = WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = TimeSpan.FromSeconds(10) });
         await using var server = TestTenants.StartServer(Pki.Directory(alpha, Pki.Beta()), handler);
         await using var peer = PeerProcess.Start("gnutls-cli", GnuTlsArguments(server, "--heartbeat"));
+
+        // The line waits in gnutls-cli's stdin and leaves right after the handshake, before the first heartbeat request
+        // (1 s later): after one, gnutls-cli reads no stdin until the gateway sends data (BcHeartbeatTests).
+        var echoed = peer.WhenLine(l => l == "ping-heartbeat");
+        await peer.WriteLineAsync("ping-heartbeat");
         await peer.WaitForTextAsync("Handshake was completed");
 
         var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
         Assert.Equal(DtlsEngines.BouncyCastle, session.Engine);
         Assert.True(session.HeartbeatsEnabled);
-
-        // Data before the first heartbeat request (1 s after the handshake): after one, gnutls-cli reads no stdin until the gateway sends data (BcHeartbeatTests).
-        var echoed = peer.WhenLine(l => l == "ping-heartbeat");
-        await peer.WriteLineAsync("ping-heartbeat");
         await echoed.WaitAsync(Wait);
         Assert.Contains(handler.Received, r => Encoding.ASCII.GetString(r.Data).StartsWith("ping-heartbeat", StringComparison.Ordinal));
 
