@@ -145,6 +145,7 @@ public sealed partial class DtlsSession
                 CipherSuite = server.CipherSuiteName;
                 ProtocolVersion = "DTLSv1.2";
                 MaxDatagramSize = dtls.GetSendLimit();
+                bc.Transport.ConnectionIdLength = bc.ConnectionId?.Length ?? 0;
                 bc.Transport.Established();
                 bc.HandshakeHeldUntil = Environment.TickCount64 + BcHandshakeRetentionMillis;
                 outcome.Opened = true;
@@ -306,7 +307,9 @@ public sealed partial class DtlsSession
             var buffer = ArrayPool<byte>.Shared.Rent(BcReadBufferSize);
             try
             {
-                while (!_closed && (force || bc.Transport.HasPending))
+                // Also read on while BouncyCastle may hold records of a datagram with several: it returns one
+                // record's data per read and would otherwise keep the rest until the next datagram or timer.
+                while (!_closed && (force || bc.Transport.HasPending || bc.Transport.EngineMayHoldRecords))
                 {
                     force = false;
                     bc.ConfirmedSource = null;

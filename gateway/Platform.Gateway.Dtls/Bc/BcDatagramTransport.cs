@@ -52,6 +52,17 @@ internal sealed class BcDatagramTransport : DatagramTransport
     /// <summary>Handshake datagrams dropped by the fragment checks.</summary>
     public int RejectedHandshakeDatagrams { get; private set; }
 
+    /// <summary>
+    /// Whether BouncyCastle may still hold records of a datagram this transport handed it: it takes a datagram's first
+    /// record and keeps the rest in a record queue of its own (RFC 6347 allows several records per datagram), which it
+    /// reads before it asks the transport again. Set when a datagram longer than its first record is handed over,
+    /// cleared when BouncyCastle asks for the next datagram (its queue is empty then).
+    /// </summary>
+    public bool EngineMayHoldRecords { get; private set; }
+
+    /// <summary>Length of the connection ID the gateway issued (the client's records carry it), 0 without one.</summary>
+    public int ConnectionIdLength { get; set; }
+
     public bool HasPending
     {
         get
@@ -131,6 +142,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
     public int Receive(Span<byte> buffer, int waitMillis)
     {
         var started = Environment.TickCount64;
+        EngineMayHoldRecords = false;
         lock (_lock)
         {
             while (true)
@@ -156,6 +168,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
                         var length = Math.Min(item.Length, buffer.Length);
                         datagram[..length].CopyTo(buffer);
                         CurrentSource = item.Source;
+                        EngineMayHoldRecords = !_handshaking && FirstRecordLength(datagram[..length]) < length;
                         if (!_handshaking && _waiting.Count == 0)
                         {
                             // The last one waiting: the queue goes until the next datagram.
@@ -256,6 +269,18 @@ internal sealed class BcDatagramTransport : DatagramTransport
         }
 
         return true;
+    }
+
+    /// <summary>Bytes of the datagram's first record (header included); a <c>tls12_cid</c> record's length follows its CID.</summary>
+    private int FirstRecordLength(ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length < DtlsRecords.RecordHeaderLength)
+        {
+            return datagram.Length;
+        }
+
+        var header = DtlsRecords.RecordHeaderLength + (datagram[0] == 25 ? ConnectionIdLength : 0);
+        return datagram.Length < header ? datagram.Length : header + BinaryPrimitives.ReadUInt16BigEndian(datagram[(header - 2)..]);
     }
 
     private static int ReadUInt24(ReadOnlySpan<byte> span) => (span[0] << 16) | (span[1] << 8) | span[2];

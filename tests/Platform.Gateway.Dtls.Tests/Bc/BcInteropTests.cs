@@ -33,12 +33,12 @@ public sealed class BcInteropTests : IDisposable
     [Fact]
     public async Task GnuTlsHeartbeat_RequestsAnsweredAndEchoOnBouncyCastle()
     {
-        await using var run = await StartHeartbeatPeerAsync(heartbeatTimeout: TimeSpan.FromSeconds(10));
-        var (handler, server, peer, session) = (run.Handler, run.Server, run.Peer, run.Session);
+        // The line waits in gnutls-cli's stdin and leaves right after the handshake, before the first heartbeat request
+        // (1 s later): after one, gnutls-cli reads no stdin until the gateway sends data (BcHeartbeatTests).
+        await using var run = await StartHeartbeatPeerAsync(heartbeatTimeout: TimeSpan.FromSeconds(10), lineBeforeHandshake: "ping-heartbeat");
+        var (handler, server, peer, session, echoed) = (run.Handler, run.Server, run.Peer, run.Session, run.Echoed);
         Assert.Equal(DtlsEngines.BouncyCastle, session.Engine);
         Assert.True(session.HeartbeatsEnabled);
-        var echoed = peer.WhenLine(l => l == "ping-heartbeat");
-        await peer.WriteLineAsync("ping-heartbeat");
         await echoed.WaitAsync(Wait);
         Assert.Contains(handler.Received, r => Encoding.ASCII.GetString(r.Data).StartsWith("ping-heartbeat", StringComparison.Ordinal));
 
@@ -51,7 +51,9 @@ public sealed class BcInteropTests : IDisposable
     [Fact]
     public async Task GnuTlsHeartbeat_PendingHandshakeReleaseAndHeartbeatsShareOneTimerEntry()
     {
-        await using var run = await StartHeartbeatPeerAsync(heartbeatTimeout: TimeSpan.FromSeconds(10));
+        // The line below is typed after the handshake, so the first heartbeat request must come later than that (5 s):
+        // after one, gnutls-cli reads no stdin until the gateway sends data (BcHeartbeatTests).
+        await using var run = await StartHeartbeatPeerAsync(heartbeatTimeout: TimeSpan.FromSeconds(10), heartbeatInterval: TimeSpan.FromSeconds(5));
         var (server, peer, session) = (run.Server, run.Peer, run.Session);
 
         // Before any data BouncyCastle holds the handshake; the session's one entry serves its release and the heartbeats.
@@ -166,18 +168,25 @@ public sealed class BcInteropTests : IDisposable
     /// A gateway whose tenant alpha asks for a heartbeat each second of silence, and gnutls-cli connected to it with
     /// heartbeats on; returns once the handshake completed and the gateway reported the session open.
     /// </summary>
-    private async Task<HeartbeatRun> StartHeartbeatPeerAsync(TimeSpan heartbeatTimeout)
+    private async Task<HeartbeatRun> StartHeartbeatPeerAsync(TimeSpan heartbeatTimeout, TimeSpan? heartbeatInterval = null, string? lineBeforeHandshake = null)
     {
         var handler = new TestHandler();
-        var alpha = WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = heartbeatTimeout });
+        var alpha = WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { HeartbeatInterval = heartbeatInterval ?? TimeSpan.FromSeconds(1), HeartbeatTimeout = heartbeatTimeout });
         var server = TestTenants.StartServer(Pki.Directory(alpha, Pki.Beta()), handler);
         PeerProcess? peer = null;
         try
         {
             peer = PeerProcess.Start("gnutls-cli", GnuTlsArguments(server, "--heartbeat"));
+            var echoed = Task.CompletedTask;
+            if (lineBeforeHandshake is not null)
+            {
+                echoed = peer.WhenLine(l => l == lineBeforeHandshake);
+                await peer.WriteLineAsync(lineBeforeHandshake);
+            }
+
             await peer.WaitForTextAsync("Handshake was completed");
             var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-            return new HeartbeatRun(handler, server, peer, session);
+            return new HeartbeatRun(handler, server, peer, session, echoed);
         }
         catch
         {
@@ -191,8 +200,11 @@ public sealed class BcInteropTests : IDisposable
         }
     }
 
-    /// <summary>One heartbeat test's gateway and peer; disposing stops the peer, then the gateway.</summary>
-    private sealed record HeartbeatRun(TestHandler Handler, DtlsServer Server, PeerProcess Peer, DtlsSession Session) : IAsyncDisposable
+    /// <summary>
+    /// One heartbeat test's gateway and peer, and the echo of the line written before the handshake (completed when none
+    /// was); disposing stops the peer, then the gateway.
+    /// </summary>
+    private sealed record HeartbeatRun(TestHandler Handler, DtlsServer Server, PeerProcess Peer, DtlsSession Session, Task Echoed) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

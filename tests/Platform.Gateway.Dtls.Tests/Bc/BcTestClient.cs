@@ -43,7 +43,35 @@ internal sealed class BcTestClient : IDisposable
         }
     }
 
+    /// <summary>The largest application record the client can send in one datagram.</summary>
+    public int SendLimit => _dtls.GetSendLimit();
+
     public void Send(string text) => _dtls.Send(Encoding.UTF8.GetBytes(text));
+
+    public void Send(byte[] data) => _dtls.Send(data, 0, data.Length);
+
+    /// <summary>
+    /// Sends the records of <paramref name="texts"/> in one datagram, one after the other (RFC 6347 section 4.1.1
+    /// allows several records per datagram; some stacks coalesce what they write together).
+    /// </summary>
+    public void SendInOneDatagram(params string[] texts) => SendInOneDatagram(texts, trailing: []);
+
+    /// <summary>As <see cref="SendInOneDatagram(string[])"/>, with <paramref name="trailing"/> bytes after the records.</summary>
+    public void SendInOneDatagram(string[] texts, byte[] trailing)
+    {
+        _transport.Hold();
+        try
+        {
+            foreach (var text in texts)
+            {
+                Send(text);
+            }
+        }
+        finally
+        {
+            _transport.Flush(trailing);
+        }
+    }
 
     /// <summary>The next application datagram, or null when none came within <paramref name="wait"/>.</summary>
     public string? Receive(TimeSpan wait)
@@ -84,6 +112,10 @@ internal sealed class BcTestClient : IDisposable
     {
         public override TlsHeartbeat GetHeartbeat() => clientHeartbeat!;
 
+        // Offering the extension in peer_allowed_to_send mode is a promise to answer the server's requests: BouncyCastle
+        // answers them only when the policy says so (its default is peer_not_allowed_to_send).
+        public override short GetHeartbeatPolicy() => heartbeat ? HeartbeatMode.peer_allowed_to_send : HeartbeatMode.peer_not_allowed_to_send;
+
         protected override ProtocolVersion[] GetSupportedVersions() => ProtocolVersion.DTLSv12.Only();
 
         protected override IList<ServerName> GetSniServerNames() => [new ServerName(NameType.host_name, Encoding.ASCII.GetBytes(serverName))];
@@ -106,7 +138,9 @@ internal sealed class BcTestClient : IDisposable
     private sealed class UdpTransport : DatagramTransport, IDisposable
     {
         private readonly IPEndPoint _server;
+        private readonly object _holdLock = new();
         private Socket _socket;
+        private MemoryStream? _held;
 
         public UdpTransport(IPEndPoint server)
         {
@@ -162,8 +196,38 @@ internal sealed class BcTestClient : IDisposable
 
         public void Send(ReadOnlySpan<byte> buffer)
         {
-            LastSent = buffer.ToArray();
-            _socket.Send(buffer);
+            lock (_holdLock)
+            {
+                if (_held is not null)
+                {
+                    _held.Write(buffer);
+                    return;
+                }
+
+                LastSent = buffer.ToArray();
+                _socket.Send(buffer);
+            }
+        }
+
+        /// <summary>Records written from now on wait, to leave together at <see cref="Flush"/>.</summary>
+        public void Hold()
+        {
+            lock (_holdLock)
+            {
+                _held = new MemoryStream();
+            }
+        }
+
+        public void Flush(byte[] trailing)
+        {
+            lock (_holdLock)
+            {
+                _held!.Write(trailing);
+                var held = _held.ToArray();
+                _held = null;
+                LastSent = held;
+                _socket.Send(held);
+            }
         }
 
         public void Close()
