@@ -197,6 +197,11 @@ public sealed partial class DtlsServer : IAsyncDisposable
             // a retransmitted hello of a handshake in progress included, belongs to the session's engine.
             if (!existing.IsEstablished || kind != DtlsDatagramKind.InitialClientHello)
             {
+                if (via.TryRunInline(existing, buffer, length))
+                {
+                    return;
+                }
+
                 if (!existing.Post(buffer.AsSpan(0, length)))
                 {
                     Interlocked.Increment(ref Counters._sessionQueueDropped);
@@ -313,7 +318,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
         _byAddress[key] = session;
         _byId[session.Id] = session;
         Interlocked.Increment(ref Counters._handshakesStarted);
-        session.Begin();
+        via.Begin(session);
     }
 
     /// <summary>Admission inside OpenSSL's callbacks; a deferral at the ClientHello silences the session.</summary>

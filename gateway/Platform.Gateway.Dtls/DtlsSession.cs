@@ -192,8 +192,11 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         Complete(ref outcome);
     }
 
-    /// <summary>Queues the first handshake step (the ClientHello the cookie check let through) for a worker.</summary>
-    internal void Begin()
+    /// <summary>
+    /// Queues the first handshake step (the ClientHello the cookie check let through) for a worker, or with
+    /// <paramref name="inline"/> runs it on the calling receive thread (OpenSSL sessions only).
+    /// </summary>
+    internal void Begin(bool inline = false)
     {
         if (_bc is not null)
         {
@@ -201,8 +204,21 @@ public sealed partial class DtlsSession : ISslCallbackTarget
             return;
         }
 
-        _inbox!.Start();
+        if (inline)
+        {
+            _inbox!.StartInline();
+        }
+        else
+        {
+            _inbox!.Start();
+        }
     }
+
+    /// <summary>Whether a receive thread may run this session's steps itself: OpenSSL sessions only.</summary>
+    internal bool MayRunInline => _bc is null;
+
+    /// <summary>Processes one datagram on the calling receive thread when the session's inbox is idle; false to post it.</summary>
+    internal bool TryRunInline(byte[] buffer, int length) => _bc is null && _inbox!.TryRunInline(buffer, length);
 
     /// <summary>Hands one datagram to the session's worker; false when its inbox is full and the datagram was dropped.</summary>
     internal bool Post(ReadOnlySpan<byte> datagram) => _bc is not null ? BcPost(datagram, Address) : _inbox!.Post(datagram);

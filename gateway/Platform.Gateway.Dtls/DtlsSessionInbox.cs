@@ -48,6 +48,77 @@ internal sealed class DtlsSessionInbox : IThreadPoolWorkItem
     }
 
     /// <summary>
+    /// Runs the session's first handshake step on the calling receive thread instead of queuing it (see
+    /// <see cref="DtlsServerOptions.InlineSteps"/>). The run takes the inbox as a worker's run would, so a datagram
+    /// posted meanwhile waits for it and is processed after it, in order.
+    /// </summary>
+    public void StartInline()
+    {
+        lock (_lock)
+        {
+            if (_scheduled || _closed)
+            {
+                return;
+            }
+
+            _scheduled = true;
+        }
+
+        Run();
+    }
+
+    /// <summary>
+    /// Processes <paramref name="buffer"/> on the calling receive thread, without copying it, when the inbox is idle:
+    /// started, nothing waiting and no run queued or running, so no earlier datagram of the session can still be
+    /// unprocessed and no worker touches the session's inbox meanwhile. False when a run is pending (the caller posts
+    /// the datagram instead, behind it). A datagram for a session that has ended is discarded (true).
+    /// </summary>
+    public bool TryRunInline(byte[] buffer, int length)
+    {
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return true;
+            }
+
+            if (_scheduled || !_started)
+            {
+                return false;
+            }
+
+            _scheduled = true;
+        }
+
+        try
+        {
+            _session.OnDatagram(buffer, length);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            _session.OnWorkerFault(ex);
+        }
+
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                DiscardLocked();
+            }
+
+            if (_waiting.Count == 0)
+            {
+                _scheduled = false;
+                return true;
+            }
+        }
+
+        // Something was posted for the session while it ran (only another thread could): a worker takes it.
+        _workers.Schedule(this, handshake: !_session.IsEstablished);
+        return true;
+    }
+
+    /// <summary>
     /// Copies <paramref name="datagram"/> in and makes sure a run will see it. False when the inbox is full and the
     /// datagram was dropped; a datagram for a session that has ended is discarded without counting.
     /// </summary>

@@ -87,6 +87,13 @@ public sealed class GatewayOptions : IValidatableObject
     /// </summary>
     public bool DtlsReceiveThreads { get; set; } = true;
 
+    /// <summary>
+    /// With <see cref="DtlsReceiveThreads"/>: whether a receive thread runs a session's step (a handshake step, a
+    /// record) itself when its socket has nothing else waiting and its budget allows, instead of handing it to a pool
+    /// worker. Any backlog on the socket sends every step to the workers again.
+    /// </summary>
+    public bool DtlsInlineSteps { get; set; } = true;
+
     /// <summary>Address of the admin listener (health, metrics): nothing tenants or the public reach.</summary>
     public string AdminAddress { get; set; } = "127.0.0.1";
 
