@@ -11,7 +11,8 @@ namespace Platform.Gateway.Dtls;
 /// <summary>
 /// One client address on a listener, from the verified cookie to the end. Every OpenSSL call on the session's SSL
 /// object happens under its lock; sockets and handler calls happen after the lock is released. Its datagrams reach
-/// it through its <see cref="DtlsSessionInbox"/>, processed by one worker at a time, never on the receive loop.
+/// it through its <see cref="DtlsSessionInbox"/>, processed by one worker at a time (or, with
+/// <see cref="DtlsServerOptions.InlineSteps"/>, by the receive thread that read them while the inbox is idle).
 /// </summary>
 public sealed partial class DtlsSession : ISslCallbackTarget
 {

@@ -7,7 +7,8 @@ namespace Platform.Gateway.Dtls;
 /// never waits on the session; at most one run drains the inbox at a time, in arrival order, so one session's
 /// datagrams are processed in order by one worker at a time. Beyond <c>capacity</c> waiting datagrams, or
 /// <c>byteLimit</c> bytes of them, a new one is dropped, as a full socket buffer would drop it. The first run also
-/// takes the session's first handshake step (the ClientHello that the cookie check let through). The inbox's lock
+/// takes the session's first handshake step (the ClientHello that the cookie check let through). A receive thread may
+/// take the place of a run for one datagram (<see cref="TryRunInline"/>) while the inbox is idle. The inbox's lock
 /// guards its queue only and is never held across an OpenSSL or handler call; those run under the session's own.
 /// </summary>
 internal sealed class DtlsSessionInbox : IThreadPoolWorkItem
