@@ -520,14 +520,14 @@ internal static class GatewayBench
     {
         for (var round = 1; ; round++)
         {
-            var jitBefore = TieredCompilationSeconds(options.GatewayPids);
+            var jitBefore = TieredCompilationThreads(options.GatewayPids);
             var cpuBefore = ProcessStats.CpuSeconds(options.GatewayPids);
             foreach (var kind in kinds)
             {
                 await MeasureHandshakesAsync(options, kind, TimeSpan.FromSeconds(2));
             }
 
-            var jit = TieredCompilationSeconds(options.GatewayPids) - jitBefore;
+            var jit = TieredCompilationSince(options.GatewayPids, jitBefore);
             var cpu = ProcessStats.CpuSeconds(options.GatewayPids) - cpuBefore;
             Console.Error.WriteLine($"warm-up round {round}: gateway CPU {cpu:F2} s, of it tiered compilation {jit:F2} s");
             if (jit < 0.02 * cpu || round == 15)
@@ -537,13 +537,21 @@ internal static class GatewayBench
         }
     }
 
-    /// <summary>CPU seconds of the runtime's tiered-compilation threads in the gateway processes.</summary>
-    private static double TieredCompilationSeconds(IReadOnlyList<int> pids) =>
-        ProcessStats.ThreadCpuSeconds(pids).Where(t => t.Key.Contains(".NET Tiered Com", StringComparison.Ordinal)).Sum(t => t.Value);
+    /// <summary>CPU seconds of each of the runtime's tiered-compilation threads in the gateway processes.</summary>
+    private static Dictionary<string, double> TieredCompilationThreads(IReadOnlyList<int> pids) =>
+        ProcessStats.ThreadCpuSeconds(pids).Where(t => t.Key.Contains(".NET Tiered Com", StringComparison.Ordinal)).ToDictionary(StringComparer.Ordinal);
+
+    /// <summary>
+    /// CPU seconds the tiered-compilation threads used since <paramref name="before"/>: the runtime ends its
+    /// compilation thread when idle and starts a new one later, so each thread counts from its own first sight
+    /// (a thread that ended in between is missed for the part after the first snapshot).
+    /// </summary>
+    private static double TieredCompilationSince(IReadOnlyList<int> pids, Dictionary<string, double> before) =>
+        TieredCompilationThreads(pids).Sum(t => t.Value - before.GetValueOrDefault(t.Key));
 
     private static async Task<HandshakeResult> MeasureHandshakesAsync(GatewayBenchOptions options, Kind kind, TimeSpan duration)
     {
-        var jitBefore = TieredCompilationSeconds(options.GatewayPids);
+        var jitBefore = TieredCompilationThreads(options.GatewayPids);
         var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var failed = 0;
         var reasons = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
@@ -583,7 +591,7 @@ internal static class GatewayBench
             Console.Error.WriteLine($"  {n} x {reason}");
         }
 
-        var jit = TieredCompilationSeconds(options.GatewayPids) - jitBefore;
+        var jit = TieredCompilationSince(options.GatewayPids, jitBefore);
         Console.Error.WriteLine($"{kind.Name}: {result.Count} handshakes ({failed} failed) in {result.Seconds:F1} s = {result.PerSecond:F0}/s; gateway CPU {cpu:F2} s (tiered compilation {jit:F2} s) = {result.PerCpuSecond:F0} per CPU-second");
         return result;
     }
