@@ -9,7 +9,9 @@
 #   infra/bench-dtls.sh --seconds 2 --echo-seconds 2 --idle 500 --speed-seconds 1 --inproc-seconds 1   # a quick look
 #   infra/bench-dtls.sh --baseline-ref 76f0cd5 ...   # also a gateway built from that commit, measured in the same run
 # Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
-# joins the same silo and is measured with the same harness, before this tree's gateway), --no-cores (skips the
+# joins the same silo and is measured with the same harness, before this tree's gateway), --baseline-env NAME=VALUE
+# (repeatable: environment for the baseline gateway only, e.g. `--baseline-ref HEAD --baseline-env
+# Platform__DtlsInlineSteps=true` compares one setting of this tree in one run), --no-cores (skips the
 # one-core/two-core handshake comparison, which pins the gateway with taskset to core 0, then to cores 0-1, and the
 # harness's clients to cores 2 and up, or on a two-core machine to core 1 in the one-core pass and nowhere in the
 # two-core pass; phases handshakes and handshakes-light unless --phases is given), --no-bc (no
@@ -27,6 +29,7 @@
 set -euo pipefail
 
 baseline_ref=''
+baseline_env=()
 cores=1
 bc=1
 bc_idle=1
@@ -37,6 +40,7 @@ harness_args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --baseline-ref) [ $# -ge 2 ] || { echo "--baseline-ref needs a commit" >&2; exit 2; }; baseline_ref=$2; shift 2 ;;
+    --baseline-env) [[ $# -ge 2 && $2 == *=* ]] || { echo "--baseline-env needs NAME=VALUE" >&2; exit 2; }; baseline_env+=("$2"); shift 2 ;;
     --no-cores) cores=0; shift ;;
     --no-bc) bc=0; shift ;;
     --no-bc-idle) bc_idle=0; shift ;;
@@ -114,7 +118,8 @@ bench_rest POST /v1/tenants/fwd/psk-identities "{\"identity\":\"dev1\",\"key\":\
 # $work/NAME.log); false when it exits before its WebSocket port answers (a port picked as free was taken meanwhile
 # by another process on this machine), so it can be tried again.
 start_gateway() {
-  local name=$1 dir=$2 ws_port wss_port tls_port admin_port dtls_port pid
+  local name=$1 dir=$2 ws_port wss_port tls_port admin_port dtls_port pid extra_env=()
+  [ "$name" != baseline ] || extra_env=("${baseline_env[@]}")
   ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); admin_port=$(pg_free_port)
   dtls_port=$(pg_free_port)
   mkdir -p "$work/$name-state"
@@ -122,7 +127,7 @@ start_gateway() {
     "PLATFORM_SECRETS_DIR=$gateway_secrets" "${bench_gateway_tls[@]}" "Platform__SiloEndpoints__0=$cluster_endpoint" "Platform__NodeName=dtlsbench-$name" \
     "Platform__ListenAddress=127.0.0.1" "Platform__WsPort=$ws_port" "Platform__WssPort=$wss_port" \
     "Platform__TlsPort=$tls_port" "Platform__DtlsPort=$dtls_port" "Platform__AdminPort=$admin_port" \
-    "Platform__StateDirectory=$work/$name-state" dotnet Platform.Gateway.dll
+    "Platform__StateDirectory=$work/$name-state" "${extra_env[@]}" dotnet Platform.Gateway.dll
   eval "pid=\$${name}_pid"
   eval "${name}_dtls_port=$dtls_port"
   # The WebSocket port answering means the gateway has its snapshot; the harness then waits for each DTLS tenant.

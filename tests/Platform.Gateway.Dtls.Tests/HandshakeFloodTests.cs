@@ -23,8 +23,14 @@ public sealed class HandshakeFloodTests
     /// <summary>RSA-4096: each first flight costs the server a few milliseconds of signing, the attacker nothing.</summary>
     private static readonly Lazy<string> RsaPem = new(() => TestPki.CreateServerPem(Pki.Ca, "flood.dtls.test", rsaBits: 4096, "flood.dtls.test"));
 
-    [Fact]
-    public async Task CookieVerifiedHelloFlood_SignedFirstFlights_EstablishedSessionKeepsEchoing()
+    /// <summary>
+    /// With <paramref name="inlineSteps"/> the receive thread may run steps itself; the flood keeps datagrams waiting
+    /// on its socket, so the signed first flights still go to the workers and the echo keeps its pace.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task CookieVerifiedHelloFlood_SignedFirstFlights_EstablishedSessionKeepsEchoing(bool inlineSteps)
     {
         var handler = new TestHandler();
         var flooded = new DtlsTenantSettings { TenantId = "t-flood", Slug = "flood", CertificatePems = [RsaPem.Value] };
@@ -33,6 +39,8 @@ public sealed class HandshakeFloodTests
             // Loopback offers a handful of /32s; the flood stands for senders from many more prefixes.
             o.MaxHalfOpenHandshakesPerSource = 10_000;
             o.MaxUnassignedHandshakes = UnassignedCap;
+            o.ReceiveThreads = inlineSteps;
+            o.InlineSteps = inlineSteps;
         });
         using var client = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions { ServerName = "alpha.dtls.test" });
         using var flood = await HandshakeFlood.PrepareAsync(server.LocalEndPoint, "flood.dtls.test", addresses: 4, portsPerAddress: 50);
