@@ -325,7 +325,9 @@ public sealed partial class DtlsSession
                     force = false;
                     bc.ConfirmedSource = null;
                     var readAt = Environment.TickCount64;
-                    var length = dtls.Receive(buffer, 0, buffer.Length, 1, bc.RecordCallback);
+                    // Sized to the waiting datagram: BouncyCastle allocates a record buffer of the read's length (plus a
+                    // header) for every read, which at the full 16 KiB made each datagram, and each release read, 16 KiB of garbage.
+                    var length = dtls.Receive(buffer, 0, Math.Clamp(bc.Transport.PendingLength, BcDatagramTransport.IdleReadLength, buffer.Length), 1, bc.RecordCallback);
 
                     // BouncyCastle drops its finished handshake inside a read: on the client's first application
                     // record, or in any read once its retransmit timeout has passed.

@@ -77,6 +77,42 @@ public sealed class BcQuietCipherTests
     }
 
     [Fact]
+    public async Task Datagrams_ShorterAndLongerThanTheIdleRead_AllPass_SentOneByOneAndInABurst()
+    {
+        const string suite = "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256";
+        var handler = new TestHandler();
+        await using var server = Start(handler, suite);
+        using var client = await ConnectAsync(server, suite);
+        var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+        // Each read is sized to the datagram waiting (BcDatagramTransport.IdleReadLength when none): sizes around that
+        // length and the record header, and up to the client's largest, one at a time and all queued at once.
+        int[] sizes = [1, 12, 13, 50, 51, 63, 64, 65, 77, 78, 200, 1000, 1100];
+        foreach (var size in sizes)
+        {
+            var text = new string('a', size);
+            client.Send(text);
+            Assert.Equal(text, await Task.Run(() => client.Receive(Wait)));
+        }
+
+        foreach (var size in sizes)
+        {
+            client.Send(new string('b', size));
+        }
+
+        var echoed = new List<int>();
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            var text = await Task.Run(() => client.Receive(Wait));
+            Assert.NotNull(text);
+            echoed.Add(text.Length);
+        }
+
+        Assert.Equal(sizes, echoed.Order());
+        Assert.False(session.IsClosed);
+    }
+
+    [Fact]
     public async Task QuietSession_ClosedByTheClient_ReadsItsCloseNotifyOnARebuiltCipher()
     {
         var handler = new TestHandler();
