@@ -25,6 +25,12 @@ public sealed partial class DtlsSession
     /// </summary>
     internal const long BcHandshakeRetentionMillis = (2 * 120_000) + 1000;
 
+    /// <summary>
+    /// How long a session's record cipher stays keyed after its last record (as the handed-over OpenSSL sessions'
+    /// AEAD objects, <see cref="AeadContextIdle"/>): a burst of records reuses it, an idle session holds none.
+    /// </summary>
+    internal const long BcCipherQuietMillis = 1000;
+
     private readonly BcEngine? _bc;
 
     /// <summary>A BouncyCastle session, created when a cookie-verified ClientHello asked for a feature its tenant enables.</summary>
@@ -84,6 +90,9 @@ public sealed partial class DtlsSession
     /// <summary>BouncyCastle's established connection, for tests that look into it.</summary>
     internal DtlsTransport? BcTransport => _bc?.Dtls;
 
+    /// <summary>The session's record cipher, for tests that look into it.</summary>
+    internal BcQuietCipher? BcCipher => _bc?.Cipher;
+
     /// <summary>The address the handshake came from (a BouncyCastle handshake's place is counted for its source).</summary>
     internal SocketAddress? StartAddress { get; }
 
@@ -128,7 +137,9 @@ public sealed partial class DtlsSession
         {
             var server = new BcTlsServer(_server.BcCrypto, this, Tenant!, bc.CertificateIndex, bc.Hello, bc.Timeout);
             bc.Server = server;
+            BcSharedCrypto.TakeMadeCipher();
             var dtls = new DtlsServerProtocol().Accept(server, bc.Transport, bc.Request);
+            var cipher = BcSharedCrypto.TakeMadeCipher();
             lock (_lock)
             {
                 if (_closed)
@@ -138,6 +149,7 @@ public sealed partial class DtlsSession
                 }
 
                 bc.Dtls = dtls;
+                bc.Cipher = cipher;
                 bc.Request = null;
                 IsEstablished = true;
                 EstablishedAt = _server.Time.GetUtcNow();
@@ -169,6 +181,7 @@ public sealed partial class DtlsSession
         }
         finally
         {
+            BcSharedCrypto.TakeMadeCipher();
             _server.BcHandshakeEnded(this);
         }
 
@@ -274,6 +287,9 @@ public sealed partial class DtlsSession
                 Interlocked.Increment(ref _datagramsOut);
                 _lastActivity = _server.Timers.Now;
                 result = DtlsSendResult.Sent;
+
+                // The record keyed the cipher: its release after a quiet second needs a timer entry.
+                BcScheduleLocked();
             }
             catch (Exception ex) when (ex is IOException or TlsException)
             {
@@ -314,7 +330,9 @@ public sealed partial class DtlsSession
                     force = false;
                     bc.ConfirmedSource = null;
                     var readAt = Environment.TickCount64;
-                    var length = dtls.Receive(buffer, 0, buffer.Length, 1, bc.RecordCallback);
+                    // Sized to the waiting datagram: BouncyCastle allocates a record buffer of the read's length (plus a
+                    // header) for every read, which at the full 16 KiB made each datagram, and each release read, 16 KiB of garbage.
+                    var length = dtls.Receive(buffer, 0, Math.Clamp(bc.Transport.PendingLength, BcDatagramTransport.IdleReadLength, buffer.Length), 1, bc.RecordCallback);
 
                     // BouncyCastle drops its finished handshake inside a read: on the client's first application
                     // record, or in any read once its retransmit timeout has passed.
@@ -407,6 +425,12 @@ public sealed partial class DtlsSession
             due = Math.Min(due, _server.Timers.After(TimeSpan.FromMilliseconds(wait)));
         }
 
+        if (_bc.Cipher is { Holds: true } cipher)
+        {
+            var wait = Math.Max(0, cipher.LastUsed + BcCipherQuietMillis - Environment.TickCount64);
+            due = Math.Min(due, _server.Timers.After(TimeSpan.FromMilliseconds(wait)));
+        }
+
         if (due < _queuedDue)
         {
             _queuedDue = due;
@@ -422,7 +446,9 @@ public sealed partial class DtlsSession
 
     private void BcOnTimer(long due)
     {
+        var bc = _bc!;
         var outcome = new Outcome();
+        var pump = false;
         lock (_lock)
         {
             if (_closed || due != _queuedDue || !IsEstablished)
@@ -436,11 +462,26 @@ public sealed partial class DtlsSession
             {
                 CloseLocked(DtlsCloseReason.IdleTimeout, sendCloseNotify: true, ref outcome);
             }
+            else
+            {
+                var now = Environment.TickCount64;
+                if (bc.Cipher is { Holds: true } cipher && now >= cipher.LastUsed + BcCipherQuietMillis)
+                {
+                    cipher.Release();
+                }
+
+                // BouncyCastle runs only for what it has to do: a heartbeat step, or the read that drops its handshake.
+                pump = bc.Heartbeat is not null || (bc.HandshakeHeldUntil != 0 && now >= bc.HandshakeHeldUntil);
+                if (!pump)
+                {
+                    BcScheduleLocked();
+                }
+            }
         }
 
-        if (outcome.Closed is null)
+        if (pump)
         {
-            _bc!.SchedulePump(force: true);
+            bc.SchedulePump(force: true);
         }
 
         Complete(ref outcome);
@@ -522,6 +563,8 @@ public sealed partial class DtlsSession
         public BcTlsServer? Server { get; set; }
 
         public DtlsTransport? Dtls { get; set; }
+
+        public BcQuietCipher? Cipher { get; set; }
 
         public BcHeartbeat? Heartbeat { get; set; }
 

@@ -74,6 +74,21 @@ internal sealed class BcDatagramTransport : DatagramTransport
         }
     }
 
+    /// <summary>The length an established session reads with when nothing waits (a heartbeat step, the handshake release read).</summary>
+    public const int IdleReadLength = 64;
+
+    /// <summary>Length of the datagram that waits first, or 0.</summary>
+    public int PendingLength
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiting is { Count: > 0 } waiting ? waiting.Peek().Length : 0;
+            }
+        }
+    }
+
     /// <summary>Queues a copy of <paramref name="datagram"/>; false when the queue is full and it was dropped.</summary>
     public bool Post(ReadOnlySpan<byte> datagram, SocketAddress source)
     {
@@ -150,6 +165,15 @@ internal sealed class BcDatagramTransport : DatagramTransport
                 if (_closed)
                 {
                     throw new IOException("DTLS session ended");
+                }
+
+                if (!_handshaking && buffer.Length <= IdleReadLength + DtlsRecords.RecordHeaderLength
+                    && _waiting is not null && _waiting.TryPeek(out var next) && next.Length > buffer.Length)
+                {
+                    // An established session's read is sized to the datagram that waits first (BouncyCastle allocates a
+                    // record buffer of the read's size each time); a read made with nothing waiting is small, and a
+                    // datagram that came meanwhile waits for the next read, sized to it, rather than be cut.
+                    return -1;
                 }
 
                 while (_waiting is not null && _waiting.TryDequeue(out var item))

@@ -34,6 +34,9 @@ internal sealed partial class ConnectionPump(ConnectionRegistry registry, Admiss
         using (client)
         {
             var delivery = await StartDeliveryAsync(connection, client, createDelivery, facts, aborted);
+
+            // This state machine lives as long as the connection: the factory (a closure per connection) is not kept.
+            createDelivery = null!;
             if (delivery is null)
             {
                 return;

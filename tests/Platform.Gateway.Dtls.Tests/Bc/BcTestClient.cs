@@ -27,10 +27,10 @@ internal sealed class BcTestClient : IDisposable
     /// <summary>The last datagram the client sent, as it went on the wire.</summary>
     public byte[] LastSent => _transport.LastSent;
 
-    public static BcTestClient Connect(IPEndPoint server, string serverName, string identity, byte[] psk, bool connectionId, bool heartbeat, BcTlsCrypto? crypto = null, TlsHeartbeat? clientHeartbeat = null)
+    public static BcTestClient Connect(IPEndPoint server, string serverName, string identity, byte[] psk, bool connectionId, bool heartbeat, BcTlsCrypto? crypto = null, TlsHeartbeat? clientHeartbeat = null, int[]? suites = null)
     {
         var transport = new UdpTransport(server);
-        var client = new Client(crypto ?? new BcTlsCrypto(new SecureRandom()), identity, psk, serverName, connectionId, heartbeat, clientHeartbeat);
+        var client = new Client(crypto ?? new BcTlsCrypto(new SecureRandom()), identity, psk, serverName, connectionId, heartbeat, clientHeartbeat, suites);
         try
         {
             var dtls = new DtlsClientProtocol().Connect(client, transport);
@@ -90,6 +90,29 @@ internal sealed class BcTestClient : IDisposable
         return null;
     }
 
+    /// <summary>
+    /// Reads until BouncyCastle closes the transport on the server's close_notify: true then; false when it did not
+    /// within <paramref name="wait"/>. Application data read meanwhile is dropped.
+    /// </summary>
+    public bool ReceiveEnd(TimeSpan wait)
+    {
+        var buffer = new byte[2048];
+        var deadline = DateTime.UtcNow + wait;
+        while (!_transport.Closed && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                _dtls.Receive(buffer, 0, buffer.Length, 100);
+            }
+            catch (IOException) when (_transport.Closed)
+            {
+                // BouncyCastle reports the closed transport on the read after the alert.
+            }
+        }
+
+        return _transport.Closed;
+    }
+
     /// <summary>Moves to a new local port: later datagrams leave from there, and replies to the old one are lost.</summary>
     public void Rebind() => _transport.Rebind();
 
@@ -107,9 +130,12 @@ internal sealed class BcTestClient : IDisposable
         _transport.Dispose();
     }
 
-    private sealed class Client(BcTlsCrypto crypto, string identity, byte[] psk, string serverName, bool connectionId, bool heartbeat, TlsHeartbeat? clientHeartbeat)
+    private sealed class Client(BcTlsCrypto crypto, string identity, byte[] psk, string serverName, bool connectionId, bool heartbeat, TlsHeartbeat? clientHeartbeat, int[]? suites)
         : PskTlsClient(crypto, new BasicTlsPskIdentity(identity, psk))
     {
+        // The suites to offer, when given (BouncyCastle's PSK client offers no plain-PSK AEAD suite by default).
+        protected override int[] GetSupportedCipherSuites() => suites ?? base.GetSupportedCipherSuites();
+
         public override TlsHeartbeat GetHeartbeat() => clientHeartbeat!;
 
         // Offering the extension in peer_allowed_to_send mode is a promise to answer the server's requests: BouncyCastle
@@ -230,9 +256,10 @@ internal sealed class BcTestClient : IDisposable
             }
         }
 
-        public void Close()
-        {
-        }
+        /// <summary>BouncyCastle closed the transport (a close_notify or fatal alert read or sent).</summary>
+        public bool Closed { get; private set; }
+
+        public void Close() => Closed = true;
 
         public void Dispose() => _socket.Dispose();
     }
