@@ -332,7 +332,11 @@ public sealed partial class DtlsSession
                     var readAt = Environment.TickCount64;
                     // Sized to the waiting datagram: BouncyCastle allocates a record buffer of the read's length (plus a
                     // header) for every read, which at the full 16 KiB made each datagram, and each release read, 16 KiB of garbage.
-                    var length = dtls.Receive(buffer, 0, Math.Clamp(bc.Transport.PendingLength, BcDatagramTransport.IdleReadLength, buffer.Length), 1, bc.RecordCallback);
+                    // Records BouncyCastle still holds from the last datagram come first, so the read fits them too.
+                    var readLength = Math.Clamp(Math.Max(bc.Transport.PendingLength, bc.Transport.HeldLength), BcDatagramTransport.IdleReadLength, buffer.Length);
+                    // A read of the whole buffer takes any datagram (one longer than the buffer is cut, and dropped).
+                    bc.Transport.ReadLimit = readLength < buffer.Length ? readLength : int.MaxValue;
+                    var length = dtls.Receive(buffer, 0, readLength, 1, bc.RecordCallback);
 
                     // BouncyCastle drops its finished handshake inside a read: on the client's first application
                     // record, or in any read once its retransmit timeout has passed.

@@ -60,6 +60,20 @@ internal sealed class BcDatagramTransport : DatagramTransport
     /// </summary>
     public bool EngineMayHoldRecords { get; private set; }
 
+    /// <summary>
+    /// Bytes of the datagram last handed over that follow its first record (BouncyCastle holds them while
+    /// <see cref="EngineMayHoldRecords"/>), so the next read can be sized to them.
+    /// </summary>
+    public int HeldLength { get; private set; }
+
+    /// <summary>
+    /// Longest datagram an established session's current read may take. BouncyCastle decrypts whatever the transport
+    /// hands it into the caller's buffer and fails the session with internal_error when the plaintext is longer, and
+    /// within one read it asks again after a record it consumed itself (a heartbeat): a longer datagram waits for the
+    /// next read, sized to it.
+    /// </summary>
+    public int ReadLimit { get; set; } = int.MaxValue;
+
     /// <summary>Length of the connection ID the gateway issued (the client's records carry it), 0 without one.</summary>
     public int ConnectionIdLength { get; set; }
 
@@ -158,6 +172,7 @@ internal sealed class BcDatagramTransport : DatagramTransport
     {
         var started = Environment.TickCount64;
         EngineMayHoldRecords = false;
+        HeldLength = 0;
         lock (_lock)
         {
             while (true)
@@ -167,12 +182,13 @@ internal sealed class BcDatagramTransport : DatagramTransport
                     throw new IOException("DTLS session ended");
                 }
 
-                if (!_handshaking && buffer.Length <= IdleReadLength + DtlsRecords.RecordHeaderLength
-                    && _waiting is not null && _waiting.TryPeek(out var next) && next.Length > buffer.Length)
+                if (!_handshaking && _waiting is not null && _waiting.TryPeek(out var next)
+                    && next.Length > ReadLimit)
                 {
                     // An established session's read is sized to the datagram that waits first (BouncyCastle allocates a
-                    // record buffer of the read's size each time); a read made with nothing waiting is small, and a
-                    // datagram that came meanwhile waits for the next read, sized to it, rather than be cut.
+                    // record buffer of the read's size each time); a longer datagram that came meanwhile, or that
+                    // follows one BouncyCastle consumed itself, waits for the next read, sized to it, rather than be
+                    // cut or decrypted into too small a buffer.
                     return -1;
                 }
 
@@ -192,7 +208,8 @@ internal sealed class BcDatagramTransport : DatagramTransport
                         var length = Math.Min(item.Length, buffer.Length);
                         datagram[..length].CopyTo(buffer);
                         CurrentSource = item.Source;
-                        EngineMayHoldRecords = !_handshaking && FirstRecordLength(datagram[..length]) < length;
+                        HeldLength = _handshaking ? 0 : length - Math.Min(length, FirstRecordLength(datagram[..length]));
+                        EngineMayHoldRecords = HeldLength > 0;
                         if (!_handshaking && _waiting.Count == 0)
                         {
                             // The last one waiting: the queue goes until the next datagram.
