@@ -1,0 +1,158 @@
+using System.Net;
+using Platform.Gateway.Dtls.Bc;
+using Platform.Gateway.Dtls.Tests.Bc;
+using Platform.Gateway.Dtls.Tests.Support;
+
+namespace Platform.Gateway.Dtls.Tests;
+
+/// <summary>
+/// A listener stopped with everything live: established sessions of both engines with datagrams on their way,
+/// OpenSSL and BouncyCastle handshakes parked half-way (a BouncyCastle handshake thread blocked waiting for the
+/// client's flight), and OpenSSL handshakes racing the stop. The stop ends every session, frees every OpenSSL object
+/// once, gives back every handshake place, closes every socket and lets no exception out.
+/// </summary>
+public sealed class DtlsServerStopTests
+{
+    private static readonly TestTenants Pki = new();
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    // Far above any wait of the test: a stop of the listener, not a handshake timeout, must end the parked handshakes.
+    private static readonly TimeSpan NoTimeout = TimeSpan.FromMinutes(10);
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task Stop_SessionsAndHandshakesOfBothEnginesLive_EndsEverythingOnce(bool receiveThreads, bool closeNotify)
+    {
+        var handler = new TestHandler();
+        var logger = new TestLogger();
+        var directory = Pki.Directory(BcInteropTests.WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { ConnectionIdLength = 8 }), Pki.Beta());
+        var server = TestTenants.StartServer(directory, handler, o =>
+        {
+            o.ReceiveSockets = 2;
+            o.ReceiveThreads = receiveThreads;
+            o.HandshakeTimeout = NoTimeout;
+            o.BcHandshakeTimeout = NoTimeout;
+        }, logger);
+        var endPoint = new IPEndPoint(IPAddress.Loopback, server.LocalEndPoint.Port);
+        var openSsl = new List<DtlsTestClient>();
+        var bc = new List<BcTestClient>();
+        var stalled = new List<StalledClient>();
+        var racing = new List<Task<DtlsTestClient?>>();
+        try
+        {
+            // Established: four OpenSSL sessions (beta has no connection IDs) and four BouncyCastle ones (alpha's clients offering one).
+            for (var i = 0; i < 4; i++)
+            {
+                openSsl.Add(await DtlsTestClient.ConnectAsync(endPoint, new DtlsClientOptions { PskIdentity = "beta/dev1", PskKey = TestTenants.BetaKey, CipherList = "ECDHE-PSK-AES128-CBC-SHA256" }));
+                bc.Add(await Task.Run(() => BcTestClient.Connect(endPoint, "alpha.dtls.test", "alpha/dev1", TestTenants.AlphaKey, connectionId: true, heartbeat: false)));
+            }
+
+            var opened = new List<DtlsSession>();
+            for (var i = 0; i < 8; i++)
+            {
+                opened.Add(await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait));
+            }
+
+            Assert.Equal(4, opened.Count(s => s.Engine == DtlsEngines.BouncyCastle));
+
+            // Parked half-way: three OpenSSL handshakes after the ServerHello flight, three BouncyCastle ones whose
+            // handshake threads wait for the client's key exchange.
+            for (var i = 0; i < 3; i++)
+            {
+                var client = new StalledClient(endPoint, "alpha.dtls.test");
+                stalled.Add(client);
+                await client.ReachServerHelloAsync();
+                var bcClient = new StalledClient(endPoint, "alpha.dtls.test");
+                stalled.Add(bcClient);
+                await bcClient.ReachServerHelloAsync(BcTestClient.FirstClientHello("alpha.dtls.test", "alpha/dev1", TestTenants.AlphaKey));
+            }
+
+            await Poll.UntilAsync(() => server.BcHandshakes == 3 && server.SessionCount == 14, Wait, () => $"{server.BcHandshakes} BouncyCastle handshakes, {server.SessionCount} sessions");
+            Assert.True(server.Counters.OpenSslObjectsHeld >= 7, $"{server.Counters.OpenSslObjectsHeld} OpenSSL objects held");
+
+            // Datagrams on their way into every established session, and new OpenSSL handshakes racing the stop.
+            foreach (var client in openSsl)
+            {
+                for (var i = 0; i < 8; i++)
+                {
+                    client.Send([1, 2, 3, (byte)i]);
+                }
+            }
+
+            foreach (var client in bc)
+            {
+                for (var i = 0; i < 8; i++)
+                {
+                    client.Send("data " + i);
+                }
+            }
+
+            for (var i = 0; i < 6; i++)
+            {
+                racing.Add(RaceAsync(endPoint));
+            }
+
+            var sessions = server.Sessions.ToList();
+            var stop = closeNotify ? server.StopAsync() : server.DisposeAsync().AsTask();
+            await stop.WaitAsync(TimeSpan.FromMinutes(2));
+
+            Assert.Equal(0, server.SessionCount);
+            Assert.All(sessions, s => Assert.True(s.IsClosed, $"session {s.Id} ({s.Engine}) still open"));
+            Assert.Equal(0, server.Counters.OpenSslObjectsHeld);
+            Assert.Equal(0, server.BcHandshakes);
+            Assert.Equal(0, server.Timers.Count);
+            Assert.All(server.ReceiveSocketList, s => Assert.True(s.Socket.SafeHandle.IsClosed, $"socket {s.Index} still open"));
+            Assert.Equal(0, server.Counters.InternalErrors);
+            Assert.DoesNotContain(logger.Entries, e => e.StartsWith("Error", StringComparison.Ordinal) || e.StartsWith("Critical", StringComparison.Ordinal));
+
+            // Every session the handler saw opened (the racing ones included) was reported closed by the stop, and no
+            // session twice (parked handshakes whose tenant was admitted are reported too).
+            var closedIds = new List<ulong>();
+            while (handler.Closed.Reader.TryRead(out var closed))
+            {
+                Assert.Equal(DtlsCloseReason.ServerStopping, closed.Reason);
+                closedIds.Add(closed.Session.Id);
+            }
+
+            while (handler.Opened.Reader.TryRead(out var late))
+            {
+                opened.Add(late);
+            }
+
+            Assert.Equal(closedIds.Count, closedIds.Distinct().Count());
+            Assert.Empty(opened.Select(s => s.Id).Except(closedIds));
+
+            // A second stop finds nothing left to do.
+            await server.DisposeAsync();
+            Assert.Equal(0, server.Counters.OpenSslObjectsHeld);
+        }
+        finally
+        {
+            await server.DisposeAsync();
+            foreach (var client in await Task.WhenAll(racing))
+            {
+                client?.Dispose();
+            }
+
+            openSsl.ForEach(c => c.Dispose());
+            bc.ForEach(c => c.Dispose());
+            stalled.ForEach(c => c.Dispose());
+        }
+    }
+
+    /// <summary>An OpenSSL handshake started just before the stop: it completes or fails, either is the race's outcome.</summary>
+    private static async Task<DtlsTestClient?> RaceAsync(IPEndPoint endPoint)
+    {
+        try
+        {
+            return await DtlsTestClient.ConnectAsync(endPoint, new DtlsClientOptions { ServerName = "alpha.dtls.test", Timeout = TimeSpan.FromSeconds(5) });
+        }
+        catch (Exception ex) when (ex is DtlsClientException or TimeoutException)
+        {
+            return null;
+        }
+    }
+}
