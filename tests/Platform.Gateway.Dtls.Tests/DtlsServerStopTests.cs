@@ -143,6 +143,74 @@ public sealed class DtlsServerStopTests
         }
     }
 
+    [Fact]
+    public async Task Dispose_CalledTwiceAtOnce_TheSecondCallerWaitsForTheWholeStop()
+    {
+        var handler = new TestHandler();
+        var server = TestTenants.StartServer(Pki.Directory(BcInteropTests.WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { ConnectionIdLength = 8 }), Pki.Beta()), handler, o => o.ReceiveSockets = 2);
+        var endPoint = new IPEndPoint(IPAddress.Loopback, server.LocalEndPoint.Port);
+        using var openSsl = await DtlsTestClient.ConnectAsync(endPoint, new DtlsClientOptions { PskIdentity = "beta/dev1", PskKey = TestTenants.BetaKey, CipherList = "ECDHE-PSK-AES128-CBC-SHA256" });
+        using var bc = await Task.Run(() => BcTestClient.Connect(endPoint, "alpha.dtls.test", "alpha/dev1", TestTenants.AlphaKey, connectionId: true, heartbeat: false));
+        await Poll.UntilAsync(() => server.SessionCount == 2 && server.Counters.HandshakesCompleted == 2, Wait, () => $"{server.SessionCount} sessions, {server.Counters.HandshakesCompleted} handshakes completed");
+
+        // The host's stop and a dispose of the same listener (e.g. a dedicated port retired while the gateway stops).
+        var first = server.StopAsync();
+        await server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(2));
+
+        // Returned only once everything was released, although the first call may still be finishing its own await.
+        Assert.Equal(0, server.SessionCount);
+        Assert.Equal(0, server.Counters.OpenSslObjectsHeld);
+        Assert.All(server.ReceiveSocketList, s => Assert.True(s.Socket.SafeHandle.IsClosed, $"socket {s.Index} still open"));
+        await first.WaitAsync(TimeSpan.FromMinutes(2));
+        Assert.Equal(0, server.Counters.InternalErrors);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Dispose_WhileDatagramsArrive_EveryReceiveLoopEndsWithoutFault(bool receiveThreads)
+    {
+        var hello = DtlsServerTests.ClientHello("alpha.dtls.test");
+        for (var round = 0; round < 20; round++)
+        {
+            var logger = new TestLogger();
+            var server = TestTenants.StartServer(Pki.Directory(), new TestHandler(), o =>
+            {
+                o.ReceiveSockets = 4;
+                o.ReceiveThreads = receiveThreads;
+            }, logger);
+            var endPoint = new IPEndPoint(IPAddress.Loopback, server.LocalEndPoint.Port);
+            using var flooding = new CancellationTokenSource();
+            var senders = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+            {
+                using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+                socket.Connect(endPoint);
+                while (!flooding.IsCancellationRequested)
+                {
+                    // Refused by the closed port once the listener is gone (an ICMP error): the flood goes on regardless.
+                    try
+                    {
+                        await socket.SendAsync(hello);
+                    }
+                    catch (System.Net.Sockets.SocketException)
+                    {
+                        await Task.Yield();
+                    }
+                }
+            })).ToList();
+            await Poll.UntilAsync(() => server.Counters.HelloVerifyRequestsSent > 0, Wait, () => "no datagram reached the listener");
+
+            var fault = await Record.ExceptionAsync(() => server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(1)));
+
+            await flooding.CancelAsync();
+            await Task.WhenAll(senders);
+            Assert.Null(fault);
+            Assert.Equal(0, server.Counters.InternalErrors);
+            Assert.All(server.ReceiveSocketList, s => Assert.True(s.Loop.IsCompletedSuccessfully, $"receive loop {s.Index}: {s.Loop.Status} {s.Loop.Exception}"));
+            Assert.DoesNotContain(logger.Entries, e => e.StartsWith("Error", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>An OpenSSL handshake started just before the stop: it completes or fails, either is the race's outcome.</summary>
     private static async Task<DtlsTestClient?> RaceAsync(IPEndPoint endPoint)
     {
