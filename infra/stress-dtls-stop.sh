@@ -12,7 +12,9 @@
 # cached in ${TMPDIR:-/tmp}/platform-stopstress-REF-COMMIT), --out DIR (results; kept after the run; default a new
 # folder under ${TMPDIR:-/tmp}), --idle N (OpenSSL sessions held per iteration, 300), --bc-idle N (BouncyCastle
 # sessions held, 100), --max-delay S (latest stop, seconds after the DTLS port answers, 15), --stop-timeout S (60),
-# --malloc-check (MALLOC_CHECK_=3 on every gateway; without it every other iteration of each build gets it).
+# --malloc-check (MALLOC_CHECK_=3 on every gateway; without it every other iteration of each build gets it),
+# --stop-silo (in every other iteration the silo gets SIGTERM at the same moment as the gateway, as the benchmarks'
+# clean-up does, so the gateway's stop finds the silo going away; the silo is started again after it ends).
 # Every gateway runs with `ulimit -c unlimited` and DOTNET_DbgEnableMiniDump=1 (DOTNET_DbgMiniDumpType=4, a full
 # dump) into DIR; a core or dump found after a crash gets `thread apply all bt` from gdb (when installed) beside it.
 # A gateway that does not end within the timeout gets the same backtrace of its live threads, then SIGKILL.
@@ -28,6 +30,7 @@ bc_idle=100
 max_delay=15
 stop_timeout=60
 malloc_always=0
+stop_silo=0
 while [ $# -gt 0 ]; do
   case $1 in
     --iterations) iterations=$2; shift 2 ;;
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
     --max-delay) max_delay=$2; shift 2 ;;
     --stop-timeout) stop_timeout=$2; shift 2 ;;
     --malloc-check) malloc_always=1; shift ;;
+    --stop-silo) stop_silo=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -73,6 +77,10 @@ if [ -n "$baseline_ref" ]; then
   builds=(tree "base-$baseline_commit")
   build_dir["base-$baseline_commit"]="$cache/gateway/Platform.Gateway/bin/Release/net10.0"
 fi
+# The silo's environment, to start it again after an iteration stopped it (--stop-silo).
+# shellcheck disable=SC2154 # set by bench_start in bench_init
+mapfile -d '' -t silo_environ <"/proc/$silo_pid/environ"
+silo_dir="$root/silo/Platform.Silo/bin/Release/net10.0"
 bench=(dotnet "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0/Platform.Gateway.Dtls.Bench.dll")
 echo_port=$(pg_free_port)
 
@@ -114,13 +122,15 @@ hold_input="$work/hold-input"
 mkfifo "$hold_input"
 exec 7<>"$hold_input"
 
-printf 'iteration\tbuild\tsignal\tmalloc_check\tdelay_s\tsessions\texit\tstop_s\tverdict\n' >"$out/summary.tsv"
+printf 'iteration\tbuild\tsignal\tmalloc_check\tsilo_stopped\tdelay_s\tsessions\texit\tstop_s\tverdict\n' >"$out/summary.tsv"
 failures=0
 for i in $(seq 1 "$iterations"); do
   build=${builds[$(((i - 1) % ${#builds[@]}))]}
   signal=$([ $((RANDOM % 2)) = 0 ] && echo TERM || echo INT)
   malloc_check=''
   if [ "$malloc_always" = 1 ] || [ $((((i - 1) / ${#builds[@]}) % 2)) = 1 ]; then malloc_check=3; fi
+  silo_too=no
+  if [ "$stop_silo" = 1 ] && [ $((i % 2)) = 0 ]; then silo_too=yes; fi
   delay=$(awk -v r="$RANDOM" -v m="$max_delay" 'BEGIN { printf "%.1f", 0.5 + (m - 0.5) * r / 32767 }')
   name="$i-$build"
   dir=${build_dir[$build]}
@@ -153,20 +163,21 @@ for i in $(seq 1 "$iterations"); do
   # handshakes of both engines meanwhile.
   "${bench[@]}" hold --server "127.0.0.1:$dtls_port" --psk "bench/dev1:$psk_key" --count "$idle" \
     --concurrency 16 --source-group 20 <"$hold_input" >"$work/$name-hold.log" 2>&1 &
-  clients+=("$!")
+  clients+=("$!"); pids+=("$!")
   "${bench[@]}" hold --server "127.0.0.1:$dtls_port" --psk "bench/dev1:$psk_key" --count "$bc_idle" \
     --concurrency 8 --source-group 40 --engine bc --server-name "$server_name" --features ConnectionId <"$hold_input" >"$work/$name-bchold.log" 2>&1 &
-  clients+=("$!")
+  clients+=("$!"); pids+=("$!")
   PLATFORM_BENCH_OPERATOR_KEY=$operator_key "${bench[@]}" gateway --server "127.0.0.1:$dtls_port" --gateway-pid "$gw" \
     --server-name "$server_name" --psk "bench/dev1:$psk_key" --forward-psk "fwd/dev1:$fwd_key" --echo-port "$echo_port" \
     --phases handshakes,bc-handshakes --seconds 600 --concurrency 8 >"$work/$name-handshakes.log" 2>&1 &
-  clients+=("$!")
+  clients+=("$!"); pids+=("$!")
 
   sleep "$delay"
   # Sessions the hold clients report established (each prints "ready N ..." once all of its sessions are up).
   held=$({ grep -ho '^ready [0-9]*' "$work/$name-hold.log" "$work/$name-bchold.log" 2>/dev/null || true; } | awk '{ s += $2 } END { print s + 0 }')
   stop_start=$(date +%s.%N)
   kill -"$signal" "$gw"
+  [ "$silo_too" = no ] || kill -TERM "$silo_pid"
   rc=''
   for _ in $(seq 1 $((stop_timeout * 10))); do
     if ! kill -0 "$gw" 2>/dev/null; then
@@ -201,8 +212,18 @@ for i in $(seq 1 "$iterations"); do
     backtrace "$out/$name.$([ "$core" = "$out/$name.dump" ] && echo dump || echo core)" "$out/$name.bt.txt"
   done
   clients_stop
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$build" "$signal" "${malloc_check:-off}" "$delay" "$held" "$rc" "$stop_s" "$verdict" >>"$out/summary.tsv"
-  log "iteration $i: $build SIG$signal after ${delay}s (${held} sessions held, MALLOC_CHECK_=${malloc_check:-off}): $verdict in ${stop_s}s"
+  if [ "$silo_too" = yes ]; then
+    # The silo ends (SIGKILL after the same timeout), then starts again on the same ports for the next iteration.
+    for _ in $(seq 1 $((stop_timeout * 10))); do kill -0 "$silo_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$silo_pid" 2>/dev/null || true
+    wait "$silo_pid" 2>/dev/null || true
+    (cd "$silo_dir" && exec env -i "${silo_environ[@]}" dotnet Platform.Silo.dll) >>"$work/silo.log" 2>&1 &
+    silo_pid=$!
+    pids+=("$silo_pid")
+    bench_wait_for "the silo" curl -fsS "$silo_url/healthz"
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$build" "$signal" "${malloc_check:-off}" "$silo_too" "$delay" "$held" "$rc" "$stop_s" "$verdict" >>"$out/summary.tsv"
+  log "iteration $i: $build SIG$signal after ${delay}s (${held} sessions held, MALLOC_CHECK_=${malloc_check:-off}, silo stopped too: $silo_too): $verdict in ${stop_s}s"
   if [ "$verdict" != clean ]; then
     failures=$((failures + 1))
     tail -n 40 "$out/$name.log" >"$out/$name.stderr-tail.txt"
