@@ -13,7 +13,7 @@
 # folder under ${TMPDIR:-/tmp}), --idle N (OpenSSL sessions held per iteration, 300), --bc-idle N (BouncyCastle
 # sessions held, 100), --max-delay S (latest stop, seconds after the DTLS port answers, 15), --stop-timeout S (60),
 # --malloc-check (MALLOC_CHECK_=3 on every gateway; without it every other iteration of each build gets it),
-# --stop-silo (in every other iteration the silo gets SIGTERM at the same moment as the gateway, as the benchmarks'
+# --stop-silo (in every other pair of iterations of each build the silo gets SIGTERM at the same moment as the gateway, as the benchmarks'
 # clean-up does, so the gateway's stop finds the silo going away; the silo is started again after it ends).
 # Every gateway runs with `ulimit -c unlimited` and DOTNET_DbgEnableMiniDump=1 (DOTNET_DbgMiniDumpType=4, a full
 # dump) into DIR; a core or dump found after a crash gets `thread apply all bt` from gdb (when installed) beside it.
@@ -130,7 +130,8 @@ for i in $(seq 1 "$iterations"); do
   malloc_check=''
   if [ "$malloc_always" = 1 ] || [ $((((i - 1) / ${#builds[@]}) % 2)) = 1 ]; then malloc_check=3; fi
   silo_too=no
-  if [ "$stop_silo" = 1 ] && [ $((i % 2)) = 0 ]; then silo_too=yes; fi
+  # Every other pair of iterations of each build: so each build meets each MALLOC_CHECK_ and silo combination.
+  if [ "$stop_silo" = 1 ] && [ $((((i - 1) / (2 * ${#builds[@]})) % 2)) = 1 ]; then silo_too=yes; fi
   delay=$(awk -v r="$RANDOM" -v m="$max_delay" 'BEGIN { printf "%.1f", 0.5 + (m - 0.5) * r / 32767 }')
   name="$i-$build"
   dir=${build_dir[$build]}
