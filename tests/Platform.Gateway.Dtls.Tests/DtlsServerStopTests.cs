@@ -170,27 +170,42 @@ public sealed class DtlsServerStopTests
     [InlineData(true)]
     public async Task Dispose_WhileDatagramsArrive_EveryReceiveLoopEndsWithoutFault(bool receiveThreads)
     {
+        // First ClientHellos (answered by the cookie layer) and cookie-bearing BouncyCastle ones (each starts, or
+        // replaces, a BouncyCastle handshake), sent until the listener is gone.
         var hello = DtlsServerTests.ClientHello("alpha.dtls.test");
-        for (var round = 0; round < 20; round++)
+        var bcHello = BcTestClient.FirstClientHello("alpha.dtls.test", "alpha/dev1", TestTenants.AlphaKey);
+        var directory = Pki.Directory(BcInteropTests.WithFeatures(Pki.Alpha(), new DtlsFeatureSettings { ConnectionIdLength = 8 }), Pki.Beta());
+        for (var round = 0; round < 10; round++)
         {
             var logger = new TestLogger();
-            var server = TestTenants.StartServer(Pki.Directory(), new TestHandler(), o =>
+            var server = TestTenants.StartServer(directory, new TestHandler(), o =>
             {
                 o.ReceiveSockets = 4;
                 o.ReceiveThreads = receiveThreads;
             }, logger);
             var endPoint = new IPEndPoint(IPAddress.Loopback, server.LocalEndPoint.Port);
             using var flooding = new CancellationTokenSource();
-            var senders = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+            var senders = Enumerable.Range(0, 8).Select(n => Task.Run(async () =>
             {
                 using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
                 socket.Connect(endPoint);
+                byte[] datagram;
+                try
+                {
+                    datagram = n % 2 == 0 ? hello : await WithCookieAsync(socket, bcHello);
+                }
+                catch (System.Net.Sockets.SocketException ex) when (ex.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused)
+                {
+                    // The listener stopped before this sender had its cookie (the others' handshakes let the stop begin).
+                    return;
+                }
+
                 while (!flooding.IsCancellationRequested)
                 {
                     // Refused by the closed port once the listener is gone (an ICMP error): the flood goes on regardless.
                     try
                     {
-                        await socket.SendAsync(hello);
+                        await socket.SendAsync(datagram);
                     }
                     catch (System.Net.Sockets.SocketException)
                     {
@@ -198,7 +213,7 @@ public sealed class DtlsServerStopTests
                     }
                 }
             })).ToList();
-            await Poll.UntilAsync(() => server.Counters.HelloVerifyRequestsSent > 0, Wait, () => "no datagram reached the listener");
+            await Poll.UntilAsync(() => server.Counters.HelloVerifyRequestsSent > 4 && server.BcCounters.HandshakesStarted > 0, Wait, () => $"{server.Counters.HelloVerifyRequestsSent} hello verify requests, {server.BcCounters.HandshakesStarted} BouncyCastle handshakes");
 
             var fault = await Record.ExceptionAsync(() => server.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromMinutes(1)));
 
@@ -209,6 +224,35 @@ public sealed class DtlsServerStopTests
             Assert.All(server.ReceiveSocketList, s => Assert.True(s.Loop.IsCompletedSuccessfully, $"receive loop {s.Index}: {s.Loop.Status} {s.Loop.Exception}"));
             Assert.DoesNotContain(logger.Entries, e => e.StartsWith("Error", StringComparison.Ordinal));
         }
+    }
+
+    /// <summary><paramref name="first"/> with the cookie the listener answers it with, from this socket's address.</summary>
+    private static async Task<byte[]> WithCookieAsync(System.Net.Sockets.Socket socket, byte[] first)
+    {
+        var buffer = new byte[4096];
+        var deadline = DateTime.UtcNow + Wait;
+        int length;
+        while (true)
+        {
+            // The flood of the other senders may crowd this hello out of the listener's receive buffer: sent again
+            // each second until answered.
+            await socket.SendAsync(first);
+            using var second = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            try
+            {
+                length = await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, second.Token);
+                break;
+            }
+            catch (OperationCanceledException) when (DateTime.UtcNow < deadline)
+            {
+                // Not answered within the second: again.
+            }
+        }
+
+        // HelloVerifyRequest: record header 13, handshake header 12, version 2, then the cookie's length and bytes.
+        var cookieLength = buffer[13 + 12 + 2];
+        Assert.True(length >= 13 + 12 + 3 + cookieLength, $"hello verify request of {length} bytes");
+        return StalledClient.WithCookie(first, buffer.AsSpan(13 + 12 + 3, cookieLength).ToArray());
     }
 
     /// <summary>An OpenSSL handshake started just before the stop: it completes or fails, either is the race's outcome.</summary>
