@@ -46,11 +46,27 @@ public sealed partial class DtlsServer
     {
         get
         {
-            lock (_bcLock)
+            ObjectDisposedException.ThrowIf(!TryGetBcPool(out var pool), this);
+            return pool;
+        }
+    }
+
+    /// <summary>
+    /// The BouncyCastle handshake pool, made on first use; false once the listener is stopping (a receive loop may be
+    /// in the middle of a ClientHello when the stop begins: that hello is refused, not failed).
+    /// </summary>
+    private bool TryGetBcPool([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out BcHandshakePool? pool)
+    {
+        lock (_bcLock)
+        {
+            if (_stopping.IsCancellationRequested)
             {
-                ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
-                return _bcPool ??= new BcHandshakePool(Options.BcHandshakeThreads, Options.BcMaxHandshakes, Options.BcMaxHandshakesPerSource);
+                pool = null;
+                return false;
             }
+
+            pool = _bcPool ??= new BcHandshakePool(Options.BcHandshakeThreads, Options.BcMaxHandshakes, Options.BcMaxHandshakesPerSource);
+            return true;
         }
     }
 
@@ -99,14 +115,14 @@ public sealed partial class DtlsServer
             return true;
         }
 
-        if (_stopping.IsCancellationRequested || _byId.Count >= Options.MaxSessions)
+        if (_byId.Count >= Options.MaxSessions || !TryGetBcPool(out var pool))
         {
             Interlocked.Increment(ref Counters._refused);
             return true;
         }
 
         var source = SourceOf(address);
-        if (!BcPool.TryReserve(source))
+        if (!pool.TryReserve(source))
         {
             Interlocked.Increment(ref BcCounters._handshakeCapDropped);
             Interlocked.Increment(ref Counters._refused);
@@ -116,7 +132,7 @@ public sealed partial class DtlsServer
         var slot = _limits.TryBegin(source, out var refusal);
         if (slot is null)
         {
-            BcPool.Release(source);
+            pool.Release(source);
             if (refusal == DtlsHandshakeLimits.Refusal.UnassignedLimit)
             {
                 Interlocked.Increment(ref Counters._unassignedDropped);

@@ -30,6 +30,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly SslContextHandle _bootstrap;
     private List<DtlsReceiveSocket> _sockets = [];
+    private Task<Task>? _disposal;
     private DtlsTenantDirectory _tenants;
     private long _nextId;
 
@@ -119,14 +120,29 @@ public sealed partial class DtlsServer : IAsyncDisposable
     /// <summary>The session with this id, if it is still held.</summary>
     public bool TryGetSession(ulong id, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DtlsSession? session) => _byId.TryGetValue(id, out session);
 
-    /// <summary>Stops reading, sends close_notify to every session and releases the socket and OpenSSL objects.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Stops reading, ends every session and releases the sockets and OpenSSL objects. Every caller, concurrent or
+    /// later, waits for the one disposal: none returns while another is still freeing what it shares. The order:
+    /// the receive loops end (no new session or datagram after that), then every session is ended under its own lock
+    /// (a worker or BouncyCastle handshake thread in the middle of a step finishes it first and then finds the session
+    /// closed; the SSL object is freed once, by the close), then the BouncyCastle handshake threads are joined, the
+    /// timer queue stops, and only then the sockets and the bootstrap context go.
+    /// </summary>
+    public ValueTask DisposeAsync()
     {
-        if (_stopping.IsCancellationRequested)
+        var disposal = new Task<Task>(DisposeCoreAsync);
+        var first = Interlocked.CompareExchange(ref _disposal, disposal, null);
+        if (first is null)
         {
-            return;
+            disposal.RunSynchronously();
+            first = disposal;
         }
 
+        return new ValueTask(first.Unwrap());
+    }
+
+    private async Task DisposeCoreAsync()
+    {
         await _stopping.CancelAsync().ConfigureAwait(false);
         foreach (var socket in _sockets)
         {
@@ -142,6 +158,13 @@ public sealed partial class DtlsServer : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 // The loop ends by cancellation.
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // A loop that failed has stopped reading all the same: the stop goes on, so that every session, thread
+                // and native object is still released; the fault is counted and logged, not thrown at the stopping host.
+                Interlocked.Increment(ref Counters._internalErrors);
+                Log.ReceiveLoopFault(_logger, socket.Index, ex);
             }
         }
 
@@ -516,5 +539,8 @@ public sealed partial class DtlsServer : IAsyncDisposable
 
         [LoggerMessage(EventId = 4007, Level = LogLevel.Error, Message = "DTLS session {SessionId} failed on its worker and was ended")]
         public static partial void WorkerFault(ILogger logger, ulong sessionId, Exception exception);
+
+        [LoggerMessage(EventId = 4010, Level = LogLevel.Error, Message = "DTLS receive loop {Index} ended with a fault; the listener's stop went on")]
+        public static partial void ReceiveLoopFault(ILogger logger, int index, Exception exception);
     }
 }

@@ -55,10 +55,11 @@ internal sealed class BcDatagramTransport : DatagramTransport
     /// <summary>
     /// Whether BouncyCastle may still hold records of a datagram this transport handed it: it takes a datagram's first
     /// record and keeps the rest in a record queue of its own (RFC 6347 allows several records per datagram), which it
-    /// reads before it asks the transport again. Set when a datagram longer than its first record is handed over,
-    /// cleared when BouncyCastle asks for the next datagram (its queue is empty then).
+    /// reads before it asks the transport again. True while <see cref="HeldLength"/> is above zero: set when a datagram
+    /// longer than its first record is handed over, cleared when BouncyCastle asks for the next datagram (its queue is
+    /// empty then).
     /// </summary>
-    public bool EngineMayHoldRecords { get; private set; }
+    public bool EngineMayHoldRecords => HeldLength > 0;
 
     /// <summary>
     /// Bytes of the datagram last handed over that follow its first record (BouncyCastle holds them while
@@ -171,7 +172,6 @@ internal sealed class BcDatagramTransport : DatagramTransport
     public int Receive(Span<byte> buffer, int waitMillis)
     {
         var started = Environment.TickCount64;
-        EngineMayHoldRecords = false;
         HeldLength = 0;
         lock (_lock)
         {
@@ -209,7 +209,6 @@ internal sealed class BcDatagramTransport : DatagramTransport
                         datagram[..length].CopyTo(buffer);
                         CurrentSource = item.Source;
                         HeldLength = _handshaking ? 0 : length - Math.Min(length, FirstRecordLength(datagram[..length]));
-                        EngineMayHoldRecords = HeldLength > 0;
                         if (!_handshaking && _waiting.Count == 0)
                         {
                             // The last one waiting: the queue goes until the next datagram.

@@ -87,11 +87,17 @@ internal sealed class BcHandshakePool : IDisposable
     public void Dispose()
     {
         _queue.CompleteAdding();
+        var ended = true;
         foreach (var thread in _threads)
         {
-            thread.Join(TimeSpan.FromSeconds(15));
+            ended &= thread.Join(TimeSpan.FromSeconds(15));
         }
 
-        _queue.Dispose();
+        // A thread still in a handshake after the wait goes back to the queue when it ends: disposed, the queue would
+        // throw there, on a thread of its own, and an exception nothing catches ends the process. It is left to the GC.
+        if (ended)
+        {
+            _queue.Dispose();
+        }
     }
 }

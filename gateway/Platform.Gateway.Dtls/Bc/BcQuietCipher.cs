@@ -96,10 +96,11 @@ internal sealed class BcQuietCipher(TlsCipher cipher, BcQuietPart[] parts) : Tls
 internal abstract class BcQuietPart
 {
     private byte[]? _key;
+    private bool _made;
 
     public abstract bool Holds { get; }
 
-    public int Rebuilds { get; protected set; }
+    public int Rebuilds { get; private set; }
 
     public abstract void Release();
 
@@ -110,6 +111,29 @@ internal abstract class BcQuietPart
         _key = key.ToArray();
         Release();
     }
+
+    /// <summary>
+    /// The keyed state held in <paramref name="field"/>, or, after a release (or before first use), the one
+    /// <paramref name="make"/> builds and keys, counted as a rebuild when one was made before. <paramref name="make"/>
+    /// gets this part, so a static lambda serves and no delegate is allocated per call.
+    /// </summary>
+    protected T Hold<TPart, T>(ref T? field, Func<TPart, T> make)
+        where TPart : BcQuietPart
+        where T : class
+    {
+        if (field is { } held)
+        {
+            return held;
+        }
+
+        if (_made)
+        {
+            Rebuilds++;
+        }
+
+        _made = true;
+        return field = make((TPart)this);
+    }
 }
 
 /// <summary>A CBC block cipher of a block suite, keyed from its kept key (and the last IV it was given).</summary>
@@ -117,35 +141,22 @@ internal sealed class BcQuietBlockCipher(BcSharedCrypto crypto, int encryptionAl
 {
     private IBlockCipher? _cipher;
     private byte[]? _iv;
-    private bool _made;
 
     public override bool Holds => _cipher is not null;
 
     public override void Release() => _cipher = null;
 
-    private IBlockCipher Cipher
+    private IBlockCipher Cipher => Hold(ref _cipher, static (BcQuietBlockCipher part) => part.Make());
+
+    private IBlockCipher Make()
     {
-        get
+        var cipher = crypto.CreateCbc(encryptionAlgorithm);
+        if (_iv is not null)
         {
-            if (_cipher is { } cipher)
-            {
-                return cipher;
-            }
-
-            if (_made)
-            {
-                Rebuilds++;
-            }
-
-            _made = true;
-            cipher = crypto.CreateCbc(encryptionAlgorithm);
-            if (_iv is not null)
-            {
-                cipher.Init(encrypting, new ParametersWithIV(new KeyParameter(Key), _iv));
-            }
-
-            return _cipher = cipher;
+            cipher.Init(encrypting, new ParametersWithIV(new KeyParameter(Key), _iv));
         }
+
+        return cipher;
     }
 
     public void SetKey(byte[] key, int keyOff, int keyLen) => Keep(key.AsSpan(keyOff, keyLen));
@@ -200,30 +211,14 @@ internal sealed class BcQuietAeadCipher(BcSharedCrypto crypto, BcQuietAeadCipher
     }
 
     private IAeadCipher? _cipher;
-    private bool _made;
 
     public override bool Holds => _cipher is not null;
 
     public override void Release() => _cipher = null;
 
-    private IAeadCipher Cipher
-    {
-        get
-        {
-            if (_cipher is { } cipher)
-            {
-                return cipher;
-            }
+    private IAeadCipher Cipher => Hold(ref _cipher, static (BcQuietAeadCipher part) => part.Make());
 
-            if (_made)
-            {
-                Rebuilds++;
-            }
-
-            _made = true;
-            return _cipher = crypto.CreateAead(mode);
-        }
-    }
+    private IAeadCipher Make() => crypto.CreateAead(mode);
 
     public void SetKey(byte[] key, int keyOff, int keyLen) => Keep(key.AsSpan(keyOff, keyLen));
 
@@ -264,31 +259,18 @@ internal sealed class BcQuietAeadCipher(BcSharedCrypto crypto, BcQuietAeadCipher
 internal sealed class BcQuietHmac(BcSharedCrypto crypto, int macAlgorithm, int macLength, int internalBlockSize) : BcQuietPart, TlsHmac
 {
     private TlsHmac? _hmac;
-    private bool _made;
 
     public override bool Holds => _hmac is not null;
 
     public override void Release() => _hmac = null;
 
-    private TlsHmac Hmac
+    private TlsHmac Hmac => Hold(ref _hmac, static (BcQuietHmac part) => part.Make());
+
+    private TlsHmac Make()
     {
-        get
-        {
-            if (_hmac is { } hmac)
-            {
-                return hmac;
-            }
-
-            if (_made)
-            {
-                Rebuilds++;
-            }
-
-            _made = true;
-            hmac = crypto.CreateHmac(macAlgorithm);
-            hmac.SetKey(Key);
-            return _hmac = hmac;
-        }
+        var hmac = crypto.CreateHmac(macAlgorithm);
+        hmac.SetKey(Key);
+        return hmac;
     }
 
     public int InternalBlockSize => internalBlockSize;

@@ -33,6 +33,28 @@ internal static unsafe partial class NativeMethods
 
     internal const int Dtls12Version = 0xFEFD;
 
+    // OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS.
+    private const ulong InitOptions = 0x0008_0000UL | 0x0020_0000UL | 0x0000_0002UL;
+
+    /// <summary>
+    /// OpenSSL is initialised before any binding here is used, without its exit handler: the first initialisation in a
+    /// process decides whether OpenSSL registers <c>OPENSSL_cleanup</c> with <c>atexit</c>, and that handler frees
+    /// OpenSSL's global state (error tables, locks, providers) at <c>exit()</c> while the runtime's threads may still
+    /// be in OpenSSL calls (a DTLS step on a worker, a handshake racing the stop), which aborts the process in glibc's
+    /// <c>free()</c>. .NET's own cryptography initialises the same way; whichever of the two comes first, no handler
+    /// is registered.
+    /// </summary>
+    static NativeMethods()
+    {
+        if (OPENSSL_init_ssl(InitOptions, nint.Zero) != 1)
+        {
+            throw new InvalidOperationException("OpenSSL could not be initialised (OPENSSL_init_ssl)");
+        }
+    }
+
+    [LibraryImport(Ssl)]
+    private static partial int OPENSSL_init_ssl(ulong options, nint settings);
+
     internal const nint SslModeReleaseBuffers = 0x10;
 
     internal const ulong SslOpNoQueryMtu = 1UL << 12;

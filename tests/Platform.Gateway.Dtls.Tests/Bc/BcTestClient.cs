@@ -43,6 +43,18 @@ internal sealed class BcTestClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// The first ClientHello (no cookie) this client would send, offering a connection ID: a transport that keeps the
+    /// first datagram and then fails ends the client's handshake right there.
+    /// </summary>
+    public static byte[] FirstClientHello(string serverName, string identity, byte[] psk)
+    {
+        var capture = new CaptureTransport();
+        var client = new Client(new BcTlsCrypto(new SecureRandom()), identity, psk, serverName, connectionId: true, heartbeat: false, clientHeartbeat: null, suites: null);
+        Assert.ThrowsAny<IOException>(() => new DtlsClientProtocol().Connect(client, capture));
+        return capture.First ?? throw new InvalidOperationException("the client sent no ClientHello");
+    }
+
     /// <summary>The largest application record the client can send in one datagram.</summary>
     public int SendLimit => _dtls.GetSendLimit();
 
@@ -158,6 +170,31 @@ internal sealed class BcTestClient : IDisposable
             }
 
             return extensions;
+        }
+    }
+
+    private sealed class CaptureTransport : DatagramTransport
+    {
+        public byte[]? First { get; private set; }
+
+        public int GetReceiveLimit() => 16 * 1024 + 512;
+
+        public int GetSendLimit() => 1200;
+
+        public int Receive(byte[] buf, int off, int len, int waitMillis) => throw new IOException("capture only");
+
+        public int Receive(Span<byte> buffer, int waitMillis) => throw new IOException("capture only");
+
+        public void Send(byte[] buf, int off, int len) => Send(buf.AsSpan(off, len));
+
+        public void Send(ReadOnlySpan<byte> buffer)
+        {
+            First ??= buffer.ToArray();
+            throw new IOException("ClientHello captured");
+        }
+
+        public void Close()
+        {
         }
     }
 

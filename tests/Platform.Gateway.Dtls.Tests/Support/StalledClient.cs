@@ -8,9 +8,11 @@ internal sealed class StalledClient(IPEndPoint server, string serverName) : IDis
 {
     private readonly Socket _socket = Connect(server);
 
-    public async Task ReachServerHelloAsync()
+    public Task ReachServerHelloAsync() => ReachServerHelloAsync(DtlsServerTests.ClientHello(serverName));
+
+    /// <summary>The exchange with a ClientHello of the caller's (no cookie), e.g. one a BouncyCastle client would send.</summary>
+    public async Task ReachServerHelloAsync(byte[] first)
     {
-        var first = DtlsServerTests.ClientHello(serverName);
         _socket.Send(first);
         var buffer = new byte[4096];
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
