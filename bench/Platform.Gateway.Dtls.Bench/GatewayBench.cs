@@ -339,6 +339,10 @@ internal static class GatewayBench
             {
                 Line("");
                 Line($"Gateway native heap (glibc malloc_stats() called through gdb; all arenas, mmap included): in use {Mib(nativeBefore.InUse)} before, {Mib(nativeAfter.InUse)} with the sessions held = {(nativeAfter.InUse - nativeBefore.InUse) / perSession:F1} KiB per session; obtained from the system {Mib(nativeBefore.System)} before, {Mib(nativeAfter.System)} with the sessions = {(nativeAfter.System - nativeBefore.System) / perSession:F1} KiB per session; {nativeAfter.Arenas} arenas.");
+                if (held.RssAfterTrim > 0)
+                {
+                    Line($"Gateway RSS after glibc's malloc_trim(0), called through gdb after every figure above: {Mib(held.RssAfterTrim)} ({(held.RssAfterGc - held.RssAfterTrim) / perSession:F1} KiB per session less than after the dump's GC: native heap free but resident).");
+                }
             }
         }
 
@@ -804,8 +808,10 @@ internal static class GatewayBench
             var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapAsync(tool2, options.GatewayPids[0]) : null;
             var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
             var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
+            // Last, as it changes the gateway: how much of its RSS is native heap glibc holds free.
+            var rssAfterTrim = nativeAfter is not null && await NativeHeap.TrimAsync(options.GatewayPids[0]) ? ProcessStats.RssBytes(options.GatewayPids) : 0;
             Console.Error.WriteLine($"idle ({engine}): {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
-            return new IdleResult(engine, listed, sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter, settle);
+            return new IdleResult(engine, listed, sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter, settle, rssAfterTrim);
         }
         finally
         {
@@ -915,7 +921,7 @@ internal static class GatewayBench
         public double PerCpuSecond => Count / CpuSeconds;
     }
 
-    private sealed record IdleResult(BenchEngine Engine, int ListedByEngine, int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, ManagedHeap? HeapBefore, ManagedHeap? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter, List<SettleSample> Settle);
+    private sealed record IdleResult(BenchEngine Engine, int ListedByEngine, int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, ManagedHeap? HeapBefore, ManagedHeap? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter, List<SettleSample> Settle, long RssAfterTrim);
 }
 
 /// <summary>The engine a phase's sessions are meant for.</summary>
