@@ -200,9 +200,12 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(1, 65536)]
     public int NativeHeapTrimMinFreeMiB { get; set; } = 16;
 
-    /// <summary>Least seconds between two trims, however much is free.</summary>
+    /// <summary>
+    /// Least seconds between two trims, however much is free (a trim takes about a millisecond or two; one in the
+    /// middle of a burst of handshakes gives back pages the burst takes again, so the next one comes soon after).
+    /// </summary>
     [Range(10, 86400)]
-    public int NativeHeapTrimMinIntervalSeconds { get; set; } = 300;
+    public int NativeHeapTrimMinIntervalSeconds { get; set; } = 60;
 
     /// <summary>
     /// DNS servers for the reverse lookups of access lists with host-name entries, each an IP address with an
