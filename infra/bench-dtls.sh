@@ -176,6 +176,11 @@ gcdump=()
 gcdump_tool=$(command -v dotnet-gcdump || true)
 [ -n "$gcdump_tool" ] || [ ! -x "$HOME/.dotnet/tools/dotnet-gcdump" ] || gcdump_tool="$HOME/.dotnet/tools/dotnet-gcdump"
 [ -z "$gcdump_tool" ] || gcdump=(--gcdump "$gcdump_tool")
+# With dotnet-counters installed (dotnet tool install -g dotnet-counters), the GC's own view (committed memory,
+# generation sizes, free space, collections, allocations) is sampled while the idle sessions are held (--idle-sample).
+counters_tool=$(command -v dotnet-counters || true)
+[ -n "$counters_tool" ] || [ ! -x "$HOME/.dotnet/tools/dotnet-counters" ] || counters_tool="$HOME/.dotnet/tools/dotnet-counters"
+[ -z "$counters_tool" ] || gcdump+=(--counters "$counters_tool")
 
 heap=()
 command -v gdb >/dev/null 2>&1 || log "gdb not found: no native heap figures"

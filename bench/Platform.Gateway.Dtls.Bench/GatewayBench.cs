@@ -67,6 +67,12 @@ internal sealed record GatewayBenchOptions
     /// </summary>
     public double IdleSettleSeconds { get; init; } = 10;
 
+    /// <summary>Seconds between the samples of the gateway's RSS (and, with <see cref="CountersTool"/>, its GC) during the settle time; 0 for none.</summary>
+    public double IdleSampleSeconds { get; init; } = 10;
+
+    /// <summary>dotnet-counters, when present: the GC's view (committed, generations, fragmentation, collections) is sampled during the settle time.</summary>
+    public string? CountersTool { get; init; }
+
     /// <summary>dotnet-gcdump, when present: the gateway's live managed heap is reported while the idle sessions are held.</summary>
     public string? GcDumpTool { get; init; }
 
@@ -286,6 +292,23 @@ internal static class GatewayBench
             Line($"| sessions | failed | refused, retried | set-up rate /s | gateway RSS before | after | after, settled {options.IdleSettleSeconds:F0} s | per session |");
             Line("|---|---|---|---|---|---|---|---|");
             Line($"| {held.Sessions} | {held.Failed} | {held.Retried} | {held.SetupPerSecond:F0} | {Mib(held.RssBefore)} | {Mib(held.RssAfter)} | {Mib(held.RssSettled)} | {(held.RssSettled - held.RssBefore) / perSession:F1} KiB |");
+            if (held.Settle.Count > 0)
+            {
+                Line("");
+                Line("The gateway while the sessions were held (seconds from the directory listing them all; RSS from /proc/PID/status, anonymous and file-backed; the GC's figures from dotnet-counters when installed: committed memory and generation sizes at its last collection, free space inside them, collections and allocations since the first sample):");
+                Line("");
+                Line("| s | RSS | anon | file | GC committed | gen0 | gen1 | gen2 | LOH | POH | GC free space | GCs gen0/1/2 | allocated |");
+                Line("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+                var first = held.Settle[0].Gc;
+                foreach (var sample in held.Settle)
+                {
+                    var gc = sample.Gc is { } v
+                        ? $"{Mib(v.Committed)} | {Mib(v.Gen0)} | {Mib(v.Gen1)} | {Mib(v.Gen2)} | {Mib(v.Loh)} | {Mib(v.Poh)} | {Mib(v.Fragmentation)} | {v.Collections.Gen0 - first!.Collections.Gen0}/{v.Collections.Gen1 - first.Collections.Gen1}/{v.Collections.Gen2 - first.Collections.Gen2} | {Mib(v.Allocated - first.Allocated)}"
+                        : "| | | | | | | |";
+                    Line($"| {sample.Seconds:F0} | {Mib(sample.Rss)} | {Mib(sample.RssAnon)} | {Mib(sample.RssFile)} | {gc} |");
+                }
+            }
+
             if (held is { HeapBefore: { } heapBefore, HeapAfter: { } heapAfter })
             {
                 Line("");
@@ -316,6 +339,10 @@ internal static class GatewayBench
             {
                 Line("");
                 Line($"Gateway native heap (glibc malloc_stats() called through gdb; all arenas, mmap included): in use {Mib(nativeBefore.InUse)} before, {Mib(nativeAfter.InUse)} with the sessions held = {(nativeAfter.InUse - nativeBefore.InUse) / perSession:F1} KiB per session; obtained from the system {Mib(nativeBefore.System)} before, {Mib(nativeAfter.System)} with the sessions = {(nativeAfter.System - nativeBefore.System) / perSession:F1} KiB per session; {nativeAfter.Arenas} arenas.");
+                if (held.RssAfterTrim > 0)
+                {
+                    Line($"Gateway RSS after glibc's malloc_trim(0), called through gdb after every figure above: {Mib(held.RssAfterTrim)} ({(held.RssAfterGc - held.RssAfterTrim) / perSession:F1} KiB per session less than after the dump's GC: native heap free but resident).");
+                }
             }
         }
 
@@ -767,13 +794,24 @@ internal static class GatewayBench
                 }
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(options.IdleSettleSeconds));
+            List<SettleSample> settle = [];
+            if (options.IdleSampleSeconds > 0)
+            {
+                settle = await SettleWatch.HoldAsync(options.GatewayPids[0], options.IdleSettleSeconds, options.IdleSampleSeconds, options.CountersTool);
+            }
+            else
+            {
+                await Task.Delay(TimeSpan.FromSeconds(options.IdleSettleSeconds));
+            }
+
             var rssSettled = ProcessStats.RssBytes(options.GatewayPids);
             var heapAfter = options.GcDumpTool is { } tool2 ? await ManagedHeapAsync(tool2, options.GatewayPids[0]) : null;
             var rssAfterGc = ProcessStats.RssBytes(options.GatewayPids);
             var nativeAfter = await NativeHeap.ReadAsync(options.GatewayPids[0], options.GatewayLog);
+            // Last, as it changes the gateway: how much of its RSS is native heap glibc holds free.
+            var rssAfterTrim = nativeAfter is not null && await NativeHeap.TrimAsync(options.GatewayPids[0]) ? ProcessStats.RssBytes(options.GatewayPids) : 0;
             Console.Error.WriteLine($"idle ({engine}): {sessions} sessions ({failed} failed, {retried} refused and retried) in {wall.Elapsed.TotalSeconds:F1} s; gateway RSS {Mib(rssBefore)} -> {Mib(rssAfter)} -> {Mib(rssSettled)} settled");
-            return new IdleResult(engine, listed, sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter);
+            return new IdleResult(engine, listed, sessions, failed, retried, processes.Count, sessions / wall.Elapsed.TotalSeconds, rssBefore, rssAfter, rssSettled, heapBefore, heapAfter, rssAfterGc, nativeBefore, nativeAfter, settle, rssAfterTrim);
         }
         finally
         {
@@ -883,7 +921,7 @@ internal static class GatewayBench
         public double PerCpuSecond => Count / CpuSeconds;
     }
 
-    private sealed record IdleResult(BenchEngine Engine, int ListedByEngine, int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, ManagedHeap? HeapBefore, ManagedHeap? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter);
+    private sealed record IdleResult(BenchEngine Engine, int ListedByEngine, int Sessions, int Failed, int Retried, int Processes, double SetupPerSecond, long RssBefore, long RssAfter, long RssSettled, ManagedHeap? HeapBefore, ManagedHeap? HeapAfter, long RssAfterGc, NativeHeap.Totals? NativeBefore, NativeHeap.Totals? NativeAfter, List<SettleSample> Settle, long RssAfterTrim);
 }
 
 /// <summary>The engine a phase's sessions are meant for.</summary>

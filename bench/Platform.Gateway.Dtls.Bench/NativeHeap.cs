@@ -88,6 +88,54 @@ internal static class NativeHeap
         return null;
     }
 
+    /// <summary>
+    /// Calls glibc's malloc_trim(0) in the gateway through gdb (with gdb installed): what the arenas hold free goes
+    /// back to the system, so the RSS it frees is native heap that was free but resident. False when gdb failed.
+    /// </summary>
+    public static async Task<bool> TrimAsync(int pid)
+    {
+        var start = new ProcessStartInfo("gdb")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { "-nx", "-batch", "-p", pid.ToString(CultureInfo.InvariantCulture), "-ex", "call (int) malloc_trim(0)" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var gdb = Process.Start(start);
+        if (gdb is null)
+        {
+            return false;
+        }
+
+        var output = gdb.StandardOutput.ReadToEndAsync();
+        var errors = gdb.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        try
+        {
+            await gdb.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            gdb.Kill();
+            Console.Error.WriteLine("malloc_trim: gdb did not finish within 120 s");
+            return false;
+        }
+
+        await output;
+        var failure = await errors;
+        if (gdb.ExitCode != 0)
+        {
+            Console.Error.WriteLine($"malloc_trim: gdb failed ({gdb.ExitCode}): {failure}");
+            return false;
+        }
+
+        return true;
+    }
+
     private static string ReadFrom(string path, long offset)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);

@@ -16,7 +16,8 @@ using Platform.Gateway.Dtls.Tenants;
 //           [--echo-sessions 16] [--echo-seconds 10] [--idle 10000] [--idle-per-process 5000] [--idle-concurrency 32]
 //           [--idle-suite ECDHE-PSK-CHACHA20-POLY1305 (what idle OpenSSL sessions offer)] [--echo-suite ECDHE-PSK-AES128-CBC-SHA256]
 //           [--idle-settle 10 (seconds the idle sessions are held before the settled RSS and the heap are read)]
-//           [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
+//           [--idle-sample 10 (seconds between samples of the gateway's RSS and GC while the idle sessions are held; 0: none)]
+//           [--counters PATH-TO-dotnet-counters (the GC's view in those samples)] [--gcdump PATH-TO-dotnet-gcdump] [--gateway-log PATH (malloc_stats through gdb)] [--label TEXT]
 //           [--phases speed,inproc,handshakes,handshakes-light,echo,idle,bc-inproc,bc-handshakes,bc-idle]
 //           [--features ConnectionId|Heartbeat|ConnectionId,Heartbeat (what the BouncyCastle clients offer)]
 //           [--silo http://HOST:PORT (with PLATFORM_BENCH_OPERATOR_KEY: the directory confirms each session's engine)]
@@ -111,6 +112,8 @@ if (mode is "gateway" or "hold" or "alloc")
         EchoSuite = named.GetValueOrDefault("echo-suite", "ECDHE-PSK-AES128-CBC-SHA256"),
         IdleSettleSeconds = Double("idle-settle", 10),
         GcDumpTool = named.GetValueOrDefault("gcdump"),
+        IdleSampleSeconds = Double("idle-sample", 10),
+        CountersTool = named.GetValueOrDefault("counters"),
         GatewayLog = named.GetValueOrDefault("gateway-log"),
         Label = named.GetValueOrDefault("label") ?? "",
         BcFeatures = Features(),

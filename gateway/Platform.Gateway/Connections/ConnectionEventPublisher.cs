@@ -13,9 +13,12 @@ internal interface IConnectionEventClient
 }
 
 /// <summary>
-/// Sends directory events in batches: every flush interval or when a batch is full, plus counters of
-/// every open connection every counter period. A batch the silo did not take is retried as it is
-/// (nothing lost) while new events wait in the bounded queue.
+/// Sends directory events in batches: every flush interval or when a batch is full, plus, every counter period, the
+/// counters of each open connection that changed since the last report that carried them (the silo keeps the
+/// highest counters it got, so an unchanged report would change nothing; thousands of idle connections cost no
+/// report and no garbage). A connection is reported only once its open event went out in a batch, and in full
+/// again after the open events are re-announced. A batch the silo did not take is retried as it is (nothing lost)
+/// while new events wait in the bounded queue.
 /// </summary>
 internal sealed partial class ConnectionEventPublisher(
     ConnectionEventSink sink,
@@ -100,7 +103,7 @@ internal sealed partial class ConnectionEventPublisher(
         }
     }
 
-    /// <summary>Takes up to one batch of queued events, and optionally counters of all open connections.</summary>
+    /// <summary>Takes up to one batch of queued events, and optionally the counters of open connections that changed since they were last reported.</summary>
     internal ConnectionEventBatch Collect(bool includeCounters)
     {
         var opened = new List<ConnectionOpened>();
@@ -111,6 +114,7 @@ internal sealed partial class ConnectionEventPublisher(
             {
                 case ConnectionOpened o:
                     opened.Add(o);
+                    registry.Find(o.Id)?.MarkListed();
                     break;
                 case ConnectionClosed c:
                     closed.Add(c);
@@ -123,7 +127,10 @@ internal sealed partial class ConnectionEventPublisher(
         {
             foreach (var connection in registry.All)
             {
-                counters.Add(connection.Counters());
+                if (connection.CountersIfChanged() is { } changed)
+                {
+                    counters.Add(changed);
+                }
             }
         }
 

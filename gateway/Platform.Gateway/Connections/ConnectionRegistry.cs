@@ -44,7 +44,20 @@ internal sealed partial class ConnectionRegistry
 
     public GatewayConnection? Find(string id) => _connections.GetValueOrDefault(id);
 
-    public IEnumerable<GatewayConnection> All => _connections.Values;
+    /// <summary>
+    /// The open connections, enumerated in place (without the lock-taking copy <c>Values</c> makes: at 10k
+    /// connections an 80 KB list per call, and the monitor calls this every second).
+    /// </summary>
+    public IEnumerable<GatewayConnection> All
+    {
+        get
+        {
+            foreach (var (_, connection) in _connections)
+            {
+                yield return connection;
+            }
+        }
+    }
 
     /// <summary>Queues an open event for every live connection (after the silo forgot this node).</summary>
     public void AnnounceAll()

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Internal;
 using Platform.Gateway.Delivery;
@@ -19,6 +20,15 @@ internal abstract class GatewayConnection : IClientSink
     private long _messagesOut;
     private long _lastActivity;
     private long _sendStarted;
+
+    /// <summary>
+    /// The directory's view of the counters, kept by the event publisher alone: <see cref="NotListed"/> until the open
+    /// event went out, <see cref="Unreported"/> once it did, then a fingerprint of the counters last reported.
+    /// </summary>
+    private long _reported = NotListed;
+
+    private const long NotListed = long.MinValue;
+    private const long Unreported = long.MinValue + 1;
 
     protected GatewayConnection(string id, TenantRuntime tenant, string protocol, IPEndPoint remote, int localPort, TimeProvider time)
     {
@@ -112,6 +122,41 @@ internal abstract class GatewayConnection : IClientSink
             _time.GetUtcNow() - idle,
             Moved ? remote.Address.ToString() : null,
             Moved ? remote.Port : null);
+    }
+
+    /// <summary>The open event is in a batch for the directory: counter reports carry this connection from now on (again, after a re-announce).</summary>
+    public void MarkListed() => _reported = Unreported;
+
+    /// <summary>
+    /// The counters when they changed since the last report that carried them (and the open event went out before),
+    /// else null: an idle connection costs the counter reports nothing. Called by the event publisher alone.
+    /// </summary>
+    public ConnectionCounters? CountersIfChanged()
+    {
+        if (_reported == NotListed)
+        {
+            return null;
+        }
+
+        // The activity clock is read first: a count that lands after it changes the next fingerprint, so it is
+        // never marked reported without being in a report (at worst it is reported twice).
+        var activity = Volatile.Read(ref _lastActivity);
+        var remote = Remote;
+        var counters = Counters();
+        var sum = counters.BytesIn + counters.BytesOut + counters.MessagesIn + counters.MessagesOut;
+        var fingerprint = (long)(((ulong)sum * 0x9E3779B97F4A7C15UL) ^ (ulong)activity ^ ((ulong)(uint)RuntimeHelpers.GetHashCode(remote) << 32));
+        if (fingerprint is NotListed or Unreported)
+        {
+            fingerprint = 0;
+        }
+
+        if (fingerprint == _reported)
+        {
+            return null;
+        }
+
+        _reported = fingerprint;
+        return counters;
     }
 
     /// <summary>The client now sends from <paramref name="remote"/> (a DTLS session that kept its connection ID).</summary>

@@ -190,6 +190,24 @@ public sealed class GatewayOptions : IValidatableObject
     public int ClientSendTimeoutSeconds { get; set; } = 60;
 
     /// <summary>
+    /// Seconds between checks of the native heap's free bytes (glibc's mallinfo2; Linux with glibc only); 0 turns the
+    /// trimming off. See <see cref="NativeHeapTrim"/>.
+    /// </summary>
+    [Range(0, 3600)]
+    public int NativeHeapTrimCheckSeconds { get; set; } = 30;
+
+    /// <summary>Free bytes in glibc's arenas, in MiB, from which a check hands the free pages back (malloc_trim).</summary>
+    [Range(1, 65536)]
+    public int NativeHeapTrimMinFreeMiB { get; set; } = 16;
+
+    /// <summary>
+    /// Least seconds between two trims, however much is free (a trim takes about a millisecond or two; one in the
+    /// middle of a burst of handshakes gives back pages the burst takes again, so the next one comes soon after).
+    /// </summary>
+    [Range(10, 86400)]
+    public int NativeHeapTrimMinIntervalSeconds { get; set; } = 60;
+
+    /// <summary>
     /// DNS servers for the reverse lookups of access lists with host-name entries, each an IP address with an
     /// optional port (<c>127.0.0.1:5353</c>, <c>[::1]:53</c>); empty uses the system's servers.
     /// </summary>

@@ -1,0 +1,144 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Internal;
+using Platform.Gateway.Connections;
+using Platform.Gateway.Hosting;
+using Platform.Gateway.Tests.Support;
+
+namespace Platform.Gateway.Tests.Connections;
+
+/// <summary>
+/// What a batch of directory events carries: counters only of connections whose open event went out and whose
+/// counters changed since they were last reported, so idle connections cost the periodic report nothing.
+/// </summary>
+public sealed class ConnectionEventPublisherTests : IDisposable
+{
+    private readonly AdmissionRig _rig = new(batch: 2);
+    private readonly ConnectionRegistry _registry;
+    private readonly ConnectionEventPublisher _publisher;
+
+    public ConnectionEventPublisherTests()
+    {
+        // One open or close event per batch, so a connection whose open event is still queued can be seen.
+        var options = Options.Create(new GatewayOptions { EventBatchSize = 1 });
+        var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
+        _registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
+        _publisher = new ConnectionEventPublisher(events, _registry, new UnusedClient(), options, _rig.Time, NullLogger<ConnectionEventPublisher>.Instance);
+    }
+
+    [Fact]
+    public void Collect_IdleConnection_ReportedOnceThenNotUntilItsCountersChange()
+    {
+        var connection = Open("gw-a.1");
+
+        var first = _publisher.Collect(includeCounters: true);
+        Assert.Equal("gw-a.1", Assert.Single(first.Opened).Id);
+        Assert.Equal("gw-a.1", Assert.Single(first.Counters).Id);
+
+        // Nothing changed: no counters, however many reports pass (the fake clock does not move either).
+        Assert.Empty(_publisher.Collect(includeCounters: true).Counters);
+        Assert.Empty(_publisher.Collect(includeCounters: true).Counters);
+
+        connection.CountIn(5, 1);
+        var changed = Assert.Single(_publisher.Collect(includeCounters: true).Counters);
+        Assert.Equal(("gw-a.1", 5L, 1L), (changed.Id, changed.BytesIn, changed.MessagesIn));
+        Assert.Empty(_publisher.Collect(includeCounters: true).Counters);
+
+        connection.CountOut(7, 1);
+        var sent = Assert.Single(_publisher.Collect(includeCounters: true).Counters);
+        Assert.Equal((5L, 7L, 1L), (sent.BytesIn, sent.BytesOut, sent.MessagesOut));
+    }
+
+    [Fact]
+    public void Collect_ChangeBetweenReportsWithoutCounters_CarriedByTheNextReport()
+    {
+        var connection = Open("gw-a.1");
+        _publisher.Collect(includeCounters: true);
+
+        connection.CountIn(3, 1);
+        Assert.Empty(_publisher.Collect(includeCounters: false).Counters);
+
+        Assert.Equal(3L, Assert.Single(_publisher.Collect(includeCounters: true).Counters).BytesIn);
+    }
+
+    [Fact]
+    public void Collect_OpenEventStillQueued_NoCountersUntilItWentOut()
+    {
+        Open("gw-a.1");
+        var second = Open("gw-a.2");
+        second.CountIn(9, 1);
+
+        // The batch takes one event: gw-a.2's open event waits, so its counters would name a row the directory has not got.
+        var first = _publisher.Collect(includeCounters: true);
+        Assert.Equal("gw-a.1", Assert.Single(first.Opened).Id);
+        Assert.Equal("gw-a.1", Assert.Single(first.Counters).Id);
+
+        var next = _publisher.Collect(includeCounters: true);
+        Assert.Equal("gw-a.2", Assert.Single(next.Opened).Id);
+        var counters = Assert.Single(next.Counters);
+        Assert.Equal(("gw-a.2", 9L), (counters.Id, counters.BytesIn));
+    }
+
+    [Fact]
+    public void Collect_ClientMovedWithoutTraffic_ReportedWithTheNewAddress()
+    {
+        var connection = Open("gw-a.1");
+        _publisher.Collect(includeCounters: true);
+
+        connection.MoveRemote(new IPEndPoint(IPAddress.Loopback, 40001));
+
+        var moved = Assert.Single(_publisher.Collect(includeCounters: true).Counters);
+        Assert.Equal(("127.0.0.1", 40001), (moved.RemoteAddress, moved.RemotePort));
+        Assert.Empty(_publisher.Collect(includeCounters: true).Counters);
+    }
+
+    [Fact]
+    public void Collect_AfterTheSiloForgotTheNode_ReannouncedConnectionsReportedInFull()
+    {
+        var connection = Open("gw-a.1");
+        connection.CountIn(4, 1);
+        _publisher.Collect(includeCounters: true);
+        Assert.Empty(_publisher.Collect(includeCounters: true).Counters);
+
+        // The silo forgot this node: the open events go again, and the counters with them, unchanged as they are.
+        _registry.AnnounceAll();
+        var again = _publisher.Collect(includeCounters: true);
+        Assert.Equal("gw-a.1", Assert.Single(again.Opened).Id);
+        Assert.Equal(4L, Assert.Single(again.Counters).BytesIn);
+    }
+
+    [Fact]
+    public void Collect_ClosedConnection_OnlyItsCloseEventWithFinalCounters()
+    {
+        var connection = Open("gw-a.1");
+        _publisher.Collect(includeCounters: true);
+        connection.CountIn(6, 2);
+
+        _registry.Remove(connection);
+
+        var batch = _publisher.Collect(includeCounters: true);
+        Assert.Empty(batch.Counters);
+        Assert.Equal(6L, Assert.Single(batch.Closed).Counters.BytesIn);
+    }
+
+    private ScriptedConnection Open(string id)
+    {
+        var connection = new ScriptedConnection(id, TestTenants.Tenant(), _rig.Time);
+        _registry.Add(connection);
+        return connection;
+    }
+
+    public void Dispose()
+    {
+        _publisher.Dispose();
+        _rig.Dispose();
+    }
+
+    /// <summary>The batches are taken with <see cref="ConnectionEventPublisher.Collect"/>; nothing is posted in these tests.</summary>
+    private sealed class UnusedClient : IConnectionEventClient
+    {
+        public Task PostConnectionEventsAsync(ConnectionEventBatch batch, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("these tests post nothing");
+    }
+}
