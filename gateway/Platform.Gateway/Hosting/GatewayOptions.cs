@@ -208,6 +208,22 @@ public sealed class GatewayOptions : IValidatableObject
     public int NativeHeapTrimMinIntervalSeconds { get; set; } = 60;
 
     /// <summary>
+    /// Growth of the managed heap's committed memory, in MiB, over the least it was since the last compacting collection
+    /// (or since start),
+    /// from which a check that finds the heap no longer growing runs one compacting, decommitting collection
+    /// (<c>GCCollectionMode.Aggressive</c>); 0 turns it off. See <see cref="NativeHeapTrim"/>.
+    /// </summary>
+    [Range(0, 65536)]
+    public int ManagedHeapTrimMinGrowthMiB { get; set; } = 64;
+
+    /// <summary>
+    /// Least seconds between two compacting collections of the managed heap trim (each pauses the gateway's managed
+    /// threads for the length of a full compacting collection: tens of milliseconds per 100 MiB of live heap).
+    /// </summary>
+    [Range(60, 86400)]
+    public int ManagedHeapTrimMinIntervalSeconds { get; set; } = 1800;
+
+    /// <summary>
     /// DNS servers for the reverse lookups of access lists with host-name entries, each an IP address with an
     /// optional port (<c>127.0.0.1:5353</c>, <c>[::1]:53</c>); empty uses the system's servers.
     /// </summary>

@@ -8,7 +8,8 @@ namespace Platform.Gateway.Tests.Hosting;
 
 /// <summary>
 /// The native heap trim against this process's real glibc heap: holes freed inside an arena stay resident until a
-/// trim hands them back; trims are bounded by the free bytes and the interval.
+/// trim hands them back; trims are bounded by the free bytes and the interval. The managed heap's compaction against
+/// this process's real GC heap.
 /// </summary>
 public sealed class NativeHeapTrimTests
 {
@@ -78,6 +79,70 @@ public sealed class NativeHeapTrimTests
             }
         }
     }
+
+    [Fact]
+    public void CompactIfWorthIt_HeapGrewAndSettled_CompactsAndDecommits_OncePerInterval()
+    {
+        var time = new ManualTimeProvider();
+        var trim = new NativeHeapTrim(
+            Options.Create(new GatewayOptions { ManagedHeapTrimMinGrowthMiB = 32, ManagedHeapTrimMinIntervalSeconds = 600 }),
+            time,
+            NullLogger<NativeHeapTrim>.Instance);
+        GC.Collect();
+        Assert.False(trim.CompactIfWorthIt()); // the first check only takes the committed bytes as its base
+
+        var before = GrowAndDrop(trim);
+        Assert.True(CheckUntilCompacted(trim), "no compaction after the heap grew by 96 MiB and settled");
+        var after = Committed();
+        Assert.True(before - after >= 48L << 20, $"GC committed {before >> 20} -> {after >> 20} MiB");
+        Assert.Equal(1, trim.Compactions);
+
+        // Grown and settled again, but within the interval: nothing; once it has passed, the next compaction.
+        GrowAndDrop(trim);
+        Assert.False(CheckUntilCompacted(trim));
+        time.Advance(TimeSpan.FromSeconds(600));
+        Assert.True(CheckUntilCompacted(trim));
+        Assert.Equal(2, trim.Compactions);
+
+        // Off: never.
+        var off = new NativeHeapTrim(Options.Create(new GatewayOptions { ManagedHeapTrimMinGrowthMiB = 0 }), time, NullLogger<NativeHeapTrim>.Instance);
+        GrowAndDrop(off);
+        Assert.False(CheckUntilCompacted(off));
+    }
+
+    /// <summary>
+    /// Grows the managed heap by 96 MiB of small arrays kept through a full non-compacting collection (they reach
+    /// generation 2, as a burst's survivors do), checks once while it grows, then drops them; returns the committed bytes.
+    /// </summary>
+    private static long GrowAndDrop(NativeHeapTrim trim)
+    {
+        var arrays = new byte[12288][];
+        for (var i = 0; i < arrays.Length; i++)
+        {
+            arrays[i] = new byte[8 * 1024];
+        }
+
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
+        Assert.False(trim.CompactIfWorthIt()); // still growing: the committed bytes changed since the previous check
+        GC.KeepAlive(arrays);
+        return Committed();
+    }
+
+    /// <summary>Checks a few times in a row (other tests of this process may collect between two checks).</summary>
+    private static bool CheckUntilCompacted(NativeHeapTrim trim)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            if (trim.CompactIfWorthIt())
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static long Committed() => GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes;
 
     /// <summary>Allocates 64 MiB in 32 KiB blocks (below glibc's mmap threshold, so from an arena), writes every page, frees every other block; returns those kept.</summary>
     private static List<IntPtr> Holes()
