@@ -122,8 +122,8 @@ public static class GatewayHost
         services.AddHostedService(static sp => sp.GetRequiredService<GatewayRegistration>());
         services.AddSingleton<ConfigWatcher>();
         services.AddHostedService(static sp => sp.GetRequiredService<ConfigWatcher>());
-        services.AddSingleton<NativeHeapTrim>();
-        services.AddHostedService(static sp => sp.GetRequiredService<NativeHeapTrim>());
+        services.AddSingleton<HeapTrim>();
+        services.AddHostedService(static sp => sp.GetRequiredService<HeapTrim>());
     }
 
     private static void ConfigureKestrel(KestrelServerOptions kestrel)

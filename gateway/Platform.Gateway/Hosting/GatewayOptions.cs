@@ -191,7 +191,7 @@ public sealed class GatewayOptions : IValidatableObject
 
     /// <summary>
     /// Seconds between checks of the native heap's free bytes (glibc's mallinfo2; Linux with glibc only); 0 turns the
-    /// trimming off. See <see cref="NativeHeapTrim"/>.
+    /// trimming off. See <see cref="HeapTrim"/>.
     /// </summary>
     [Range(0, 3600)]
     public int NativeHeapTrimCheckSeconds { get; set; } = 30;
@@ -211,7 +211,7 @@ public sealed class GatewayOptions : IValidatableObject
     /// Growth of the managed heap's committed memory, in MiB, over the least it was since the last compacting collection
     /// (or since start),
     /// from which a check that finds the heap no longer growing runs one compacting, decommitting collection
-    /// (<c>GCCollectionMode.Aggressive</c>); 0 turns it off. See <see cref="NativeHeapTrim"/>.
+    /// (<c>GCCollectionMode.Aggressive</c>); 0 turns it off. See <see cref="HeapTrim"/>.
     /// </summary>
     [Range(0, 65536)]
     public int ManagedHeapTrimMinGrowthMiB { get; set; } = 64;

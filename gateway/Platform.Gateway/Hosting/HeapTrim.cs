@@ -8,9 +8,9 @@ using Microsoft.Extensions.Options;
 namespace Platform.Gateway.Hosting;
 
 /// <summary>
-/// Hands the native heap's free pages back to the system after a burst. glibc keeps what its arenas (up to eight per
-/// core, one taken by each thread that allocates) freed: the transient native allocations of thousands of
-/// handshakes (OpenSSL, the cookie HMACs, the sockets) leave tens of MiB free but resident, which idle sessions then
+/// Hands what a burst of connections left free in the gateway's two heaps back to the system. The native heap: glibc
+/// keeps what its arenas (up to eight per core, one taken by each thread that allocates) freed; the transient native
+/// allocations of thousands of handshakes (OpenSSL, the cookie HMACs, the sockets) leave tens of MiB free but resident, which idle sessions then
 /// appear to hold. Every <see cref="GatewayOptions.NativeHeapTrimCheckSeconds"/> this reads glibc's own count of free
 /// bytes (mallinfo2); when they reach <see cref="GatewayOptions.NativeHeapTrimMinFreeMiB"/> it calls malloc_trim(0),
 /// at most once per <see cref="GatewayOptions.NativeHeapTrimMinIntervalSeconds"/>. Nothing is freed that is in use:
@@ -23,10 +23,11 @@ namespace Platform.Gateway.Hosting;
 /// change since the previous check (the burst is over), one compacting collection that decommits what it frees runs
 /// (<see cref="GCCollectionMode.Aggressive"/>), at most once per <see cref="GatewayOptions.ManagedHeapTrimMinIntervalSeconds"/>.
 /// It pauses managed threads for a full compacting collection (log event 1702 gives its length), which is why it
-/// waits for the heap to settle and is rare.
+/// waits for the heap to settle and is rare. <see cref="GatewayOptions.NativeHeapTrimCheckSeconds"/> = 0 turns both off.
 /// </para>
 /// </summary>
-internal sealed partial class NativeHeapTrim(IOptions<GatewayOptions> options, TimeProvider time, ILogger<NativeHeapTrim> logger) : BackgroundService
+internal sealed partial class HeapTrim(IOptions<GatewayOptions> options, TimeProvider time, ILogger<HeapTrim> logger, HeapTrim.IManagedHeap managedHeap)
+    : BackgroundService
 {
     private readonly GatewayOptions _options = options.Value;
     private long _lastTrim;
@@ -35,6 +36,21 @@ internal sealed partial class NativeHeapTrim(IOptions<GatewayOptions> options, T
     private long _compactions;
     private long _baseCommitted = -1;
     private long _previousCommitted = -1;
+
+    public HeapTrim(IOptions<GatewayOptions> options, TimeProvider time, ILogger<HeapTrim> logger)
+        : this(options, time, logger, GcHeap.Instance)
+    {
+    }
+
+    /// <summary>The managed heap as the compaction sees it: the GC's committed bytes, and one compacting collection.</summary>
+    internal interface IManagedHeap
+    {
+        /// <summary>The committed bytes the last collection left (0 before the first).</summary>
+        long Committed();
+
+        /// <summary>One blocking, compacting collection of every generation that decommits what it frees.</summary>
+        void Compact();
+    }
 
     /// <summary>Whether this process's C library has mallinfo2 and malloc_trim (glibc 2.33 or later).</summary>
     public static bool Available { get; } = Probe();
@@ -109,7 +125,7 @@ internal sealed partial class NativeHeapTrim(IOptions<GatewayOptions> options, T
             return false;
         }
 
-        var committed = GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes;
+        var committed = managedHeap.Committed();
         if (committed == 0)
         {
             return false; // no collection yet: nothing known
@@ -136,9 +152,9 @@ internal sealed partial class NativeHeapTrim(IOptions<GatewayOptions> options, T
 
         var rssBefore = ResidentBytes();
         var watch = Stopwatch.StartNew();
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        managedHeap.Compact();
         watch.Stop();
-        var after = GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes;
+        var after = managedHeap.Committed();
         _baseCommitted = after;
         _previousCommitted = after;
         _lastCompaction = now;
@@ -146,6 +162,16 @@ internal sealed partial class NativeHeapTrim(IOptions<GatewayOptions> options, T
         var rssAfter = ResidentBytes();
         Log.Compacted(logger, committed >> 20, after >> 20, rssBefore >> 20, rssAfter >> 20, watch.Elapsed.TotalMilliseconds);
         return true;
+    }
+
+    /// <summary>The GC's heap of this process.</summary>
+    internal sealed class GcHeap : IManagedHeap
+    {
+        public static readonly GcHeap Instance = new();
+
+        public long Committed() => GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes;
+
+        public void Compact() => GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
     /// <summary>Bytes glibc's arenas hold free (mallinfo2's <c>fordblks</c>), or 0 without glibc.</summary>

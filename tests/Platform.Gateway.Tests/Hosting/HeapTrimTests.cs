@@ -8,10 +8,10 @@ namespace Platform.Gateway.Tests.Hosting;
 
 /// <summary>
 /// The native heap trim against this process's real glibc heap: holes freed inside an arena stay resident until a
-/// trim hands them back; trims are bounded by the free bytes and the interval. The managed heap's compaction against
-/// this process's real GC heap.
+/// trim hands them back; trims are bounded by the free bytes and the interval. When the managed heap is compacted, against
+/// a heap whose figures the test sets (what a compaction does to the real GC heap: <see cref="GcHeapTests"/>).
 /// </summary>
-public sealed class NativeHeapTrimTests
+public sealed class HeapTrimTests
 {
     private const int Block = 32 * 1024;
     private const int Blocks = 2048;
@@ -19,7 +19,7 @@ public sealed class NativeHeapTrimTests
     [Fact]
     public void TrimIfWorthIt_HolesFreedInTheArena_ResidentPagesGoBack()
     {
-        Assert.True(NativeHeapTrim.Available, "this Linux has glibc 2.33 or later (Debian 12: 2.36)");
+        Assert.True(HeapTrim.Available, "this Linux has glibc 2.33 or later (Debian 12: 2.36)");
         var time = new ManualTimeProvider();
         var trim = Create(time, minFreeMiB: 16);
         // What earlier work left free in this process is handed back first, so the holes below are what the trim finds.
@@ -30,14 +30,14 @@ public sealed class NativeHeapTrimTests
         var kept = Holes();
         try
         {
-            Assert.True(NativeHeapTrim.FreeBytes() >= 32L << 20, $"free bytes after freeing 32 MiB of holes: {NativeHeapTrim.FreeBytes()}");
-            var before = NativeHeapTrim.ResidentBytes();
+            Assert.True(HeapTrim.FreeBytes() >= 32L << 20, $"free bytes after freeing 32 MiB of holes: {HeapTrim.FreeBytes()}");
+            var before = HeapTrim.ResidentBytes();
 
             Assert.True(trim.TrimIfWorthIt());
 
             // The holes (32 MiB, every page written; about 28 MiB of whole pages inside them) leave the resident set,
             // and stay free for glibc. Other tests of this process may grow it meanwhile, hence the margin.
-            var after = NativeHeapTrim.ResidentBytes();
+            var after = HeapTrim.ResidentBytes();
             Assert.True(before - after >= 16L << 20, $"RSS {before >> 20} -> {after >> 20} MiB");
             Assert.Equal(trimsBefore + 1, trim.Trims);
         }
@@ -81,68 +81,71 @@ public sealed class NativeHeapTrimTests
     }
 
     [Fact]
-    public void CompactIfWorthIt_HeapGrewAndSettled_CompactsAndDecommits_OncePerInterval()
+    public void CompactIfWorthIt_GrewAndSettled_CompactsOncePerInterval()
     {
         var time = new ManualTimeProvider();
-        var trim = new NativeHeapTrim(
-            Options.Create(new GatewayOptions { ManagedHeapTrimMinGrowthMiB = 32, ManagedHeapTrimMinIntervalSeconds = 600 }),
+        var heap = new ScriptedHeap();
+        var trim = new HeapTrim(
+            Options.Create(new GatewayOptions { ManagedHeapTrimMinGrowthMiB = 64, ManagedHeapTrimMinIntervalSeconds = 1800 }),
             time,
-            NullLogger<NativeHeapTrim>.Instance);
-        GC.Collect();
-        Assert.False(trim.CompactIfWorthIt()); // the first check only takes the committed bytes as its base
+            NullLogger<HeapTrim>.Instance,
+            heap);
 
-        var before = GrowAndDrop(trim);
-        Assert.True(CheckUntilCompacted(trim), "no compaction after the heap grew by 96 MiB and settled");
-        var after = Committed();
-        Assert.True(before - after >= 48L << 20, $"GC committed {before >> 20} -> {after >> 20} MiB");
+        Assert.False(Check(trim, heap, 0)); // no collection yet: nothing known
+        Assert.False(Check(trim, heap, 100)); // the first figure is the base
+        Assert.False(Check(trim, heap, 90)); // less: the base goes down with it
+        Assert.False(Check(trim, heap, 150)); // 60 MiB over the base: not enough
+        Assert.False(Check(trim, heap, 160)); // 70 MiB over, but still moving
+        Assert.Equal(0, heap.Compactions);
+
+        heap.AfterCompaction = 95 << 20;
+        Assert.True(Check(trim, heap, 160)); // 70 MiB over and settled
+        Assert.Equal(1, heap.Compactions);
         Assert.Equal(1, trim.Compactions);
 
-        // Grown and settled again, but within the interval: nothing; once it has passed, the next compaction.
-        GrowAndDrop(trim);
-        Assert.False(CheckUntilCompacted(trim));
-        time.Advance(TimeSpan.FromSeconds(600));
-        Assert.True(CheckUntilCompacted(trim));
-        Assert.Equal(2, trim.Compactions);
+        // What the compaction left is the new base; grown and settled again, but within the interval: nothing.
+        Assert.False(Check(trim, heap, 170));
+        Assert.False(Check(trim, heap, 170));
+        time.Advance(TimeSpan.FromSeconds(1799));
+        Assert.False(Check(trim, heap, 170));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(Check(trim, heap, 170));
+        Assert.Equal(2, heap.Compactions);
 
         // Off: never.
-        var off = new NativeHeapTrim(Options.Create(new GatewayOptions { ManagedHeapTrimMinGrowthMiB = 0 }), time, NullLogger<NativeHeapTrim>.Instance);
-        GrowAndDrop(off);
-        Assert.False(CheckUntilCompacted(off));
-    }
-
-    /// <summary>
-    /// Grows the managed heap by 96 MiB of small arrays kept through a full non-compacting collection (they reach
-    /// generation 2, as a burst's survivors do), checks once while it grows, then drops them; returns the committed bytes.
-    /// </summary>
-    private static long GrowAndDrop(NativeHeapTrim trim)
-    {
-        var arrays = new byte[12288][];
-        for (var i = 0; i < arrays.Length; i++)
+        var offHeap = new ScriptedHeap();
+        var off = new HeapTrim(Options.Create(new GatewayOptions { ManagedHeapTrimMinGrowthMiB = 0 }), time, NullLogger<HeapTrim>.Instance, offHeap);
+        foreach (var mib in new long[] { 10, 500, 500, 500 })
         {
-            arrays[i] = new byte[8 * 1024];
+            Assert.False(Check(off, offHeap, mib));
         }
 
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: false);
-        Assert.False(trim.CompactIfWorthIt()); // still growing: the committed bytes changed since the previous check
-        GC.KeepAlive(arrays);
-        return Committed();
+        Assert.Equal(0, offHeap.Compactions);
     }
 
-    /// <summary>Checks a few times in a row (other tests of this process may collect between two checks).</summary>
-    private static bool CheckUntilCompacted(NativeHeapTrim trim)
+    private static bool Check(HeapTrim trim, ScriptedHeap heap, long committedMiB)
     {
-        for (var i = 0; i < 20; i++)
-        {
-            if (trim.CompactIfWorthIt())
-            {
-                return true;
-            }
-        }
-
-        return false;
+        heap.Bytes = committedMiB << 20;
+        return trim.CompactIfWorthIt();
     }
 
-    private static long Committed() => GC.GetGCMemoryInfo(GCKind.Any).TotalCommittedBytes;
+    /// <summary>A managed heap whose committed bytes the test sets; a compaction leaves <see cref="AfterCompaction"/>.</summary>
+    private sealed class ScriptedHeap : HeapTrim.IManagedHeap
+    {
+        public long Bytes { get; set; }
+
+        public long AfterCompaction { get; set; }
+
+        public int Compactions { get; private set; }
+
+        public long Committed() => Bytes;
+
+        public void Compact()
+        {
+            Compactions++;
+            Bytes = AfterCompaction;
+        }
+    }
 
     /// <summary>Allocates 64 MiB in 32 KiB blocks (below glibc's mmap threshold, so from an arena), writes every page, frees every other block; returns those kept.</summary>
     private static List<IntPtr> Holes()
@@ -172,6 +175,6 @@ public sealed class NativeHeapTrimTests
         return kept;
     }
 
-    private static NativeHeapTrim Create(TimeProvider time, int minFreeMiB) =>
-        new(Options.Create(new GatewayOptions { NativeHeapTrimMinFreeMiB = minFreeMiB, NativeHeapTrimMinIntervalSeconds = 300 }), time, NullLogger<NativeHeapTrim>.Instance);
+    private static HeapTrim Create(TimeProvider time, int minFreeMiB) =>
+        new(Options.Create(new GatewayOptions { NativeHeapTrimMinFreeMiB = minFreeMiB, NativeHeapTrimMinIntervalSeconds = 300 }), time, NullLogger<HeapTrim>.Instance);
 }
