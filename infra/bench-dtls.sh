@@ -93,26 +93,7 @@ fi
 bench=(dotnet "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0/Platform.Gateway.Dtls.Bench.dll")
 echo_port=$(pg_free_port)
 
-# 100000 sessions allowed, no idle timeout (idle sessions stay until the run ends; the DTLS idle timeout, which
-# cannot be turned off, at its maximum, so that a long --idle-settle does not close the held sessions).
-quiet='"limits":{"maxConnections":100000},"timeouts":{"idleTimeoutSeconds":0,"dtlsIdleTimeoutSeconds":604800}'
-# Above the default plan (1000 connections, 1000 new ones per second): the operator's plan allows the full load.
-plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
-# The echo tenant also turns on connection IDs and heartbeats (at the longest interval, so none is sent during the run):
-# a client that offers either is served by the gateway's BouncyCastle engine, every other one by OpenSSL.
-bc_features='"dtls":{"connectionIds":{"enabled":true,"length":8},"heartbeatIntervalSeconds":3600,"heartbeatTimeoutSeconds":30}'
-bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Bench DTLS echo\",$plan,\"config\":{$quiet,$bc_features}}" >/dev/null
-bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Bench DTLS forward\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port,\"protocol\":\"udp\"}}}}" >/dev/null
-
-# SNI routes only by a tenant's proven names; its own platform name, {slug}.<domain> (the silo's default domain
-# platform.localhost), needs no proof. The certificate's name then picks the certificate.
-server_name=bench.platform.localhost
-bench_certificate bench "$server_name"
-log "PSK identities bench/dev1 and fwd/dev1"
-psk_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-fwd_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-bench_rest POST /v1/tenants/bench/psk-identities "{\"identity\":\"dev1\",\"key\":\"$psk_key\"}" >/dev/null
-bench_rest POST /v1/tenants/fwd/psk-identities "{\"identity\":\"dev1\",\"key\":\"$fwd_key\"}" >/dev/null
+bench_dtls_tenants "Bench DTLS" "$echo_port"
 
 # start_gateway NAME DIR : a gateway built in DIR on fresh ports (sets NAME_pid and NAME_dtls_port; its output in
 # $work/NAME.log); false when it exits before its WebSocket port answers (a port picked as free was taken meanwhile

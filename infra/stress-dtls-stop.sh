@@ -84,19 +84,7 @@ silo_dir="$root/silo/Platform.Silo/bin/Release/net10.0"
 bench=(dotnet "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0/Platform.Gateway.Dtls.Bench.dll")
 echo_port=$(pg_free_port)
 
-# As infra/bench-dtls.sh: one tenant with connection IDs and heartbeats (BouncyCastle clients), a PSK identity, a
-# certificate; limits high enough for every session of an iteration.
-quiet='"limits":{"maxConnections":100000},"timeouts":{"idleTimeoutSeconds":0,"dtlsIdleTimeoutSeconds":604800}'
-plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
-bc_features='"dtls":{"connectionIds":{"enabled":true,"length":8},"heartbeatIntervalSeconds":3600,"heartbeatTimeoutSeconds":30}'
-bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"Stop stress\",$plan,\"config\":{$quiet,$bc_features}}" >/dev/null
-bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"Stop stress forward\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$echo_port,\"protocol\":\"udp\"}}}}" >/dev/null
-server_name=bench.platform.localhost
-bench_certificate bench "$server_name"
-psk_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-fwd_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-bench_rest POST /v1/tenants/bench/psk-identities "{\"identity\":\"dev1\",\"key\":\"$psk_key\"}" >/dev/null
-bench_rest POST /v1/tenants/fwd/psk-identities "{\"identity\":\"dev1\",\"key\":\"$fwd_key\"}" >/dev/null
+bench_dtls_tenants "Stop stress" "$echo_port"
 
 # backtrace CORE-OR-PID FILE : every thread's stack from gdb (a core file, or a live process id).
 backtrace() {

@@ -20,57 +20,10 @@ internal static class NativeHeap
             return null;
         }
 
-        var start = new ProcessStartInfo("gdb")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { "-nx", "-batch", "-p", pid.ToString(CultureInfo.InvariantCulture), "-ex", "call (void) malloc_stats()" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
         var lengthBefore = new FileInfo(logPath).Length;
-        Process? gdb;
-        try
-        {
-            gdb = Process.Start(start);
-        }
-        catch (System.ComponentModel.Win32Exception ex)
-        {
-            Console.Error.WriteLine($"native heap: gdb did not start ({ex.Message})");
-            return null;
-        }
-
-        if (gdb is null)
+        if (!await CallAsync(pid, "(void) malloc_stats()", "native heap"))
         {
             return null;
-        }
-
-        using (gdb)
-        {
-            var output = gdb.StandardOutput.ReadToEndAsync();
-            var errors = gdb.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-            try
-            {
-                await gdb.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                gdb.Kill();
-                Console.Error.WriteLine("native heap: gdb did not finish within 120 s");
-                return null;
-            }
-
-            await output;
-            var failure = await errors;
-            if (gdb.ExitCode != 0)
-            {
-                Console.Error.WriteLine($"native heap: gdb failed ({gdb.ExitCode}): {failure}");
-                return null;
-            }
         }
 
         // The process writes the report to its stderr; the log file may take a moment to show all of it.
@@ -92,7 +45,13 @@ internal static class NativeHeap
     /// Calls glibc's malloc_trim(0) in the gateway through gdb (with gdb installed): what the arenas hold free goes
     /// back to the system, so the RSS it frees is native heap that was free but resident. False when gdb failed.
     /// </summary>
-    public static async Task<bool> TrimAsync(int pid)
+    public static Task<bool> TrimAsync(int pid) => CallAsync(pid, "(int) malloc_trim(0)", "malloc_trim");
+
+    /// <summary>
+    /// Calls a function in the gateway through gdb (attached for the call only); false, with the reason on standard
+    /// error under <paramref name="what"/>, when gdb is missing, fails or takes more than 120 s.
+    /// </summary>
+    private static async Task<bool> CallAsync(int pid, string call, string what)
     {
         var start = new ProcessStartInfo("gdb")
         {
@@ -100,17 +59,29 @@ internal static class NativeHeap
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[] { "-nx", "-batch", "-p", pid.ToString(CultureInfo.InvariantCulture), "-ex", "call (int) malloc_trim(0)" })
+        foreach (var argument in new[] { "-nx", "-batch", "-p", pid.ToString(CultureInfo.InvariantCulture), "-ex", "call " + call })
         {
             start.ArgumentList.Add(argument);
         }
 
-        using var gdb = Process.Start(start);
-        if (gdb is null)
+        Process? started;
+        try
         {
+            started = Process.Start(start);
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            Console.Error.WriteLine($"{what}: gdb did not start ({ex.Message})");
             return false;
         }
 
+        if (started is null)
+        {
+            Console.Error.WriteLine($"{what}: gdb did not start");
+            return false;
+        }
+
+        using var gdb = started;
         var output = gdb.StandardOutput.ReadToEndAsync();
         var errors = gdb.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
@@ -121,7 +92,7 @@ internal static class NativeHeap
         catch (OperationCanceledException)
         {
             gdb.Kill();
-            Console.Error.WriteLine("malloc_trim: gdb did not finish within 120 s");
+            Console.Error.WriteLine($"{what}: gdb did not finish within 120 s");
             return false;
         }
 
@@ -129,7 +100,7 @@ internal static class NativeHeap
         var failure = await errors;
         if (gdb.ExitCode != 0)
         {
-            Console.Error.WriteLine($"malloc_trim: gdb failed ({gdb.ExitCode}): {failure}");
+            Console.Error.WriteLine($"{what}: gdb failed ({gdb.ExitCode}): {failure}");
             return false;
         }
 

@@ -134,6 +134,29 @@ bench_certificate() {
   bench_rest POST "/v1/tenants/$1/host-names/$2/approve" "{}" >/dev/null
 }
 
+# bench_dtls_tenants NAME UDP-PORT : the DTLS benchmarks' tenants, as NAME in their display names. "bench" (echo)
+# with connection IDs and heartbeats turned on (at the longest interval, so none is sent during a run): a client that
+# offers either is served by the gateway's BouncyCastle engine, every other one by OpenSSL; its ECDSA P-256 certificate
+# for bench.platform.localhost (its own platform name, {slug}.<domain>, routed by SNI without proof) and the PSK
+# identity dev1. "fwd" delivers by `forward` to a UDP backend on 127.0.0.1:UDP-PORT, with its own dev1. Both allow
+# 100000 sessions (the plan above the default 1000) and keep idle ones (no idle timeout; the DTLS idle timeout, which
+# cannot be turned off, at its maximum). Sets server_name, psk_key and fwd_key (hex).
+bench_dtls_tenants() {
+  local quiet plan bc_features
+  quiet='"limits":{"maxConnections":100000},"timeouts":{"idleTimeoutSeconds":0,"dtlsIdleTimeoutSeconds":604800}'
+  plan='"plan":{"maxConnections":100000,"connectionsPerSecond":100000}'
+  bc_features='"dtls":{"connectionIds":{"enabled":true,"length":8},"heartbeatIntervalSeconds":3600,"heartbeatTimeoutSeconds":30}'
+  bench_rest POST /v1/tenants "{\"slug\":\"bench\",\"displayName\":\"$1 echo\",$plan,\"config\":{$quiet,$bc_features}}" >/dev/null
+  bench_rest POST /v1/tenants "{\"slug\":\"fwd\",\"displayName\":\"$1 forward\",$plan,\"config\":{$quiet,\"delivery\":{\"mode\":\"forward\",\"forward\":{\"host\":\"127.0.0.1\",\"port\":$2,\"protocol\":\"udp\"}}}}" >/dev/null
+  server_name=bench.platform.localhost
+  bench_certificate bench "$server_name"
+  log "PSK identities bench/dev1 and fwd/dev1"
+  psk_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  fwd_key=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  bench_rest POST /v1/tenants/bench/psk-identities "{\"identity\":\"dev1\",\"key\":\"$psk_key\"}" >/dev/null
+  bench_rest POST /v1/tenants/fwd/psk-identities "{\"identity\":\"dev1\",\"key\":\"$fwd_key\"}" >/dev/null
+}
+
 # bench_machine : what the figures depend on, to standard error.
 bench_machine() {
   echo "date        $(date -u '+%Y-%m-%d %H:%M UTC')"
