@@ -71,7 +71,7 @@ internal sealed partial class ClusterConnection(
 
         // The gateway's logging, so the client's warnings land where the gateway's do. Orleans keeps the system clock:
         // a test driving the gateway's clock must not stop the client's timeouts.
-        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<ILoggerFactory>(new ClientHostLoggerFactory(loggerFactory));
         builder.Services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
         builder.UseOrleansClient(client =>
         {
@@ -110,7 +110,7 @@ internal sealed partial class ClusterConnection(
         {
             return;
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
             // Every failure to reach a silo is retried above; what remains is a client that can never start (its
             // settings), and a gateway that can never reach its cluster stops rather than serve on unseen.
@@ -184,6 +184,44 @@ internal sealed partial class ClusterConnection(
     }
 
     private sealed record Linked(IGatewayLinkGrain Grain, IGatewayObserver Observer);
+
+    /// <summary>
+    /// The gateway's loggers for the client's own host, less that host's "Hosting failed to start" (event 11,
+    /// HostedServiceStartupFaulted): a start cancelled because the gateway stops before a silo answered is no fault, and a
+    /// start that fails is logged once, with its exception, as <see cref="Log.CannotStart"/>.
+    /// </summary>
+    private sealed class ClientHostLoggerFactory(ILoggerFactory gateway) : ILoggerFactory
+    {
+        private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+
+        public ILogger CreateLogger(string categoryName) =>
+            categoryName == HostCategory ? new WithoutStartFault(gateway.CreateLogger(categoryName)) : gateway.CreateLogger(categoryName);
+
+        public void AddProvider(ILoggerProvider provider) => gateway.AddProvider(provider);
+
+        public void Dispose()
+        {
+            // The gateway's factory: the gateway's host disposes it.
+        }
+    }
+
+    private sealed class WithoutStartFault(ILogger host) : ILogger
+    {
+        private const int HostedServiceStartupFaulted = 11;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => host.BeginScope(state);
+
+        public bool IsEnabled(LogLevel logLevel) => host.IsEnabled(logLevel);
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id != HostedServiceStartupFaulted)
+            {
+                host.Log(logLevel, eventId, state, exception, formatter);
+            }
+        }
+    }
 
     private static partial class Log
     {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Platform.Contracts;
 using Platform.Contracts.Connections;
 using Platform.Contracts.Gateways;
@@ -120,6 +121,21 @@ public sealed class ClusterLinkTests(ITestOutputHelper output)
         {
             Directory.Delete(state, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Stop_BeforeASiloAnswered_StopsCleanlyWithNothingLoggedAsAnError()
+    {
+        // A loopback port nothing listens on: the cluster client keeps trying it until the gateway stops.
+        var log = new RecordingLoggerProvider();
+        var gateway = await TestGateway.StartAsync($"127.0.0.1:{FreePorts.Tcp()}", log: log).WaitAsync(Bound);
+        await Wait.UntilAsync(() => log.Entries.Count(e => e.EventId == 1502) >= 2, "two failed attempts to reach the silo");
+
+        await gateway.DisposeAsync().AsTask().WaitAsync(Bound);
+
+        Assert.Contains(log.Entries, e => e.Category == "Microsoft.Hosting.Lifetime" && e.Message.Contains("shutting down", StringComparison.Ordinal));
+        var errors = log.Entries.Where(e => e.Level >= LogLevel.Error).Select(e => $"{e.Category}[{e.EventId}] {e.Message}").ToList();
+        Assert.True(errors.Count == 0, string.Join(Environment.NewLine, errors));
     }
 
     [Fact]

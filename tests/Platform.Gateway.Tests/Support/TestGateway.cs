@@ -87,12 +87,17 @@ internal sealed class TestGateway : IAsyncDisposable
         return values;
     }
 
-    /// <summary>Starts a gateway whose cluster client connects to <paramref name="siloEndpoint"/> (<c>127.0.0.1:port</c>, an Orleans gateway port).</summary>
+    /// <summary>
+    /// Starts a gateway whose cluster client connects to <paramref name="siloEndpoint"/> (<c>127.0.0.1:port</c>, an
+    /// Orleans gateway port); <paramref name="log"/>, when given, receives every entry from Debug up besides the usual
+    /// output.
+    /// </summary>
     public static async Task<TestGateway> StartAsync(
         string siloEndpoint,
         string? stateDirectory = null,
         TimeProvider? time = null,
-        IDictionary<string, string?>? settings = null)
+        IDictionary<string, string?>? settings = null,
+        RecordingLoggerProvider? log = null)
     {
         var ownsState = stateDirectory is null;
         stateDirectory ??= Directory.CreateTempSubdirectory("gw-test-").FullName;
@@ -109,6 +114,12 @@ internal sealed class TestGateway : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(values);
             // GW_TEST_LOG=1 shows the gateways' information logs (cluster connection, registration) when a test needs looking into.
             builder.Logging.SetMinimumLevel(Environment.GetEnvironmentVariable("GW_TEST_LOG") == "1" ? LogLevel.Information : LogLevel.Warning);
+            if (log is not null)
+            {
+                builder.Logging.AddProvider(log);
+                builder.Logging.AddFilter<RecordingLoggerProvider>(null, LogLevel.Debug);
+            }
+
             if (time is not null)
             {
                 builder.Services.AddSingleton(time);
