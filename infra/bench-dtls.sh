@@ -11,7 +11,7 @@
 # Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
 # joins the same silo and is measured with the same harness, before this tree's gateway), --baseline-env NAME=VALUE
 # (repeatable: environment for the baseline gateway only, e.g. `--baseline-ref HEAD --baseline-env
-# Platform__DtlsInlineSteps=true` compares one setting of this tree in one run), --no-cores (skips the
+# DOTNET_gcServer=1` compares one setting of this tree in one run), --no-cores (skips the
 # one-core/two-core handshake comparison, which pins the gateway with taskset to core 0, then to cores 0-1, and the
 # harness's clients to cores 2 and up, or on a two-core machine to core 1 in the one-core pass and nowhere in the
 # two-core pass; phases handshakes and handshakes-light unless --phases is given), --no-bc (no

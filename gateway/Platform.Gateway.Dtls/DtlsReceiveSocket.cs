@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -30,9 +29,7 @@ internal sealed class DtlsReceiveSocket : IDisposable
     private readonly ListenerTarget _listenerTarget;
     private SslHandle? _listenSsl;
     private DatagramChannel? _listenChannel;
-    private DtlsInlineBudget? _inline;
     private long _datagramsIn;
-    private long _inlineSteps;
 
     private DtlsReceiveSocket(DtlsServer server, Socket socket, int index, SslContextHandle bootstrap)
     {
@@ -60,9 +57,6 @@ internal sealed class DtlsReceiveSocket : IDisposable
 
     /// <summary>Datagrams this socket received (the kernel's share of the listener's traffic for it).</summary>
     public long DatagramsIn => Interlocked.Read(ref _datagramsIn);
-
-    /// <summary>Session steps this socket's receive thread ran itself (see <see cref="DtlsServerOptions.InlineSteps"/>).</summary>
-    public long InlineSteps => Volatile.Read(ref _inlineSteps);
 
     /// <summary>The receive loop; done once the socket is closed.</summary>
     public Task Loop { get; private set; } = Task.CompletedTask;
@@ -168,11 +162,6 @@ internal sealed class DtlsReceiveSocket : IDisposable
         {
             Loop = Task.Run(() => ReceiveLoopAsync(stopping), CancellationToken.None);
             return;
-        }
-
-        if (_server.Options.InlineSteps)
-        {
-            _inline = new DtlsInlineBudget();
         }
 
         var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -294,85 +283,6 @@ internal sealed class DtlsReceiveSocket : IDisposable
             _server.ReportDatagramFault(ex);
             RecreateListenerSsl();
         }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="session"/>'s step for this datagram on the receive thread, when inline steps are on,
-    /// nothing else waits on the socket, the thread's budget allows and the session's inbox is idle (see
-    /// <see cref="DtlsSessionInbox.TryRunInline"/>). False when the caller is to post the datagram to the
-    /// session's worker as usual. Receive thread only.
-    /// </summary>
-    public bool TryRunInline(DtlsSession session, byte[] buffer, int length)
-    {
-        if (!MayRunInline(session, out var started) || !session.TryRunInline(buffer, length))
-        {
-            return false;
-        }
-
-        Charge(started);
-        return true;
-    }
-
-    /// <summary>
-    /// Starts a new session's first handshake step on the receive thread under the same conditions as
-    /// <see cref="TryRunInline"/>, else queues it for a worker. Receive thread only.
-    /// </summary>
-    public void Begin(DtlsSession session)
-    {
-        if (!MayRunInline(session, out var started))
-        {
-            session.Begin();
-            return;
-        }
-
-        session.Begin(inline: true);
-        Charge(started);
-    }
-
-    /// <summary>
-    /// The conditions on the receive thread's side. A datagram already waiting on the socket means traffic is
-    /// arriving faster than one step takes, a flood among the possibilities: then every step goes to the workers
-    /// and the thread only reads, as without inline steps. Otherwise the budget bounds the thread's share of inline
-    /// work, and the longest a datagram arriving during a step waits for the thread is that one step.
-    /// </summary>
-    private bool MayRunInline(DtlsSession session, out long started)
-    {
-        started = 0;
-        var budget = Volatile.Read(ref _inline);
-        if (budget is null || !session.MayRunInline)
-        {
-            return false;
-        }
-
-        started = Stopwatch.GetTimestamp();
-        if (!budget.TryEnter(started))
-        {
-            return false;
-        }
-
-        try
-        {
-            return Socket.Available == 0;
-        }
-        catch (ObjectDisposedException)
-        {
-            // The listener is stopping: the worker path handles (and discards) what is left.
-            return false;
-        }
-        catch (SocketException)
-        {
-            // FIONREAD failed: nothing is known about the queue, so the step is handed over as without inline steps.
-            return false;
-        }
-    }
-
-    /// <summary>Replaces the inline budget (tests: a budget that never refuses isolates the backlog rule).</summary>
-    internal void ReplaceInlineBudget(DtlsInlineBudget budget) => Volatile.Write(ref _inline, budget);
-
-    private void Charge(long started)
-    {
-        Volatile.Read(ref _inline)!.Charge(started, Stopwatch.GetTimestamp());
-        Volatile.Write(ref _inlineSteps, _inlineSteps + 1);
     }
 
     /// <summary>

@@ -16,8 +16,7 @@ namespace Platform.Gateway.Dtls;
 /// one cookie layer, <see cref="DtlsCookieSecrets"/>, on the loop that read it, before the engine is chosen) before any
 /// per-client state exists, and the new handshake must fit the per-source and unassigned caps. Everything else a session does
 /// (handshake steps, decryption) runs on workers (<see cref="DtlsWorkQueue"/>): a loop only copies a datagram into
-/// its session's bounded inbox, unless a receive thread may run the step itself (<see cref="DtlsServerOptions.InlineSteps"/>:
-/// nothing else waiting on its socket, the session idle, within its time budget). OpenSSL runs on memory-backed datagram BIOs, so no thread is held per session;
+/// its session's bounded inbox. OpenSSL runs on memory-backed datagram BIOs, so no thread is held per session;
 /// retransmission, handshake and idle timers share one timer queue.
 /// </summary>
 public sealed partial class DtlsServer : IAsyncDisposable
@@ -221,11 +220,6 @@ public sealed partial class DtlsServer : IAsyncDisposable
             // a retransmitted hello of a handshake in progress included, belongs to the session's engine.
             if (!existing.IsEstablished || kind != DtlsDatagramKind.InitialClientHello)
             {
-                if (via.TryRunInline(existing, buffer, length))
-                {
-                    return;
-                }
-
                 if (!existing.Post(buffer.AsSpan(0, length)))
                 {
                     Interlocked.Increment(ref Counters._sessionQueueDropped);
@@ -342,7 +336,7 @@ public sealed partial class DtlsServer : IAsyncDisposable
         _byAddress[key] = session;
         _byId[session.Id] = session;
         Interlocked.Increment(ref Counters._handshakesStarted);
-        via.Begin(session);
+        session.Begin();
     }
 
     /// <summary>Admission inside OpenSSL's callbacks; a deferral at the ClientHello silences the session.</summary>

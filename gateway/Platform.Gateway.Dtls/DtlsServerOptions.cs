@@ -30,15 +30,6 @@ public sealed class DtlsServerOptions
     /// </summary>
     public bool ReceiveThreads { get; set; }
 
-    /// <summary>
-    /// With <see cref="ReceiveThreads"/>: whether a receive thread may run a session's step itself (a handshake step,
-    /// or an established session's record) instead of handing it to a pool worker, saving the hand-over and the
-    /// worker's wakeup. Only when nothing else waits on its socket, the session has nothing queued or running, and the
-    /// thread's budget allows (at most half of its time over any stretch, after a burst of 2 ms); otherwise the step
-    /// goes to the workers as without it, so a flood cannot stall the receive thread (see <see cref="DtlsInlineBudget"/>).
-    /// </summary>
-    public bool InlineSteps { get; set; }
-
     /// <summary>Largest UDP payload sent, handshake flights and records included.</summary>
     public int Mtu { get; set; } = 1200;
 

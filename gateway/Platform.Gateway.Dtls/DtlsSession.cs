@@ -11,8 +11,7 @@ namespace Platform.Gateway.Dtls;
 /// <summary>
 /// One client address on a listener, from the verified cookie to the end. Every OpenSSL call on the session's SSL
 /// object happens under its lock; sockets and handler calls happen after the lock is released. Its datagrams reach
-/// it through its <see cref="DtlsSessionInbox"/>, processed by one worker at a time (or, with
-/// <see cref="DtlsServerOptions.InlineSteps"/>, by the receive thread that read them while the inbox is idle).
+/// it through its <see cref="DtlsSessionInbox"/>, processed by one worker at a time.
 /// </summary>
 public sealed partial class DtlsSession : ISslCallbackTarget
 {
@@ -193,11 +192,8 @@ public sealed partial class DtlsSession : ISslCallbackTarget
         Complete(ref outcome);
     }
 
-    /// <summary>
-    /// Queues the first handshake step (the ClientHello the cookie check let through) for a worker, or with
-    /// <paramref name="inline"/> runs it on the calling receive thread (OpenSSL sessions only).
-    /// </summary>
-    internal void Begin(bool inline = false)
+    /// <summary>Queues the first handshake step (the ClientHello the cookie check let through) for a worker.</summary>
+    internal void Begin()
     {
         if (_bc is not null)
         {
@@ -205,21 +201,8 @@ public sealed partial class DtlsSession : ISslCallbackTarget
             return;
         }
 
-        if (inline)
-        {
-            _inbox!.StartInline();
-        }
-        else
-        {
-            _inbox!.Start();
-        }
+        _inbox!.Start();
     }
-
-    /// <summary>Whether a receive thread may run this session's steps itself: OpenSSL sessions only.</summary>
-    internal bool MayRunInline => _bc is null;
-
-    /// <summary>Processes one datagram on the calling receive thread when the session's inbox is idle; false to post it.</summary>
-    internal bool TryRunInline(byte[] buffer, int length) => _bc is null && _inbox!.TryRunInline(buffer, length);
 
     /// <summary>Hands one datagram to the session's worker; false when its inbox is full and the datagram was dropped.</summary>
     internal bool Post(ReadOnlySpan<byte> datagram) => _bc is not null ? BcPost(datagram, Address) : _inbox!.Post(datagram);

@@ -7,8 +7,7 @@ namespace Platform.Gateway.Dtls;
 /// never waits on the session; at most one run drains the inbox at a time, in arrival order, so one session's
 /// datagrams are processed in order by one worker at a time. Beyond <c>capacity</c> waiting datagrams, or
 /// <c>byteLimit</c> bytes of them, a new one is dropped, as a full socket buffer would drop it. The first run also
-/// takes the session's first handshake step (the ClientHello that the cookie check let through). A receive thread may
-/// take the place of a run for one datagram (<see cref="TryRunInline"/>) while the inbox is idle. The inbox's lock
+/// takes the session's first handshake step (the ClientHello that the cookie check let through). The inbox's lock
 /// guards its queue only and is never held across an OpenSSL or handler call; those run under the session's own.
 /// </summary>
 internal sealed class DtlsSessionInbox : IThreadPoolWorkItem
@@ -46,77 +45,6 @@ internal sealed class DtlsSessionInbox : IThreadPoolWorkItem
         }
 
         _workers.Schedule(this, handshake: true);
-    }
-
-    /// <summary>
-    /// Runs the session's first handshake step on the calling receive thread instead of queuing it (see
-    /// <see cref="DtlsServerOptions.InlineSteps"/>). The run takes the inbox as a worker's run would, so a datagram
-    /// posted meanwhile waits for it and is processed after it, in order.
-    /// </summary>
-    public void StartInline()
-    {
-        lock (_lock)
-        {
-            if (_scheduled || _closed)
-            {
-                return;
-            }
-
-            _scheduled = true;
-        }
-
-        Run();
-    }
-
-    /// <summary>
-    /// Processes <paramref name="buffer"/> on the calling receive thread, without copying it, when the inbox is idle:
-    /// started, nothing waiting and no run queued or running, so no earlier datagram of the session can still be
-    /// unprocessed and no worker touches the session's inbox meanwhile. False when a run is pending (the caller posts
-    /// the datagram instead, behind it). A datagram for a session that has ended is discarded (true).
-    /// </summary>
-    public bool TryRunInline(byte[] buffer, int length)
-    {
-        lock (_lock)
-        {
-            if (_closed)
-            {
-                return true;
-            }
-
-            if (_scheduled || !_started)
-            {
-                return false;
-            }
-
-            _scheduled = true;
-        }
-
-        try
-        {
-            _session.OnDatagram(buffer, length);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            _session.OnWorkerFault(ex);
-        }
-
-        lock (_lock)
-        {
-            if (_closed)
-            {
-                DiscardLocked();
-            }
-
-            if (_waiting.Count == 0)
-            {
-                _scheduled = false;
-                return true;
-            }
-        }
-
-        // Something was posted for the session while it ran (only another thread could): a worker takes it.
-        _workers.Schedule(this, handshake: !_session.IsEstablished);
-        return true;
     }
 
     /// <summary>

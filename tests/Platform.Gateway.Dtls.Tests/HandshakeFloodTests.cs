@@ -24,13 +24,13 @@ public sealed class HandshakeFloodTests
     private static readonly Lazy<string> RsaPem = new(() => TestPki.CreateServerPem(Pki.Ca, "flood.dtls.test", rsaBits: 4096, "flood.dtls.test"));
 
     /// <summary>
-    /// With <paramref name="inlineSteps"/> the receive thread may run steps itself; the flood keeps datagrams waiting
-    /// on its socket, so the signed first flights still go to the workers and the echo keeps its pace.
+    /// With <paramref name="receiveThreads"/> a thread of its own reads each socket (the shared port), else a pool loop
+    /// (dedicated ports); either way the signed first flights go to the workers and the echo keeps its pace.
     /// </summary>
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task CookieVerifiedHelloFlood_SignedFirstFlights_EstablishedSessionKeepsEchoing(bool inlineSteps)
+    public async Task CookieVerifiedHelloFlood_SignedFirstFlights_EstablishedSessionKeepsEchoing(bool receiveThreads)
     {
         var handler = new TestHandler();
         var flooded = new DtlsTenantSettings { TenantId = "t-flood", Slug = "flood", CertificatePems = [RsaPem.Value] };
@@ -39,8 +39,7 @@ public sealed class HandshakeFloodTests
             // Loopback offers a handful of /32s; the flood stands for senders from many more prefixes.
             o.MaxHalfOpenHandshakesPerSource = 10_000;
             o.MaxUnassignedHandshakes = UnassignedCap;
-            o.ReceiveThreads = inlineSteps;
-            o.InlineSteps = inlineSteps;
+            o.ReceiveThreads = receiveThreads;
         });
         using var client = await DtlsTestClient.ConnectAsync(server.LocalEndPoint, new DtlsClientOptions { ServerName = "alpha.dtls.test" });
         using var flood = await HandshakeFlood.PrepareAsync(server.LocalEndPoint, "flood.dtls.test", addresses: 4, portsPerAddress: 50);

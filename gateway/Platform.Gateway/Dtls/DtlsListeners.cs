@@ -235,7 +235,6 @@ internal sealed partial class DtlsListeners : IHostedService, IAsyncDisposable
                 ReceiveSockets = _options.DtlsReceiveSockets > 0 ? _options.DtlsReceiveSockets : Environment.ProcessorCount,
                 // Dedicated ports (up to one per tenant) keep pool loops: threads of their own would idle on most of them.
                 ReceiveThreads = dedicatedTo is null && _options.DtlsReceiveThreads,
-                InlineSteps = _options.DtlsInlineSteps,
                 TimeProvider = _time,
             },
             _directory,

@@ -87,14 +87,6 @@ public sealed class GatewayOptions : IValidatableObject
     /// </summary>
     public bool DtlsReceiveThreads { get; set; } = true;
 
-    /// <summary>
-    /// With <see cref="DtlsReceiveThreads"/>: whether a receive thread runs a session's step (a handshake step, a
-    /// record) itself when its socket has nothing else waiting and its budget allows, instead of handing it to a pool
-    /// worker. Any backlog on the socket sends every step to the workers again. Off by default: on the shared
-    /// two-core machine it saved system calls but no CPU per handshake (docs/benchmarks.md).
-    /// </summary>
-    public bool DtlsInlineSteps { get; set; }
-
     /// <summary>Address of the admin listener (health, metrics): nothing tenants or the public reach.</summary>
     public string AdminAddress { get; set; } = "127.0.0.1";
 
