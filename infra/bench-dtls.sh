@@ -17,14 +17,17 @@
 # two-core pass; phases handshakes and handshakes-light unless --phases is given), --no-bc (no
 # BouncyCastle phases), --no-bc-idle (no idle BouncyCastle sessions, which run on a fresh gateway of this tree's build), --bc-idle-only (only
 # the idle BouncyCastle sessions: with --baseline-ref on a fresh baseline gateway first, then on a fresh gateway of this
-# tree, both on the same silo; e.g. `--bc-idle-only --baseline-ref main --idle 2000`). BouncyCastle sessions: clients
+# tree, both on the same silo; e.g. `--bc-idle-only --baseline-ref main --idle 2000`), --library (after the
+# gateways, the library's DTLS listener alone in a process of its own, set up as the gateway's shared port, with the
+# same tenants, keys and clients: phases inproc and handshakes; e.g. `--library --no-bc --no-cores --phases
+# inproc,handshakes`). BouncyCastle sessions: clients
 # offering connection_id (the bench tenant enables connection IDs and heartbeats), handshakes per gateway
 # CPU-second beside BouncyCastle's own in-process rate, and RSS per idle session; the harness checks each was served
 # by the BouncyCastle engine (a connection ID was issued; the directory lists the engine). Every other argument is passed to
 # the harness (bench/Platform.Gateway.Dtls.Bench/Program.cs lists them). With gdb installed, the gateway's native heap
 # (glibc malloc_stats) is read before and with the idle sessions. --perf FILE (perf installed) records a CPU profile
 # with call chains of this tree's gateway over its harness run (FILE), and of the baseline's over its run
-# (FILE.baseline); the gateways then run with DOTNET_PerfMapEnabled=1 and W^X off, so JIT-compiled frames resolve
+# (FILE.baseline) (and with --library of the library's listener, FILE.library); the gateways then run with DOTNET_PerfMapEnabled=1 and W^X off, so JIT-compiled frames resolve
 # through /tmp/perf-PID.map: `perf report -i FILE --no-children --sort dso,sym`.
 set -euo pipefail
 
@@ -36,6 +39,7 @@ bc_idle=1
 bc_idle_only=0
 perf_out=''
 perf_pid=''
+library=0
 harness_args=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
     --no-bc-idle) bc_idle=0; shift ;;
     --bc-idle-only) bc_idle_only=1; cores=0; shift ;;
     --perf) [ $# -ge 2 ] || { echo "--perf needs a file name" >&2; exit 2; }; perf_out=$(realpath -m "$2"); shift 2 ;;
+    --library) library=1; shift ;;
     *) harness_args+=("$1"); shift ;;
   esac
 done
@@ -219,6 +224,31 @@ else
   profile_stop
 fi
 [ -z "$perf_out" ] || log "profiles: $perf_out${baseline_ref:+ and $perf_out.baseline} (perf report -i FILE --no-children --sort dso,sym)"
+
+# The library's DTLS listener alone, in a process of its own (the harness's serve-like-gateway mode): set up as the
+# gateway's shared port (receive threads, a socket and a handshake worker per core, the gateway's thread-pool
+# setting), the same tenants, certificate and keys, echoing, nothing published per session. The same harness measures
+# its handshakes per CPU-second of that process beside the library's in-process rate, which splits the gateway's CPU
+# per handshake above OpenSSL's own into the sockets and threads, and the gateway's connection handling.
+if [ "$library" = 1 ]; then
+  cat "$work/cert.pem" "$work/key.pem" >"$work/server.pem"
+  library_dtls_port=$(pg_free_port)
+  bench_start library "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0" env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 \
+    dotnet Platform.Gateway.Dtls.Bench.dll serve-like-gateway "$library_dtls_port" "$work/server.pem" "$server_name" bench "$psk_key" fwd "$fwd_key"
+  for _ in $(seq 1 100); do
+    grep -q '^listening on' "$work/library.log" && break
+    # shellcheck disable=SC2154 # set by bench_start
+    kill -0 "$library_pid" 2>/dev/null || { cat "$work/library.log" >&2; die "the library listener exited"; }
+    sleep 0.1
+  done
+  grep -q '^listening on' "$work/library.log" || die "the library listener did not start within 10 s"
+  log "the library's listener alone: pid $library_pid, DTLS on 127.0.0.1:$library_dtls_port"
+  echo "### the library's listener alone"
+  profile_start library "$perf_out.library"
+  harness library --label "library listener alone" "${harness_args[@]}" --phases inproc,handshakes
+  profile_stop
+  kill -TERM "$library_pid"
+fi
 
 # Idle BouncyCastle sessions of this tree's build on a gateway of their own, fresh: measured on the gateway above,
 # after its 10k OpenSSL sessions were closed, their RSS growth would hide in the heap those freed. Same silo.

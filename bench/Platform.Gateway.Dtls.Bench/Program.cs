@@ -6,6 +6,11 @@ using Platform.Gateway.Dtls.Tenants;
 
 // Usage:
 //   serve <port> <pem-file> <host-name> <slug> <psk-hex>   echo listener for manual checks with openssl/gnutls
+//   serve-like-gateway <port> <pem-file> <host-name> <slug> <psk-hex> <slug2> <psk2-hex>
+//                                                          the library's listener alone, set up as the gateway's shared port
+//                                                          (receive threads, a socket and a handshake worker per core), echoing,
+//                                                          nothing printed per session: `gateway --gateway-pid` measures it
+//                                                          as it measures a gateway (infra/bench-dtls-library.sh)
 //   handshakes <seconds>                                   in-process full handshakes per second, ECDHE-ECDSA P-256 and ECDHE-PSK
 //   retained <count>                                       library memory per held server session: buffers kept, SSL_MODE_RELEASE_BUFFERS,
 //                                                          the mode after one SSL_read, and that plus SSL_free_buffers (a process each)
@@ -28,29 +33,47 @@ using Platform.Gateway.Dtls.Tenants;
 //                                                          N idle sessions held until standard input ends (used by gateway);
 //                                                          "bc": BouncyCastle clients offering F (served by the gateway's BouncyCastle engine)
 var mode = args.Length > 0 ? args[0] : "handshakes";
-if (mode == "serve")
+if (mode is "serve" or "serve-like-gateway")
 {
-    var tenant = new DtlsTenantSettings
+    var likeGateway = mode == "serve-like-gateway";
+    var tenants = new List<DtlsTenantSettings>
     {
-        TenantId = "t-" + args[4],
-        Slug = args[4],
-        CertificatePems = [File.ReadAllText(args[2])],
-        HostNames = [args[3]],
-        PreSharedKeys = new Dictionary<string, byte[]> { ["dev1"] = Convert.FromHexString(args[5]) },
+        new()
+        {
+            TenantId = "t-" + args[4],
+            Slug = args[4],
+            CertificatePems = [File.ReadAllText(args[2])],
+            HostNames = [args[3]],
+            PreSharedKeys = new Dictionary<string, byte[]> { ["dev1"] = Convert.FromHexString(args[5]) },
+        },
     };
+    if (likeGateway)
+    {
+        tenants.Add(new DtlsTenantSettings { TenantId = "t-" + args[6], Slug = args[6], PreSharedKeys = new Dictionary<string, byte[]> { ["dev1"] = Convert.FromHexString(args[7]) } });
+    }
+
     var errors = new List<KeyValuePair<string, string>>();
-    var directory = DtlsTenantDirectory.Build([tenant], errors);
+    var directory = DtlsTenantDirectory.Build(tenants, errors);
     foreach (var error in errors)
     {
         Console.WriteLine($"tenant {error.Key}: {error.Value}");
     }
 
-    await using var server = new DtlsServer(new DtlsServerOptions { LocalEndPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(args[1], CultureInfo.InvariantCulture)) }, directory, new EchoHandler());
+    var listener = new DtlsServerOptions { LocalEndPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(args[1], CultureInfo.InvariantCulture)) };
+    if (likeGateway)
+    {
+        // As the gateway sets up its shared port (Dtls/DtlsListeners.cs, with the default Platform options).
+        listener.ReceiveThreads = true;
+        listener.ReceiveSockets = Environment.ProcessorCount;
+        listener.HandshakeWorkers = Environment.ProcessorCount;
+    }
+
+    await using var server = new DtlsServer(listener, directory, new EchoHandler(verbose: !likeGateway));
     server.Start();
     Console.WriteLine($"listening on {server.LocalEndPoint}");
     while (true)
     {
-        await Task.Delay(2000);
+        await Task.Delay(likeGateway ? 10_000 : 2000);
         var c = server.Counters;
         Console.WriteLine($"in={c.DatagramsIn} out={c.DatagramsOut} hvr={c.HelloVerifyRequestsSent} started={c.HandshakesStarted} ok={c.HandshakesCompleted} failed={c.HandshakesFailed} closed={c.SessionsClosed} malformed={c.MalformedDropped} unknown={c.UnknownSessionDropped} internal={c.InternalErrors} sessions={server.SessionCount}");
     }
@@ -147,12 +170,18 @@ if (mode == "retained")
 
 return await HandshakeBench.RunAsync(args.Length > 1 ? double.Parse(args[1], CultureInfo.InvariantCulture) : 10);
 
-internal sealed class EchoHandler : IDtlsSessionHandler
+/// <summary>Echoes every datagram; <paramref name="verbose"/> prints each session's start and end.</summary>
+internal sealed class EchoHandler(bool verbose) : IDtlsSessionHandler
 {
     public DtlsAdmission Admit(DtlsSession session) => DtlsAdmission.Accept;
 
-    public void OnSessionOpened(DtlsSession session) =>
-        Console.WriteLine($"opened {session.Id} {session.RemoteEndPoint} tenant={session.Tenant?.Slug} sni={session.ServerName} psk={session.PskIdentity} cipher={session.CipherSuite}");
+    public void OnSessionOpened(DtlsSession session)
+    {
+        if (verbose)
+        {
+            Console.WriteLine($"opened {session.Id} {session.RemoteEndPoint} tenant={session.Tenant?.Slug} sni={session.ServerName} psk={session.PskIdentity} cipher={session.CipherSuite}");
+        }
+    }
 
     public void OnDatagram(DtlsSession session, DtlsDatagram datagram)
     {
@@ -160,6 +189,11 @@ internal sealed class EchoHandler : IDtlsSessionHandler
         datagram.Return();
     }
 
-    public void OnSessionClosed(DtlsSession session, DtlsCloseReason reason) =>
-        Console.WriteLine($"closed {session.Id} {reason} {session.FailureDetail}");
+    public void OnSessionClosed(DtlsSession session, DtlsCloseReason reason)
+    {
+        if (verbose)
+        {
+            Console.WriteLine($"closed {session.Id} {reason} {session.FailureDetail}");
+        }
+    }
 }
