@@ -10,8 +10,8 @@ namespace Platform.Gateway.Hosting;
 /// <summary>
 /// Hands what a burst of connections left free in the gateway's two heaps back to the system. The native heap: glibc
 /// keeps what its arenas (up to eight per core, one taken by each thread that allocates) freed; the transient native
-/// allocations of thousands of handshakes (OpenSSL, the cookie HMACs, the sockets) leave tens of MiB free but resident, which idle sessions then
-/// appear to hold. Every <see cref="GatewayOptions.NativeHeapTrimCheckSeconds"/> this reads glibc's own count of free
+/// allocations of thousands of handshakes (OpenSSL, the cookie HMACs, the sockets) leave tens of MiB free but
+/// resident, which idle sessions then appear to hold. Every <see cref="GatewayOptions.NativeHeapTrimCheckSeconds"/> this reads glibc's own count of free
 /// bytes (mallinfo2); when they reach <see cref="GatewayOptions.NativeHeapTrimMinFreeMiB"/> it calls malloc_trim(0),
 /// at most once per <see cref="GatewayOptions.NativeHeapTrimMinIntervalSeconds"/>. Nothing is freed that is in use:
 /// the pages come back zeroed on their next use. Only on Linux with glibc; elsewhere it does nothing.
