@@ -11,9 +11,11 @@ namespace Platform.Gateway.Silo;
 internal sealed class SiloClient(ClusterConnection cluster) : Admission.ILeaseSyncClient, Connections.IConnectionEventClient
 {
     /// <summary>
-    /// Longest wait for the answer to a heartbeat; later it counts as a failed heartbeat (<see cref="TimeoutException"/>)
-    /// and the next one goes out. Orleans' own response timeout (30 s) would let a heartbeat that was on a connection
-    /// when it broke hang that long, and the node would learn that the silo is unreachable, or back, only after it.
+    /// Longest wait for the answer to a heartbeat or a lease sync (a report of what the node holds, which the next one
+    /// repeats); later it counts as a failed call (<see cref="TimeoutException"/>) and the next one goes out. Orleans' own
+    /// response timeout (30 s) would let a call that was on a connection when it broke hang that long: the node would
+    /// learn that the silo is unreachable, or back, only after it, and its lease loop, which runs one sync at a time,
+    /// would not report the slots it holds to a silo that has just come back.
     /// </summary>
     public static readonly TimeSpan HeartbeatTimeout = TimeSpan.FromSeconds(5);
 
@@ -34,7 +36,7 @@ internal sealed class SiloClient(ClusterConnection cluster) : Admission.ILeaseSy
         cluster.Link.Grain.WatchConfigAsync(after, waitSeconds, cancellationToken);
 
     public async Task<LeaseSyncResponse> SyncLeasesAsync(LeaseSyncRequest request, CancellationToken cancellationToken) =>
-        await cluster.Link.Grain.SyncLeasesAsync(request).WaitAsync(cancellationToken) ?? throw new GatewayUnknownException();
+        await cluster.Link.Grain.SyncLeasesAsync(request).WaitAsync(HeartbeatTimeout, cancellationToken) ?? throw new GatewayUnknownException();
 
     public async Task PostConnectionEventsAsync(ConnectionEventBatch batch, CancellationToken cancellationToken)
     {
