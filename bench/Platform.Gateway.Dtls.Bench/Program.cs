@@ -10,7 +10,7 @@ using Platform.Gateway.Dtls.Tenants;
 //                                                          the library's listener alone, set up as the gateway's shared port
 //                                                          (receive threads, a socket and a handshake worker per core), echoing,
 //                                                          nothing printed per session: `gateway --gateway-pid` measures it
-//                                                          as it measures a gateway (infra/bench-dtls-library.sh)
+//                                                          as it measures a gateway (infra/bench-dtls.sh --library)
 //   handshakes <seconds>                                   in-process full handshakes per second, ECDHE-ECDSA P-256 and ECDHE-PSK
 //   retained <count>                                       library memory per held server session: buffers kept, SSL_MODE_RELEASE_BUFFERS,
 //                                                          the mode after one SSL_read, and that plus SSL_free_buffers (a process each)
@@ -62,10 +62,9 @@ if (mode is "serve" or "serve-like-gateway")
     var listener = new DtlsServerOptions { LocalEndPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(args[1], CultureInfo.InvariantCulture)) };
     if (likeGateway)
     {
-        // As the gateway sets up its shared port (Dtls/DtlsListeners.cs, with the default Platform options).
+        // As the gateway sets up its shared port (Dtls/DtlsListeners.cs, with the default Platform options): receive
+        // threads; a socket and a handshake worker per core are the library's defaults already.
         listener.ReceiveThreads = true;
-        listener.ReceiveSockets = Environment.ProcessorCount;
-        listener.HandshakeWorkers = Environment.ProcessorCount;
     }
 
     await using var server = new DtlsServer(listener, directory, new EchoHandler(verbose: !likeGateway));
