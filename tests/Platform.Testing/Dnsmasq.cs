@@ -30,12 +30,12 @@ public sealed partial class Dnsmasq : IAsyncDisposable
     /// <param name="records">dnsmasq record options such as <c>--ptr-record=…</c> and <c>--host-record=…</c>.</param>
     /// <param name="zones">Zones answered from <paramref name="records"/> alone (unknown names there are NXDOMAIN).</param>
     /// <param name="ttlSeconds">TTL of the answers.</param>
-    /// <param name="port">The port to listen on (one chosen with <see cref="FreePort"/> before, when the server's address must be
+    /// <param name="port">The port to listen on (one chosen with <see cref="FreePorts.TcpAndUdp"/> before, when the server's address must be
     /// known before its records are); a free one when null.</param>
     public static async Task<Dnsmasq> StartAsync(IEnumerable<string> records, IEnumerable<string> zones, int ttlSeconds = 300, int? port = null)
     {
         Assert.True(File.Exists(Program), $"{Program} is missing: apt-get install -y dnsmasq-base (infra/test.sh does).");
-        port ??= FreePort();
+        port ??= FreePorts.TcpAndUdp();
         var arguments = string.Join(' ', new[]
         {
             "--conf-file=/dev/null", "--pid-file=", "--user=root", "--no-resolv", "--no-hosts", "--bind-interfaces",
@@ -78,27 +78,6 @@ public sealed partial class Dnsmasq : IAsyncDisposable
 
     /// <summary>A dnsmasq option serving a TXT record.</summary>
     public static string Txt(string name, string value) => $"--txt-record={name},{value}";
-
-    /// <summary>A port free for UDP and TCP on 127.0.0.1 at this moment (dnsmasq listens on both).</summary>
-    public static int FreePort()
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            var port = ((IPEndPoint)udp.LocalEndPoint!).Port;
-            using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                tcp.Bind(new IPEndPoint(IPAddress.Loopback, port));
-                return port;
-            }
-            catch (SocketException) when (attempt < 20)
-            {
-                // Taken for TCP: try another.
-            }
-        }
-    }
 
     [GeneratedRegex(@"query\[(\w+)\] (\S+) from ", RegexOptions.CultureInvariant)]
     private static partial Regex QueryLine();

@@ -46,7 +46,7 @@ public sealed class HostNamesPageTests
     [Fact]
     public async Task TenantPage_CheckDns_NoRecordShowsWhyAndThenProvesTheName()
     {
-        var port = Dnsmasq.FreePort();
+        var port = FreePorts.TcpAndUdp();
         await using var app = await PortalApp.StartAsync(siloSettings: new Dictionary<string, string?> { ["Platform:DnsServers:0"] = $"127.0.0.1:{port}" });
         using var op = app.SiloClient(app.Silo.OperatorKey);
         (await op.PostAsJsonAsync("/v1/tenants", new CreateTenantRequest("acme", "Acme", new TenantConfig { HostNames = ["devices.example.com", "other.example.com"] }), PlatformJson.Options)).EnsureSuccessStatusCode();

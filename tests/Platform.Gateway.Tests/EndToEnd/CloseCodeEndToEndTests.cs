@@ -71,7 +71,7 @@ public sealed class CloseCodeEndToEndTests
     public async Task ForwardBackendResetsMidConnection_WsTcpTlsAndDtlsClients_AllClosedWith4001BackendFailed()
     {
         await using var backend = new FaultyBackend(BackendFault.EchoThenReset);
-        var range = TlsTenantSetup.FreePortRange(2);
+        var range = FreePorts.Range(2);
         await using var silo = await SiloFixture.StartAsync(TlsTenantSetup.SiloPortRange(range));
         await silo.CreateTenantAsync("acme", new TenantConfig
         {

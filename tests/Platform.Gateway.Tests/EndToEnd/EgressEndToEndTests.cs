@@ -84,7 +84,7 @@ public sealed class EgressEndToEndTests
     [Fact]
     public async Task DedicatedTcp_ForwardToPostgres_ClosedExactlyLikeAClosedBackendPortAndCountedForbidden()
     {
-        var (first, last) = FreePortRange(2);
+        var (first, last) = FreePorts.Range(2);
         await using var silo = await SiloFixture.StartAsync(new Dictionary<string, string?>
         {
             ["Platform:DedicatedPortFirst"] = first.ToString(CultureInfo.InvariantCulture),

@@ -8,6 +8,7 @@ using Platform.Gateway.Admission;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
 using Platform.Gateway.Tls;
+using Platform.Testing;
 using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
 namespace Platform.Gateway.Tests.EndToEnd;
@@ -33,7 +34,7 @@ public sealed class HandshakeFloodTests
     [Fact]
     public async Task StalledHandshakes_HoldingMaxConnections_ARealClientGetsInOnceTheHandshakeTimeoutEndsThem()
     {
-        var range = FreePortRange(2);
+        var range = FreePorts.Range(2);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
         await silo.CreateTenantAsync("acme", new TenantConfig
         {
@@ -157,7 +158,7 @@ public sealed class HandshakeFloodTests
     [Fact]
     public async Task TenantCap_StalledHandshakesOnTheDedicatedPort_BeyondItRefusedAtAcceptOnEveryPortOfTheTenant()
     {
-        var range = FreePortRange(2);
+        var range = FreePorts.Range(2);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
         await silo.CreateTenantAsync("acme", new TenantConfig
         {

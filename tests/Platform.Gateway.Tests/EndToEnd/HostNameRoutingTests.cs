@@ -24,7 +24,7 @@ public sealed class HostNameRoutingTests
     [Fact]
     public async Task SelfSignedCertificateForVictimName_RoutesNothingUntilProvenByDns()
     {
-        var dnsPort = Dnsmasq.FreePort();
+        var dnsPort = FreePorts.TcpAndUdp();
         await using var silo = await SiloFixture.StartAsync(new Dictionary<string, string?> { ["Platform:DnsServers:0"] = $"127.0.0.1:{dnsPort}" });
         var tenant = await silo.CreateTenantAsync("acme");
         var (pem, thumbprint) = SelfSigned("victim.example.com");

@@ -76,7 +76,7 @@ public sealed class ListenerPolicyTests
     [Fact]
     public async Task ExplicitListeners_EveryKindNotListedIsRefusedOnItsOwnListener()
     {
-        var range = FreePortRange(4);
+        var range = FreePorts.Range(4);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
         await silo.CreateTenantAsync("wsonly", new TenantConfig { Listeners = [ListenerProtocols.Ws] });
         await UploadServerCertificateAsync(silo, "wsonly", "wsonly.platform.test");

@@ -32,7 +32,7 @@ public sealed class ProxyProtocolEndToEndTests
     [Fact]
     public async Task ProxyV2_EveryListenerKind_BackendReadsClientGatewayEndpointAndTlvsBeforeTheClientsBytes()
     {
-        var (first, last) = FreePortRange(2);
+        var (first, last) = FreePorts.Range(2);
         using var clientCa = TestCertificates.CreateCa("Acme Devices CA");
         using var device = TestCertificates.CreateSigned(clientCa, "device-17", server: false);
         await using var backend = new ProxyV2Backend();

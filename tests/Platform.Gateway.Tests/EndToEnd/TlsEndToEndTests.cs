@@ -661,7 +661,7 @@ public sealed class TlsEndToEndTests
     [Fact]
     public async Task DedicatedPorts_TcpAndTls_EchoWithoutSniAndReleaseClosesListener()
     {
-        var (first, last) = FreePortRange(4);
+        var (first, last) = FreePorts.Range(4);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange((first, last)));
         await silo.CreateTenantAsync("acme");
         var certificate = await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
@@ -722,7 +722,7 @@ public sealed class TlsEndToEndTests
     public async Task Burst_BeyondTheLeasedSlots_EveryTlsAndDedicatedTcpConnectionAdmittedNoneRefused()
     {
         const int Burst = 12;
-        var (first, last) = FreePortRange(2);
+        var (first, last) = FreePorts.Range(2);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange((first, last)));
         await silo.CreateTenantAsync("acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 100 } });
         await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");
@@ -836,7 +836,7 @@ public sealed class TlsEndToEndTests
     [Fact]
     public async Task DedicatedPort_HeldByAnotherProcessAtFirst_OpensOnceFree()
     {
-        var range = FreePortRange(1);
+        var range = FreePorts.Range(1);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
         await silo.CreateTenantAsync("acme");
         await using var gateway = await silo.StartGatewayAsync(settings: GatewayPortRange(range));
@@ -919,7 +919,7 @@ public sealed class TlsEndToEndTests
     [Fact]
     public async Task HandshakeTimeout_GlobalCap_ClosesSilentClientsAndCapsTheTenantsTimeout()
     {
-        var range = FreePortRange(4);
+        var range = FreePorts.Range(4);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
         await silo.CreateTenantAsync("acme", new TenantConfig { Timeouts = new TimeoutsConfig { HandshakeTimeoutSeconds = 300 } });
         await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");

@@ -9,6 +9,7 @@ using Platform.Contracts.Tenants;
 using Platform.Contracts.Usage;
 using Platform.Gateway.Tcp;
 using Platform.Gateway.Tests.Support;
+using Platform.Testing;
 using static Platform.Gateway.Tests.Support.TlsTenantSetup;
 
 namespace Platform.Gateway.Tests.EndToEnd;
@@ -21,7 +22,7 @@ public sealed class UsageEndToEndTests
     [Fact]
     public async Task Usage_WebSocketMessagesAndTcpBytes_TotalsEqualWhatTheClientsSent()
     {
-        var (first, last) = FreePortRange(2);
+        var (first, last) = FreePorts.Range(2);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange((first, last)));
         await silo.CreateTenantAsync("acme");
         await silo.CreateTenantAsync("beta");

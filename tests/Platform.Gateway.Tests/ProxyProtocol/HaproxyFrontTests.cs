@@ -83,7 +83,7 @@ public sealed class HaproxyFrontTests
     [Fact]
     public async Task TlsWssAndDedicatedPorts_BehindHaproxy_DirectoryShowsTheCarriedClient()
     {
-        var range = FreePortRange(2);
+        var range = FreePorts.Range(2);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
         await silo.CreateTenantAsync("acme", new TenantConfig { Access = new AccessConfig { BlockedClients = "127.0.0.3" } });
         await UploadServerCertificateAsync(silo, "acme", "acme.platform.test");

@@ -26,7 +26,7 @@ public sealed class ProxyProtocolGateTests
     [Fact]
     public async Task AcceptAsync_MarkedListeners_BadHeadersClosedAndCountedGoodOnesNameTheClient()
     {
-        var range = FreePortRange(1);
+        var range = FreePorts.Range(1);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
         await silo.CreateTenantAsync("acme", new TenantConfig());
         var thumbprint = (await UploadServerCertificateAsync(silo, "acme", "acme.platform.test")).Thumbprint;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Platform.Contracts;
@@ -79,34 +78,4 @@ internal static class TlsTenantSetup
         ["Platform:DedicatedPortMin"] = range.First.ToString(CultureInfo.InvariantCulture),
         ["Platform:DedicatedPortMax"] = range.Last.ToString(CultureInfo.InvariantCulture),
     };
-
-    /// <summary>A run of ports nothing listens on now, away from the shared default dedicated range.</summary>
-    public static (int First, int Last) FreePortRange(int width)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            var first = Random.Shared.Next(21_000, 29_000);
-            var free = true;
-            for (var port = first; port < first + width && free; port++)
-            {
-                try
-                {
-                    using var probe = new TcpListener(IPAddress.Loopback, port);
-                    probe.Start();
-                    probe.Stop();
-                }
-                catch (SocketException)
-                {
-                    free = false;
-                }
-            }
-
-            if (free)
-            {
-                return (first, first + width - 1);
-            }
-        }
-
-        throw new InvalidOperationException("No free port range found.");
-    }
 }

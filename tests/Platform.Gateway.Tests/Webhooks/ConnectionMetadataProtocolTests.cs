@@ -29,7 +29,7 @@ public sealed class ConnectionMetadataProtocolTests
     {
         await using var receiver = await WebhookReceiver.StartAsync(Secret);
         await using var backend = new TcpEchoBackend();
-        var range = FreePortRange(1);
+        var range = FreePorts.Range(1);
         await using var silo = await SiloFixture.StartAsync(SiloPortRange(range));
         await silo.CreateTenantAsync("acme", Hooked(receiver));
         var port = (await AllocatePortAsync(silo, "acme", DedicatedPortProtocols.Tcp)).Port;

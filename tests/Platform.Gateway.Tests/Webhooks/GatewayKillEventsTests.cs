@@ -38,7 +38,7 @@ public sealed class GatewayKillEventsTests(ITestOutputHelper output)
     {
         await using var receiver = await WebhookReceiver.StartAsync(Secret);
         await using var otherReceiver = await WebhookReceiver.StartAsync(OtherSecret);
-        var range = FreePortRange(1);
+        var range = FreePorts.Range(1);
         var siloSettings = SiloPortRange(range);
         siloSettings["Platform:Events:PollIntervalMilliseconds"] = "100";
         siloSettings["Platform:Events:RetryBaseMilliseconds"] = "200";

@@ -115,7 +115,7 @@ public sealed class HostNamesApiTests
     [Fact]
     public async Task Verify_TxtRecordHoldsToken_VerifiesRoutesAuditsAndBumpsRevision()
     {
-        var port = Dnsmasq.FreePort();
+        var port = FreePorts.TcpAndUdp();
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database, new Dictionary<string, string?> { ["Platform:DnsServers:0"] = $"127.0.0.1:{port}" });
         var client = silo.OperatorClient();
@@ -152,7 +152,7 @@ public sealed class HostNamesApiTests
     [Fact]
     public async Task Verify_RecordMissingOrHoldingAnotherTenantsToken_Returns409AndStoresWhatWasFound()
     {
-        var port = Dnsmasq.FreePort();
+        var port = FreePorts.TcpAndUdp();
         await using var database = await TestDatabase.CreateAsync();
         await using var silo = new SiloApp(database, new Dictionary<string, string?> { ["Platform:DnsServers:0"] = $"127.0.0.1:{port}" });
         var client = silo.OperatorClient();
