@@ -1,4 +1,3 @@
-using System.Threading.Tasks.Sources;
 using Platform.Contracts.Problems;
 using Platform.Gateway.Admission;
 using Platform.Gateway.Connections;
@@ -8,25 +7,19 @@ namespace Platform.Gateway.Dtls;
 
 /// <summary>
 /// An established DTLS session as a gateway connection: sends are DTLS records (one datagram each), close and refusal
-/// are close_notify. Client datagrams, each in the pooled buffer it was decrypted into, wait in a bounded queue for
-/// the delivery; the listener's worker never waits on it, so when the delivery falls <see cref="QueueCapacity"/>
-/// datagrams behind, further ones are dropped and counted (UDP semantics), instead of stalling the listener. A queued
-/// datagram's buffer is returned by the reader once the delivery has taken it, or by whoever drops or discards it.
-/// The queue is the connection's own (one writer, one reader): it is allocated with the first datagram, and its one
-/// waiting reader is this object itself as a value-task source, so an idle connection holds no channel, no waiter object
-/// and no queue.
+/// are close_notify. Client datagrams, each in the pooled buffer it was decrypted into, wait in a bounded
+/// <see cref="DatagramQueue"/> for the delivery; the listener's worker never waits on it, so when the delivery falls
+/// <see cref="QueueCapacity"/> datagrams behind, further ones are dropped and counted (UDP semantics), instead of
+/// stalling the listener. A queued datagram's buffer is returned by the reader once the delivery has taken it, or by
+/// whoever drops or discards it.
 /// </summary>
-internal sealed class DtlsConnection : GatewayConnection, IPumpedClient, IValueTaskSource<bool>
+internal sealed class DtlsConnection : GatewayConnection, IPumpedClient
 {
     public const int QueueCapacity = 256;
 
     private readonly DtlsSession _session;
     private readonly CancellationTokenSource _ended = new();
-    private readonly Lock _gate = new();
-    private Queue<DtlsDatagram>? _inbound;
-    private ManualResetValueTaskSourceCore<bool> _readable = new() { RunContinuationsAsynchronously = true };
-    private bool _readerWaiting;
-    private bool _inboundCompleted;
+    private readonly DatagramQueue _inbound = new(QueueCapacity);
 
     private long _dropped;
 
@@ -52,7 +45,7 @@ internal sealed class DtlsConnection : GatewayConnection, IPumpedClient, IValueT
     public void OnDatagram(DtlsDatagram datagram)
     {
         CountIn(datagram.Length, 1);
-        if (!TryQueue(datagram))
+        if (!_inbound.TryWrite(datagram))
         {
             datagram.Return();
             if (!_ended.IsCancellationRequested)
@@ -123,11 +116,10 @@ internal sealed class DtlsConnection : GatewayConnection, IPumpedClient, IValueT
 
     public async Task ReadAsync(BackendWriter backend, CancellationToken cancellationToken)
     {
-        // One registration for the reader's life: a cancellation wakes the waiting reader, which then throws.
-        using var wake = cancellationToken.UnsafeRegister(static (state, token) => ((DtlsConnection)state!).WakeReader(token), this);
-        while (await WaitToReadAsync(cancellationToken))
+        using var wake = _inbound.WakeOnCancel(cancellationToken);
+        while (await _inbound.WaitToReadAsync(cancellationToken))
         {
-            while (TryTake(out var datagram))
+            while (_inbound.TryTake(out var datagram))
             {
                 try
                 {
@@ -148,108 +140,11 @@ internal sealed class DtlsConnection : GatewayConnection, IPumpedClient, IValueT
         return false;
     }
 
-    /// <summary>Queues <paramref name="datagram"/> for the reader; false when the queue is full or complete (the caller keeps it).</summary>
-    private bool TryQueue(DtlsDatagram datagram)
-    {
-        lock (_gate)
-        {
-            if (_inboundCompleted || _inbound?.Count >= QueueCapacity)
-            {
-                return false;
-            }
-
-            (_inbound ??= new Queue<DtlsDatagram>()).Enqueue(datagram);
-            if (_readerWaiting)
-            {
-                _readerWaiting = false;
-                _readable.SetResult(true);
-            }
-
-            return true;
-        }
-    }
-
-    private bool TryTake(out DtlsDatagram datagram)
-    {
-        lock (_gate)
-        {
-            if (_inbound is not null)
-            {
-                return _inbound.TryDequeue(out datagram);
-            }
-
-            datagram = default;
-            return false;
-        }
-    }
-
-    /// <summary>
-    /// True when a datagram waits (at once, or once one arrives), false once the queue is complete and empty; throws
-    /// when <paramref name="cancellationToken"/> is cancelled. At most one call waits at a time (the single reader).
-    /// </summary>
-    private ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
-    {
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled<bool>(cancellationToken);
-        }
-
-        lock (_gate)
-        {
-            if (_inbound is { Count: > 0 })
-            {
-                return new ValueTask<bool>(true);
-            }
-
-            if (_inboundCompleted)
-            {
-                return new ValueTask<bool>(false);
-            }
-
-            _readable.Reset();
-            _readerWaiting = true;
-            return new ValueTask<bool>(this, _readable.Version);
-        }
-    }
-
-    private void WakeReader(CancellationToken cancelled)
-    {
-        lock (_gate)
-        {
-            if (_readerWaiting)
-            {
-                _readerWaiting = false;
-                _readable.SetException(new OperationCanceledException(cancelled));
-            }
-        }
-    }
-
-    /// <summary>No datagram is queued any more; the reader takes what waits, then ends.</summary>
-    private void CompleteInbound()
-    {
-        lock (_gate)
-        {
-            _inboundCompleted = true;
-            if (_readerWaiting)
-            {
-                _readerWaiting = false;
-                _readable.SetResult(false);
-            }
-        }
-    }
-
-    bool IValueTaskSource<bool>.GetResult(short token) => _readable.GetResult(token);
-
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _readable.GetStatus(token);
-
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _readable.OnCompleted(continuation, state, token, flags);
-
     /// <summary>The session ended (called once, from the session handler).</summary>
     public void OnEnded(int code, string reason)
     {
         RecordClose(code, reason);
-        CompleteInbound();
+        _inbound.Complete();
         try
         {
             _ended.Cancel();
@@ -263,12 +158,7 @@ internal sealed class DtlsConnection : GatewayConnection, IPumpedClient, IValueT
     public void Dispose()
     {
         // Nothing reads any more: queued datagrams go back to the pool, and later ones are refused by the writer.
-        CompleteInbound();
-        while (TryTake(out var datagram))
-        {
-            datagram.Return();
-        }
-
+        _inbound.CompleteAndDiscard();
         _ended.Dispose();
     }
 }
