@@ -39,23 +39,30 @@ internal sealed partial class ConnectionEventPublisher(
     {
         var lastCounters = time.GetTimestamp();
         var failures = 0;
+
+        // One wait for the queue spans as many idle flush intervals as pass before an event comes: an interval that
+        // passes with nothing queued throws nothing and leaves no waiter behind.
+        Task<bool>? queued = null;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 if (_pending is null)
                 {
-                    using (var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken))
+                    queued ??= sink.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                    if (!queued.IsCompleted)
                     {
-                        wait.CancelAfter(_flush);
-                        try
-                        {
-                            await sink.Reader.WaitToReadAsync(wait.Token);
-                        }
-                        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-                        {
-                            // The flush interval passed with nothing queued.
-                        }
+                        await Task.WhenAny(queued, Task.Delay(_flush, time, stoppingToken));
+                    }
+
+                    if (queued.IsCompleted)
+                    {
+                        queued = null;
+                    }
+
+                    if (stoppingToken.IsCancellationRequested)
+                    {
+                        return;
                     }
 
                     var includeCounters = time.GetElapsedTime(lastCounters) >= _counterPeriod;

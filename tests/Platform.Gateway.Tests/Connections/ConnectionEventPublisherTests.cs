@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Internal;
@@ -122,6 +123,60 @@ public sealed class ConnectionEventPublisherTests : IDisposable
         Assert.Equal(6L, Assert.Single(batch.Closed).Counters.BytesIn);
     }
 
+    [Fact]
+    public async Task Run_IdleFlushIntervalsPass_NothingThrown_ThenAnEventIsPosted()
+    {
+        var options = Options.Create(new GatewayOptions { EventFlushMilliseconds = 10 });
+        var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
+        var registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
+        var client = new RecordingClient();
+        using var publisher = new ConnectionEventPublisher(events, registry, client, options, _rig.Time, NullLogger<ConnectionEventPublisher>.Instance);
+
+        // Exceptions thrown in this test's flow only (the publisher's loop inherits it): other tests run gateways too.
+        var thrown = new List<Exception>();
+        void Count(object? sender, FirstChanceExceptionEventArgs e)
+        {
+            if (InThisTest.Value)
+            {
+                lock (thrown)
+                {
+                    thrown.Add(e.Exception);
+                }
+            }
+        }
+
+        AppDomain.CurrentDomain.FirstChanceException += Count;
+        try
+        {
+            InThisTest.Value = true;
+            await publisher.StartAsync(CancellationToken.None);
+
+            // A hundred idle flush intervals on the publisher's clock, spread over real time for the loop to run.
+            for (var i = 0; i < 100; i++)
+            {
+                _rig.Time.Advance(TimeSpan.FromMilliseconds(10));
+                await Task.Delay(2);
+            }
+
+            lock (thrown)
+            {
+                Assert.True(thrown.Count == 0, string.Join("\n", thrown.Select(ex => ex.GetType().Name + ": " + ex.Message)));
+            }
+
+            registry.Add(new ScriptedConnection("gw-a.9", TestTenants.Tenant(), _rig.Time));
+            var batch = await client.Posted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal("gw-a.9", Assert.Single(batch.Opened).Id);
+        }
+        finally
+        {
+            AppDomain.CurrentDomain.FirstChanceException -= Count;
+            InThisTest.Value = false;
+            await publisher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private static readonly AsyncLocal<bool> InThisTest = new();
+
     private ScriptedConnection Open(string id)
     {
         var connection = new ScriptedConnection(id, TestTenants.Tenant(), _rig.Time);
@@ -133,6 +188,17 @@ public sealed class ConnectionEventPublisherTests : IDisposable
     {
         _publisher.Dispose();
         _rig.Dispose();
+    }
+
+    private sealed class RecordingClient : IConnectionEventClient
+    {
+        public TaskCompletionSource<ConnectionEventBatch> Posted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task PostConnectionEventsAsync(ConnectionEventBatch batch, CancellationToken cancellationToken)
+        {
+            Posted.TrySetResult(batch);
+            return Task.CompletedTask;
+        }
     }
 
     /// <summary>The batches are taken with <see cref="ConnectionEventPublisher.Collect"/>; nothing is posted in these tests.</summary>
