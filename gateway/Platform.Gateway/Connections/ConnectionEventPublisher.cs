@@ -13,7 +13,8 @@ internal interface IConnectionEventClient
 }
 
 /// <summary>
-/// Sends directory events in batches: every flush interval or when a batch is full, plus, every counter period, the
+/// Sends directory events in batches: an event waits the linger for others to share its batch (not when a full batch
+/// is queued already), and with no event a report still goes every flush interval; every counter period it carries the
 /// counters of each open connection that changed since the last report that carried them (the silo keeps the
 /// highest counters it got, so an unchanged report would change nothing; thousands of idle connections cost no
 /// report and no garbage). A connection is reported only once its open event went out in a batch, and in full
@@ -30,6 +31,7 @@ internal sealed partial class ConnectionEventPublisher(
 {
     private readonly int _batchSize = options.Value.EventBatchSize;
     private readonly TimeSpan _flush = TimeSpan.FromMilliseconds(options.Value.EventFlushMilliseconds);
+    private readonly TimeSpan _linger = TimeSpan.FromMilliseconds(options.Value.EventLingerMilliseconds);
     private readonly TimeSpan _counterPeriod = TimeSpan.FromSeconds(options.Value.CounterReportSeconds);
 
     /// <summary>The batch being sent; kept when the send fails or is cut off by the stop, for <see cref="FlushAsync"/>.</summary>
@@ -58,6 +60,13 @@ internal sealed partial class ConnectionEventPublisher(
                     if (queued.IsCompleted)
                     {
                         queued = null;
+
+                        // An event came: the events that follow it within the linger go in the same batch, so that a
+                        // burst of connections costs the silo one call per linger instead of one per few events.
+                        if (_linger > TimeSpan.Zero && sink.Reader.Count < _batchSize)
+                        {
+                            await Task.Delay(_linger, time, stoppingToken);
+                        }
                     }
 
                     if (stoppingToken.IsCancellationRequested)

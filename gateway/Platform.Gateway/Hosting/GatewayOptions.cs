@@ -159,9 +159,16 @@ public sealed class GatewayOptions : IValidatableObject
     [Range(1, 10_000)]
     public int EventBatchSize { get; set; } = 500;
 
-    /// <summary>Milliseconds between event batches.</summary>
+    /// <summary>Milliseconds between event batches while no event comes (the counter reports ride on them).</summary>
     [Range(10, 60_000)]
     public int EventFlushMilliseconds { get; set; } = 1000;
+
+    /// <summary>
+    /// Milliseconds the first event of a batch waits for more before the batch goes (unless it fills first): under a
+    /// burst of connections one call to the silo carries many events. 0 sends each batch as soon as it has an event.
+    /// </summary>
+    [Range(0, 1000)]
+    public int EventLingerMilliseconds { get; set; } = 50;
 
     /// <summary>Seconds between counter reports of open connections.</summary>
     [Range(1, 3600)]

@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using Platform.Contracts.Internal;
 
 namespace Platform.Gateway.Silo;
@@ -40,7 +41,7 @@ internal sealed class SiloClient(ClusterConnection cluster) : Admission.ILeaseSy
 
     public async Task PostConnectionEventsAsync(ConnectionEventBatch batch, CancellationToken cancellationToken)
     {
-        if (!await cluster.Link.Grain.PostConnectionEventsAsync(batch).WaitAsync(cancellationToken))
+        if (!await cluster.Link.Grain.PostConnectionEventsAsync(batch.AsImmutable()).WaitAsync(cancellationToken))
         {
             throw new GatewayUnknownException();
         }

@@ -126,7 +126,7 @@ public sealed class ConnectionEventPublisherTests : IDisposable
     [Fact]
     public async Task Run_IdleFlushIntervalsPass_NothingThrown_ThenAnEventIsPosted()
     {
-        var options = Options.Create(new GatewayOptions { EventFlushMilliseconds = 10 });
+        var options = Options.Create(new GatewayOptions { EventFlushMilliseconds = 10, EventLingerMilliseconds = 0 });
         var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
         var registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
         var client = new RecordingClient();
@@ -171,6 +171,36 @@ public sealed class ConnectionEventPublisherTests : IDisposable
         {
             AppDomain.CurrentDomain.FirstChanceException -= Count;
             InThisTest.Value = false;
+            await publisher.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Run_EventsWithinTheLinger_GoInOneBatch()
+    {
+        var options = Options.Create(new GatewayOptions { EventFlushMilliseconds = 1000, EventLingerMilliseconds = 50 });
+        var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
+        var registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
+        var client = new RecordingClient();
+        using var publisher = new ConnectionEventPublisher(events, registry, client, options, _rig.Time, NullLogger<ConnectionEventPublisher>.Instance);
+        await publisher.StartAsync(CancellationToken.None);
+        try
+        {
+            // The first event starts the linger on the publisher's clock, which stands still: nothing goes yet, however
+            // long the real wait.
+            registry.Add(new ScriptedConnection("gw-a.1", TestTenants.Tenant(), _rig.Time));
+            await Task.Delay(200);
+            Assert.False(client.Posted.Task.IsCompleted);
+
+            registry.Add(new ScriptedConnection("gw-a.2", TestTenants.Tenant(), _rig.Time));
+            registry.Add(new ScriptedConnection("gw-a.3", TestTenants.Tenant(), _rig.Time));
+            _rig.Time.Advance(TimeSpan.FromMilliseconds(50));
+
+            var batch = await client.Posted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal(["gw-a.1", "gw-a.2", "gw-a.3"], batch.Opened.Select(o => o.Id));
+        }
+        finally
+        {
             await publisher.StopAsync(CancellationToken.None);
         }
     }
