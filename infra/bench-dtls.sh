@@ -20,7 +20,9 @@
 # tree, both on the same silo; e.g. `--bc-idle-only --baseline-ref main --idle 2000`), --library (after the
 # gateways, the library's DTLS listener alone in a process of its own, set up as the gateway's shared port, with the
 # same tenants, keys and clients: phases inproc and handshakes; e.g. `--library --no-bc --no-cores --phases
-# inproc,handshakes`). BouncyCastle sessions: clients
+# inproc,handshakes`), --minimal (after those, bench/dtls-min-server: the smallest DTLS server over a UDP socket, in C,
+# single-threaded, OpenSSL and the kernel only, built here with gcc; the same clients and figures, phases inproc and
+# handshakes: the floor of a real socket server's CPU per handshake on this machine). BouncyCastle sessions: clients
 # offering connection_id (the bench tenant enables connection IDs and heartbeats), handshakes per gateway
 # CPU-second beside BouncyCastle's own in-process rate, and RSS per idle session; the harness checks each was served
 # by the BouncyCastle engine (a connection ID was issued; the directory lists the engine). Every other argument is passed to
@@ -40,6 +42,7 @@ bc_idle_only=0
 perf_out=''
 perf_pid=''
 library=0
+minimal=0
 harness_args=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -51,6 +54,7 @@ while [ $# -gt 0 ]; do
     --bc-idle-only) bc_idle_only=1; cores=0; shift ;;
     --perf) [ $# -ge 2 ] || { echo "--perf needs a file name" >&2; exit 2; }; perf_out=$(realpath -m "$2"); shift 2 ;;
     --library) library=1; shift ;;
+    --minimal) minimal=1; shift ;;
     *) harness_args+=("$1"); shift ;;
   esac
 done
@@ -248,6 +252,32 @@ if [ "$library" = 1 ]; then
   harness library --label "library listener alone" "${harness_args[@]}" --phases inproc,handshakes
   profile_stop
   kill -TERM "$library_pid"
+fi
+
+# The smallest DTLS server over a UDP socket (bench/dtls-min-server, C, one thread, OpenSSL and the kernel only), with
+# the same certificate, keys and clients: what a handshake costs a process that does nothing but serve it over real
+# sockets on this machine, beside the library's in-process rate of the same pass.
+if [ "$minimal" = 1 ]; then
+  command -v gcc >/dev/null 2>&1 || apt_install gcc
+  [ -f /usr/include/openssl/ssl.h ] || apt_install libssl-dev
+  gcc -O2 -Wall -Wno-deprecated-declarations -o "$work/dtls-min-server" "$root/bench/dtls-min-server/dtls-min-server.c" -lssl -lcrypto \
+    || die "bench/dtls-min-server did not build"
+  cat "$work/cert.pem" "$work/key.pem" >"$work/server.pem"
+  minimal_dtls_port=$(pg_free_port)
+  bench_start minimal "$work" "$work/dtls-min-server" "$minimal_dtls_port" "$work/server.pem" "bench/dev1:$psk_key" "fwd/dev1:$fwd_key"
+  for _ in $(seq 1 50); do
+    grep -q '^listening on' "$work/minimal.log" && break
+    # shellcheck disable=SC2154 # set by bench_start
+    kill -0 "$minimal_pid" 2>/dev/null || { cat "$work/minimal.log" >&2; die "dtls-min-server exited"; }
+    sleep 0.1
+  done
+  grep -q '^listening on' "$work/minimal.log" || die "dtls-min-server did not start within 5 s"
+  log "the minimal C server: pid $minimal_pid, DTLS on 127.0.0.1:$minimal_dtls_port"
+  echo "### the minimal C server"
+  profile_start minimal "$perf_out.minimal"
+  harness minimal --label "minimal C server" "${harness_args[@]}" --phases inproc,handshakes
+  profile_stop
+  kill -TERM "$minimal_pid"
 fi
 
 # Idle BouncyCastle sessions of this tree's build on a gateway of their own, fresh: measured on the gateway above,
