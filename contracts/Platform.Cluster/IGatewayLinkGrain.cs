@@ -1,4 +1,3 @@
-using Orleans.Concurrency;
 using Platform.Contracts.Internal;
 
 namespace Platform.Cluster;
@@ -37,13 +36,10 @@ public interface IGatewayLinkGrain : IGrainWithStringKey
     [Alias("leases")]
     Task<LeaseSyncResponse?> SyncLeasesAsync(LeaseSyncRequest request);
 
-    /// <summary>
-    /// Stores connection events (idempotent per event); false when the node is not live. The batch is passed as
-    /// immutable: the gateway never changes a batch once posted, so it is serialized once and not also copied.
-    /// </summary>
+    /// <summary>Stores connection events (idempotent per event); false when the node is not live.</summary>
     /// <exception cref="GatewayRequestRejectedException">The batch is invalid.</exception>
     [Alias("connection-events")]
-    Task<bool> PostConnectionEventsAsync(Immutable<ConnectionEventBatch> batch);
+    Task<bool> PostConnectionEventsAsync(ConnectionEventBatch batch);
 
     /// <summary>Stores webhook delivery outcomes (applied once per report id, so a report sent again counts once).</summary>
     /// <exception cref="GatewayRequestRejectedException">The report is invalid.</exception>

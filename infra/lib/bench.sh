@@ -14,10 +14,17 @@ bench_egress_env=("Platform__Egress__AllowedRanges__0=127.0.0.0/8")
 # be taken by another instance on the same machine.
 bench_silo_env=("Platform__AdminUrls=http://127.0.0.1:0")
 # bench_cleanup : stops every process started with bench_start (and any daemon whose pid file is in the work
-# folder), the PostgreSQL, and removes the work folder.
+# folder), the PostgreSQL, and removes the work folder; after a failure it first shows the end of every process's log.
 bench_cleanup() {
   local rc=$?
   local pid file
+  if [ "$rc" -ne 0 ]; then
+    for file in "$work"/*.log; do
+      [ -f "$file" ] || continue
+      printf '\n--- last lines of %s\n' "$(basename "$file")" >&2
+      tail -n 40 "$file" >&2 || true
+    done
+  fi
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for file in "$work"/*.pid; do
     if [ -f "$file" ]; then kill -TERM "$(cat "$file")" 2>/dev/null || true; fi

@@ -1,4 +1,3 @@
-using Orleans.Concurrency;
 using Platform.Contracts.Internal;
 
 namespace Platform.Gateway.Silo;
@@ -41,7 +40,7 @@ internal sealed class SiloClient(ClusterConnection cluster) : Admission.ILeaseSy
 
     public async Task PostConnectionEventsAsync(ConnectionEventBatch batch, CancellationToken cancellationToken)
     {
-        if (!await cluster.Link.Grain.PostConnectionEventsAsync(batch.AsImmutable()).WaitAsync(cancellationToken))
+        if (!await cluster.Link.Grain.PostConnectionEventsAsync(batch).WaitAsync(cancellationToken))
         {
             throw new GatewayUnknownException();
         }

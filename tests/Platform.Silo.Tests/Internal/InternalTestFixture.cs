@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans.Concurrency;
 using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.Config;
@@ -139,7 +138,7 @@ internal static class InternalTestFixture
 
     /// <summary>Connection events; false when the node is not live.</summary>
     public static Task<bool> SendEventsAsync(this SiloApp silo, string nodeId, ConnectionEventBatch batch) =>
-        silo.Link(nodeId).PostConnectionEventsAsync(batch.AsImmutable());
+        silo.Link(nodeId).PostConnectionEventsAsync(batch);
 
     /// <summary>A lease sync of a live node.</summary>
     public static async Task<LeaseSyncResponse> SyncLeasesAsync(this SiloApp silo, string nodeId, params LeaseWant[] wants) =>

@@ -106,10 +106,10 @@ internal sealed class GatewayLinkGrain(
             wants.Keys.Zip(answers, static (tenantId, a) => new LeaseGrant(tenantId, a.Slots, a.MaxConnections, a.Reclaiming)).ToList());
     }
 
-    public async Task<bool> PostConnectionEventsAsync(Immutable<ConnectionEventBatch> batch)
+    public async Task<bool> PostConnectionEventsAsync(ConnectionEventBatch batch)
     {
-        ArgumentNullException.ThrowIfNull(batch.Value);
-        return ConnectionId.IsValidNodeId(NodeId) && await events.ApplyAsync(NodeId, batch.Value, lifetime.ApplicationStopping);
+        ArgumentNullException.ThrowIfNull(batch);
+        return ConnectionId.IsValidNodeId(NodeId) && await events.ApplyAsync(NodeId, batch, lifetime.ApplicationStopping);
     }
 
     public async Task PostWebhookReportAsync(WebhookReport report)
