@@ -80,7 +80,7 @@ public sealed class ConnectionMetadataBrowserTests
         await page.FillAsync("#UserName", PortalApp.OperatorName);
         await page.FillAsync("#Password", PortalApp.OperatorPassword);
         await page.ClickAsync("button:has-text('Sign in')");
-        await page.WaitForURLAsync(baseUrl + "/Tenants/acme/Connections");
+        await page.ArriveAtAsync(baseUrl + "/Tenants/acme/Connections");
 
         // The live table refreshes in place until the connection is listed, with its metadata in its own cell.
         var row = page.Locator("#live-connections tbody tr[data-id]");
@@ -90,7 +90,7 @@ public sealed class ConnectionMetadataBrowserTests
 
         // The detail lists every entry (text, not markup) and the target the webhook chose.
         await row.First.Locator("a").ClickAsync();
-        await page.WaitForURLAsync($"{baseUrl}/Tenants/acme/Connections/{connectionId}");
+        await page.ArriveAtAsync($"{baseUrl}/Tenants/acme/Connections/{connectionId}");
         Assert.Equal($"127.0.0.1:{backendPort}", await page.TextContentAsync("#forward-target"));
         Assert.Equal(["Region", "user"], await page.Locator("#connection-metadata dt").AllTextContentsAsync());
         Assert.Equal(["eu-1", "<u-42>"], await page.Locator("#connection-metadata dd").AllTextContentsAsync());

@@ -58,14 +58,14 @@ public sealed class PortalBrowserTests
         await page.FillAsync("#UserName", PortalApp.OperatorName);
         await page.FillAsync("#Password", PortalApp.OperatorPassword);
         await page.ClickAsync("button:has-text('Sign in')");
-        await page.WaitForURLAsync(baseUrl + "/Tenants");
+        await page.ArriveAtAsync(baseUrl + "/Tenants");
         Assert.Contains("Signed in as alice", await page.TextContentAsync(".flash-ok"), StringComparison.Ordinal);
 
         // Create a tenant.
         await page.FillAsync("#NewSlug", "acme");
         await page.FillAsync("#NewDisplayName", "Acme Devices");
         await page.ClickAsync("button:has-text('Create tenant')");
-        await page.WaitForURLAsync(baseUrl + "/Tenants/acme");
+        await page.ArriveAtAsync(baseUrl + "/Tenants/acme");
         Assert.Contains("Tenant 'acme' created.", await page.TextContentAsync(".flash-ok"), StringComparison.Ordinal);
         await Screenshot(page, "04-tenant-configuration", fullPage: true);
 
@@ -75,7 +75,7 @@ public sealed class PortalBrowserTests
         try
         {
             await page.ClickAsync("nav.tabs >> text=Certificates & keys");
-            await page.WaitForURLAsync(baseUrl + "/Tenants/acme/Credentials");
+            await page.ArriveAtAsync(baseUrl + "/Tenants/acme/Credentials");
             await page.SetInputFilesAsync("#file", pemPath);
             await page.ClickAsync("button:has-text('Upload certificate')");
             await page.WaitForSelectorAsync(".flash-ok");
@@ -208,7 +208,7 @@ public sealed class PortalBrowserTests
         await page.FillAsync("#UserName", PortalApp.OperatorName);
         await page.FillAsync("#Password", PortalApp.OperatorPassword);
         await page.ClickAsync("button:has-text('Sign in')");
-        await page.WaitForURLAsync(baseUrl + "/Tenants/acme/Connections");
+        await page.ArriveAtAsync(baseUrl + "/Tenants/acme/Connections");
         Assert.Equal(0, await page.Locator("#live-connections tbody tr[data-id]").CountAsync());
         // Set on this document only: a reload would lose it.
         await page.EvaluateAsync("() => { window.__sameDocument = true; }");
@@ -233,7 +233,7 @@ public sealed class PortalBrowserTests
 
         // Its detail shows the TLS and WebSocket facts the gateway recorded.
         await row.First.Locator("a").ClickAsync();
-        await page.WaitForURLAsync($"{baseUrl}/Tenants/acme/Connections/{connectionId}");
+        await page.ArriveAtAsync($"{baseUrl}/Tenants/acme/Connections/{connectionId}");
         var facts = await page.TextContentAsync("main");
         Assert.Contains("acme.platform.test", facts, StringComparison.Ordinal);
         Assert.Contains("TLSv1.", facts, StringComparison.Ordinal);
@@ -258,7 +258,7 @@ public sealed class PortalBrowserTests
         await page.FillAsync("#code", "4000");
         await page.FillAsync("#reason", "closed from the portal");
         await page.ClickAsync("#disconnect button[type=submit]");
-        await page.WaitForURLAsync(baseUrl + "/Tenants/acme/Connections");
+        await page.ArriveAtAsync(baseUrl + "/Tenants/acme/Connections");
         Assert.Contains($"Connection {connectionId} disconnected.", await page.TextContentAsync(".flash-ok"), StringComparison.Ordinal);
         await reader.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.Equal((WebSocketCloseStatus)4000, client.CloseStatus);
