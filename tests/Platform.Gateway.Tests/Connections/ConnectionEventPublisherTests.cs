@@ -126,11 +126,7 @@ public sealed class ConnectionEventPublisherTests : IDisposable
     [Fact]
     public async Task Run_IdleFlushIntervalsPass_NothingThrown_ThenAnEventIsPosted()
     {
-        var options = Options.Create(new GatewayOptions { EventFlushMilliseconds = 10, EventLingerMilliseconds = 0 });
-        var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
-        var registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
-        var client = new RecordingClient();
-        using var publisher = new ConnectionEventPublisher(events, registry, client, options, _rig.Time, NullLogger<ConnectionEventPublisher>.Instance);
+        using var publisher = Posting(new GatewayOptions { EventFlushMilliseconds = 10, EventLingerMilliseconds = 0 }, out var registry, out var client);
 
         // Exceptions thrown in this test's flow only (the publisher's loop inherits it): other tests run gateways too.
         var thrown = new List<Exception>();
@@ -178,11 +174,7 @@ public sealed class ConnectionEventPublisherTests : IDisposable
     [Fact]
     public async Task Run_EventsWithinTheLinger_GoInOneBatch()
     {
-        var options = Options.Create(new GatewayOptions { EventFlushMilliseconds = 1000, EventLingerMilliseconds = 50 });
-        var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
-        var registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
-        var client = new RecordingClient();
-        using var publisher = new ConnectionEventPublisher(events, registry, client, options, _rig.Time, NullLogger<ConnectionEventPublisher>.Instance);
+        using var publisher = Posting(new GatewayOptions { EventFlushMilliseconds = 1000, EventLingerMilliseconds = 50 }, out var registry, out var client);
         await publisher.StartAsync(CancellationToken.None);
         try
         {
@@ -203,6 +195,16 @@ public sealed class ConnectionEventPublisherTests : IDisposable
         {
             await publisher.StopAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>A publisher of its own (on the rig's clock) whose posts are recorded, with the registry that feeds it.</summary>
+    private ConnectionEventPublisher Posting(GatewayOptions settings, out ConnectionRegistry registry, out RecordingClient client)
+    {
+        var options = Options.Create(settings);
+        var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
+        registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
+        client = new RecordingClient();
+        return new ConnectionEventPublisher(events, registry, client, options, _rig.Time, NullLogger<ConnectionEventPublisher>.Instance);
     }
 
     private static readonly AsyncLocal<bool> InThisTest = new();
