@@ -229,55 +229,52 @@ else
 fi
 [ -z "$perf_out" ] || log "profiles: $perf_out${baseline_ref:+ and $perf_out.baseline} (perf report -i FILE --no-children --sort dso,sym)"
 
-# The library's DTLS listener alone, in a process of its own (the harness's serve-like-gateway mode): set up as the
-# gateway's shared port (receive threads, a socket and a handshake worker per core, the gateway's thread-pool
-# setting), the same tenants, certificate and keys, echoing, nothing published per session. The same harness measures
-# its handshakes per CPU-second of that process beside the library's in-process rate, which splits the gateway's CPU
-# per handshake above OpenSSL's own into the sockets and threads, and the gateway's connection handling.
-if [ "$library" = 1 ]; then
-  cat "$work/cert.pem" "$work/key.pem" >"$work/server.pem"
-  library_dtls_port=$(pg_free_port)
-  bench_start library "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0" env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 \
-    dotnet Platform.Gateway.Dtls.Bench.dll serve-like-gateway "$library_dtls_port" "$work/server.pem" "$server_name" bench "$psk_key" fwd "$fwd_key"
+# serve_and_measure NAME LABEL PORT DIR COMMAND... : starts COMMAND in DIR, a DTLS server of the bench's own on
+# 127.0.0.1:PORT with the bench's certificate and keys that prints "listening on" once it serves; measures it with the
+# harness as it measures a gateway (phases inproc and handshakes, so beside the library's in-process rate of the same
+# pass) and stops it.
+serve_and_measure() {
+  local name=$1 label=$2 port=$3 dir=$4 pid; shift 4
+  bench_start "$name" "$dir" "$@"
+  eval "pid=\$${name}_pid; ${name}_dtls_port=$port"
   for _ in $(seq 1 100); do
-    grep -q '^listening on' "$work/library.log" && break
-    # shellcheck disable=SC2154 # set by bench_start
-    kill -0 "$library_pid" 2>/dev/null || { cat "$work/library.log" >&2; die "the library listener exited"; }
+    grep -q '^listening on' "$work/$name.log" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/$name.log" >&2; die "$label exited"; }
     sleep 0.1
   done
-  grep -q '^listening on' "$work/library.log" || die "the library listener did not start within 10 s"
-  log "the library's listener alone: pid $library_pid, DTLS on 127.0.0.1:$library_dtls_port"
-  echo "### the library's listener alone"
-  profile_start library "$perf_out.library"
-  harness library --label "library listener alone" "${harness_args[@]}" --phases inproc,handshakes
+  grep -q '^listening on' "$work/$name.log" || die "$label did not start within 10 s"
+  log "$label: pid $pid, DTLS on 127.0.0.1:$port"
+  echo "### $label"
+  profile_start "$name" "$perf_out.$name"
+  harness "$name" --label "$label" "${harness_args[@]}" --phases inproc,handshakes
   profile_stop
-  kill -TERM "$library_pid"
+  kill -TERM "$pid"
+}
+[ "$library" = 0 ] && [ "$minimal" = 0 ] || cat "$work/cert.pem" "$work/key.pem" >"$work/server.pem"
+
+# The library's DTLS listener alone, in a process of its own (the harness's serve-like-gateway mode): set up as the
+# gateway's shared port (receive threads, a socket and a handshake worker per core, the gateway's thread-pool
+# setting), the same tenants, certificate and keys, echoing, nothing published per session. Its handshakes per
+# CPU-second split the gateway's CPU per handshake above OpenSSL's own into the sockets and threads, and the
+# gateway's connection handling.
+if [ "$library" = 1 ]; then
+  port=$(pg_free_port)
+  serve_and_measure library "the library's listener alone" "$port" "$root/bench/Platform.Gateway.Dtls.Bench/bin/Release/net10.0" \
+    env DOTNET_ThreadPool_UnfairSemaphoreSpinLimit=0 \
+    dotnet Platform.Gateway.Dtls.Bench.dll serve-like-gateway "$port" "$work/server.pem" "$server_name" bench "$psk_key" fwd "$fwd_key"
 fi
 
 # The smallest DTLS server over a UDP socket (bench/dtls-min-server, C, one thread, OpenSSL and the kernel only), with
 # the same certificate, keys and clients: what a handshake costs a process that does nothing but serve it over real
-# sockets on this machine, beside the library's in-process rate of the same pass.
+# sockets on this machine.
 if [ "$minimal" = 1 ]; then
   command -v gcc >/dev/null 2>&1 || apt_install gcc
   [ -f /usr/include/openssl/ssl.h ] || apt_install libssl-dev
   gcc -O2 -Wall -Wno-deprecated-declarations -o "$work/dtls-min-server" "$root/bench/dtls-min-server/dtls-min-server.c" -lssl -lcrypto \
     || die "bench/dtls-min-server did not build"
-  cat "$work/cert.pem" "$work/key.pem" >"$work/server.pem"
-  minimal_dtls_port=$(pg_free_port)
-  bench_start minimal "$work" "$work/dtls-min-server" "$minimal_dtls_port" "$work/server.pem" "bench/dev1:$psk_key" "fwd/dev1:$fwd_key"
-  for _ in $(seq 1 50); do
-    grep -q '^listening on' "$work/minimal.log" && break
-    # shellcheck disable=SC2154 # set by bench_start
-    kill -0 "$minimal_pid" 2>/dev/null || { cat "$work/minimal.log" >&2; die "dtls-min-server exited"; }
-    sleep 0.1
-  done
-  grep -q '^listening on' "$work/minimal.log" || die "dtls-min-server did not start within 5 s"
-  log "the minimal C server: pid $minimal_pid, DTLS on 127.0.0.1:$minimal_dtls_port"
-  echo "### the minimal C server"
-  profile_start minimal "$perf_out.minimal"
-  harness minimal --label "minimal C server" "${harness_args[@]}" --phases inproc,handshakes
-  profile_stop
-  kill -TERM "$minimal_pid"
+  port=$(pg_free_port)
+  serve_and_measure minimal "the minimal C server" "$port" "$work" \
+    "$work/dtls-min-server" "$port" "$work/server.pem" "bench/dev1:$psk_key" "fwd/dev1:$fwd_key"
 fi
 
 # Idle BouncyCastle sessions of this tree's build on a gateway of their own, fresh: measured on the gateway above,
