@@ -22,10 +22,7 @@ public sealed class ConnectionEventPublisherTests : IDisposable
     public ConnectionEventPublisherTests()
     {
         // One open or close event per batch, so a connection whose open event is still queued can be seen.
-        var options = Options.Create(new GatewayOptions { EventBatchSize = 1 });
-        var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
-        _registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
-        _publisher = new ConnectionEventPublisher(events, _registry, new UnusedClient(), options, _rig.Time, NullLogger<ConnectionEventPublisher>.Instance);
+        _publisher = Publisher(new GatewayOptions { EventBatchSize = 1 }, new UnusedClient(), out _registry);
     }
 
     [Fact]
@@ -126,7 +123,8 @@ public sealed class ConnectionEventPublisherTests : IDisposable
     [Fact]
     public async Task Run_IdleFlushIntervalsPass_NothingThrown_ThenAnEventIsPosted()
     {
-        using var publisher = Posting(new GatewayOptions { EventFlushMilliseconds = 10, EventLingerMilliseconds = 0 }, out var registry, out var client);
+        var client = new RecordingClient();
+        using var publisher = Publisher(new GatewayOptions { EventFlushMilliseconds = 10, EventLingerMilliseconds = 0 }, client, out var registry);
 
         // Exceptions thrown in this test's flow only (the publisher's loop inherits it): other tests run gateways too.
         var thrown = new List<Exception>();
@@ -174,7 +172,8 @@ public sealed class ConnectionEventPublisherTests : IDisposable
     [Fact]
     public async Task Run_EventsWithinTheLinger_GoInOneBatch()
     {
-        using var publisher = Posting(new GatewayOptions { EventFlushMilliseconds = 1000, EventLingerMilliseconds = 50 }, out var registry, out var client);
+        var client = new RecordingClient();
+        using var publisher = Publisher(new GatewayOptions { EventFlushMilliseconds = 1000, EventLingerMilliseconds = 50 }, client, out var registry);
         await publisher.StartAsync(CancellationToken.None);
         try
         {
@@ -197,13 +196,12 @@ public sealed class ConnectionEventPublisherTests : IDisposable
         }
     }
 
-    /// <summary>A publisher of its own (on the rig's clock) whose posts are recorded, with the registry that feeds it.</summary>
-    private ConnectionEventPublisher Posting(GatewayOptions settings, out ConnectionRegistry registry, out RecordingClient client)
+    /// <summary>A publisher on the rig's clock posting through <paramref name="client"/>, with the registry that feeds it.</summary>
+    private ConnectionEventPublisher Publisher(GatewayOptions settings, IConnectionEventClient client, out ConnectionRegistry registry)
     {
         var options = Options.Create(settings);
         var events = new ConnectionEventSink(options, _rig.Time, NullLogger<ConnectionEventSink>.Instance);
         registry = new ConnectionRegistry(events, _rig.Metrics, _rig.Store, _rig.Drain, NullLogger<ConnectionRegistry>.Instance);
-        client = new RecordingClient();
         return new ConnectionEventPublisher(events, registry, client, options, _rig.Time, NullLogger<ConnectionEventPublisher>.Instance);
     }
 
