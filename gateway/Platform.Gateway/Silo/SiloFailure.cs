@@ -19,11 +19,12 @@ internal static class SiloFailure
         exception is ClusterUnavailableException or OrleansException or TimeoutException;
 
     /// <summary>
-    /// A silo answered, with a failure: it no longer knows the node, refused the request as invalid, or failed with an
-    /// error of a type the gateway does not know (a database error, say, arrives as <see cref="UnavailableExceptionFallbackException"/>).
+    /// A silo answered, with a failure: it no longer knows the node, refused the request as invalid, failed with an
+    /// error of a type the gateway does not know (a database error, say, arrives as <see cref="UnavailableExceptionFallbackException"/>),
+    /// or with any other failure, including a message one side could not read (<see cref="SiloCallFailedException"/>).
     /// </summary>
     public static bool IsAnswered(Exception exception) =>
-        exception is GatewayUnknownException or GatewayRequestRejectedException or UnavailableExceptionFallbackException;
+        exception is GatewayUnknownException or GatewayRequestRejectedException or UnavailableExceptionFallbackException or SiloCallFailedException;
 
     /// <summary>Either kind.</summary>
     public static bool IsExpected(Exception exception) => IsUnreachable(exception) || IsAnswered(exception);

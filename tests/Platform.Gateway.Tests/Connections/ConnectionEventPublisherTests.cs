@@ -196,6 +196,37 @@ public sealed class ConnectionEventPublisherTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Run_SiloCannotReadTheBatch_PublisherKeepsRunningAndPostsTheSameBatchAgain()
+    {
+        // What a silo of a build with another wire form answers (seen in a rolling upgrade): the call fails with
+        // Orleans' serialization error, which SiloClient hands on as the silo's answer.
+        var client = new FailingOnceClient(new Orleans.Serialization.UnsupportedWireTypeException("A WireType value of TagDelimited is expected by this codec."));
+        using var publisher = Publisher(new GatewayOptions { EventFlushMilliseconds = 10, EventLingerMilliseconds = 0 }, client, out var registry);
+        await publisher.StartAsync(CancellationToken.None);
+        var loop = publisher.ExecuteTask!;
+        try
+        {
+            registry.Add(new ScriptedConnection("gw-a.1", TestTenants.Tenant(), _rig.Time));
+            await client.Failed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+            // The loop waits out its back-off on the publisher's clock, then sends the batch it could not send.
+            while (!client.Posted.Task.IsCompleted)
+            {
+                Assert.False(loop.IsCompleted, loop.Exception?.ToString());
+                _rig.Time.Advance(TimeSpan.FromMilliseconds(250));
+                await Task.WhenAny(client.Posted.Task, Task.Delay(10));
+            }
+
+            Assert.Equal("gw-a.1", Assert.Single((await client.Posted.Task).Opened).Id);
+            Assert.False(loop.IsCompleted);
+        }
+        finally
+        {
+            await publisher.StopAsync(CancellationToken.None);
+        }
+    }
+
     /// <summary>A publisher on the rig's clock posting through <paramref name="client"/>, with the registry that feeds it.</summary>
     private ConnectionEventPublisher Publisher(GatewayOptions settings, IConnectionEventClient client, out ConnectionRegistry registry)
     {
@@ -228,6 +259,27 @@ public sealed class ConnectionEventPublisherTests : IDisposable
         {
             Posted.TrySetResult(batch);
             return Task.CompletedTask;
+        }
+    }
+
+    /// <summary>Fails the first post with <paramref name="failure"/> as <see cref="Platform.Gateway.Silo.SiloClient"/> reports it, then records.</summary>
+    private sealed class FailingOnceClient(Exception failure) : IConnectionEventClient
+    {
+        private int _calls;
+
+        public TaskCompletionSource Failed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource<ConnectionEventBatch> Posted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task PostConnectionEventsAsync(ConnectionEventBatch batch, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                Failed.TrySetResult();
+                await Platform.Gateway.Silo.SiloClient.AskAsync("PostConnectionEventsAsync", Task.FromException(failure));
+            }
+
+            Posted.TrySetResult(batch);
         }
     }
 
