@@ -97,7 +97,7 @@ internal sealed partial class HeapTrim(IOptions<GatewayOptions> options, TimePro
         }
 
         var now = time.GetTimestamp();
-        if (Interlocked.Read(ref _trims) > 0 && time.GetElapsedTime(_lastTrim, now) < TimeSpan.FromSeconds(_options.NativeHeapTrimMinIntervalSeconds))
+        if (!MayRunAgain(Interlocked.Read(ref _trims), _lastTrim, _options.NativeHeapTrimMinIntervalSeconds, now))
         {
             return false;
         }
@@ -145,7 +145,7 @@ internal sealed partial class HeapTrim(IOptions<GatewayOptions> options, TimePro
         }
 
         var now = time.GetTimestamp();
-        if (Interlocked.Read(ref _compactions) > 0 && time.GetElapsedTime(_lastCompaction, now) < TimeSpan.FromSeconds(_options.ManagedHeapTrimMinIntervalSeconds))
+        if (!MayRunAgain(Interlocked.Read(ref _compactions), _lastCompaction, _options.ManagedHeapTrimMinIntervalSeconds, now))
         {
             return false;
         }
@@ -163,6 +163,10 @@ internal sealed partial class HeapTrim(IOptions<GatewayOptions> options, TimePro
         Log.Compacted(logger, committed >> 20, after >> 20, rssBefore >> 20, rssAfter >> 20, watch.Elapsed.TotalMilliseconds);
         return true;
     }
+
+    /// <summary>Whether a step done <paramref name="done"/> times so far, last at <paramref name="last"/>, may run again at <paramref name="now"/>.</summary>
+    private bool MayRunAgain(long done, long last, int minIntervalSeconds, long now) =>
+        done == 0 || time.GetElapsedTime(last, now) >= TimeSpan.FromSeconds(minIntervalSeconds);
 
     /// <summary>The GC's heap of this process.</summary>
     internal sealed class GcHeap : IManagedHeap
