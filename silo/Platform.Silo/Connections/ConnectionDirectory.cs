@@ -133,7 +133,7 @@ internal sealed class ConnectionDirectory(NpgsqlDataSource dataSource, IGrainFac
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
     private static T? Facts<T>(string? json)
-        where T : class => json is null ? null : JsonSerializer.Deserialize<T>(json, PlatformJson.Options);
+        where T : class => json is null ? null : JsonSerializer.Deserialize<T>(json, PlatformJson.Tolerant);
 
     private sealed record ConnectionRow(
         string Id, string GatewayId, string Protocol, string RemoteAddress, int RemotePort, int LocalPort,

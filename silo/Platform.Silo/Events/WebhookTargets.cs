@@ -37,7 +37,7 @@ internal sealed class WebhookTargets(SecretProtector protector, EventOptions opt
             return null;
         }
 
-        var webhook = JsonSerializer.Deserialize<TenantConfig>(row.Config, PlatformJson.Options)?.Delivery.Webhook;
+        var webhook = JsonSerializer.Deserialize<TenantConfig>(row.Config, PlatformJson.Tolerant)?.Delivery.Webhook;
         if (webhook is null || !Uri.TryCreate(webhook.Url, UriKind.Absolute, out var url) || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
         {
             return new WebhookTarget(row.Slug, null, TimeSpan.Zero, null, null, row.ValidatedUrl, row.Revision);

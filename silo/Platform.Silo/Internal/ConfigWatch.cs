@@ -147,7 +147,7 @@ internal sealed class ConfigWatch(
 
     private TenantConfig Config(TenantRow row)
     {
-        var config = JsonSerializer.Deserialize<TenantConfig>(row.ConfigJson, PlatformJson.Options)
+        var config = JsonSerializer.Deserialize<TenantConfig>(row.ConfigJson, PlatformJson.Tolerant)
             ?? throw new InvalidOperationException($"Tenant {row.Id} has a null configuration.");
         if (row.WebhookSecretEnc is null || config.Delivery.Webhook is null)
         {

@@ -215,7 +215,7 @@ internal static class WebhookStatusStore
 
     private static WebhookValidation Validation(StateRow? state)
     {
-        var url = state?.Config is { } config ? JsonSerializer.Deserialize<TenantConfig>(config, PlatformJson.Options)?.Delivery.Webhook?.Url : null;
+        var url = state?.Config is { } config ? JsonSerializer.Deserialize<TenantConfig>(config, PlatformJson.Tolerant)?.Delivery.Webhook?.Url : null;
         if (string.IsNullOrEmpty(url))
         {
             return new WebhookValidation(WebhookValidationStates.NoWebhook, null);

@@ -23,7 +23,7 @@ public sealed class ClusterJsonTests
     {
         using var services = new ServiceCollection().AddSerializer(builder => builder.AddPlatformContracts()).BuildServiceProvider();
 
-        Assert.Same(ClusterSerialization.JsonOptions, services.GetRequiredService<IOptions<JsonCodecOptions>>().Value.SerializerOptions);
+        Assert.Same(PlatformJson.Tolerant, services.GetRequiredService<IOptions<JsonCodecOptions>>().Value.SerializerOptions);
         var serializer = services.GetRequiredService<Serializer<ConnectionEventBatch>>();
         var read = serializer.Deserialize(serializer.SerializeToArray(Batch()))!;
         Assert.Equal("gw-a.1", Assert.Single(read.Opened).Id);
@@ -33,7 +33,7 @@ public sealed class ClusterJsonTests
     [Fact]
     public void ConnectionEvents_FromANewerGateway_WithMembersThisBuildDoesNotKnow_AreRead()
     {
-        var json = JsonSerializer.SerializeToNode(Batch(), ClusterSerialization.JsonOptions)!.AsObject();
+        var json = JsonSerializer.SerializeToNode(Batch(), PlatformJson.Tolerant)!.AsObject();
         json["sequence"] = 7;
         var opened = json["opened"]![0]!.AsObject();
         opened["attachments"] = new JsonArray(1, 2);
@@ -41,7 +41,7 @@ public sealed class ClusterJsonTests
         json["closed"]![0]!["counters"]!.AsObject()["packetsLost"] = 3;
         var text = json.ToJsonString();
 
-        var read = JsonSerializer.Deserialize<ConnectionEventBatch>(text, ClusterSerialization.JsonOptions)!;
+        var read = JsonSerializer.Deserialize<ConnectionEventBatch>(text, PlatformJson.Tolerant)!;
 
         Assert.Equal("gw-a.1", Assert.Single(read.Opened).Id);
         Assert.Equal("openssl", read.Opened[0].Tls!.Engine);
@@ -55,12 +55,12 @@ public sealed class ClusterJsonTests
     [Fact]
     public void ConnectionEvents_FromAnOlderGateway_WithoutLaterMembers_AreRead()
     {
-        var json = JsonSerializer.SerializeToNode(Batch(), ClusterSerialization.JsonOptions)!.AsObject();
+        var json = JsonSerializer.SerializeToNode(Batch(), PlatformJson.Tolerant)!.AsObject();
         var opened = json["opened"]![0]!.AsObject();
         Assert.True(opened.Remove("metadata") & opened.Remove("forwardTarget"));
         Assert.True(json["closed"]![0]!["counters"]!.AsObject().Remove("remoteAddress"));
 
-        var read = JsonSerializer.Deserialize<ConnectionEventBatch>(json.ToJsonString(), ClusterSerialization.JsonOptions)!;
+        var read = JsonSerializer.Deserialize<ConnectionEventBatch>(json.ToJsonString(), PlatformJson.Tolerant)!;
 
         Assert.Null(read.Opened[0].Metadata);
         Assert.Null(read.Opened[0].ForwardTarget);
@@ -73,12 +73,12 @@ public sealed class ClusterJsonTests
         var tenant = new TenantSnapshot(
             Guid.NewGuid(), "acme", "active", 12, new TenantConfig { Limits = new LimitsConfig { MaxConnections = 42 } },
             ["acme.example.com"], [], [], [new PskMaterial("acme/dev1", "00112233")]);
-        var json = JsonSerializer.SerializeToNode(new ConfigWatchResponse(12, true, [tenant], []), ClusterSerialization.JsonOptions)!.AsObject();
+        var json = JsonSerializer.SerializeToNode(new ConfigWatchResponse(12, true, [tenant], []), PlatformJson.Tolerant)!.AsObject();
         var config = json["tenants"]![0]!["config"]!.AsObject();
         config["quic"] = new JsonObject { ["enabled"] = true };
         config["limits"]!.AsObject()["maxStreams"] = 8;
 
-        var read = JsonSerializer.Deserialize<ConfigWatchResponse>(json.ToJsonString(), ClusterSerialization.JsonOptions)!;
+        var read = JsonSerializer.Deserialize<ConfigWatchResponse>(json.ToJsonString(), PlatformJson.Tolerant)!;
 
         var snapshot = Assert.Single(read.Tenants);
         Assert.Equal("acme", snapshot.Slug);

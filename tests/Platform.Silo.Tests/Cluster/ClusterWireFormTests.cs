@@ -147,7 +147,7 @@ public sealed class ClusterWireFormTests
     /// </summary>
     private static IEnumerable<string> DescribeJson()
     {
-        var options = ClusterSerialization.JsonOptions;
+        var options = Platform.Contracts.PlatformJson.Tolerant;
         var contracts = typeof(Platform.Contracts.PlatformJson).Assembly;
         var seen = new SortedDictionary<string, Type>(StringComparer.Ordinal);
         var pending = new Queue<Type>(Roots());

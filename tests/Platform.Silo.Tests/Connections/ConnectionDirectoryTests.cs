@@ -42,6 +42,31 @@ public sealed class ConnectionDirectoryTests
         Assert.Null(reopened!.ClosedAt);
     }
 
+    [Fact]
+    public async Task Get_FactsStoredByANewerSilo_WithMembersThisBuildDoesNotKnow_AreListed()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using (var before = new SiloApp(database))
+        {
+            var tenantId = await InternalTestFixture.InsertTenantRowsAsync(before, "acme");
+            await before.RegisterGatewayAsync("gw-1");
+            Assert.True(await before.SendEventsAsync("gw-1", new ConnectionEventBatch([InternalTestFixture.Opened("gw-1.1", tenantId).Ws(DateTimeOffset.UtcNow)], [], [])));
+
+            // During a rolling upgrade a silo of the next release stores facts this one has no member for.
+            await InternalTestFixture.ExecuteAsync(before,
+                """UPDATE connections SET websocket = websocket || '{"extensions": ["permessage-deflate"]}' WHERE id = 'gw-1.1'""");
+        }
+
+        // A silo of this release reads them from PostgreSQL.
+        await using var silo = new SiloApp(database);
+        using var answer = await silo.OperatorClient().GetAsync(new Uri("/v1/tenants/acme/connections/gw-1.1", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        var connection = await answer.Content.ReadFromJsonAsync<ConnectionResponse>(PlatformJson.Options);
+        Assert.Equal("chat", connection!.WebSocket!.SubProtocol);
+        Assert.Equal(["gw-1.1"], await OpenIdsAsync(silo));
+    }
+
     private static async Task<List<string>> OpenIdsAsync(SiloApp silo) =>
         (await silo.OperatorClient().GetFromJsonAsync<Page<ConnectionResponse>>("/v1/tenants/acme/connections", PlatformJson.Options))!
             .Items.Select(c => c.Id).ToList();

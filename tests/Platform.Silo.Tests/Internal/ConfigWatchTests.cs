@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Platform.Cluster;
 using Platform.Contracts.Config;
 using Platform.Contracts.Problems;
+using Platform.Silo.Events;
 using Platform.Silo.Internal;
 using Platform.Silo.Security;
 using Platform.Testing;
@@ -49,6 +50,49 @@ public sealed class ConfigWatchTests
         Assert.Equal(("sensor-1", "00112233445566778899aabbccddeeff"), (psk.Identity, psk.KeyHex));
         Assert.True(answer.Revision >= snapshot.Revision);
         Assert.Empty(answer.Tenants.Single(t => t.Id == beta).Certificates);
+    }
+
+    [Fact]
+    public async Task Watch_ConfigStoredByANewerSilo_WithSettingsThisBuildDoesNotKnow_ReachesTheGateways()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", config: new TenantConfig { Limits = new LimitsConfig { MaxConnections = 42 } });
+        // During a rolling upgrade a silo of the next release stores settings this one has no member for.
+        await InternalTestFixture.ExecuteAsync(silo,
+            """
+            UPDATE tenant_configs SET config = jsonb_set(config, '{limits,maxStreams}', '8') || '{"quic": {"enabled": true}}'
+            WHERE tenant_id = @acme
+            """,
+            new { acme });
+
+        var answer = await silo.WatchAsync(0);
+
+        var snapshot = Assert.Single(answer.Tenants);
+        Assert.Equal(acme, snapshot.Id);
+        Assert.Equal(42, snapshot.Config.Limits.MaxConnections);
+    }
+
+    [Fact]
+    public async Task WebhookTarget_ConfigStoredByANewerSilo_WithSettingsThisBuildDoesNotKnow_IsRead()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var config = new TenantConfig
+        {
+            Delivery = new DeliveryConfig { Mode = DeliveryModes.Webhook, Webhook = new WebhookConfig { Url = "https://hooks.example/acme", HasSecret = true } },
+        };
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", config: config, webhookSecret: "whsec-0123456789abcdef");
+        await InternalTestFixture.ExecuteAsync(silo,
+            """UPDATE tenant_configs SET config = jsonb_set(config, '{delivery,webhook,compression}', '"gzip"') WHERE tenant_id = @acme""",
+            new { acme });
+        await using var dataSource = silo.Database.CreateDataSource();
+        await using var connection = await dataSource.OpenConnectionAsync();
+
+        var target = await silo.Services.GetRequiredService<WebhookTargets>().LoadAsync(connection, acme, DateTimeOffset.UtcNow, CancellationToken.None);
+
+        Assert.Equal(new Uri("https://hooks.example/acme"), target!.Url);
+        Assert.Equal("whsec-0123456789abcdef", target.Secret);
     }
 
     [Theory]

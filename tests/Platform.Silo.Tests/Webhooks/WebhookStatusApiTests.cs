@@ -76,6 +76,26 @@ public sealed class WebhookStatusApiTests
     }
 
     [Fact]
+    public async Task Status_ConfigStoredByANewerSilo_WithSettingsThisBuildDoesNotKnow_IsRead()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database) { Time = new ManualTimeProvider(Start) };
+        var acme = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", config: Hooked(Url));
+        await silo.Link("gw-1").PostWebhookReportAsync(new WebhookReport(Guid.NewGuid(),
+            [new(Hour, acme, WebhookEventTypes.Connect, WebhookOutcomes.Delivered, 1)],
+            [new(acme, null, new WebhookValidationFact(Start.AddMinutes(-5), true, WebhookValidationStates.HashUrl(Url)))]));
+        // During a rolling upgrade a silo of the next release stores settings this one has no member for.
+        await InternalTestFixture.ExecuteAsync(silo,
+            """UPDATE tenant_configs SET config = jsonb_set(config, '{delivery,webhook,compression}', '"gzip"') WHERE tenant_id = @acme""",
+            new { acme });
+
+        var status = await silo.OperatorClient().GetFromJsonAsync<WebhookStatusResponse>("/v1/tenants/acme/webhook-status", PlatformJson.Options);
+
+        Assert.Equal(new WebhookValidation(WebhookValidationStates.Validated, Start.AddMinutes(-5)), status!.Validation);
+        Assert.Equal(1, status.Delivered);
+    }
+
+    [Fact]
     public async Task Validation_LearntForAnOlderUrl_IsUnknownForTheNewOne()
     {
         await using var database = await TestDatabase.CreateAsync();

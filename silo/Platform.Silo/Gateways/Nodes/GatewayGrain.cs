@@ -150,7 +150,7 @@ internal sealed partial class GatewayGrain(
             // a batch re-sent after a lost answer, to this activation or another, counts once.
             if (heartbeat.Refusals is { } refusals && heartbeat.RefusalSequence > row.RefusalSequence)
             {
-                var batch = JsonSerializer.Deserialize<RefusalBatch>(refusals, PlatformJson.Options)
+                var batch = JsonSerializer.Deserialize<RefusalBatch>(refusals, PlatformJson.Tolerant)
                     ?? throw new InvalidOperationException("A heartbeat carried an empty refusal batch.");
                 await RefusalStore.AddAsync(connection, transaction, batch, now, cancellationToken);
             }
