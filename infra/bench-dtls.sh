@@ -11,7 +11,8 @@
 # Options of this script: --baseline-ref REF (a commit, built in a temporary folder from `git archive`, whose gateway
 # joins the same silo and is measured with the same harness, before this tree's gateway), --baseline-env NAME=VALUE
 # (repeatable: environment for the baseline gateway only, e.g. `--baseline-ref HEAD --baseline-env
-# DOTNET_gcServer=1` compares one setting of this tree in one run), --no-cores (skips the
+# DOTNET_gcServer=1` compares one setting of this tree in one run), --gateway-env NAME=VALUE (repeatable: the same for
+# this tree's gateways only, so that the setting can be measured second as well as first), --no-cores (skips the
 # one-core/two-core handshake comparison, which pins the gateway with taskset to core 0, then to cores 0-1, and the
 # harness's clients to cores 2 and up, or on a two-core machine to core 1 in the one-core pass and nowhere in the
 # two-core pass; phases handshakes and handshakes-light unless --phases is given), --no-bc (no
@@ -35,6 +36,7 @@ set -euo pipefail
 
 baseline_ref=''
 baseline_env=()
+gateway_env=()
 cores=1
 bc=1
 bc_idle=1
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     --baseline-ref) [ $# -ge 2 ] || { echo "--baseline-ref needs a commit" >&2; exit 2; }; baseline_ref=$2; shift 2 ;;
     --baseline-env) [[ $# -ge 2 && $2 == *=* ]] || { echo "--baseline-env needs NAME=VALUE" >&2; exit 2; }; baseline_env+=("$2"); shift 2 ;;
+    --gateway-env) [[ $# -ge 2 && $2 == *=* ]] || { echo "--gateway-env needs NAME=VALUE" >&2; exit 2; }; gateway_env+=("$2"); shift 2 ;;
     --no-cores) cores=0; shift ;;
     --no-bc) bc=0; shift ;;
     --no-bc-idle) bc_idle=0; shift ;;
@@ -109,7 +112,7 @@ bench_dtls_tenants "Bench DTLS" "$echo_port"
 # by another process on this machine), so it can be tried again.
 start_gateway() {
   local name=$1 dir=$2 ws_port wss_port tls_port admin_port dtls_port pid extra_env=()
-  [ "$name" != baseline ] || extra_env=("${baseline_env[@]}")
+  case $name in baseline | bcbase) extra_env=("${baseline_env[@]}") ;; *) extra_env=("${gateway_env[@]}") ;; esac
   ws_port=$(pg_free_port); wss_port=$(pg_free_port); tls_port=$(pg_free_port); admin_port=$(pg_free_port)
   dtls_port=$(pg_free_port)
   mkdir -p "$work/$name-state"
