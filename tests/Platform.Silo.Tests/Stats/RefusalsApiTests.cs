@@ -1,11 +1,14 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Platform.Cluster;
 using Platform.Contracts;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
 using Platform.Contracts.Stats;
+using Platform.Silo.Gateways.Nodes;
 using Platform.Silo.Internal;
 using Platform.Silo.Tests.Internal;
 using Platform.Silo.Tests.Tenants;
@@ -84,6 +87,26 @@ public sealed class RefusalsApiTests
         Assert.NotNull(await HeartbeatAsync(silo, "gw-1", new RefusalBatch(1, [new(minute, "acme", "ws", "rate_limited", 1)])));
         Assert.Equal(6, await TotalAsync(silo));
         Assert.Equal(1L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT count(*) FROM refusal_counts"));
+    }
+
+    [Fact]
+    public async Task Heartbeat_RefusalsPassedOnByANewerSilo_WithMembersThisBuildDoesNotKnow_AreCounted()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database) { Time = new ManualTimeProvider(Start) };
+        await InternalTestFixture.InsertTenantRowsAsync(silo, "acme");
+        await silo.RegisterGatewayAsync("gw-1");
+        // The silo a gateway heartbeats to hands the batch to the gateway's grain as JSON, which may live on a silo of
+        // the release before during a rolling upgrade.
+        var batch = JsonSerializer.SerializeToNode(new RefusalBatch(1, [new(Minute(Start), "acme", "ws", "rate_limited", 2)]), PlatformJson.Options)!;
+        batch["gatewayVersion"] = "next";
+        batch["counts"]![0]!["listener"] = "shared";
+
+        var answer = await silo.Services.GetRequiredService<IGrainFactory>().GetGrain<IGatewayGrain>("gw-1")
+            .HeartbeatAsync(new GatewayHeartbeat(0, 0, Encoding.UTF8.GetBytes(batch.ToJsonString()), 1, silo.GatewayOf("gw-1").Reference));
+
+        Assert.NotNull(answer);
+        Assert.Equal(2, await TotalAsync(silo));
     }
 
     [Fact]
