@@ -45,6 +45,13 @@ internal sealed partial class SnapshotPersistence
         }
 
         var plain = JsonSerializer.SerializeToUtf8Bytes(new ConfigWatchResponse(snapshot.Revision, true, tenants, []), PlatformJson.Options);
+        await WriteSealedAsync(plain, cancellationToken);
+        Log.Saved(_logger, snapshot.Revision, _path);
+    }
+
+    /// <summary>Seals <paramref name="plain"/> (zeroed afterwards) and replaces the file with it.</summary>
+    internal async Task WriteSealedAsync(byte[] plain, CancellationToken cancellationToken)
+    {
         var sealedBytes = new byte[1 + 12 + 16 + plain.Length];
         sealedBytes[0] = FormatVersion;
         var nonce = sealedBytes.AsSpan(1, 12);
@@ -65,7 +72,6 @@ internal sealed partial class SnapshotPersistence
         }
 
         File.Move(temp, _path, overwrite: true);
-        Log.Saved(_logger, snapshot.Revision, _path);
     }
 
     /// <summary>Reads the file; null when there is none or it cannot be opened with this snapshot key (logged).</summary>
@@ -91,7 +97,8 @@ internal sealed partial class SnapshotPersistence
                 aes.Decrypt(sealedBytes.AsSpan(1, 12), sealedBytes.AsSpan(29), sealedBytes.AsSpan(13, 16), plain, [FormatVersion]);
             }
 
-            var result = JsonSerializer.Deserialize<ConfigWatchResponse>(plain, PlatformJson.Options);
+            // Tolerant: after a rollback the build before reads the file the newer one wrote, and keeps what it knows.
+            var result = JsonSerializer.Deserialize<ConfigWatchResponse>(plain, PlatformJson.Tolerant);
             CryptographicOperations.ZeroMemory(plain);
             return result;
         }

@@ -1,5 +1,9 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Platform.Contracts;
 using Platform.Contracts.Internal;
 using Platform.Gateway.Hosting;
 using Platform.Gateway.Tenants;
@@ -41,6 +45,24 @@ public sealed class SnapshotPersistenceTests : IDisposable
         await Persistence((byte)'a').SaveAsync(snapshot, CancellationToken.None);
 
         Assert.Null(Persistence((byte)'b').TryLoad());
+    }
+
+    [Fact]
+    public async Task TryLoad_FileOfANewerBuild_WithMembersThisBuildDoesNotKnow_IsRead()
+    {
+        // A gateway rolled back to the release before finds the file the newer release wrote.
+        var response = new ConfigWatchResponse(9, true, [TestTenants.Snapshot("acme")], []);
+        var json = JsonSerializer.SerializeToNode(response, PlatformJson.Options)!;
+        json["writtenBy"] = "next";
+        json["tenants"]![0]!["config"]!["quic"] = new JsonObject { ["enabled"] = true };
+        var persistence = Persistence((byte)'k');
+        await persistence.WriteSealedAsync(Encoding.UTF8.GetBytes(json.ToJsonString()), CancellationToken.None);
+
+        var loaded = persistence.TryLoad();
+
+        Assert.NotNull(loaded);
+        Assert.Equal(9, loaded!.Revision);
+        Assert.Equal("acme", Assert.Single(loaded.Tenants).Slug);
     }
 
     [Fact]
