@@ -7,7 +7,9 @@ namespace Platform.Silo.HostNames;
 /// <summary>
 /// At start, after the migrations, rebuilds the claims of every tenant whose platform name under the current
 /// <c>Platform:Domain</c> is missing: tenants whose names were migrated from before host-name proof (their custom
-/// names became pending), and all tenants after the platform domain changed. A tenant already in order costs nothing.
+/// names became pending), and all tenants after the platform domain changed. A tenant already in order costs nothing;
+/// a tenant whose grain fails (its state cannot be loaded) is logged and left for the next start, so that one tenant
+/// never keeps the control plane from starting.
 /// </summary>
 internal sealed partial class HostNameReconciler(
     NpgsqlDataSource dataSource, IGrainFactory grains, PlatformOptions platform, ILogger<HostNameReconciler> logger) : IHostedService
@@ -28,7 +30,15 @@ internal sealed partial class HostNameReconciler(
         foreach (var slug in stale)
         {
             // Through the tenant's grain, like every write to a tenant; a tenant deleted meanwhile is answered as missing.
-            await ReconcileAsync(slug, domain);
+            // One tenant that cannot be loaded keeps its stale claims until the next start; it does not stop the silo.
+            try
+            {
+                await ReconcileAsync(slug, domain);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                LogFailed(logger, ex, slug);
+            }
         }
     }
 
@@ -55,4 +65,7 @@ internal sealed partial class HostNameReconciler(
 
     [LoggerMessage(EventId = 1405, Level = LogLevel.Error, Message = "Tenant {Slug}: host-name claims not rebuilt: {Detail}")]
     private static partial void LogConflict(ILogger logger, string slug, string detail);
+
+    [LoggerMessage(EventId = 1406, Level = LogLevel.Error, Message = "Tenant {Slug}: host-name claims not rebuilt; tried again at the next start")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string slug);
 }

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Dapper;
 using Platform.Contracts;
 using Platform.Contracts.Config;
@@ -67,8 +68,13 @@ internal static class TenantConfigStore
         }
     }
 
-    /// <summary>The tenant's configuration at <paramref name="revision"/>, secret removed.</summary>
-    public static async Task<TenantConfig?> GetAsync(
+    /// <summary>
+    /// The tenant's configuration at <paramref name="revision"/> as stored, secret removed, as JSON: not read into
+    /// <see cref="TenantConfig"/> here, so that a tenant grain activates (and serves everything but its configuration)
+    /// also when a silo of a newer release stored members this one does not know; <c>TenantState.Config()</c> reads it
+    /// strictly where it is needed.
+    /// </summary>
+    public static async Task<string?> GetJsonAsync(
         DbConnection connection, DbTransaction? transaction, Guid tenantId, long revision, CancellationToken cancellationToken)
     {
         var row = await connection.QuerySingleOrDefaultAsync<ConfigRow>(new CommandDefinition(
@@ -82,9 +88,16 @@ internal static class TenantConfigStore
             return null;
         }
 
-        var config = JsonSerializer.Deserialize<TenantConfig>(row.Config, PlatformJson.Options)
-            ?? throw new InvalidOperationException($"Tenant {tenantId} has an empty configuration at revision {revision}.");
-        return WithoutSecret(config, row.HasSecret);
+        var config = JsonNode.Parse(row.Config) as JsonObject
+            ?? throw new InvalidOperationException($"Tenant {tenantId} has no configuration object at revision {revision}.");
+        if (config["delivery"]?["webhook"] is JsonObject webhook)
+        {
+            // As WithoutSecret: the secret lives encrypted in its own column; the configuration says only whether there is one.
+            webhook["secret"] = null;
+            webhook["hasSecret"] = row.HasSecret;
+        }
+
+        return config.ToJsonString();
     }
 
     public static Task<byte[]?> GetWebhookSecretAsync(

@@ -122,10 +122,9 @@ internal static class TenantStore
             FROM dedicated_ports WHERE tenant_id = @tenantId ORDER BY port
             """,
             new { tenantId }, transaction, cancellationToken: cancellationToken));
-        var config = await TenantConfigStore.GetAsync(connection, transaction, tenantId, row.ConfigRevision, cancellationToken)
+        var config = await TenantConfigStore.GetJsonAsync(connection, transaction, tenantId, row.ConfigRevision, cancellationToken)
             ?? throw new InvalidOperationException($"Tenant {tenantId} has no configuration row for revision {row.ConfigRevision}.");
-        return new TenantState(row, names.ToList(), ports.Select(p => new TenantPortState(p.Port, p.Protocol, Utc(p.CreatedAt))).ToList(),
-            JsonSerializer.Serialize(config, PlatformJson.Options));
+        return new TenantState(row, names.ToList(), ports.Select(p => new TenantPortState(p.Port, p.Protocol, Utc(p.CreatedAt))).ToList(), config);
     }
 
     public static async Task<(IReadOnlyList<TenantResponse> Items, long Total)> ListAsync(

@@ -1,6 +1,7 @@
 using System.Net;
 using Dapper;
 using Platform.Contracts.Config;
+using Platform.Contracts.Psk;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Tests.Certificates;
 using Platform.Testing;
@@ -339,6 +340,54 @@ public sealed class ConfigApiTests
         var quiet = await PutAsync(client, "acme", new TenantConfig { Tls = tls }, $"\"{body.Revision}\"");
         Assert.Equal(HttpStatusCode.OK, quiet.StatusCode);
         Assert.Empty((await ReadAsync<ConfigResponse>(quiet))!.Warnings!);
+    }
+
+    [Fact]
+    public async Task ConfigStoredByANewerRelease_SiloStartsAndTheTenantServes_ItsConfigIsRefusedUntilReplaced()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        TenantResponse acme;
+        await using (var newer = new SiloApp(database))
+        {
+            acme = await CreateTenantAsync(newer.OperatorClient(), "acme");
+            await CreateTenantAsync(newer.OperatorClient(), "beta");
+            await CreateTenantAsync(newer.OperatorClient(), "gamma");
+        }
+
+        // A silo of the next release stored a setting this release has no member for (a rollback finds it so).
+        await using (var dataSource = database.CreateDataSource())
+        await using (var connection = await dataSource.OpenConnectionAsync())
+        {
+            await connection.ExecuteAsync(
+                """UPDATE tenant_configs SET config = config || '{"quic": {"enabled": true}}' WHERE tenant_id = @Id AND revision = @ConfigRevision""",
+                new { acme.Id, acme.ConfigRevision });
+            // And a row no release can read: its tenant's grain cannot activate at all.
+            await connection.ExecuteAsync(
+                "UPDATE tenant_configs SET config = '[]' WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 'gamma')");
+        }
+
+        // Another platform domain makes the start rebuild every tenant's host-name claims through its grain.
+        await using var silo = new SiloApp(database, new Dictionary<string, string?> { ["Platform:Domain"] = "devices.test" });
+        var client = silo.OperatorClient();
+
+        // The start went on past gamma, whose grain failed (logged; tried again at the next start).
+        var beta = (await ReadAsync<TenantResponse>(await client.GetAsync(Url("/v1/tenants/beta"))))!;
+        Assert.Contains("beta.devices.test", beta.HostNames);
+        // The tenant serves everything but its configuration, which this release cannot read without losing the setting.
+        var tenant = await client.GetAsync(Url("/v1/tenants/acme"));
+        Assert.Equal(HttpStatusCode.OK, tenant.StatusCode);
+        var psk = await client.PostAsync(Url("/v1/tenants/acme/psk-identities"), Json(new CreatePskIdentityRequest("sensor-1", new string('a', 32))));
+        Assert.Equal(HttpStatusCode.Created, psk.StatusCode);
+        var config = await client.GetAsync(Url("/v1/tenants/acme/config"));
+        Assert.Equal(HttpStatusCode.InternalServerError, config.StatusCode);
+        Assert.Equal("application/problem+json", config.Content.Headers.ContentType?.MediaType);
+
+        // Replaced as a whole, it is this release's again.
+        var replaced = await PutAsync(client, "acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 9 } }, $"\"{acme.ConfigRevision}\"");
+        Assert.Equal(HttpStatusCode.OK, replaced.StatusCode);
+        var read = await client.GetAsync(Url("/v1/tenants/acme/config"));
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(9, (await ReadAsync<ConfigResponse>(read))!.Config.Limits.MaxConnections);
     }
 
     private static async Task<HttpResponseMessage> PutAsync(HttpClient client, string slug, TenantConfig config, string? ifMatch)
