@@ -34,6 +34,11 @@ public static class ErrorCodes
     public const string PrivateKeyRefused = "private_key_refused";
     /// <summary>The If-Match precondition names a revision that is no longer current.</summary>
     public const string StaleRevision = "stale_revision";
+    /// <summary>
+    /// The tenant's configuration was stored by a newer release of the platform, with settings this node does not know
+    /// (during a rolling upgrade, or after a rollback); answered by a node of that release, or once it is replaced.
+    /// </summary>
+    public const string ConfigFromNewerRelease = "config_from_newer_release";
     /// <summary>A write that replaces state was sent without If-Match.</summary>
     public const string PreconditionRequired = "precondition_required";
     /// <summary>The uploaded certificate cannot be parsed.</summary>

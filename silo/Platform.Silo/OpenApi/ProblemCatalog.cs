@@ -27,6 +27,7 @@ internal static class ProblemCatalog
         [ErrorCodes.RawPublicKeyNotAllowed] = ("Raw public key type or size not allowed", "only EC keys on P-256 or P-384, Ed25519 keys, and RSA keys of 2048 to 8192 bits with an odd exponent of at least 3 are accepted"),
         [ErrorCodes.PrivateKeyRefused] = ("Private key refused", "a private key was sent where a public key belongs; it was neither stored nor echoed"),
         [ErrorCodes.StaleRevision] = ("Stale revision", "`If-Match` does not name the current configuration's ETag; read it again and reapply the change"),
+        [ErrorCodes.ConfigFromNewerRelease] = ("Configuration from a newer release", "a newer release of the platform stored the configuration with settings this node does not know (during a rolling upgrade, or after a rollback); a node of that release answers it, and a `PUT` replaces it"),
         [ErrorCodes.PreconditionRequired] = ("Precondition required", "`If-Match` is missing; send the ETag of the configuration the replacement is based on"),
         [ErrorCodes.CertificateInvalid] = ("Certificate invalid", "the PEM or PKCS#12 cannot be read, or its password is wrong or missing"),
         [ErrorCodes.CertificateNoPrivateKey] = ("Certificate has no matching private key", "no private key, or one that does not match the certificate"),

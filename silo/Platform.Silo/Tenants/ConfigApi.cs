@@ -30,6 +30,7 @@ internal static class ConfigApi
             .WithSummary("Get a tenant's configuration")
             .WithDescription("The configuration and its revision. Write-only members (the webhook secret) are null; `hasSecret` says whether one is stored.")
             .ResponseHeader(StatusCodes.Status200OK, "ETag", "The configuration's revision as a strong ETag, for example `\"42\"`; send it back in `If-Match` to replace it.")
+            .Problem(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ConfigFromNewerRelease)
             .ResponseExample(StatusCodes.Status200OK, ApiExamples.ConfigAnswer);
         config.MapPut("", ReplaceAsync)
             .WithName("ReplaceTenantConfig")
@@ -54,8 +55,15 @@ internal static class ConfigApi
             return TenantsApi.TenantNotFound(slug);
         }
 
+        if (!tenant.TryConfig(out var config))
+        {
+            return ProblemResults.Problem(
+                StatusCodes.Status503ServiceUnavailable, ErrorCodes.ConfigFromNewerRelease, "Configuration from a newer release",
+                "The configuration was stored by a newer release of the platform, with settings this node does not know. Read it from a node of that release, or replace it with PUT.");
+        }
+
         context.Response.Headers.ETag = ETag(tenant.Row.ConfigRevision);
-        return TypedResults.Ok(new ConfigResponse(tenant.Row.ConfigRevision, tenant.Config()));
+        return TypedResults.Ok(new ConfigResponse(tenant.Row.ConfigRevision, config));
     }
 
     private static async Task<Results<Ok<ConfigResponse>, ProblemHttpResult>> ReplaceAsync(

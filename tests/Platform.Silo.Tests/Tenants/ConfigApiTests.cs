@@ -1,6 +1,7 @@
 using System.Net;
 using Dapper;
 using Platform.Contracts.Config;
+using Platform.Contracts.Problems;
 using Platform.Contracts.Psk;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Tests.Certificates;
@@ -343,7 +344,7 @@ public sealed class ConfigApiTests
     }
 
     [Fact]
-    public async Task ConfigStoredByANewerRelease_SiloStartsAndTheTenantServes_ItsConfigIsRefusedUntilReplaced()
+    public async Task ConfigStoredByANewerRelease_SiloStartsAndTheTenantServes_ItsConfigIsAnswered503UntilReplaced()
     {
         await using var database = await TestDatabase.CreateAsync();
         TenantResponse acme;
@@ -378,9 +379,9 @@ public sealed class ConfigApiTests
         Assert.Equal(HttpStatusCode.OK, tenant.StatusCode);
         var psk = await client.PostAsync(Url("/v1/tenants/acme/psk-identities"), Json(new CreatePskIdentityRequest("sensor-1", new string('a', 32))));
         Assert.Equal(HttpStatusCode.Created, psk.StatusCode);
-        var config = await client.GetAsync(Url("/v1/tenants/acme/config"));
-        Assert.Equal(HttpStatusCode.InternalServerError, config.StatusCode);
-        Assert.Equal("application/problem+json", config.Content.Headers.ContentType?.MediaType);
+        var plan = await client.PutAsync(Url("/v1/tenants/acme/plan"), Json(new { maxConnections = 5000 }));
+        Assert.Equal(HttpStatusCode.OK, plan.StatusCode);
+        await AssertProblemAsync(await client.GetAsync(Url("/v1/tenants/acme/config")), HttpStatusCode.ServiceUnavailable, ErrorCodes.ConfigFromNewerRelease);
 
         // Replaced as a whole, it is this release's again.
         var replaced = await PutAsync(client, "acme", new TenantConfig { Limits = new LimitsConfig { MaxConnections = 9 } }, $"\"{acme.ConfigRevision}\"");

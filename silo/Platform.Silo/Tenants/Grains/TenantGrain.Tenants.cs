@@ -160,7 +160,7 @@ internal sealed partial class TenantGrain
             var previous = await PlanStore.GetAsync(connection, transaction, tenant.Id, ct);
             await PlanStore.UpsertAsync(connection, transaction, tenant.Id, plan, write.Now, ct);
             await TenantConfigStore.StampEffectiveAsync(connection, transaction, tenant.Id, write.Revision,
-                EffectiveConfig.MaxConnections(tenant.Config(), plan), write.Now, ct);
+                EffectiveConfig.MaxConnections(tenant.KnownConfig(), plan), write.Now, ct);
             var usage = await PlanStore.UsageAsync(connection, transaction, tenant.Id, platform.Domain, ct);
             return TenantEdit.Changed(
                 new AuditEntry(actor, tenant.Id, tenant.Slug, "plan.replace", tenant.Slug,

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using Platform.Contracts;
 using Platform.Contracts.Config;
@@ -21,8 +22,32 @@ internal sealed record TenantState(
 
     public string Slug => Row.Slug;
 
-    public TenantConfig Config() =>
-        JsonSerializer.Deserialize<TenantConfig>(ConfigJson, PlatformJson.Options)
+    /// <summary>The configuration, read strictly (for returning it or changing it).</summary>
+    public TenantConfig Config() => Read(PlatformJson.Options);
+
+    /// <summary>
+    /// The configuration, read strictly; false when it holds members this release does not know (a newer release
+    /// stored it), which must not reach a client who may send it back without them.
+    /// </summary>
+    public bool TryConfig([NotNullWhen(true)] out TenantConfig? config)
+    {
+        try
+        {
+            config = Config();
+            return true;
+        }
+        catch (JsonException) when (KnownConfig() is not null)
+        {
+            config = null;
+            return false;
+        }
+    }
+
+    /// <summary>The members of the configuration this release knows, for computing from them; never returned or stored.</summary>
+    public TenantConfig KnownConfig() => Read(PlatformJson.Tolerant);
+
+    private TenantConfig Read(JsonSerializerOptions options) =>
+        JsonSerializer.Deserialize<TenantConfig>(ConfigJson, options)
         ?? throw new InvalidOperationException($"Tenant {Row.Id} has an empty configuration at revision {Row.ConfigRevision}.");
 
     public TenantResponse ToResponse() => new(
