@@ -16,9 +16,10 @@ public static class PlatformJson
     /// <summary>
     /// <see cref="Options"/>, except that a member the reader does not know is skipped: for JSON another build of the
     /// platform wrote (a gateway or silo one release older or newer, during a rolling upgrade) and that is only read,
-    /// never written back: the cluster's wire, and rows read to serve gateways, webhooks or listings. Never for a
-    /// client's input (a misspelt setting must be an error), nor for what is read to be changed and stored again or
-    /// returned to a client who may send it back (the members of the newer build would be dropped without a word).
+    /// never written back: the cluster's wire, rows read to serve gateways, webhooks or listings, and the gateway's
+    /// sealed snapshot. Never for a client's input (a misspelt setting must be an error), nor for what is read to be
+    /// changed and stored again or returned to a client who may send it back (the members of the newer build would be
+    /// dropped without a word).
     /// </summary>
     public static JsonSerializerOptions Tolerant { get; } = new(Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip };
 

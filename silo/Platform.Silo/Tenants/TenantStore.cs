@@ -1,7 +1,5 @@
 using System.Data.Common;
-using System.Text.Json;
 using Dapper;
-using Platform.Contracts;
 using Platform.Contracts.Tenants;
 using Platform.Silo.Data;
 using Platform.Silo.Tenants.Grains;
