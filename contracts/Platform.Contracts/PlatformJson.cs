@@ -11,7 +11,7 @@ public static class PlatformJson
     /// not a silently ignored field), a member given twice rejected (rather than the last one winning
     /// unseen), no comments or trailing commas.
     /// </summary>
-    public static JsonSerializerOptions Options { get; } = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
+    public static JsonSerializerOptions Options { get; } = Locked(Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web)));
 
     /// <summary>
     /// <see cref="Options"/>, except that a member the reader does not know is skipped: for JSON another build of the
@@ -21,7 +21,7 @@ public static class PlatformJson
     /// changed and stored again or returned to a client who may send it back (the members of the newer build would be
     /// dropped without a word).
     /// </summary>
-    public static JsonSerializerOptions Tolerant { get; } = new(Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip };
+    public static JsonSerializerOptions Tolerant { get; } = Locked(new(Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip });
 
     /// <summary>Applies the platform conventions to an options instance (for framework-owned options).</summary>
     public static JsonSerializerOptions Configure(JsonSerializerOptions options)
@@ -41,6 +41,14 @@ public static class PlatformJson
             options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         }
 
+        return options;
+    }
+
+    // Shared instances are frozen when made, with the reflection resolver in place: nobody can change them under
+    // another reader, and GetTypeInfo answers before any serializer call has used them (it does not add the resolver).
+    private static JsonSerializerOptions Locked(JsonSerializerOptions options)
+    {
+        options.MakeReadOnly(populateMissingResolver: true);
         return options;
     }
 }

@@ -31,6 +31,20 @@ public sealed class ClusterJsonTests
     }
 
     [Fact]
+    public void SharedOptions_AreFrozenWithTheirResolver_SoTheirContractsAnswerBeforeAnySerializerCall()
+    {
+        foreach (var options in new[] { PlatformJson.Options, PlatformJson.Tolerant })
+        {
+            Assert.True(options.IsReadOnly);
+            Assert.NotNull(options.TypeInfoResolver);
+            Assert.Throws<InvalidOperationException>(() => options.UnmappedMemberHandling = default);
+        }
+
+        // Without the resolver, GetTypeInfo on options no serializer call has used yet throws NotSupportedException.
+        Assert.NotEmpty(PlatformJson.Tolerant.GetTypeInfo(typeof(RegisterGatewayRequest)).Properties);
+    }
+
+    [Fact]
     public void ConnectionEvents_FromANewerGateway_WithMembersThisBuildDoesNotKnow_AreRead()
     {
         var json = JsonSerializer.SerializeToNode(Batch(), PlatformJson.Tolerant)!.AsObject();
