@@ -150,6 +150,11 @@ for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns):
     print(f"FAILED {r.get('testName')} ({r.get('duration')})")
     for line in lines[:6]:
         print(f"    {line}")
+    # Where in the tests it failed: the frames in the project's own test sources, innermost first.
+    trace = r.find(".//t:ErrorInfo/t:StackTrace", ns)
+    frames = [l.strip() for l in (trace.text or "").splitlines() if "/tests/" in l and " in " in l] if trace is not None else []
+    for frame in frames[:3]:
+        print(f"    {frame}")
 PY
   done
 fi

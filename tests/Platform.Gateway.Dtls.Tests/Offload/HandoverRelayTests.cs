@@ -144,17 +144,20 @@ public sealed class HandoverRelayTests
         await using var peer = PeerProcess.Start("openssl", PskArguments(relay.Port, suite));
 
         var session = await handler.Opened.Reader.ReadAsync().AsTask().WaitAsync(Wait);
-        Assert.Equal(1, Volatile.Read(ref reordered));
+        var counters = server.Counters;
+        // Every figure at once, so that whichever check fails shows how the handshake went.
+        var state = $"reordered {Volatile.Read(ref reordered)}, held {held.Count} records, {otherRecords} other records, " +
+            $"datagrams to the gateway {relay.Log.Count(e => e.ToGateway)}; handed over {session.RecordProtectionHandedOver}, " +
+            $"holds OpenSSL {session.HoldsOpenSslObject}; counters: check failed {counters.HandoverCheckFailed}, " +
+            $"handed over {counters.RecordProtectionHandedOver}, not covered {counters.HandoverNotCovered}, " +
+            $"OpenSSL objects {counters.OpenSslObjectsHeld}, handshakes completed {counters.HandshakesCompleted}";
+        Assert.True(Volatile.Read(ref reordered) == 1, state);
         // ClientKeyExchange and ChangeCipherSpec were held back, and sent once, after the Finished.
-        Assert.Equal(2, held.Count);
-        Assert.Equal(0, otherRecords);
+        Assert.True(held.Count == 2 && otherRecords == 0, state);
         Assert.Equal(suite, session.CipherSuite);
-        Assert.False(session.RecordProtectionHandedOver);
-        Assert.True(session.HoldsOpenSslObject);
-        Assert.Equal(1, server.Counters.HandoverCheckFailed);
-        Assert.Equal(0, server.Counters.RecordProtectionHandedOver);
-        Assert.Equal(0, server.Counters.HandoverNotCovered);
-        Assert.Equal(1, server.Counters.OpenSslObjectsHeld);
+        Assert.True(!session.RecordProtectionHandedOver && session.HoldsOpenSslObject, state);
+        Assert.True(counters.HandoverCheckFailed == 1 && counters.RecordProtectionHandedOver == 0 && counters.HandoverNotCovered == 0, state);
+        Assert.True(counters.OpenSslObjectsHeld == 1, state);
 
         // OpenSSL protects the records both ways.
         await peer.WriteLineAsync("after-reordered-finished");
