@@ -33,6 +33,9 @@ public sealed partial class DetailModel(SiloClient silo, TargetProbe probe) : Po
 
     public string? ConcurrencyNotice { get; private set; }
 
+    /// <summary>Why the configuration could not be read; the configuration card explains it instead of offering the form.</summary>
+    public SiloProblem? ConfigProblem { get; private set; }
+
     public async Task<IActionResult> OnGetAsync(CancellationToken cancellationToken) =>
         await LoadAsync(fillValues: true, cancellationToken) ?? Page();
 
@@ -189,13 +192,6 @@ public sealed partial class DetailModel(SiloClient silo, TargetProbe probe) : Po
         Tenant = tenant.Value;
         await LoadHostNamesAsync(cancellationToken);
         await LoadUsageAsync(cancellationToken);
-        var config = await silo.GetConfigAsync(Slug, cancellationToken);
-        if (config.Problem is { } configProblem)
-        {
-            PageProblem ??= configProblem;
-            return null;
-        }
-
         var plan = await silo.GetPlanAsync(Slug, cancellationToken);
         PageProblem ??= plan.Problem;
         Plan = plan.Value;
@@ -206,6 +202,19 @@ public sealed partial class DetailModel(SiloClient silo, TargetProbe probe) : Po
             {
                 PlanValues.TryAdd(field.Name, field.Read(Plan.Plan).ToString(CultureInfo.InvariantCulture));
             }
+        }
+
+        var config = await silo.GetConfigAsync(Slug, cancellationToken);
+        if (config.Problem is { } configProblem)
+        {
+            // A form of this release's fields would drop the newer release's settings on save: none is offered.
+            ConfigProblem = configProblem;
+            if (configProblem.Code != ErrorCodes.ConfigFromNewerRelease)
+            {
+                PageProblem ??= configProblem;
+            }
+
+            return null;
         }
 
         Revision = config.Value!.Revision;
