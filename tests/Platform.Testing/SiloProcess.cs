@@ -12,7 +12,8 @@ namespace Platform.Testing;
 /// (<c>PLATFORM_SECRETS_DIR</c>), its REST URL and cluster ports in the environment. Several processes started with
 /// <see cref="StartAsync(SiloProcess, IDictionary{string, string})"/> form one Orleans cluster over one database.
 /// Unlike <see cref="SiloApp"/> it can be killed with SIGKILL, as a crashed machine would stop it, and started again on
-/// the same ports. Its stdout and stderr are kept in <see cref="Output"/>.
+/// the same ports. Its stdout and stderr are kept in <see cref="Output"/> (the last lines) and, when the environment
+/// variable <c>PLATFORM_TEST_SILO_LOG_DIR</c> names a directory, written there whole, one file per silo.
 /// </summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
@@ -23,6 +24,7 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly Dictionary<string, string?> _environment;
     private readonly string _secretsDirectory;
     private readonly Queue<string> _output = new();
+    private StreamWriter? _log;
     private Process? _process;
     private int _starts;
 
@@ -38,6 +40,11 @@ public sealed class SiloProcess : IAsyncDisposable
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
         BaseAddress = new Uri($"http://127.0.0.1:{httpPort.ToString(CultureInfo.InvariantCulture)}/");
+        if (Environment.GetEnvironmentVariable("PLATFORM_TEST_SILO_LOG_DIR") is { Length: > 0 } logs)
+        {
+            Directory.CreateDirectory(logs);
+            _log = new StreamWriter(Path.Combine(logs, $"{name}-{siloPort.ToString(CultureInfo.InvariantCulture)}.log")) { AutoFlush = true };
+        }
     }
 
     /// <summary>A short name for messages ("silo-1" for the first of a cluster).</summary>
@@ -248,6 +255,12 @@ public sealed class SiloProcess : IAsyncDisposable
         {
             Directory.Delete(_secretsDirectory, recursive: true);
         }
+
+        lock (_output)
+        {
+            _log?.Dispose();
+            _log = null;
+        }
     }
 
     /// <summary>
@@ -301,6 +314,8 @@ public sealed class SiloProcess : IAsyncDisposable
         lock (_output)
         {
             _output.Enqueue($"[{prefix}] {line}");
+            _log?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} [{prefix}] {line}");
+
             while (_output.Count > OutputLimit)
             {
                 _output.Dequeue();
