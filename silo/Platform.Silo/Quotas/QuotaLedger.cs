@@ -74,12 +74,14 @@ internal sealed class QuotaLedger
 
         var others = 0;
         var unusedElsewhere = 0;
+        var unknownElsewhere = false;
         foreach (var (id, other) in _shares)
         {
             if (id != gatewayId)
             {
                 others += other.Granted;
                 unusedElsewhere += other.Unused;
+                unknownElsewhere |= other.Unknown;
             }
         }
 
@@ -109,19 +111,21 @@ internal sealed class QuotaLedger
         var reclaimable = Math.Max(0, unusedElsewhere - reservedForOthers);
         var reserve = 0;
         var reclaimFrom = new List<string>();
-        if (shortfall > 0 && reports && request.Waiting > 0 && reclaimable > 0)
+        if (shortfall > 0 && reports && request.Waiting > 0 && (reclaimable > 0 || unknownElsewhere))
         {
             reserve = Math.Min(shortfall, reclaimable);
             foreach (var (id, other) in _shares)
             {
-                if (id != gatewayId && other.Unused > 0 && (!other.Reclaiming || now - other.NotifiedAt >= NotifyInterval))
+                // A gateway that has not synced since the leases were loaded (a new activation, after its silo died)
+                // may hold unused slots too: it is asked to report them.
+                if (id != gatewayId && (other.Unused > 0 || other.Unknown) && (!other.Reclaiming || now - other.NotifiedAt >= NotifyInterval))
                 {
                     reclaimFrom.Add(id);
                 }
             }
         }
 
-        var reclaiming = shortfall > 0 && reports && (reserve > 0 || reclaimable > 0);
+        var reclaiming = shortfall > 0 && reports && (reserve > 0 || reclaimable > 0 || (request.Waiting > 0 && unknownElsewhere));
         var reclaimDone = share is { Reclaiming: true } && footprint <= answer;
         return new QuotaDecision(gatewayId, previous, stored, answer, reclaiming, reserve, reclaimFrom, request.InUse, reports, reclaimDone);
     }
@@ -132,6 +136,7 @@ internal sealed class QuotaLedger
         var share = ShareOf(decision.GatewayId);
         share.Granted = decision.Stored;
         share.InUse = decision.Reports ? decision.InUse : null;
+        share.Synced = true;
         if (decision.ReclaimDone)
         {
             share.Reclaiming = false;
@@ -188,7 +193,13 @@ internal sealed class QuotaLedger
 
         public DateTimeOffset NotifiedAt;
 
+        /// <summary>Whether the gateway has synced with this ledger since its lease was loaded.</summary>
+        public bool Synced;
+
         public int Unused => InUse is { } inUse ? Math.Max(0, Granted - inUse) : 0;
+
+        /// <summary>Holds slots loaded from PostgreSQL and has not synced since: how many it uses is not known yet.</summary>
+        public bool Unknown => !Synced && Granted > 0;
     }
 
     private sealed record Reservation(int Slots, DateTimeOffset Until);

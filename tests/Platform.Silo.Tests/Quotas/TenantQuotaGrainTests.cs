@@ -1,6 +1,10 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans;
+using Orleans.Core.Internal;
 using Platform.Cluster;
 using Platform.Contracts.Internal;
 using Platform.Contracts.Problems;
+using Platform.Silo.Quotas;
 using Platform.Silo.Tests.Internal;
 using Platform.Testing;
 
@@ -158,6 +162,40 @@ public sealed class TenantQuotaGrainTests
         var filled = (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 5, InUse: 0, Held: 0, Waiting: 1))).Leases[0];
         Assert.Equal(new LeaseGrant(tenantId, 5, 5), filled);
         Assert.Equal(5L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT COALESCE(sum(slots), 0) FROM quota_leases WHERE tenant_id = @tenantId", new { tenantId }));
+    }
+
+    [Fact]
+    public async Task Reclaim_NewActivation_GatewayNotSyncedSinceIsAskedToReport_ShortGatewayWaitsAndGetsItsUnusedSlots()
+    {
+        await using var database = await TestDatabase.CreateAsync();
+        await using var silo = new SiloApp(database);
+        var tenantId = await InternalTestFixture.InsertTenantRowsAsync(silo, "acme", maxConnections: 6);
+        await silo.RegisterGatewayAsync("gw-a");
+        await silo.RegisterGatewayAsync("gw-b");
+        Assert.Equal(6, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 6, InUse: 0, Held: 0))).Leases[0].Slots);
+        Assert.Equal(6, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 6, InUse: 1, Held: 6))).Leases[0].Slots);
+
+        // The grain starts again (its silo died): it loads gw-a's six from PostgreSQL, but not how many gw-a uses.
+        var grains = silo.Services.GetRequiredService<IGrainFactory>();
+        await grains.GetGrain<ITenantQuotaGrain>(tenantId).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+
+        // gw-b has a connection waiting: it is told to wait, and gw-a, silent since, is asked to report.
+        var waiting = (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 2, InUse: 0, Held: 0, Waiting: 1))).Leases[0];
+        Assert.Equal(new LeaseGrant(tenantId, 0, 6, Reclaiming: true), waiting);
+        var asked = silo.GatewayOf("gw-a");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!asked.Received.OfType<SyncLeasesCommand>().Any(c => c.TenantIds.Contains(tenantId)) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Contains(asked.Received.OfType<SyncLeasesCommand>(), c => c.TenantIds.Contains(tenantId));
+
+        // gw-a reports one in use: lowered to it, and once it confirms, gw-b has its slots.
+        Assert.Equal(1, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 6, InUse: 1, Held: 6))).Leases[0].Slots);
+        Assert.Equal(1, (await silo.SyncLeasesAsync("gw-a", new LeaseWant(tenantId, 1, InUse: 1, Held: 1))).Leases[0].Slots);
+        Assert.Equal(new LeaseGrant(tenantId, 2, 6), (await silo.SyncLeasesAsync("gw-b", new LeaseWant(tenantId, 2, InUse: 0, Held: 0, Waiting: 1))).Leases[0]);
+        Assert.Equal(3L, await InternalTestFixture.QueryScalarAsync<long>(silo, "SELECT COALESCE(sum(slots), 0) FROM quota_leases WHERE tenant_id = @tenantId", new { tenantId }));
     }
 
     [Fact]
