@@ -128,17 +128,19 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
                 var (roomy, tight) = ByFreeSlots(g1, g2, tenant.Id);
                 Assert.True(Free(roomy, tenant.Id) >= 1, $"no gateway had a free slot at the kill: {Describe(g1, g2, tenant.Id)}");
                 open.Add(await AdmitAsync(roomy, "a connection within the leases while silo-1 is dead"));
-                await EchoAllAsync(open, "while silo-1 is dead");
-
-                var restAfter = await WaitUntilAsync(() => AnswersAsync(operatorB, $"/v1/tenants/{Slug}"), "silo-2 to answer REST after the kill", sinceKill);
-                var deadAfter = await WaitUntilAsync(() => ListsDeadAsync(operatorB, a), "silo-2 to declare silo-1 dead", sinceKill);
-
-                // Beyond what the gateway holds: only a grant from the grain, now on silo-2, admits it.
+                // The other gateway's free slots are taken now, while nothing can be granted: taken after the death is
+                // declared, they could include the first new grant, and the tenant could then be full.
                 while (Free(tight, tenant.Id) > 0)
                 {
                     open.Add(await AdmitAsync(tight, "a connection within the leases of the other gateway"));
                 }
 
+                await EchoAllAsync(open, "while silo-1 is dead");
+
+                var restAfter = await WaitUntilAsync(() => AnswersAsync(operatorB, $"/v1/tenants/{Slug}"), "silo-2 to answer REST after the kill", sinceKill);
+                var deadAfter = await WaitUntilAsync(() => ListsDeadAsync(operatorB, a), "silo-2 to declare silo-1 dead", sinceKill);
+
+                // Beyond what the gateways held at the kill: only a grant from the grain, now on silo-2, admits it.
                 var (beyond, grantedAfter) = await AdmitEventuallyAsync(tight, sinceKill, "a connection beyond the leases held at the kill");
                 open.Add(beyond);
                 output.WriteLine(
@@ -147,7 +149,7 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
                 Assert.True(grantedAfter < TimeSpan.FromSeconds(30), $"the first grant after the kill took {grantedAfter.TotalSeconds:F1} s");
 
                 Assert.Equal([b.SiloPort], await QuotaGrainSilosAsync(b, tenant.Id));
-                await FillAndRefuseAsync(open, g1, g2, tenant.Id);
+                await FillAndRefuseAsync(open, g1, g2, database, tenant.Id);
                 await EchoAllAsync(open, "after the failover");
                 await WaitUntilAsync(() => DirectoryListsAsync(operatorB, g1, g2), "the connection directory to list exactly the open connections");
                 await CloseAllAsync(open);
@@ -237,7 +239,7 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
                     $"gateways on the killed silo: it was declared dead after {deadAfter.TotalSeconds:F1} s, restarted and serving after " +
                     $"{backAfter.TotalSeconds:F1} s, leases resynced after {resyncedAfter.TotalSeconds:F1} s, the first new grant after {grantedAfter.TotalSeconds:F1} s");
 
-                await FillAndRefuseAsync(open, g1, g2, tenant.Id);
+                await FillAndRefuseAsync(open, g1, g2, database, tenant.Id);
                 await EchoAllAsync(open, "after silo-1 is back");
                 // The events the gateways queued while their silo was away reach the directory once it is back.
                 await WaitUntilAsync(() => DirectoryListsAsync(operatorA, g1, g2), "the connection directory to list exactly the open connections");
@@ -254,7 +256,7 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
     }
 
     /// <summary>Opens connections on both gateways, in turn, up to exactly MaxConnections; one more is refused on either.</summary>
-    private static async Task FillAndRefuseAsync(List<ClientWebSocket> open, TestGateway g1, TestGateway g2, Guid tenantId)
+    private static async Task FillAndRefuseAsync(List<ClientWebSocket> open, TestGateway g1, TestGateway g2, TestDatabase database, Guid tenantId)
     {
         var turn = 0;
         while (g1.Registry.Count + g2.Registry.Count < Max)
@@ -264,15 +266,18 @@ public sealed class SiloFailoverTests(ITestOutputHelper output)
         }
 
         Assert.Equal(Max, InUse(g1, tenantId) + InUse(g2, tenantId));
-        await AssertMaxConnectionsRefusalAsync(g1);
-        await AssertMaxConnectionsRefusalAsync(g2);
+        // What each gateway held and what was stored when a refusal was expected, should one not come.
+        async Task<string> StateAsync() =>
+            $"{Describe(g1, g2, tenantId)}; stored leases: {string.Join(", ", (await StoredLeasesAsync(database, tenantId)).Select(l => $"{(l.Key == g1.NodeId ? "gateway 1" : l.Key == g2.NodeId ? "gateway 2" : l.Key)} {l.Value}"))}";
+        await AssertMaxConnectionsRefusalAsync(g1, StateAsync);
+        await AssertMaxConnectionsRefusalAsync(g2, StateAsync);
         Assert.Equal(Max, g1.Registry.Count + g2.Registry.Count);
     }
 
-    private static async Task AssertMaxConnectionsRefusalAsync(TestGateway gateway)
+    private static async Task AssertMaxConnectionsRefusalAsync(TestGateway gateway, Func<Task<string>>? state = null)
     {
         var (status, _, body) = await RawHttp.UpgradeAsync(gateway.WsEndPoint, $"{Slug}.platform.test", "/");
-        Assert.True(status == 503, $"expected the MaxConnections refusal (503), got {status} {body}");
+        Assert.True(status == 503, $"expected the MaxConnections refusal (503), got {status} {body}{(status == 503 || state is null ? "" : $" ({await state()})")}");
         using var problem = JsonDocument.Parse(body);
         Assert.Equal("max_connections", problem.RootElement.GetProperty("code").GetString());
     }
