@@ -315,7 +315,6 @@ public sealed class SiloProcess : IAsyncDisposable
         {
             _output.Enqueue($"[{prefix}] {line}");
             _log?.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} [{prefix}] {line}");
-
             while (_output.Count > OutputLimit)
             {
                 _output.Dequeue();

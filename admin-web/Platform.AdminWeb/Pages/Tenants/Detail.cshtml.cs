@@ -36,6 +36,9 @@ public sealed partial class DetailModel(SiloClient silo, TargetProbe probe) : Po
     /// <summary>Why the configuration could not be read; the configuration card explains it instead of offering the form.</summary>
     public SiloProblem? ConfigProblem { get; private set; }
 
+    /// <summary>The configuration could not be read because a newer release stored it.</summary>
+    public bool ConfigFromNewerRelease => ConfigProblem?.Code == ErrorCodes.ConfigFromNewerRelease;
+
     public async Task<IActionResult> OnGetAsync(CancellationToken cancellationToken) =>
         await LoadAsync(fillValues: true, cancellationToken) ?? Page();
 
@@ -209,7 +212,7 @@ public sealed partial class DetailModel(SiloClient silo, TargetProbe probe) : Po
         {
             // A form of this release's fields would drop the newer release's settings on save: none is offered.
             ConfigProblem = configProblem;
-            if (configProblem.Code != ErrorCodes.ConfigFromNewerRelease)
+            if (!ConfigFromNewerRelease)
             {
                 PageProblem ??= configProblem;
             }
